@@ -1,0 +1,687 @@
+#include "archive/archive.h"
+
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdlib>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <zstd.h>
+
+#include "archive/blobs.h"
+#include "archive/git_store.h"
+#include "archive/schema.h"
+#include "archive/sqlite.h"
+#include "base/files.h"
+
+namespace lineage {
+namespace fs = std::filesystem;
+namespace {
+
+// Testing hook: LINEAGE_CRASH_POINT=<name> kills the process with SIGKILL at that point of a write, so
+// tests can prove that a crash anywhere leaves the home consistent. Never set it in production.
+void CrashPoint(const char* name) {
+  static const char* wanted = std::getenv("LINEAGE_CRASH_POINT");
+  if (wanted != nullptr && std::string(wanted) == name) raise(SIGKILL);
+}
+
+constexpr const char* kAgentColumns =
+    "id, run_id, parent_id, name, commit_id, generation, status, reason, score, stage_reached, "
+    "problem_statement, diagnosis, files_changed, lines_added, lines_removed, tokens_in, tokens_out, "
+    "cost_usd, created_at, updated_at";
+
+Agent ReadAgent(const sql::Stmt& s) {
+  Agent a;
+  a.id = s.Int(0);
+  a.run_id = s.OptInt(1);
+  a.parent_id = s.OptInt(2);
+  a.name = s.Text(3);
+  a.commit = s.Text(4);
+  a.generation = static_cast<int>(s.Int(5));
+  a.status = s.Text(6);
+  a.reason = s.Text(7);
+  a.score = s.OptDouble(8);
+  a.stage_reached = static_cast<int>(s.Int(9));
+  a.problem_statement = s.Text(10);
+  a.diagnosis_json = s.Text(11);
+  a.files_changed = static_cast<int>(s.Int(12));
+  a.lines_added = static_cast<int>(s.Int(13));
+  a.lines_removed = static_cast<int>(s.Int(14));
+  a.tokens_in = s.Int(15);
+  a.tokens_out = s.Int(16);
+  a.cost_usd = s.Double(17);
+  a.created_at = s.Int(18);
+  a.updated_at = s.Int(19);
+  return a;
+}
+
+bool NeedsCommit(const std::string& status) {
+  return status != agent_status::kPending && status != agent_status::kFailed;
+}
+
+Status AgentNotFound(AgentId id) { return Status::NotFound("agent " + std::to_string(id) + " does not exist"); }
+
+}  // namespace
+
+struct Archive::Impl {
+  fs::path home;
+  ArchiveOptions options;
+  sql::Db db;
+  std::unique_ptr<GitStore> git;
+  std::unique_ptr<BlobStore> blobs;
+  int schema_version = 0;
+  std::mutex mu;  // serializes every use of db and git
+
+  Result<Agent> LoadAgent(AgentId id) {
+    sql::Stmt s(db, std::string("SELECT ") + kAgentColumns + " FROM agents WHERE id = ?");
+    s.Bind(1, id);
+    if (!s.Step()) return s.status().ok() ? AgentNotFound(id) : s.status();
+    Agent a = ReadAgent(s);
+    sql::Stmt stages(db, "SELECT stage, attempted, solved, score FROM agent_stages WHERE agent_id = ? ORDER BY stage");
+    stages.Bind(1, id);
+    while (stages.Step()) {
+      a.stages.push_back({static_cast<int>(stages.Int(0)), static_cast<int>(stages.Int(1)),
+                          static_cast<int>(stages.Int(2)), stages.OptDouble(3)});
+    }
+    sql::Stmt kids(db, "SELECT id FROM agents WHERE parent_id = ? ORDER BY id");
+    kids.Bind(1, id);
+    while (kids.Step()) a.children.push_back(kids.Int(0));
+    LINEAGE_RETURN_IF_ERROR(stages.status());
+    LINEAGE_RETURN_IF_ERROR(kids.status());
+    return a;
+  }
+
+  Status AppendEventLocked(const Event& e) {
+    sql::Stmt s(db, "INSERT INTO events (run_id, agent_id, kind, data, at) VALUES (?, ?, ?, ?, ?)");
+    s.Bind(1, e.run_id).Bind(2, e.agent_id).Bind(3, e.kind).Bind(4, e.data_json).Bind(5, e.at ? e.at : NowMillis());
+    return s.Run();
+  }
+
+  // Records the finished commit on a pending row: the last step of every write of a variant.
+  Status FinishCommit(const Agent& agent, const std::string& commit, const std::string& parent_commit,
+                      const std::string& status) {
+    LINEAGE_ASSIGN_OR_RETURN(DiffResult diff, git->Diff(parent_commit, commit));
+    sql::Transaction txn(db);
+    LINEAGE_RETURN_IF_ERROR(txn.status());
+    sql::Stmt s(db,
+                "UPDATE agents SET commit_id = ?, status = ?, files_changed = ?, lines_added = ?, "
+                "lines_removed = ?, updated_at = ? WHERE id = ?");
+    s.Bind(1, commit).Bind(2, status).Bind(3, diff.files_changed).Bind(4, diff.lines_added);
+    s.Bind(5, diff.lines_removed).Bind(6, NowMillis()).Bind(7, agent.id);
+    LINEAGE_RETURN_IF_ERROR(s.Run());
+    nlohmann::json data = {{"commit", commit}, {"status", status}};
+    if (agent.parent_id) data["parent"] = *agent.parent_id;
+    LINEAGE_RETURN_IF_ERROR(AppendEventLocked({0, agent.run_id, agent.id, "agent.committed", data.dump(), 0}));
+    return txn.Commit();
+  }
+
+  Status MarkFailed(AgentId id, const std::string& reason) {
+    sql::Stmt s(db, "UPDATE agents SET status = ?, reason = ?, updated_at = ? WHERE id = ?");
+    s.Bind(1, agent_status::kFailed).Bind(2, reason).Bind(3, NowMillis()).Bind(4, id);
+    return s.Run();
+  }
+
+  // Stores `tree` as a new variant. Order matters for crash safety: pending row, git commit, branch, then
+  // the row is completed. A crash between any two steps leaves a pending row that Fsck() can finish.
+  Result<Agent> Store(const std::vector<TreeEntry>& tree, const Agent* parent, const std::string& name,
+                      std::optional<RunId> run, const std::string& problem, const std::string& status,
+                      bool allow_empty) {
+    if (run) LINEAGE_RETURN_IF_ERROR(RunExists(*run));
+    // Blobs and trees first: they are harmless if nothing ever references them, and an unchanged tree
+    // can be refused before any row exists.
+    LINEAGE_ASSIGN_OR_RETURN(std::string tree_id, git->WriteTree(tree));
+    if (parent && !allow_empty) {
+      LINEAGE_ASSIGN_OR_RETURN(std::string parent_tree, git->TreeOf(parent->commit));
+      if (parent_tree == tree_id) {
+        return Status::InvalidArgument("the tree is identical to agent " + std::to_string(parent->id) +
+                                       "'s; a child must change something");
+      }
+    }
+
+    Agent agent;
+    agent.run_id = run;
+    agent.name = name;
+    agent.generation = parent ? parent->generation + 1 : 0;
+    agent.status = agent_status::kPending;
+    agent.problem_statement = problem;
+    agent.created_at = agent.updated_at = NowMillis();
+    if (parent) agent.parent_id = parent->id;
+    {
+      sql::Stmt s(db,
+                  "INSERT INTO agents (run_id, parent_id, name, generation, status, problem_statement, "
+                  "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+      s.Bind(1, agent.run_id).Bind(2, agent.parent_id).Bind(3, name).Bind(4, agent.generation);
+      s.Bind(5, agent.status).Bind(6, problem).Bind(7, agent.created_at).Bind(8, agent.updated_at);
+      LINEAGE_RETURN_IF_ERROR(s.Run());
+      agent.id = db.LastInsertId();
+    }
+    CrashPoint("after-pending-row");
+
+    const std::string parent_commit = parent ? parent->commit : "";
+    std::string message = "agent " + std::to_string(agent.id) + (name.empty() ? "" : ": " + name) + "\n";
+    if (parent) message += "\nparent: agent " + std::to_string(parent->id) + "\n";
+    auto commit = git->Commit(tree_id, parent_commit, message, agent.created_at);
+    if (!commit.ok()) return Abandon(agent.id, commit.status());
+    CrashPoint("after-git-commit");
+    Status branch = git->SetBranch(agent.id, *commit);
+    if (!branch.ok()) return Abandon(agent.id, branch);
+    CrashPoint("after-branch");
+    Status finish = FinishCommit(agent, *commit, parent_commit, status);
+    if (!finish.ok()) return finish;  // the branch exists: Fsck() can finish this agent
+    return LoadAgent(agent.id);
+  }
+
+  Status Abandon(AgentId id, const Status& why) {
+    Status s = MarkFailed(id, why.message());
+    if (!s.ok()) spdlog::warn("agent {} stays pending: {}", id, s.ToString());
+    return why;
+  }
+
+  Status RunExists(RunId run) {
+    sql::Stmt s(db, "SELECT 1 FROM runs WHERE id = ?");
+    s.Bind(1, run);
+    if (s.Step()) return Status::OK();
+    return s.status().ok() ? Status::NotFound("run " + std::to_string(run) + " does not exist") : s.status();
+  }
+};
+
+int LatestSchemaVersion() { return schema::LatestVersion(); }
+
+std::string StorageLibraryVersions() {
+  int major = 0, minor = 0, rev = 0;
+  git_libgit2_version(&major, &minor, &rev);
+  return std::string("SQLite ") + sqlite3_libversion() + ", libgit2 " + std::to_string(major) + "." +
+         std::to_string(minor) + "." + std::to_string(rev) + ", zstd " + ZSTD_versionString();
+}
+
+Archive::Archive(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Archive::~Archive() = default;
+
+const fs::path& Archive::home() const { return impl_->home; }
+int Archive::schema_version() const { return impl_->schema_version; }
+
+Result<std::unique_ptr<Archive>> Archive::Init(const fs::path& home, ArchiveOptions options) {
+  std::error_code ec;
+  fs::create_directories(home / "blobs", ec);
+  if (ec) return Status::IOError("cannot create lineage home '" + home.string() + "': " + ec.message());
+  // Git before the database: a home whose archive.db exists always has its agents.git.
+  auto git = GitStore::OpenOrCreate(home / "agents.git");
+  if (!git.ok()) return git.status();
+  auto impl = std::make_unique<Impl>();
+  LINEAGE_RETURN_IF_ERROR(impl->db.Open((home / "archive.db").string(), /*create=*/true));
+  LINEAGE_RETURN_IF_ERROR(schema::Migrate(impl->db));
+  return Open(home, options);
+}
+
+Result<std::unique_ptr<Archive>> Archive::Open(const fs::path& home, ArchiveOptions options) {
+  std::error_code ec;
+  if (!fs::exists(home / "archive.db", ec)) {
+    return Status::FailedPrecondition("no lineage home at '" + home.string() +
+                                      "'; run `lineage init` there, or pass --home DIR / set LINEAGE_HOME");
+  }
+  auto impl = std::make_unique<Impl>();
+  impl->home = home;
+  impl->options = options;
+  LINEAGE_RETURN_IF_ERROR(impl->db.Open((home / "archive.db").string(), /*create=*/false));
+  LINEAGE_RETURN_IF_ERROR(schema::Migrate(impl->db));
+  LINEAGE_ASSIGN_OR_RETURN(impl->schema_version, schema::CurrentVersion(impl->db));
+  auto git = GitStore::Open(home / "agents.git");
+  if (!git.ok()) return git.status().WithContext("the home's agents.git is damaged");
+  impl->git = std::move(git).value();
+  impl->blobs = std::make_unique<BlobStore>(home / "blobs");
+  return std::unique_ptr<Archive>(new Archive(std::move(impl)));
+}
+
+Result<Agent> Archive::ImportAgent(const fs::path& dir, const std::string& name, std::optional<RunId> run) {
+  LINEAGE_ASSIGN_OR_RETURN(std::vector<TreeEntry> tree, ReadTree(dir, impl_->options.tree_limits));
+  std::lock_guard lock(impl_->mu);
+  return impl_->Store(tree, nullptr, name, run, "", agent_status::kCommitted, /*allow_empty=*/true);
+}
+
+Result<Agent> Archive::AddChild(AgentId parent, const fs::path& dir, const ChildOptions& options) {
+  LINEAGE_ASSIGN_OR_RETURN(std::vector<TreeEntry> tree, ReadTree(dir, impl_->options.tree_limits));
+  return AddChild(parent, std::move(tree), options);
+}
+
+Result<Agent> Archive::AddChild(AgentId parent_id, std::vector<TreeEntry> tree, const ChildOptions& options) {
+  std::lock_guard lock(impl_->mu);
+  LINEAGE_ASSIGN_OR_RETURN(Agent parent, impl_->LoadAgent(parent_id));
+  if (parent.commit.empty()) {
+    return Status::FailedPrecondition("agent " + std::to_string(parent_id) + " has no commit (status " +
+                                      parent.status + "); only a committed agent can be a parent");
+  }
+  std::optional<RunId> run = options.run ? options.run : parent.run_id;
+  return impl_->Store(tree, &parent, options.name, run, options.problem_statement, options.status,
+                      options.allow_empty);
+}
+
+Status Archive::Materialize(AgentId id, const fs::path& dir) {
+  std::vector<TreeEntry> tree;
+  {
+    std::lock_guard lock(impl_->mu);
+    LINEAGE_ASSIGN_OR_RETURN(Agent agent, impl_->LoadAgent(id));
+    if (agent.commit.empty()) {
+      return Status::FailedPrecondition("agent " + std::to_string(id) + " has no commit (status " + agent.status + ")");
+    }
+    LINEAGE_ASSIGN_OR_RETURN(tree, impl_->git->ReadTree(agent.commit));
+  }
+  return WriteTree(dir, tree);
+}
+
+Result<DiffResult> Archive::Diff(AgentId to, std::optional<AgentId> from) {
+  std::lock_guard lock(impl_->mu);
+  LINEAGE_ASSIGN_OR_RETURN(Agent new_agent, impl_->LoadAgent(to));
+  if (new_agent.commit.empty()) {
+    return Status::FailedPrecondition("agent " + std::to_string(to) + " has no commit (status " + new_agent.status + ")");
+  }
+  std::string old_commit;
+  std::optional<AgentId> old_id = from ? from : new_agent.parent_id;
+  if (old_id) {
+    LINEAGE_ASSIGN_OR_RETURN(Agent old_agent, impl_->LoadAgent(*old_id));
+    if (old_agent.commit.empty()) {
+      return Status::FailedPrecondition("agent " + std::to_string(*old_id) + " has no commit (status " +
+                                        old_agent.status + ")");
+    }
+    old_commit = old_agent.commit;
+  }
+  return impl_->git->Diff(old_commit, new_agent.commit);
+}
+
+Result<Agent> Archive::GetAgent(AgentId id) {
+  std::lock_guard lock(impl_->mu);
+  return impl_->LoadAgent(id);
+}
+
+Result<std::vector<Agent>> Archive::ListAgents(std::optional<RunId> run) {
+  std::lock_guard lock(impl_->mu);
+  if (run) LINEAGE_RETURN_IF_ERROR(impl_->RunExists(*run));
+  std::vector<Agent> agents;
+  std::map<AgentId, size_t> index;
+  {
+    sql::Stmt s(impl_->db, std::string("SELECT ") + kAgentColumns +
+                               " FROM agents WHERE ?1 IS NULL OR run_id = ?1 OR "
+                               "id = (SELECT seed_agent_id FROM runs WHERE id = ?1) ORDER BY id");
+    s.Bind(1, run);
+    while (s.Step()) {
+      index[s.Int(0)] = agents.size();
+      agents.push_back(ReadAgent(s));
+    }
+    LINEAGE_RETURN_IF_ERROR(s.status());
+  }
+  for (const Agent& a : agents) {
+    if (!a.parent_id) continue;
+    auto it = index.find(*a.parent_id);
+    if (it != index.end()) agents[it->second].children.push_back(a.id);
+  }
+  sql::Stmt s(impl_->db, "SELECT agent_id, stage, attempted, solved, score FROM agent_stages ORDER BY agent_id, stage");
+  while (s.Step()) {
+    auto it = index.find(s.Int(0));
+    if (it == index.end()) continue;
+    agents[it->second].stages.push_back({static_cast<int>(s.Int(1)), static_cast<int>(s.Int(2)),
+                                         static_cast<int>(s.Int(3)), s.OptDouble(4)});
+  }
+  LINEAGE_RETURN_IF_ERROR(s.status());
+  return agents;
+}
+
+Result<std::vector<SelectionStats>> Archive::LoadSelectionStats(std::optional<RunId> run) {
+  std::lock_guard lock(impl_->mu);
+  sql::Stmt s(impl_->db, R"sql(
+SELECT a.id, a.parent_id, a.score, a.status, COALESCE(st.attempted, 0), COALESCE(st.solved, 0), COALESCE(ch.n, 0)
+FROM agents a
+LEFT JOIN (SELECT agent_id, SUM(attempted) AS attempted, SUM(solved) AS solved
+           FROM agent_stages GROUP BY agent_id) st ON st.agent_id = a.id
+LEFT JOIN (SELECT parent_id, COUNT(*) AS n FROM agents WHERE status = 'admitted'
+           GROUP BY parent_id) ch ON ch.parent_id = a.id
+WHERE ?1 IS NULL OR a.run_id = ?1 OR a.id = (SELECT seed_agent_id FROM runs WHERE id = ?1)
+ORDER BY a.id)sql");
+  s.Bind(1, run);
+  std::vector<SelectionStats> out;
+  while (s.Step()) {
+    out.push_back({s.Int(0), s.OptInt(1), s.OptDouble(2), static_cast<int>(s.Int(4)), static_cast<int>(s.Int(5)),
+                   static_cast<int>(s.Int(6)), s.Text(3)});
+  }
+  LINEAGE_RETURN_IF_ERROR(s.status());
+  return out;
+}
+
+Result<Run> Archive::CreateRun(const std::string& name, const std::string& config, std::optional<AgentId> seed) {
+  std::lock_guard lock(impl_->mu);
+  if (seed) LINEAGE_RETURN_IF_ERROR(impl_->LoadAgent(*seed).status());
+  std::int64_t now = NowMillis();
+  sql::Stmt s(impl_->db,
+              "INSERT INTO runs (name, status, config, seed_agent_id, created_at, updated_at) VALUES (?, 'created', ?, ?, ?, ?)");
+  s.Bind(1, name).Bind(2, config).Bind(3, seed).Bind(4, now).Bind(5, now);
+  LINEAGE_RETURN_IF_ERROR(s.Run());
+  return Run{impl_->db.LastInsertId(), name, "created", config, seed, now, now};
+}
+
+namespace {
+Run ReadRun(const sql::Stmt& s) {
+  return Run{s.Int(0), s.Text(1), s.Text(2), s.Text(3), s.OptInt(4), s.Int(5), s.Int(6)};
+}
+constexpr const char* kRunColumns = "id, name, status, config, seed_agent_id, created_at, updated_at";
+}  // namespace
+
+Result<Run> Archive::GetRun(RunId id) {
+  std::lock_guard lock(impl_->mu);
+  sql::Stmt s(impl_->db, std::string("SELECT ") + kRunColumns + " FROM runs WHERE id = ?");
+  s.Bind(1, id);
+  if (!s.Step()) return s.status().ok() ? Status::NotFound("run " + std::to_string(id) + " does not exist") : s.status();
+  return ReadRun(s);
+}
+
+Result<std::vector<Run>> Archive::ListRuns() {
+  std::lock_guard lock(impl_->mu);
+  sql::Stmt s(impl_->db, std::string("SELECT ") + kRunColumns + " FROM runs ORDER BY id");
+  std::vector<Run> runs;
+  while (s.Step()) runs.push_back(ReadRun(s));
+  LINEAGE_RETURN_IF_ERROR(s.status());
+  return runs;
+}
+
+Status Archive::SetAgentStatus(AgentId id, const std::string& status, const std::string& reason) {
+  std::lock_guard lock(impl_->mu);
+  LINEAGE_ASSIGN_OR_RETURN(Agent agent, impl_->LoadAgent(id));
+  if (NeedsCommit(status) && agent.commit.empty()) {
+    return Status::FailedPrecondition("agent " + std::to_string(id) + " has no commit; it cannot become " + status);
+  }
+  sql::Transaction txn(impl_->db);
+  LINEAGE_RETURN_IF_ERROR(txn.status());
+  sql::Stmt s(impl_->db, "UPDATE agents SET status = ?, reason = ?, updated_at = ? WHERE id = ?");
+  s.Bind(1, status).Bind(2, reason).Bind(3, NowMillis()).Bind(4, id);
+  LINEAGE_RETURN_IF_ERROR(s.Run());
+  nlohmann::json data = {{"status", status}, {"reason", reason}};
+  LINEAGE_RETURN_IF_ERROR(impl_->AppendEventLocked({0, agent.run_id, id, "agent.status", data.dump(), 0}));
+  return txn.Commit();
+}
+
+Status Archive::RecordStageScore(AgentId id, const StageScore& stage) {
+  std::lock_guard lock(impl_->mu);
+  LINEAGE_RETURN_IF_ERROR(impl_->LoadAgent(id).status());
+  sql::Transaction txn(impl_->db);
+  LINEAGE_RETURN_IF_ERROR(txn.status());
+  sql::Stmt s(impl_->db,
+              "INSERT OR REPLACE INTO agent_stages (agent_id, stage, attempted, solved, score) VALUES (?, ?, ?, ?, ?)");
+  s.Bind(1, id).Bind(2, stage.stage).Bind(3, stage.attempted).Bind(4, stage.solved).Bind(5, stage.score);
+  LINEAGE_RETURN_IF_ERROR(s.Run());
+  // The agent's score is over every task it attempted, across the stages it reached.
+  sql::Stmt u(impl_->db, R"sql(
+UPDATE agents SET
+  score = (SELECT CASE WHEN SUM(attempted) > 0 THEN CAST(SUM(solved) AS REAL) / SUM(attempted) END
+           FROM agent_stages WHERE agent_id = ?1),
+  stage_reached = (SELECT MAX(stage) FROM agent_stages WHERE agent_id = ?1),
+  updated_at = ?2
+WHERE id = ?1)sql");
+  u.Bind(1, id).Bind(2, NowMillis());
+  LINEAGE_RETURN_IF_ERROR(u.Run());
+  return txn.Commit();
+}
+
+Result<std::int64_t> Archive::RecordEvaluation(const Evaluation& e) {
+  std::lock_guard lock(impl_->mu);
+  LINEAGE_RETURN_IF_ERROR(impl_->LoadAgent(e.agent_id).status());
+  if (!e.log_blob.empty() && !impl_->blobs->Exists(e.log_blob)) {
+    return Status::InvalidArgument("evaluation log blob " + e.log_blob + " is not in the blob store");
+  }
+  sql::Stmt s(impl_->db, R"sql(
+INSERT INTO evaluations (agent_id, suite, task_id, stage, outcome, score, duration_ms, patch_bytes, log_blob, created_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (agent_id, suite, task_id) DO UPDATE SET
+  stage = excluded.stage, outcome = excluded.outcome, score = excluded.score, duration_ms = excluded.duration_ms,
+  patch_bytes = excluded.patch_bytes, log_blob = excluded.log_blob, created_at = excluded.created_at)sql");
+  std::optional<std::string> log = e.log_blob.empty() ? std::nullopt : std::optional<std::string>(e.log_blob);
+  s.Bind(1, e.agent_id).Bind(2, e.suite).Bind(3, e.task_id).Bind(4, e.stage).Bind(5, e.outcome).Bind(6, e.score);
+  s.Bind(7, e.duration_ms).Bind(8, e.patch_bytes).Bind(9, log).Bind(10, e.created_at ? e.created_at : NowMillis());
+  LINEAGE_RETURN_IF_ERROR(s.Run());
+  sql::Stmt id(impl_->db, "SELECT id FROM evaluations WHERE agent_id = ? AND suite = ? AND task_id = ?");
+  id.Bind(1, e.agent_id).Bind(2, e.suite).Bind(3, e.task_id);
+  if (!id.Step()) return id.status().ok() ? Status::Internal("evaluation vanished after insert") : id.status();
+  return id.Int(0);
+}
+
+Result<std::vector<Evaluation>> Archive::ListEvaluations(AgentId agent) {
+  std::lock_guard lock(impl_->mu);
+  sql::Stmt s(impl_->db,
+              "SELECT id, agent_id, suite, task_id, stage, outcome, score, duration_ms, patch_bytes, log_blob, "
+              "created_at FROM evaluations WHERE agent_id = ? ORDER BY stage, suite, task_id");
+  s.Bind(1, agent);
+  std::vector<Evaluation> out;
+  while (s.Step()) {
+    out.push_back({s.Int(0), s.Int(1), s.Text(2), s.Text(3), static_cast<int>(s.Int(4)), s.Text(5), s.OptDouble(6),
+                   s.Int(7), s.Int(8), s.Text(9), s.Int(10)});
+  }
+  LINEAGE_RETURN_IF_ERROR(s.status());
+  return out;
+}
+
+Result<std::int64_t> Archive::RecordModelCall(ModelCall c, const std::string& request, const std::string& response) {
+  // Blobs first: the row must never name a blob that is not there.
+  LINEAGE_ASSIGN_OR_RETURN(c.request_blob, impl_->blobs->Put(request));
+  LINEAGE_ASSIGN_OR_RETURN(c.response_blob, impl_->blobs->Put(response));
+  std::lock_guard lock(impl_->mu);
+  sql::Transaction txn(impl_->db);
+  LINEAGE_RETURN_IF_ERROR(txn.status());
+  sql::Stmt s(impl_->db, R"sql(
+INSERT INTO model_calls (run_id, agent_id, task_id, purpose, provider, model, input_tokens, output_tokens, cost_usd,
+  latency_ms, outcome, error, request_blob, response_blob, created_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?))sql");
+  std::optional<std::string> task = c.task_id.empty() ? std::nullopt : std::optional<std::string>(c.task_id);
+  s.Bind(1, c.run_id).Bind(2, c.agent_id).Bind(3, task).Bind(4, c.purpose).Bind(5, c.provider).Bind(6, c.model);
+  s.Bind(7, c.input_tokens).Bind(8, c.output_tokens).Bind(9, c.cost_usd).Bind(10, c.latency_ms).Bind(11, c.outcome);
+  s.Bind(12, c.error).Bind(13, c.request_blob).Bind(14, c.response_blob).Bind(15, c.created_at ? c.created_at : NowMillis());
+  LINEAGE_RETURN_IF_ERROR(s.Run());
+  std::int64_t id = impl_->db.LastInsertId();
+  if (c.agent_id) {
+    // The agent's own totals, kept on its row so the tree can show spend without a join.
+    sql::Stmt u(impl_->db,
+                "UPDATE agents SET tokens_in = tokens_in + ?, tokens_out = tokens_out + ?, cost_usd = cost_usd + ? "
+                "WHERE id = ?");
+    u.Bind(1, c.input_tokens).Bind(2, c.output_tokens).Bind(3, c.cost_usd).Bind(4, *c.agent_id);
+    LINEAGE_RETURN_IF_ERROR(u.Run());
+  }
+  LINEAGE_RETURN_IF_ERROR(txn.Commit());
+  return id;
+}
+
+Result<std::vector<ModelCall>> Archive::ListModelCalls(AgentId agent) {
+  std::lock_guard lock(impl_->mu);
+  sql::Stmt s(impl_->db,
+              "SELECT id, run_id, agent_id, task_id, purpose, provider, model, input_tokens, output_tokens, cost_usd, "
+              "latency_ms, outcome, error, request_blob, response_blob, created_at FROM model_calls "
+              "WHERE agent_id = ? ORDER BY id");
+  s.Bind(1, agent);
+  std::vector<ModelCall> out;
+  while (s.Step()) {
+    out.push_back({s.Int(0), s.OptInt(1), s.OptInt(2), s.Text(3), s.Text(4), s.Text(5), s.Text(6), s.Int(7), s.Int(8),
+                   s.Double(9), s.Int(10), s.Text(11), s.Text(12), s.Text(13), s.Text(14), s.Int(15)});
+  }
+  LINEAGE_RETURN_IF_ERROR(s.status());
+  return out;
+}
+
+Result<std::int64_t> Archive::AppendEvent(const Event& event) {
+  std::lock_guard lock(impl_->mu);
+  if (!nlohmann::json::accept(event.data_json)) {
+    return Status::InvalidArgument("event data is not JSON: " + event.data_json.substr(0, 80));
+  }
+  LINEAGE_RETURN_IF_ERROR(impl_->AppendEventLocked(event));
+  return impl_->db.LastInsertId();
+}
+
+Result<std::vector<Event>> Archive::ListEvents(std::optional<RunId> run) {
+  std::lock_guard lock(impl_->mu);
+  sql::Stmt s(impl_->db,
+              "SELECT id, run_id, agent_id, kind, data, at FROM events WHERE ?1 IS NULL OR run_id = ?1 ORDER BY id");
+  s.Bind(1, run);
+  std::vector<Event> out;
+  while (s.Step()) out.push_back({s.Int(0), s.OptInt(1), s.OptInt(2), s.Text(3), s.Text(4), s.Int(5)});
+  LINEAGE_RETURN_IF_ERROR(s.status());
+  return out;
+}
+
+Result<std::string> Archive::PutBlob(const std::string& data) { return impl_->blobs->Put(data); }
+Result<std::string> Archive::GetBlob(const std::string& hash) { return impl_->blobs->Get(hash); }
+
+// --- fsck ------------------------------------------------------------------------------------------------
+
+namespace {
+
+struct AgentLink {
+  AgentId id;
+  std::optional<AgentId> parent_id;
+  std::string commit, status;
+};
+
+class Fsck {
+ public:
+  Fsck(Archive::Impl& impl, bool repair) : impl_(impl), repair_(repair) {}
+
+  Result<std::vector<FsckIssue>> Run() {
+    LINEAGE_RETURN_IF_ERROR(CheckDatabase());
+    LINEAGE_ASSIGN_OR_RETURN(std::vector<AgentLink> agents, LoadLinks());
+    std::map<AgentId, std::string> commit_of;
+    for (const AgentLink& a : agents) commit_of[a.id] = a.commit;
+    for (AgentLink& a : agents) LINEAGE_RETURN_IF_ERROR(CheckAgent(a, commit_of));
+    LINEAGE_RETURN_IF_ERROR(CheckBranches(commit_of));
+    LINEAGE_RETURN_IF_ERROR(CheckBlobs());
+    CheckLeftovers();
+    return std::move(issues_);
+  }
+
+ private:
+  void Report(std::string subject, std::string problem, bool repaired = false) {
+    issues_.push_back({std::move(subject), std::move(problem), repaired});
+  }
+  static std::string AgentSubject(AgentId id) { return "agent " + std::to_string(id); }
+
+  Status CheckDatabase() {
+    sql::Stmt quick(impl_.db, "PRAGMA quick_check");
+    while (quick.Step()) {
+      std::string line = quick.Text(0);
+      if (line != "ok") Report("archive.db", line);
+    }
+    LINEAGE_RETURN_IF_ERROR(quick.status());
+    sql::Stmt fk(impl_.db, "PRAGMA foreign_key_check");
+    while (fk.Step()) {
+      Report("archive.db", "row " + std::to_string(fk.Int(1)) + " of table " + fk.Text(0) +
+                               " references a missing row of " + fk.Text(2));
+    }
+    return fk.status();
+  }
+
+  Result<std::vector<AgentLink>> LoadLinks() {
+    sql::Stmt s(impl_.db, "SELECT id, parent_id, COALESCE(commit_id, ''), status FROM agents ORDER BY id");
+    std::vector<AgentLink> out;
+    while (s.Step()) out.push_back({s.Int(0), s.OptInt(1), s.Text(2), s.Text(3)});
+    LINEAGE_RETURN_IF_ERROR(s.status());
+    return out;
+  }
+
+  Status CheckAgent(AgentLink& a, std::map<AgentId, std::string>& commit_of) {
+    const std::string subject = AgentSubject(a.id);
+    std::string parent_commit = a.parent_id ? commit_of[*a.parent_id] : "";
+    if (a.commit.empty()) {
+      if (a.status == agent_status::kPending) return RepairPending(a, parent_commit, commit_of);
+      if (NeedsCommit(a.status)) Report(subject, "status is " + a.status + " but it has no commit");
+      return Status::OK();
+    }
+    if (!impl_.git->HasCommit(a.commit)) {
+      Report(subject, "commit " + a.commit + " is missing from agents.git");
+      return Status::OK();
+    }
+    LINEAGE_ASSIGN_OR_RETURN(std::string git_parent, impl_.git->ParentOf(a.commit));
+    if (git_parent != parent_commit) {
+      Report(subject, "commit " + a.commit + " has git parent '" + git_parent + "' but its archive parent's commit is '" +
+                          parent_commit + "'");
+    }
+    LINEAGE_ASSIGN_OR_RETURN(auto branch, impl_.git->Branch(a.id));
+    if (branch == a.commit) return Status::OK();
+    std::string problem = branch ? "branch agents/" + std::to_string(a.id) + " points to " + *branch + ", not " + a.commit
+                                 : "branch agents/" + std::to_string(a.id) + " is missing";
+    bool repaired = repair_ && impl_.git->SetBranch(a.id, a.commit, /*force=*/true).ok();
+    Report(subject, problem, repaired);
+    return Status::OK();
+  }
+
+  // A pending row is a write that was interrupted. If its branch was written, the commit is whole and only
+  // the row needs finishing; otherwise nothing durable exists and the row is marked failed.
+  Status RepairPending(AgentLink& a, const std::string& parent_commit, std::map<AgentId, std::string>& commit_of) {
+    const std::string subject = AgentSubject(a.id);
+    LINEAGE_ASSIGN_OR_RETURN(auto branch, impl_.git->Branch(a.id));
+    bool complete = branch && impl_.git->HasCommit(*branch) &&
+                    impl_.git->ParentOf(*branch).ok() && *impl_.git->ParentOf(*branch) == parent_commit;
+    if (!repair_) {
+      Report(subject, complete ? "pending: its commit was written but the row was not finished (repairable)"
+                               : "pending: interrupted before its commit was written (repair marks it failed)");
+      return Status::OK();
+    }
+    LINEAGE_ASSIGN_OR_RETURN(Agent agent, impl_.LoadAgent(a.id));
+    if (complete) {
+      LINEAGE_RETURN_IF_ERROR(impl_.FinishCommit(agent, *branch, parent_commit, agent_status::kCommitted));
+      commit_of[a.id] = *branch;
+      Report(subject, "pending: finished the interrupted write (commit " + *branch + ")", true);
+    } else {
+      LINEAGE_RETURN_IF_ERROR(impl_.MarkFailed(a.id, "interrupted before its commit was written"));
+      Report(subject, "pending: interrupted before its commit was written; marked failed", true);
+    }
+    return Status::OK();
+  }
+
+  Status CheckBranches(const std::map<AgentId, std::string>& commit_of) {
+    LINEAGE_ASSIGN_OR_RETURN(std::vector<AgentId> branches, impl_.git->ListBranches());
+    for (AgentId id : branches) {
+      if (commit_of.count(id) == 0) {
+        Report("branch agents/" + std::to_string(id), "no agent " + std::to_string(id) + " in archive.db");
+      }
+    }
+    return Status::OK();
+  }
+
+  Status CheckBlobs() {
+    std::set<std::string> referenced;
+    sql::Stmt s(impl_.db,
+                "SELECT log_blob FROM evaluations WHERE log_blob IS NOT NULL UNION "
+                "SELECT request_blob FROM model_calls WHERE request_blob IS NOT NULL UNION "
+                "SELECT response_blob FROM model_calls WHERE response_blob IS NOT NULL");
+    while (s.Step()) referenced.insert(s.Text(0));
+    LINEAGE_RETURN_IF_ERROR(s.status());
+    for (const std::string& hash : referenced) {
+      if (!impl_.blobs->Exists(hash)) Report("blob " + hash, "referenced by archive.db but missing from blobs/");
+    }
+    LINEAGE_ASSIGN_OR_RETURN(std::vector<std::string> stored, impl_.blobs->List());
+    for (const std::string& hash : stored) {
+      auto data = impl_.blobs->Get(hash);
+      if (!data.ok()) Report("blob " + hash, data.status().message());
+    }
+    return Status::OK();
+  }
+
+  // Lock files from a process killed mid-update block later updates of the same ref; temporary files are
+  // harmless but waste space.
+  void CheckLeftovers() {
+    std::vector<fs::path> leftovers = impl_.git->ListStaleLocks();
+    std::vector<fs::path> temps = impl_.blobs->ListTemporaryFiles();
+    leftovers.insert(leftovers.end(), temps.begin(), temps.end());
+    for (const fs::path& path : leftovers) {
+      std::error_code ec;
+      bool repaired = repair_ && fs::remove(path, ec);
+      Report(fs::relative(path, impl_.home, ec).string(), "left over by an interrupted write", repaired);
+    }
+  }
+
+  Archive::Impl& impl_;
+  bool repair_;
+  std::vector<FsckIssue> issues_;
+};
+
+}  // namespace
+
+Result<std::vector<FsckIssue>> Archive::Fsck(bool repair) {
+  std::lock_guard lock(impl_->mu);
+  return lineage::Fsck(*impl_, repair).Run();
+}
+
+}  // namespace lineage

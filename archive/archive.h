@@ -1,0 +1,218 @@
+// The archive: every agent variant lineage ever made, with its lineage, scores, logs and model calls.
+//
+// A lineage home is a directory holding:
+//   archive.db   SQLite (WAL): runs, agents, per-stage scores, evaluations, model calls, events.
+//   agents.git/  bare git repository: one commit per variant, its git parent the archive parent's commit,
+//                on branch agents/<id>; `git log agents/<id>` shows a variant's whole lineage.
+//   blobs/       content-addressed, compressed logs, transcripts, model requests and responses.
+// docs/archive.md documents the formats.
+//
+// Consistency rule: git is written before the row that references it, so a row never names a commit that
+// does not exist. A process killed at any point leaves the home openable; Fsck() finds (and with
+// `repair` mends) what an interrupted write left behind.
+//
+// Thread-safety: one Archive may be shared by threads; writes are serialized by an internal mutex.
+// Several processes may open the same home; SQLite serializes their writes.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/safe_tree.h"
+#include "base/status.h"
+
+namespace lineage {
+
+using AgentId = std::int64_t;
+using RunId = std::int64_t;
+
+// The lifecycle of a child (see docs/archive.md). Hand-made variants go pending -> committed.
+namespace agent_status {
+inline constexpr const char* kPending = "pending";      // row exists, its commit is being written
+inline constexpr const char* kCommitted = "committed";  // commit and branch exist
+inline constexpr const char* kBuilt = "built";
+inline constexpr const char* kEvaluating = "evaluating";
+inline constexpr const char* kAdmitted = "admitted";
+inline constexpr const char* kRejected = "rejected";
+inline constexpr const char* kFailed = "failed";  // never committed; `reason` says why
+}  // namespace agent_status
+
+struct StageScore {
+  int stage = 0;
+  int attempted = 0;
+  int solved = 0;
+  std::optional<double> score;
+};
+
+struct Agent {
+  AgentId id = 0;
+  std::optional<RunId> run_id;
+  std::optional<AgentId> parent_id;
+  std::string name;
+  std::string commit;  // empty while pending
+  int generation = 0;  // 0 for a root
+  std::string status;
+  std::string reason;  // why it was rejected or failed
+  std::optional<double> score;
+  int stage_reached = 0;
+  std::string problem_statement;
+  std::string diagnosis_json;  // empty when there is none
+  int files_changed = 0, lines_added = 0, lines_removed = 0;  // against the parent
+  std::int64_t tokens_in = 0, tokens_out = 0;
+  double cost_usd = 0;
+  std::int64_t created_at = 0, updated_at = 0;  // Unix milliseconds
+  std::vector<StageScore> stages;               // filled by GetAgent and ListAgents
+  std::vector<AgentId> children;                // filled by GetAgent and ListAgents
+};
+
+struct Run {
+  RunId id = 0;
+  std::string name;
+  std::string status;
+  std::string config;
+  std::optional<AgentId> seed_agent_id;
+  std::int64_t created_at = 0, updated_at = 0;
+};
+
+struct Evaluation {
+  std::int64_t id = 0;
+  AgentId agent_id = 0;
+  std::string suite, task_id;
+  int stage = 1;
+  std::string outcome;  // solved | failed | empty_patch | error | timeout
+  std::optional<double> score;
+  std::int64_t duration_ms = 0, patch_bytes = 0;
+  std::string log_blob;  // hash in blobs/, or empty
+  std::int64_t created_at = 0;
+};
+
+struct ModelCall {
+  std::int64_t id = 0;
+  std::optional<RunId> run_id;
+  std::optional<AgentId> agent_id;
+  std::string task_id, purpose, provider, model;
+  std::int64_t input_tokens = 0, output_tokens = 0;
+  double cost_usd = 0;
+  std::int64_t latency_ms = 0;
+  std::string outcome, error;
+  std::string request_blob, response_blob;  // hashes in blobs/
+  std::int64_t created_at = 0;
+};
+
+struct Event {
+  std::int64_t id = 0;
+  std::optional<RunId> run_id;
+  std::optional<AgentId> agent_id;
+  std::string kind;
+  std::string data_json = "{}";
+  std::int64_t at = 0;
+};
+
+// One agent as parent selection sees it.
+struct SelectionStats {
+  AgentId id = 0;
+  std::optional<AgentId> parent_id;
+  std::optional<double> score;
+  int attempted = 0, solved = 0;  // summed over stages
+  int admitted_children = 0;
+  std::string status;
+};
+
+struct FsckIssue {
+  std::string subject;  // "agent 12", "branch agents/7", "blob 3fa2…"
+  std::string problem;
+  bool repaired = false;
+};
+
+struct DiffResult {
+  std::string patch;  // unified diff, renames detected
+  int files_changed = 0;
+  int lines_added = 0;
+  int lines_removed = 0;
+};
+
+struct ArchiveOptions {
+  TreeLimits tree_limits;  // applied to every tree read from disk
+};
+
+// The schema version this build writes, and the versions of the storage libraries in use
+// ("SQLite 3.40.1, libgit2 1.5.1, zstd 1.5.4").
+int LatestSchemaVersion();
+std::string StorageLibraryVersions();
+
+class Archive {
+ public:
+  ~Archive();
+
+  // Creates the home if needed (idempotent), then opens it. Migrates an older schema.
+  static Result<std::unique_ptr<Archive>> Init(const std::filesystem::path& home, ArchiveOptions options = {});
+  // Opens an existing home; FailedPrecondition (naming `lineage init`) when there is none.
+  static Result<std::unique_ptr<Archive>> Open(const std::filesystem::path& home, ArchiveOptions options = {});
+
+  const std::filesystem::path& home() const;
+  int schema_version() const;
+
+  // --- Variants ---------------------------------------------------------------------------------------
+  // Stores the directory `dir` as a new root agent.
+  Result<Agent> ImportAgent(const std::filesystem::path& dir, const std::string& name,
+                            std::optional<RunId> run = std::nullopt);
+  // Stores `dir` (a modified copy of the parent's tree) as a child of `parent`: adds, deletes, renames and
+  // executable bits are whatever differs between the two trees. A tree identical to the parent's is
+  // refused (InvalidArgument) unless `allow_empty`.
+  struct ChildOptions {
+    std::string name;
+    std::optional<RunId> run;
+    std::string problem_statement;
+    std::string status = agent_status::kCommitted;
+    bool allow_empty = false;
+  };
+  Result<Agent> AddChild(AgentId parent, const std::filesystem::path& dir, const ChildOptions& options);
+  Result<Agent> AddChild(AgentId parent, std::vector<TreeEntry> tree, const ChildOptions& options);
+  // Writes the variant's files into `dir`, which must not exist or be empty.
+  Status Materialize(AgentId id, const std::filesystem::path& dir);
+  // Unified diff from `from` (its parent when nullopt; the empty tree for a root) to `to`.
+  Result<DiffResult> Diff(AgentId to, std::optional<AgentId> from = std::nullopt);
+
+  // --- Queries ----------------------------------------------------------------------------------------
+  Result<Agent> GetAgent(AgentId id);
+  // Agents in id order; of one run (its seed included) when `run` is given.
+  Result<std::vector<Agent>> ListAgents(std::optional<RunId> run = std::nullopt);
+  Result<std::vector<SelectionStats>> LoadSelectionStats(std::optional<RunId> run = std::nullopt);
+
+  // --- Runs, scores, evaluations, model calls, events ---------------------------------------------------
+  Result<Run> CreateRun(const std::string& name, const std::string& config, std::optional<AgentId> seed);
+  Result<Run> GetRun(RunId id);
+  Result<std::vector<Run>> ListRuns();
+  Status SetAgentStatus(AgentId id, const std::string& status, const std::string& reason = "");
+  Status RecordStageScore(AgentId id, const StageScore& stage);
+  // Replaces any earlier evaluation of the same agent, suite and task (a retried evaluation).
+  Result<std::int64_t> RecordEvaluation(const Evaluation& evaluation);
+  Result<std::vector<Evaluation>> ListEvaluations(AgentId agent);
+  // Stores `request` and `response` as blobs and the call as a row.
+  Result<std::int64_t> RecordModelCall(ModelCall call, const std::string& request, const std::string& response);
+  Result<std::vector<ModelCall>> ListModelCalls(AgentId agent);
+  Result<std::int64_t> AppendEvent(const Event& event);
+  Result<std::vector<Event>> ListEvents(std::optional<RunId> run);
+
+  Result<std::string> PutBlob(const std::string& data);
+  Result<std::string> GetBlob(const std::string& hash);
+
+  // --- Consistency ------------------------------------------------------------------------------------
+  // Checks database integrity, DB <-> git (every commit exists, every branch matches its row, every git
+  // parent matches the archive parent) and DB <-> blobs. With `repair`, finishes or marks failed the
+  // agents an interrupted write left pending, restores missing branches, and removes stale lock and
+  // temporary files. Run it while no other lineage process writes to the home.
+  Result<std::vector<FsckIssue>> Fsck(bool repair);
+
+  struct Impl;  // opaque; defined in archive.cc
+
+ private:
+  explicit Archive(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace lineage

@@ -1,0 +1,88 @@
+#include "base/files.h"
+
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include "base/unique_fd.h"
+
+namespace lineage {
+
+Result<std::string> ReadFile(const std::filesystem::path& path) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) return Status::NotFound("no file '" + path.string() + "'");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::IOError("cannot read '" + path.string() + "': " + std::strerror(errno));
+  std::ostringstream out;
+  out << in.rdbuf();
+  if (in.bad()) return Status::IOError("cannot read '" + path.string() + "'");
+  return out.str();
+}
+
+Status WriteFileAtomic(const std::filesystem::path& path, std::string_view data) {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  std::filesystem::path tmp = path;
+  tmp += ".tmp." + std::to_string(getpid()) + "." + std::to_string(rng());
+  auto fail = [&](const char* what) {
+    Status s = Status::IOError(std::string(what) + " '" + tmp.string() + "': " + std::strerror(errno));
+    unlink(tmp.c_str());
+    return s;
+  };
+  {
+    UniqueFd fd(open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+    if (!fd.valid()) return fail("cannot create");
+    size_t done = 0;
+    while (done < data.size()) {
+      ssize_t n = write(fd.get(), data.data() + done, data.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return fail("cannot write");
+      done += n;
+    }
+    if (fsync(fd.get()) != 0) return fail("cannot fsync");
+  }
+  if (rename(tmp.c_str(), path.c_str()) != 0) return fail("cannot rename");
+  UniqueFd dir(open(path.parent_path().empty() ? "." : path.parent_path().c_str(), O_RDONLY | O_DIRECTORY));
+  if (dir.valid()) fsync(dir.get());
+  return Status::OK();
+}
+
+std::string Sha256Hex(std::string_view data) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr);
+  static const char* kHex = "0123456789abcdef";
+  std::string out;
+  out.reserve(len * 2);
+  for (unsigned int i = 0; i < len; ++i) {
+    out.push_back(kHex[digest[i] >> 4]);
+    out.push_back(kHex[digest[i] & 15]);
+  }
+  return out;
+}
+
+std::int64_t NowMillis() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+std::string FormatTimestamp(std::int64_t unix_millis) {
+  std::time_t secs = unix_millis / 1000;
+  std::tm tm;
+  gmtime_r(&secs, &tm);
+  char buf[40];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  char out[48];
+  std::snprintf(out, sizeof out, "%s.%03dZ", buf, static_cast<int>(unix_millis % 1000));
+  return out;
+}
+
+}  // namespace lineage

@@ -1,0 +1,27 @@
+// Small file and text helpers shared by every module.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+#include "base/status.h"
+
+namespace lineage {
+
+// Reads a whole file; fails with NotFound if it does not exist.
+Result<std::string> ReadFile(const std::filesystem::path& path);
+
+// Writes `data` to `path` so that a crash leaves either the old file or the new one, never a torn file:
+// write a temporary file beside it, fsync it, rename it into place, fsync the directory.
+Status WriteFileAtomic(const std::filesystem::path& path, std::string_view data);
+
+// Lowercase hex SHA-256 of `data`.
+std::string Sha256Hex(std::string_view data);
+
+// Milliseconds since the Unix epoch, and its ISO 8601 UTC form ("2026-11-26T04:13:55.123Z").
+std::int64_t NowMillis();
+std::string FormatTimestamp(std::int64_t unix_millis);
+
+}  // namespace lineage

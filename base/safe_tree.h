@@ -1,0 +1,48 @@
+// Reading and writing directory trees that may have been written by hostile code.
+//
+// An agent's workspace is untrusted: it may hold symlinks pointing at host secrets, hard links to host
+// files, FIFOs that block a reader forever, device nodes, or millions of files. ReadTree() snapshots such a
+// tree without following a single link (every step is openat() with O_NOFOLLOW relative to an already-open
+// directory, so a directory swapped for a symlink mid-walk is refused, not followed), and refuses anything
+// it cannot store safely with an error that names the path. WriteTree() recreates a snapshot inside a
+// fresh directory with the same care, so a crafted path can never write outside it.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+
+namespace lineage {
+
+struct TreeEntry {
+  enum class Kind { kFile, kExecutable, kSymlink };
+  std::string path;  // relative to the tree root, '/'-separated, never absolute, never with '.' or '..'
+  Kind kind = Kind::kFile;
+  std::string data;  // file contents, or the symlink's target (stored as text, never resolved)
+};
+
+struct TreeLimits {
+  std::uint64_t max_file_bytes = 16ull << 20;    // one file
+  std::uint64_t max_total_bytes = 512ull << 20;  // the whole tree
+  std::uint64_t max_entries = 100000;            // files + symlinks
+  int max_depth = 64;                            // directory nesting
+};
+
+// Reads every regular file and symlink under `root`, sorted by path. Directories named `.git` are skipped
+// (a nested repository's metadata is not part of a variant); empty directories are not recorded.
+// Refused with an error naming the path: FIFOs, sockets, devices, files with more than one hard link,
+// files over the size limit, and trees over the entry, size or depth limits.
+Result<std::vector<TreeEntry>> ReadTree(const std::filesystem::path& root, const TreeLimits& limits = {});
+
+// Writes `entries` under `root`, which must not exist yet or be an empty directory. Each path is checked
+// with ValidateTreePath() first; nothing is ever written through a symlink.
+Status WriteTree(const std::filesystem::path& root, const std::vector<TreeEntry>& entries);
+
+// OK when `path` is a relative, '/'-separated path with no empty, '.', '..' or '.git' component and no NUL.
+Status ValidateTreePath(std::string_view path);
+
+}  // namespace lineage

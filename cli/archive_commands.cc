@@ -1,0 +1,324 @@
+// Commands that read and write the archive: init, agent import/add/checkout, tree, show, diff, export, fsck.
+// Reading works without any daemon: every command opens the home directly.
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <optional>
+
+#include "archive/archive.h"
+#include "archive/export.h"
+#include "base/files.h"
+#include "cli/commands.h"
+
+namespace lineage::cli {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::ordered_json;
+
+Result<std::unique_ptr<Archive>> OpenHome(const Context& ctx) { return Archive::Open(ctx.home); }
+
+std::string ShortCommit(const std::string& commit) { return commit.substr(0, 12); }
+
+bool UseColor() { return isatty(STDOUT_FILENO) && std::getenv("NO_COLOR") == nullptr; }
+
+void Print(const std::string& text) { std::fwrite(text.data(), 1, text.size(), stdout); }
+
+Status WriteOutput(const std::string& out_path, const std::string& text) {
+  if (out_path.empty() || out_path == "-") {
+    Print(text);
+    return Status::OK();
+  }
+  std::ofstream out(out_path, std::ios::binary | std::ios::trunc);
+  if (!out) return Status::InvalidArgument("--out '" + out_path + "' cannot be written");
+  out << text;
+  if (!out.flush()) return Status::IOError("cannot write '" + out_path + "'");
+  std::fprintf(stderr, "wrote %s (%zu bytes)\n", out_path.c_str(), text.size());
+  return Status::OK();
+}
+
+std::string ChangeSummary(const Agent& a) {
+  return std::to_string(a.files_changed) + (a.files_changed == 1 ? " file" : " files") + ", +" +
+         std::to_string(a.lines_added) + " -" + std::to_string(a.lines_removed);
+}
+
+Status Init(const Context& ctx) {
+  LINEAGE_ASSIGN_OR_RETURN(auto archive, Archive::Init(ctx.home));
+  std::error_code ec;
+  std::printf("lineage home ready at %s (archive schema %d)\n", fs::absolute(ctx.home, ec).c_str(),
+              archive->schema_version());
+  return Status::OK();
+}
+
+Status Import(const Context& ctx, const std::string& dir, const std::string& name, bool as_json) {
+  LINEAGE_ASSIGN_OR_RETURN(auto archive, OpenHome(ctx));
+  LINEAGE_ASSIGN_OR_RETURN(Agent agent, archive->ImportAgent(dir, name));
+  if (as_json) {
+    Print(AgentJson(agent) + "\n");
+  } else {
+    std::printf("imported agent #%lld '%s' from %s (commit %s, %d files)\n", static_cast<long long>(agent.id),
+                agent.name.c_str(), dir.c_str(), ShortCommit(agent.commit).c_str(), agent.files_changed);
+  }
+  return Status::OK();
+}
+
+Status Add(const Context& ctx, AgentId parent, const std::string& dir, const std::string& name,
+           const std::string& problem, bool as_json) {
+  LINEAGE_ASSIGN_OR_RETURN(auto archive, OpenHome(ctx));
+  Archive::ChildOptions options;
+  options.name = name;
+  options.problem_statement = problem;
+  LINEAGE_ASSIGN_OR_RETURN(Agent agent, archive->AddChild(parent, dir, options));
+  if (as_json) {
+    Print(AgentJson(agent) + "\n");
+  } else {
+    std::printf("added agent #%lld as a child of #%lld (commit %s, %s)\n", static_cast<long long>(agent.id),
+                static_cast<long long>(parent), ShortCommit(agent.commit).c_str(), ChangeSummary(agent).c_str());
+  }
+  return Status::OK();
+}
+
+Status Checkout(const Context& ctx, AgentId id, const std::string& dir) {
+  LINEAGE_ASSIGN_OR_RETURN(auto archive, OpenHome(ctx));
+  LINEAGE_RETURN_IF_ERROR(archive->Materialize(id, dir));
+  std::printf("wrote agent #%lld to %s\n", static_cast<long long>(id), dir.c_str());
+  return Status::OK();
+}
+
+Status Tree(const Context& ctx, std::optional<RunId> run, int depth, bool as_json) {
+  if (depth < -1) return Status::InvalidArgument("--depth " + std::to_string(depth) + " must be 0 or more");
+  LINEAGE_ASSIGN_OR_RETURN(auto archive, OpenHome(ctx));
+  LINEAGE_ASSIGN_OR_RETURN(std::vector<Agent> agents, archive->ListAgents(run));
+  if (as_json) {
+    Print(RenderTreeJson(agents, depth));
+  } else if (agents.empty()) {
+    std::printf("the archive holds no agents yet; add one with `lineage agent import DIR --name NAME`\n");
+  } else {
+    Print(RenderTreeText(agents, depth, UseColor()));
+  }
+  return Status::OK();
+}
+
+std::string OptionalId(const std::optional<std::int64_t>& id) { return id ? "#" + std::to_string(*id) : "-"; }
+
+Status Show(const Context& ctx, AgentId id, bool as_json) {
+  LINEAGE_ASSIGN_OR_RETURN(auto archive, OpenHome(ctx));
+  LINEAGE_ASSIGN_OR_RETURN(Agent a, archive->GetAgent(id));
+  LINEAGE_ASSIGN_OR_RETURN(std::vector<Evaluation> evals, archive->ListEvaluations(id));
+  LINEAGE_ASSIGN_OR_RETURN(std::vector<ModelCall> calls, archive->ListModelCalls(id));
+  if (as_json) {
+    json out = json::parse(AgentJson(a));
+    json ev = json::array();
+    for (const Evaluation& e : evals) {
+      ev.push_back({{"suite", e.suite}, {"task", e.task_id}, {"stage", e.stage}, {"outcome", e.outcome},
+                    {"score", e.score ? json(*e.score) : json(nullptr)}, {"duration_ms", e.duration_ms},
+                    {"patch_bytes", e.patch_bytes}, {"log_blob", e.log_blob.empty() ? json(nullptr) : json(e.log_blob)}});
+    }
+    json mc = json::array();
+    for (const ModelCall& c : calls) {
+      mc.push_back({{"id", c.id}, {"purpose", c.purpose}, {"provider", c.provider}, {"model", c.model},
+                    {"input_tokens", c.input_tokens}, {"output_tokens", c.output_tokens}, {"cost_usd", c.cost_usd},
+                    {"latency_ms", c.latency_ms}, {"outcome", c.outcome}});
+    }
+    out["evaluations"] = ev;
+    out["model_calls"] = mc;
+    Print(out.dump(2) + "\n");
+    return Status::OK();
+  }
+  std::printf("agent #%lld%s%s\n", static_cast<long long>(a.id), a.name.empty() ? "" : "  ", a.name.c_str());
+  auto row = [](const char* key, const std::string& value) { std::printf("  %-12s %s\n", key, value.c_str()); };
+  row("status", a.status + (a.reason.empty() ? "" : ": " + a.reason));
+  row("parent", OptionalId(a.parent_id));
+  row("run", OptionalId(a.run_id));
+  row("generation", std::to_string(a.generation));
+  row("commit", a.commit.empty() ? "-" : a.commit + "  (branch agents/" + std::to_string(a.id) + ")");
+  char score[64];
+  std::snprintf(score, sizeof score, "%s  (stage %d reached)", a.score ? std::to_string(*a.score).c_str() : "-",
+                a.stage_reached);
+  row("score", score);
+  for (const StageScore& s : a.stages) {
+    row(("  stage " + std::to_string(s.stage)).c_str(),
+        std::to_string(s.solved) + "/" + std::to_string(s.attempted) + " solved");
+  }
+  row("changes", a.parent_id ? ChangeSummary(a) + " against #" + std::to_string(*a.parent_id) : "root");
+  char spend[96];
+  std::snprintf(spend, sizeof spend, "%lld in, %lld out, $%.4f", static_cast<long long>(a.tokens_in),
+                static_cast<long long>(a.tokens_out), a.cost_usd);
+  row("tokens", spend);
+  row("created", FormatTimestamp(a.created_at));
+  std::string kids;
+  for (AgentId c : a.children) kids += (kids.empty() ? "#" : " #") + std::to_string(c);
+  row("children", kids.empty() ? "-" : kids);
+  if (!a.problem_statement.empty()) row("problem", a.problem_statement);
+  if (!a.diagnosis_json.empty()) row("diagnosis", a.diagnosis_json);
+  if (!evals.empty()) {
+    int solved = 0;
+    for (const Evaluation& e : evals) solved += e.outcome == "solved";
+    row("evaluations", std::to_string(evals.size()) + " tasks, " + std::to_string(solved) + " solved");
+  }
+  if (!calls.empty()) row("model calls", std::to_string(calls.size()));
+  return Status::OK();
+}
+
+Status Diff(const Context& ctx, AgentId id, std::optional<AgentId> other, bool stat_only) {
+  LINEAGE_ASSIGN_OR_RETURN(auto archive, OpenHome(ctx));
+  // `diff A B` shows what changed from A to B, as `git diff A B` does; `diff A` compares A with its parent.
+  auto diff = other ? archive->Diff(*other, id) : archive->Diff(id);
+  if (!diff.ok()) return diff.status();
+  if (!stat_only) Print(diff->patch);
+  std::fprintf(stat_only ? stdout : stderr, "%d %s changed, %d insertions(+), %d deletions(-)\n", diff->files_changed,
+               diff->files_changed == 1 ? "file" : "files", diff->lines_added, diff->lines_removed);
+  return Status::OK();
+}
+
+Status Export(const Context& ctx, const std::string& format, std::optional<RunId> run, const std::string& out) {
+  LINEAGE_ASSIGN_OR_RETURN(auto archive, OpenHome(ctx));
+  LINEAGE_ASSIGN_OR_RETURN(std::vector<Agent> agents, archive->ListAgents(run));
+  if (format == "json") {
+    LINEAGE_ASSIGN_OR_RETURN(std::vector<Run> runs, archive->ListRuns());
+    if (run) std::erase_if(runs, [&](const Run& r) { return r.id != *run; });
+    return WriteOutput(out, ExportJson(runs, agents));
+  }
+  if (format == "csv") return WriteOutput(out, ExportCsv(agents));
+  return WriteOutput(out, ExportDot(agents));
+}
+
+Status RunFsck(const Context& ctx, bool repair) {
+  LINEAGE_ASSIGN_OR_RETURN(auto archive, OpenHome(ctx));
+  LINEAGE_ASSIGN_OR_RETURN(std::vector<FsckIssue> issues, archive->Fsck(repair));
+  int open = 0;
+  for (const FsckIssue& issue : issues) {
+    std::printf("%s: %s%s\n", issue.subject.c_str(), issue.problem.c_str(), issue.repaired ? "  [repaired]" : "");
+    open += !issue.repaired;
+  }
+  if (issues.empty()) {
+    std::printf("archive is consistent\n");
+    return Status::OK();
+  }
+  if (open == 0) {
+    std::printf("repaired %zu %s\n", issues.size(), issues.size() == 1 ? "problem" : "problems");
+    return Status::OK();
+  }
+  return Status::Corruption(std::to_string(open) + (open == 1 ? " problem" : " problems") + " found" +
+                            (repair ? " that could not be repaired" : "; run `lineage fsck --repair` to mend what can be"));
+}
+
+}  // namespace
+
+void RegisterArchiveCommands(CLI::App& app, Context& ctx) {
+  app.add_subcommand("init", "Create a lineage home (idempotent; migrates an older archive)")
+      ->callback([&] { ctx.action = [&] { return Init(ctx); }; });
+
+  auto* agent = app.add_subcommand("agent", "Import, add and check out agent variants");
+  agent->require_subcommand(1);
+
+  struct ImportArgs {
+    std::string dir, name;
+    bool json = false;
+  };
+  auto import_args = std::make_shared<ImportArgs>();
+  auto* import = agent->add_subcommand("import", "Store a directory as a new root agent");
+  import->add_option("DIR", import_args->dir, "the agent's source tree")->required()->check(CLI::ExistingDirectory);
+  import->add_option("--name", import_args->name, "a name for the agent")->required();
+  import->add_flag("--json", import_args->json, "print the new agent as JSON");
+  import->callback([&ctx, import_args] {
+    ctx.action = [&ctx, import_args] { return Import(ctx, import_args->dir, import_args->name, import_args->json); };
+  });
+
+  struct AddArgs {
+    AgentId parent = 0;
+    std::string dir, name, problem;
+    bool json = false;
+  };
+  auto add_args = std::make_shared<AddArgs>();
+  auto* add = agent->add_subcommand("add", "Store a modified copy of an agent's tree as its child (a hand-made variant)");
+  add->add_option("--parent", add_args->parent, "id of the parent agent")->required();
+  add->add_option("DIR", add_args->dir, "the child's full source tree")->required()->check(CLI::ExistingDirectory);
+  add->add_option("--name", add_args->name, "a name for the child");
+  add->add_option("--problem", add_args->problem, "what the change is meant to fix (its problem statement)");
+  add->add_flag("--json", add_args->json, "print the new agent as JSON");
+  add->callback([&ctx, add_args] {
+    ctx.action = [&ctx, add_args] {
+      return Add(ctx, add_args->parent, add_args->dir, add_args->name, add_args->problem, add_args->json);
+    };
+  });
+
+  struct CheckoutArgs {
+    AgentId id = 0;
+    std::string dir;
+  };
+  auto checkout_args = std::make_shared<CheckoutArgs>();
+  auto* checkout = agent->add_subcommand("checkout", "Write a variant's files into a new (or empty) directory");
+  checkout->add_option("ID", checkout_args->id, "agent id")->required();
+  checkout->add_option("DIR", checkout_args->dir, "destination; must not exist or be empty")->required();
+  checkout->callback([&ctx, checkout_args] {
+    ctx.action = [&ctx, checkout_args] { return Checkout(ctx, checkout_args->id, checkout_args->dir); };
+  });
+
+  struct TreeArgs {
+    std::optional<RunId> run;
+    int depth = -1;
+    bool json = false;
+  };
+  auto tree_args = std::make_shared<TreeArgs>();
+  auto* tree = app.add_subcommand("tree", "Show the archive tree: id, score, status, children");
+  tree->add_option("--run", tree_args->run, "only this run (its seed and the agents it made)");
+  tree->add_option("--depth", tree_args->depth, "show at most N generations below the roots");
+  tree->add_flag("--json", tree_args->json, "flat JSON for scripts: roots, and agents with their children ids");
+  tree->callback([&ctx, tree_args] {
+    ctx.action = [&ctx, tree_args] { return Tree(ctx, tree_args->run, tree_args->depth, tree_args->json); };
+  });
+
+  struct ShowArgs {
+    AgentId id = 0;
+    bool json = false;
+  };
+  auto show_args = std::make_shared<ShowArgs>();
+  auto* show = app.add_subcommand("show", "Show one agent: status, lineage, scores, changes, spend");
+  show->add_option("ID", show_args->id, "agent id")->required();
+  show->add_flag("--json", show_args->json, "print JSON, with evaluations and model calls");
+  show->callback([&ctx, show_args] {
+    ctx.action = [&ctx, show_args] { return Show(ctx, show_args->id, show_args->json); };
+  });
+
+  struct DiffArgs {
+    AgentId id = 0;
+    std::optional<AgentId> other;
+    bool stat = false;
+  };
+  auto diff_args = std::make_shared<DiffArgs>();
+  auto* diff = app.add_subcommand("diff", "Unified diff of a variant against its parent, or from ID to OTHER");
+  diff->add_option("ID", diff_args->id, "agent id")->required();
+  diff->add_option("OTHER", diff_args->other, "a second agent id: show the changes from ID to OTHER");
+  diff->add_flag("--stat", diff_args->stat, "print only the summary line");
+  diff->callback([&ctx, diff_args] {
+    ctx.action = [&ctx, diff_args] { return Diff(ctx, diff_args->id, diff_args->other, diff_args->stat); };
+  });
+
+  struct ExportArgs {
+    std::string format, out;
+    std::optional<RunId> run;
+  };
+  auto export_args = std::make_shared<ExportArgs>();
+  auto* exp = app.add_subcommand("export", "Export the archive as JSON, Graphviz dot or CSV");
+  exp->add_option("--format", export_args->format, "json, dot or csv")
+      ->required()
+      ->check(CLI::IsMember({"json", "dot", "csv"}));
+  exp->add_option("--run", export_args->run, "only this run");
+  exp->add_option("--out", export_args->out, "write to this file instead of standard output");
+  exp->callback([&ctx, export_args] {
+    ctx.action = [&ctx, export_args] {
+      return Export(ctx, export_args->format, export_args->run, export_args->out);
+    };
+  });
+
+  auto repair = std::make_shared<bool>(false);
+  auto* fsck = app.add_subcommand("fsck",
+                                  "Check archive.db <-> agents.git <-> blobs; exit 2 while problems remain");
+  fsck->add_flag("--repair", *repair, "finish or fail interrupted writes, restore branches, remove stale locks");
+  fsck->callback([&ctx, repair] { ctx.action = [&ctx, repair] { return RunFsck(ctx, *repair); }; });
+}
+
+}  // namespace lineage::cli

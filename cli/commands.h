@@ -1,0 +1,21 @@
+// The `lineage` subcommands. Each Register* function adds its commands to the app; a command's callback
+// stores a Status in the shared context, which main() turns into an exit code.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <filesystem>
+#include <functional>
+#include <string>
+
+#include "base/status.h"
+
+namespace lineage::cli {
+
+struct Context {
+  std::string home = ".lineage";  // --home / LINEAGE_HOME
+  std::function<Status()> action;  // set by the chosen subcommand
+};
+
+void RegisterArchiveCommands(CLI::App& app, Context& ctx);
+
+}  // namespace lineage::cli

@@ -1,0 +1,101 @@
+// lineage: the command-line entry point. Exit codes: 0 ok, 1 bad input, 2 internal error.
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <exception>
+#include <iostream>
+
+#include "archive/archive.h"
+#include "cli/commands.h"
+
+namespace {
+
+constexpr int kExitOk = 0, kExitBadInput = 1, kExitInternal = 2;
+
+lineage::Status SetUpLogging(const std::string& level_name, const std::string& log_file) {
+  auto level = spdlog::level::from_str(level_name);
+  if (level == spdlog::level::off && level_name != "off") {
+    return lineage::Status::InvalidArgument("--log-level '" + level_name +
+                                            "' is not one of trace, debug, info, warn, error, critical, off");
+  }
+  std::vector<spdlog::sink_ptr> sinks;
+  auto console = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
+  console->set_pattern("%^%l%$: %v");
+  sinks.push_back(console);
+  if (!log_file.empty()) {
+    try {
+      auto file = std::make_shared<spdlog::sinks::basic_file_sink_mt>(log_file);
+      file->set_pattern("%Y-%m-%dT%H:%M:%S.%e %l [%t] %v");
+      file->set_level(spdlog::level::trace);
+      sinks.push_back(file);
+    } catch (const spdlog::spdlog_ex& e) {
+      return lineage::Status::InvalidArgument("--log-file '" + log_file + "' cannot be opened: " + e.what());
+    }
+  }
+  console->set_level(level);
+  auto logger = std::make_shared<spdlog::logger>("lineage", sinks.begin(), sinks.end());
+  // The file, when given, records everything at or above the requested level, even if that is verbose.
+  logger->set_level(level);
+  spdlog::set_default_logger(logger);
+  return lineage::Status::OK();
+}
+
+int Report(const lineage::Status& status) {
+  if (status.ok()) return kExitOk;
+  std::fprintf(stderr, "lineage: %s\n", status.message().c_str());
+  spdlog::debug("{}", status.ToString());
+  return status.IsUserError() ? kExitBadInput : kExitInternal;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"lineage: a self-improving coding-agent orchestrator.\n"
+               "Keeps every agent variant in an archive (SQLite + git) and evolves them."};
+  app.set_version_flag("--version", std::string("lineage ") + LINEAGE_VERSION);
+  app.require_subcommand(1);
+  app.fallthrough();
+
+  lineage::cli::Context ctx;
+  std::string log_level = "warn", log_file;
+  app.add_option("--home", ctx.home, "lineage home directory")
+      ->envname("LINEAGE_HOME")
+      ->capture_default_str();
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error, critical or off")->capture_default_str();
+  app.add_option("--log-file", log_file, "also write logs (with timestamps) to this file");
+
+  auto* version = app.add_subcommand("version", "Print the version of lineage and of its storage libraries");
+  version->callback([&] {
+    ctx.action = [] {
+      std::printf("lineage %s (archive schema %d; %s)\n", LINEAGE_VERSION, lineage::LatestSchemaVersion(),
+                  lineage::StorageLibraryVersions().c_str());
+      return lineage::Status::OK();
+    };
+  });
+  lineage::cli::RegisterArchiveCommands(app, ctx);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "lineage: %s\nRun 'lineage --help' (or 'lineage COMMAND --help') for usage.\n", e.what());
+    return kExitBadInput;
+  }
+
+  int code = Report(SetUpLogging(log_level, log_file));
+  if (code != kExitOk) return code;
+  try {
+    return Report(ctx.action ? ctx.action() : lineage::Status::Internal("no command was run"));
+  } catch (const std::exception& e) {
+    return Report(lineage::Status::Internal(e.what()));
+  }
+}
