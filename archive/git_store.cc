@@ -85,7 +85,11 @@ Result<git_oid> WriteTreeObject(git_repository* repo, const std::vector<TreeEntr
     DirNode* node = &root;
     size_t start = 0;
     for (size_t slash; (slash = entry.path.find('/', start)) != std::string::npos; start = slash + 1) {
-      node = &node->dirs[entry.path.substr(start, slash - start)];
+      std::string dir = entry.path.substr(start, slash - start);
+      if (node->files.count(dir) != 0) {
+        return Status::InvalidArgument("refusing path '" + entry.path + "': '" + dir + "' is also a file");
+      }
+      node = &node->dirs[dir];
     }
     std::string name = entry.path.substr(start);
     if (node->dirs.count(name) != 0 || !node->files.emplace(name, &entry).second) {

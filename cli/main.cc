@@ -44,6 +44,25 @@ lineage::Status SetUpLogging(const std::string& level_name, const std::string& l
   return lineage::Status::OK();
 }
 
+// CLI11 reports a mistyped command as "A subcommand is required"; name the word the user typed instead.
+std::string UnknownCommand(const CLI::App& app, int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--home" || arg == "--log-level" || arg == "--log-file") {
+      ++i;
+      continue;
+    }
+    if (arg.rfind("-", 0) == 0) continue;
+    std::string known;
+    for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; })) {
+      if (sub->get_name() == arg) return "";
+      known += (known.empty() ? "" : ", ") + sub->get_name();
+    }
+    return "unknown command '" + arg + "'; commands are: " + known;
+  }
+  return "";
+}
+
 int Report(const lineage::Status& status) {
   if (status.ok()) return kExitOk;
   std::fprintf(stderr, "lineage: %s\n", status.message().c_str());
@@ -87,7 +106,8 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "lineage: %s\nRun 'lineage --help' (or 'lineage COMMAND --help') for usage.\n", e.what());
+    std::string unknown = UnknownCommand(app, argc, argv);
+    std::fprintf(stderr, "lineage: %s\nRun 'lineage --help' (or 'lineage COMMAND --help') for usage.\n", unknown.empty() ? e.what() : unknown.c_str());
     return kExitBadInput;
   }
 

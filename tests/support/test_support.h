@@ -1,0 +1,42 @@
+// Helpers shared by the tests: scratch directories, file writing, and running the real `lineage` binary.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace lineage::test {
+
+// A fresh directory under the system temp dir, removed when the object goes away.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path operator/(const std::string& rel) const { return path_ / rel; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// Writes `data` to `path`, creating parent directories; `executable` sets mode 0755.
+void WriteFile(const std::filesystem::path& path, const std::string& data, bool executable = false);
+std::string ReadFileOrDie(const std::filesystem::path& path);
+
+struct CommandResult {
+  int exit_code = -1;  // -1 when killed by a signal
+  int signal = 0;
+  std::string out, err;
+};
+
+// Runs argv (argv[0] is a path) with the current environment plus `env`, and waits for it.
+CommandResult RunCommand(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env = {});
+
+// Runs the built `lineage` binary with `--home home` and `args`.
+CommandResult RunLineage(const std::filesystem::path& home, const std::vector<std::string>& args,
+                         const std::map<std::string, std::string>& env = {});
+
+}  // namespace lineage::test
