@@ -74,11 +74,16 @@ struct Archive::Impl {
   int schema_version = 0;
   std::mutex mu;  // serializes every use of db and git
 
-  Result<Agent> LoadAgent(AgentId id) {
+  // The agent's own row, without stages and children (cheap even for a parent of 100,000 children).
+  Result<Agent> LoadAgentRow(AgentId id) {
     sql::Stmt s(db, std::string("SELECT ") + kAgentColumns + " FROM agents WHERE id = ?");
     s.Bind(1, id);
     if (!s.Step()) return s.status().ok() ? AgentNotFound(id) : s.status();
-    Agent a = ReadAgent(s);
+    return ReadAgent(s);
+  }
+
+  Result<Agent> LoadAgent(AgentId id) {
+    LINEAGE_ASSIGN_OR_RETURN(Agent a, LoadAgentRow(id));
     sql::Stmt stages(db, "SELECT stage, attempted, solved, score FROM agent_stages WHERE agent_id = ? ORDER BY stage");
     stages.Bind(1, id);
     while (stages.Step()) {
@@ -247,7 +252,7 @@ Result<Agent> Archive::AddChild(AgentId parent, const fs::path& dir, const Child
 
 Result<Agent> Archive::AddChild(AgentId parent_id, std::vector<TreeEntry> tree, const ChildOptions& options) {
   std::lock_guard lock(impl_->mu);
-  LINEAGE_ASSIGN_OR_RETURN(Agent parent, impl_->LoadAgent(parent_id));
+  LINEAGE_ASSIGN_OR_RETURN(Agent parent, impl_->LoadAgentRow(parent_id));
   if (parent.commit.empty()) {
     return Status::FailedPrecondition("agent " + std::to_string(parent_id) + " has no commit (status " +
                                       parent.status + "); only a committed agent can be a parent");
@@ -261,7 +266,7 @@ Status Archive::Materialize(AgentId id, const fs::path& dir) {
   std::vector<TreeEntry> tree;
   {
     std::lock_guard lock(impl_->mu);
-    LINEAGE_ASSIGN_OR_RETURN(Agent agent, impl_->LoadAgent(id));
+    LINEAGE_ASSIGN_OR_RETURN(Agent agent, impl_->LoadAgentRow(id));
     if (agent.commit.empty()) {
       return Status::FailedPrecondition("agent " + std::to_string(id) + " has no commit (status " + agent.status + ")");
     }
@@ -272,14 +277,14 @@ Status Archive::Materialize(AgentId id, const fs::path& dir) {
 
 Result<DiffResult> Archive::Diff(AgentId to, std::optional<AgentId> from) {
   std::lock_guard lock(impl_->mu);
-  LINEAGE_ASSIGN_OR_RETURN(Agent new_agent, impl_->LoadAgent(to));
+  LINEAGE_ASSIGN_OR_RETURN(Agent new_agent, impl_->LoadAgentRow(to));
   if (new_agent.commit.empty()) {
     return Status::FailedPrecondition("agent " + std::to_string(to) + " has no commit (status " + new_agent.status + ")");
   }
   std::string old_commit;
   std::optional<AgentId> old_id = from ? from : new_agent.parent_id;
   if (old_id) {
-    LINEAGE_ASSIGN_OR_RETURN(Agent old_agent, impl_->LoadAgent(*old_id));
+    LINEAGE_ASSIGN_OR_RETURN(Agent old_agent, impl_->LoadAgentRow(*old_id));
     if (old_agent.commit.empty()) {
       return Status::FailedPrecondition("agent " + std::to_string(*old_id) + " has no commit (status " +
                                         old_agent.status + ")");
@@ -349,7 +354,7 @@ ORDER BY a.id)sql");
 
 Result<Run> Archive::CreateRun(const std::string& name, const std::string& config, std::optional<AgentId> seed) {
   std::lock_guard lock(impl_->mu);
-  if (seed) LINEAGE_RETURN_IF_ERROR(impl_->LoadAgent(*seed).status());
+  if (seed) LINEAGE_RETURN_IF_ERROR(impl_->LoadAgentRow(*seed).status());
   std::int64_t now = NowMillis();
   sql::Stmt s(impl_->db,
               "INSERT INTO runs (name, status, config, seed_agent_id, created_at, updated_at) VALUES (?, 'created', ?, ?, ?, ?)");
@@ -384,7 +389,7 @@ Result<std::vector<Run>> Archive::ListRuns() {
 
 Status Archive::SetAgentStatus(AgentId id, const std::string& status, const std::string& reason) {
   std::lock_guard lock(impl_->mu);
-  LINEAGE_ASSIGN_OR_RETURN(Agent agent, impl_->LoadAgent(id));
+  LINEAGE_ASSIGN_OR_RETURN(Agent agent, impl_->LoadAgentRow(id));
   if (NeedsCommit(status) && agent.commit.empty()) {
     return Status::FailedPrecondition("agent " + std::to_string(id) + " has no commit; it cannot become " + status);
   }
@@ -400,7 +405,7 @@ Status Archive::SetAgentStatus(AgentId id, const std::string& status, const std:
 
 Status Archive::RecordStageScore(AgentId id, const StageScore& stage) {
   std::lock_guard lock(impl_->mu);
-  LINEAGE_RETURN_IF_ERROR(impl_->LoadAgent(id).status());
+  LINEAGE_RETURN_IF_ERROR(impl_->LoadAgentRow(id).status());
   sql::Transaction txn(impl_->db);
   LINEAGE_RETURN_IF_ERROR(txn.status());
   sql::Stmt s(impl_->db,
@@ -422,7 +427,7 @@ WHERE id = ?1)sql");
 
 Result<std::int64_t> Archive::RecordEvaluation(const Evaluation& e) {
   std::lock_guard lock(impl_->mu);
-  LINEAGE_RETURN_IF_ERROR(impl_->LoadAgent(e.agent_id).status());
+  LINEAGE_RETURN_IF_ERROR(impl_->LoadAgentRow(e.agent_id).status());
   if (!e.log_blob.empty() && !impl_->blobs->Exists(e.log_blob)) {
     return Status::InvalidArgument("evaluation log blob " + e.log_blob + " is not in the blob store");
   }
@@ -618,7 +623,7 @@ class Fsck {
                                : "pending: interrupted before its commit was written (repair marks it failed)");
       return Status::OK();
     }
-    LINEAGE_ASSIGN_OR_RETURN(Agent agent, impl_.LoadAgent(a.id));
+    LINEAGE_ASSIGN_OR_RETURN(Agent agent, impl_.LoadAgentRow(a.id));
     if (complete) {
       LINEAGE_RETURN_IF_ERROR(impl_.FinishCommit(agent, *branch, parent_commit, agent_status::kCommitted));
       commit_of[a.id] = *branch;

@@ -232,9 +232,10 @@ Result<std::vector<TreeEntry>> ReadTree(const std::filesystem::path& root, const
 }
 
 Status WriteTree(const std::filesystem::path& root, const std::vector<TreeEntry>& entries) {
+  std::error_code ec;
+  if (root.has_parent_path()) std::filesystem::create_directories(root.parent_path(), ec);
   if (mkdir(root.c_str(), 0755) != 0) {
     if (errno != EEXIST) return Errno("cannot create directory", root.string());
-    std::error_code ec;
     if (!std::filesystem::is_directory(std::filesystem::symlink_status(root, ec)) ||
         !std::filesystem::is_empty(root, ec)) {
       return Status::AlreadyExists("'" + root.string() + "' exists and is not an empty directory");

@@ -38,7 +38,8 @@ struct TreeLimits {
 // files over the size limit, and trees over the entry, size or depth limits.
 Result<std::vector<TreeEntry>> ReadTree(const std::filesystem::path& root, const TreeLimits& limits = {});
 
-// Writes `entries` under `root`, which must not exist yet or be an empty directory. Each path is checked
+// Writes `entries` under `root`, which must not exist yet or be an empty directory (its parents are
+// created as needed). Each path is checked
 // with ValidateTreePath() first; nothing is ever written through a symlink.
 Status WriteTree(const std::filesystem::path& root, const std::vector<TreeEntry>& entries);
 

@@ -168,8 +168,11 @@ Status Diff(const Context& ctx, AgentId id, std::optional<AgentId> other, bool s
   auto diff = other ? archive->Diff(*other, id) : archive->Diff(id);
   if (!diff.ok()) return diff.status();
   if (!stat_only) Print(diff->patch);
-  std::fprintf(stat_only ? stdout : stderr, "%d %s changed, %d insertions(+), %d deletions(-)\n", diff->files_changed,
-               diff->files_changed == 1 ? "file" : "files", diff->lines_added, diff->lines_removed);
+  std::fflush(stdout);  // the summary goes to stderr after the patch, even when stdout is a pipe
+  std::fprintf(stat_only ? stdout : stderr, "%d %s changed, %d %s(+), %d %s(-)\n", diff->files_changed,
+               diff->files_changed == 1 ? "file" : "files", diff->lines_added,
+               diff->lines_added == 1 ? "insertion" : "insertions", diff->lines_removed,
+               diff->lines_removed == 1 ? "deletion" : "deletions");
   return Status::OK();
 }
 

@@ -136,9 +136,9 @@ TEST_CASE("import, add, tree, show, diff, checkout and export work together") {
   auto diff = cli({"diff", "2"});
   CHECK(diff.exit_code == 0);
   CHECK(diff.out.find("-print('hello')\n+print('hello, world')") != std::string::npos);
-  CHECK(diff.err == "1 file changed, 1 insertions(+), 1 deletions(-)\n");
+  CHECK(diff.err == "1 file changed, 1 insertion(+), 1 deletion(-)\n");
   auto reverse = cli({"diff", "2", "1", "--stat"});
-  CHECK(reverse.out == "1 file changed, 1 insertions(+), 1 deletions(-)\n");
+  CHECK(reverse.out == "1 file changed, 1 insertion(+), 1 deletion(-)\n");
 
   auto checkout = cli({"agent", "checkout", "2", (cli.tmp / "out").string()});
   CHECK(checkout.exit_code == 0);

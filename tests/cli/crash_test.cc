@@ -87,29 +87,49 @@ TEST_CASE("a crash at each step of adding a child is reported and repaired by fs
   }
 }
 
+// Rewrites every file of a 1,500-file tree, so that each add spends most of its time writing.
+void RewriteTree(const fs::path& work, int round) {
+  for (int f = 0; f < 1500; ++f) {
+    WriteFile(work / ("pkg" + std::to_string(f % 30)) / ("file" + std::to_string(f) + ".txt"),
+              "round " + std::to_string(round) + " file " + std::to_string(f) + "\n");
+  }
+}
+
+pid_t SpawnAdd(const CrashHome& h) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    int devnull = open("/dev/null", O_WRONLY);
+    dup2(devnull, 1);
+    dup2(devnull, 2);
+    execl(LINEAGE_BIN, LINEAGE_BIN, "--home", h.home.c_str(), "agent", "add", "--parent", "2", h.work.c_str(),
+          static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  return pid;
+}
+
 TEST_CASE("kill -9 at random moments never leaves an unrepairable home") {
   CrashHome h;
+  // Time one whole add, then kill later adds at random moments across that span.
+  RewriteTree(h.work, 0);
+  auto start = std::chrono::steady_clock::now();
+  int status = 0;
+  waitpid(SpawnAdd(h), &status, 0);
+  REQUIRE((WIFEXITED(status) && WEXITSTATUS(status) == 0));
+  auto full = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start);
+
   std::mt19937 rng(20261126);
-  int completed = 0;
-  for (int i = 0; i < 30; ++i) {
-    WriteFile(h.work / "agent.py", "round " + std::to_string(i) + "\n");
-    pid_t pid = fork();
-    if (pid == 0) {
-      int devnull = open("/dev/null", O_WRONLY);
-      dup2(devnull, 1);
-      dup2(devnull, 2);
-      execl(LINEAGE_BIN, LINEAGE_BIN, "--home", h.home.c_str(), "agent", "add", "--parent", "2", h.work.c_str(),
-            static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    std::this_thread::sleep_for(std::chrono::microseconds(std::uniform_int_distribution<int>(0, 12000)(rng)));
+  int completed = 1;
+  for (int i = 1; i <= 25; ++i) {
+    RewriteTree(h.work, i);
+    pid_t pid = SpawnAdd(h);
+    std::this_thread::sleep_for(std::chrono::microseconds(
+        std::uniform_int_distribution<long>(full.count() / 4, full.count() * 11 / 10)(rng)));
     kill(pid, SIGKILL);
-    int status = 0;
     waitpid(pid, &status, 0);
     completed += WIFEXITED(status) && WEXITSTATUS(status) == 0;
   }
-  // A `lineage agent add` takes about 10 ms here, so the kills land before, during and after its writes.
-  auto before = RunLineage(h.home, {"fsck"});
+    auto before = RunLineage(h.home, {"fsck"});
   int interrupted = static_cast<int>(std::count(before.out.begin(), before.out.end(), '\n')) - (before.exit_code == 0);
   WARN(completed << " adds completed, " << interrupted << " interrupted writes found by fsck");
   auto repair = RunLineage(h.home, {"fsck", "--repair"});

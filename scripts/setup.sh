@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs every Debian package lineage needs (idempotent: only missing packages are installed), then
+# configures and builds it with the `dev` preset (or LINEAGE_PRESET). Tested on Debian 12.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(
+  build-essential cmake ninja-build ccache pkg-config git
+  libgit2-dev libsqlite3-dev sqlite3 libzstd-dev libssl-dev
+  libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev catch2
+)
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+  sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  echo "setup: installing ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+  echo "setup: all ${#PACKAGES[@]} Debian packages present"
+fi
+
+preset="${LINEAGE_PRESET:-dev}"
+cmake --preset "$preset" >/dev/null
+cmake --build --preset "$preset"
+echo "setup: built build/$preset/cli/lineage"
