@@ -175,6 +175,8 @@ struct Archive::Impl {
     CrashPoint("after-branch");
     Status finish = FinishCommit(agent, *commit, parent_commit, status);
     if (!finish.ok()) return finish;  // the branch exists: Fsck() can finish this agent
+    spdlog::debug("stored agent {} (parent {}) as commit {} on agents/{}", agent.id,
+                  parent ? std::to_string(parent->id) : "none", *commit, agent.id);
     return LoadAgent(agent.id);
   }
 
@@ -232,6 +234,7 @@ Result<std::unique_ptr<Archive>> Archive::Open(const fs::path& home, ArchiveOpti
   LINEAGE_RETURN_IF_ERROR(impl->db.Open((home / "archive.db").string(), /*create=*/false));
   LINEAGE_RETURN_IF_ERROR(schema::Migrate(impl->db));
   LINEAGE_ASSIGN_OR_RETURN(impl->schema_version, schema::CurrentVersion(impl->db));
+  spdlog::debug("opened lineage home {} (schema {})", home.string(), impl->schema_version);
   auto git = GitStore::Open(home / "agents.git");
   if (!git.ok()) return git.status().WithContext("the home's agents.git is damaged");
   impl->git = std::move(git).value();

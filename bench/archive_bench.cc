@@ -46,10 +46,11 @@ std::vector<TreeEntry> SeedTree() {
   return tree;
 }
 
-// Each child changes one line of one file of its parent.
+// Each child rewrites the last line of one file of its parent, so files keep their size at any depth.
 void Mutate(std::vector<TreeEntry>& tree, int generation) {
-  TreeEntry& e = tree[generation % tree.size()];
-  e.data += "// change " + std::to_string(generation) + "\n";
+  std::string& data = tree[generation % tree.size()].data;
+  size_t last_line = data.rfind('\n', data.size() - 2) + 1;
+  data.replace(last_line, std::string::npos, "// change " + std::to_string(generation) + "\n");
 }
 
 std::uintmax_t DirSize(const fs::path& dir) {
