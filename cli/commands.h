@@ -17,5 +17,6 @@ struct Context {
 };
 
 void RegisterArchiveCommands(CLI::App& app, Context& ctx);
+void RegisterSandboxCommands(CLI::App& app, Context& ctx);
 
 }  // namespace lineage::cli

@@ -96,6 +96,7 @@ int main(int argc, char** argv) {
     };
   });
   lineage::cli::RegisterArchiveCommands(app, ctx);
+  lineage::cli::RegisterSandboxCommands(app, ctx);
 
   try {
     app.parse(argc, argv);

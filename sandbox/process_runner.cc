@@ -1,0 +1,157 @@
+#include "sandbox/process_runner.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/process.hpp>
+#include <boost/process/extend.hpp>
+#include <chrono>
+
+namespace lineage {
+namespace {
+
+namespace bp = boost::process;
+namespace asio = boost::asio;
+using Clock = std::chrono::steady_clock;
+
+// Captures one stream up to `cap` bytes; past the cap it keeps draining (so the writer never blocks on a
+// full pipe before it is killed) and reports the overflow once.
+class StreamReader {
+ public:
+  StreamReader(bp::async_pipe& pipe, std::string& sink, bool& truncated, std::uint64_t cap,
+               std::function<void()> on_overflow, std::function<void()> on_eof)
+      : pipe_(pipe), sink_(sink), truncated_(truncated), cap_(cap), on_overflow_(std::move(on_overflow)),
+        on_eof_(std::move(on_eof)) {}
+
+  void Start() {
+    pipe_.async_read_some(asio::buffer(buf_), [this](const boost::system::error_code& ec, std::size_t n) {
+      if (n > 0) Append(n);
+      if (ec) {
+        on_eof_();
+        return;
+      }
+      Start();
+    });
+  }
+
+ private:
+  void Append(std::size_t n) {
+    if (truncated_) return;
+    std::size_t room = cap_ - sink_.size();
+    sink_.append(buf_.data(), std::min(room, n));
+    if (n > room) {
+      truncated_ = true;
+      sink_ += kTruncationMarker;
+      on_overflow_();
+    }
+  }
+
+  bp::async_pipe& pipe_;
+  std::string& sink_;
+  bool& truncated_;
+  std::uint64_t cap_;
+  std::function<void()> on_overflow_, on_eof_;
+  std::array<char, 65536> buf_;
+};
+
+void SetLimit(int resource, rlim_t soft, rlim_t hard) {
+  rlimit rl{soft, hard};
+  setrlimit(resource, &rl);
+}
+void SetLimit(int resource, rlim_t value) { SetLimit(resource, value, value); }
+
+}  // namespace
+
+Result<SandboxResult> RunProcess(const ProcessRun& run) {
+  const SandboxLimits& limits = *run.limits;
+  asio::io_context io;
+  bp::async_pipe out_pipe(io), err_pipe(io);
+  SandboxResult result;
+
+  bp::environment env;
+  env.clear();
+  for (const auto& [k, v] : run.env) env[k] = v;
+
+  bool exited = false;
+  int open_streams = 2;
+  asio::steady_timer deadline(io);
+  pid_t group = 0;
+
+  auto kill_all = [&] {
+    if (group > 0) kill(-group, SIGKILL);
+    if (run.cgroup) run.cgroup->KillAll();
+  };
+  auto maybe_done = [&] {
+    if (exited && open_streams == 0) deadline.cancel();
+  };
+  auto end_with = [&](SandboxLimit limit) {
+    if (!result.limit) result.limit = limit;
+    kill_all();
+  };
+
+  // Runs in the child between fork and exec: only async-signal-safe calls.
+  auto child_setup = [&](auto&) {
+    setpgid(0, 0);
+    if (run.cgroup) run.cgroup->JoinFromChild();
+    // SIGXCPU at the soft limit names the cause; SIGKILL two seconds later if it is ignored.
+    SetLimit(RLIMIT_CPU, static_cast<rlim_t>(limits.cpu_seconds), static_cast<rlim_t>(limits.cpu_seconds + 2));
+    SetLimit(RLIMIT_FSIZE, static_cast<rlim_t>(limits.file_size_bytes));
+    SetLimit(RLIMIT_NOFILE, static_cast<rlim_t>(limits.open_files));
+    SetLimit(RLIMIT_CORE, 0);
+    if (run.address_space_limit) SetLimit(RLIMIT_AS, static_cast<rlim_t>(limits.memory_bytes));
+    if (run.inherit_fd >= 0) fcntl(run.inherit_fd, F_SETFD, 0);
+  };
+
+  rusage before{};
+  getrusage(RUSAGE_CHILDREN, &before);
+  auto start = Clock::now();
+  std::error_code ec;
+  bp::child child(bp::exe = run.exe, bp::args = run.args, env, bp::start_dir = run.cwd, bp::std_in < bp::null,
+                  bp::std_out > out_pipe, bp::std_err > err_pipe, io,
+                  bp::on_exit = [&](int, const std::error_code&) {
+                    exited = true;
+                    // The main process is gone: whatever it left behind goes with it.
+                    kill_all();
+                    maybe_done();
+                  },
+                  bp::extend::on_exec_setup = child_setup, ec);
+  if (ec) return Status::IOError("cannot start '" + run.exe + "': " + ec.message());
+  group = child.id();
+
+  StreamReader out(out_pipe, result.stdout_text, result.stdout_truncated, limits.output_bytes,
+                   [&] { end_with(SandboxLimit::kOutput); }, [&] { --open_streams; maybe_done(); });
+  StreamReader err(err_pipe, result.stderr_text, result.stderr_truncated, limits.output_bytes,
+                   [&] { end_with(SandboxLimit::kOutput); }, [&] { --open_streams; maybe_done(); });
+  out.Start();
+  err.Start();
+  deadline.expires_after(std::chrono::milliseconds(limits.wall_ms));
+  deadline.async_wait([&](const boost::system::error_code& timer_ec) {
+    if (!timer_ec) end_with(SandboxLimit::kWall);
+  });
+  io.run();
+  // Streams may still be open if a killed process's pipe lingered; wait for the process itself.
+  if (!exited) child.wait();
+
+  result.wall_ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
+  int status = child.native_exit_code();
+  if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) result.signal = WTERMSIG(status);
+
+  rusage after{};
+  getrusage(RUSAGE_CHILDREN, &after);
+  auto cpu_ms = [](const rusage& r) {
+    return (r.ru_utime.tv_sec + r.ru_stime.tv_sec) * 1000 + (r.ru_utime.tv_usec + r.ru_stime.tv_usec) / 1000;
+  };
+  result.cpu_ms = run.cgroup && run.cgroup->CpuMillis() >= 0 ? run.cgroup->CpuMillis() : cpu_ms(after) - cpu_ms(before);
+  result.peak_memory_bytes = run.cgroup ? run.cgroup->PeakMemoryBytes() : 0;
+  if (result.peak_memory_bytes == 0) result.peak_memory_bytes = static_cast<std::uint64_t>(after.ru_maxrss) * 1024;
+  return result;
+}
+
+}  // namespace lineage

@@ -1,0 +1,114 @@
+// Sandboxed execution of hostile code: every agent run, agent build and benchmark test goes through here.
+//
+// A SandboxSpec says what to run and what it may touch; Sandbox::Run() runs it to completion and returns a
+// SandboxResult. The `bwrap` backend isolates with bubblewrap (new user, pid, net, ipc, uts and cgroup
+// namespaces; every capability dropped; system directories read-only; only the listed binds writable; a
+// private size-capped /tmp), a seccomp filter built with libseccomp, rlimits, and cgroup memory and pids
+// limits where the host allows them. When the run ends for any reason -- exit, timeout, output cap -- the
+// whole sandbox is killed and reaped: no process outlives it.
+//
+// The host side reads what a sandbox wrote with ReadTree() (base/safe_tree.h), which never follows a
+// symlink out of the workspace, refuses special files and bounds sizes.
+//
+// Thread-safety: Run() may be called from several threads at once; each call owns its processes.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+
+namespace lineage {
+
+struct SandboxMount {
+  enum class Kind { kReadOnly, kReadWrite, kTmpfs };
+  Kind kind = Kind::kReadOnly;
+  std::string host;              // host path (binds only)
+  std::string inside;            // absolute path inside the sandbox
+  std::uint64_t tmpfs_bytes = 0;  // size cap (tmpfs only)
+};
+
+// Defaults are what an agent gets.
+struct SandboxLimits {
+  std::int64_t wall_ms = 600'000;                     // whole run, then everything is killed
+  std::int64_t cpu_seconds = 600;                     // RLIMIT_CPU per process
+  std::uint64_t memory_bytes = 4ull << 30;            // cgroup memory limit (RLIMIT_AS without cgroups)
+  int pids = 256;                                     // cgroup pids limit
+  std::uint64_t file_size_bytes = 1ull << 30;         // RLIMIT_FSIZE
+  int open_files = 1024;                              // RLIMIT_NOFILE
+  std::uint64_t output_bytes = 1ull << 20;            // captured stdout, and separately stderr; more ends the run
+  std::uint64_t tmp_bytes = 512ull << 20;             // the private /tmp
+};
+
+// The environment every sandboxed command starts from; callers add to it.
+inline const std::map<std::string, std::string>& DefaultSandboxEnv() {
+  static const std::map<std::string, std::string> kEnv = {
+      {"PATH", "/usr/local/bin:/usr/bin:/bin"}, {"HOME", "/tmp"}, {"LANG", "C.UTF-8"}, {"TMPDIR", "/tmp"}};
+  return kEnv;
+}
+
+struct SandboxSpec {
+  std::vector<std::string> argv;  // argv[0] is looked up in PATH inside the sandbox
+  std::string workdir = "/tmp";   // inside the sandbox
+  std::vector<SandboxMount> mounts;
+  std::map<std::string, std::string> env = DefaultSandboxEnv();  // the whole environment: nothing is inherited
+  SandboxLimits limits;
+  // A host Unix socket (the model gateway) to expose at `socket_inside`.
+  std::string socket_host, socket_inside;
+};
+
+// Which limit ended a run.
+enum class SandboxLimit { kWall, kCpu, kMemory, kPids, kOutput, kFileSize };
+const char* SandboxLimitName(SandboxLimit limit);  // "wall", "cpu", "memory", "pids", "output", "file_size"
+
+struct SandboxResult {
+  std::optional<int> exit_code;  // set when the command exited
+  std::optional<int> signal;     // set when it was killed by a signal
+  std::optional<SandboxLimit> limit;
+  std::string stdout_text, stderr_text;  // up to limits.output_bytes each, then a truncation marker
+  bool stdout_truncated = false, stderr_truncated = false;
+  std::int64_t wall_ms = 0, cpu_ms = 0;
+  std::uint64_t peak_memory_bytes = 0;
+
+  bool ok() const { return exit_code == 0 && !limit; }
+};
+
+inline constexpr const char* kTruncationMarker = "\n[lineage: output truncated]\n";
+
+// What this host supports, detected at start-up.
+struct HostSupport {
+  std::string bwrap_path;  // empty when bubblewrap is missing
+  std::string bwrap_version;
+  bool user_namespaces = false;  // bwrap could create its namespaces
+  bool seccomp = false;
+  int cgroup_version = 0;  // 0 (unusable), 1 or 2
+  bool cgroup_memory = false, cgroup_pids = false;
+  std::string problem;  // why the bwrap backend cannot run here, with the fix; empty when it can
+};
+HostSupport DetectHost();
+
+class Sandbox {
+ public:
+  enum class Backend { kBwrap, kNone };
+  virtual ~Sandbox() = default;
+
+  // kBwrap fails with FailedPrecondition (naming the fix) when the host cannot run it. kNone isolates
+  // nothing and must only be created when the user passed --unsafe-no-sandbox; it logs a loud warning.
+  static Result<std::unique_ptr<Sandbox>> Create(Backend backend);
+
+  // Runs `spec` to completion. An error means the sandbox itself could not start (bad spec, host
+  // problem); anything the command does is reported in the result.
+  virtual Result<SandboxResult> Run(const SandboxSpec& spec) = 0;
+
+  // One line per limit: which are enforced here and how ("memory: cgroup v1 memory.limit_in_bytes").
+  virtual std::vector<std::string> EnforcedLimits() const = 0;
+};
+
+// Parses "512", "64K", "512M", "4G" (powers of 1024) into bytes; InvalidArgument names `what`.
+Result<std::uint64_t> ParseSize(const std::string& text, const std::string& what);
+
+}  // namespace lineage
