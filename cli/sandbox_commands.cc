@@ -124,10 +124,10 @@ void RegisterSandboxCommands(CLI::App& app, Context& ctx) {
   run->add_option("--memory", args->memory, "memory limit, such as 512M")->capture_default_str();
   run->add_option("--pids", args->pids, "most processes at once")->capture_default_str();
   run->add_option("--output", args->output, "captured bytes per stream; more ends the run")->capture_default_str();
-  run->add_option("--bind", args->binds, "HOST:INSIDE, writable (repeatable)");
-  run->add_option("--ro-bind", args->ro_binds, "HOST:INSIDE, read-only (repeatable)");
+  run->add_option("--bind", args->binds, "HOST:INSIDE, writable (repeatable)")->allow_extra_args(false);
+  run->add_option("--ro-bind", args->ro_binds, "HOST:INSIDE, read-only (repeatable)")->allow_extra_args(false);
   run->add_option("--workdir", args->workdir, "working directory inside (default: the first --bind, else /tmp)");
-  run->add_option("--env", args->envs, "NAME=VALUE added to the clean environment (repeatable)");
+  run->add_option("--env", args->envs, "NAME=VALUE added to the clean environment (repeatable)")->allow_extra_args(false);
   run->add_flag("--json", args->json, "print one JSON object with the result instead of passing output through");
   run->add_flag("--unsafe-no-sandbox", args->unsafe, "run WITHOUT isolation (only for code you trust)");
   run->add_option("CMD", args->command, "the command and its arguments, after --")->required();

@@ -132,7 +132,7 @@ class BwrapSandbox : public Sandbox {
  private:
   std::vector<std::string> BwrapArgs(const SandboxSpec& spec, int seccomp_fd) const {
     std::vector<std::string> a = {"--unshare-all", "--unshare-user", "--unshare-cgroup", "--die-with-parent",
-                                  "--new-session", "--cap-drop", "ALL", "--hostname", "sandbox",
+                                  "--new-session", "--cap-drop", "ALL", "--hostname", "sandbox", "--uid", "1000", "--gid", "1000",
                                   "--ro-bind", "/usr", "/usr"};
     // Debian's merged /usr: /bin, /lib, ... are symlinks into /usr.
     for (const char* dir : {"/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"}) {
@@ -159,7 +159,9 @@ class BwrapSandbox : public Sandbox {
       }
     }
     if (!spec.socket_host.empty()) a.insert(a.end(), {"--bind", spec.socket_host, spec.socket_inside});
-    a.insert(a.end(), {"--chdir", spec.workdir, "--seccomp", std::to_string(seccomp_fd), "--"});
+    // bwrap's root is a tmpfs; once every mount point exists, make it read-only so that only the binds
+    // and the tmpfs mounts can be written.
+    a.insert(a.end(), {"--remount-ro", "/", "--chdir", spec.workdir, "--seccomp", std::to_string(seccomp_fd), "--"});
     a.insert(a.end(), spec.argv.begin(), spec.argv.end());
     return a;
   }

@@ -8,6 +8,7 @@ PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git
   libgit2-dev libsqlite3-dev sqlite3 libzstd-dev libssl-dev
   libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev catch2
+  bubblewrap libseccomp-dev libboost-dev libboost-filesystem-dev
 )
 
 missing=()

