@@ -154,7 +154,7 @@ void Cgroup::KillAll() {
   if (version_ == 2 && !memory_dir_.empty() && WriteText(memory_dir_ + "/cgroup.kill", "1")) {
     // cgroup.kill (Linux 5.14+) kills everything at once, including processes forking right now.
   }
-  for (int round = 0; round < 200; ++round) {
+  for (int round = 0; round < 1000; ++round) {
     bool any = false;
     for (const std::string& procs : procs_files_) {
       std::istringstream in(ReadText(procs));
@@ -165,15 +165,15 @@ void Cgroup::KillAll() {
       }
     }
     if (!any) return;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
 }
 
 Cgroup::~Cgroup() {
   KillAll();
   for (auto it = dirs_.rbegin(); it != dirs_.rend(); ++it) {
-    for (int i = 0; i < 100 && rmdir(it->c_str()) != 0 && errno == EBUSY; ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    for (int i = 0; i < 500 && rmdir(it->c_str()) != 0 && errno == EBUSY; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
   }
 }

@@ -1,0 +1,73 @@
+// sandbox_bench: the cost of the sandbox, p50 and p95 over repeated runs.
+//
+//   build/release/bench/sandbox_bench [--runs N]
+//
+// Runs `true` and an agent-like shell pipeline (a) directly with posix_spawn, (b) through the `none`
+// backend (lineage's process runner alone) and (c) in the bwrap sandbox, and prints the wall time.
+#include <spawn.h>
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "sandbox/sandbox.h"
+
+extern char** environ;
+using namespace lineage;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+void RunDirect(const std::vector<std::string>& argv) {
+  std::vector<char*> args;
+  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  pid_t pid;
+  if (posix_spawnp(&pid, args[0], nullptr, nullptr, args.data(), environ) != 0) std::exit(2);
+  int status;
+  waitpid(pid, &status, 0);
+}
+
+void Measure(const char* label, int runs, const std::function<void()>& fn) {
+  std::vector<double> ms;
+  fn();  // warm up caches
+  for (int i = 0; i < runs; ++i) {
+    auto start = Clock::now();
+    fn();
+    ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - start).count());
+  }
+  std::sort(ms.begin(), ms.end());
+  std::printf("  %-34s p50 %7.2f ms   p95 %7.2f ms\n", label, ms[ms.size() / 2], ms[ms.size() * 95 / 100]);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int runs = 200;
+  if (argc == 3 && std::string(argv[1]) == "--runs") runs = std::atoi(argv[2]);
+  auto bwrap = Sandbox::Create(Sandbox::Backend::kBwrap);
+  if (!bwrap.ok()) {
+    std::fprintf(stderr, "sandbox_bench: %s\n", bwrap.status().ToString().c_str());
+    return 2;
+  }
+  auto none = Sandbox::Create(Sandbox::Backend::kNone);
+  const std::vector<std::string> kTrue = {"true"};
+  const std::vector<std::string> kPipeline = {"sh", "-c", "ls /usr/bin | grep -c a | wc -l > /dev/null"};
+  for (const auto& [name, cmd] : {std::pair{"true", kTrue}, std::pair{"pipeline", kPipeline}}) {
+    SandboxSpec spec;
+    spec.argv = cmd;
+    std::printf("%s (%d runs)\n", name, runs);
+    Measure("direct (posix_spawn)", runs, [&] { RunDirect(cmd); });
+    Measure("none backend (runner only)", runs, [&] { (void)(*none)->Run(spec); });
+    Measure("bwrap sandbox", runs, [&] {
+      auto r = (*bwrap)->Run(spec);
+      if (!r.ok() || r->exit_code != 0) std::exit(2);
+    });
+  }
+  return 0;
+}
