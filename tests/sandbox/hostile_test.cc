@@ -6,10 +6,13 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <cstring>
 #include <fstream>
+#include <thread>
 
 #include "base/safe_tree.h"
 #include "sandbox/sandbox.h"
@@ -269,6 +272,39 @@ TEST_CASE("a bad spec is refused before anything runs") {
   a.spec.argv = {"true"};
   a.spec.mounts.push_back({SandboxMount::Kind::kReadOnly, "/nonexistent/lineage", "/x", 0});
   CHECK(a.sandbox->Run(a.spec).status().message() == "bind source '/nonexistent/lineage' does not exist");
+}
+
+}  // namespace
+}  // namespace lineage
+
+namespace lineage {
+namespace {
+
+TEST_CASE("the exposed host Unix socket is reachable, and is the only way out") {
+  test::TempDir sock_dir;
+  std::string path = (sock_dir / "gateway.sock").string();
+  int listener = socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
+  REQUIRE(bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  REQUIRE(listen(listener, 1) == 0);
+  std::thread server([&] {
+    int conn = accept(listener, nullptr, nullptr);
+    char buf[8] = {0};
+    if (read(conn, buf, 4) == 4 && std::string(buf) == "ping") (void)!write(conn, "pong", 4);
+    close(conn);
+  });
+
+  Attack a;
+  a.spec.socket_host = path;
+  a.spec.socket_inside = "/run/lineage/gateway.sock";
+  a.spec.env["GATEWAY_SOCKET"] = a.spec.socket_inside;
+  auto r = a.Run("unix_connect");
+  server.join();
+  close(listener);
+  CHECK(r.exit_code == 0);
+  CHECK(r.stdout_text == "reply=pong\n");
 }
 
 }  // namespace
