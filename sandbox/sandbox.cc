@@ -293,7 +293,13 @@ Result<std::unique_ptr<Sandbox>> Sandbox::Create(Backend backend) {
   HostSupport host = DetectHost();
   if (!host.problem.empty()) return Status::FailedPrecondition(host.problem);
   auto sandbox = std::unique_ptr<Sandbox>(new BwrapSandbox(host));
-  for (const std::string& line : sandbox->EnforcedLimits()) spdlog::info("sandbox limit {}", line);
+  for (const std::string& line : sandbox->EnforcedLimits()) {
+    if (line.find("NOT ENFORCED") != std::string::npos || line.find("RLIMIT_AS") != std::string::npos) {
+      spdlog::warn("sandbox limit {}", line);
+    } else {
+      spdlog::info("sandbox limit {}", line);
+    }
+  }
   return sandbox;
 }
 
