@@ -63,6 +63,13 @@ bool NeedsCommit(const std::string& status) {
 
 Status AgentNotFound(AgentId id) { return Status::NotFound("agent " + std::to_string(id) + " does not exist"); }
 
+// Materializing, diffing and parenting need the agent's commit; a pending or failed agent has none.
+Status RequireCommit(const Agent& agent) {
+  if (!agent.commit.empty()) return Status::OK();
+  return Status::FailedPrecondition("agent " + std::to_string(agent.id) + " has no commit (status " + agent.status +
+                                    ")");
+}
+
 }  // namespace
 
 struct Archive::Impl {
@@ -107,7 +114,7 @@ struct Archive::Impl {
   // Records the finished commit on a pending row: the last step of every write of a variant.
   Status FinishCommit(const Agent& agent, const std::string& commit, const std::string& parent_commit,
                       const std::string& status) {
-    LINEAGE_ASSIGN_OR_RETURN(DiffResult diff, git->Diff(parent_commit, commit));
+    LINEAGE_ASSIGN_OR_RETURN(DiffResult diff, git->Diff(parent_commit, commit, /*with_patch=*/false));
     sql::Transaction txn(db);
     LINEAGE_RETURN_IF_ERROR(txn.status());
     sql::Stmt s(db,
@@ -214,11 +221,11 @@ Result<std::unique_ptr<Archive>> Archive::Init(const fs::path& home, ArchiveOpti
   fs::create_directories(home / "blobs", ec);
   if (ec) return Status::IOError("cannot create lineage home '" + home.string() + "': " + ec.message());
   // Git before the database: a home whose archive.db exists always has its agents.git.
-  auto git = GitStore::OpenOrCreate(home / "agents.git");
-  if (!git.ok()) return git.status();
-  auto impl = std::make_unique<Impl>();
-  LINEAGE_RETURN_IF_ERROR(impl->db.Open((home / "archive.db").string(), /*create=*/true));
-  LINEAGE_RETURN_IF_ERROR(schema::Migrate(impl->db));
+  LINEAGE_RETURN_IF_ERROR(GitStore::OpenOrCreate(home / "agents.git").status());
+  {
+    sql::Db db;  // creates an empty archive.db; Open() below migrates it
+    LINEAGE_RETURN_IF_ERROR(db.Open((home / "archive.db").string(), /*create=*/true));
+  }
   return Open(home, options);
 }
 
@@ -256,10 +263,7 @@ Result<Agent> Archive::AddChild(AgentId parent, const fs::path& dir, const Child
 Result<Agent> Archive::AddChild(AgentId parent_id, std::vector<TreeEntry> tree, const ChildOptions& options) {
   std::lock_guard lock(impl_->mu);
   LINEAGE_ASSIGN_OR_RETURN(Agent parent, impl_->LoadAgentRow(parent_id));
-  if (parent.commit.empty()) {
-    return Status::FailedPrecondition("agent " + std::to_string(parent_id) + " has no commit (status " +
-                                      parent.status + "); only a committed agent can be a parent");
-  }
+  LINEAGE_RETURN_IF_ERROR(RequireCommit(parent).WithContext("cannot add a child"));
   std::optional<RunId> run = options.run ? options.run : parent.run_id;
   return impl_->Store(tree, &parent, options.name, run, options.problem_statement, options.status,
                       options.allow_empty);
@@ -270,9 +274,7 @@ Status Archive::Materialize(AgentId id, const fs::path& dir) {
   {
     std::lock_guard lock(impl_->mu);
     LINEAGE_ASSIGN_OR_RETURN(Agent agent, impl_->LoadAgentRow(id));
-    if (agent.commit.empty()) {
-      return Status::FailedPrecondition("agent " + std::to_string(id) + " has no commit (status " + agent.status + ")");
-    }
+    LINEAGE_RETURN_IF_ERROR(RequireCommit(agent));
     LINEAGE_ASSIGN_OR_RETURN(tree, impl_->git->ReadTree(agent.commit));
   }
   return WriteTree(dir, tree);
@@ -281,17 +283,12 @@ Status Archive::Materialize(AgentId id, const fs::path& dir) {
 Result<DiffResult> Archive::Diff(AgentId to, std::optional<AgentId> from) {
   std::lock_guard lock(impl_->mu);
   LINEAGE_ASSIGN_OR_RETURN(Agent new_agent, impl_->LoadAgentRow(to));
-  if (new_agent.commit.empty()) {
-    return Status::FailedPrecondition("agent " + std::to_string(to) + " has no commit (status " + new_agent.status + ")");
-  }
+  LINEAGE_RETURN_IF_ERROR(RequireCommit(new_agent));
   std::string old_commit;
   std::optional<AgentId> old_id = from ? from : new_agent.parent_id;
   if (old_id) {
     LINEAGE_ASSIGN_OR_RETURN(Agent old_agent, impl_->LoadAgentRow(*old_id));
-    if (old_agent.commit.empty()) {
-      return Status::FailedPrecondition("agent " + std::to_string(*old_id) + " has no commit (status " +
-                                        old_agent.status + ")");
-    }
+    LINEAGE_RETURN_IF_ERROR(RequireCommit(old_agent));
     old_commit = old_agent.commit;
   }
   return impl_->git->Diff(old_commit, new_agent.commit);
@@ -552,7 +549,7 @@ class Fsck {
     LINEAGE_ASSIGN_OR_RETURN(std::vector<AgentLink> agents, LoadLinks());
     std::map<AgentId, std::string> commit_of;
     for (const AgentLink& a : agents) commit_of[a.id] = a.commit;
-    for (AgentLink& a : agents) LINEAGE_RETURN_IF_ERROR(CheckAgent(a, commit_of));
+    for (const AgentLink& a : agents) LINEAGE_RETURN_IF_ERROR(CheckAgent(a, commit_of));
     LINEAGE_RETURN_IF_ERROR(CheckBranches(commit_of));
     LINEAGE_RETURN_IF_ERROR(CheckBlobs());
     CheckLeftovers();
@@ -588,7 +585,7 @@ class Fsck {
     return out;
   }
 
-  Status CheckAgent(AgentLink& a, std::map<AgentId, std::string>& commit_of) {
+  Status CheckAgent(const AgentLink& a, std::map<AgentId, std::string>& commit_of) {
     const std::string subject = AgentSubject(a.id);
     std::string parent_commit = a.parent_id ? commit_of[*a.parent_id] : "";
     if (a.commit.empty()) {
@@ -616,11 +613,13 @@ class Fsck {
 
   // A pending row is a write that was interrupted. If its branch was written, the commit is whole and only
   // the row needs finishing; otherwise nothing durable exists and the row is marked failed.
-  Status RepairPending(AgentLink& a, const std::string& parent_commit, std::map<AgentId, std::string>& commit_of) {
+  Status RepairPending(const AgentLink& a, const std::string& parent_commit,
+                       std::map<AgentId, std::string>& commit_of) {
     const std::string subject = AgentSubject(a.id);
     LINEAGE_ASSIGN_OR_RETURN(auto branch, impl_.git->Branch(a.id));
-    bool complete = branch && impl_.git->HasCommit(*branch) &&
-                    impl_.git->ParentOf(*branch).ok() && *impl_.git->ParentOf(*branch) == parent_commit;
+    // ParentOf fails when the branch names a commit that is not there.
+    auto git_parent = branch ? impl_.git->ParentOf(*branch) : Result<std::string>(Status::NotFound("no branch"));
+    bool complete = git_parent.ok() && *git_parent == parent_commit;
     if (!repair_) {
       Report(subject, complete ? "pending: its commit was written but the row was not finished (repairable)"
                                : "pending: interrupted before its commit was written (repair marks it failed)");

@@ -266,7 +266,7 @@ Result<std::vector<TreeEntry>> GitStore::ReadTree(const std::string& commit) {
   return entries;
 }
 
-Result<DiffResult> GitStore::Diff(const std::string& old_commit, const std::string& new_commit) {
+Result<DiffResult> GitStore::Diff(const std::string& old_commit, const std::string& new_commit, bool with_patch) {
   auto tree_of = [&](const std::string& commit) -> Result<git_tree*> {
     if (commit.empty()) return static_cast<git_tree*>(nullptr);
     LINEAGE_ASSIGN_OR_RETURN(git_commit * raw, LookupCommit(commit));
@@ -291,10 +291,12 @@ Result<DiffResult> GitStore::Diff(const std::string& old_commit, const std::stri
   if (git_diff_find_similar(diff.get(), &find) != 0) return GitError("cannot detect renames");
 
   DiffResult result;
-  git_buf buf = GIT_BUF_INIT;
-  if (git_diff_to_buf(&buf, diff.get(), GIT_DIFF_FORMAT_PATCH) != 0) return GitError("cannot format diff");
-  result.patch.assign(buf.ptr, buf.size);
-  git_buf_dispose(&buf);
+  if (with_patch) {
+    git_buf buf = GIT_BUF_INIT;
+    if (git_diff_to_buf(&buf, diff.get(), GIT_DIFF_FORMAT_PATCH) != 0) return GitError("cannot format diff");
+    result.patch.assign(buf.ptr, buf.size);
+    git_buf_dispose(&buf);
+  }
 
   git_diff_stats* stats = nullptr;
   if (git_diff_get_stats(&stats, diff.get()) != 0) return GitError("cannot compute diff stats");
@@ -306,9 +308,13 @@ Result<DiffResult> GitStore::Diff(const std::string& old_commit, const std::stri
 }
 
 std::vector<fs::path> GitStore::ListStaleLocks() const {
+  // Only ref updates take .lock files; objects/ (hundreds of thousands of loose objects) is not walked.
   std::vector<fs::path> out;
   std::error_code ec;
-  for (auto it = fs::recursive_directory_iterator(path_, ec); it != fs::recursive_directory_iterator(); ++it) {
+  for (const auto& entry : fs::directory_iterator(path_, ec)) {
+    if (entry.path().extension() == ".lock") out.push_back(entry.path());
+  }
+  for (auto it = fs::recursive_directory_iterator(path_ / "refs", ec); it != fs::recursive_directory_iterator(); ++it) {
     if (it->path().extension() == ".lock") out.push_back(it->path());
   }
   return out;

@@ -50,10 +50,11 @@ class GitStore {
   Result<std::string> ParentOf(const std::string& commit);
   // Every file and symlink of the commit's tree, sorted by path.
   Result<std::vector<TreeEntry>> ReadTree(const std::string& commit);
-  // Unified diff from `old_commit` (or the empty tree when "") to `new_commit`.
-  Result<DiffResult> Diff(const std::string& old_commit, const std::string& new_commit);
+  // Unified diff from `old_commit` (or the empty tree when "") to `new_commit`. With `with_patch` false
+  // only the counts are computed (the patch text stays empty), which is all a commit needs to record.
+  Result<DiffResult> Diff(const std::string& old_commit, const std::string& new_commit, bool with_patch = true);
 
-  // Lock files left by a process killed while updating a ref.
+  // Lock files left by a process killed while updating a ref (under refs/, or HEAD, config, packed-refs).
   std::vector<std::filesystem::path> ListStaleLocks() const;
 
   static std::string BranchName(std::int64_t agent_id) { return "refs/heads/agents/" + std::to_string(agent_id); }

@@ -151,9 +151,9 @@ void Cgroup::JoinFromChild() const {
 }
 
 void Cgroup::KillAll() {
-  if (version_ == 2 && !memory_dir_.empty() && WriteText(memory_dir_ + "/cgroup.kill", "1")) {
-    // cgroup.kill (Linux 5.14+) kills everything at once, including processes forking right now.
-  }
+  // cgroup.kill (v2, Linux 5.14+) kills everything at once, even processes forking right now; the loop
+  // below then only confirms the cgroup is empty. On v1 the loop does the killing.
+  if (version_ == 2 && !memory_dir_.empty()) WriteText(memory_dir_ + "/cgroup.kill", "1");
   for (int round = 0; round < 1000; ++round) {
     bool any = false;
     for (const std::string& procs : procs_files_) {

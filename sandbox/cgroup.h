@@ -24,7 +24,7 @@ CgroupSupport DetectCgroups();
 
 class Cgroup {
  public:
-  // Creates the sandbox's cgroups and sets the limits; returns nullptr-free Result or an error.
+  // Creates the sandbox's cgroups (one per controller on v1, one on v2) and sets the limits.
   static Result<std::unique_ptr<Cgroup>> Create(const CgroupSupport& support, std::uint64_t memory_bytes, int pids);
   ~Cgroup();  // kills what is left and removes the cgroups
 

@@ -134,9 +134,8 @@ Result<SandboxResult> RunProcess(const ProcessRun& run) {
   deadline.async_wait([&](const boost::system::error_code& timer_ec) {
     if (!timer_ec) end_with(SandboxLimit::kWall);
   });
+  // Returns once the exit handler has run and both streams reached EOF (the deadline is cancelled then).
   io.run();
-  // Streams may still be open if a killed process's pipe lingered; wait for the process itself.
-  if (!exited) child.wait();
 
   result.wall_ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
   int status = child.native_exit_code();
@@ -148,7 +147,8 @@ Result<SandboxResult> RunProcess(const ProcessRun& run) {
   auto cpu_ms = [](const rusage& r) {
     return (r.ru_utime.tv_sec + r.ru_stime.tv_sec) * 1000 + (r.ru_utime.tv_usec + r.ru_stime.tv_usec) / 1000;
   };
-  result.cpu_ms = run.cgroup && run.cgroup->CpuMillis() >= 0 ? run.cgroup->CpuMillis() : cpu_ms(after) - cpu_ms(before);
+  std::int64_t cgroup_cpu_ms = run.cgroup ? run.cgroup->CpuMillis() : -1;
+  result.cpu_ms = cgroup_cpu_ms >= 0 ? cgroup_cpu_ms : cpu_ms(after) - cpu_ms(before);
   result.peak_memory_bytes = run.cgroup ? run.cgroup->PeakMemoryBytes() : 0;
   if (result.peak_memory_bytes == 0) result.peak_memory_bytes = static_cast<std::uint64_t>(after.ru_maxrss) * 1024;
   return result;

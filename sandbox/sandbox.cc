@@ -27,7 +27,7 @@ constexpr const char* kEtcEntries[] = {
 
 std::string FindInPath(const std::string& name, const std::string& path_var) {
   if (name.find('/') != std::string::npos) return name;
-  std::string path = path_var.empty() ? "/usr/local/bin:/usr/bin:/bin" : path_var;
+  const std::string& path = path_var.empty() ? DefaultSandboxEnv().at("PATH") : path_var;
   size_t start = 0;
   while (start <= path.size()) {
     size_t end = path.find(':', start);
@@ -82,7 +82,7 @@ void Classify(SandboxResult& r, const SandboxLimits& limits, const Cgroup* cgrou
 
 class BwrapSandbox : public Sandbox {
  public:
-  explicit BwrapSandbox(HostSupport host) : host_(std::move(host)), cgroups_(DetectCgroups()) {}
+  BwrapSandbox(HostSupport host, CgroupSupport cgroups) : host_(std::move(host)), cgroups_(std::move(cgroups)) {}
 
   std::vector<std::string> EnforcedLimits() const override {
     std::string v = "cgroup v" + std::to_string(cgroups_.version);
@@ -173,8 +173,6 @@ class BwrapSandbox : public Sandbox {
 // No isolation at all: the command runs on the host as lineage's user. Limits still apply.
 class UnsafeSandbox : public Sandbox {
  public:
-  UnsafeSandbox() : cgroups_(DetectCgroups()) {}
-
   std::vector<std::string> EnforcedLimits() const override {
     return {"NO ISOLATION: network, files and processes of this host are reachable",
             "wall, cpu, file_size, open_files, output: as with bwrap", "memory: RLIMIT_AS per process"};
@@ -206,7 +204,6 @@ class UnsafeSandbox : public Sandbox {
     }
     return inside;
   }
-  CgroupSupport cgroups_;
 };
 
 }  // namespace
@@ -244,11 +241,13 @@ Result<std::uint64_t> ParseSize(const std::string& text, const std::string& what
   return n * scale;
 }
 
-HostSupport DetectHost() {
+namespace {
+
+// DetectHost() with the cgroup probe already done, so that Create() probes only once.
+HostSupport DetectHostWith(const CgroupSupport& cg) {
   HostSupport h;
-  h.bwrap_path = FindInPath("bwrap", "/usr/local/bin:/usr/bin:/bin");
+  h.bwrap_path = FindInPath("bwrap", "");
   h.seccomp = prctl(PR_GET_SECCOMP, 0, 0, 0, 0) >= 0;
-  CgroupSupport cg = DetectCgroups();
   h.cgroup_version = cg.version;
   h.cgroup_memory = cg.memory;
   h.cgroup_pids = cg.pids;
@@ -284,15 +283,20 @@ HostSupport DetectHost() {
   return h;
 }
 
+}  // namespace
+
+HostSupport DetectHost() { return DetectHostWith(DetectCgroups()); }
+
 Result<std::unique_ptr<Sandbox>> Sandbox::Create(Backend backend) {
   if (backend == Backend::kNone) {
     spdlog::warn("*** --unsafe-no-sandbox: commands run WITHOUT ISOLATION, with this user's files, network and "
                  "processes within reach. Only do this with code you trust. ***");
     return std::unique_ptr<Sandbox>(new UnsafeSandbox());
   }
-  HostSupport host = DetectHost();
+  CgroupSupport cgroups = DetectCgroups();
+  HostSupport host = DetectHostWith(cgroups);
   if (!host.problem.empty()) return Status::FailedPrecondition(host.problem);
-  auto sandbox = std::unique_ptr<Sandbox>(new BwrapSandbox(host));
+  auto sandbox = std::unique_ptr<Sandbox>(new BwrapSandbox(std::move(host), std::move(cgroups)));
   for (const std::string& line : sandbox->EnforcedLimits()) {
     if (line.find("NOT ENFORCED") != std::string::npos || line.find("RLIMIT_AS") != std::string::npos) {
       spdlog::warn("sandbox limit {}", line);

@@ -1,6 +1,5 @@
 // A lineage process killed in the middle of adding a child leaves a home that opens, that fsck reports
 // and repairs, and in which nothing else is lost.
-#include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -96,16 +95,7 @@ void RewriteTree(const fs::path& work, int round) {
 }
 
 pid_t SpawnAdd(const CrashHome& h) {
-  pid_t pid = fork();
-  if (pid == 0) {
-    int devnull = open("/dev/null", O_WRONLY);
-    dup2(devnull, 1);
-    dup2(devnull, 2);
-    execl(LINEAGE_BIN, LINEAGE_BIN, "--home", h.home.c_str(), "agent", "add", "--parent", "2", h.work.c_str(),
-          static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  return pid;
+  return test::SpawnCommand(test::LineageArgv(h.home, {"agent", "add", "--parent", "2", h.work.string()}));
 }
 
 TEST_CASE("kill -9 at random moments never leaves an unrepairable home") {

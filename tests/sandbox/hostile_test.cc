@@ -192,6 +192,13 @@ TEST_CASE("TIOCSTI is refused, even with junk in the high bits") {
   CHECK(r.stdout_text == "plain=-1 Operation not permitted\njunk=-1 Operation not permitted\n");
 }
 
+TEST_CASE("a 32-bit system call, made to slip past an x86-64 filter, kills the process") {
+  Attack a;
+  auto r = a.Run("i386_syscall");
+  CHECK(r.signal == SIGSYS);
+  CHECK(r.stdout_text.empty());
+}
+
 TEST_CASE("a fork bomb is stopped by the pids limit and leaves nothing behind") {
   Attack a;
   a.spec.limits.pids = 64;

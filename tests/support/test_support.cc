@@ -48,16 +48,15 @@ std::string ReadFileOrDie(const fs::path& path) {
   return out.str();
 }
 
-CommandResult RunCommand(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env) {
-  int out_pipe[2], err_pipe[2];
-  if (pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
+int SpawnCommand(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env, int out_fd,
+                 int err_fd) {
   pid_t pid = fork();
   if (pid < 0) throw std::runtime_error("fork failed");
   if (pid == 0) {
-    dup2(out_pipe[1], 1);
-    dup2(err_pipe[1], 2);
-    int devnull = open("/dev/null", O_RDONLY);
+    int devnull = open("/dev/null", O_RDWR);
     dup2(devnull, 0);
+    dup2(out_fd >= 0 ? out_fd : devnull, 1);
+    dup2(err_fd >= 0 ? err_fd : devnull, 2);
     for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
     std::vector<char*> args;
     for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
@@ -65,6 +64,13 @@ CommandResult RunCommand(const std::vector<std::string>& argv, const std::map<st
     execv(args[0], args.data());
     _exit(127);
   }
+  return pid;
+}
+
+CommandResult RunCommand(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env) {
+  int out_pipe[2], err_pipe[2];
+  if (pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
+  pid_t pid = SpawnCommand(argv, env, out_pipe[1], err_pipe[1]);
   close(out_pipe[1]);
   close(err_pipe[1]);
   CommandResult result;
@@ -93,11 +99,15 @@ CommandResult RunCommand(const std::vector<std::string>& argv, const std::map<st
   return result;
 }
 
-CommandResult RunLineage(const fs::path& home, const std::vector<std::string>& args,
-                         const std::map<std::string, std::string>& env) {
+std::vector<std::string> LineageArgv(const fs::path& home, const std::vector<std::string>& args) {
   std::vector<std::string> argv = {LINEAGE_BIN, "--home", home.string()};
   argv.insert(argv.end(), args.begin(), args.end());
-  return RunCommand(argv, env);
+  return argv;
+}
+
+CommandResult RunLineage(const fs::path& home, const std::vector<std::string>& args,
+                         const std::map<std::string, std::string>& env) {
+  return RunCommand(LineageArgv(home, args), env);
 }
 
 }  // namespace lineage::test

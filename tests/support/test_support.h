@@ -32,8 +32,16 @@ struct CommandResult {
   std::string out, err;
 };
 
+// Starts argv (argv[0] is a path) with the current environment plus `env`, stdin from /dev/null and
+// stdout/stderr on the given descriptors (-1: /dev/null). Returns the pid; the caller waits for it.
+int SpawnCommand(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env = {},
+                 int out_fd = -1, int err_fd = -1);
+
 // Runs argv (argv[0] is a path) with the current environment plus `env`, and waits for it.
 CommandResult RunCommand(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env = {});
+
+// The argv that runs the built `lineage` binary with `--home home` and `args`.
+std::vector<std::string> LineageArgv(const std::filesystem::path& home, const std::vector<std::string>& args);
 
 // Runs the built `lineage` binary with `--home home` and `args`.
 CommandResult RunLineage(const std::filesystem::path& home, const std::vector<std::string>& args,
