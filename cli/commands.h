@@ -18,5 +18,6 @@ struct Context {
 
 void RegisterArchiveCommands(CLI::App& app, Context& ctx);
 void RegisterSandboxCommands(CLI::App& app, Context& ctx);
+void RegisterModelCommands(CLI::App& app, Context& ctx);
 
 }  // namespace lineage::cli

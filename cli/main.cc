@@ -97,6 +97,7 @@ int main(int argc, char** argv) {
   });
   lineage::cli::RegisterArchiveCommands(app, ctx);
   lineage::cli::RegisterSandboxCommands(app, ctx);
+  lineage::cli::RegisterModelCommands(app, ctx);
 
   try {
     app.parse(argc, argv);

@@ -1,0 +1,312 @@
+#include "llm/fake_server.h"
+
+#include <chrono>
+#include <fstream>
+#include <mutex>
+#include <regex>
+#include <set>
+#include <thread>
+
+#include "base/files.h"
+#include "llm/http_server.h"
+#include "llm/wire.h"
+
+namespace lineage::llm {
+
+using json = nlohmann::json;
+
+namespace {
+
+enum class Fault { kNone, kRateLimit, kServerError, kOverloaded, kAuth, kBadRequest, kContextLength, kDrop, kMalformed, kTruncate };
+
+struct ScriptEntry {
+  std::optional<std::regex> match;
+  std::string pattern;
+  std::string text;
+  json tool_calls = json::array();
+  std::optional<Usage> usage;
+  std::string stop_reason;  // empty: from the content
+  Fault fault = Fault::kNone;
+  std::string fault_message;
+  int retry_after_s = -1;
+  int delay_ms = 0;
+};
+
+enum class WhenExhausted { kError, kRepeatLast, kCycle };
+
+struct Script {
+  std::vector<ScriptEntry> entries;
+  WhenExhausted when_exhausted = WhenExhausted::kError;
+};
+
+Result<Fault> ParseFault(const std::string& name, const std::string& where) {
+  static const std::map<std::string, Fault> kFaults = {
+      {"rate_limit", Fault::kRateLimit}, {"server_error", Fault::kServerError}, {"overloaded", Fault::kOverloaded},
+      {"auth", Fault::kAuth},           {"bad_request", Fault::kBadRequest},   {"context_length", Fault::kContextLength},
+      {"drop", Fault::kDrop},           {"malformed", Fault::kMalformed},      {"truncate", Fault::kTruncate}};
+  auto it = kFaults.find(name);
+  if (it == kFaults.end()) {
+    return Status::InvalidArgument(where + ".fault: '" + name + "' is not one of rate_limit, server_error, "
+                                   "overloaded, auth, bad_request, context_length, drop, malformed, truncate");
+  }
+  return it->second;
+}
+
+Result<Script> ParseScript(const std::string& text, const std::string& source) {
+  json root = json::parse(text, nullptr, false);
+  if (root.is_discarded() || !root.is_object()) {
+    return Status::InvalidArgument(source + ": not a JSON object (see docs/fake-llm.md)");
+  }
+  if (!root.contains("responses") || !root["responses"].is_array()) {
+    return Status::InvalidArgument(source + ": responses must be an array");
+  }
+  static const std::set<std::string> kKeys = {"match", "text", "tool_calls", "usage", "stop_reason",
+                                              "fault", "message", "retry_after", "delay_ms"};
+  Script script;
+  const json& responses = root["responses"];
+  for (size_t i = 0; i < responses.size(); ++i) {
+    const std::string where = source + ": responses[" + std::to_string(i) + "]";
+    const json& r = responses[i];
+    if (!r.is_object()) return Status::InvalidArgument(where + " must be an object");
+    for (const auto& [key, value] : r.items()) {
+      if (!kKeys.count(key)) return Status::InvalidArgument(where + "." + key + " is not a known key");
+    }
+    ScriptEntry e;
+    try {
+      if (r.contains("match")) {
+        e.pattern = r["match"].get<std::string>();
+        try {
+          e.match = std::regex(e.pattern, std::regex::ECMAScript | std::regex::icase);
+        } catch (const std::regex_error& err) {
+          return Status::InvalidArgument(where + ".match: '" + e.pattern + "' is not a valid regex: " + err.what());
+        }
+      }
+      e.text = r.value("text", "");
+      if (r.contains("tool_calls")) {
+        if (!r["tool_calls"].is_array()) return Status::InvalidArgument(where + ".tool_calls must be an array");
+        for (const json& call : r["tool_calls"]) {
+          if (!call.is_object() || !call.contains("name") || !call["name"].is_string()) {
+            return Status::InvalidArgument(where + ".tool_calls[] needs a name");
+          }
+        }
+        e.tool_calls = r["tool_calls"];
+      }
+      if (r.contains("usage")) {
+        const json& u = r["usage"];
+        e.usage = Usage{u.value("input", 0), u.value("output", 0), u.value("cache_read", 0), u.value("cache_write", 0), 0};
+      }
+      e.stop_reason = r.value("stop_reason", "");
+      if (r.contains("fault")) {
+        LINEAGE_ASSIGN_OR_RETURN(e.fault, ParseFault(r["fault"].get<std::string>(), where));
+      }
+      e.fault_message = r.value("message", "");
+      e.retry_after_s = r.value("retry_after", -1);
+      e.delay_ms = r.value("delay_ms", 0);
+    } catch (const json::exception& err) {
+      return Status::InvalidArgument(where + ": a value has the wrong type (" + err.what() + ")");
+    }
+    script.entries.push_back(std::move(e));
+  }
+  const std::string when = root.value("when_exhausted", "error");
+  if (when == "error") script.when_exhausted = WhenExhausted::kError;
+  else if (when == "repeat_last") script.when_exhausted = WhenExhausted::kRepeatLast;
+  else if (when == "cycle") script.when_exhausted = WhenExhausted::kCycle;
+  else return Status::InvalidArgument(source + ": when_exhausted '" + when + "' is not one of error, repeat_last, cycle");
+  return script;
+}
+
+// The text an entry's `match` is tested against: every block of the latest message.
+std::string LatestText(const ChatRequest& request) {
+  if (request.messages.empty()) return "";
+  std::string text;
+  for (const Block& b : request.messages.back().content) {
+    text += b.text + "\n";
+    if (b.kind == Block::Kind::kToolCall) text += b.input.dump() + "\n";
+  }
+  return text;
+}
+
+std::string KeyOf(const HttpRequest& http) {
+  std::string key = http.Header("x-api-key");
+  if (key.empty()) {
+    key = http.Header("authorization");
+    if (key.rfind("Bearer ", 0) == 0) key = key.substr(7);
+  }
+  return key;
+}
+
+}  // namespace
+
+struct FakeModelServer::Impl {
+  Script script;
+  std::unique_ptr<HttpServer> http;
+  std::filesystem::path log_path;
+  mutable std::mutex mu;
+  std::vector<ReceivedRequest> received;
+  size_t next_sequential = 0;
+  int responses_made = 0;
+
+  // Picks the entry answering `request`; -1 when the script is exhausted.
+  int Choose(const ChatRequest& request) {
+    const std::string latest = LatestText(request);
+    for (size_t i = 0; i < script.entries.size(); ++i) {
+      const ScriptEntry& e = script.entries[i];
+      if (e.match && std::regex_search(latest, *e.match)) return static_cast<int>(i);
+    }
+    std::vector<int> sequential;
+    for (size_t i = 0; i < script.entries.size(); ++i) {
+      if (!script.entries[i].match) sequential.push_back(static_cast<int>(i));
+    }
+    if (sequential.empty()) return -1;
+    if (next_sequential < sequential.size()) return sequential[next_sequential++];
+    switch (script.when_exhausted) {
+      case WhenExhausted::kRepeatLast: return sequential.back();
+      case WhenExhausted::kCycle: return sequential[next_sequential++ % sequential.size()];
+      case WhenExhausted::kError: return -1;
+    }
+    return -1;
+  }
+
+  ChatResponse Answer(const ScriptEntry& e, const ChatRequest& request, size_t request_bytes) {
+    ChatResponse r;
+    r.id = "fake-" + std::to_string(++responses_made);
+    r.model = request.model;
+    if (!e.text.empty()) r.content.push_back(Block::Text(e.text));
+    int n = 0;
+    for (const json& call : e.tool_calls) {
+      r.content.push_back(Block::ToolCall(call.value("id", r.id + "-call-" + std::to_string(++n)),
+                                          call["name"].get<std::string>(), call.value("arguments", json::object())));
+    }
+    if (r.content.empty()) r.content.push_back(Block::Text(""));
+    r.stop_reason = e.tool_calls.empty() ? StopReason::kEndTurn : StopReason::kToolUse;
+    if (e.stop_reason == "max_tokens") r.stop_reason = StopReason::kMaxTokens;
+    if (e.stop_reason == "refusal") r.stop_reason = StopReason::kRefusal;
+    if (e.stop_reason == "stop_sequence") r.stop_reason = StopReason::kStopSequence;
+    r.usage = e.usage.value_or(Usage{static_cast<std::int64_t>(request_bytes / 4),
+                                     static_cast<std::int64_t>(e.text.size() / 4 + 10 * e.tool_calls.size() + 1), 0, 0, 0});
+    return r;
+  }
+
+  HttpResponse Error(wire::Dialect dialect, ErrorKind kind, const std::string& message) {
+    ModelError error{kind, 0, message};
+    return HttpResponse{wire::HttpStatus(dialect, kind), wire::ErrorBody(dialect, error).dump()};
+  }
+
+  HttpResponse Fail(const ScriptEntry& e, wire::Dialect dialect, const std::string& key) {
+    auto with = [&](ErrorKind kind, std::string fallback) {
+      return Error(dialect, kind, e.fault_message.empty() ? fallback : e.fault_message);
+    };
+    HttpResponse out;
+    switch (e.fault) {
+      case Fault::kRateLimit:
+        out = with(ErrorKind::kRateLimited, "Rate limit reached (fake)");
+        if (e.retry_after_s >= 0) out.headers.emplace_back("Retry-After", std::to_string(e.retry_after_s));
+        return out;
+      case Fault::kServerError: return with(ErrorKind::kServer, "The server had an error (fake)");
+      case Fault::kOverloaded:
+        out = with(ErrorKind::kOverloaded, "Overloaded (fake)");
+        out.status = 529;
+        return out;
+      // Like OpenAI, echo the key that was refused; lineage must scrub it before it reaches a log.
+      case Fault::kAuth: return with(ErrorKind::kAuth, "Incorrect API key provided: " + key);
+      case Fault::kBadRequest: return with(ErrorKind::kBadRequest, "Invalid request (fake)");
+      case Fault::kContextLength:
+        return with(ErrorKind::kContextTooLong,
+                    "This model's maximum context length is 8192 tokens; your messages resulted in 9000 tokens "
+                    "(context_length_exceeded)");
+      case Fault::kDrop: out.delivery = HttpResponse::Delivery::kDropConnection; return out;
+      case Fault::kMalformed: out.body = "{\"id\": \"fake\", \"choices\": [ {\"message\": "; return out;
+      case Fault::kTruncate: out.delivery = HttpResponse::Delivery::kTruncateBody; return out;
+      case Fault::kNone: break;
+    }
+    return out;
+  }
+
+  void Log(const ReceivedRequest& r) {
+    if (log_path.empty()) return;
+    std::ofstream out(log_path, std::ios::app);
+    out << json{{"path", r.path}, {"body", r.body}, {"response_index", r.response_index}}.dump() << "\n";
+  }
+
+  HttpResponse Handle(const HttpRequest& http) {
+    ReceivedRequest received_request{http.target, http.headers, json::parse(http.body, nullptr, false), -1};
+    if (received_request.body.is_discarded()) received_request.body = nullptr;
+    if (http.method == "GET" && http.target == "/_fake/requests") {
+      std::lock_guard lock(mu);
+      json all = json::array();
+      for (const auto& r : received) all.push_back({{"path", r.path}, {"body", r.body}, {"response_index", r.response_index}});
+      return HttpResponse{200, all.dump()};
+    }
+    if (http.method == "GET" && http.target == "/v1/models") {
+      return HttpResponse{200, R"({"object":"list","data":[{"id":"fake","object":"model","owned_by":"lineage"}]})"};
+    }
+    wire::Dialect dialect;
+    if (http.method == "POST" && http.target == "/v1/chat/completions") dialect = wire::Dialect::kOpenAI;
+    else if (http.method == "POST" && http.target == "/v1/messages") dialect = wire::Dialect::kAnthropic;
+    else return HttpResponse{404, R"({"error":{"message":"no such endpoint on the fake model server"}})"};
+
+    int index = -1;
+    HttpResponse response;
+    const ScriptEntry* entry = nullptr;
+    {
+      std::lock_guard lock(mu);
+      Result<ChatRequest> request = wire::ParseRequest(dialect, received_request.body);
+      if (!request.ok()) {
+        response = Error(dialect, ErrorKind::kBadRequest, request.status().message());
+      } else if (dialect == wire::Dialect::kAnthropic && !request->max_tokens) {
+        response = Error(dialect, ErrorKind::kBadRequest, "max_tokens: Field required");
+      } else if ((index = Choose(*request)) < 0) {
+        response = Error(dialect, ErrorKind::kBadRequest,
+                         "the fake model server's script has no response left for this request");
+      } else {
+        entry = &script.entries[index];
+        response = entry->fault != Fault::kNone
+                       ? Fail(*entry, dialect, KeyOf(http))
+                       : HttpResponse{200, wire::Response(dialect, Answer(*entry, *request, http.body.size())).dump()};
+      }
+      received_request.response_index = index;
+      received.push_back(received_request);
+      Log(received_request);
+    }
+    if (entry && entry->delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(entry->delay_ms));
+    return response;
+  }
+};
+
+FakeModelServer::FakeModelServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+FakeModelServer::~FakeModelServer() { Stop(); }
+
+Result<std::unique_ptr<FakeModelServer>> FakeModelServer::Start(const std::string& script_text,
+                                                                const std::string& source,
+                                                                const FakeServerOptions& options) {
+  auto impl = std::make_unique<Impl>();
+  LINEAGE_ASSIGN_OR_RETURN(impl->script, ParseScript(script_text, source));
+  impl->log_path = options.request_log;
+  Impl* raw = impl.get();
+  HttpServerOptions http_options;
+  http_options.tcp_listen = options.listen;
+  http_options.unix_socket = options.unix_socket;
+  LINEAGE_ASSIGN_OR_RETURN(impl->http,
+                           HttpServer::Start(http_options, [raw](const HttpRequest& r) { return raw->Handle(r); }));
+  return std::unique_ptr<FakeModelServer>(new FakeModelServer(std::move(impl)));
+}
+
+Result<std::unique_ptr<FakeModelServer>> FakeModelServer::StartFromFile(const std::filesystem::path& script,
+                                                                        const FakeServerOptions& options) {
+  LINEAGE_ASSIGN_OR_RETURN(std::string text, ReadFile(script));
+  return Start(text, script.string(), options);
+}
+
+std::string FakeModelServer::url() const { return impl_->http->tcp_url(); }
+int FakeModelServer::port() const { return impl_->http->tcp_port(); }
+
+std::vector<ReceivedRequest> FakeModelServer::requests() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->received;
+}
+
+void FakeModelServer::Stop() {
+  if (impl_->http) impl_->http->Stop();
+}
+
+}  // namespace lineage::llm

@@ -1,0 +1,320 @@
+#include "llm/gateway.h"
+
+#include <spdlog/spdlog.h>
+#include <sys/random.h>
+
+#include <chrono>
+#include <map>
+
+#include "base/files.h"
+#include "llm/http_server.h"
+#include "llm/wire.h"
+
+namespace lineage::llm {
+
+using json = nlohmann::json;
+
+// --- Budget -------------------------------------------------------------------------------------------
+
+namespace {
+
+std::string Dollars(double usd) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "$%.4f", usd);
+  return buf;
+}
+
+}  // namespace
+
+std::string Budget::Reserve(const Spend& estimate) {
+  std::lock_guard lock(mu_);
+  const std::int64_t tokens = spent_.tokens + in_flight_.tokens + estimate.tokens;
+  const double cost = spent_.cost_usd + in_flight_.cost_usd + estimate.cost_usd;
+  const std::int64_t calls = spent_.calls + in_flight_.calls + estimate.calls;
+  if (limits_.calls && calls > *limits_.calls) {
+    return "calls: " + std::to_string(*limits_.calls) + " of " + std::to_string(*limits_.calls) +
+           " allowed are spent or in flight";
+  }
+  if (limits_.tokens && tokens > *limits_.tokens) {
+    return "tokens: " + std::to_string(spent_.tokens) + " spent and " + std::to_string(in_flight_.tokens) +
+           " in flight, and this call may use up to " + std::to_string(estimate.tokens) + " (prompt plus max_tokens), of " +
+           std::to_string(*limits_.tokens) + " allowed";
+  }
+  if (limits_.cost_usd && cost > *limits_.cost_usd) {
+    return "cost: " + Dollars(spent_.cost_usd) + " spent and " + Dollars(in_flight_.cost_usd) +
+           " in flight, and this call may cost up to " + Dollars(estimate.cost_usd) + ", of " +
+           Dollars(*limits_.cost_usd) + " allowed";
+  }
+  in_flight_.tokens += estimate.tokens;
+  in_flight_.cost_usd += estimate.cost_usd;
+  in_flight_.calls += estimate.calls;
+  return "";
+}
+
+void Budget::Settle(const Spend& estimate, const Spend& actual) {
+  std::lock_guard lock(mu_);
+  in_flight_.tokens -= estimate.tokens;
+  in_flight_.cost_usd -= estimate.cost_usd;
+  in_flight_.calls -= estimate.calls;
+  spent_.tokens += actual.tokens;
+  spent_.cost_usd += actual.cost_usd;
+  spent_.calls += actual.calls;
+}
+
+Spend Budget::spent() const {
+  std::lock_guard lock(mu_);
+  return spent_;
+}
+
+Spend Budget::in_flight() const {
+  std::lock_guard lock(mu_);
+  return in_flight_;
+}
+
+std::string NewToken() {
+  unsigned char bytes[16];
+  size_t got = 0;
+  while (got < sizeof bytes) {
+    ssize_t n = getrandom(bytes + got, sizeof bytes - got, 0);
+    if (n > 0) got += static_cast<size_t>(n);
+  }
+  static const char* kHex = "0123456789abcdef";
+  std::string token = "lgw-";
+  for (unsigned char b : bytes) {
+    token += kHex[b >> 4];
+    token += kHex[b & 15];
+  }
+  return token;
+}
+
+// --- Gateway ------------------------------------------------------------------------------------------
+
+namespace {
+
+struct Grant {
+  Attribution who;
+  std::shared_ptr<Budget> budget;
+};
+
+std::string TokenOf(const HttpRequest& http) {
+  std::string auth = http.Header("authorization");
+  if (auth.rfind("Bearer ", 0) == 0) return auth.substr(7);
+  return http.Header("x-api-key");
+}
+
+// A purpose header is the caller's word: keep it short and printable.
+std::string CleanPurpose(const std::string& value) {
+  std::string out;
+  for (char c : value.substr(0, 64)) {
+    if (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.') out += c;
+  }
+  return out;
+}
+
+}  // namespace
+
+struct Gateway::Impl {
+  ModelClient client;
+  GatewayOptions options;
+  std::unique_ptr<HttpServer> http;
+
+  std::mutex mu;
+  std::map<std::string, Grant> grants;
+  std::map<std::string, size_t> replay_positions;  // by request hash
+
+  explicit Impl(ModelsConfig models) : client(std::move(models)) {}
+
+  HttpResponse ErrorResponse(wire::Dialect dialect, ErrorKind kind, const std::string& message) {
+    return HttpResponse{wire::HttpStatus(dialect, kind), wire::ErrorBody(dialect, ModelError{kind, 0, message}).dump()};
+  }
+
+  std::optional<Grant> Find(const std::string& token) {
+    std::lock_guard lock(mu);
+    auto it = grants.find(token);
+    if (token.empty() || it == grants.end()) return std::nullopt;
+    return it->second;
+  }
+
+  HttpResponse Models() {
+    json data = json::array();
+    for (const ModelConfig& m : client.config().models) {
+      data.push_back({{"id", m.alias}, {"object", "model"}, {"created", 0}, {"owned_by", "lineage"}});
+    }
+    return HttpResponse{200, json{{"object", "list"}, {"data", data}}.dump()};
+  }
+
+  std::filesystem::path CachePath(const std::string& hash) const { return options.cache_dir / (hash + ".json"); }
+
+  static std::string RequestHash(const ModelConfig& m, ChatRequest request) {
+    request.model.clear();  // the alias does not matter; the upstream model does
+    return Sha256Hex(json{{"model", m.model}, {"provider", ProviderName(m.provider)}, {"request", ToJson(request)}}.dump());
+  }
+
+  CallResult Replay(const ModelConfig& m, const std::string& hash) {
+    CallResult result;
+    result.provider = ProviderName(m.provider);
+    result.model = m.model;
+    std::lock_guard lock(mu);
+    Result<std::string> text = ReadFile(CachePath(hash));
+    json stored = text.ok() ? json::parse(*text, nullptr, false) : json();
+    if (!stored.is_array() || stored.empty()) {
+      result.error = {ErrorKind::kNotRecorded, 0,
+                      "replay: no recorded response for this request (hash " + hash.substr(0, 12) + ") in " +
+                          options.cache_dir.string() + "; the agent asked something the recorded run did not"};
+      return result;
+    }
+    // Identical requests made several times get the recorded responses in order, then the last again.
+    size_t& position = replay_positions[hash];
+    Result<ChatResponse> response = ChatResponseFromJson(stored[std::min(position, stored.size() - 1)]);
+    ++position;
+    if (!response.ok()) {
+      result.error = {ErrorKind::kMalformedResponse, 0, "replay: " + CachePath(hash).string() + ": " + response.status().message()};
+      return result;
+    }
+    result.response = std::move(response).value();
+    result.attempts = 1;
+    if (m.price) result.cost_usd = CostUsd(result.response->usage, *m.price);
+    return result;
+  }
+
+  void Store(const std::string& hash, const ChatResponse& response) {
+    std::lock_guard lock(mu);
+    Result<std::string> text = ReadFile(CachePath(hash));
+    json stored = text.ok() ? json::parse(*text, nullptr, false) : json::array();
+    if (!stored.is_array()) stored = json::array();
+    stored.push_back(ToJson(response));
+    Status status = WriteFileAtomic(CachePath(hash), stored.dump(1));
+    if (!status.ok()) spdlog::error("gateway: cannot record a response: {}", status.message());
+  }
+
+  HttpResponse Handle(const HttpRequest& http) {
+    const auto start = std::chrono::steady_clock::now();
+    wire::Dialect dialect = wire::Dialect::kOpenAI;
+    if (http.method == "POST" && http.target == "/v1/messages") {
+      dialect = wire::Dialect::kAnthropic;
+    } else if (!(http.method == "POST" && http.target == "/v1/chat/completions") &&
+               !(http.method == "GET" && http.target == "/v1/models")) {
+      return ErrorResponse(dialect, ErrorKind::kNotRecorded,
+                           "lineage's gateway serves POST /v1/chat/completions, POST /v1/messages and GET /v1/models");
+    }
+    std::optional<Grant> grant = Find(TokenOf(http));
+    if (!grant) {
+      return ErrorResponse(dialect, ErrorKind::kAuth, "unknown or missing gateway token; use the token lineage gave "
+                                                      "this sandbox (Authorization: Bearer TOKEN or x-api-key: TOKEN)");
+    }
+    if (http.method == "GET") return Models();
+
+    CallRecord record;
+    record.who = grant->who;
+    if (std::string purpose = CleanPurpose(http.Header("x-lineage-purpose")); !purpose.empty()) {
+      record.who.purpose = purpose;
+    }
+    record.dialect = wire::DialectName(dialect);
+    record.request_body = http.body;
+    HttpResponse response = Serve(dialect, http, *grant, record);
+    record.response_body = response.body;
+    record.latency_ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+    if (options.recorder) options.recorder(record);
+    return response;
+  }
+
+  // Parses, admits, calls and answers; fills `record` on the way.
+  HttpResponse Serve(wire::Dialect dialect, const HttpRequest& http, const Grant& grant, CallRecord& record) {
+    auto refuse = [&](ErrorKind kind, const std::string& message) {
+      record.outcome = ErrorKindName(kind);
+      record.error = message;
+      return ErrorResponse(dialect, kind, message);
+    };
+    json body = json::parse(http.body, nullptr, false);
+    if (body.is_discarded()) return refuse(ErrorKind::kBadRequest, "the request body is not valid JSON");
+    Result<ChatRequest> request = wire::ParseRequest(dialect, body);
+    if (!request.ok()) return refuse(ErrorKind::kBadRequest, request.status().message());
+    record.alias = request->model;
+    const ModelConfig* m = client.config().Find(request->model);
+    if (!m) {
+      return refuse(ErrorKind::kBadRequest, "model '" + request->model + "' is not configured; ask for one of: " +
+                                                client.config().AliasList());
+    }
+    record.provider = ProviderName(m->provider);
+    record.model = m->model;
+
+    const std::int64_t prompt_estimate = static_cast<std::int64_t>(http.body.size() / 4);
+    const int max_tokens = request->max_tokens.value_or(m->default_max_tokens);
+    Spend estimate{prompt_estimate + max_tokens,
+                   m->price ? CostUsd(Usage{prompt_estimate, max_tokens, 0, 0, 0}, *m->price) : 0.0, 1};
+    if (std::string over = grant.budget->Reserve(estimate); !over.empty()) {
+      return refuse(ErrorKind::kBudgetExceeded, "budget exhausted: " + over + "; this caller gets no more model calls");
+    }
+
+    const std::string hash = options.cache_mode == CacheMode::kOff ? "" : RequestHash(*m, *request);
+    CallResult result;
+    if (options.cache_mode == CacheMode::kReplay) {
+      result = Replay(*m, hash);
+      record.replayed = true;
+    } else {
+      result = client.Call(m->alias, *request);
+    }
+    record.attempts = result.attempts;
+    Spend actual{0, 0, 1};
+    if (result.ok()) {
+      actual.tokens = result.response->usage.input + result.response->usage.output;
+      actual.cost_usd = result.cost_usd;
+    }
+    grant.budget->Settle(estimate, actual);
+    if (!result.ok()) return refuse(result.error.kind, result.error.message);
+
+    if (options.cache_mode == CacheMode::kRecord) Store(hash, *result.response);
+    record.outcome = "ok";
+    record.usage = result.response->usage;
+    record.cost_usd = result.cost_usd;
+    return HttpResponse{200, wire::Response(dialect, *result.response).dump()};
+  }
+};
+
+Gateway::Gateway(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Gateway::~Gateway() { Stop(); }
+
+Result<std::unique_ptr<Gateway>> Gateway::Start(ModelsConfig models, GatewayOptions options) {
+  if (options.cache_mode != CacheMode::kOff) {
+    if (options.cache_dir.empty()) return Status::InvalidArgument("record and replay need a cache directory");
+    std::error_code ec;
+    if (options.cache_mode == CacheMode::kReplay && !std::filesystem::is_directory(options.cache_dir, ec)) {
+      return Status::NotFound("replay cache " + options.cache_dir.string() + " does not exist; record a run first");
+    }
+    std::filesystem::create_directories(options.cache_dir, ec);
+    if (ec) return Status::IOError("cannot create " + options.cache_dir.string() + ": " + ec.message());
+  }
+  auto impl = std::make_unique<Impl>(std::move(models));
+  impl->options = std::move(options);
+  Impl* raw = impl.get();
+  HttpServerOptions http_options;
+  http_options.unix_socket = raw->options.unix_socket;
+  http_options.tcp_listen = raw->options.tcp_listen;
+  LINEAGE_ASSIGN_OR_RETURN(impl->http,
+                           HttpServer::Start(http_options, [raw](const HttpRequest& r) { return raw->Handle(r); }));
+  return std::unique_ptr<Gateway>(new Gateway(std::move(impl)));
+}
+
+std::string Gateway::IssueToken(Attribution who, std::shared_ptr<Budget> budget) {
+  std::string token = NewToken();
+  AddToken(token, std::move(who), std::move(budget));
+  return token;
+}
+
+void Gateway::AddToken(const std::string& token, Attribution who, std::shared_ptr<Budget> budget) {
+  std::lock_guard lock(impl_->mu);
+  impl_->grants[token] = Grant{std::move(who), budget ? std::move(budget) : std::make_shared<Budget>()};
+}
+
+void Gateway::RevokeToken(const std::string& token) {
+  std::lock_guard lock(impl_->mu);
+  impl_->grants.erase(token);
+}
+
+std::string Gateway::tcp_url() const { return impl_->http->tcp_url(); }
+const std::string& Gateway::unix_socket() const { return impl_->http->unix_socket(); }
+void Gateway::Stop() {
+  if (impl_->http) impl_->http->Stop();
+}
+
+}  // namespace lineage::llm

@@ -1,0 +1,129 @@
+// The gateway: the only way agents reach a model.
+//
+// An HTTP server on a Unix socket (bound into each sandbox) and optionally on loopback TCP, serving
+//   POST /v1/chat/completions   OpenAI-compatible
+//   POST /v1/messages           Anthropic-compatible
+//   GET  /v1/models             the configured aliases, OpenAI's list format
+// A caller authenticates with a token the gateway issued (`Authorization: Bearer T` or `x-api-key: T`)
+// and names a configured alias as its model ("default", "conductor", "expert", ...). The gateway calls the
+// alias's upstream through a ModelClient, translating between the two formats (tools included) when the
+// caller's dialect and the upstream's differ, so an agent of either dialect works with either provider.
+//
+// Each token carries its attribution (run, agent, task, purpose) and a Budget, which several tokens may
+// share. A call is admitted only if the budget's spent plus in-flight spend, plus this call's estimate,
+// stays within its limits; otherwise it is refused with HTTP 402 in the caller's dialect. Every call,
+// refused or not, is handed to the CallRecorder (the orchestrator stores it in the archive).
+//
+// Record and replay: in kRecord mode each upstream response is stored under the SHA-256 of the canonical
+// request (upstream model plus the internal form); in kReplay mode responses come only from there, so a
+// recorded run can be replayed with no model at all.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "base/status.h"
+#include "llm/llm.h"
+
+namespace lineage::llm {
+
+struct BudgetLimits {
+  std::optional<std::int64_t> tokens;  // input plus output
+  std::optional<double> cost_usd;
+  std::optional<std::int64_t> calls;
+};
+
+struct Spend {
+  std::int64_t tokens = 0;
+  double cost_usd = 0;
+  std::int64_t calls = 0;
+};
+
+// Spend against limits; thread-safe. Share one between tokens to give them a common budget.
+class Budget {
+ public:
+  explicit Budget(BudgetLimits limits = {}) : limits_(limits) {}
+
+  // Admits a call estimated at `estimate`, counting it as in flight; an empty string when admitted,
+  // else which limit it would pass ("cost: $1.02 spent or in flight of $1.00").
+  std::string Reserve(const Spend& estimate);
+  // Settles an admitted call: its estimate leaves the in-flight spend and `actual` is added to spent.
+  void Settle(const Spend& estimate, const Spend& actual);
+
+  Spend spent() const;
+  Spend in_flight() const;
+  const BudgetLimits& limits() const { return limits_; }
+
+ private:
+  const BudgetLimits limits_;
+  mutable std::mutex mu_;
+  Spend spent_, in_flight_;
+};
+
+// Whom a call served; recorded with it.
+struct Attribution {
+  std::optional<std::int64_t> run_id;
+  std::optional<std::int64_t> agent_id;
+  std::string task_id;
+  std::string purpose;  // "self_modify", "evaluate", "diagnose", ...; an X-Lineage-Purpose header refines it
+};
+
+struct CallRecord {
+  Attribution who;
+  std::string dialect;  // the caller's: "openai" | "anthropic"
+  std::string alias;    // the model the caller named
+  std::string provider, model;  // the upstream; empty when the call never got that far
+  std::string request_body;     // as the caller sent it
+  std::string response_body;    // as the caller received it
+  Usage usage;
+  double cost_usd = 0;
+  std::int64_t latency_ms = 0;
+  int attempts = 0;
+  std::string outcome;  // "ok" or an ErrorKind name
+  std::string error;    // the message, when not ok
+  bool replayed = false;
+};
+
+using CallRecorder = std::function<void(const CallRecord&)>;
+
+enum class CacheMode { kOff, kRecord, kReplay };
+
+struct GatewayOptions {
+  std::string unix_socket;  // path; empty: none
+  std::string tcp_listen;   // "127.0.0.1:PORT"; empty: none
+  CallRecorder recorder;    // optional
+  CacheMode cache_mode = CacheMode::kOff;
+  std::filesystem::path cache_dir;  // kRecord, kReplay
+};
+
+class Gateway {
+ public:
+  // Starts serving at once. Fails when no listener can be bound or a cache directory is unusable.
+  static Result<std::unique_ptr<Gateway>> Start(ModelsConfig models, GatewayOptions options);
+  ~Gateway();  // Stop()s
+
+  // Issues a new random token (or registers `token`) for a caller.
+  std::string IssueToken(Attribution who, std::shared_ptr<Budget> budget);
+  void AddToken(const std::string& token, Attribution who, std::shared_ptr<Budget> budget);
+  void RevokeToken(const std::string& token);
+
+  std::string tcp_url() const;  // "http://127.0.0.1:PORT", or empty
+  const std::string& unix_socket() const;
+  void Stop();
+
+  struct Impl;
+
+ private:
+  explicit Gateway(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// A new random token (hex, 128 bits) for a sandbox.
+std::string NewToken();
+
+}  // namespace lineage::llm

@@ -1,0 +1,278 @@
+#include "llm/http_server.h"
+
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <atomic>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <list>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+namespace lineage::llm {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using Clock = std::chrono::steady_clock;
+
+std::string HttpRequest::Header(const std::string& name) const {
+  auto it = headers.find(name);
+  return it == headers.end() ? std::string() : it->second;
+}
+
+Status ParseHostPort(const std::string& value, const std::string& flag, std::string* host, int* port) {
+  const auto colon = value.rfind(':');
+  const std::string bad = flag + " '" + value + "' must be HOST:PORT, such as 127.0.0.1:8080";
+  if (colon == std::string::npos || colon == 0) return Status::InvalidArgument(bad);
+  *host = value.substr(0, colon);
+  try {
+    size_t used = 0;
+    *port = std::stoi(value.substr(colon + 1), &used);
+    if (used != value.size() - colon - 1 || *port < 0 || *port > 65535) return Status::InvalidArgument(bad);
+  } catch (const std::exception&) {
+    return Status::InvalidArgument(bad);
+  }
+  return Status::OK();
+}
+
+namespace {
+
+// One accepted connection, served on its own thread.
+struct Connection {
+  int fd = -1;
+  std::atomic<bool> busy{false};  // inside the handler: idle time does not count
+  std::atomic<bool> done{false};
+  std::atomic<std::int64_t> last_activity_ms{0};
+  std::thread thread;
+};
+
+std::int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch()).count();
+}
+
+HttpRequest ToRequest(const http::request<http::string_body>& in) {
+  HttpRequest out;
+  out.method = std::string(in.method_string());
+  out.target = std::string(in.target());
+  for (const auto& field : in) {
+    std::string name(field.name_string());
+    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    out.headers[name] = std::string(field.value());
+  }
+  out.body = in.body();
+  return out;
+}
+
+http::response<http::string_body> ToBeast(const HttpResponse& in, unsigned version, bool keep_alive) {
+  http::response<http::string_body> out{static_cast<http::status>(in.status), version};
+  out.set(http::field::server, "lineage");
+  out.set(http::field::content_type, in.content_type);
+  for (const auto& [name, value] : in.headers) out.set(name, value);
+  out.keep_alive(keep_alive);
+  out.body() = in.body;
+  out.prepare_payload();
+  return out;
+}
+
+}  // namespace
+
+struct HttpServer::Impl {
+  HttpServerOptions options;
+  HttpHandler handler;
+  asio::io_context io;
+  std::unique_ptr<asio::local::stream_protocol::acceptor> unix_acceptor;
+  std::unique_ptr<asio::ip::tcp::acceptor> tcp_acceptor;
+  int tcp_port = 0;
+  std::string tcp_host;
+  std::vector<std::thread> accept_threads;
+  std::thread reaper;
+
+  std::mutex mu;
+  std::condition_variable stop_cv;
+  bool stopping = false;
+  std::list<std::unique_ptr<Connection>> connections;
+
+  template <class Socket>
+  void Serve(Socket socket, Connection* conn) {
+    beast::flat_buffer buffer;
+    for (;;) {
+      http::request_parser<http::string_body> parser;
+      parser.body_limit(options.max_body_bytes);
+      parser.header_limit(64 * 1024);
+      beast::error_code ec;
+      http::read(socket, buffer, parser, ec);
+      if (ec) {
+        if (ec == http::error::body_limit) {
+          WriteSimple(socket, 413, "{\"error\":{\"message\":\"request body too large\"}}");
+        }
+        break;
+      }
+      conn->busy = true;
+      const auto& request = parser.get();
+      HttpResponse response;
+      try {
+        response = handler(ToRequest(request));
+      } catch (const std::exception& e) {
+        spdlog::error("http handler failed: {}", e.what());
+        response = HttpResponse{500, "{\"error\":{\"message\":\"internal error\"}}"};
+      }
+      conn->busy = false;
+      conn->last_activity_ms = NowMs();
+      if (response.delivery == HttpResponse::Delivery::kDropConnection) break;
+      auto out = ToBeast(response, request.version(), request.keep_alive());
+      if (response.delivery == HttpResponse::Delivery::kTruncateBody) {
+        std::ostringstream whole;
+        whole << out;
+        const std::string bytes = whole.str();
+        asio::write(socket, asio::buffer(bytes.data(), bytes.size() - out.body().size() / 2 - 1), ec);
+        break;
+      }
+      http::write(socket, out, ec);
+      if (ec || !request.keep_alive()) break;
+    }
+    beast::error_code ignored;
+    socket.shutdown(Socket::shutdown_both, ignored);
+    conn->done = true;  // before close(): once closed, the fd number may belong to someone else
+    socket.close(ignored);
+  }
+
+  template <class Socket>
+  void WriteSimple(Socket& socket, int status, const std::string& body) {
+    beast::error_code ec;
+    http::write(socket, ToBeast(HttpResponse{status, body}, 11, false), ec);
+  }
+
+  template <class Acceptor>
+  void AcceptLoop(Acceptor& acceptor) {
+    for (;;) {
+      typename Acceptor::protocol_type::socket socket(io);
+      beast::error_code ec;
+      acceptor.accept(socket, ec);
+      std::lock_guard lock(mu);
+      if (stopping) return;
+      if (ec) continue;
+      Reap();
+      if (static_cast<int>(connections.size()) >= options.max_connections) {
+        WriteSimple(socket, 503, "{\"error\":{\"message\":\"too many connections\"}}");
+        continue;
+      }
+      auto conn = std::make_unique<Connection>();
+      conn->fd = socket.native_handle();
+      conn->last_activity_ms = NowMs();
+      Connection* raw = conn.get();
+      conn->thread = std::thread([this, s = std::move(socket), raw]() mutable { Serve(std::move(s), raw); });
+      connections.push_back(std::move(conn));
+    }
+  }
+
+  // Joins finished connections and closes idle ones. Holds `mu`.
+  void Reap() {
+    const std::int64_t now = NowMs();
+    for (auto it = connections.begin(); it != connections.end();) {
+      Connection& c = **it;
+      if (c.done) {
+        c.thread.join();
+        it = connections.erase(it);
+        continue;
+      }
+      if (!c.busy && now - c.last_activity_ms > options.idle_timeout_ms) ::shutdown(c.fd, SHUT_RDWR);
+      ++it;
+    }
+  }
+
+  void ReaperLoop() {
+    std::unique_lock lock(mu);
+    while (!stopping) {
+      stop_cv.wait_for(lock, std::chrono::milliseconds(std::min(1000, options.idle_timeout_ms)));
+      if (!stopping) Reap();
+    }
+  }
+};
+
+HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+HttpServer::~HttpServer() { Stop(); }
+
+Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& options, HttpHandler handler) {
+  if (options.unix_socket.empty() && options.tcp_listen.empty()) {
+    return Status::InvalidArgument("an HTTP server needs a Unix socket path or a HOST:PORT to listen on");
+  }
+  auto impl = std::make_unique<Impl>();
+  impl->options = options;
+  impl->handler = std::move(handler);
+  try {
+    if (!options.unix_socket.empty()) {
+      std::error_code ec;
+      if (std::filesystem::is_socket(options.unix_socket, ec)) std::filesystem::remove(options.unix_socket, ec);
+      impl->unix_acceptor = std::make_unique<asio::local::stream_protocol::acceptor>(
+          impl->io, asio::local::stream_protocol::endpoint(options.unix_socket));
+      ::chmod(options.unix_socket.c_str(), 0600);  // the token is the real guard; this keeps other users out
+    }
+    if (!options.tcp_listen.empty()) {
+      int port = 0;
+      LINEAGE_RETURN_IF_ERROR(ParseHostPort(options.tcp_listen, "listen address", &impl->tcp_host, &port));
+      asio::ip::tcp::endpoint endpoint(asio::ip::make_address(impl->tcp_host), static_cast<unsigned short>(port));
+      impl->tcp_acceptor = std::make_unique<asio::ip::tcp::acceptor>(impl->io, endpoint, /*reuse_address=*/true);
+      impl->tcp_port = impl->tcp_acceptor->local_endpoint().port();
+    }
+  } catch (const std::exception& e) {
+    return Status::IOError("cannot listen on " +
+                           (options.unix_socket.empty() ? options.tcp_listen : options.unix_socket) + ": " + e.what());
+  }
+  Impl* raw = impl.get();
+  if (raw->unix_acceptor) raw->accept_threads.emplace_back([raw] { raw->AcceptLoop(*raw->unix_acceptor); });
+  if (raw->tcp_acceptor) raw->accept_threads.emplace_back([raw] { raw->AcceptLoop(*raw->tcp_acceptor); });
+  raw->reaper = std::thread([raw] { raw->ReaperLoop(); });
+  return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
+}
+
+void HttpServer::Stop() {
+  Impl& s = *impl_;
+  {
+    std::lock_guard lock(s.mu);
+    if (s.stopping) return;
+    s.stopping = true;
+  }
+  s.stop_cv.notify_all();
+  // shutdown() wakes a thread blocked in accept() or read() on Linux; close() alone would not.
+  if (s.unix_acceptor) ::shutdown(s.unix_acceptor->native_handle(), SHUT_RDWR);
+  if (s.tcp_acceptor) ::shutdown(s.tcp_acceptor->native_handle(), SHUT_RDWR);
+  for (auto& t : s.accept_threads) t.join();
+  s.reaper.join();
+  std::list<std::unique_ptr<Connection>> connections;
+  {
+    std::lock_guard lock(s.mu);
+    connections.swap(s.connections);
+  }
+  for (auto& c : connections) {
+    if (!c->done) ::shutdown(c->fd, SHUT_RDWR);
+    c->thread.join();
+  }
+  beast::error_code ignored;
+  if (s.unix_acceptor) {
+    s.unix_acceptor->close(ignored);
+    std::error_code ec;
+    std::filesystem::remove(s.options.unix_socket, ec);
+  }
+  if (s.tcp_acceptor) s.tcp_acceptor->close(ignored);
+}
+
+int HttpServer::tcp_port() const { return impl_->tcp_port; }
+std::string HttpServer::tcp_url() const {
+  if (!impl_->tcp_acceptor) return "";
+  const std::string& host = impl_->tcp_host;
+  return "http://" + (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
+         std::to_string(impl_->tcp_port);
+}
+const std::string& HttpServer::unix_socket() const { return impl_->options.unix_socket; }
+
+}  // namespace lineage::llm

@@ -1,0 +1,72 @@
+// A small HTTP/1.1 server (Boost.Beast) on a Unix socket and/or loopback TCP, shared by the gateway and
+// the fake model server. Beast stays inside http_server.cc: users see plain request and response structs.
+//
+// One thread per connection, with keep-alive. Connections beyond `max_connections` are answered 503 and
+// closed; a connection idle (not inside the handler) for longer than `idle_timeout_ms` is closed, so a
+// hostile caller cannot pin threads forever.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "base/status.h"
+
+namespace lineage::llm {
+
+struct HttpRequest {
+  std::string method;  // "GET", "POST"
+  std::string target;  // "/v1/messages"
+  std::map<std::string, std::string> headers;  // names in lower case
+  std::string body;
+
+  std::string Header(const std::string& lower_case_name) const;
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::string body;
+  std::string content_type = "application/json";
+  std::vector<std::pair<std::string, std::string>> headers;
+  // How the response leaves: fault injection in the fake model server uses the last two.
+  enum class Delivery { kNormal, kDropConnection, kTruncateBody };
+  Delivery delivery = Delivery::kNormal;
+};
+
+using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
+
+struct HttpServerOptions {
+  std::string unix_socket;  // path; empty: none. A stale socket file there is replaced.
+  std::string tcp_listen;   // "HOST:PORT" (PORT 0 picks a free one); empty: none
+  int max_connections = 256;
+  int idle_timeout_ms = 120'000;
+  std::size_t max_body_bytes = 32 << 20;
+};
+
+class HttpServer {
+ public:
+  // Binds every listener before returning, so callers can connect at once.
+  static Result<std::unique_ptr<HttpServer>> Start(const HttpServerOptions& options, HttpHandler handler);
+  ~HttpServer();  // Stop()s
+
+  // Closes the listeners and every connection, and waits for the handlers running now to return.
+  void Stop();
+
+  int tcp_port() const;          // 0 without a TCP listener
+  std::string tcp_url() const;   // "http://127.0.0.1:PORT", or empty
+  const std::string& unix_socket() const;
+
+  struct Impl;
+
+ private:
+  explicit HttpServer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Splits "HOST:PORT"; InvalidArgument names `flag` and the value.
+Status ParseHostPort(const std::string& value, const std::string& flag, std::string* host, int* port);
+
+}  // namespace lineage::llm

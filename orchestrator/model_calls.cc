@@ -1,0 +1,27 @@
+#include "orchestrator/model_calls.h"
+
+#include <spdlog/spdlog.h>
+
+namespace lineage {
+
+llm::CallRecorder ArchiveCallRecorder(Archive& archive) {
+  return [&archive](const llm::CallRecord& call) {
+    ModelCall row;
+    row.run_id = call.who.run_id;
+    row.agent_id = call.who.agent_id;
+    row.task_id = call.who.task_id;
+    row.purpose = call.who.purpose;
+    row.provider = call.provider;
+    row.model = call.model.empty() ? call.alias : call.model;
+    row.input_tokens = call.usage.input;
+    row.output_tokens = call.usage.output;
+    row.cost_usd = call.cost_usd;
+    row.latency_ms = call.latency_ms;
+    row.outcome = call.replayed && call.outcome == "ok" ? "replayed" : call.outcome;
+    row.error = call.error;
+    Result<std::int64_t> id = archive.RecordModelCall(row, call.request_body, call.response_body);
+    if (!id.ok()) spdlog::error("cannot record a model call in the archive: {}", id.status().message());
+  };
+}
+
+}  // namespace lineage
