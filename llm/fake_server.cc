@@ -192,7 +192,8 @@ struct FakeModelServer::Impl {
     return HttpResponse{wire::HttpStatus(dialect, kind), wire::ErrorBody(dialect, error).dump()};
   }
 
-  HttpResponse Fail(const ScriptEntry& e, wire::Dialect dialect, const std::string& key) {
+  // `normal_body` is what the entry would answer without its fault (the truncate fault cuts it short).
+  HttpResponse Fail(const ScriptEntry& e, wire::Dialect dialect, const std::string& key, const std::string& normal_body) {
     auto with = [&](ErrorKind kind, std::string fallback) {
       return Error(dialect, kind, e.fault_message.empty() ? fallback : e.fault_message);
     };
@@ -216,7 +217,10 @@ struct FakeModelServer::Impl {
                     "(context_length_exceeded)");
       case Fault::kDrop: out.delivery = HttpResponse::Delivery::kDropConnection; return out;
       case Fault::kMalformed: out.body = "{\"id\": \"fake\", \"choices\": [ {\"message\": "; return out;
-      case Fault::kTruncate: out.delivery = HttpResponse::Delivery::kTruncateBody; return out;
+      case Fault::kTruncate:
+        out.body = normal_body;
+        out.delivery = HttpResponse::Delivery::kTruncateBody;
+        return out;
       case Fault::kNone: break;
     }
     return out;
@@ -260,9 +264,8 @@ struct FakeModelServer::Impl {
                          "the fake model server's script has no response left for this request");
       } else {
         entry = &script.entries[index];
-        response = entry->fault != Fault::kNone
-                       ? Fail(*entry, dialect, KeyOf(http))
-                       : HttpResponse{200, wire::Response(dialect, Answer(*entry, *request, http.body.size())).dump()};
+        std::string body = wire::Response(dialect, Answer(*entry, *request, http.body.size())).dump();
+        response = entry->fault != Fault::kNone ? Fail(*entry, dialect, KeyOf(http), body) : HttpResponse{200, body};
       }
       received_request.response_index = index;
       received.push_back(received_request);

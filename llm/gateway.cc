@@ -4,7 +4,10 @@
 #include <sys/random.h>
 
 #include <chrono>
+#include <condition_variable>
+#include <deque>
 #include <map>
+#include <thread>
 
 #include "base/files.h"
 #include "llm/http_server.h"
@@ -91,6 +94,8 @@ std::string NewToken() {
 
 namespace {
 
+constexpr size_t kMaxPendingRecords = 4096;
+
 struct Grant {
   Attribution who;
   std::shared_ptr<Budget> budget;
@@ -122,7 +127,49 @@ struct Gateway::Impl {
   std::map<std::string, Grant> grants;
   std::map<std::string, size_t> replay_positions;  // by request hash
 
+  // Records are handed to the recorder by one background thread, in call order, so that storing them
+  // (a database row and two blobs, each fsynced) stays off the agent's path.
+  std::mutex record_mu;
+  std::condition_variable record_cv;
+  std::deque<CallRecord> pending_records;
+  bool recording = false;  // the writer is inside the recorder
+  bool stop_recording = false;
+  std::thread record_thread;
+
   explicit Impl(ModelsConfig models) : client(std::move(models)) {}
+
+  void Enqueue(CallRecord record) {
+    if (!options.recorder) return;
+    {
+      // Backpressure: callers faster than the recorder wait rather than grow the queue without bound.
+      std::unique_lock lock(record_mu);
+      record_cv.wait(lock, [&] { return pending_records.size() < kMaxPendingRecords; });
+      pending_records.push_back(std::move(record));
+    }
+    record_cv.notify_all();
+  }
+
+  void RecordLoop() {
+    std::unique_lock lock(record_mu);
+    for (;;) {
+      record_cv.wait(lock, [&] { return stop_recording || !pending_records.empty(); });
+      if (pending_records.empty()) return;  // stopping, and everything is stored
+      CallRecord record = std::move(pending_records.front());
+      pending_records.pop_front();
+      recording = true;
+      record_cv.notify_all();  // a caller may wait for room in the queue
+      lock.unlock();
+      options.recorder(record);
+      lock.lock();
+      recording = false;
+      record_cv.notify_all();
+    }
+  }
+
+  void Flush() {
+    std::unique_lock lock(record_mu);
+    record_cv.wait(lock, [&] { return pending_records.empty() && !recording; });
+  }
 
   HttpResponse ErrorResponse(wire::Dialect dialect, ErrorKind kind, const std::string& message) {
     return HttpResponse{wire::HttpStatus(dialect, kind), wire::ErrorBody(dialect, ModelError{kind, 0, message}).dump()};
@@ -214,7 +261,7 @@ struct Gateway::Impl {
     HttpResponse response = Serve(dialect, http, *grant, record);
     record.response_body = response.body;
     record.latency_ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
-    if (options.recorder) options.recorder(record);
+    Enqueue(std::move(record));
     return response;
   }
 
@@ -292,6 +339,7 @@ Result<std::unique_ptr<Gateway>> Gateway::Start(ModelsConfig models, GatewayOpti
   http_options.tcp_listen = raw->options.tcp_listen;
   LINEAGE_ASSIGN_OR_RETURN(impl->http,
                            HttpServer::Start(http_options, [raw](const HttpRequest& r) { return raw->Handle(r); }));
+  raw->record_thread = std::thread([raw] { raw->RecordLoop(); });
   return std::unique_ptr<Gateway>(new Gateway(std::move(impl)));
 }
 
@@ -313,8 +361,16 @@ void Gateway::RevokeToken(const std::string& token) {
 
 std::string Gateway::tcp_url() const { return impl_->http->tcp_url(); }
 const std::string& Gateway::unix_socket() const { return impl_->http->unix_socket(); }
+void Gateway::Flush() { impl_->Flush(); }
+
 void Gateway::Stop() {
   if (impl_->http) impl_->http->Stop();
+  {
+    std::lock_guard lock(impl_->record_mu);
+    impl_->stop_recording = true;
+  }
+  impl_->record_cv.notify_all();
+  if (impl_->record_thread.joinable()) impl_->record_thread.join();
 }
 
 }  // namespace lineage::llm

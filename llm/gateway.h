@@ -12,7 +12,10 @@
 // Each token carries its attribution (run, agent, task, purpose) and a Budget, which several tokens may
 // share. A call is admitted only if the budget's spent plus in-flight spend, plus this call's estimate,
 // stays within its limits; otherwise it is refused with HTTP 402 in the caller's dialect. Every call,
-// refused or not, is handed to the CallRecorder (the orchestrator stores it in the archive).
+// refused or not, is handed to the CallRecorder (the orchestrator stores it in the archive) by a background
+// thread, after the caller has its answer: storing a call costs about a millisecond of fsyncs that the agent
+// should not wait for. Flush() waits for the records so far; Stop() stores every one before returning. A
+// process killed outright can lose the records of the calls answered in its last milliseconds.
 //
 // Record and replay: in kRecord mode each upstream response is stored under the SHA-256 of the canonical
 // request (upstream model plus the internal form); in kReplay mode responses come only from there, so a
@@ -96,7 +99,7 @@ enum class CacheMode { kOff, kRecord, kReplay };
 struct GatewayOptions {
   std::string unix_socket;  // path; empty: none
   std::string tcp_listen;   // "127.0.0.1:PORT"; empty: none
-  CallRecorder recorder;    // optional
+  CallRecorder recorder;    // optional; called from one background thread, in call order
   CacheMode cache_mode = CacheMode::kOff;
   std::filesystem::path cache_dir;  // kRecord, kReplay
 };
@@ -114,6 +117,9 @@ class Gateway {
 
   std::string tcp_url() const;  // "http://127.0.0.1:PORT", or empty
   const std::string& unix_socket() const;
+  // Returns once every call answered so far has been handed to the recorder.
+  void Flush();
+  // Stops serving, then records what is still queued.
   void Stop();
 
   struct Impl;

@@ -656,6 +656,9 @@ ModelError ClassifyHttpError(int http_status, const std::string& body) {
     error.kind = ErrorKind::kAuth;
     error.message = "the provider refused the API key (HTTP " + std::to_string(http_status) + said +
                     "); check the key in the variable named by api_key_env";
+  } else if (http_status == 402) {
+    error.kind = ErrorKind::kBudgetExceeded;
+    error.message = "the budget for these calls is spent (HTTP 402" + said + ")";
   } else if (http_status == 429) {
     error.kind = ErrorKind::kRateLimited;
     error.message = "rate limited by the provider (HTTP 429" + said + "); lower max_concurrency or wait";

@@ -9,7 +9,7 @@ PACKAGES=(
   libgit2-dev libsqlite3-dev sqlite3 libzstd-dev libssl-dev
   libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev catch2
   bubblewrap libseccomp-dev libboost-dev libboost-filesystem-dev
-  libcurl4-openssl-dev libtomlplusplus-dev
+  libcurl4-openssl-dev libtomlplusplus-dev curl
 )
 
 missing=()

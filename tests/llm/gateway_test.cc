@@ -1,0 +1,302 @@
+// The gateway over real HTTP: agents of either dialect, upstreams of either kind (the fake model server),
+// tokens, budgets, faults, records, and record/replay.
+#include "llm/gateway.h"
+
+#include <atomic>
+#include <cstdlib>
+#include <thread>
+
+#include <catch2/catch.hpp>
+
+#include "tests/llm/llm_test_support.h"
+#include "tests/support/test_support.h"
+
+namespace lineage::llm {
+namespace {
+
+using json = nlohmann::json;
+using test::Config;
+using test::FakeModel;
+using test::Http;
+using test::StartFake;
+
+// A gateway on loopback TCP in front of `upstream` (alias "default"), plus a recorder that keeps calls.
+struct Rig {
+  std::mutex mu;
+  std::vector<CallRecord> records;  // declared first: the gateway, stopping, may still record
+  std::unique_ptr<FakeModelServer> fake;
+  std::unique_ptr<Gateway> gateway;
+
+  Rig(const std::string& script, Provider upstream, GatewayOptions options = {}) {
+    fake = StartFake(script);
+    options.tcp_listen = "127.0.0.1:0";
+    options.recorder = [this](const CallRecord& r) {
+      std::lock_guard lock(mu);
+      records.push_back(r);
+    };
+    ModelConfig m = FakeModel("default", upstream, fake->url());
+    m.max_retries = 2;
+    auto started = Gateway::Start(Config({m}), options);
+    REQUIRE(started.ok());
+    gateway = std::move(started).value();
+  }
+
+  // An agent-side client that reaches the gateway in `dialect` with `token`.
+  std::unique_ptr<ModelClient> Agent(Provider dialect, const std::string& token, const std::string& alias = "default") {
+    const std::string env = "LINEAGE_TEST_TOKEN_" + std::to_string(counter++);
+    ::setenv(env.c_str(), token.c_str(), 1);
+    ModelConfig m = FakeModel(alias, dialect, gateway->tcp_url(), env);
+    m.model = alias;  // agents ask the gateway for an alias
+    m.max_retries = 0;  // the gateway retries upstream; the agent sees the outcome
+    return std::make_unique<ModelClient>(Config({m}));
+  }
+
+  int counter = 0;
+};
+
+ChatRequest WithTools() {
+  ChatRequest r;
+  r.system = "You fix bugs.";
+  r.messages.push_back(Message::User("Run the tests."));
+  r.messages.push_back(Message{Role::kAssistant, {Block::Text("Running."), Block::ToolCall("call_1", "bash", json{{"command", "make test"}})}});
+  r.messages.push_back(Message{Role::kUser, {Block::ToolResult("call_1", "2 failed", true)}});
+  r.tools.push_back(Tool{"bash", "Run a shell command", json{{"type", "object"}}});
+  return r;
+}
+
+TEST_CASE("Agents of either dialect reach upstreams of either kind, tools translated") {
+  for (Provider agent_dialect : {Provider::kOpenAI, Provider::kAnthropic}) {
+    for (Provider upstream : {Provider::kOpenAI, Provider::kAnthropic}) {
+      INFO("agent " << ProviderName(agent_dialect) << ", upstream " << ProviderName(upstream));
+      Rig rig(R"({"responses": [{"text": "Fixing.", "tool_calls": [{"name": "bash", "id": "c7", "arguments": {"command": "vi a.c"}}]}]})",
+              upstream);
+      auto agent = rig.Agent(agent_dialect, rig.gateway->IssueToken({}, nullptr));
+      CallResult r = agent->Call("default", WithTools());
+      INFO(r.error.message);
+      REQUIRE(r.ok());
+      CHECK(r.response->Text() == "Fixing.");
+      REQUIRE(r.response->ToolCalls().size() == 1);
+      CHECK(r.response->ToolCalls()[0]->input == json{{"command", "vi a.c"}});
+      CHECK(r.response->stop_reason == StopReason::kToolUse);
+
+      // The upstream got the conversation in its own format.
+      const json up = rig.fake->requests().at(0).body;
+      CHECK(up["model"] == (upstream == Provider::kOpenAI ? "gpt-4.1-mini" : "claude-sonnet-4-5"));
+      if (upstream == Provider::kOpenAI) {
+        CHECK(up["messages"][0] == json{{"role", "system"}, {"content", "You fix bugs."}});
+        CHECK(up["messages"][2]["tool_calls"][0]["id"] == "call_1");
+        CHECK(up["messages"][3]["role"] == "tool");
+        CHECK(up["tools"][0]["function"]["name"] == "bash");
+      } else {
+        CHECK(up["system"] == "You fix bugs.");
+        CHECK(up["messages"][1]["content"][1]["type"] == "tool_use");
+        CHECK(up["messages"][2]["content"][0]["tool_use_id"] == "call_1");
+        CHECK(up["tools"][0]["input_schema"]["type"] == "object");
+      }
+    }
+  }
+}
+
+TEST_CASE("The gateway refuses unknown tokens and unknown models, in the caller's dialect") {
+  Rig rig(R"({"responses": [{"text": "ok"}]})", Provider::kOpenAI);
+  const std::string token = rig.gateway->IssueToken({}, nullptr);
+  const std::string chat = R"({"model": "default", "messages": [{"role": "user", "content": "hi"}]})";
+  auto no_token = Http(rig.gateway->tcp_url() + "/v1/chat/completions", {}, chat);
+  CHECK(no_token.status == 401);
+  CHECK(json::parse(no_token.body)["error"]["message"].get<std::string>().find("token") != std::string::npos);
+  auto anthropic_wrong = Http(rig.gateway->tcp_url() + "/v1/messages", {{"x-api-key", "lgw-wrong"}},
+                              R"({"model": "default", "max_tokens": 5, "messages": []})");
+  CHECK(anthropic_wrong.status == 401);
+  CHECK(json::parse(anthropic_wrong.body)["type"] == "error");
+
+  auto unknown = Http(rig.gateway->tcp_url() + "/v1/chat/completions", {{"Authorization", "Bearer " + token}},
+                      R"({"model": "gpt-5", "messages": [{"role": "user", "content": "hi"}]})");
+  CHECK(unknown.status == 400);
+  CHECK(json::parse(unknown.body)["error"]["message"] == "model 'gpt-5' is not configured; ask for one of: default");
+
+  auto models = Http(rig.gateway->tcp_url() + "/v1/models", {{"Authorization", "Bearer " + token}}, "");
+  CHECK(models.status == 200);
+  CHECK(json::parse(models.body)["data"][0]["id"] == "default");
+
+  rig.gateway->RevokeToken(token);
+  CHECK(Http(rig.gateway->tcp_url() + "/v1/chat/completions", {{"Authorization", "Bearer " + token}}, chat).status == 401);
+  CHECK(rig.fake->requests().empty());
+}
+
+TEST_CASE("Upstream faults reach the agent classified, after the gateway's own retries") {
+  Rig rig(R"({"responses": [{"fault": "rate_limit", "retry_after": 0}, {"text": "after retry"},
+                             {"fault": "context_length"},
+                             {"fault": "server_error"}, {"fault": "server_error"}, {"fault": "server_error"},
+                             {"fault": "malformed"}]})",
+          Provider::kAnthropic);
+  auto agent = rig.Agent(Provider::kOpenAI, rig.gateway->IssueToken({}, nullptr));
+  ChatRequest hello;
+  hello.messages.push_back(Message::User("hi"));
+
+  CallResult retried = agent->Call("default", hello);
+  REQUIRE(retried.ok());
+  CHECK(retried.response->Text() == "after retry");
+
+  CallResult too_long = agent->Call("default", hello);
+  CHECK(too_long.error.kind == ErrorKind::kContextTooLong);
+
+  CallResult server = agent->Call("default", hello);
+  CHECK(server.error.kind == ErrorKind::kServer);  // three 500s: the gateway's two retries are spent
+
+  CallResult malformed = agent->Call("default", hello);
+  CHECK(malformed.error.http_status == 502);
+  CHECK(malformed.error.message.find("malformed") != std::string::npos);
+
+  rig.gateway->Flush();
+  std::lock_guard lock(rig.mu);
+  REQUIRE(rig.records.size() == 4);
+  CHECK(rig.records[0].outcome == "ok");
+  CHECK(rig.records[0].attempts == 2);
+  CHECK(rig.records[1].outcome == "context_too_long");
+  CHECK(rig.records[2].outcome == "server");
+  CHECK(rig.records[3].outcome == "malformed_response");
+}
+
+TEST_CASE("Every call is recorded with its attribution, usage and cost") {
+  Rig rig(R"({"responses": [{"text": "ok", "usage": {"input": 500, "output": 50}}]})", Provider::kOpenAI);
+  const std::string token = rig.gateway->IssueToken(Attribution{7, 42, "task-3", "evaluate"}, nullptr);
+  auto reply = Http(rig.gateway->tcp_url() + "/v1/messages",
+                    {{"x-api-key", token}, {"X-Lineage-Purpose", "expert"}},
+                    R"({"model": "default", "max_tokens": 64, "messages": [{"role": "user", "content": "hi"}]})");
+  REQUIRE(reply.status == 200);
+  CHECK(json::parse(reply.body)["content"][0]["text"] == "ok");
+  rig.gateway->Flush();
+  std::lock_guard lock(rig.mu);
+  REQUIRE(rig.records.size() == 1);
+  const CallRecord& r = rig.records[0];
+  CHECK(r.who.run_id == 7);
+  CHECK(r.who.agent_id == 42);
+  CHECK(r.who.task_id == "task-3");
+  CHECK(r.who.purpose == "expert");
+  CHECK(r.dialect == "anthropic");
+  CHECK(r.provider == "openai");
+  CHECK(r.model == "gpt-4.1-mini");
+  CHECK(r.usage.input == 500);
+  CHECK(r.cost_usd == Approx(CostUsd(Usage{500, 50, 0, 0, 0}, *DefaultPrice("gpt-4.1-mini"))));
+  CHECK(json::parse(r.request_body)["max_tokens"] == 64);
+  CHECK(json::parse(r.response_body)["type"] == "message");
+}
+
+TEST_CASE("A budget runs out in the middle of an agent's run") {
+  Rig rig(R"({"responses": [{"text": "step", "usage": {"input": 100, "output": 100}}], "when_exhausted": "repeat_last"})",
+          Provider::kAnthropic);
+  auto budget = std::make_shared<Budget>(BudgetLimits{std::nullopt, std::nullopt, 3});
+  auto agent = rig.Agent(Provider::kOpenAI, rig.gateway->IssueToken({}, budget));
+  ChatRequest step;
+  step.messages.push_back(Message::User("next step"));
+  for (int i = 0; i < 3; ++i) REQUIRE(agent->Call("default", step).ok());
+  CallResult refused = agent->Call("default", step);
+  CHECK(refused.error.kind == ErrorKind::kBudgetExceeded);
+  CHECK(refused.error.http_status == 402);
+  CHECK(refused.error.message.find("budget exhausted") != std::string::npos);
+  CHECK(rig.fake->requests().size() == 3);
+  CHECK(budget->spent().calls == 3);
+  CHECK(budget->spent().tokens == 600);
+  CHECK(budget->in_flight().calls == 0);
+
+  // A token budget counts the prompt and the most the answer may use.
+  auto tokens = std::make_shared<Budget>(BudgetLimits{1000, std::nullopt, std::nullopt});
+  const std::string token = rig.gateway->IssueToken({}, tokens);
+  auto big = Http(rig.gateway->tcp_url() + "/v1/messages", {{"x-api-key", token}},
+                  R"({"model": "default", "max_tokens": 2000, "messages": [{"role": "user", "content": "hi"}]})");
+  CHECK(big.status == 402);
+  const json body = json::parse(big.body);
+  CHECK(body["type"] == "error");
+  CHECK(body["error"]["message"].get<std::string>().find("max_tokens") != std::string::npos);
+}
+
+TEST_CASE("One budget shared by concurrent agents admits exactly its calls") {
+  Rig rig(R"({"responses": [{"text": "ok", "delay_ms": 20}], "when_exhausted": "repeat_last"})", Provider::kOpenAI);
+  auto shared = std::make_shared<Budget>(BudgetLimits{std::nullopt, std::nullopt, 10});
+  std::vector<std::unique_ptr<ModelClient>> agents;
+  for (int i = 0; i < 8; ++i) agents.push_back(rig.Agent(Provider::kOpenAI, rig.gateway->IssueToken({}, shared)));
+  std::atomic<int> ok{0}, refused{0};
+  std::vector<std::thread> threads;
+  for (auto& agent : agents) {
+    threads.emplace_back([&, a = agent.get()] {
+      ChatRequest r;
+      r.messages.push_back(Message::User("go"));
+      for (int i = 0; i < 5; ++i) {
+        CallResult out = a->Call("default", r);
+        if (out.ok()) ++ok;
+        else if (out.error.kind == ErrorKind::kBudgetExceeded) ++refused;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  CHECK(ok == 10);
+  CHECK(refused == 30);
+  CHECK(rig.fake->requests().size() == 10);
+  CHECK(shared->spent().calls == 10);
+}
+
+TEST_CASE("The gateway serves a Unix socket") {
+  test::TempDir dir;
+  GatewayOptions options;
+  options.unix_socket = (dir / "gw.sock").string();
+  Rig rig(R"({"responses": [{"text": "over the socket"}]})", Provider::kOpenAI, options);
+  const std::string token = rig.gateway->IssueToken({}, nullptr);
+  ::setenv("LINEAGE_TEST_SOCKET_TOKEN", token.c_str(), 1);
+  ModelConfig m = FakeModel("default", Provider::kOpenAI, "http://gateway", "LINEAGE_TEST_SOCKET_TOKEN");
+  m.unix_socket = options.unix_socket;
+  m.model = "default";
+  ModelClient agent(Config({m}));
+  CallResult r = agent.Call("default", ChatRequest{.messages = {Message::User("hi")}});
+  INFO(r.error.message);
+  REQUIRE(r.ok());
+  CHECK(r.response->Text() == "over the socket");
+}
+
+TEST_CASE("A recorded run replays with no model at all") {
+  test::TempDir dir;
+  ChatRequest first = WithTools(), second;
+  first.messages[2].content[0].is_error = false;  // OpenAI's format cannot carry it; the hashes would differ
+  second.messages.push_back(Message::User("second question"));
+  {
+    GatewayOptions record;
+    record.cache_mode = CacheMode::kRecord;
+    record.cache_dir = dir / "cache";
+    Rig rig(R"({"responses": [{"text": "one", "usage": {"input": 10, "output": 2}}, {"text": "two"}, {"text": "three"}]})",
+            Provider::kAnthropic, record);
+    auto agent = rig.Agent(Provider::kOpenAI, rig.gateway->IssueToken({}, nullptr));
+    REQUIRE(agent->Call("default", first).response->Text() == "one");
+    REQUIRE(agent->Call("default", second).response->Text() == "two");
+    REQUIRE(agent->Call("default", first).response->Text() == "three");
+  }
+  // No upstream: a config pointing at a closed port proves nothing is called.
+  GatewayOptions replay;
+  replay.tcp_listen = "127.0.0.1:0";
+  replay.cache_mode = CacheMode::kReplay;
+  replay.cache_dir = dir / "cache";
+  std::vector<CallRecord> records;
+  replay.recorder = [&](const CallRecord& r) { records.push_back(r); };
+  auto gateway = Gateway::Start(Config({FakeModel("default", Provider::kAnthropic, "http://127.0.0.1:9")}), replay);
+  REQUIRE(gateway.ok());
+  ::setenv("LINEAGE_TEST_REPLAY_TOKEN", (*gateway)->IssueToken({}, nullptr).c_str(), 1);
+  ModelConfig m = FakeModel("default", Provider::kAnthropic, (*gateway)->tcp_url(), "LINEAGE_TEST_REPLAY_TOKEN");
+  m.model = "default";
+  m.max_retries = 0;
+  ModelClient agent(Config({m}));  // this time the agent speaks Anthropic: the cache is format-neutral
+  auto text = [&](const ChatRequest& r) {
+    CallResult out = agent.Call("default", r);
+    return out.ok() ? out.response->Text() : out.error.message;
+  };
+  CHECK(text(first) == "one");
+  CHECK(text(second) == "two");
+  CHECK(text(first) == "three");
+  CallResult unknown = agent.Call("default", ChatRequest{.messages = {Message::User("never asked")}});
+  CHECK(unknown.error.http_status == 404);
+  CHECK(unknown.error.message.find("no recorded response") != std::string::npos);
+  (*gateway)->Flush();
+  REQUIRE(records.size() == 4);
+  CHECK(records[0].replayed);
+  CHECK(records[0].usage.input == 10);
+}
+
+}  // namespace
+}  // namespace lineage::llm

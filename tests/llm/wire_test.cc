@@ -1,0 +1,206 @@
+// Translation between the two wire formats and the internal form, tools included.
+#include "llm/wire.h"
+
+#include <catch2/catch.hpp>
+
+namespace lineage::llm {
+namespace {
+
+using json = nlohmann::json;
+using wire::Dialect;
+
+// A conversation with a system prompt, a tool, a call and its result, in OpenAI's format.
+json OpenAIConversation() {
+  return json::parse(R"({
+    "model": "conductor", "max_tokens": 300, "temperature": 0.2, "stop": "END",
+    "messages": [
+      {"role": "system", "content": "You are careful."},
+      {"role": "user", "content": [{"type": "text", "text": "List the files."}]},
+      {"role": "assistant", "content": null, "tool_calls": [
+        {"id": "call_1", "type": "function", "function": {"name": "bash", "arguments": "{\"command\":\"ls\"}"}},
+        {"id": "call_2", "type": "function", "function": {"name": "bash", "arguments": "{\"command\":\"pwd\"}"}}]},
+      {"role": "tool", "tool_call_id": "call_1", "content": "a.txt"},
+      {"role": "tool", "tool_call_id": "call_2", "content": "/work"},
+      {"role": "user", "content": "Thanks."}
+    ],
+    "tools": [{"type": "function", "function": {"name": "bash", "description": "Run a command",
+               "parameters": {"type": "object", "properties": {"command": {"type": "string"}}}}}],
+    "tool_choice": {"type": "function", "function": {"name": "bash"}}
+  })");
+}
+
+TEST_CASE("An OpenAI request becomes the internal form with tool calls and results in place") {
+  auto r = wire::ParseOpenAIRequest(OpenAIConversation());
+  REQUIRE(r.ok());
+  CHECK(r->model == "conductor");
+  CHECK(r->system == "You are careful.");
+  CHECK(r->max_tokens == 300);
+  CHECK(r->stop == std::vector<std::string>{"END"});
+  REQUIRE(r->messages.size() == 3);  // user, assistant (two calls), user (two results + text)
+  CHECK(r->messages[1].role == Role::kAssistant);
+  REQUIRE(r->messages[1].content.size() == 2);
+  CHECK(r->messages[1].content[0].kind == Block::Kind::kToolCall);
+  CHECK(r->messages[1].content[0].input == json{{"command", "ls"}});
+  const auto& results = r->messages[2].content;
+  REQUIRE(results.size() == 3);
+  CHECK(results[0].kind == Block::Kind::kToolResult);
+  CHECK(results[0].id == "call_1");
+  CHECK(results[1].text == "/work");
+  CHECK(results[2].text == "Thanks.");
+  REQUIRE(r->tools.size() == 1);
+  CHECK(r->tools[0].parameters["properties"].contains("command"));
+  REQUIRE(r->tool_choice);
+  CHECK(r->tool_choice->mode == ToolChoice::Mode::kTool);
+}
+
+TEST_CASE("OpenAI to Anthropic: tools, calls and results land where Anthropic expects them") {
+  auto r = wire::ParseOpenAIRequest(OpenAIConversation());
+  REQUIRE(r.ok());
+  json a = wire::AnthropicRequest(*r, "claude-sonnet-4-5", 4096);
+  CHECK(a["model"] == "claude-sonnet-4-5");
+  CHECK(a["system"] == "You are careful.");
+  CHECK(a["max_tokens"] == 300);
+  CHECK(a["stop_sequences"] == json::array({"END"}));
+  CHECK(a["tools"][0]["input_schema"]["properties"].contains("command"));
+  CHECK(a["tool_choice"] == json{{"type", "tool"}, {"name", "bash"}});
+  const json& assistant = a["messages"][1];
+  CHECK(assistant["role"] == "assistant");
+  CHECK(assistant["content"][0] == json{{"type", "tool_use"}, {"id", "call_1"}, {"name", "bash"}, {"input", {{"command", "ls"}}}});
+  const json& user = a["messages"][2];
+  CHECK(user["content"][0]["type"] == "tool_result");
+  CHECK(user["content"][0]["tool_use_id"] == "call_1");
+  CHECK(user["content"][1]["content"] == "/work");
+  CHECK(user["content"][2] == json{{"type", "text"}, {"text", "Thanks."}});
+  // And Anthropic's own parser reads back the same conversation.
+  auto back = wire::ParseAnthropicRequest(a);
+  REQUIRE(back.ok());
+  CHECK(ToJson(*back)["messages"] == ToJson(*r)["messages"]);
+}
+
+TEST_CASE("Anthropic to OpenAI: tool results become tool messages right after the calls") {
+  json anthropic = json::parse(R"({
+    "model": "expert", "max_tokens": 100, "system": [{"type": "text", "text": "Be brief."}],
+    "messages": [
+      {"role": "user", "content": "Fix it."},
+      {"role": "assistant", "content": [{"type": "text", "text": "Looking."},
+                                        {"type": "tool_use", "id": "tu_1", "name": "edit", "input": {"path": "a.c"}}]},
+      {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "tu_1", "content": [{"type": "text", "text": "done"}], "is_error": true}]}
+    ],
+    "tools": [{"name": "edit", "description": "Edit a file", "input_schema": {"type": "object"}}],
+    "tool_choice": {"type": "any"}
+  })");
+  auto r = wire::ParseAnthropicRequest(anthropic);
+  REQUIRE(r.ok());
+  CHECK(r->messages[2].content[0].is_error);
+  json o = wire::OpenAIRequest(*r, "gpt-4.1-mini", 4096);
+  CHECK(o["messages"][0] == json{{"role", "system"}, {"content", "Be brief."}});
+  CHECK(o["messages"][2]["content"] == "Looking.");
+  CHECK(o["messages"][2]["tool_calls"][0]["function"]["arguments"] == "{\"path\":\"a.c\"}");
+  CHECK(o["messages"][3] == json{{"role", "tool"}, {"tool_call_id", "tu_1"}, {"content", "done"}});
+  CHECK(o["messages"].size() == 4);
+  CHECK(o["tools"][0]["function"]["name"] == "edit");
+  CHECK(o["tool_choice"] == "required");
+}
+
+TEST_CASE("Responses translate both ways with tool calls, stop reasons and usage") {
+  json openai = json::parse(R"({
+    "id": "chatcmpl-1", "object": "chat.completion", "model": "gpt-4.1-mini",
+    "choices": [{"index": 0, "finish_reason": "tool_calls", "message": {"role": "assistant", "content": null,
+      "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "bash", "arguments": "{\"command\":\"make\"}"}}]}}],
+    "usage": {"prompt_tokens": 120, "completion_tokens": 30, "total_tokens": 150,
+              "prompt_tokens_details": {"cached_tokens": 100}, "completion_tokens_details": {"reasoning_tokens": 7}}
+  })");
+  auto r = wire::ParseOpenAIResponse(openai);
+  REQUIRE(r.ok());
+  CHECK(r->stop_reason == StopReason::kToolUse);
+  CHECK(r->usage.input == 120);
+  CHECK(r->usage.cache_read == 100);
+  CHECK(r->usage.reasoning == 7);
+  json a = wire::AnthropicResponse(*r);
+  CHECK(a["stop_reason"] == "tool_use");
+  CHECK(a["content"][0]["input"] == json{{"command", "make"}});
+  CHECK(a["usage"]["input_tokens"] == 20);  // Anthropic counts uncached input apart
+  CHECK(a["usage"]["cache_read_input_tokens"] == 100);
+  auto again = wire::ParseAnthropicResponse(a);
+  REQUIRE(again.ok());
+  CHECK(again->usage.input == 120);
+  json o = wire::OpenAIResponse(*again);
+  CHECK(o["choices"][0]["finish_reason"] == "tool_calls");
+  CHECK(o["choices"][0]["message"]["content"].is_null());
+  CHECK(o["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"] == "{\"command\":\"make\"}");
+}
+
+TEST_CASE("Invalid tool arguments from a model are kept, not lost") {
+  json openai = json::parse(R"({"choices": [{"finish_reason": "tool_calls", "message": {"role": "assistant",
+      "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "bash", "arguments": "{not json"}}]}}]})");
+  auto r = wire::ParseOpenAIResponse(openai);
+  REQUIRE(r.ok());
+  CHECK(r->content[0].input == "{not json");
+  CHECK(wire::OpenAIResponse(*r)["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"] == "{not json");
+  CHECK(wire::AnthropicResponse(*r)["content"][0]["input"] == json{{"_raw_arguments", "{not json"}});
+}
+
+TEST_CASE("Stop reasons map between the formats") {
+  for (auto [anthropic, openai] : std::vector<std::pair<std::string, std::string>>{
+           {"end_turn", "stop"}, {"max_tokens", "length"}, {"tool_use", "tool_calls"}, {"refusal", "content_filter"}}) {
+    json a = {{"content", json::array()}, {"stop_reason", anthropic}};
+    auto r = wire::ParseAnthropicResponse(a);
+    REQUIRE(r.ok());
+    CHECK(wire::OpenAIResponse(*r)["choices"][0]["finish_reason"] == openai);
+  }
+}
+
+TEST_CASE("Bad requests name the field at fault") {
+  auto no_model = wire::ParseOpenAIRequest(json{{"messages", json::array()}});
+  CHECK(no_model.status().message().find("model") != std::string::npos);
+  auto bad_role = wire::ParseOpenAIRequest(json::parse(R"({"model": "m", "messages": [{"role": "robot", "content": "x"}]})"));
+  CHECK(bad_role.status().message().find("messages[0].role") != std::string::npos);
+  auto streaming = wire::ParseAnthropicRequest(json::parse(R"({"model": "m", "stream": true, "messages": []})"));
+  CHECK(streaming.status().message().find("stream") != std::string::npos);
+  auto image = wire::ParseAnthropicRequest(
+      json::parse(R"({"model": "m", "messages": [{"role": "user", "content": [{"type": "image"}]}]})"));
+  CHECK(image.status().message().find("messages[0].content[0].type") != std::string::npos);
+  auto tool_without_id = wire::ParseOpenAIRequest(json::parse(R"({"model": "m", "messages": [{"role": "tool", "content": "x"}]})"));
+  CHECK(tool_without_id.status().message().find("tool_call_id") != std::string::npos);
+}
+
+TEST_CASE("Reasoning models get max_completion_tokens and no temperature") {
+  ChatRequest r;
+  r.messages.push_back(Message::User("hi"));
+  r.temperature = 0.5;
+  r.reasoning_effort = "low";
+  json o = wire::OpenAIRequest(r, "o4-mini", 1000);
+  CHECK(o["max_completion_tokens"] == 1000);
+  CHECK_FALSE(o.contains("max_tokens"));
+  CHECK_FALSE(o.contains("temperature"));
+}
+
+TEST_CASE("Provider errors are classified") {
+  CHECK(wire::ClassifyHttpError(401, R"({"error":{"message":"bad key"}})").kind == ErrorKind::kAuth);
+  CHECK(wire::ClassifyHttpError(429, "").kind == ErrorKind::kRateLimited);
+  CHECK(wire::ClassifyHttpError(529, R"({"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}})").kind ==
+        ErrorKind::kOverloaded);
+  CHECK(wire::ClassifyHttpError(502, "<html>bad gateway</html>").kind == ErrorKind::kServer);
+  CHECK(wire::ClassifyHttpError(400, R"({"error":{"message":"too long","code":"context_length_exceeded"}})").kind ==
+        ErrorKind::kContextTooLong);
+  CHECK(wire::ClassifyHttpError(400, R"({"type":"error","error":{"type":"invalid_request_error","message":"prompt is too long: 210000 tokens"}})")
+            .kind == ErrorKind::kContextTooLong);
+  auto bad = wire::ClassifyHttpError(400, R"({"error":{"message":"Unknown model foo"}})");
+  CHECK(bad.kind == ErrorKind::kBadRequest);
+  CHECK(bad.message.find("Unknown model foo") != std::string::npos);
+}
+
+TEST_CASE("Errors are written in each dialect's shape") {
+  ModelError e{ErrorKind::kBudgetExceeded, 0, "budget exhausted"};
+  json o = wire::ErrorBody(Dialect::kOpenAI, e);
+  CHECK(o["error"]["message"] == "budget exhausted");
+  CHECK(o["error"]["code"] == "budget_exceeded");
+  json a = wire::ErrorBody(Dialect::kAnthropic, e);
+  CHECK(a["type"] == "error");
+  CHECK(a["error"]["message"] == "budget exhausted");
+  CHECK(wire::HttpStatus(Dialect::kAnthropic, ErrorKind::kOverloaded) == 529);
+  CHECK(wire::HttpStatus(Dialect::kOpenAI, ErrorKind::kBudgetExceeded) == 402);
+}
+
+}  // namespace
+}  // namespace lineage::llm
