@@ -1,0 +1,176 @@
+#include "conductor.h"
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+
+#include "tools.h"
+
+namespace conductor {
+
+using json = nlohmann::json;
+
+void Trajectory::Add(json step) {
+  step["at_ms"] = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
+  out_ << step.dump() << "\n";
+  out_.flush();  // a killed agent still leaves its steps behind
+}
+
+namespace {
+
+std::string Prompt(const Settings& s, const std::string& name) {
+  std::ifstream in(s.prompts / name);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+std::string Fill(std::string text, const std::string& key, const std::string& value) {
+  const std::string marker = "{" + key + "}";
+  for (size_t at = text.find(marker); at != std::string::npos; at = text.find(marker, at + value.size())) {
+    text.replace(at, marker.size(), value);
+  }
+  return text;
+}
+
+json Tool(const std::string& name, const std::string& description, json properties, json required) {
+  return {{"type", "function"},
+          {"function",
+           {{"name", name},
+            {"description", description},
+            {"parameters", {{"type", "object"}, {"properties", properties}, {"required", required}}}}}};
+}
+
+json Tools() {
+  return json::array({
+      Tool("bash", "Run a bash command in the repository (working directory). Output is clipped; the exit code is shown.",
+           {{"command", {{"type", "string"}}}}, {"command"}),
+      Tool("editor",
+           "View, create and edit files. Commands: view (a file with line numbers, or a directory two levels deep; "
+           "optional view_range [start, end], end -1 = to the end), create (path, file_text; fails if the file exists), "
+           "str_replace (path, old_str, new_str; old_str must match exactly once), insert (path, insert_line, new_str; "
+           "the text goes after that line, 0 = start), undo_edit (path).",
+           {{"command", {{"type", "string"}, {"enum", {"view", "create", "str_replace", "insert", "undo_edit"}}}},
+            {"path", {{"type", "string"}}},
+            {"file_text", {{"type", "string"}}},
+            {"old_str", {{"type", "string"}}},
+            {"new_str", {{"type", "string"}}},
+            {"insert_line", {{"type", "integer"}}},
+            {"view_range", {{"type", "array"}, {"items", {{"type", "integer"}}}}}},
+           {"command", "path"}),
+      Tool("consult_expert",
+           "Ask an expert: the same model with a fresh context that sees only your instructions. Give it a name that "
+           "says what it is and everything it needs to know.",
+           {{"name", {{"type", "string"}}}, {"instructions", {{"type", "string"}}}}, {"name", "instructions"}),
+      Tool("finish", "Finish: the task is done and verified. Summarize what you changed and how you checked it.",
+           {{"summary", {{"type", "string"}}}}, {"summary"}),
+  });
+}
+
+// Meta-reasoning: the model scores the strategies in prompts/strategies.md and the chosen one's text joins
+// the system prompt. Any failure leaves the system prompt as it was.
+std::string ChooseStrategy(const Settings& s, Model& model, Trajectory& trajectory) {
+  const std::string strategies = Prompt(s, "strategies.md");
+  const std::string ask = Fill(Fill(Prompt(s, "meta_reasoning.md"), "strategies", strategies), "instruction", s.instruction);
+  ModelReply reply = model.Chat(s.conductor_model, json::array({{{"role", "user"}, {"content", ask}}}), json::array(),
+                                "meta_reasoning");
+  if (!reply.ok || !reply.message["content"].is_string()) return "";
+  std::string text = reply.message["content"].get<std::string>();
+  const size_t open = text.find('{'), close = text.rfind('}');
+  json choice = open == std::string::npos || close == std::string::npos
+                    ? json()
+                    : json::parse(text.substr(open, close - open + 1), nullptr, false);
+  if (!choice.is_object() || !choice.contains("choice") || !choice["choice"].is_string()) return "";
+  const std::string name = choice["choice"].get<std::string>();
+  const size_t at = strategies.find("## " + name);
+  if (at == std::string::npos) return "";
+  const size_t end = strategies.find("\n## ", at + 3);
+  trajectory.Add({{"type", "strategy"}, {"choice", name}, {"scores", choice.value("scores", json::object())}});
+  return "\n\nStrategy for this task:\n" + strategies.substr(at, end == std::string::npos ? std::string::npos : end - at);
+}
+
+std::string Consult(const Settings& s, Model& model, const json& args, Trajectory& trajectory, bool* budget_spent) {
+  const std::string name = args.value("name", "Expert");
+  json messages = json::array({{{"role", "system"}, {"content", Fill(Prompt(s, "expert.md"), "name", name)}},
+                               {{"role", "user"}, {"content", args.value("instructions", "")}}});
+  ModelReply reply = model.Chat(s.expert_model, messages, json::array(), "expert");
+  *budget_spent = reply.budget_exhausted;
+  const std::string answer = reply.ok && reply.message["content"].is_string() ? reply.message["content"].get<std::string>()
+                                                                               : "(the expert could not answer: " + reply.error + ")";
+  trajectory.Add({{"type", "expert"}, {"name", name}, {"instructions", args.value("instructions", "")}, {"answer", answer}});
+  return name + "'s output:\n" + answer + "\n\n" + Prompt(s, "after_expert.md");
+}
+
+}  // namespace
+
+Outcome RunConductor(const Settings& s, Model& model, Trajectory& trajectory) {
+  std::string system = Prompt(s, "system.md");
+  if (s.meta_reasoning) system += ChooseStrategy(s, model, trajectory);
+  json messages = json::array({{{"role", "system"}, {"content", system}}, {{"role", "user"}, {"content", s.instruction}}});
+  Editor editor(s.workspace, s.max_tool_output_bytes);
+  const json tools = Tools();
+
+  Outcome outcome{"round_cap", "", 0};
+  for (int round = 1; round <= s.max_rounds; ++round) {
+    outcome.rounds = round;
+    if (round == s.max_rounds) messages.push_back({{"role", "user"}, {"content", Prompt(s, "last_round.md")}});
+    ModelReply reply = model.Chat(s.conductor_model, messages, tools, "conductor");
+    trajectory.Add({{"type", "model"}, {"round", round}, {"ok", reply.ok}, {"message", reply.message},
+                    {"usage", reply.usage}, {"error", reply.error}});
+    if (!reply.ok) {
+      outcome.status = reply.budget_exhausted ? "budget_exhausted" : "model_error";
+      outcome.summary = reply.error;
+      return outcome;
+    }
+    json assistant = {{"role", "assistant"}, {"content", reply.message.value("content", json())}};
+    const json calls = reply.message.value("tool_calls", json::array());
+    if (!calls.empty()) assistant["tool_calls"] = calls;
+    messages.push_back(assistant);
+    if (calls.empty()) {
+      messages.push_back({{"role", "user"}, {"content", Prompt(s, "reminder.md")}});
+      trajectory.Add({{"type", "reminder"}, {"round", round}});
+      continue;
+    }
+
+    bool budget_spent = false;
+    for (const json& call : calls) {
+      const std::string id = call.value("id", "");
+      const std::string name = call.contains("function") ? call["function"].value("name", "") : "";
+      const std::string raw = call.contains("function") ? call["function"].value("arguments", "") : "";
+      json args = json::parse(raw.empty() ? "{}" : raw, nullptr, false);
+      ToolOutput result;
+      if (!args.is_object()) {
+        result = {"the arguments are not a valid JSON object: " + raw.substr(0, 200) + "; call the tool again with valid JSON", true};
+      } else if (name == "bash") {
+        result = args.contains("command") && args["command"].is_string()
+                     ? RunBash(args["command"].get<std::string>(), s.workspace, s.bash_timeout_seconds, s.max_tool_output_bytes)
+                     : ToolOutput{"`command` (a string) is required", true};
+      } else if (name == "editor") {
+        result = editor.Run(args);
+      } else if (name == "consult_expert") {
+        result = {Consult(s, model, args, trajectory, &budget_spent), false};
+      } else if (name == "finish") {
+        outcome.status = "finished";
+        outcome.summary = args.value("summary", "");
+        trajectory.Add({{"type", "finish"}, {"round", round}, {"summary", outcome.summary}});
+        return outcome;
+      } else {
+        result = {"unknown tool '" + name + "'; the tools are bash, editor, consult_expert and finish", true};
+      }
+      trajectory.Add({{"type", "tool"}, {"round", round}, {"name", name}, {"arguments", args.is_object() ? args : json(raw)},
+                      {"output", result.text}, {"is_error", result.is_error}});
+      messages.push_back({{"role", "tool"}, {"tool_call_id", id}, {"content", (result.is_error ? "Error: " : "") + result.text}});
+    }
+    if (budget_spent) {
+      outcome.status = "budget_exhausted";
+      outcome.summary = "the model budget was spent while consulting an expert";
+      return outcome;
+    }
+  }
+  outcome.summary = "stopped after " + std::to_string(s.max_rounds) + " rounds without finishing";
+  return outcome;
+}
+
+}  // namespace conductor

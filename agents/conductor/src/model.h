@@ -1,0 +1,34 @@
+// The conductor's only way to a model: lineage's gateway, in OpenAI's Chat Completions format with native
+// tool calling. The gateway holds the real keys, enforces the budget and records every call.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace conductor {
+
+struct ModelReply {
+  bool ok = false;
+  bool budget_exhausted = false;  // HTTP 402: stop cleanly, no further call will be answered
+  int http_status = 0;
+  std::string error;           // when !ok
+  nlohmann::json message;      // the assistant message: content and tool_calls
+  std::string finish_reason;
+  nlohmann::json usage;
+};
+
+class Model {
+ public:
+  // `socket` is the gateway's Unix socket; when empty, `url` (http://host:port) is used instead.
+  Model(std::string socket, std::string url, std::string token, int max_tokens);
+
+  // One chat completion. `purpose` is recorded with the call (conductor, expert, meta_reasoning).
+  ModelReply Chat(const std::string& model, const nlohmann::json& messages, const nlohmann::json& tools,
+                  const std::string& purpose);
+
+ private:
+  std::string socket_, url_, token_;
+  int max_tokens_;
+};
+
+}  // namespace conductor
