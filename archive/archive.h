@@ -144,6 +144,9 @@ struct ArchiveOptions {
 int LatestSchemaVersion();
 std::string StorageLibraryVersions();
 
+// Unified diff between two trees held in memory (a workspace before and after an agent ran, say).
+Result<DiffResult> DiffTrees(const std::vector<TreeEntry>& from, const std::vector<TreeEntry>& to);
+
 class Archive {
  public:
   ~Archive();

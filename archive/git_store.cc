@@ -307,6 +307,41 @@ Result<DiffResult> GitStore::Diff(const std::string& old_commit, const std::stri
   return result;
 }
 
+Result<DiffResult> DiffTrees(const std::vector<TreeEntry>& from, const std::vector<TreeEntry>& to) {
+  InitLibgit2();
+  std::map<std::string, const TreeEntry*> before, after;
+  for (const TreeEntry& e : from) before[e.path] = &e;
+  for (const TreeEntry& e : to) after[e.path] = &e;
+  std::map<std::string, std::pair<const TreeEntry*, const TreeEntry*>> paths;
+  for (const auto& [path, e] : before) paths[path].first = e;
+  for (const auto& [path, e] : after) paths[path].second = e;
+
+  DiffResult result;
+  for (const auto& [path, pair] : paths) {
+    const auto [old_entry, new_entry] = pair;
+    if (old_entry && new_entry && old_entry->data == new_entry->data && old_entry->kind == new_entry->kind) continue;
+    git_patch* raw = nullptr;
+    const std::string a = "a/" + path, b = "b/" + path;
+    git_diff_options opts = GIT_DIFF_OPTIONS_INIT;
+    if (git_patch_from_buffers(&raw, old_entry ? old_entry->data.data() : nullptr, old_entry ? old_entry->data.size() : 0,
+                               old_entry ? path.c_str() : nullptr, new_entry ? new_entry->data.data() : nullptr,
+                               new_entry ? new_entry->data.size() : 0, new_entry ? path.c_str() : nullptr, &opts) != 0) {
+      return GitError("cannot diff " + path);
+    }
+    std::unique_ptr<git_patch, decltype(&git_patch_free)> patch(raw, git_patch_free);
+    git_buf buf = GIT_BUF_INIT;
+    if (git_patch_to_buf(&buf, patch.get()) != 0) return GitError("cannot format the diff of " + path);
+    result.patch.append(buf.ptr, buf.size);
+    git_buf_dispose(&buf);
+    size_t context = 0, added = 0, removed = 0;
+    git_patch_line_stats(&context, &added, &removed, patch.get());
+    result.files_changed += 1;
+    result.lines_added += static_cast<int>(added);
+    result.lines_removed += static_cast<int>(removed);
+  }
+  return result;
+}
+
 std::vector<fs::path> GitStore::ListStaleLocks() const {
   // Only ref updates take .lock files; objects/ (hundreds of thousands of loose objects) is not walked.
   std::vector<fs::path> out;

@@ -19,5 +19,7 @@ struct Context {
 void RegisterArchiveCommands(CLI::App& app, Context& ctx);
 void RegisterSandboxCommands(CLI::App& app, Context& ctx);
 void RegisterModelCommands(CLI::App& app, Context& ctx);
+// Adds `agent run` to the `agent` command RegisterArchiveCommands made.
+void RegisterAgentRunCommand(CLI::App& app, Context& ctx);
 
 }  // namespace lineage::cli

@@ -98,6 +98,7 @@ int main(int argc, char** argv) {
   lineage::cli::RegisterArchiveCommands(app, ctx);
   lineage::cli::RegisterSandboxCommands(app, ctx);
   lineage::cli::RegisterModelCommands(app, ctx);
+  lineage::cli::RegisterAgentRunCommand(app, ctx);
 
   try {
     app.parse(argc, argv);

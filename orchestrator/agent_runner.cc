@@ -1,0 +1,224 @@
+#include "orchestrator/agent_runner.h"
+
+#include <spdlog/spdlog.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <toml++/toml.h>
+
+#include "base/files.h"
+#include "base/unique_fd.h"
+
+namespace lineage {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace {
+
+// Where the agent sees things, inside its sandbox.
+constexpr const char* kAgentDir = "/agent";
+constexpr const char* kBuildDir = "/build";
+constexpr const char* kWorkspace = "/workspace";
+constexpr const char* kInputDir = "/lineage/in";
+constexpr const char* kOutputDir = "/lineage/out";
+constexpr const char* kGatewaySocket = "/lineage/gateway.sock";
+
+std::string TreeHash(const std::vector<TreeEntry>& tree) {
+  std::string canonical;
+  for (const TreeEntry& e : tree) {
+    canonical += e.path + '\0' + std::to_string(static_cast<int>(e.kind)) + '\0' + std::to_string(e.data.size()) +
+                 '\0' + e.data;
+  }
+  return Sha256Hex(canonical);
+}
+
+std::string Tail(const std::string& text, size_t lines) {
+  size_t at = text.size();
+  for (size_t n = 0; n <= lines && at > 0; ++n) {
+    at = text.rfind('\n', at - 1);
+    if (at == std::string::npos) return text;
+  }
+  return text.substr(at + 1);
+}
+
+// Picks the gateway alias for a role: the role's own table, else "default", else the first.
+std::string AliasFor(const llm::ModelsConfig& models, const std::string& role) {
+  for (const std::string& name : {role, std::string("default")}) {
+    for (const llm::ModelConfig& m : models.models) {
+      if (m.alias == name) return name;
+    }
+  }
+  return models.models.empty() ? "default" : models.models.front().alias;
+}
+
+}  // namespace
+
+Result<AgentManifest> ParseAgentManifest(const std::vector<TreeEntry>& tree) {
+  const TreeEntry* file = nullptr;
+  for (const TreeEntry& e : tree) {
+    if (e.path == "agent.toml" && e.kind != TreeEntry::Kind::kSymlink) file = &e;
+  }
+  if (!file) return Status::InvalidArgument("the agent has no agent.toml at its root (see docs/agent-protocol.md)");
+  toml::table root;
+  try {
+    root = toml::parse(std::string_view(file->data), std::string_view("agent.toml"));
+  } catch (const toml::parse_error& e) {
+    return Status::InvalidArgument("agent.toml:" + std::to_string(e.source().begin.line) + ": " + std::string(e.description()));
+  }
+  AgentManifest m;
+  auto protocol = root["protocol"].value<int64_t>();
+  if (!protocol) return Status::InvalidArgument("agent.toml: protocol (an integer) is required");
+  if (*protocol != kAgentProtocolVersion) {
+    return Status::InvalidArgument("agent.toml: protocol " + std::to_string(*protocol) + " is not supported; this lineage speaks " +
+                                   std::to_string(kAgentProtocolVersion));
+  }
+  m.protocol = static_cast<int>(*protocol);
+  m.name = root["name"].value_or(std::string());
+  if (root.contains("build") && !root["build"]["command"].is_string()) {
+    return Status::InvalidArgument("agent.toml: [build] command must be a string");
+  }
+  m.build_command = root["build"]["command"].value_or(std::string());
+  auto run = root["run"]["command"].value<std::string>();
+  if (!run || run->empty()) return Status::InvalidArgument("agent.toml: [run] command (a string) is required");
+  m.run_command = *run;
+  return m;
+}
+
+Result<BuiltAgent> BuildAgent(const fs::path& home, const std::vector<TreeEntry>& tree, Sandbox& sandbox) {
+  BuiltAgent built;
+  LINEAGE_ASSIGN_OR_RETURN(built.manifest, ParseAgentManifest(tree));
+  const fs::path dir = home / "cache" / "builds" / TreeHash(tree).substr(0, 32);
+  built.source_dir = dir / "src";
+  built.build_dir = dir / "build";
+  std::error_code ec;
+  // One build per tree at a time, across processes; the kernel drops the lock if we are killed.
+  fs::create_directories(dir.parent_path(), ec);
+  UniqueFd lock(::open((dir.string() + ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+  if (!lock.valid() || ::flock(lock.get(), LOCK_EX) != 0) return Status::IOError("cannot lock " + dir.string() + ".lock");
+  if (fs::is_directory(built.build_dir, ec)) {  // renamed into place only after a successful build
+    built.cached = true;
+    return built;
+  }
+  // A build interrupted earlier leaves src/ or build.tmp/ behind: start again from nothing.
+  fs::remove_all(dir, ec);
+  fs::create_directories(dir / "build.tmp", ec);
+  if (ec) return Status::IOError("cannot create " + dir.string() + ": " + ec.message());
+  LINEAGE_RETURN_IF_ERROR(WriteTree(built.source_dir, tree));
+
+  if (!built.manifest.build_command.empty()) {
+    SandboxSpec spec;
+    spec.argv = {"sh", "-c", built.manifest.build_command};
+    spec.workdir = kAgentDir;
+    spec.mounts = {{SandboxMount::Kind::kReadOnly, built.source_dir.string(), kAgentDir},
+                   {SandboxMount::Kind::kReadWrite, (dir / "build.tmp").string(), kBuildDir}};
+    spec.env["LINEAGE_AGENT_DIR"] = kAgentDir;
+    spec.env["LINEAGE_BUILD_DIR"] = kBuildDir;
+    spec.limits.wall_ms = 15 * 60 * 1000;
+    spec.limits.output_bytes = 4 << 20;
+    spdlog::info("building agent {} in {}", built.manifest.name, dir.string());
+    LINEAGE_ASSIGN_OR_RETURN(SandboxResult r, sandbox.Run(spec));
+    const std::string log = r.stdout_text + r.stderr_text;
+    (void)WriteFileAtomic(dir / "build.log", log);
+    if (!r.ok()) {
+      return Status::InvalidArgument("the agent's build failed (" +
+                                     (r.limit ? std::string("the ") + SandboxLimitName(*r.limit) + " limit"
+                                              : "exit " + std::to_string(r.exit_code.value_or(-1))) +
+                                     "); the end of " + (dir / "build.log").string() + ":\n" + Tail(log, 20));
+    }
+  }
+  fs::rename(dir / "build.tmp", built.build_dir, ec);
+  if (ec) return Status::IOError("cannot finish the build in " + dir.string() + ": " + ec.message());
+  return built;
+}
+
+Result<AgentRunResult> RunAgent(const BuiltAgent& agent, const AgentRunOptions& options, Sandbox& sandbox) {
+  AgentRunResult result;
+  std::error_code ec;
+  if (!fs::is_directory(options.workspace, ec)) {
+    return Status::InvalidArgument("workspace " + options.workspace.string() + " is not a directory");
+  }
+  if (options.models.models.empty()) return Status::InvalidArgument("no models are configured");
+  const fs::path run_dir =
+      options.home / "runs" / ("agent-run-" + std::to_string(NowMillis()) + "-" + std::to_string(getpid()));
+  result.output_dir = run_dir / "out";
+  fs::create_directories(run_dir / "in", ec);
+  fs::create_directories(result.output_dir, ec);
+  if (ec) return Status::IOError("cannot create " + run_dir.string() + ": " + ec.message());
+
+  json task = {{"protocol", kAgentProtocolVersion},
+               {"task_id", options.task_id},
+               {"instruction", options.instruction},
+               {"workspace", kWorkspace},
+               {"models", {{"conductor", AliasFor(options.models, "conductor")}, {"expert", AliasFor(options.models, "expert")}}},
+               {"limits", {{"max_rounds", options.max_rounds}, {"wall_seconds", options.wall_ms / 1000}}}};
+  LINEAGE_RETURN_IF_ERROR(WriteFileAtomic(run_dir / "in" / "task.json", task.dump(2)));
+
+  llm::GatewayOptions gateway_options;
+  gateway_options.unix_socket = (run_dir / "gateway.sock").string();
+  gateway_options.recorder = options.recorder;
+  LINEAGE_ASSIGN_OR_RETURN(auto gateway, llm::Gateway::Start(options.models, gateway_options));
+  auto budget = std::make_shared<llm::Budget>(options.budget);
+  const std::string token = gateway->IssueToken(options.attribution, budget);
+
+  LINEAGE_ASSIGN_OR_RETURN(std::vector<TreeEntry> before, ReadTree(options.workspace));
+  SandboxSpec spec;
+  spec.argv = {"sh", "-c", agent.manifest.run_command};
+  spec.workdir = kWorkspace;
+  spec.mounts = {{SandboxMount::Kind::kReadOnly, agent.source_dir.string(), kAgentDir},
+                 {SandboxMount::Kind::kReadOnly, agent.build_dir.string(), kBuildDir},
+                 {SandboxMount::Kind::kReadWrite, fs::absolute(options.workspace).string(), kWorkspace},
+                 {SandboxMount::Kind::kReadOnly, (run_dir / "in").string(), kInputDir},
+                 {SandboxMount::Kind::kReadWrite, result.output_dir.string(), kOutputDir}};
+  spec.socket_host = gateway_options.unix_socket;
+  spec.socket_inside = kGatewaySocket;
+  spec.env["LINEAGE_TASK"] = std::string(kInputDir) + "/task.json";
+  spec.env["LINEAGE_OUTPUT_DIR"] = kOutputDir;
+  spec.env["LINEAGE_AGENT_DIR"] = kAgentDir;
+  spec.env["LINEAGE_BUILD_DIR"] = kBuildDir;
+  spec.env["LINEAGE_GATEWAY_SOCKET"] = kGatewaySocket;
+  spec.env["LINEAGE_GATEWAY_TOKEN"] = token;
+  spec.limits.wall_ms = options.wall_ms;
+  LINEAGE_ASSIGN_OR_RETURN(result.process, sandbox.Run(spec));
+  gateway->Stop();  // records every call before the run is reported
+  result.spend = budget->spent();
+
+  LINEAGE_ASSIGN_OR_RETURN(std::vector<TreeEntry> after, ReadTree(options.workspace));
+  LINEAGE_ASSIGN_OR_RETURN(result.diff, DiffTrees(before, after));
+
+  // The output directory was the agent's to write: read it as hostile (no symlinks followed, sizes capped).
+  TreeLimits out_limits;
+  out_limits.max_file_bytes = 64 << 20;
+  Result<std::vector<TreeEntry>> out = ReadTree(result.output_dir, out_limits);
+  json agent_result;
+  if (out.ok()) {
+    for (const TreeEntry& e : *out) {
+      if (e.kind == TreeEntry::Kind::kSymlink) continue;
+      if (e.path == "result.json") agent_result = json::parse(e.data, nullptr, false);
+      if (e.path == "trajectory.jsonl") {
+        std::istringstream lines(e.data);
+        for (std::string line; std::getline(lines, line);) result.trajectory.push_back(line);
+      }
+    }
+  }
+  if (result.process.limit) {
+    result.status = std::string("limit:") + SandboxLimitName(*result.process.limit);
+  } else if (result.process.exit_code != 0) {
+    result.status = "crashed";
+  } else if (!agent_result.is_object() || !agent_result.contains("status") || !agent_result["status"].is_string()) {
+    result.status = "no_result";
+  } else {
+    result.status = agent_result["status"].get<std::string>();
+  }
+  if (agent_result.is_object()) {
+    if (agent_result.contains("summary") && agent_result["summary"].is_string()) result.summary = agent_result["summary"];
+    if (agent_result.contains("rounds") && agent_result["rounds"].is_number_integer()) result.rounds = agent_result["rounds"];
+  }
+  if (result.summary.empty() && result.status != "finished") result.summary = Tail(result.process.stderr_text, 5);
+  return result;
+}
+
+}  // namespace lineage

@@ -1,0 +1,72 @@
+// Building and running an agent as lineage does (docs/agent-protocol.md): the agent's tree is built in a
+// sandbox (once per distinct tree), then run in a sandbox on a workspace, reaching models only through a
+// gateway started for the run.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "archive/archive.h"
+#include "base/safe_tree.h"
+#include "base/status.h"
+#include "llm/gateway.h"
+#include "sandbox/sandbox.h"
+
+namespace lineage {
+
+// agent.toml: the protocol version and how to build and run the agent.
+struct AgentManifest {
+  int protocol = 1;
+  std::string name;
+  std::string build_command;  // sh -c, in the agent's tree; may be empty (nothing to build)
+  std::string run_command;    // sh -c, in the workspace
+};
+
+inline constexpr int kAgentProtocolVersion = 1;
+
+// Reads agent.toml from an agent's tree; errors name the key at fault.
+Result<AgentManifest> ParseAgentManifest(const std::vector<TreeEntry>& tree);
+
+struct BuiltAgent {
+  AgentManifest manifest;
+  std::filesystem::path source_dir;  // the tree, as built
+  std::filesystem::path build_dir;   // what the build wrote
+  bool cached = false;               // built by an earlier run
+};
+
+// Builds `tree` in a sandbox under home/cache/builds/<hash of the tree>/, unless that build exists.
+// A failed build is an InvalidArgument carrying the end of the build's output.
+Result<BuiltAgent> BuildAgent(const std::filesystem::path& home, const std::vector<TreeEntry>& tree, Sandbox& sandbox);
+
+struct AgentRunOptions {
+  std::filesystem::path home;
+  std::filesystem::path workspace;  // the agent's writable working directory; its changes are the answer
+  std::string instruction;
+  std::string task_id = "manual";
+  llm::ModelsConfig models;
+  int max_rounds = 30;
+  std::int64_t wall_ms = 30 * 60 * 1000;
+  llm::BudgetLimits budget;
+  llm::Attribution attribution;
+  llm::CallRecorder recorder;  // optional: where the gateway's calls go
+};
+
+struct AgentRunResult {
+  std::filesystem::path output_dir;  // result.json and trajectory.jsonl, kept after the run
+  std::string status;   // from result.json: finished, round_cap, budget_exhausted, model_error; or crashed / limit
+  std::string summary;
+  int rounds = 0;
+  std::vector<std::string> trajectory;  // its JSON lines
+  SandboxResult process;
+  DiffResult diff;      // the workspace before -> after
+  llm::Spend spend;
+};
+
+// Runs a built agent on options.workspace. An error means lineage could not run it at all; what the agent
+// did, crashes and limits included, is in the result.
+Result<AgentRunResult> RunAgent(const BuiltAgent& agent, const AgentRunOptions& options, Sandbox& sandbox);
+
+}  // namespace lineage
