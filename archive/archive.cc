@@ -269,14 +269,15 @@ Result<Agent> Archive::AddChild(AgentId parent_id, std::vector<TreeEntry> tree, 
                       options.allow_empty);
 }
 
+Result<std::vector<TreeEntry>> Archive::Tree(AgentId id) {
+  std::lock_guard lock(impl_->mu);
+  LINEAGE_ASSIGN_OR_RETURN(Agent agent, impl_->LoadAgentRow(id));
+  LINEAGE_RETURN_IF_ERROR(RequireCommit(agent));
+  return impl_->git->ReadTree(agent.commit);
+}
+
 Status Archive::Materialize(AgentId id, const fs::path& dir) {
-  std::vector<TreeEntry> tree;
-  {
-    std::lock_guard lock(impl_->mu);
-    LINEAGE_ASSIGN_OR_RETURN(Agent agent, impl_->LoadAgentRow(id));
-    LINEAGE_RETURN_IF_ERROR(RequireCommit(agent));
-    LINEAGE_ASSIGN_OR_RETURN(tree, impl_->git->ReadTree(agent.commit));
-  }
+  LINEAGE_ASSIGN_OR_RETURN(std::vector<TreeEntry> tree, Tree(id));
   return WriteTree(dir, tree);
 }
 

@@ -175,6 +175,8 @@ class Archive {
   };
   Result<Agent> AddChild(AgentId parent, const std::filesystem::path& dir, const ChildOptions& options);
   Result<Agent> AddChild(AgentId parent, std::vector<TreeEntry> tree, const ChildOptions& options);
+  // The variant's files, read from its commit.
+  Result<std::vector<TreeEntry>> Tree(AgentId id);
   // Writes the variant's files into `dir`, which must not exist or be empty.
   Status Materialize(AgentId id, const std::filesystem::path& dir);
   // Unified diff from `from` (its parent when nullopt; the empty tree for a root) to `to`.

@@ -4,7 +4,6 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
-#include "base/files.h"
 #include "cli/commands.h"
 #include "llm/llm.h"
 #include "orchestrator/agent_runner.h"
@@ -37,11 +36,7 @@ Result<std::vector<TreeEntry>> LoadAgentTree(const std::string& which, const fs:
   if (!IsNumber(which)) return Status::NotFound("'" + which + "' is neither a directory nor an agent id");
   if (!archive) return Status::FailedPrecondition("agent " + which + ": there is no archive at " + home.string());
   *id = std::stoll(which);
-  const fs::path scratch = home / "runs" / ("checkout-" + std::to_string(NowMillis()));
-  LINEAGE_RETURN_IF_ERROR(archive->Materialize(**id, scratch));
-  Result<std::vector<TreeEntry>> tree = ReadTree(scratch);
-  fs::remove_all(scratch, ec);
-  return tree;
+  return archive->Tree(**id);
 }
 
 int Count(const std::vector<std::string>& trajectory, const std::string& type) {

@@ -267,10 +267,7 @@ CallResult ModelClient::Call(const std::string& alias, const ChatRequest& reques
     return result;
   };
 
-  const ModelConfig* m = nullptr;
-  for (const ModelConfig& candidate : impl_->config.models) {
-    if (candidate.alias == alias) m = &candidate;
-  }
+  const ModelConfig* m = impl_->config.FindAlias(alias);
   if (!m) {
     CallResult result;
     result.error = {ErrorKind::kConfig, 0,

@@ -123,8 +123,9 @@ struct Gateway::Impl {
   GatewayOptions options;
   std::unique_ptr<HttpServer> http;
 
-  std::mutex mu;
+  std::mutex mu;  // guards grants
   std::map<std::string, Grant> grants;
+  std::mutex cache_mu;  // guards the cache directory and replay_positions
   std::map<std::string, size_t> replay_positions;  // by request hash
 
   // Records are handed to the recorder by one background thread, in call order, so that storing them
@@ -201,7 +202,7 @@ struct Gateway::Impl {
     CallResult result;
     result.provider = ProviderName(m.provider);
     result.model = m.model;
-    std::lock_guard lock(mu);
+    std::lock_guard lock(cache_mu);
     Result<std::string> text = ReadFile(CachePath(hash));
     json stored = text.ok() ? json::parse(*text, nullptr, false) : json();
     if (!stored.is_array() || stored.empty()) {
@@ -225,7 +226,7 @@ struct Gateway::Impl {
   }
 
   void Store(const std::string& hash, const ChatResponse& response) {
-    std::lock_guard lock(mu);
+    std::lock_guard lock(cache_mu);
     Result<std::string> text = ReadFile(CachePath(hash));
     json stored = text.ok() ? json::parse(*text, nullptr, false) : json::array();
     if (!stored.is_array()) stored = json::array();

@@ -186,7 +186,9 @@ struct ModelsConfig {
   std::string source;  // the file it came from, for messages
   std::vector<ModelConfig> models;
 
-  // The table of `alias`, or else the first whose upstream `model` is `name`; nullptr when none.
+  // The table named `alias`; nullptr when none.
+  const ModelConfig* FindAlias(const std::string& alias) const;
+  // The table of alias `name`, or else the first whose upstream `model` is `name`; nullptr when none.
   const ModelConfig* Find(const std::string& name) const;
   std::string AliasList() const;  // "default, conductor, expert"
 };

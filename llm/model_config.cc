@@ -179,10 +179,15 @@ double CostUsd(const Usage& usage, const Price& price) {
          1e6;
 }
 
-const ModelConfig* ModelsConfig::Find(const std::string& name) const {
+const ModelConfig* ModelsConfig::FindAlias(const std::string& alias) const {
   for (const ModelConfig& m : models) {
-    if (m.alias == name) return &m;
+    if (m.alias == alias) return &m;
   }
+  return nullptr;
+}
+
+const ModelConfig* ModelsConfig::Find(const std::string& name) const {
+  if (const ModelConfig* m = FindAlias(name)) return m;
   for (const ModelConfig& m : models) {
     if (m.model == name) return &m;
   }

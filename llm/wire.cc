@@ -416,40 +416,32 @@ std::int64_t Int(const json& object, const char* key) {
   return object[key].get<std::int64_t>();
 }
 
-StopReason FromOpenAIFinish(const std::string& reason) {
-  if (reason == "stop") return StopReason::kEndTurn;
-  if (reason == "tool_calls" || reason == "function_call") return StopReason::kToolUse;
-  if (reason == "length") return StopReason::kMaxTokens;
-  if (reason == "content_filter") return StopReason::kRefusal;
+// The stop reasons of both formats. Reading takes the first row whose name matches (so OpenAI's "stop"
+// reads as end_turn); writing uses the reason's row; anything else reads as kOther and writes as row 0.
+struct StopName {
+  StopReason reason;
+  const char* openai;
+  const char* anthropic;
+};
+constexpr StopName kStopNames[] = {
+    {StopReason::kEndTurn, "stop", "end_turn"},          {StopReason::kToolUse, "tool_calls", "tool_use"},
+    {StopReason::kMaxTokens, "length", "max_tokens"},    {StopReason::kStopSequence, "stop", "stop_sequence"},
+    {StopReason::kRefusal, "content_filter", "refusal"},
+};
+
+StopReason ReadStop(Dialect dialect, const std::string& name) {
+  for (const StopName& row : kStopNames) {
+    if (name == (dialect == Dialect::kOpenAI ? row.openai : row.anthropic)) return row.reason;
+  }
   return StopReason::kOther;
 }
 
-const char* OpenAIFinish(StopReason reason) {
-  switch (reason) {
-    case StopReason::kToolUse: return "tool_calls";
-    case StopReason::kMaxTokens: return "length";
-    case StopReason::kRefusal: return "content_filter";
-    default: return "stop";
+const char* WriteStop(Dialect dialect, StopReason reason) {
+  const StopName* found = &kStopNames[0];
+  for (const StopName& row : kStopNames) {
+    if (row.reason == reason) found = &row;
   }
-}
-
-StopReason FromAnthropicStop(const std::string& reason) {
-  if (reason == "end_turn") return StopReason::kEndTurn;
-  if (reason == "tool_use") return StopReason::kToolUse;
-  if (reason == "max_tokens") return StopReason::kMaxTokens;
-  if (reason == "stop_sequence") return StopReason::kStopSequence;
-  if (reason == "refusal") return StopReason::kRefusal;
-  return StopReason::kOther;
-}
-
-const char* AnthropicStop(StopReason reason) {
-  switch (reason) {
-    case StopReason::kToolUse: return "tool_use";
-    case StopReason::kMaxTokens: return "max_tokens";
-    case StopReason::kStopSequence: return "stop_sequence";
-    case StopReason::kRefusal: return "refusal";
-    default: return "end_turn";
-  }
+  return dialect == Dialect::kOpenAI ? found->openai : found->anthropic;
 }
 
 }  // namespace
@@ -481,9 +473,9 @@ Result<ChatResponse> ParseOpenAIResponse(const json& body) {
           ParseArguments(f.contains("arguments") && f["arguments"].is_string() ? f["arguments"].get<std::string>() : "")));
     }
   }
-  response.stop_reason = FromOpenAIFinish(choice.contains("finish_reason") && choice["finish_reason"].is_string()
-                                              ? choice["finish_reason"].get<std::string>()
-                                              : "stop");
+  response.stop_reason = ReadStop(Dialect::kOpenAI, choice.contains("finish_reason") && choice["finish_reason"].is_string()
+                                                        ? choice["finish_reason"].get<std::string>()
+                                                        : "stop");
   if (body.contains("usage") && body["usage"].is_object()) {
     const json& u = body["usage"];
     response.usage.input = Int(u, "prompt_tokens");
@@ -513,7 +505,7 @@ json OpenAIResponse(const ChatResponse& response) {
           {"object", "chat.completion"},
           {"created", 0},
           {"model", response.model},
-          {"choices", json::array({{{"index", 0}, {"message", message}, {"finish_reason", OpenAIFinish(response.stop_reason)}}})},
+          {"choices", json::array({{{"index", 0}, {"message", message}, {"finish_reason", WriteStop(Dialect::kOpenAI, response.stop_reason)}}})},
           {"usage",
            {{"prompt_tokens", u.input},
             {"completion_tokens", u.output},
@@ -541,9 +533,9 @@ Result<ChatResponse> ParseAnthropicResponse(const json& body) {
           Block::ToolCall(b.value("id", ""), b["name"].get<std::string>(), b.contains("input") ? b["input"] : json::object()));
     }  // thinking blocks and others carry nothing an agent acts on
   }
-  response.stop_reason = FromAnthropicStop(body.contains("stop_reason") && body["stop_reason"].is_string()
-                                               ? body["stop_reason"].get<std::string>()
-                                               : "end_turn");
+  response.stop_reason = ReadStop(Dialect::kAnthropic, body.contains("stop_reason") && body["stop_reason"].is_string()
+                                                           ? body["stop_reason"].get<std::string>()
+                                                           : "end_turn");
   if (body.contains("usage") && body["usage"].is_object()) {
     const json& u = body["usage"];
     response.usage.cache_read = Int(u, "cache_read_input_tokens");
@@ -570,7 +562,7 @@ json AnthropicResponse(const ChatResponse& response) {
           {"role", "assistant"},
           {"model", response.model},
           {"content", content},
-          {"stop_reason", AnthropicStop(response.stop_reason)},
+          {"stop_reason", WriteStop(Dialect::kAnthropic, response.stop_reason)},
           {"stop_sequence", nullptr},
           {"usage",
            {{"input_tokens", std::max<std::int64_t>(0, u.input - u.cache_read - u.cache_write)},

@@ -48,9 +48,7 @@ std::string Tail(const std::string& text, size_t lines) {
 // Picks the gateway alias for a role: the role's own table, else "default", else the first.
 std::string AliasFor(const llm::ModelsConfig& models, const std::string& role) {
   for (const std::string& name : {role, std::string("default")}) {
-    for (const llm::ModelConfig& m : models.models) {
-      if (m.alias == name) return name;
-    }
+    if (models.FindAlias(name)) return name;
   }
   return models.models.empty() ? "default" : models.models.front().alias;
 }

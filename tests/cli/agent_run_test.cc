@@ -1,10 +1,12 @@
 // `lineage agent run` with the seed conductor: built in the sandbox, run in the sandbox, through the real
 // gateway, against the fake model server's scripted tool calls.
 #include <fstream>
+#include <regex>
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include "archive/archive.h"
 #include "llm/fake_server.h"
 #include "tests/support/test_support.h"
 
@@ -158,6 +160,23 @@ TEST_CASE("The conductor edits its own prompt and the child still builds") {
   Run child = RunAgent(R"({"responses": [{"tool_calls": [{"name": "finish", "arguments": {"summary": "ok"}}]}]})",
                        other.path(), self.string());
   CHECK(child.out["status"] == "finished");
+}
+
+TEST_CASE("agent run takes an archived agent by id and records its model calls") {
+  REQUIRE(RunLineage(kHome, {"init"}).exit_code == 0);
+  auto imported = RunLineage(kHome, {"agent", "import", kConductor.string(), "--name", "seed"});
+  std::smatch id;
+  REQUIRE(std::regex_search(imported.out, id, std::regex("#([0-9]+)")));
+  TempDir ws;
+  Run run = RunAgent(R"({"responses": [{"tool_calls": [{"name": "finish", "arguments": {"summary": "ok"}}]}]})",
+                     ws.path(), id[1]);
+  CHECK(run.out["status"] == "finished");
+  auto archive = Archive::Open(kHome);
+  REQUIRE(archive.ok());
+  auto calls = (*archive)->ListModelCalls(std::stoll(id[1]));
+  REQUIRE(calls.ok());
+  REQUIRE(calls->size() == 1);
+  CHECK((*calls)[0].purpose == "conductor");
 }
 
 TEST_CASE("agent run explains a missing agent.toml and a failing build") {
