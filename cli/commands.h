@@ -21,5 +21,6 @@ void RegisterSandboxCommands(CLI::App& app, Context& ctx);
 void RegisterModelCommands(CLI::App& app, Context& ctx);
 // Adds `agent run` to the `agent` command RegisterArchiveCommands made.
 void RegisterAgentRunCommand(CLI::App& app, Context& ctx);
+void RegisterBenchCommands(CLI::App& app, Context& ctx);
 
 }  // namespace lineage::cli

@@ -99,6 +99,7 @@ int main(int argc, char** argv) {
   lineage::cli::RegisterSandboxCommands(app, ctx);
   lineage::cli::RegisterModelCommands(app, ctx);
   lineage::cli::RegisterAgentRunCommand(app, ctx);
+  lineage::cli::RegisterBenchCommands(app, ctx);
 
   try {
     app.parse(argc, argv);

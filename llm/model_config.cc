@@ -6,6 +6,7 @@
 #include <toml++/toml.h>
 
 #include "base/files.h"
+#include "base/toml_reader.h"
 #include "llm/llm.h"
 
 namespace lineage::llm {
@@ -46,56 +47,6 @@ const std::set<std::string> kModelKeys = {
     "connect_timeout_s", "timeout_s",    "max_retries",     "retry_initial_s",    "retry_max_s",
     "max_concurrency",  "default_max_tokens", "input_usd_per_mtok", "output_usd_per_mtok",
     "cache_read_usd_per_mtok"};
-
-class TableReader {
- public:
-  TableReader(const toml::table& table, std::string where) : table_(table), where_(std::move(where)) {}
-
-  Status Error(const std::string& key, const std::string& what) const {
-    return Status::InvalidArgument(where_ + " " + key + ": " + what);
-  }
-
-  Result<std::string> String(const std::string& key, const std::string& fallback, bool required = false) const {
-    const toml::node* node = table_.get(key);
-    if (!node) {
-      if (required) return Error(key, "is required");
-      return fallback;
-    }
-    if (!node->is_string()) return Error(key, "must be a string");
-    return std::string(node->as_string()->get());
-  }
-
-  Result<double> Number(const std::string& key, double fallback, double min) const {
-    const toml::node* node = table_.get(key);
-    if (!node) return fallback;
-    double value = 0;
-    if (node->is_integer()) value = static_cast<double>(node->as_integer()->get());
-    else if (node->is_floating_point()) value = node->as_floating_point()->get();
-    else return Error(key, "must be a number");
-    if (!std::isfinite(value) || value < min) return Error(key, "must be at least " + std::to_string(min));
-    return value;
-  }
-
-  Result<int> Milliseconds(const std::string& key, int fallback_ms) const {
-    LINEAGE_ASSIGN_OR_RETURN(double seconds, Number(key, fallback_ms / 1000.0, 0.001));
-    return static_cast<int>(std::min(seconds * 1000.0, 86'400'000.0));
-  }
-
-  Result<int> Integer(const std::string& key, int fallback, int min) const {
-    const toml::node* node = table_.get(key);
-    if (!node) return fallback;
-    if (!node->is_integer()) return Error(key, "must be an integer");
-    const std::int64_t value = node->as_integer()->get();
-    if (value < min || value > (1 << 30)) return Error(key, "must be at least " + std::to_string(min));
-    return static_cast<int>(value);
-  }
-
-  bool Has(const std::string& key) const { return table_.contains(key); }
-
- private:
-  const toml::table& table_;
-  std::string where_;
-};
 
 Result<ModelConfig> ParseModelTable(const std::string& alias, const toml::table& table, const std::string& source) {
   const std::string where = source + ": [models." + alias + "]";
@@ -201,13 +152,7 @@ std::string ModelsConfig::AliasList() const {
 }
 
 Result<ModelsConfig> ParseModelsConfig(const std::string& text, const std::string& source) {
-  toml::table root;
-  try {
-    root = toml::parse(text, source);
-  } catch (const toml::parse_error& e) {
-    return Status::InvalidArgument(source + ":" + std::to_string(e.source().begin.line) + ": " +
-                                   std::string(e.description()));
-  }
+  LINEAGE_ASSIGN_OR_RETURN(toml::table root, ParseToml(text, source));
   const toml::table* models = root["models"].as_table();
   if (!models || models->empty()) {
     return Status::InvalidArgument(source + ": no [models.<alias>] table; add at least [models.default]");

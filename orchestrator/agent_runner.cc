@@ -5,11 +5,12 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <nlohmann/json.hpp>
 #include <sstream>
-#include <toml++/toml.h>
 
 #include "base/files.h"
+#include "base/toml_reader.h"
 #include "base/unique_fd.h"
 
 namespace lineage {
@@ -61,12 +62,7 @@ Result<AgentManifest> ParseAgentManifest(const std::vector<TreeEntry>& tree) {
     if (e.path == "agent.toml" && e.kind != TreeEntry::Kind::kSymlink) file = &e;
   }
   if (!file) return Status::InvalidArgument("the agent has no agent.toml at its root (see docs/agent-protocol.md)");
-  toml::table root;
-  try {
-    root = toml::parse(std::string_view(file->data), std::string_view("agent.toml"));
-  } catch (const toml::parse_error& e) {
-    return Status::InvalidArgument("agent.toml:" + std::to_string(e.source().begin.line) + ": " + std::string(e.description()));
-  }
+  LINEAGE_ASSIGN_OR_RETURN(toml::table root, ParseToml(file->data, "agent.toml"));
   AgentManifest m;
   auto protocol = root["protocol"].value<int64_t>();
   if (!protocol) return Status::InvalidArgument("agent.toml: protocol (an integer) is required");
@@ -140,8 +136,11 @@ Result<AgentRunResult> RunAgent(const BuiltAgent& agent, const AgentRunOptions& 
     return Status::InvalidArgument("workspace " + options.workspace.string() + " is not a directory");
   }
   if (options.models.models.empty()) return Status::InvalidArgument("no models are configured");
-  const fs::path run_dir =
-      options.home / "runs" / ("agent-run-" + std::to_string(NowMillis()) + "-" + std::to_string(getpid()));
+  // Runs may start in the same millisecond, from several threads.
+  static std::atomic<int> serial{0};
+  const fs::path run_dir = options.home / "runs" /
+                           ("agent-run-" + std::to_string(NowMillis()) + "-" + std::to_string(getpid()) + "-" +
+                            std::to_string(serial++));
   result.output_dir = run_dir / "out";
   fs::create_directories(run_dir / "in", ec);
   fs::create_directories(result.output_dir, ec);

@@ -66,6 +66,41 @@ void SetLimit(int resource, rlim_t soft, rlim_t hard) {
 }
 void SetLimit(int resource, rlim_t value) { SetLimit(resource, value, value); }
 
+// Standard input comes from a file rather than a pipe: a command that never reads it can neither block
+// the writer nor kill lineage with SIGPIPE. The file is unlinked once the command has it open.
+class StdinFile {
+ public:
+  ~StdinFile() {
+    if (!path_.empty()) unlink(path_.c_str());
+  }
+  Status Create(const std::string* data) {
+    if (data == nullptr || data->empty()) {
+      path_.clear();
+      return Status::OK();
+    }
+    const char* tmp = getenv("TMPDIR");
+    std::string templ = std::string(tmp && *tmp ? tmp : "/tmp") + "/lineage-stdin-XXXXXX";
+    int fd = mkstemp(templ.data());
+    if (fd < 0) return Status::IOError("cannot create a file for standard input in " + templ);
+    path_ = templ;
+    std::size_t done = 0;
+    while (done < data->size()) {
+      ssize_t n = write(fd, data->data() + done, data->size() - done);
+      if (n <= 0) {
+        close(fd);
+        return Status::IOError("cannot write standard input to " + path_);
+      }
+      done += static_cast<std::size_t>(n);
+    }
+    close(fd);
+    return Status::OK();
+  }
+  std::string path() const { return path_.empty() ? "/dev/null" : path_; }
+
+ private:
+  std::string path_;
+};
+
 }  // namespace
 
 Result<SandboxResult> RunProcess(const ProcessRun& run) {
@@ -108,11 +143,13 @@ Result<SandboxResult> RunProcess(const ProcessRun& run) {
     if (run.inherit_fd >= 0) fcntl(run.inherit_fd, F_SETFD, 0);
   };
 
+  StdinFile stdin_file;
+  LINEAGE_RETURN_IF_ERROR(stdin_file.Create(run.stdin_data));
   rusage before{};
   getrusage(RUSAGE_CHILDREN, &before);
   auto start = Clock::now();
   std::error_code ec;
-  bp::child child(bp::exe = run.exe, bp::args = run.args, env, bp::start_dir = run.cwd, bp::std_in < bp::null,
+  bp::child child(bp::exe = run.exe, bp::args = run.args, env, bp::start_dir = run.cwd, bp::std_in < stdin_file.path(),
                   bp::std_out > out_pipe, bp::std_err > err_pipe, io,
                   bp::on_exit = [&](int, const std::error_code&) {
                     exited = true;

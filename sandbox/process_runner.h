@@ -19,6 +19,7 @@ struct ProcessRun {
   Cgroup* cgroup = nullptr;  // joined before exec; killed when the run ends
   int inherit_fd = -1;       // a close-on-exec descriptor the child must keep (bwrap's seccomp filter)
   bool address_space_limit = false;  // set RLIMIT_AS to limits->memory_bytes (when no cgroup limits memory)
+  const std::string* stdin_data = nullptr;  // fed to standard input (then EOF); /dev/null when null or empty
 };
 
 // Starts the process in its own process group with rlimits (CPU, file size, open files, no core dumps),

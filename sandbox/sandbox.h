@@ -57,6 +57,7 @@ struct SandboxSpec {
   std::vector<SandboxMount> mounts;
   std::map<std::string, std::string> env = DefaultSandboxEnv();  // the whole environment: nothing is inherited
   SandboxLimits limits;
+  std::string stdin_data;  // the command's standard input; empty means /dev/null
   // A host Unix socket (the model gateway) to expose at `socket_inside`.
   std::string socket_host, socket_inside;
 };
@@ -107,6 +108,11 @@ class Sandbox {
   // One line per limit: which are enforced here and how ("memory: cgroup v1 memory.limit_in_bytes").
   virtual std::vector<std::string> EnforcedLimits() const = 0;
 };
+
+// Runs a *trusted* host program -- an evaluator plug-in listing its tasks, say -- with the spec's limits,
+// environment and standard input, but no isolation: mounts are not allowed and `workdir` is a host path.
+// Never use it for anything an agent wrote or could have changed.
+Result<SandboxResult> RunTrusted(const SandboxSpec& spec);
 
 // Parses "512", "64K", "512M", "4G" (powers of 1024) into bytes; InvalidArgument names `what`.
 Result<std::uint64_t> ParseSize(const std::string& text, const std::string& what);

@@ -1,0 +1,242 @@
+// The exec format: an external evaluator program, in any language, answering JSON requests
+// (docs/evaluators.md). lineage starts the program once per request, writes one JSON line to its standard
+// input and reads one JSON object from the last line of its standard output.
+//
+// list, prepare and gold run on the host: the program is the user's trusted plug-in and may read its
+// benchmark wherever it lives. score runs in a fresh sandbox, because it executes code the agent wrote:
+// there the program sees its own directory (read-only) and the workspace copy at /workspace, and nothing
+// else of the host.
+#include <nlohmann/json.hpp>
+
+#include "base/files.h"
+#include "evaluators/formats.h"
+#include "evaluators/scoring.h"
+
+namespace lineage {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace {
+
+constexpr int kExecProtocol = 1;
+constexpr std::size_t kMaxShown = 300;
+
+std::string Clip(std::string text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  if (text.size() > kMaxShown) text = "..." + text.substr(text.size() - kMaxShown);
+  return text;
+}
+
+std::string LastLine(const std::string& text) {
+  std::size_t end = text.find_last_not_of("\r\n \t");
+  if (end == std::string::npos) return "";
+  std::size_t start = text.rfind('\n', end);
+  return text.substr(start == std::string::npos ? 0 : start + 1, end + 1 - (start == std::string::npos ? 0 : start + 1));
+}
+
+struct ExecTask {
+  TaskInfo info;
+  std::int64_t test_timeout_ms = 120'000;
+};
+
+class ExecEvaluator : public Evaluator {
+ public:
+  static Result<std::unique_ptr<Evaluator>> Open(const SuiteSpec& spec) {
+    std::unique_ptr<ExecEvaluator> e(new ExecEvaluator(spec));
+    if (!fs::is_regular_file(spec.path) || access(spec.path.c_str(), X_OK) != 0) {
+      return Status::NotFound("exec suite '" + spec.name + "': " + spec.path.string() +
+                              " is not an executable program");
+    }
+    LINEAGE_RETURN_IF_ERROR(e->LoadList());
+    return std::unique_ptr<Evaluator>(std::move(e));
+  }
+
+  const std::string& kind() const override {
+    static const std::string k = "exec";
+    return k;
+  }
+
+  Result<std::vector<TaskInfo>> ListTasks() override {
+    std::vector<TaskInfo> out;
+    for (const auto& [id, task] : tasks_) out.push_back(task.info);
+    return out;
+  }
+
+  Result<std::map<std::string, std::vector<std::string>>> Subsets() override { return subsets_; }
+
+  Result<PreparedTask> Prepare(const std::string& id, const fs::path& workspace) override {
+    LINEAGE_RETURN_IF_ERROR(Find(id).status());
+    std::error_code ec;
+    fs::create_directories(workspace, ec);
+    LINEAGE_ASSIGN_OR_RETURN(json reply, Call(Request("prepare", id, fs::absolute(workspace).string()), OnHost()));
+    if (!reply.contains("instruction") || !reply["instruction"].is_string()) {
+      return ProtocolError("prepare", id, "the reply has no \"instruction\" string");
+    }
+    return PreparedTask{reply["instruction"].get<std::string>()};
+  }
+
+  Status ApplyGold(const std::string& id, const fs::path& workspace) override {
+    LINEAGE_RETURN_IF_ERROR(Find(id).status());
+    LINEAGE_ASSIGN_OR_RETURN(json reply, Call(Request("gold", id, fs::absolute(workspace).string()), OnHost()));
+    (void)reply;
+    return Status::OK();
+  }
+
+  Result<TaskScore> Score(const std::string& id, const fs::path& workspace, const ScoreContext& context) override {
+    LINEAGE_ASSIGN_OR_RETURN(const ExecTask* task, Find(id));
+    TestRun run;
+    run.argv = Argv();
+    run.stdin_data = Request("score", id, "/workspace").dump() + "\n";
+    run.timeout_ms = task->test_timeout_ms;
+    const std::string dir = fs::absolute(spec_.path).parent_path().string();
+    run.mounts.push_back({SandboxMount::Kind::kReadOnly, dir, dir});
+    LINEAGE_ASSIGN_OR_RETURN(SandboxResult r, RunOnCopy(workspace, run, context));
+    if (r.limit == SandboxLimit::kWall || r.limit == SandboxLimit::kCpu) {
+      TaskScore timeout = ScoreFromResult(r);
+      timeout.solved = false;
+      timeout.partial.reset();
+      return timeout;
+    }
+    LINEAGE_ASSIGN_OR_RETURN(json reply, ReplyOf("score", id, r, run.timeout_ms));
+    if (!reply.contains("solved") || !reply["solved"].is_boolean()) {
+      return ProtocolError("score", id, "the reply has no \"solved\" boolean");
+    }
+    TaskScore score;
+    score.solved = reply["solved"].get<bool>();
+    score.duration_ms = r.wall_ms;
+    if (reply.contains("score")) {
+      if (!reply["score"].is_number() || reply["score"].get<double>() < 0 || reply["score"].get<double>() > 1) {
+        return ProtocolError("score", id, "\"score\" must be a number from 0 to 1");
+      }
+      score.partial = reply["score"].get<double>();
+    }
+    if (reply.contains("output") && reply["output"].is_string()) score.output = reply["output"].get<std::string>();
+    if (score.output.size() > kMaxTestOutputBytes) score.output.resize(kMaxTestOutputBytes);
+    return score;
+  }
+
+ private:
+  explicit ExecEvaluator(SuiteSpec spec) : spec_(std::move(spec)) {}
+
+  std::vector<std::string> Argv() const {
+    std::vector<std::string> argv = {fs::absolute(spec_.path).string()};
+    argv.insert(argv.end(), spec_.args.begin(), spec_.args.end());
+    return argv;
+  }
+
+  static json Request(const char* op, const std::string& task, const std::string& workspace) {
+    json r = {{"protocol", kExecProtocol}, {"op", op}};
+    if (!task.empty()) r["task"] = task;
+    if (!workspace.empty()) r["workspace"] = workspace;
+    return r;
+  }
+
+  // A host run: the program's own directory as working directory, the user's PATH (a plug-in may need
+  // the interpreter the user installed), the request timeout.
+  SandboxSpec OnHost() const {
+    SandboxSpec spec;
+    spec.argv = Argv();
+    spec.workdir = fs::absolute(spec_.path).parent_path().string();
+    if (const char* path = std::getenv("PATH")) spec.env["PATH"] = path;
+    spec.limits.wall_ms = spec_.request_timeout_ms;
+    spec.limits.cpu_seconds = std::max<std::int64_t>(10, spec_.request_timeout_ms / 1000 * 2);
+    spec.limits.output_bytes = 64ull << 20;
+    return spec;
+  }
+
+  Status ProtocolError(const std::string& op, const std::string& task, const std::string& what) const {
+    return Status::InvalidArgument("evaluator program " + spec_.path.string() + ", " + op +
+                                   (task.empty() ? "" : " of task " + task) + ": " + what);
+  }
+
+  Result<json> Call(const json& request, SandboxSpec spec) const {
+    spec.stdin_data = request.dump() + "\n";
+    LINEAGE_ASSIGN_OR_RETURN(SandboxResult r, RunTrusted(spec));
+    return ReplyOf(request["op"].get<std::string>(), request.value("task", ""), r, spec.limits.wall_ms);
+  }
+
+  // The reply in a finished run of the program, or an error saying what went wrong.
+  Result<json> ReplyOf(const std::string& op, const std::string& task, const SandboxResult& r,
+                       std::int64_t timeout_ms) const {
+    if (r.limit == SandboxLimit::kWall) {
+      return ProtocolError(op, task, "no answer within " + std::to_string(timeout_ms / 1000) + " s; it was killed");
+    }
+    if (r.limit) return ProtocolError(op, task, std::string("hit the ") + SandboxLimitName(*r.limit) + " limit");
+    if (r.signal) {
+      return ProtocolError(op, task, "crashed (signal " + std::to_string(*r.signal) + "); stderr: " + Clip(r.stderr_text));
+    }
+    return ParseReply(op, task, r.exit_code.value_or(-1), r.stdout_text, r.stderr_text);
+  }
+
+  Result<json> ParseReply(const std::string& op, const std::string& task, int exit_code, const std::string& out,
+                          const std::string& err) const {
+    const std::string line = LastLine(out);
+    json reply = json::parse(line, nullptr, false);
+    if (reply.is_discarded() || !reply.is_object()) {
+      if (exit_code != 0) {
+        return ProtocolError(op, task, "exited with status " + std::to_string(exit_code) + " without a reply; stderr: " +
+                                           Clip(err));
+      }
+      return ProtocolError(op, task, line.empty() ? "printed nothing" : "printed garbage, not a JSON object: '" + Clip(line) + "'");
+    }
+    if (reply.contains("error")) {
+      std::string message = reply["error"].is_string() ? reply["error"].get<std::string>() : reply["error"].dump();
+      if (reply.value("code", "") == "not_found") return Status::NotFound(task + ": " + message);
+      return ProtocolError(op, task, "reported an error: " + message);
+    }
+    return reply;
+  }
+
+  Status LoadList() {
+    LINEAGE_ASSIGN_OR_RETURN(json reply, Call(Request("list", "", ""), OnHost()));
+    if (!reply.contains("tasks") || !reply["tasks"].is_array()) {
+      return ProtocolError("list", "", "the reply has no \"tasks\" array");
+    }
+    for (const json& t : reply["tasks"]) {
+      if (!t.is_object() || !t.contains("id") || !t["id"].is_string() || t["id"].get<std::string>().empty()) {
+        return ProtocolError("list", "", "every task needs a non-empty \"id\" string; got " + Clip(t.dump()));
+      }
+      ExecTask task;
+      task.info.id = t["id"].get<std::string>();
+      task.info.language = t.value("language", "");
+      if (t.contains("tags") && t["tags"].is_array()) {
+        for (const json& tag : t["tags"]) {
+          if (tag.is_string()) task.info.tags.push_back(tag.get<std::string>());
+        }
+      }
+      task.info.unavailable = t.value("unavailable", "");
+      task.info.agent_timeout_ms = static_cast<std::int64_t>(t.value("agent_timeout_s", 600.0) * 1000);
+      task.test_timeout_ms = static_cast<std::int64_t>(t.value("test_timeout_s", 120.0) * 1000);
+      if (task.test_timeout_ms <= 0 || task.info.agent_timeout_ms <= 0) {
+        return ProtocolError("list", task.info.id, "timeouts must be positive");
+      }
+      if (!tasks_.emplace(task.info.id, task).second) return ProtocolError("list", task.info.id, "listed twice");
+    }
+    if (reply.contains("subsets") && reply["subsets"].is_object()) {
+      for (const auto& [name, ids] : reply["subsets"].items()) {
+        if (!ids.is_array()) return ProtocolError("list", "", "subset " + name + " must be an array of ids");
+        for (const json& id : ids) {
+          if (id.is_string()) subsets_[name].push_back(id.get<std::string>());
+        }
+      }
+    }
+    return Status::OK();
+  }
+
+  Result<const ExecTask*> Find(const std::string& id) const {
+    auto it = tasks_.find(id);
+    if (it == tasks_.end()) return Status::NotFound("no task '" + id + "' in exec suite '" + spec_.name + "'");
+    return &it->second;
+  }
+
+  SuiteSpec spec_;
+  std::map<std::string, ExecTask> tasks_;
+  std::map<std::string, std::vector<std::string>> subsets_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Evaluator>> OpenExec(const SuiteSpec& spec) { return ExecEvaluator::Open(spec); }
+
+}  // namespace lineage

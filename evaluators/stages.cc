@@ -1,0 +1,211 @@
+// Suite and stage configuration, task selection and seeded sampling.
+#include "evaluators/stages.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <random>
+#include <set>
+
+#include "base/files.h"
+#include "base/toml_reader.h"
+
+namespace lineage {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::set<std::string> kSuiteKeys = {"kind", "path", "args", "request_timeout_s"};
+const std::set<std::string> kStageKeys = {"suite", "tasks", "subset", "sample", "seed", "threshold"};
+const char* const kKinds = "taskdir, polyglot, exec";
+
+bool IsKnownKind(const std::string& kind) { return kind == "taskdir" || kind == "polyglot" || kind == "exec"; }
+
+Result<SuiteSpec> ParseSuiteTable(const std::string& name, const toml::table& table, const std::string& source,
+                                  const fs::path& base_dir) {
+  TableReader read(table, source + ": [suites." + name + "]");
+  LINEAGE_RETURN_IF_ERROR(read.OnlyKeys(kSuiteKeys, "docs/evaluators.md"));
+  SuiteSpec spec;
+  spec.name = name;
+  LINEAGE_ASSIGN_OR_RETURN(spec.kind, read.String("kind", "", true));
+  if (!IsKnownKind(spec.kind)) return read.Error("kind", "'" + spec.kind + "' is not one of " + kKinds);
+  LINEAGE_ASSIGN_OR_RETURN(std::string path, read.String("path", "", true));
+  if (path.empty()) return read.Error("path", "must not be empty");
+  spec.path = fs::path(path).is_absolute() ? fs::path(path) : base_dir / path;
+  LINEAGE_ASSIGN_OR_RETURN(spec.args, read.StringList("args"));
+  if (!spec.args.empty() && spec.kind != "exec") return read.Error("args", "only an exec suite takes arguments");
+  LINEAGE_ASSIGN_OR_RETURN(spec.request_timeout_ms, read.Milliseconds("request_timeout_s", spec.request_timeout_ms));
+  return spec;
+}
+
+Result<StageSpec> ParseStageTable(int number, const toml::table& table, const EvaluationConfig& config) {
+  TableReader read(table, config.source + ": [[stages]] #" + std::to_string(number));
+  LINEAGE_RETURN_IF_ERROR(read.OnlyKeys(kStageKeys, "docs/evaluators.md"));
+  StageSpec stage;
+  stage.number = number;
+  LINEAGE_ASSIGN_OR_RETURN(stage.suite, read.String("suite", "", true));
+  if (!config.suites.count(stage.suite) && stage.suite != "starter") {
+    std::string known;
+    for (const auto& [name, spec] : config.suites) known += (known.empty() ? "" : ", ") + name;
+    return read.Error("suite", "'" + stage.suite + "' is not a suite of this file (suites: " +
+                                   (known.empty() ? "none; add a [suites.NAME] table" : known) + ")");
+  }
+  LINEAGE_ASSIGN_OR_RETURN(stage.tasks, read.StringList("tasks"));
+  LINEAGE_ASSIGN_OR_RETURN(stage.subset, read.String("subset", ""));
+  if (!stage.tasks.empty() && !stage.subset.empty()) return read.Error("subset", "give tasks or subset, not both");
+  LINEAGE_ASSIGN_OR_RETURN(std::int64_t sample, read.Integer("sample", 0, 1, 1'000'000));
+  stage.sample = static_cast<int>(sample);
+  LINEAGE_ASSIGN_OR_RETURN(std::int64_t seed, read.Integer("seed", 0, 0));
+  if (read.Has("seed") && !read.Has("sample")) return read.Error("seed", "only applies with sample");
+  stage.seed = static_cast<std::uint64_t>(seed);
+  LINEAGE_ASSIGN_OR_RETURN(stage.threshold, read.Number("threshold", 0, 0, 1));
+  return stage;
+}
+
+// Matches one path component's worth of pattern against text, with '**' free to cross '/'.
+bool GlobMatchFrom(std::string_view p, std::string_view t) {
+  while (!p.empty()) {
+    if (p.substr(0, 2) == "**") {
+      std::string_view rest = p.substr(2);
+      for (std::size_t i = 0; i <= t.size(); ++i) {
+        if (GlobMatchFrom(rest, t.substr(i))) return true;
+      }
+      return false;
+    }
+    if (p[0] == '*') {
+      std::string_view rest = p.substr(1);
+      for (std::size_t i = 0; i <= t.size(); ++i) {
+        if (GlobMatchFrom(rest, t.substr(i))) return true;
+        if (i < t.size() && t[i] == '/') return false;
+      }
+      return false;
+    }
+    if (t.empty() || (p[0] != '?' && p[0] != t[0]) || (p[0] == '?' && t[0] == '/')) return false;
+    p.remove_prefix(1);
+    t.remove_prefix(1);
+  }
+  return t.empty();
+}
+
+}  // namespace
+
+bool GlobMatch(std::string_view pattern, std::string_view text) { return GlobMatchFrom(pattern, text); }
+
+Result<EvaluationConfig> ParseEvaluationConfig(std::string_view text, const std::string& source,
+                                               const fs::path& base_dir) {
+  LINEAGE_ASSIGN_OR_RETURN(toml::table root, ParseToml(text, source));
+  EvaluationConfig config;
+  config.source = source;
+  TableReader top(root, source + ":");
+  LINEAGE_ASSIGN_OR_RETURN(const toml::table* suites, top.Table("suites"));
+  if (suites) {
+    for (const auto& [key, node] : *suites) {
+      const std::string name(key.str());
+      if (!node.is_table()) return Status::InvalidArgument(source + ": suites." + name + " must be a table");
+      LINEAGE_ASSIGN_OR_RETURN(SuiteSpec spec, ParseSuiteTable(name, *node.as_table(), source, base_dir));
+      config.suites[name] = std::move(spec);
+    }
+  }
+  if (const toml::node* stages = root.get("stages")) {
+    const toml::array* array = stages->as_array();
+    if (!array || !array->is_array_of_tables()) {
+      return Status::InvalidArgument(source + ": stages must be an array of tables ([[stages]])");
+    }
+    int number = 0;
+    for (const toml::node& node : *array) {
+      LINEAGE_ASSIGN_OR_RETURN(StageSpec stage, ParseStageTable(++number, *node.as_table(), config));
+      config.stages.push_back(std::move(stage));
+    }
+  }
+  return config;
+}
+
+Result<EvaluationConfig> LoadEvaluationConfig(const fs::path& file) {
+  LINEAGE_ASSIGN_OR_RETURN(std::string text, ReadFile(file));
+  return ParseEvaluationConfig(text, file.string(), fs::absolute(file).parent_path());
+}
+
+fs::path StarterSuiteDir() {
+  if (const char* env = std::getenv("LINEAGE_STARTER_SUITE"); env && *env) return env;
+  return LINEAGE_STARTER_DIR;
+}
+
+Result<SuiteSpec> ParseInlineSuite(const std::string& text) {
+  std::size_t colon = text.find(':');
+  std::string kind = colon == std::string::npos ? "" : text.substr(0, colon);
+  if (!IsKnownKind(kind) || colon + 1 >= text.size()) {
+    return Status::InvalidArgument("suite '" + text + "' is neither a configured suite nor KIND:PATH with KIND one of " +
+                                   kKinds + " (for example taskdir:evaluators/starter)");
+  }
+  SuiteSpec spec;
+  spec.name = text;
+  spec.kind = kind;
+  spec.path = fs::absolute(text.substr(colon + 1));
+  return spec;
+}
+
+Result<SuiteSpec> ResolveSuite(const std::string& text, const EvaluationConfig* config) {
+  if (config) {
+    auto it = config->suites.find(text);
+    if (it != config->suites.end()) return it->second;
+  }
+  if (text == "starter") return SuiteSpec{.name = "starter", .kind = "taskdir", .path = StarterSuiteDir()};
+  return ParseInlineSuite(text);
+}
+
+Result<std::vector<TaskInfo>> SelectTasks(const std::vector<TaskInfo>& tasks, const std::vector<std::string>& patterns) {
+  if (patterns.empty()) return tasks;
+  std::vector<bool> chosen(tasks.size(), false);
+  for (const std::string& pattern : patterns) {
+    bool matched = false;
+    for (std::size_t i = 0; i < tasks.size(); ++i) {
+      if (GlobMatch(pattern, tasks[i].id)) chosen[i] = matched = true;
+    }
+    if (!matched) return Status::InvalidArgument("task '" + pattern + "' matches no task of the suite");
+  }
+  std::vector<TaskInfo> out;
+  for (std::size_t i = 0; i < tasks.size(); ++i) {
+    if (chosen[i]) out.push_back(tasks[i]);
+  }
+  return out;
+}
+
+std::vector<TaskInfo> SampleTasks(const std::vector<TaskInfo>& tasks, int n, std::uint64_t seed) {
+  if (n <= 0 || static_cast<std::size_t>(n) >= tasks.size()) return tasks;
+  // A partial Fisher-Yates shuffle on raw mt19937_64 output: std::uniform_int_distribution differs between
+  // standard libraries, and a seed must draw the same tasks everywhere.
+  std::mt19937_64 rng(seed);
+  std::vector<std::size_t> order(tasks.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  for (std::size_t i = 0; i < static_cast<std::size_t>(n); ++i) {
+    std::size_t j = i + static_cast<std::size_t>(rng() % (order.size() - i));
+    std::swap(order[i], order[j]);
+  }
+  std::vector<std::size_t> picked(order.begin(), order.begin() + n);
+  std::sort(picked.begin(), picked.end());
+  std::vector<TaskInfo> out;
+  for (std::size_t i : picked) out.push_back(tasks[i]);
+  return out;
+}
+
+Result<std::vector<TaskInfo>> StageTasks(const StageSpec& stage, Evaluator& evaluator) {
+  LINEAGE_ASSIGN_OR_RETURN(std::vector<TaskInfo> all, evaluator.ListTasks());
+  std::vector<std::string> patterns = stage.tasks;
+  if (!stage.subset.empty()) {
+    LINEAGE_ASSIGN_OR_RETURN(auto subsets, evaluator.Subsets());
+    auto it = subsets.find(stage.subset);
+    if (it == subsets.end()) {
+      std::string known;
+      for (const auto& [name, ids] : subsets) known += (known.empty() ? "" : ", ") + name;
+      return Status::InvalidArgument("stage " + std::to_string(stage.number) + ": suite '" + stage.suite +
+                                     "' has no subset '" + stage.subset + "' (it has: " +
+                                     (known.empty() ? "none" : known) + ")");
+    }
+    patterns = it->second;
+  }
+  auto selected = SelectTasks(all, patterns);
+  if (!selected.ok()) return selected.status().WithContext("stage " + std::to_string(stage.number));
+  return SampleTasks(selected.value(), stage.sample, stage.seed);
+}
+
+}  // namespace lineage

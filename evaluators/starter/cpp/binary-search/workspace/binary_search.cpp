@@ -1,0 +1,3 @@
+#include "binary_search.h"
+
+int find(const std::vector<int>& v, int value) { return -1; }

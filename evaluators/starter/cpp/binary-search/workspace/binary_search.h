@@ -1,0 +1,5 @@
+#pragma once
+
+#include <vector>
+
+int find(const std::vector<int>& v, int value);

@@ -1,0 +1,6 @@
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+long long evaluate(const std::string& expression);

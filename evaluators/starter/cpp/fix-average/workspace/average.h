@@ -1,0 +1,5 @@
+#pragma once
+
+#include <vector>
+
+double average(const std::vector<int>& values);

@@ -1,0 +1,13 @@
+#pragma once
+
+#include <cstddef>
+#include <stdexcept>
+
+class IntStack {
+ public:
+  void push(int value);
+  int pop();
+  int top() const;
+  bool empty() const;
+  std::size_t size() const;
+};

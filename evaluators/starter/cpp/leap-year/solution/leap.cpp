@@ -1,0 +1,3 @@
+#include "leap.h"
+
+bool is_leap(int year) { return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0; }

@@ -1,0 +1,3 @@
+#include "leap.h"
+
+bool is_leap(int year) { return false; }

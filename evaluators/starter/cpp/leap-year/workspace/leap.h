@@ -1,0 +1,3 @@
+#pragma once
+
+bool is_leap(int year);

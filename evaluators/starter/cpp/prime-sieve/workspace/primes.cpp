@@ -1,0 +1,3 @@
+#include "primes.h"
+
+std::vector<int> primes_up_to(int n) { return {}; }

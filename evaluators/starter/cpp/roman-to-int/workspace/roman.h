@@ -1,0 +1,6 @@
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+int roman_to_int(const std::string& numeral);

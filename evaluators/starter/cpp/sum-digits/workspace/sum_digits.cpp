@@ -1,0 +1,3 @@
+#include "sum_digits.h"
+
+int sum_digits(long long n) { return -1; }

@@ -1,0 +1,3 @@
+#pragma once
+
+int sum_digits(long long n);

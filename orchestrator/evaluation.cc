@@ -1,0 +1,274 @@
+#include "orchestrator/evaluation.h"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <thread>
+
+#include "base/files.h"
+#include "orchestrator/model_calls.h"
+
+namespace lineage {
+
+namespace fs = std::filesystem;
+using json = nlohmann::ordered_json;
+
+namespace {
+
+constexpr std::size_t kMaxLoggedPatch = 256 * 1024;
+
+std::int64_t MillisSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+}
+
+bool SameTree(const std::vector<TreeEntry>& a, const std::vector<TreeEntry>& b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (a[i].path != b[i].path || a[i].kind != b[i].kind || a[i].data != b[i].data) return false;
+  }
+  return true;
+}
+
+// "cpp/all-your-base" -> "cpp__all-your-base": one directory per task.
+std::string DirName(const std::string& id) {
+  std::string out;
+  for (char c : id) out += c == '/' ? std::string("__") : std::string(1, c);
+  return out;
+}
+
+// One attempt at one task. Everything that goes wrong with the task itself becomes its outcome.
+class TaskAttempt {
+ public:
+  TaskAttempt(Evaluator& evaluator, const TaskInfo& task, int stage, const EvaluationOptions& options,
+              Sandbox& sandbox, fs::path dir)
+      : evaluator_(evaluator), task_(task), options_(options), sandbox_(sandbox), dir_(std::move(dir)) {
+    result_.task_id = task.id;
+    result_.language = task.language;
+    result_.stage = stage;
+  }
+
+  TaskResult Run() {
+    const auto start = std::chrono::steady_clock::now();
+    if (!task_.unavailable.empty()) {
+      result_.outcome = outcome::kSkipped;
+      result_.detail = task_.unavailable;
+    } else if (Status s = Attempt(); !s.ok()) {
+      result_.outcome = outcome::kError;
+      result_.detail = s.message();
+    }
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+    result_.duration_ms = MillisSince(start);
+    return std::move(result_);
+  }
+
+  // The evaluation's log, stored as a blob: what the agent did and what the tests said.
+  json Log() const {
+    json log = {{"task", result_.task_id}, {"stage", result_.stage}, {"outcome", result_.outcome},
+                {"detail", result_.detail}};
+    if (options_.attempt == Attempt::kAgent) {
+      log["agent"] = {{"status", result_.agent_status}, {"rounds", result_.rounds}, {"summary", summary_},
+                      {"exit_code", exit_code_ ? json(*exit_code_) : json(nullptr)}, {"stderr", stderr_tail_},
+                      {"tokens", result_.spend.tokens}, {"cost_usd", result_.spend.cost_usd},
+                      {"model_calls", result_.spend.calls}, {"wall_ms", result_.agent_ms}};
+      json steps = json::array();
+      for (const std::string& line : trajectory_) {
+        json step = json::parse(line, nullptr, false);
+        steps.push_back(step.is_discarded() ? json(line) : step);
+      }
+      log["trajectory"] = std::move(steps);
+    }
+    log["patch"] = patch_.size() > kMaxLoggedPatch ? patch_.substr(0, kMaxLoggedPatch) + "\n[lineage: patch truncated]\n"
+                                                   : patch_;
+    log["tests"] = {{"output", result_.test_output}, {"partial", result_.partial ? json(*result_.partial) : json(nullptr)},
+                    {"wall_ms", result_.test_ms}};
+    return log;
+  }
+
+  std::size_t patch_bytes() const { return patch_.size(); }
+
+ private:
+  Status Attempt() {
+    const fs::path workspace = dir_ / "workspace";
+    auto prepared = evaluator_.Prepare(task_.id, workspace);
+    if (!prepared.ok()) return prepared.status().WithContext("preparing the workspace");
+    LINEAGE_ASSIGN_OR_RETURN(std::vector<TreeEntry> before, ReadTree(workspace));
+
+    switch (options_.attempt) {
+      case Attempt::kGold:
+        if (Status s = evaluator_.ApplyGold(task_.id, workspace); !s.ok()) {
+          return s.WithContext("applying the reference solution");
+        }
+        break;
+      case Attempt::kUnchanged: break;
+      case Attempt::kAgent: LINEAGE_RETURN_IF_ERROR(RunAgentOn(workspace, prepared->instruction)); break;
+    }
+    LINEAGE_ASSIGN_OR_RETURN(std::vector<TreeEntry> after, ReadTree(workspace));
+    result_.non_empty_patch = !SameTree(before, after);
+    if (result_.non_empty_patch && patch_.empty()) {
+      auto diff = DiffTrees(before, after);
+      if (diff.ok()) patch_ = diff->patch;
+    }
+    if (options_.attempt == Attempt::kAgent && !result_.non_empty_patch) {
+      result_.outcome = outcome::kEmptyPatch;
+      result_.detail = "the agent changed nothing (" + result_.agent_status + ")";
+      return Status::OK();
+    }
+
+    const fs::path scratch = dir_ / "scratch";
+    std::error_code ec;
+    fs::create_directories(scratch, ec);
+    if (ec) return Status::IOError("cannot create " + scratch.string() + ": " + ec.message());
+    auto score = evaluator_.Score(task_.id, workspace, ScoreContext{&sandbox_, scratch});
+    if (!score.ok()) return score.status().WithContext("scoring");
+    result_.partial = score->partial;
+    result_.test_output = std::move(score->output);
+    result_.test_ms = score->duration_ms;
+    result_.outcome = score->solved ? outcome::kSolved : score->timed_out ? outcome::kTimeout : outcome::kFailed;
+    if (!score->solved && options_.attempt == Attempt::kAgent && result_.agent_status != "finished") {
+      result_.detail = "the agent ended with " + result_.agent_status;
+    }
+    return Status::OK();
+  }
+
+  Status RunAgentOn(const fs::path& workspace, const std::string& instruction) {
+    if (!options_.agent) return Status::Internal("an agent evaluation needs a built agent");
+    AgentRunOptions run;
+    run.home = options_.home;
+    run.workspace = workspace;
+    run.instruction = instruction;
+    run.task_id = task_.id;
+    run.models = options_.models;
+    run.max_rounds = options_.max_rounds;
+    run.wall_ms = options_.agent_wall_ms.value_or(task_.agent_timeout_ms > 0 ? task_.agent_timeout_ms : 600'000);
+    run.budget = options_.budget_per_task;
+    run.attribution = llm::Attribution{options_.run_id, options_.agent_id, task_.id, "evaluate"};
+    if (options_.archive) run.recorder = ArchiveCallRecorder(*options_.archive);
+    auto ran = RunAgent(*options_.agent, run, sandbox_);
+    if (!ran.ok()) return ran.status().WithContext("running the agent");
+    AgentRunResult& r = ran.value();
+    result_.agent_status = r.status;
+    result_.rounds = r.rounds;
+    result_.spend = r.spend;
+    result_.agent_ms = r.process.wall_ms;
+    summary_ = r.summary;
+    exit_code_ = r.process.exit_code;
+    stderr_tail_ = r.process.stderr_text.size() > 4096 ? r.process.stderr_text.substr(r.process.stderr_text.size() - 4096)
+                                                       : r.process.stderr_text;
+    trajectory_ = std::move(r.trajectory);
+    patch_ = std::move(r.diff.patch);
+    // The trajectory now lives in the evaluation log; the run's directory has served its purpose.
+    std::error_code ec;
+    fs::remove_all(r.output_dir.parent_path(), ec);
+    return Status::OK();
+  }
+
+  Evaluator& evaluator_;
+  const TaskInfo& task_;
+  const EvaluationOptions& options_;
+  Sandbox& sandbox_;
+  fs::path dir_;
+  TaskResult result_;
+  std::string summary_, stderr_tail_, patch_;
+  std::optional<int> exit_code_;
+  std::vector<std::string> trajectory_;
+};
+
+Status Record(const TaskAttempt& attempt, const TaskResult& r, const EvaluationOptions& options) {
+  if (!options.archive || !options.agent_id) return Status::OK();
+  LINEAGE_ASSIGN_OR_RETURN(std::string blob,
+                           options.archive->PutBlob(attempt.Log().dump(2, ' ', false, json::error_handler_t::replace)));
+  Evaluation e;
+  e.agent_id = *options.agent_id;
+  e.suite = options.suite_name;
+  e.task_id = r.task_id;
+  e.stage = r.stage;
+  e.outcome = r.outcome;
+  e.score = r.outcome == outcome::kSolved ? std::optional<double>(1.0) : r.partial;
+  e.duration_ms = r.duration_ms;
+  e.patch_bytes = static_cast<std::int64_t>(attempt.patch_bytes());
+  e.log_blob = blob;
+  return options.archive->RecordEvaluation(e).status();
+}
+
+}  // namespace
+
+bool Attempted(const TaskResult& result) { return result.outcome != outcome::kSkipped; }
+
+Result<std::vector<TaskResult>> EvaluateTasks(Evaluator& evaluator, const std::vector<TaskInfo>& tasks, int stage,
+                                              const EvaluationOptions& options, Sandbox& sandbox) {
+  if (options.attempt == Attempt::kAgent && !options.agent) return Status::Internal("no agent to evaluate");
+  static std::atomic<int> serial{0};
+  const fs::path batch_dir = options.home / "runs" /
+                             ("eval-" + std::to_string(NowMillis()) + "-" + std::to_string(getpid()) + "-" +
+                              std::to_string(serial++));
+  std::vector<TaskResult> results(tasks.size());
+  std::atomic<std::size_t> next{0};
+  std::mutex mu;
+  Status first_error;
+  auto worker = [&] {
+    for (std::size_t i = next++; i < tasks.size(); i = next++) {
+      {
+        std::lock_guard lock(mu);
+        if (!first_error.ok()) return;
+        if (options.on_start) options.on_start(tasks[i]);
+      }
+      TaskAttempt attempt(evaluator, tasks[i], stage, options, sandbox, batch_dir / DirName(tasks[i].id));
+      TaskResult r = attempt.Run();
+      Status recorded = Record(attempt, r, options);
+      std::lock_guard lock(mu);
+      if (!recorded.ok() && first_error.ok()) first_error = recorded.WithContext("recording " + r.task_id);
+      if (options.on_result) options.on_result(r);
+      results[i] = std::move(r);
+    }
+  };
+  const int threads = std::max(1, std::min<int>(options.parallel, static_cast<int>(tasks.size())));
+  std::vector<std::thread> pool;
+  for (int t = 1; t < threads; ++t) pool.emplace_back(worker);
+  worker();
+  for (std::thread& t : pool) t.join();
+  std::error_code ec;
+  fs::remove_all(batch_dir, ec);
+  if (!first_error.ok()) return first_error;
+  return results;
+}
+
+Result<StagedResult> EvaluateStaged(const std::vector<StageSpec>& stages, const SuiteOpener& open_suite,
+                                    EvaluationOptions options, Sandbox& sandbox) {
+  StagedResult out;
+  std::set<std::string> done;  // "suite\ttask"
+  int attempted = 0, solved = 0;
+  for (const StageSpec& stage : stages) {
+    LINEAGE_ASSIGN_OR_RETURN(Evaluator* evaluator, open_suite(stage.suite));
+    LINEAGE_ASSIGN_OR_RETURN(std::vector<TaskInfo> tasks, StageTasks(stage, *evaluator));
+    std::erase_if(tasks, [&](const TaskInfo& t) { return done.count(stage.suite + "\t" + t.id) > 0; });
+    for (const TaskInfo& t : tasks) done.insert(stage.suite + "\t" + t.id);
+    options.suite_name = stage.suite;
+    LINEAGE_ASSIGN_OR_RETURN(std::vector<TaskResult> results, EvaluateTasks(*evaluator, tasks, stage.number, options, sandbox));
+    StageScore score{.stage = stage.number};
+    for (TaskResult& r : results) {
+      if (Attempted(r)) ++score.attempted;
+      if (r.outcome == outcome::kSolved) ++score.solved;
+      out.results.push_back(std::move(r));
+    }
+    if (score.attempted > 0) score.score = static_cast<double>(score.solved) / score.attempted;
+    attempted += score.attempted;
+    solved += score.solved;
+    out.stages.push_back(score);
+    out.stage_reached = stage.number;
+    if (attempted > 0) out.score = static_cast<double>(solved) / attempted;
+    if (options.archive && options.agent_id) {
+      LINEAGE_RETURN_IF_ERROR(options.archive->RecordStageScore(*options.agent_id, score));
+    }
+    const bool advance = stage.threshold <= 0 || (out.score && *out.score >= stage.threshold);
+    if (!advance) break;
+  }
+  return out;
+}
+
+}  // namespace lineage
