@@ -397,7 +397,8 @@ void AddSuiteOptions(CLI::App* cmd, BenchArgs& args, bool suite_required) {
                                 "exec:PROGRAM)");
   if (suite_required) suite->required();
   cmd->add_option("--config", args.config, "a run configuration whose [suites.*] and [[stages]] to use");
-  cmd->add_option("--tasks", args.tasks, "task ids or glob patterns (cpp/*, py/fizz*)")->allow_extra_args(false);
+  cmd->add_option("--tasks", args.tasks, "task ids or glob patterns, space- or comma-separated (cpp/*, py/fizz*)")
+      ->delimiter(',');
   cmd->add_flag("--json", args.json, "print JSON for scripts");
 }
 

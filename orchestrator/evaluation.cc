@@ -64,7 +64,7 @@ class TaskAttempt {
     std::error_code ec;
     fs::remove_all(dir_, ec);
     result_.duration_ms = MillisSince(start);
-    return std::move(result_);
+    return result_;  // a copy: Log() reads it afterwards
   }
 
   // The evaluation's log, stored as a blob: what the agent did and what the tests said.

@@ -1,0 +1,190 @@
+// `lineage bench` end to end: real agents (an oracle, a no-op, a test editor) built and run in the sandbox,
+// scored in fresh sandboxes, results in the archive; gold validation of every format.
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "archive/archive.h"
+#include "tests/support/test_support.h"
+
+namespace lineage {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+using test::RunLineage;
+using test::TempDir;
+using test::WriteFile;
+
+const fs::path kSource = LINEAGE_SOURCE_DIR;
+const fs::path kStarter = kSource / "evaluators" / "starter";
+const fs::path kData = kSource / "tests" / "evaluators" / "data";
+
+// A shell agent: agent.toml plus run.sh, which finds its task id in task.json.
+fs::path ShellAgent(const fs::path& dir, const std::string& name, const std::string& body) {
+  WriteFile(dir / "agent.toml", "protocol = 1\nname = \"" + name + "\"\n[run]\ncommand = \"sh $LINEAGE_AGENT_DIR/run.sh\"\n");
+  WriteFile(dir / "run.sh",
+            "set -e\n"
+            "id=$(sed -n 's/.*\"task_id\": *\"\\([^\"]*\\)\".*/\\1/p' \"$LINEAGE_TASK\")\n" +
+                body +
+                "\nprintf '{\"status\":\"finished\",\"summary\":\"%s\",\"rounds\":1}' \"$id\" > "
+                "\"$LINEAGE_OUTPUT_DIR/result.json\"\n");
+  return dir;
+}
+
+// An agent that knows the answers: solutions/<task id>/ is copied over the workspace.
+fs::path OracleAgent(const fs::path& dir) {
+  return ShellAgent(dir, "oracle", "if [ -d \"$LINEAGE_AGENT_DIR/solutions/$id\" ]; then cp -r \"$LINEAGE_AGENT_DIR/solutions/$id/.\" .; fi");
+}
+
+void CopyTree(const fs::path& from, const fs::path& to) {
+  fs::create_directories(to);
+  fs::copy(from, to, fs::copy_options::recursive | fs::copy_options::overwrite_existing);
+}
+
+struct Bench {
+  TempDir home, files;
+  fs::path models;
+  Bench() {
+    // The test agents never call a model; the gateway still needs one configured.
+    models = files / "models.toml";
+    WriteFile(models, "[models.default]\nprovider = \"openai\"\nbase_url = \"http://127.0.0.1:9/v1\"\nmodel = \"none\"\n");
+  }
+  json Run(const fs::path& agent, const std::string& suite, std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {"bench", "run", "--agent", agent.string(), "--models", models.string(), "--json"};
+    if (!suite.empty()) args.insert(args.end(), {"--suite", suite});
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto r = RunLineage(home.path(), args);
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    return json::parse(r.out);
+  }
+};
+
+std::map<std::string, std::string> Outcomes(const json& out) {
+  std::map<std::string, std::string> m;
+  for (const json& r : out["results"]) m[r["task"]] = r["outcome"];
+  return m;
+}
+
+const std::vector<std::string> kQuick = {"py/fizzbuzz", "py/fix-median", "cpp/leap-year", "cpp/fix-average"};
+
+TEST_CASE("bench run: an oracle agent solves the tasks, and its results are in the archive") {
+  Bench bench;
+  fs::path agent = OracleAgent(bench.files / "oracle");
+  for (const std::string& id : kQuick) CopyTree(kStarter / id / "solution", agent / "solutions" / id);
+  json out = bench.Run(agent, "taskdir:" + kStarter.string(), {"--tasks", "py/fi*", "cpp/f*", "cpp/leap-year", "--parallel", "2"});
+  CHECK(Outcomes(out) == std::map<std::string, std::string>{{"cpp/fix-average", "solved"}, {"cpp/leap-year", "solved"},
+                                                            {"py/fix-median", "solved"}, {"py/fizzbuzz", "solved"}});
+  CHECK(out["solved"] == 4);
+  CHECK(out["score"] == 1.0);
+
+  auto archive = Archive::Open(bench.home.path());
+  REQUIRE(archive.ok());
+  auto evaluations = (*archive)->ListEvaluations(out["agent"].get<AgentId>());
+  REQUIRE(evaluations.ok());
+  REQUIRE(evaluations->size() == 4);
+  for (const Evaluation& e : *evaluations) {
+    CHECK(e.outcome == "solved");
+    CHECK(e.patch_bytes > 0);
+    auto log = (*archive)->GetBlob(e.log_blob);
+    REQUIRE(log.ok());
+    json parsed = json::parse(*log);
+    CHECK(parsed["agent"]["status"] == "finished");
+    CHECK_FALSE(parsed["patch"].get<std::string>().empty());
+  }
+}
+
+TEST_CASE("bench run: a no-op agent never solves, and an agent that edits the tests gets no credit") {
+  Bench bench;
+  json noop = bench.Run(ShellAgent(bench.files / "noop", "noop", "true"), "starter", {"--tasks", "py/fizzbuzz", "cpp/leap-year"});
+  CHECK(Outcomes(noop) == std::map<std::string, std::string>{{"cpp/leap-year", "empty_patch"}, {"py/fizzbuzz", "empty_patch"}});
+  CHECK(noop["solved"] == 0);
+  CHECK(noop["attempted"] == 2);
+
+  // The visible test file and a conftest.py that would pass everything; the stub stays wrong.
+  fs::path cheater = ShellAgent(bench.files / "cheater", "cheater",
+                                "printf 'def test_ok():\\n    pass\\n' > test_fizzbuzz.py\n"
+                                "printf 'import pytest\\n@pytest.hookimpl(tryfirst=True)\\ndef pytest_runtest_call(item):\\n    pass\\n' > conftest.py");
+  json cheat = bench.Run(cheater, "starter", {"--tasks", "py/fizzbuzz"});
+  CHECK(Outcomes(cheat) == std::map<std::string, std::string>{{"py/fizzbuzz", "failed"}});
+}
+
+TEST_CASE("bench run: a misbehaving evaluator program fails its own tasks and the rest go on") {
+  Bench bench;
+  json out = bench.Run(ShellAgent(bench.files / "answer", "answer", "echo 42 > answer.txt"),
+                       "exec:" + (kData / "misbehaving_evaluator.py").string());
+  CHECK(Outcomes(out) == std::map<std::string, std::string>{
+                             {"crash", "error"}, {"garbage", "error"}, {"good", "solved"}, {"hang", "error"}});
+  for (const json& r : out["results"]) {
+    if (r["outcome"] == "error") CHECK_THAT(r["detail"].get<std::string>(), Catch::Contains("evaluator program"));
+  }
+}
+
+TEST_CASE("bench run --staged: stages advance on their threshold and the stage reached is recorded") {
+  Bench bench;
+  WriteFile(bench.files / "run.toml", "[suites.mine]\nkind = \"taskdir\"\npath = \"" + kStarter.string() +
+                                          "\"\n[[stages]]\nsuite = \"mine\"\nsubset = \"quick\"\nthreshold = 0.5\n"
+                                          "[[stages]]\nsuite = \"mine\"\ntasks = [\"py/palindrome\", \"py/fizzbuzz\"]\n");
+  const std::string config = (bench.files / "run.toml").string();
+  fs::path oracle = OracleAgent(bench.files / "oracle");
+  for (const char* id : {"py/fizzbuzz", "py/fix-median", "cpp/leap-year", "py/palindrome"}) {
+    CopyTree(kStarter / id / "solution", oracle / "solutions" / id);
+  }
+  json good = bench.Run(oracle, "", {"--staged", "--config", config, "--parallel", "2"});
+  CHECK(good["stage_reached"] == 2);
+  CHECK(good["attempted"] == 5);  // stage 2 does not repeat py/fizzbuzz
+  CHECK(good["solved"] == 4);
+  auto archive = Archive::Open(bench.home.path());
+  REQUIRE(archive.ok());
+  auto agent = (*archive)->GetAgent(good["agent"].get<AgentId>());
+  REQUIRE(agent.ok());
+  CHECK(agent->stage_reached == 2);
+  REQUIRE(agent->score.has_value());
+  CHECK(*agent->score == Approx(0.8));
+
+  json noop = bench.Run(ShellAgent(bench.files / "noop", "noop", "true"), "", {"--staged", "--config", config});
+  CHECK(noop["stage_reached"] == 1);
+  CHECK(noop["attempted"] == 4);
+}
+
+TEST_CASE("bench validate --gold: every format's reference solutions pass, and problems are listed with why") {
+  TempDir home;
+  auto starter = RunLineage(home.path(), {"bench", "validate", "--gold", "--unchanged", "--suite", "starter", "--parallel", "2", "--json"});
+  INFO(starter.err);
+  CHECK(starter.exit_code == 0);
+  json s = json::parse(starter.out);
+  CHECK(s["problems"].empty());
+  CHECK(s["checks"][0]["passed"] == s["tasks"]);
+
+  auto polyglot = RunLineage(home.path(), {"bench", "validate", "--gold", "--suite", "polyglot:" + (kData / "polyglot").string(), "--json"});
+  CHECK(polyglot.exit_code == 0);
+  CHECK(json::parse(polyglot.out)["problems"].empty());
+
+  auto example = RunLineage(home.path(), {"bench", "validate", "--gold", "--unchanged", "--suite",
+                                          "exec:" + (kSource / "evaluators/examples/python-exec/evaluator.py").string()});
+  CHECK(example.exit_code == 0);
+
+  auto broken = RunLineage(home.path(), {"bench", "validate", "--gold", "--suite",
+                                         "exec:" + (kData / "misbehaving_evaluator.py").string()});
+  CHECK(broken.exit_code == 1);
+  CHECK_THAT(broken.out, Catch::Contains("FAIL gold      crash: scoring: evaluator program"));
+  CHECK_THAT(broken.err, Catch::Contains("3 validation problems"));
+}
+
+TEST_CASE("bench list shows the suites and their tasks") {
+  TempDir home;
+  auto suites = RunLineage(home.path(), {"bench", "list"});
+  CHECK(suites.exit_code == 0);
+  CHECK_THAT(suites.out, Catch::Contains("starter"));
+  auto tasks = RunLineage(home.path(), {"bench", "list", "--suite", "starter", "--tasks", "cpp/*", "--json"});
+  REQUIRE(tasks.exit_code == 0);
+  json t = json::parse(tasks.out);
+  CHECK(t["tasks"].size() >= 10);
+  for (const json& task : t["tasks"]) CHECK(task["language"] == "cpp");
+  auto bad = RunLineage(home.path(), {"bench", "list", "--suite", "zip:/x"});
+  CHECK(bad.exit_code == 1);
+  CHECK_THAT(bad.err, Catch::Contains("KIND:PATH"));
+}
+
+}  // namespace
+}  // namespace lineage
