@@ -74,3 +74,7 @@ echo
 kill "$gateway_pid"
 wait "$gateway_pid" 2>/dev/null || true
 step show 3
+
+# Benchmarks: the starter suite's reference solutions pass and its untouched stubs fail, in the sandbox.
+step bench list
+step bench validate --gold --unchanged --suite starter --parallel 2
