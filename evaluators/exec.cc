@@ -48,6 +48,7 @@ class ExecEvaluator : public Evaluator {
       return Status::NotFound("exec suite '" + spec.name + "': " + spec.path.string() +
                               " is not an executable program");
     }
+    LINEAGE_RETURN_IF_ERROR(RefuseSharedDirectory(spec));
     LINEAGE_RETURN_IF_ERROR(e->LoadList());
     return std::unique_ptr<Evaluator>(std::move(e));
   }
@@ -78,9 +79,7 @@ class ExecEvaluator : public Evaluator {
 
   Status ApplyGold(const std::string& id, const fs::path& workspace) override {
     LINEAGE_RETURN_IF_ERROR(Find(id).status());
-    LINEAGE_ASSIGN_OR_RETURN(json reply, Call(Request("gold", id, fs::absolute(workspace).string()), OnHost()));
-    (void)reply;
-    return Status::OK();
+    return Call(Request("gold", id, fs::absolute(workspace).string()), OnHost()).status();
   }
 
   Result<TaskScore> Score(const std::string& id, const fs::path& workspace, const ScoreContext& context) override {
@@ -114,6 +113,22 @@ class ExecEvaluator : public Evaluator {
  private:
   explicit ExecEvaluator(SuiteSpec spec) : spec_(std::move(spec)) {}
 
+  // The program's directory is visible (read-only) inside the scoring sandbox, next to the agent's code, so
+  // it must be a directory of its own: never the home directory or a system-wide one.
+  static Status RefuseSharedDirectory(const SuiteSpec& spec) {
+    const fs::path dir = fs::weakly_canonical(fs::absolute(spec.path)).parent_path();
+    std::vector<fs::path> shared = {"/", "/tmp", "/home", "/root", "/etc", "/usr", "/usr/bin", "/usr/local/bin", "/bin"};
+    if (const char* home = std::getenv("HOME"); home && *home) shared.push_back(fs::weakly_canonical(home));
+    for (const fs::path& s : shared) {
+      if (dir == s) {
+        return Status::InvalidArgument("exec suite '" + spec.name + "': " + spec.path.string() + " lives in " +
+                                       dir.string() + ", which the scoring sandbox would expose to the agent's code; "
+                                       "put the program in a directory of its own");
+      }
+    }
+    return Status::OK();
+  }
+
   std::vector<std::string> Argv() const {
     std::vector<std::string> argv = {fs::absolute(spec_.path).string()};
     argv.insert(argv.end(), spec_.args.begin(), spec_.args.end());
@@ -133,7 +148,9 @@ class ExecEvaluator : public Evaluator {
     SandboxSpec spec;
     spec.argv = Argv();
     spec.workdir = fs::absolute(spec_.path).parent_path().string();
-    if (const char* path = std::getenv("PATH")) spec.env["PATH"] = path;
+    for (const char* name : {"PATH", "HOME"}) {
+      if (const char* value = std::getenv(name)) spec.env[name] = value;
+    }
     spec.limits.wall_ms = spec_.request_timeout_ms;
     spec.limits.cpu_seconds = std::max<std::int64_t>(10, spec_.request_timeout_ms / 1000 * 2);
     spec.limits.output_bytes = 64ull << 20;

@@ -61,5 +61,11 @@ TEST_CASE("a program that is missing or cannot list its tasks fails to open, nam
   CHECK_THAT(bad.status().message(), Catch::Contains("list: the reply has no \"tasks\" array"));
 }
 
+TEST_CASE("a program in a shared directory is refused, since scoring exposes its directory") {
+  auto in_usr_bin = OpenEvaluator(SuiteSpec{.name = "e", .kind = "exec", .path = "/usr/bin/python3"});
+  REQUIRE_FALSE(in_usr_bin.ok());
+  CHECK_THAT(in_usr_bin.status().message(), Catch::Contains("put the program in a directory of its own"));
+}
+
 }  // namespace
 }  // namespace lineage
