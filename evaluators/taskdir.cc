@@ -1,5 +1,6 @@
 // The taskdir format: a directory of tasks, each a directory holding task.toml, workspace/, tests/ and
-// solution/. A task's id is its directory's path under the suite root ("py/word-count").
+// solution/. A task's id is its directory's path under the suite root ("py/word-count"). Hidden test
+// support shared by every task of a language lives in support/<language>/ at the root.
 #include <algorithm>
 #include <map>
 #include <set>
@@ -66,6 +67,7 @@ class TaskDirEvaluator : public Evaluator {
       return Status::NotFound("taskdir suite '" + spec.name + "': " + root.string() + " is not a directory");
     }
     LINEAGE_RETURN_IF_ERROR(e->ReadSuiteFile(root));
+    e->root_ = root;
     std::error_code ec;
     for (auto it = fs::recursive_directory_iterator(root, ec); !ec && it != fs::recursive_directory_iterator();
          it.increment(ec)) {
@@ -113,8 +115,11 @@ class TaskDirEvaluator : public Evaluator {
   Result<TaskScore> Score(const std::string& id, const fs::path& workspace, const ScoreContext& context) override {
     LINEAGE_ASSIGN_OR_RETURN(const TaskDef* task, Find(id));
     TestRun run;
-    if (fs::is_directory(task->dir / "tests")) {
-      LINEAGE_ASSIGN_OR_RETURN(run.overlay, ReadTree(task->dir / "tests"));
+    // Shared test support for the task's language first, then the task's own tests over it.
+    for (const fs::path& dir : {root_ / "support" / task->info.language, task->dir / "tests"}) {
+      if (!fs::is_directory(dir)) continue;
+      LINEAGE_ASSIGN_OR_RETURN(std::vector<TreeEntry> files, ReadTree(dir));
+      run.overlay = LayOver(std::move(run.overlay), files);
     }
     run.argv = {"sh", "-c", task->test_command};
     run.timeout_ms = task->test_timeout_ms;
@@ -145,6 +150,7 @@ class TaskDirEvaluator : public Evaluator {
     return Status::OK();
   }
 
+  fs::path root_;
   std::map<std::string, TaskDef> tasks_;
   std::map<std::string, std::vector<std::string>> subsets_;
 };
