@@ -40,7 +40,7 @@ struct ExecTask {
   std::int64_t test_timeout_ms = 120'000;
 };
 
-class ExecEvaluator : public Evaluator {
+class ExecEvaluator : public IndexedEvaluator<ExecTask> {
  public:
   static Result<std::unique_ptr<Evaluator>> Open(const SuiteSpec& spec) {
     std::unique_ptr<ExecEvaluator> e(new ExecEvaluator(spec));
@@ -52,19 +52,6 @@ class ExecEvaluator : public Evaluator {
     LINEAGE_RETURN_IF_ERROR(e->LoadList());
     return std::unique_ptr<Evaluator>(std::move(e));
   }
-
-  const std::string& kind() const override {
-    static const std::string k = "exec";
-    return k;
-  }
-
-  Result<std::vector<TaskInfo>> ListTasks() override {
-    std::vector<TaskInfo> out;
-    for (const auto& [id, task] : tasks_) out.push_back(task.info);
-    return out;
-  }
-
-  Result<std::map<std::string, std::vector<std::string>>> Subsets() override { return subsets_; }
 
   Result<PreparedTask> Prepare(const std::string& id, const fs::path& workspace) override {
     LINEAGE_RETURN_IF_ERROR(Find(id).status());
@@ -111,7 +98,7 @@ class ExecEvaluator : public Evaluator {
   }
 
  private:
-  explicit ExecEvaluator(SuiteSpec spec) : spec_(std::move(spec)) {}
+  explicit ExecEvaluator(SuiteSpec spec) : IndexedEvaluator("exec"), spec_(std::move(spec)) {}
 
   // The program's directory is visible (read-only) inside the scoring sandbox, next to the agent's code, so
   // it must be a directory of its own: never the home directory or a system-wide one.
@@ -236,15 +223,7 @@ class ExecEvaluator : public Evaluator {
     return Status::OK();
   }
 
-  Result<const ExecTask*> Find(const std::string& id) const {
-    auto it = tasks_.find(id);
-    if (it == tasks_.end()) return Status::NotFound("no task '" + id + "' in exec suite '" + spec_.name + "'");
-    return &it->second;
-  }
-
   SuiteSpec spec_;
-  std::map<std::string, ExecTask> tasks_;
-  std::map<std::string, std::vector<std::string>> subsets_;
 };
 
 }  // namespace

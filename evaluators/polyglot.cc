@@ -121,7 +121,7 @@ std::string ReadOptional(const fs::path& file) {
   return text.ok() ? text.value() : "";
 }
 
-class PolyglotEvaluator : public Evaluator {
+class PolyglotEvaluator : public IndexedEvaluator<Exercise> {
  public:
   static Result<std::unique_ptr<Evaluator>> Open(const SuiteSpec& spec) {
     std::unique_ptr<PolyglotEvaluator> e(new PolyglotEvaluator());
@@ -137,31 +137,20 @@ class PolyglotEvaluator : public Evaluator {
       for (const auto& entry : fs::directory_iterator(practice)) {
         if (!entry.is_directory()) continue;
         LINEAGE_ASSIGN_OR_RETURN(Exercise ex, ReadExercise(language, entry.path(), unavailable));
-        e->exercises_[ex.info.id] = std::move(ex);
+        e->tasks_[ex.info.id] = std::move(ex);
       }
     }
-    if (e->exercises_.empty()) {
+    if (e->tasks_.empty()) {
       return Status::InvalidArgument("polyglot suite '" + spec.name + "': no <language>/exercises/practice/<slug> "
                                      "directories under " + spec.path.string());
     }
     return std::unique_ptr<Evaluator>(std::move(e));
   }
 
-  const std::string& kind() const override {
-    static const std::string k = "polyglot";
-    return k;
-  }
-
-  Result<std::vector<TaskInfo>> ListTasks() override {
-    std::vector<TaskInfo> out;
-    for (const auto& [id, ex] : exercises_) out.push_back(ex.info);
-    return out;
-  }
-
   Result<std::map<std::string, std::vector<std::string>>> Subsets() override {
     std::vector<std::string> present;
     for (const std::string& id : kDgmStage1) {
-      if (exercises_.count(id)) present.push_back(id);
+      if (tasks_.count(id)) present.push_back(id);
     }
     std::map<std::string, std::vector<std::string>> subsets;
     if (!present.empty()) subsets["dgm-stage1"] = present;
@@ -209,6 +198,8 @@ class PolyglotEvaluator : public Evaluator {
   }
 
  private:
+  PolyglotEvaluator() : IndexedEvaluator("polyglot") {}
+
   static std::string Unavailable(const Language& language, const fs::path& root) {
     for (const char* program : language.programs) {
       if (!HasProgram(program)) return std::string("no ") + language.name + " toolchain: '" + program + "' is not installed";
@@ -235,14 +226,7 @@ class PolyglotEvaluator : public Evaluator {
     return text;
   }
 
-  Result<const Exercise*> Find(const std::string& id) const {
-    auto it = exercises_.find(id);
-    if (it == exercises_.end()) return Status::NotFound("no exercise '" + id + "' in this Polyglot checkout");
-    return &it->second;
-  }
-
   fs::path root_;
-  std::map<std::string, Exercise> exercises_;
 };
 
 }  // namespace

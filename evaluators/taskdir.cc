@@ -58,7 +58,7 @@ Result<TaskDef> ParseTask(const fs::path& root, const fs::path& dir) {
   return task;
 }
 
-class TaskDirEvaluator : public Evaluator {
+class TaskDirEvaluator : public IndexedEvaluator<TaskDef> {
  public:
   static Result<std::unique_ptr<Evaluator>> Open(const SuiteSpec& spec) {
     std::unique_ptr<TaskDirEvaluator> e(new TaskDirEvaluator());
@@ -82,19 +82,6 @@ class TaskDirEvaluator : public Evaluator {
     }
     return std::unique_ptr<Evaluator>(std::move(e));
   }
-
-  const std::string& kind() const override {
-    static const std::string k = "taskdir";
-    return k;
-  }
-
-  Result<std::vector<TaskInfo>> ListTasks() override {
-    std::vector<TaskInfo> out;
-    for (const auto& [id, task] : tasks_) out.push_back(task.info);
-    return out;
-  }
-
-  Result<std::map<std::string, std::vector<std::string>>> Subsets() override { return subsets_; }
 
   Result<PreparedTask> Prepare(const std::string& id, const fs::path& workspace) override {
     LINEAGE_ASSIGN_OR_RETURN(const TaskDef* task, Find(id));
@@ -127,11 +114,7 @@ class TaskDirEvaluator : public Evaluator {
   }
 
  private:
-  Result<const TaskDef*> Find(const std::string& id) const {
-    auto it = tasks_.find(id);
-    if (it == tasks_.end()) return Status::NotFound("no task '" + id + "' in this suite");
-    return &it->second;
-  }
+  TaskDirEvaluator() : IndexedEvaluator("taskdir") {}
 
   // suite.toml (optional): a name, a description and named subsets.
   Status ReadSuiteFile(const fs::path& root) {
@@ -151,8 +134,6 @@ class TaskDirEvaluator : public Evaluator {
   }
 
   fs::path root_;
-  std::map<std::string, TaskDef> tasks_;
-  std::map<std::string, std::vector<std::string>> subsets_;
 };
 
 }  // namespace
