@@ -388,6 +388,32 @@ Result<std::vector<Run>> Archive::ListRuns() {
   return runs;
 }
 
+Status Archive::SetDiagnosis(AgentId id, const std::string& diagnosis_json) {
+  std::lock_guard lock(impl_->mu);
+  LINEAGE_RETURN_IF_ERROR(impl_->LoadAgentRow(id).status());
+  sql::Stmt s(impl_->db, "UPDATE agents SET diagnosis = ?, updated_at = ? WHERE id = ?");
+  s.Bind(1, diagnosis_json).Bind(2, NowMillis()).Bind(3, id);
+  return s.Run();
+}
+
+Status Archive::SetRunStatus(RunId id, const std::string& status) {
+  std::lock_guard lock(impl_->mu);
+  sql::Transaction txn(impl_->db);
+  LINEAGE_RETURN_IF_ERROR(txn.status());
+  const std::int64_t now = NowMillis();
+  const bool final = status == "finished" || status == "stopped" || status == "failed";
+  sql::Stmt s(impl_->db, final ? "UPDATE runs SET status = ?, updated_at = ?, finished_at = ? WHERE id = ?"
+                               : "UPDATE runs SET status = ?, updated_at = ?, finished_at = NULL WHERE id = ?");
+  s.Bind(1, status).Bind(2, now);
+  if (final) s.Bind(3, now).Bind(4, id);
+  else s.Bind(3, id);
+  LINEAGE_RETURN_IF_ERROR(s.Run());
+  if (impl_->db.Changes() == 0) return Status::NotFound("run " + std::to_string(id) + " does not exist");
+  nlohmann::json data = {{"status", status}};
+  LINEAGE_RETURN_IF_ERROR(impl_->AppendEventLocked({0, id, std::nullopt, "run.status", data.dump(), 0}));
+  return txn.Commit();
+}
+
 Status Archive::SetAgentStatus(AgentId id, const std::string& status, const std::string& reason) {
   std::lock_guard lock(impl_->mu);
   LINEAGE_ASSIGN_OR_RETURN(Agent agent, impl_->LoadAgentRow(id));

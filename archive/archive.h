@@ -193,6 +193,10 @@ class Archive {
   Result<Run> GetRun(RunId id);
   Result<std::vector<Run>> ListRuns();
   Status SetAgentStatus(AgentId id, const std::string& status, const std::string& reason = "");
+  // Stores the diagnosis (JSON) that led to an agent.
+  Status SetDiagnosis(AgentId id, const std::string& diagnosis_json);
+  // Sets a run's status ("running", "paused", "finished", ...) and appends a run.status event.
+  Status SetRunStatus(RunId id, const std::string& status);
   Status RecordStageScore(AgentId id, const StageScore& stage);
   // Replaces any earlier evaluation of the same agent, suite and task (a retried evaluation).
   Result<std::int64_t> RecordEvaluation(const Evaluation& evaluation);

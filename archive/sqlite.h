@@ -27,6 +27,7 @@ class Db {
   // Runs one or more statements that return no rows.
   Status Exec(const std::string& sql);
   std::int64_t LastInsertId() const { return sqlite3_last_insert_rowid(db_); }
+  int Changes() const { return sqlite3_changes(db_); }  // rows changed by the last statement
   Status Error(const std::string& what) const;
 
  private:

@@ -1,0 +1,226 @@
+#include "orchestrator/run_config.h"
+
+#include <set>
+
+#include "base/files.h"
+#include "base/toml_reader.h"
+#include "orchestrator/agent_runner.h"
+
+namespace lineage {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::set<std::string> kTopKeys = {"name",  "home",   "seed_agent",  "random_seed", "models",  "roles",
+                                        "selection", "budget", "concurrency", "agent",     "sandbox", "suites",
+                                        "stages"};
+const std::set<std::string> kRoleKeys = {"diagnosis", "conductor", "expert"};
+const std::set<std::string> kSelectionKeys = {"strategy", "lambda", "alpha0"};
+const std::set<std::string> kBudgetKeys = {"children", "cost_usd", "tokens", "wall_s"};
+const std::set<std::string> kConcurrencyKeys = {"children", "sandboxes"};
+const std::set<std::string> kAgentKeys = {"max_rounds", "self_modify_wall_s", "task_wall_s"};
+const std::set<std::string> kSandboxKeys = {"memory", "pids"};
+const char* const kSee = "docs/runs.md";
+
+struct StrategyName {
+  SelectionStrategy strategy;
+  const char* name;
+};
+const StrategyName kStrategies[] = {
+    {SelectionStrategy::kDgm, "dgm"},       {SelectionStrategy::kScoreProp, "score-prop"},
+    {SelectionStrategy::kBest, "best"},     {SelectionStrategy::kRandom, "random"},
+    {SelectionStrategy::kHgm, "hgm"},       {SelectionStrategy::kNoOpenEnded, "no-open-ended"},
+    {SelectionStrategy::kNoSelfImprove, "no-self-improve"},
+};
+
+std::string StrategyList() {
+  std::string out;
+  for (const StrategyName& s : kStrategies) out += (out.empty() ? "" : ", ") + std::string(s.name);
+  return out;
+}
+
+// Runs `parse` on the sub-table `key` (if present) after checking its keys.
+template <typename Fn>
+Status WithTable(const TableReader& top, const std::string& key, const std::set<std::string>& known,
+                 const std::string& source, Fn parse) {
+  LINEAGE_ASSIGN_OR_RETURN(const toml::table* table, top.Table(key));
+  if (!table) return Status::OK();
+  TableReader read(*table, source + ": [" + key + "]");
+  LINEAGE_RETURN_IF_ERROR(read.OnlyKeys(known, kSee));
+  return parse(read);
+}
+
+Status ParseModels(const toml::table& root, const TableReader& top, const std::string& source,
+                   const fs::path& base_dir, RunConfig& config) {
+  const toml::node* node = root.get("models");
+  if (!node) return top.Error("models", "is required: a models file (\"models.toml\") or [models.ALIAS] tables");
+  if (const auto* file = node->as_string()) {
+    fs::path path = file->get();
+    if (path.is_relative()) path = base_dir / path;
+    auto models = llm::LoadModelsConfig(path.string());
+    if (!models.ok()) return models.status().WithContext(source + ": models");
+    config.models = std::move(models).value();
+    return Status::OK();
+  }
+  if (!node->is_table()) return top.Error("models", "must be a file name or [models.ALIAS] tables");
+  LINEAGE_ASSIGN_OR_RETURN(config.models, llm::ParseModelsConfig(config.text, source));
+  return Status::OK();
+}
+
+Status CheckAlias(const RunConfig& config, const std::string& role, const std::string& alias) {
+  if (config.models.FindAlias(alias)) return Status::OK();
+  return Status::InvalidArgument(config.source + ": [roles] " + role + ": '" + alias +
+                                 "' is not a model alias (aliases: " + config.models.AliasList() + ")");
+}
+
+}  // namespace
+
+const char* SelectionStrategyName(SelectionStrategy strategy) {
+  for (const StrategyName& s : kStrategies) {
+    if (s.strategy == strategy) return s.name;
+  }
+  return "unknown";
+}
+
+Result<RunConfig> ParseRunConfig(std::string_view text, const std::string& source, const fs::path& base_dir) {
+  LINEAGE_ASSIGN_OR_RETURN(toml::table root, ParseToml(text, source));
+  RunConfig config;
+  config.source = source;
+  config.text = std::string(text);
+  TableReader top(root, source + ":");
+  LINEAGE_RETURN_IF_ERROR(top.OnlyKeys(kTopKeys, kSee));
+
+  LINEAGE_ASSIGN_OR_RETURN(config.name, top.String("name", "", true));
+  if (config.name.empty()) return top.Error("name", "must not be empty");
+  LINEAGE_ASSIGN_OR_RETURN(std::string home, top.String("home", ""));
+  if (!home.empty()) config.home = fs::path(home).is_relative() ? base_dir / home : fs::path(home);
+  const toml::node* seed = root.get("seed_agent");
+  if (!seed) return top.Error("seed_agent", "is required: an agent's source directory or an archive agent id");
+  if (const auto* id = seed->as_integer()) {
+    if (id->get() < 1) return top.Error("seed_agent", "an agent id must be positive");
+    config.seed_agent = std::to_string(id->get());
+  } else if (const auto* dir = seed->as_string()) {
+    fs::path path = dir->get();
+    config.seed_agent = (path.is_relative() ? base_dir / path : path).lexically_normal().string();
+  } else {
+    return top.Error("seed_agent", "must be a directory (string) or an agent id (integer)");
+  }
+  LINEAGE_ASSIGN_OR_RETURN(std::int64_t random_seed, top.Integer("random_seed", 1, 0));
+  config.random_seed = static_cast<std::uint64_t>(random_seed);
+
+  LINEAGE_RETURN_IF_ERROR(ParseModels(root, top, source, base_dir, config));
+  const std::string fallback = config.models.FindAlias("default") ? "default" : config.models.models.front().alias;
+  config.diagnosis_model = config.conductor_model = config.expert_model = fallback;
+  LINEAGE_RETURN_IF_ERROR(WithTable(top, "roles", kRoleKeys, source, [&](const TableReader& r) -> Status {
+    LINEAGE_ASSIGN_OR_RETURN(config.diagnosis_model, r.String("diagnosis", fallback));
+    LINEAGE_ASSIGN_OR_RETURN(config.conductor_model, r.String("conductor", fallback));
+    LINEAGE_ASSIGN_OR_RETURN(config.expert_model, r.String("expert", config.conductor_model));
+    return Status::OK();
+  }));
+  LINEAGE_RETURN_IF_ERROR(CheckAlias(config, "diagnosis", config.diagnosis_model));
+  LINEAGE_RETURN_IF_ERROR(CheckAlias(config, "conductor", config.conductor_model));
+  LINEAGE_RETURN_IF_ERROR(CheckAlias(config, "expert", config.expert_model));
+
+  LINEAGE_RETURN_IF_ERROR(WithTable(top, "selection", kSelectionKeys, source, [&](const TableReader& r) -> Status {
+    LINEAGE_ASSIGN_OR_RETURN(std::string name, r.String("strategy", "dgm"));
+    bool found = false;
+    for (const StrategyName& s : kStrategies) {
+      if (name == s.name) {
+        config.selection.strategy = s.strategy;
+        found = true;
+      }
+    }
+    if (!found) return r.Error("strategy", "'" + name + "' is not one of " + StrategyList());
+    LINEAGE_ASSIGN_OR_RETURN(config.selection.lambda, r.Number("lambda", 10, 0.001, 1000));
+    LINEAGE_ASSIGN_OR_RETURN(config.selection.alpha0, r.Number("alpha0", 0.5, 0, 1));
+    return Status::OK();
+  }));
+
+  LINEAGE_ASSIGN_OR_RETURN(const toml::table* budget, top.Table("budget"));
+  if (!budget) return top.Error("[budget]", "is required, with at least children = N");
+  LINEAGE_RETURN_IF_ERROR(WithTable(top, "budget", kBudgetKeys, source, [&](const TableReader& r) -> Status {
+    LINEAGE_ASSIGN_OR_RETURN(std::int64_t children, r.Integer("children", 0, 1, 100000));
+    if (!r.Has("children")) return r.Error("children", "is required: how many children to produce");
+    config.children = static_cast<int>(children);
+    if (r.Has("cost_usd")) {
+      LINEAGE_ASSIGN_OR_RETURN(double cost, r.Number("cost_usd", 0, 0.000001));
+      config.cost_usd = cost;
+    }
+    if (r.Has("tokens")) {
+      LINEAGE_ASSIGN_OR_RETURN(std::int64_t tokens, r.Integer("tokens", 0, 1));
+      config.tokens = tokens;
+    }
+    if (r.Has("wall_s")) {
+      LINEAGE_ASSIGN_OR_RETURN(std::int64_t wall, r.Milliseconds("wall_s", 0));
+      config.wall_ms = wall;
+    }
+    return Status::OK();
+  }));
+
+  LINEAGE_RETURN_IF_ERROR(WithTable(top, "concurrency", kConcurrencyKeys, source, [&](const TableReader& r) -> Status {
+    LINEAGE_ASSIGN_OR_RETURN(std::int64_t children, r.Integer("children", 1, 1, 256));
+    LINEAGE_ASSIGN_OR_RETURN(std::int64_t sandboxes, r.Integer("sandboxes", 2, 1, 1024));
+    config.children_in_flight = static_cast<int>(children);
+    config.sandboxes = static_cast<int>(sandboxes);
+    return Status::OK();
+  }));
+
+  LINEAGE_RETURN_IF_ERROR(WithTable(top, "agent", kAgentKeys, source, [&](const TableReader& r) -> Status {
+    LINEAGE_ASSIGN_OR_RETURN(std::int64_t rounds, r.Integer("max_rounds", 30, 1, 10000));
+    config.max_rounds = static_cast<int>(rounds);
+    LINEAGE_ASSIGN_OR_RETURN(config.self_modify_wall_ms, r.Milliseconds("self_modify_wall_s", config.self_modify_wall_ms));
+    if (r.Has("task_wall_s")) {
+      LINEAGE_ASSIGN_OR_RETURN(std::int64_t wall, r.Milliseconds("task_wall_s", 0));
+      config.task_wall_ms = wall;
+    }
+    return Status::OK();
+  }));
+
+  LINEAGE_RETURN_IF_ERROR(WithTable(top, "sandbox", kSandboxKeys, source, [&](const TableReader& r) -> Status {
+    LINEAGE_ASSIGN_OR_RETURN(std::string memory, r.String("memory", "4G"));
+    auto bytes = ParseSize(memory, "memory");
+    if (!bytes.ok()) return r.Error("memory", bytes.status().message());
+    config.sandbox_memory_bytes = *bytes;
+    LINEAGE_ASSIGN_OR_RETURN(std::int64_t pids, r.Integer("pids", 256, 16, 100000));
+    config.sandbox_pids = static_cast<int>(pids);
+    return Status::OK();
+  }));
+
+  LINEAGE_ASSIGN_OR_RETURN(config.evaluation, ParseEvaluationConfig(text, source, base_dir));
+  if (config.evaluation.stages.empty()) {
+    return Status::InvalidArgument(source + ": at least one [[stages]] table is required (see " + kSee + ")");
+  }
+  return config;
+}
+
+Result<RunConfig> LoadRunConfig(const fs::path& file) {
+  LINEAGE_ASSIGN_OR_RETURN(std::string text, ReadFile(file));
+  return ParseRunConfig(text, file.string(), fs::absolute(file).parent_path());
+}
+
+Status CheckRunConfig(const RunConfig& config) {
+  std::error_code ec;
+  if (fs::is_directory(config.seed_agent, ec)) {
+    auto tree = ReadTree(config.seed_agent);
+    if (!tree.ok()) return tree.status().WithContext(config.source + ": seed_agent");
+    auto manifest = ParseAgentManifest(*tree);
+    if (!manifest.ok()) return manifest.status().WithContext(config.source + ": seed_agent " + config.seed_agent);
+  } else if (config.seed_agent.find_first_not_of("0123456789") != std::string::npos) {
+    return Status::InvalidArgument(config.source + ": seed_agent: " + config.seed_agent + " is not a directory");
+  }
+  for (const StageSpec& stage : config.evaluation.stages) {
+    auto spec = ResolveSuite(stage.suite, &config.evaluation);
+    if (!spec.ok()) return spec.status().WithContext(config.source);
+    auto evaluator = OpenEvaluator(*spec);
+    if (!evaluator.ok()) return evaluator.status().WithContext(config.source + ": stage " + std::to_string(stage.number));
+    auto tasks = StageTasks(stage, **evaluator);
+    if (!tasks.ok()) return tasks.status().WithContext(config.source);
+    if (tasks->empty()) {
+      return Status::InvalidArgument(config.source + ": stage " + std::to_string(stage.number) + " selects no task");
+    }
+  }
+  return Status::OK();
+}
+
+}  // namespace lineage
