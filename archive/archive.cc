@@ -388,6 +388,16 @@ Result<std::vector<Run>> Archive::ListRuns() {
   return runs;
 }
 
+Result<Archive::Spend> Archive::RunSpend(RunId run) {
+  std::lock_guard lock(impl_->mu);
+  sql::Stmt s(impl_->db,
+              "SELECT COALESCE(SUM(input_tokens + output_tokens), 0), COALESCE(SUM(cost_usd), 0), COUNT(*) "
+              "FROM model_calls WHERE run_id = ?");
+  s.Bind(1, run);
+  if (!s.Step()) return s.status().ok() ? Status::Internal("no row from a SUM query") : s.status();
+  return Spend{s.Int(0), s.Double(1), s.Int(2)};
+}
+
 Status Archive::SetDiagnosis(AgentId id, const std::string& diagnosis_json) {
   std::lock_guard lock(impl_->mu);
   LINEAGE_RETURN_IF_ERROR(impl_->LoadAgentRow(id).status());

@@ -204,6 +204,13 @@ class Archive {
   // Stores `request` and `response` as blobs and the call as a row.
   Result<std::int64_t> RecordModelCall(ModelCall call, const std::string& request, const std::string& response);
   Result<std::vector<ModelCall>> ListModelCalls(AgentId agent);
+  // What a run's recorded model calls spent: {input + output tokens, US dollars, calls}.
+  struct Spend {
+    std::int64_t tokens = 0;
+    double cost_usd = 0;
+    std::int64_t calls = 0;
+  };
+  Result<Spend> RunSpend(RunId run);
   Result<std::int64_t> AppendEvent(const Event& event);
   Result<std::vector<Event>> ListEvents(std::optional<RunId> run);
 

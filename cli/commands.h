@@ -22,5 +22,7 @@ void RegisterModelCommands(CLI::App& app, Context& ctx);
 // Adds `agent run` to the `agent` command RegisterArchiveCommands made.
 void RegisterAgentRunCommand(CLI::App& app, Context& ctx);
 void RegisterBenchCommands(CLI::App& app, Context& ctx);
+void RegisterRunCommands(CLI::App& app, Context& ctx);
+void RegisterDaemonCommand(CLI::App& app, Context& ctx);
 
 }  // namespace lineage::cli

@@ -100,6 +100,8 @@ int main(int argc, char** argv) {
   lineage::cli::RegisterModelCommands(app, ctx);
   lineage::cli::RegisterAgentRunCommand(app, ctx);
   lineage::cli::RegisterBenchCommands(app, ctx);
+  lineage::cli::RegisterRunCommands(app, ctx);
+  lineage::cli::RegisterDaemonCommand(app, ctx);
 
   try {
     app.parse(argc, argv);

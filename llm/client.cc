@@ -276,8 +276,8 @@ CallResult ModelClient::Call(const std::string& alias, const ChatRequest& reques
     return finish(std::move(result), nullptr, "");
   }
 
-  std::string key;
-  if (!m->api_key_env.empty()) {
+  std::string key = m->gateway_token;
+  if (key.empty() && !m->api_key_env.empty()) {
     const char* value = std::getenv(m->api_key_env.c_str());
     if (!value || !*value) {
       CallResult result;

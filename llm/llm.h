@@ -171,6 +171,7 @@ struct ModelConfig {
   std::string base_url;     // defaults to the provider's public API
   std::string model;        // the upstream model name
   std::string api_key_env;  // empty: send no key (local servers)
+  std::string gateway_token;  // set by lineage to reach its own gateway; never read from a file
   std::string unix_socket;  // connect through this socket instead of TCP (used to reach a gateway)
   int connect_timeout_ms = 10'000;
   int timeout_ms = 600'000;  // overall deadline of one call, retries and waiting included

@@ -158,7 +158,8 @@ Result<AgentRunResult> RunAgent(const BuiltAgent& agent, const AgentRunOptions& 
   gateway_options.unix_socket = (run_dir / "gateway.sock").string();
   gateway_options.recorder = options.recorder;
   LINEAGE_ASSIGN_OR_RETURN(auto gateway, llm::Gateway::Start(options.models, gateway_options));
-  auto budget = std::make_shared<llm::Budget>(options.budget);
+  auto budget = options.shared_budget ? options.shared_budget : std::make_shared<llm::Budget>(options.budget);
+  const llm::Spend spent_before = budget->spent();
   const std::string token = gateway->IssueToken(options.attribution, budget);
 
   LINEAGE_ASSIGN_OR_RETURN(std::vector<TreeEntry> before, ReadTree(options.workspace));
@@ -181,7 +182,10 @@ Result<AgentRunResult> RunAgent(const BuiltAgent& agent, const AgentRunOptions& 
   spec.limits.wall_ms = options.wall_ms;
   LINEAGE_ASSIGN_OR_RETURN(result.process, sandbox.Run(spec));
   gateway->Stop();  // records every call before the run is reported
-  result.spend = budget->spent();
+  // With a shared budget, runs that overlap this one add to the difference: an upper bound then.
+  const llm::Spend spent_after = budget->spent();
+  result.spend = {spent_after.tokens - spent_before.tokens, spent_after.cost_usd - spent_before.cost_usd,
+                  spent_after.calls - spent_before.calls};
 
   LINEAGE_ASSIGN_OR_RETURN(std::vector<TreeEntry> after, ReadTree(options.workspace));
   LINEAGE_ASSIGN_OR_RETURN(result.diff, DiffTrees(before, after));

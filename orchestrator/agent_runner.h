@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -50,6 +51,7 @@ struct AgentRunOptions {
   int max_rounds = 30;
   std::int64_t wall_ms = 30 * 60 * 1000;
   llm::BudgetLimits budget;
+  std::shared_ptr<llm::Budget> shared_budget;  // when set, used instead of `budget` (a run's common budget)
   llm::Attribution attribution;
   llm::CallRecorder recorder;  // optional: where the gateway's calls go
 };

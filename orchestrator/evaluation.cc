@@ -196,6 +196,24 @@ Status Record(const TaskAttempt& attempt, const TaskResult& r, const EvaluationO
   return options.archive->RecordEvaluation(e).status();
 }
 
+// The recorded result of a task evaluated before (a resumed run), if there is one.
+std::optional<TaskResult> Existing(const EvaluationOptions& options, const TaskInfo& task, int stage) {
+  for (const Evaluation& e : options.existing) {
+    if (e.suite != options.suite_name || e.task_id != task.id) continue;
+    TaskResult r;
+    r.task_id = task.id;
+    r.language = task.language;
+    r.stage = stage;
+    r.outcome = e.outcome;
+    r.partial = e.score;
+    r.non_empty_patch = e.patch_bytes > 0;
+    r.duration_ms = e.duration_ms;
+    r.detail = "kept from an earlier attempt";
+    return r;
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 bool Attempted(const TaskResult& result) { return result.outcome != outcome::kSkipped; }
@@ -217,6 +235,12 @@ Result<std::vector<TaskResult>> EvaluateTasks(Evaluator& evaluator, const std::v
         std::lock_guard lock(mu);
         if (!first_error.ok()) return;
         if (options.on_start) options.on_start(tasks[i]);
+      }
+      if (std::optional<TaskResult> kept = Existing(options, tasks[i], stage)) {
+        std::lock_guard lock(mu);
+        if (options.on_result) options.on_result(*kept);
+        results[i] = std::move(*kept);
+        continue;
       }
       TaskAttempt attempt(evaluator, tasks[i], stage, options, sandbox, batch_dir / DirName(tasks[i].id));
       TaskResult r = attempt.Run();

@@ -57,6 +57,8 @@ struct EvaluationOptions {
   std::optional<AgentId> agent_id;
   std::optional<RunId> run_id;
   std::string suite_name;
+  // Tasks already evaluated (a resumed run): their recorded outcome stands and they are not run again.
+  std::vector<Evaluation> existing;
   // Progress: called once per task as it starts and as it ends, from worker threads, one call at a time.
   std::function<void(const TaskInfo&)> on_start;
   std::function<void(const TaskResult&)> on_result;

@@ -1,0 +1,256 @@
+// `lineage run validate|start|list|status|pause|resume|stop|logs`: evolution runs.
+#include <csignal>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <atomic>
+#include <thread>
+
+#include "base/files.h"
+#include "cli/commands.h"
+#include "orchestrator/daemon.h"
+#include "orchestrator/evolution.h"
+#include "orchestrator/run_config.h"
+
+namespace lineage::cli {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::ordered_json;
+
+struct RunArgs {
+  std::string config;
+  std::int64_t run = 0;
+  bool foreground = false, json = false, follow = false, unsafe = false;
+};
+
+Status Validate(const RunArgs& args) {
+  LINEAGE_ASSIGN_OR_RETURN(RunConfig config, LoadRunConfig(args.config));
+  LINEAGE_RETURN_IF_ERROR(CheckRunConfig(config));
+  std::printf("%s: valid. run '%s': %d children, strategy %s, %zu stages, %d children and %d sandboxes at once\n",
+              args.config.c_str(), config.name.c_str(), config.children,
+              SelectionStrategyName(config.selection.strategy), config.evaluation.stages.size(),
+              config.children_in_flight, config.sandboxes);
+  return Status::OK();
+}
+
+// Runs `run` in this process until it ends, printing its progress; SIGINT/SIGTERM stop it cleanly.
+Status RunInForeground(Archive& archive, RunId run, bool unsafe) {
+  LINEAGE_ASSIGN_OR_RETURN(auto sandbox, Sandbox::Create(unsafe ? Sandbox::Backend::kNone : Sandbox::Backend::kBwrap));
+  static std::atomic<bool> stop{false};
+  std::signal(SIGINT, [](int) { stop = true; });
+  std::signal(SIGTERM, [](int) { stop = true; });
+  EvolutionOptions options;
+  options.home = archive.home();
+  options.sandbox = sandbox.get();
+  options.stop = &stop;
+  options.on_progress = [](const std::string& line) {
+    std::fprintf(stderr, "%s %s\n", FormatTimestamp(NowMillis()).substr(11, 8).c_str(), line.c_str());
+  };
+  std::fprintf(stderr, "run %lld: running in the foreground (Ctrl-C stops it; `lineage run resume %lld` goes on)\n",
+               static_cast<long long>(run), static_cast<long long>(run));
+  LINEAGE_ASSIGN_OR_RETURN(std::string status, RunEvolution(archive, run, options));
+  std::printf("run %lld: %s\n", static_cast<long long>(run), status.c_str());
+  return Status::OK();
+}
+
+Status Start(const RunArgs& args, const fs::path& home) {
+  LINEAGE_ASSIGN_OR_RETURN(RunConfig config, LoadRunConfig(args.config));
+  LINEAGE_RETURN_IF_ERROR(CheckRunConfig(config));
+  const fs::path run_home = !config.home.empty() && home == ".lineage" ? config.home : home;
+  if (!args.foreground) {
+    LINEAGE_ASSIGN_OR_RETURN(json reply, CallDaemon(run_home, {{"op", "start"}, {"config", fs::absolute(args.config).string()}}));
+    std::printf("run %lld: queued; the daemon started it (lineage run status %lld)\n",
+                static_cast<long long>(reply.value("run", 0)), static_cast<long long>(reply.value("run", 0)));
+    return Status::OK();
+  }
+  LINEAGE_ASSIGN_OR_RETURN(auto archive, Archive::Init(run_home));
+  LINEAGE_ASSIGN_OR_RETURN(RunId run, CreateRun(*archive, config));
+  return RunInForeground(*archive, run, args.unsafe);
+}
+
+json RunJson(Archive& archive, const Run& run) {
+  json out = {{"run", run.id}, {"name", run.name}, {"status", run.status},
+              {"seed_agent", run.seed_agent_id ? json(*run.seed_agent_id) : json(nullptr)},
+              {"created_at", FormatTimestamp(run.created_at)}, {"updated_at", FormatTimestamp(run.updated_at)}};
+  auto agents = archive.ListAgents(run.id);
+  int admitted = 0, rejected = 0, in_progress = 0, children = 0;
+  std::optional<double> best;
+  if (agents.ok()) {
+    for (const Agent& a : *agents) {
+      if (a.score && (!best || *a.score > *best) && a.status == agent_status::kAdmitted) best = a.score;
+      if (!a.parent_id) continue;
+      ++children;
+      if (a.status == agent_status::kAdmitted) ++admitted;
+      else if (a.status == agent_status::kRejected || a.status == agent_status::kFailed) ++rejected;
+      else ++in_progress;
+    }
+  }
+  auto config = StoredRunConfig(run);
+  out["children_wanted"] = config.ok() ? json(config->children) : json(nullptr);
+  out["children"] = children;
+  out["admitted"] = admitted;
+  out["rejected"] = rejected;
+  out["in_progress"] = in_progress;
+  out["best_score"] = best ? json(*best) : json(nullptr);
+  auto spend = archive.RunSpend(run.id);
+  if (spend.ok()) {
+    out["tokens"] = spend->tokens;
+    out["cost_usd"] = spend->cost_usd;
+    out["model_calls"] = spend->calls;
+  }
+  return out;
+}
+
+Status List(const RunArgs& args, const fs::path& home) {
+  LINEAGE_ASSIGN_OR_RETURN(auto archive, Archive::Open(home));
+  LINEAGE_ASSIGN_OR_RETURN(std::vector<Run> runs, archive->ListRuns());
+  json out = json::array();
+  for (const Run& r : runs) out.push_back(RunJson(*archive, r));
+  if (args.json) {
+    std::printf("%s\n", out.dump(2).c_str());
+    return Status::OK();
+  }
+  std::printf("%-4s  %-20s  %-9s  %-9s  %-8s  %-6s  %s\n", "RUN", "NAME", "STATUS", "CHILDREN", "ADMITTED", "BEST", "COST");
+  for (const json& r : out) {
+    std::string children = std::to_string(r["children"].get<int>()) + "/" +
+                           (r["children_wanted"].is_null() ? "?" : std::to_string(r["children_wanted"].get<int>()));
+    std::string best = r["best_score"].is_null() ? "-" : std::to_string(r["best_score"].get<double>()).substr(0, 5);
+    std::printf("%-4lld  %-20s  %-9s  %-9s  %-8d  %-6s  $%.4f\n", static_cast<long long>(r["run"].get<RunId>()),
+                r["name"].get<std::string>().c_str(), r["status"].get<std::string>().c_str(), children.c_str(),
+                r["admitted"].get<int>(), best.c_str(), r.value("cost_usd", 0.0));
+  }
+  return Status::OK();
+}
+
+Status ShowStatus(const RunArgs& args, const fs::path& home) {
+  LINEAGE_ASSIGN_OR_RETURN(auto archive, Archive::Open(home));
+  LINEAGE_ASSIGN_OR_RETURN(Run run, archive->GetRun(args.run));
+  json out = RunJson(*archive, run);
+  if (args.json) {
+    std::printf("%s\n", out.dump(2).c_str());
+    return Status::OK();
+  }
+  std::printf("run %lld (%s): %s\n", static_cast<long long>(run.id), run.name.c_str(), run.status.c_str());
+  std::printf("children: %d of %s (%d admitted, %d rejected, %d in progress)\n", out["children"].get<int>(),
+              out["children_wanted"].is_null() ? "?" : std::to_string(out["children_wanted"].get<int>()).c_str(),
+              out["admitted"].get<int>(), out["rejected"].get<int>(), out["in_progress"].get<int>());
+  if (!out["best_score"].is_null()) std::printf("best score: %.3f\n", out["best_score"].get<double>());
+  std::printf("spend: %lld model calls, %lld tokens, $%.4f\n", static_cast<long long>(out.value("model_calls", 0)),
+              static_cast<long long>(out.value("tokens", 0)), out.value("cost_usd", 0.0));
+  return Status::OK();
+}
+
+// Pause, resume and stop go to the daemon when one runs; otherwise the archive records the wish, which a
+// daemon (or `run resume --foreground`) reads when it starts.
+Status Control(const RunArgs& args, const fs::path& home, const std::string& op) {
+  if (DaemonRunning(home)) {
+    LINEAGE_ASSIGN_OR_RETURN(json reply, CallDaemon(home, {{"op", op}, {"run", args.run}}));
+    std::printf("run %lld: %s\n", static_cast<long long>(args.run), reply.value("status", "").c_str());
+    return Status::OK();
+  }
+  LINEAGE_ASSIGN_OR_RETURN(auto archive, Archive::Open(home));
+  LINEAGE_ASSIGN_OR_RETURN(std::string status, ApplyControl(*archive, args.run, op));
+  if (op == "resume" && args.foreground) return RunInForeground(*archive, args.run, args.unsafe);
+  std::printf("run %lld: %s (no daemon is running; `lineage daemon` acts on it)\n", static_cast<long long>(args.run),
+              status.c_str());
+  return Status::OK();
+}
+
+Status Logs(const RunArgs& args, const fs::path& home) {
+  LINEAGE_ASSIGN_OR_RETURN(auto archive, Archive::Open(home));
+  LINEAGE_RETURN_IF_ERROR(archive->GetRun(args.run).status());
+  std::int64_t last = 0;
+  for (;;) {
+    LINEAGE_ASSIGN_OR_RETURN(std::vector<Event> events, archive->ListEvents(args.run));
+    for (const Event& e : events) {
+      if (e.id <= last) continue;
+      last = e.id;
+      if (args.json) {
+        json line = {{"id", e.id}, {"at", FormatTimestamp(e.at)}, {"kind", e.kind},
+                     {"agent", e.agent_id ? json(*e.agent_id) : json(nullptr)}, {"data", json::parse(e.data_json, nullptr, false)}};
+        std::printf("%s\n", line.dump().c_str());
+      } else {
+        std::printf("%s  %-16s %s\n", FormatTimestamp(e.at).c_str(), e.kind.c_str(), e.data_json.c_str());
+      }
+    }
+    std::fflush(stdout);
+    if (!args.follow) return Status::OK();
+    LINEAGE_ASSIGN_OR_RETURN(Run run, archive->GetRun(args.run));
+    if (run.status == run_status::kFinished || run.status == run_status::kStopped || run.status == run_status::kFailed) {
+      return Status::OK();
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+}
+
+}  // namespace
+
+void RegisterRunCommands(CLI::App& app, Context& ctx) {
+  auto* run = app.add_subcommand("run", "Evolution runs: validate a configuration, start, watch and control runs");
+  run->require_subcommand(1);
+  auto args = std::make_shared<RunArgs>();
+
+  auto* validate = run->add_subcommand("validate", "Check a run configuration without starting anything");
+  validate->add_option("CONFIG", args->config, "the run configuration (TOML)")->required();
+  validate->callback([&ctx, args] { ctx.action = [args] { return Validate(*args); }; });
+
+  auto* start = run->add_subcommand("start", "Hand a run to the daemon (or run it here with --foreground)");
+  start->add_option("CONFIG", args->config, "the run configuration (TOML)")->required();
+  start->add_flag("--foreground", args->foreground, "run in this process with live progress");
+  start->add_flag("--unsafe-no-sandbox", args->unsafe, "run WITHOUT isolation (only for code you trust)");
+  start->callback([&ctx, args] { ctx.action = [args, &ctx] { return Start(*args, ctx.home); }; });
+
+  auto* list = run->add_subcommand("list", "List the runs of the archive");
+  list->add_flag("--json", args->json, "print JSON");
+  list->callback([&ctx, args] { ctx.action = [args, &ctx] { return List(*args, ctx.home); }; });
+
+  auto* status = run->add_subcommand("status", "One run: status, children, best score, spend");
+  status->add_option("RUN", args->run, "the run id")->required();
+  status->add_flag("--json", args->json, "print JSON");
+  status->callback([&ctx, args] { ctx.action = [args, &ctx] { return ShowStatus(*args, ctx.home); }; });
+
+  for (const char* op : {"pause", "resume", "stop"}) {
+    auto* cmd = run->add_subcommand(op, std::string(op) == "pause"    ? "Start no new children; those in flight finish"
+                                        : std::string(op) == "resume" ? "Go on with a paused or interrupted run"
+                                                                      : "Stop a run for good");
+    cmd->add_option("RUN", args->run, "the run id")->required();
+    if (std::string(op) == "resume") {
+      cmd->add_flag("--foreground", args->foreground, "resume in this process instead of the daemon");
+      cmd->add_flag("--unsafe-no-sandbox", args->unsafe, "run WITHOUT isolation (only for code you trust)");
+    }
+    cmd->callback([&ctx, args, op] { ctx.action = [args, &ctx, op] { return Control(*args, ctx.home, op); }; });
+  }
+
+  auto* logs = run->add_subcommand("logs", "A run's events: children started, diagnosed, admitted, rejected...");
+  logs->add_option("RUN", args->run, "the run id")->required();
+  logs->add_flag("--follow,-f", args->follow, "keep printing until the run ends");
+  logs->add_flag("--json", args->json, "one JSON object per line");
+  logs->callback([&ctx, args] { ctx.action = [args, &ctx] { return Logs(*args, ctx.home); }; });
+}
+
+}  // namespace lineage::cli
+
+namespace lineage::cli {
+
+void RegisterDaemonCommand(CLI::App& app, Context& ctx) {
+  auto unsafe = std::make_shared<bool>(false);
+  auto* daemon = app.add_subcommand("daemon", "Run evolution runs in the background: a control API on "
+                                              "HOME/daemon.sock; resumes unfinished runs; SIGTERM stops cleanly");
+  daemon->add_flag("--unsafe-no-sandbox", *unsafe, "run WITHOUT isolation (only for code you trust)");
+  daemon->callback([&ctx, unsafe] {
+    ctx.action = [&ctx, unsafe] {
+      static std::atomic<bool> stop{false};
+      std::signal(SIGINT, [](int) { stop = true; });
+      std::signal(SIGTERM, [](int) { stop = true; });
+      DaemonOptions options;
+      options.home = ctx.home;
+      options.unsafe_no_sandbox = *unsafe;
+      options.on_progress = [](const std::string& line) {
+        std::fprintf(stderr, "%s %s\n", FormatTimestamp(NowMillis()).c_str(), line.c_str());
+      };
+      return RunDaemon(options, stop);
+    };
+  });
+}
+
+}  // namespace lineage::cli

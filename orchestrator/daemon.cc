@@ -1,0 +1,290 @@
+#include "orchestrator/daemon.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <spdlog/spdlog.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "base/unique_fd.h"
+#include "orchestrator/evolution.h"
+#include "orchestrator/run_config.h"
+#include "sandbox/sandbox.h"
+
+namespace lineage {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace {
+
+constexpr std::size_t kMaxRequestBytes = 1 << 20;
+constexpr int kPollMs = 250;
+
+Result<UniqueFd> Connect(const fs::path& socket_path) {
+  UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (fd.get() < 0) return Status::IOError("cannot create a socket");
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  const std::string path = socket_path.string();
+  if (path.size() >= sizeof(addr.sun_path)) return Status::InvalidArgument("socket path too long: " + path);
+  std::copy(path.begin(), path.end(), addr.sun_path);
+  if (connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    return Status::FailedPrecondition("no daemon answers on " + path + "; start one with `lineage daemon`");
+  }
+  return fd;
+}
+
+bool WriteAll(int fd, const std::string& data) {
+  std::size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = send(fd, data.data() + done, data.size() - done, MSG_NOSIGNAL);
+    if (n <= 0) return false;
+    done += static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+// Reads up to the first newline (or EOF), within `timeout_ms`.
+Result<std::string> ReadLine(int fd, int timeout_ms) {
+  std::string line;
+  char buf[4096];
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (line.find('\n') == std::string::npos) {
+    int left = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count());
+    if (left <= 0) return Status::IOError("no complete line within " + std::to_string(timeout_ms) + " ms");
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, left) <= 0) continue;
+    ssize_t n = recv(fd, buf, sizeof(buf), 0);
+    if (n <= 0) break;
+    line.append(buf, static_cast<std::size_t>(n));
+    if (line.size() > kMaxRequestBytes) return Status::InvalidArgument("request too long");
+  }
+  return line.substr(0, line.find('\n'));
+}
+
+class Daemon {
+ public:
+  explicit Daemon(const DaemonOptions& options) : options_(options) {}
+
+  Status Serve(const std::atomic<bool>& stop) {
+    LINEAGE_ASSIGN_OR_RETURN(archive_, Archive::Init(options_.home));
+    LINEAGE_RETURN_IF_ERROR(LockHome());
+    LINEAGE_ASSIGN_OR_RETURN(sandbox_, Sandbox::Create(options_.unsafe_no_sandbox ? Sandbox::Backend::kNone
+                                                                                   : Sandbox::Backend::kBwrap));
+    LINEAGE_RETURN_IF_ERROR(SettleStatuses());
+    LINEAGE_ASSIGN_OR_RETURN(UniqueFd listener, Listen());
+    Progress("daemon: serving " + DaemonSocket(options_.home).string());
+    while (!stop.load()) {
+      StartRunnable();
+      pollfd p{listener.get(), POLLIN, 0};
+      if (poll(&p, 1, kPollMs) > 0) {
+        UniqueFd client(accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
+        if (client.get() >= 0) Answer(client.get());
+      }
+      ReapFinished();
+    }
+    Progress("daemon: stopping; runs in flight resume at the next start");
+    {
+      std::lock_guard lock(mu_);
+      for (auto& [id, active] : active_) active->stop = true;
+    }
+    for (;;) {
+      ReapFinished();
+      std::lock_guard lock(mu_);
+      if (active_.empty()) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    unlink(DaemonSocket(options_.home).c_str());
+    return Status::OK();
+  }
+
+ private:
+  struct ActiveRun {
+    std::atomic<bool> stop{false};
+    std::atomic<bool> done{false};
+    std::thread thread;
+  };
+
+  // One daemon per home: an exclusive lock held for the daemon's life.
+  Status LockHome() {
+    const fs::path lock_path = options_.home / "daemon.lock";
+    lock_fd_ = UniqueFd(open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+    if (lock_fd_.get() < 0) return Status::IOError("cannot open " + lock_path.string());
+    if (flock(lock_fd_.get(), LOCK_EX | LOCK_NB) != 0) {
+      return Status::FailedPrecondition("another daemon already serves " + options_.home.string());
+    }
+    return Status::OK();
+  }
+
+  // What a killed daemon left mid-way: a pause or stop that was draining is now complete.
+  Status SettleStatuses() {
+    LINEAGE_ASSIGN_OR_RETURN(std::vector<Run> runs, archive_->ListRuns());
+    for (const Run& r : runs) {
+      if (r.status == run_status::kPausing) LINEAGE_RETURN_IF_ERROR(archive_->SetRunStatus(r.id, run_status::kPaused));
+      if (r.status == run_status::kStopping) LINEAGE_RETURN_IF_ERROR(archive_->SetRunStatus(r.id, run_status::kStopped));
+    }
+    return Status::OK();
+  }
+
+  Result<UniqueFd> Listen() {
+    const fs::path path = DaemonSocket(options_.home);
+    unlink(path.c_str());  // stale: the home lock proves no daemon owns it
+    UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    if (path.string().size() >= sizeof(addr.sun_path)) return Status::InvalidArgument("socket path too long: " + path.string());
+    std::copy(path.string().begin(), path.string().end(), addr.sun_path);
+    if (fd.get() < 0 || bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 || listen(fd.get(), 16) != 0) {
+      return Status::IOError("cannot listen on " + path.string());
+    }
+    chmod(path.c_str(), 0600);
+    return fd;
+  }
+
+  // Starts every run that is queued or was running when the last daemon ended.
+  void StartRunnable() {
+    auto runs = archive_->ListRuns();
+    if (!runs.ok()) return;
+    std::lock_guard lock(mu_);
+    for (const Run& r : *runs) {
+      if (active_.count(r.id) || (r.status != run_status::kQueued && r.status != run_status::kRunning)) continue;
+      auto active = std::make_unique<ActiveRun>();
+      ActiveRun* raw = active.get();
+      const RunId id = r.id;
+      raw->thread = std::thread([this, raw, id] {
+        EvolutionOptions evo;
+        evo.home = options_.home;
+        evo.sandbox = sandbox_.get();
+        evo.stop = &raw->stop;
+        evo.on_progress = [this, id](const std::string& line) { Progress("run " + std::to_string(id) + ": " + line); };
+        auto status = RunEvolution(*archive_, id, evo);
+        Progress("run " + std::to_string(id) + ": " + (status.ok() ? *status : "failed: " + status.status().message()));
+        raw->done = true;
+      });
+      active_[id] = std::move(active);
+    }
+  }
+
+  void ReapFinished() {
+    std::lock_guard lock(mu_);
+    for (auto it = active_.begin(); it != active_.end();) {
+      if (it->second->done) {
+        it->second->thread.join();
+        it = active_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+
+  void Answer(int fd) {
+    auto line = ReadLine(fd, 5000);
+    json reply;
+    if (!line.ok()) {
+      reply = {{"ok", false}, {"error", line.status().message()}};
+    } else {
+      json request = json::parse(*line, nullptr, false);
+      auto handled = request.is_object() ? Handle(request) : Result<json>(Status::InvalidArgument("not a JSON object"));
+      reply = handled.ok() ? *handled : json{{"ok", false}, {"error", handled.status().message()}};
+    }
+    WriteAll(fd, reply.dump() + "\n");
+  }
+
+  Result<json> Handle(const json& request) {
+    const std::string op = request.value("op", "");
+    if (op == "ping") {
+      json active = json::array();
+      std::lock_guard lock(mu_);
+      for (const auto& [id, run] : active_) active.push_back(id);
+      return json{{"ok", true}, {"pid", getpid()}, {"active", active}};
+    }
+    if (op == "start") {
+      LINEAGE_ASSIGN_OR_RETURN(RunConfig config, LoadRunConfig(request.value("config", "")));
+      LINEAGE_RETURN_IF_ERROR(CheckRunConfig(config));
+      LINEAGE_ASSIGN_OR_RETURN(RunId run, CreateRun(*archive_, config));
+      StartRunnable();
+      return json{{"ok", true}, {"run", run}};
+    }
+    if (op == "pause" || op == "resume" || op == "stop") {
+      if (!request.contains("run") || !request["run"].is_number_integer()) {
+        return Status::InvalidArgument(op + " needs \"run\": an id");
+      }
+      LINEAGE_ASSIGN_OR_RETURN(std::string status, ApplyControl(*archive_, request["run"].get<RunId>(), op));
+      return json{{"ok", true}, {"status", status}};
+    }
+    return Status::InvalidArgument("unknown op '" + op + "' (ping, start, pause, resume, stop)");
+  }
+
+  void Progress(const std::string& line) {
+    spdlog::info("{}", line);
+    if (!options_.on_progress) return;
+    std::lock_guard lock(progress_mu_);
+    options_.on_progress(line);
+  }
+
+  const DaemonOptions& options_;
+  std::unique_ptr<Archive> archive_;
+  std::unique_ptr<Sandbox> sandbox_;
+  UniqueFd lock_fd_;
+  std::mutex mu_;
+  std::map<RunId, std::unique_ptr<ActiveRun>> active_;
+  std::mutex progress_mu_;
+};
+
+}  // namespace
+
+fs::path DaemonSocket(const fs::path& home) { return home / "daemon.sock"; }
+
+bool DaemonRunning(const fs::path& home) { return Connect(DaemonSocket(home)).ok(); }
+
+Result<json> CallDaemon(const fs::path& home, const json& request) {
+  LINEAGE_ASSIGN_OR_RETURN(UniqueFd fd, Connect(DaemonSocket(home)));
+  if (!WriteAll(fd.get(), request.dump() + "\n")) return Status::IOError("the daemon closed the connection");
+  LINEAGE_ASSIGN_OR_RETURN(std::string line, ReadLine(fd.get(), 60'000));
+  json reply = json::parse(line, nullptr, false);
+  if (!reply.is_object()) return Status::IOError("the daemon answered garbage: " + line.substr(0, 200));
+  if (!reply.value("ok", false)) return Status::InvalidArgument(reply.value("error", "the daemon refused"));
+  return reply;
+}
+
+Result<std::string> ApplyControl(Archive& archive, RunId id, const std::string& op) {
+  LINEAGE_ASSIGN_OR_RETURN(Run run, archive.GetRun(id));
+  const std::string& s = run.status;
+  std::string next;
+  if (op == "pause") {
+    if (s == run_status::kRunning) next = run_status::kPausing;
+    else if (s == run_status::kQueued) next = run_status::kPaused;
+  } else if (op == "resume") {
+    // A run left "running" by a killed process resumes too.
+    if (s == run_status::kPaused || s == run_status::kPausing || s == run_status::kFailed || s == run_status::kRunning) {
+      next = run_status::kQueued;
+    }
+  } else if (op == "stop") {
+    if (s == run_status::kRunning || s == run_status::kPausing) next = run_status::kStopping;
+    else if (s == run_status::kQueued || s == run_status::kPaused || s == run_status::kFailed) next = run_status::kStopped;
+  } else {
+    return Status::InvalidArgument("unknown control '" + op + "'");
+  }
+  if (next.empty()) {
+    return Status::FailedPrecondition("run " + std::to_string(id) + " is " + s + "; it cannot " + op);
+  }
+  LINEAGE_RETURN_IF_ERROR(archive.SetRunStatus(id, next));
+  return next;
+}
+
+Status RunDaemon(const DaemonOptions& options, const std::atomic<bool>& stop) {
+  Daemon daemon(options);
+  return daemon.Serve(stop);
+}
+
+}  // namespace lineage

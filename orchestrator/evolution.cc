@@ -1,0 +1,600 @@
+#include "orchestrator/evolution.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <cstdlib>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <semaphore>
+#include <thread>
+
+#include "base/files.h"
+#include "llm/gateway.h"
+#include "orchestrator/agent_runner.h"
+#include "orchestrator/evaluation.h"
+#include "orchestrator/model_calls.h"
+#include "orchestrator/selection.h"
+
+namespace lineage {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace {
+
+constexpr std::size_t kMaxSourceBytes = 60 * 1024;  // of the agent's source, in the diagnosis prompt
+constexpr std::size_t kMaxLogBytes = 40 * 1024;     // of the task log, in the diagnosis prompt
+constexpr int kDiagnosisAttempts = 3;               // DGM retries unparsable JSON up to 3 times
+constexpr int kMaxConsecutiveFailures = 3;          // attempts that fail before a child exists
+
+const char* const kDiagnosisFields[] = {"log_summarization", "potential_improvements", "improvement_proposal",
+                                        "implementation_suggestion", "problem_description"};
+
+// All sandboxed work of a run goes through one of these: at most `slots` sandboxes at once.
+class ThrottledSandbox : public Sandbox {
+ public:
+  ThrottledSandbox(Sandbox& inner, int slots) : inner_(inner), slots_(slots) {}
+  Result<SandboxResult> Run(const SandboxSpec& spec) override {
+    slots_.acquire();
+    auto result = inner_.Run(spec);
+    slots_.release();
+    return result;
+  }
+  std::vector<std::string> EnforcedLimits() const override { return inner_.EnforcedLimits(); }
+
+ private:
+  Sandbox& inner_;
+  std::counting_semaphore<4096> slots_;
+};
+
+std::string ReadPrompt(const std::string& name) {
+  auto text = ReadFile(PromptsDir() / name);
+  return text.ok() ? text.value() : "";
+}
+
+std::string Fill(std::string text, const std::string& key, const std::string& value) {
+  const std::string marker = "{{" + key + "}}";
+  for (std::size_t at = text.find(marker); at != std::string::npos; at = text.find(marker, at + value.size())) {
+    text.replace(at, marker.size(), value);
+  }
+  return text;
+}
+
+std::string Clip(const std::string& text, std::size_t max) {
+  return text.size() <= max ? text : text.substr(0, max) + "\n[... " + std::to_string(text.size() - max) + " bytes cut]\n";
+}
+
+// The agent's source as the diagnosis model reads it: text files, small ones first, up to a cap.
+std::string SourceListing(const std::vector<TreeEntry>& tree) {
+  std::vector<const TreeEntry*> files;
+  for (const TreeEntry& e : tree) {
+    if (e.kind != TreeEntry::Kind::kSymlink && e.data.find('\0') == std::string::npos) files.push_back(&e);
+  }
+  std::stable_sort(files.begin(), files.end(), [](auto* a, auto* b) { return a->data.size() < b->data.size(); });
+  std::string out, skipped;
+  for (const TreeEntry* e : files) {
+    std::string block = "## " + e->path + "\n```\n" + e->data + (e->data.empty() || e->data.back() == '\n' ? "" : "\n") + "```\n\n";
+    if (out.size() + block.size() > kMaxSourceBytes) {
+      skipped += (skipped.empty() ? "" : ", ") + e->path;
+      continue;
+    }
+    out += block;
+  }
+  if (!skipped.empty()) out += "(not shown, for length: " + skipped + ")\n";
+  return out;
+}
+
+// The first JSON object in a model's reply with every DGM field as a string, or why there is none.
+Result<json> ParseDiagnosis(const std::string& reply) {
+  const std::size_t open = reply.find('{'), close = reply.rfind('}');
+  if (open == std::string::npos || close == std::string::npos || close < open) {
+    return Status::InvalidArgument("the reply holds no JSON object");
+  }
+  json d = json::parse(reply.substr(open, close - open + 1), nullptr, false);
+  if (d.is_discarded() || !d.is_object()) return Status::InvalidArgument("the reply's JSON does not parse");
+  for (const char* field : kDiagnosisFields) {
+    if (!d.contains(field) || !d[field].is_string()) {
+      return Status::InvalidArgument(std::string("the diagnosis lacks the string field ") + field);
+    }
+  }
+  return d;
+}
+
+bool SameTree(const std::vector<TreeEntry>& a, const std::vector<TreeEntry>& b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (a[i].path != b[i].path || a[i].kind != b[i].kind || a[i].data != b[i].data) return false;
+  }
+  return true;
+}
+
+// The models an agent sees: the configured ones, with the roles' choices under the aliases agents ask for.
+llm::ModelsConfig AgentModels(const RunConfig& config) {
+  llm::ModelsConfig models = config.models;
+  for (const auto& [alias, chosen] : {std::pair<std::string, std::string>{"conductor", config.conductor_model},
+                                      {"expert", config.expert_model}}) {
+    if (models.FindAlias(alias)) continue;
+    llm::ModelConfig copy = *config.models.FindAlias(chosen);
+    copy.alias = alias;
+    models.models.push_back(copy);
+  }
+  return models;
+}
+
+struct Problem {
+  std::string kind;     // "failed_task" | "empty_patches" | "all_solved"
+  std::string task_id;  // empty for a systemic problem
+  std::string text;     // for the diagnosis prompt
+};
+
+class Evolution {
+ public:
+  Evolution(Archive& archive, Run run, RunConfig config, const EvolutionOptions& options)
+      : archive_(archive), run_(std::move(run)), config_(std::move(config)), options_(options),
+        rng_(config_.random_seed ^ static_cast<std::uint64_t>(run_.id) * 0x9E3779B97F4A7C15ull) {}
+
+  Result<std::string> Run() {
+    LINEAGE_RETURN_IF_ERROR(Setup());
+    LINEAGE_RETURN_IF_ERROR(archive_.SetRunStatus(run_.id, run_status::kRunning));
+    Note("run.started", {{"children_wanted", config_.children}, {"children_made", made_}});
+    if (Status s = EvaluateSeed(); !s.ok()) return Fail(s);
+    if (Status s = ResumeChildren(); !s.ok()) return Fail(s);
+    std::vector<std::thread> workers;
+    for (int i = 0; i < config_.children_in_flight; ++i) workers.emplace_back([this] { Worker(); });
+    for (std::thread& t : workers) t.join();
+    gateway_->Stop();
+    if (!fatal_.ok()) return Fail(fatal_);
+    return Finish();
+  }
+
+ private:
+  // --- Setting up ---------------------------------------------------------------------------------------
+  Status Setup() {
+    if (!options_.sandbox) return Status::Internal("no sandbox to run in");
+    sandbox_ = std::make_unique<ThrottledSandbox>(*options_.sandbox, config_.sandboxes);
+    run_dir_ = options_.home / "runs" / ("run-" + std::to_string(run_.id));
+    std::error_code ec;
+    fs::remove_all(run_dir_ / "work", ec);  // scratch of attempts a crash interrupted
+    fs::create_directories(run_dir_ / "work", ec);
+    if (ec) return Status::IOError("cannot create " + run_dir_.string() + ": " + ec.message());
+
+    // Budgets count what the archive recorded before a restart.
+    LINEAGE_ASSIGN_OR_RETURN(Archive::Spend spent, archive_.RunSpend(run_.id));
+    llm::BudgetLimits limits;
+    if (config_.cost_usd) limits.cost_usd = std::max(0.0, *config_.cost_usd - spent.cost_usd);
+    if (config_.tokens) limits.tokens = std::max<std::int64_t>(0, *config_.tokens - spent.tokens);
+    budget_ = std::make_shared<llm::Budget>(limits);
+    agent_models_ = AgentModels(config_);
+
+    llm::GatewayOptions gateway_options;
+    gateway_options.unix_socket = (run_dir_ / "gateway.sock").string();
+    gateway_options.recorder = ArchiveCallRecorder(archive_);
+    LINEAGE_ASSIGN_OR_RETURN(gateway_, llm::Gateway::Start(config_.models, gateway_options));
+    llm::ModelConfig to_gateway;
+    to_gateway.alias = "diagnosis";
+    to_gateway.provider = llm::Provider::kOpenAI;
+    to_gateway.base_url = "http://lineage-gateway/v1";
+    to_gateway.unix_socket = gateway_options.unix_socket;
+    to_gateway.model = config_.diagnosis_model;
+    to_gateway.max_retries = 0;  // the gateway retries upstream; a 402 must not be retried
+    to_gateway.gateway_token =
+        gateway_->IssueToken(llm::Attribution{run_.id, std::nullopt, "", "diagnose"}, budget_);
+    diagnosis_client_ = std::make_unique<llm::ModelClient>(llm::ModelsConfig{"the run's gateway", {to_gateway}});
+
+    started_at_ = NowMillis();
+    LINEAGE_ASSIGN_OR_RETURN(std::vector<Agent> agents, archive_.ListAgents(run_.id));
+    for (const Agent& a : agents) {
+      if (a.parent_id) ++made_;
+    }
+    return Status::OK();
+  }
+
+  // --- The seed and resumed children ----------------------------------------------------------------------
+  Status EvaluateSeed() {
+    LINEAGE_ASSIGN_OR_RETURN(Agent seed, archive_.GetAgent(*run_.seed_agent_id));
+    if (seed.status == agent_status::kAdmitted) return Status::OK();
+    Progress("seed agent " + std::to_string(seed.id) + ": building and evaluating");
+    LINEAGE_ASSIGN_OR_RETURN(std::vector<TreeEntry> tree, archive_.Tree(seed.id));
+    auto built = BuildAgent(options_.home, tree, *sandbox_);
+    if (!built.ok()) return built.status().WithContext("the seed agent does not build");
+    LINEAGE_ASSIGN_OR_RETURN(StagedResult staged, Evaluate(seed.id, *built));
+    LINEAGE_RETURN_IF_ERROR(archive_.SetAgentStatus(seed.id, agent_status::kAdmitted, "seed"));
+    Note("agent.admitted", {{"agent", seed.id}, {"score", staged.score ? json(*staged.score) : json(nullptr)},
+                            {"stage_reached", staged.stage_reached}, {"seed", true}});
+    return Status::OK();
+  }
+
+  // Children committed before a crash or a pause continue from their build.
+  Status ResumeChildren() {
+    LINEAGE_ASSIGN_OR_RETURN(std::vector<Agent> agents, archive_.ListAgents(run_.id));
+    for (const Agent& a : agents) {
+      if (!a.parent_id) continue;
+      if (a.status == agent_status::kCommitted || a.status == agent_status::kBuilt ||
+          a.status == agent_status::kEvaluating) {
+        Progress("agent " + std::to_string(a.id) + ": resuming (" + a.status + ")");
+        LINEAGE_RETURN_IF_ERROR(FinishChild(a));
+      }
+    }
+    return Status::OK();
+  }
+
+  // --- The worker loop ----------------------------------------------------------------------------------
+  void Worker() {
+    for (;;) {
+      int attempt = 0;
+      {
+        std::unique_lock lock(mu_);
+        std::string why;
+        if (!fatal_.ok() || !MayStart(&why)) {
+          if (!why.empty() && stop_reason_.empty()) stop_reason_ = why;
+          return;
+        }
+        attempt = ++attempts_;
+        ++in_flight_;
+      }
+      Status s = MakeChild(attempt);
+      std::lock_guard lock(mu_);
+      --in_flight_;
+      if (s.ok()) {
+        consecutive_failures_ = 0;
+      } else if (budget_exhausted_) {
+        if (stop_reason_.empty()) stop_reason_ = "budget: a model call was refused (" + s.message() + ")";
+        return;
+      } else if (!s.IsUserError() || ++consecutive_failures_ >= kMaxConsecutiveFailures) {
+        if (fatal_.ok()) fatal_ = s;
+      } else {
+        Note("child.failed", {{"attempt", attempt}, {"error", s.message()}});
+      }
+    }
+  }
+
+  // Called with mu_ held. Empty `why` with false: nothing left to do.
+  bool MayStart(std::string* why) {
+    if (made_ + in_flight_ >= config_.children) return false;
+    if (budget_exhausted_) return false;
+    if (options_.stop && options_.stop->load()) {
+      *why = "stop requested";
+      return false;
+    }
+    auto run = archive_.GetRun(run_.id);
+    if (run.ok() && (run->status == run_status::kPausing || run->status == run_status::kStopping)) {
+      *why = run->status;
+      return false;
+    }
+    if (config_.wall_ms && NowMillis() - started_at_ >= *config_.wall_ms) {
+      *why = "budget: wall time";
+      return false;
+    }
+    const llm::Spend spent = budget_->spent(), flying = budget_->in_flight();
+    const llm::BudgetLimits& limits = budget_->limits();
+    if (limits.cost_usd && spent.cost_usd + flying.cost_usd >= *limits.cost_usd) {
+      *why = "budget: cost";
+      return false;
+    }
+    if (limits.tokens && spent.tokens + flying.tokens >= *limits.tokens) {
+      *why = "budget: tokens";
+      return false;
+    }
+    return true;
+  }
+
+  // --- Making one child ---------------------------------------------------------------------------------
+  Status MakeChild(int attempt) {
+    AgentId parent = 0;
+    {
+      std::lock_guard lock(mu_);
+      LINEAGE_ASSIGN_OR_RETURN(std::vector<SelectionStats> all, archive_.LoadSelectionStats(run_.id));
+      std::vector<SelectionStats> candidates = SelectionCandidates(all, *run_.seed_agent_id);
+      if (candidates.empty()) return Status::Internal("no agent to select a parent from");
+      parent = SelectParent(config_.selection, candidates, all, rng_);
+    }
+    LINEAGE_ASSIGN_OR_RETURN(Problem problem, ChooseProblem(parent));
+    Progress("attempt " + std::to_string(attempt) + ": parent " + std::to_string(parent) + ", learning from " +
+             (problem.task_id.empty() ? problem.kind : problem.task_id));
+    LINEAGE_ASSIGN_OR_RETURN(std::vector<TreeEntry> parent_tree, archive_.Tree(parent));
+    auto diagnosis = Diagnose(parent, parent_tree, problem);
+    if (!diagnosis.ok()) return diagnosis.status().WithContext("diagnosing parent " + std::to_string(parent));
+    const std::string statement = (*diagnosis)["implementation_suggestion"].get<std::string>() + "\n\n" +
+                                  (*diagnosis)["problem_description"].get<std::string>();
+
+    const AgentId modifier = ModifyingAgent(config_.selection, parent, *run_.seed_agent_id);
+    LINEAGE_ASSIGN_OR_RETURN(std::vector<TreeEntry> child_tree, SelfModify(attempt, modifier, parent_tree, statement));
+    const bool empty = SameTree(parent_tree, child_tree);
+    Archive::ChildOptions child_options;
+    child_options.name = "child of " + std::to_string(parent);
+    child_options.run = run_.id;
+    child_options.problem_statement = statement;
+    child_options.status = empty ? agent_status::kRejected : agent_status::kCommitted;
+    child_options.allow_empty = empty;
+    LINEAGE_ASSIGN_OR_RETURN(Agent child, archive_.AddChild(parent, std::move(child_tree), child_options));
+    {
+      std::lock_guard lock(mu_);
+      ++made_;
+    }
+    LINEAGE_RETURN_IF_ERROR(archive_.SetDiagnosis(child.id, diagnosis->dump()));
+    if (empty) {
+      const std::string reason = "empty change: the self-modification left the source as it was";
+      LINEAGE_RETURN_IF_ERROR(archive_.SetAgentStatus(child.id, agent_status::kRejected, reason));
+      Note("agent.rejected", {{"agent", child.id}, {"parent", parent}, {"reason", reason}});
+      return Status::OK();
+    }
+    Note("agent.committed", {{"agent", child.id}, {"parent", parent}, {"files_changed", child.files_changed},
+                             {"lines_added", child.lines_added}, {"lines_removed", child.lines_removed}});
+    return FinishChild(child);
+  }
+
+  // What the child should learn from: a systemic problem when most of the parent's patches were empty,
+  // else a task it failed (chosen at random), else one it solved.
+  Result<Problem> ChooseProblem(AgentId parent) {
+    LINEAGE_ASSIGN_OR_RETURN(std::vector<Evaluation> evaluations, archive_.ListEvaluations(parent));
+    std::vector<const Evaluation*> failed, solved;
+    int empty = 0, attempted = 0;
+    for (const Evaluation& e : evaluations) {
+      if (e.outcome == outcome::kSkipped) continue;
+      ++attempted;
+      if (e.outcome == outcome::kEmptyPatch) ++empty;
+      (e.outcome == outcome::kSolved ? solved : failed).push_back(&e);
+    }
+    Problem p;
+    if (attempted > 0 && 2 * empty > attempted) {
+      p.kind = "empty_patches";
+      p.text = "A systemic problem: on " + std::to_string(empty) + " of its " + std::to_string(attempted) +
+               " tasks the agent changed no file at all (an empty patch), which can never solve a task.\n";
+      if (!failed.empty()) p.text += "\nOne such task's log:\n" + TaskLog(*failed.front());
+      return p;
+    }
+    const std::vector<const Evaluation*>& pool = failed.empty() ? solved : failed;
+    if (pool.empty()) {
+      p.kind = "no_evaluations";
+      p.text = "The agent has no evaluation results yet; propose a general improvement.\n";
+      return p;
+    }
+    const Evaluation* e = nullptr;
+    {
+      std::lock_guard lock(mu_);
+      e = pool[static_cast<std::size_t>(rng_() % pool.size())];
+    }
+    p.kind = failed.empty() ? "all_solved" : "failed_task";
+    p.task_id = e->task_id;
+    p.text = std::string(failed.empty() ? "The agent solved every task it attempted; make it more reliable or "
+                                          "efficient. One task it solved:\n"
+                                        : "A task the agent failed:\n") +
+             TaskLog(*e);
+    return p;
+  }
+
+  std::string TaskLog(const Evaluation& e) {
+    std::string log = "task " + e.task_id + " (suite " + e.suite + "), outcome " + e.outcome + "\n";
+    if (!e.log_blob.empty()) {
+      auto blob = archive_.GetBlob(e.log_blob);
+      if (blob.ok()) log += Clip(*blob, kMaxLogBytes);
+    }
+    return log;
+  }
+
+  Result<json> Diagnose(AgentId parent, const std::vector<TreeEntry>& tree, const Problem& problem) {
+    const std::string prompt =
+        Fill(Fill(ReadPrompt("diagnose.md"), "agent_source", SourceListing(tree)), "problem", problem.text);
+    llm::ChatRequest request;
+    request.messages = {llm::Message::User(prompt)};
+    Status last = Status::Internal("no diagnosis attempted");
+    for (int i = 0; i < kDiagnosisAttempts; ++i) {
+      llm::CallResult r = diagnosis_client_->Call("diagnosis", request);
+      if (!r.response) {
+        if (r.error.kind == llm::ErrorKind::kBudgetExceeded) {
+          budget_exhausted_ = true;
+          return Status::FailedPrecondition("budget reached while diagnosing: " + r.error.message);
+        }
+        last = Status::InvalidArgument("the diagnosis model failed: " + r.error.message);
+        continue;
+      }
+      auto parsed = ParseDiagnosis(r.response->Text());
+      if (parsed.ok()) {
+        Note("diagnosis", {{"parent", parent}, {"problem", problem.kind}, {"task", problem.task_id},
+                           {"proposal", (*parsed)["improvement_proposal"]}});
+        return parsed;
+      }
+      last = parsed.status();
+      // Ask again, saying what was wrong with the answer.
+      request.messages.push_back(llm::Message::Assistant(r.response->Text()));
+      request.messages.push_back(
+          llm::Message::User("That was not usable: " + last.message() + ". Answer with the JSON object only."));
+    }
+    return last;
+  }
+
+  // Runs `modifier` on a checkout of `tree`; returns the tree it left.
+  Result<std::vector<TreeEntry>> SelfModify(int attempt, AgentId modifier, const std::vector<TreeEntry>& tree,
+                                            const std::string& statement) {
+    LINEAGE_ASSIGN_OR_RETURN(std::vector<TreeEntry> modifier_tree, archive_.Tree(modifier));
+    auto built = BuildAgent(options_.home, modifier_tree, *sandbox_);
+    if (!built.ok()) return built.status().WithContext("building agent " + std::to_string(modifier));
+    const fs::path workspace = run_dir_ / "work" / ("attempt-" + std::to_string(attempt));
+    std::error_code ec;
+    fs::remove_all(workspace, ec);
+    LINEAGE_RETURN_IF_ERROR(WriteTree(workspace, tree));
+    AgentRunOptions run;
+    run.home = options_.home;
+    run.workspace = workspace;
+    run.instruction = Fill(ReadPrompt("self_modify.md"), "problem_statement", statement);
+    run.task_id = "self-modify";
+    run.models = agent_models_;
+    run.max_rounds = config_.max_rounds;
+    run.wall_ms = config_.self_modify_wall_ms;
+    run.shared_budget = budget_;
+    run.attribution = llm::Attribution{run_.id, modifier, "self-modify", "self_modify"};
+    run.recorder = ArchiveCallRecorder(archive_);
+    auto result = RunAgent(*built, run, *sandbox_);
+    if (!result.ok()) return result.status().WithContext("self-modification");
+    Note("self_modify", {{"agent", modifier}, {"status", result->status}, {"rounds", result->rounds},
+                         {"files_changed", result->diff.files_changed}, {"cost_usd", result->spend.cost_usd}});
+    fs::remove_all(result->output_dir.parent_path(), ec);
+    auto after = ReadTree(workspace);
+    fs::remove_all(workspace, ec);
+    return after;
+  }
+
+  // Steps 6 and 7 for a committed child: build, evaluate stage by stage, admit or reject.
+  Status FinishChild(const Agent& child) {
+    LINEAGE_ASSIGN_OR_RETURN(std::vector<TreeEntry> tree, archive_.Tree(child.id));
+    auto built = BuildAgent(options_.home, tree, *sandbox_);
+    if (!built.ok()) {
+      if (built.status().code() != Status::Code::kInvalidArgument) return built.status();
+      LINEAGE_ASSIGN_OR_RETURN(std::string log_blob, archive_.PutBlob(built.status().message()));
+      const std::string first_line = built.status().message().substr(0, built.status().message().find('\n'));
+      LINEAGE_RETURN_IF_ERROR(archive_.SetAgentStatus(child.id, agent_status::kRejected, "build failed: " + first_line));
+      Note("agent.rejected", {{"agent", child.id}, {"reason", "build failed"}, {"build_log_blob", log_blob}});
+      return Status::OK();
+    }
+    LINEAGE_RETURN_IF_ERROR(archive_.SetAgentStatus(child.id, agent_status::kEvaluating));
+    LINEAGE_ASSIGN_OR_RETURN(StagedResult staged, Evaluate(child.id, *built));
+    const bool kept_editing = std::any_of(staged.results.begin(), staged.results.end(), [](const TaskResult& r) {
+      return r.stage == 1 && r.non_empty_patch;
+    });
+    json data = {{"agent", child.id}, {"parent", child.parent_id ? json(*child.parent_id) : json(nullptr)},
+                 {"score", staged.score ? json(*staged.score) : json(nullptr)}, {"stage_reached", staged.stage_reached}};
+    if (!kept_editing) {
+      const std::string reason = "lost its editing ability: no non-empty patch on any stage-1 task";
+      LINEAGE_RETURN_IF_ERROR(archive_.SetAgentStatus(child.id, agent_status::kRejected, reason));
+      data["reason"] = reason;
+      Note("agent.rejected", data);
+      return Status::OK();
+    }
+    LINEAGE_RETURN_IF_ERROR(archive_.SetAgentStatus(child.id, agent_status::kAdmitted));
+    Note("agent.admitted", data);
+    return Status::OK();
+  }
+
+  Result<StagedResult> Evaluate(AgentId agent, const BuiltAgent& built) {
+    EvaluationOptions eval;
+    eval.home = options_.home;
+    eval.agent = &built;
+    eval.models = agent_models_;
+    eval.max_rounds = config_.max_rounds;
+    eval.agent_wall_ms = config_.task_wall_ms;
+    eval.parallel = config_.sandboxes;
+    eval.archive = &archive_;
+    eval.agent_id = agent;
+    eval.run_id = run_.id;
+    LINEAGE_ASSIGN_OR_RETURN(eval.existing, archive_.ListEvaluations(agent));
+    eval.on_result = [this, agent](const TaskResult& r) {
+      Progress("agent " + std::to_string(agent) + " stage " + std::to_string(r.stage) + ": " + r.task_id + " " + r.outcome);
+    };
+    // The shared budget is not used for evaluation runs: a task's agent must be able to finish even when
+    // the run's budget is nearly spent, or late children would be judged on truncated runs.
+    return EvaluateStaged(config_.evaluation.stages, [this](const std::string& suite) { return Suite(suite); }, eval,
+                          *sandbox_);
+  }
+
+  Result<Evaluator*> Suite(const std::string& name) {
+    std::lock_guard lock(suites_mu_);
+    auto it = suites_.find(name);
+    if (it != suites_.end()) return it->second.get();
+    LINEAGE_ASSIGN_OR_RETURN(SuiteSpec spec, ResolveSuite(name, &config_.evaluation));
+    LINEAGE_ASSIGN_OR_RETURN(std::unique_ptr<Evaluator> evaluator, OpenEvaluator(spec));
+    return (suites_[name] = std::move(evaluator)).get();
+  }
+
+  // --- Ending -------------------------------------------------------------------------------------------
+  Result<std::string> Finish() {
+    std::string status = run_status::kFinished;
+    LINEAGE_ASSIGN_OR_RETURN(class Run now, archive_.GetRun(run_.id));
+    if (now.status == run_status::kPausing) status = run_status::kPaused;
+    else if (now.status == run_status::kStopping) status = run_status::kStopped;
+    else if (stop_reason_ == "stop requested") status = run_status::kRunning;  // resumed when the daemon returns
+    Note("run.ended", {{"status", status}, {"children_made", made_}, {"reason", stop_reason_}});
+    if (status != run_status::kRunning) LINEAGE_RETURN_IF_ERROR(archive_.SetRunStatus(run_.id, status));
+    return status;
+  }
+
+  Result<std::string> Fail(const Status& why) {
+    if (gateway_) gateway_->Stop();
+    Note("run.failed", {{"error", why.message()}});
+    (void)archive_.SetRunStatus(run_.id, run_status::kFailed);
+    return why;
+  }
+
+  void Note(const std::string& kind, json data) {
+    std::optional<AgentId> agent;
+    if (data.contains("agent") && data["agent"].is_number_integer()) agent = data["agent"].get<AgentId>();
+    auto appended = archive_.AppendEvent(Event{0, run_.id, agent, kind, data.dump(), 0});
+    if (!appended.ok()) spdlog::error("cannot record event {}: {}", kind, appended.status().ToString());
+    Progress(kind + " " + data.dump());
+  }
+
+  void Progress(const std::string& line) {
+    if (!options_.on_progress) return;
+    std::lock_guard lock(progress_mu_);
+    options_.on_progress(line);
+  }
+
+  Archive& archive_;
+  const class Run run_;
+  const RunConfig config_;
+  const EvolutionOptions& options_;
+  std::unique_ptr<Sandbox> sandbox_;
+  fs::path run_dir_;
+  std::shared_ptr<llm::Budget> budget_;
+  llm::ModelsConfig agent_models_;
+  std::unique_ptr<llm::Gateway> gateway_;
+  std::unique_ptr<llm::ModelClient> diagnosis_client_;
+  std::int64_t started_at_ = 0;
+
+  std::mutex mu_;  // guards what follows, and rng_
+  std::mt19937_64 rng_;
+  int made_ = 0, in_flight_ = 0, attempts_ = 0, consecutive_failures_ = 0;
+  Status fatal_;
+  std::string stop_reason_;
+  std::atomic<bool> budget_exhausted_{false};  // the gateway refused a diagnosis call
+
+  std::mutex suites_mu_;
+  std::map<std::string, std::unique_ptr<Evaluator>> suites_;
+  std::mutex progress_mu_;
+};
+
+}  // namespace
+
+fs::path PromptsDir() {
+  if (const char* env = std::getenv("LINEAGE_PROMPTS"); env && *env) return env;
+  return LINEAGE_PROMPTS_DIR;
+}
+
+Result<RunId> CreateRun(Archive& archive, const RunConfig& config) {
+  AgentId seed = 0;
+  std::error_code ec;
+  if (fs::is_directory(config.seed_agent, ec)) {
+    LINEAGE_ASSIGN_OR_RETURN(Agent imported, archive.ImportAgent(config.seed_agent, "seed of " + config.name));
+    seed = imported.id;
+  } else {
+    seed = std::stoll(config.seed_agent);
+    LINEAGE_RETURN_IF_ERROR(archive.GetAgent(seed).status().WithContext(config.source + ": seed_agent"));
+  }
+  json stored = {{"source", config.source},
+                 {"base_dir", fs::absolute(config.source).parent_path().string()},
+                 {"text", config.text}};
+  LINEAGE_ASSIGN_OR_RETURN(class Run run, archive.CreateRun(config.name, stored.dump(), seed));
+  LINEAGE_RETURN_IF_ERROR(archive.SetRunStatus(run.id, run_status::kQueued));
+  return run.id;
+}
+
+Result<RunConfig> StoredRunConfig(const Run& run) {
+  json stored = json::parse(run.config, nullptr, false);
+  if (!stored.is_object() || !stored.contains("text") || !stored["text"].is_string()) {
+    return Status::Corruption("run " + std::to_string(run.id) + " has no stored configuration");
+  }
+  return ParseRunConfig(stored["text"].get<std::string>(), stored.value("source", "run config"),
+                        stored.value("base_dir", "."));
+}
+
+Result<std::string> RunEvolution(Archive& archive, RunId run_id, const EvolutionOptions& options) {
+  LINEAGE_ASSIGN_OR_RETURN(Run run, archive.GetRun(run_id));
+  if (!run.seed_agent_id) return Status::Corruption("run " + std::to_string(run_id) + " has no seed agent");
+  LINEAGE_ASSIGN_OR_RETURN(RunConfig config, StoredRunConfig(run));
+  Evolution evolution(archive, std::move(run), std::move(config), options);
+  return evolution.Run();
+}
+
+}  // namespace lineage

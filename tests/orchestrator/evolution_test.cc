@@ -1,0 +1,145 @@
+// The evolution loop end to end: real archive, real sandbox, real gateway, the fake model server, and a
+// scripted agent whose self-modifications are admitted or rejected for each reason.
+#include <catch2/catch.hpp>
+
+#include "archive/archive.h"
+#include "orchestrator/evolution.h"
+#include "tests/orchestrator/evolution_test_support.h"
+
+namespace lineage {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+struct Outcome {
+  RunId run = 0;
+  std::string status;
+  std::vector<Agent> children;
+  Agent seed;
+};
+
+Outcome Evolve(test::TempDir& dir, const std::string& toml) {
+  test::WriteFile(dir / "run.toml", toml);
+  auto config = LoadRunConfig(dir / "run.toml");
+  INFO(config.status().ToString());
+  REQUIRE(config.ok());
+  REQUIRE(CheckRunConfig(*config).ok());
+  auto archive = Archive::Init(dir / "home");
+  REQUIRE(archive.ok());
+  auto run = CreateRun(**archive, *config);
+  REQUIRE(run.ok());
+  auto sandbox = Sandbox::Create(Sandbox::Backend::kBwrap);
+  REQUIRE(sandbox.ok());
+  EvolutionOptions options;
+  options.home = dir / "home";
+  options.sandbox = sandbox->get();
+  auto status = RunEvolution(**archive, *run, options);
+  INFO(status.status().ToString());
+  REQUIRE(status.ok());
+  Outcome out;
+  out.status = *status;
+  out.run = *run;
+  auto agents = (*archive)->ListAgents(*run);
+  REQUIRE(agents.ok());
+  for (const Agent& a : *agents) {
+    if (a.parent_id) out.children.push_back(a);
+    else out.seed = a;
+  }
+  auto issues = (*archive)->Fsck(false);
+  REQUIRE(issues.ok());
+  CHECK(issues->empty());
+  return out;
+}
+
+std::map<std::string, int> Reasons(const std::vector<Agent>& children) {
+  std::map<std::string, int> reasons;
+  for (const Agent& c : children) {
+    std::string key = c.status;
+    if (c.reason.rfind("empty change", 0) == 0) key += ": empty change";
+    if (c.reason.rfind("build failed", 0) == 0) key += ": build failed";
+    if (c.reason.rfind("lost its editing ability", 0) == 0) key += ": lost editing";
+    ++reasons[key];
+  }
+  return reasons;
+}
+
+TEST_CASE("an evolution admits and rejects children for each reason and records everything") {
+  auto fake = test::StartFakeModel();
+  test::TempDir dir;
+  Outcome out = Evolve(dir, test::RunToml(fake->url(), 4, 1));
+  CHECK(out.status == "finished");
+  CHECK(out.seed.status == agent_status::kAdmitted);
+  REQUIRE(out.seed.score.has_value());
+  CHECK(*out.seed.score == 1.0);
+  CHECK(out.seed.stage_reached == 2);
+  REQUIRE(out.children.size() == 4);
+  CHECK(Reasons(out.children) == std::map<std::string, int>{{"admitted", 1},
+                                                            {"rejected: build failed", 1},
+                                                            {"rejected: empty change", 1},
+                                                            {"rejected: lost editing", 1}});
+  auto archive = Archive::Open(dir / "home");
+  REQUIRE(archive.ok());
+  for (const Agent& child : out.children) {
+    INFO("agent " << child.id << " " << child.status << " " << child.reason);
+    auto full = (*archive)->GetAgent(child.id);
+    REQUIRE(full.ok());
+    json diagnosis = json::parse(full->diagnosis_json);
+    CHECK(diagnosis.contains("improvement_proposal"));
+    CHECK_THAT(full->problem_statement, Catch::Contains("MODE: "));
+    if (child.status == agent_status::kAdmitted) {
+      REQUIRE(full->score.has_value());
+      CHECK(*full->score == 1.0);
+      CHECK(full->files_changed == 1);
+    }
+  }
+  // Every model call is in the archive, for what it served.
+  std::map<std::string, int> purposes;
+  auto agents = (*archive)->ListAgents();
+  REQUIRE(agents.ok());
+  for (const Agent& a : *agents) {
+    auto calls = (*archive)->ListModelCalls(a.id);
+    REQUIRE(calls.ok());
+    for (const ModelCall& c : *calls) ++purposes[c.purpose];
+  }
+  CHECK(purposes["self_modify"] == 4);
+  CHECK(purposes["evaluate"] >= 3);
+  auto events = (*archive)->ListEvents(out.run);
+  REQUIRE(events.ok());
+  int diagnoses = 0;
+  for (const Event& e : *events) diagnoses += e.kind == "diagnosis";
+  CHECK(diagnoses == 4);
+}
+
+TEST_CASE("children made two at a time end the same way") {
+  auto fake = test::StartFakeModel();
+  test::TempDir dir;
+  Outcome out = Evolve(dir, test::RunToml(fake->url(), 4, 2));
+  CHECK(out.status == "finished");
+  REQUIRE(out.children.size() == 4);
+  CHECK(Reasons(out.children).size() == 4);
+}
+
+TEST_CASE("a run stops cleanly at its dollar budget") {
+  auto fake = test::StartFakeModel();
+  test::TempDir dir;
+  // Calls are admitted on their worst case (max_tokens): about $0.007 each at gpt-4.1-mini prices.
+  Outcome out = Evolve(dir, test::RunToml(fake->url(), 50, 1, "cost_usd = 0.03\n"));
+  CHECK(out.status == "finished");
+  CHECK(out.children.size() < 50);
+  auto archive = Archive::Open(dir / "home");
+  REQUIRE(archive.ok());
+  auto spent = (*archive)->RunSpend(out.run);
+  REQUIRE(spent.ok());
+  CHECK(spent->cost_usd <= 0.03);
+  auto events = (*archive)->ListEvents(out.run);
+  REQUIRE(events.ok());
+  std::string ended;
+  for (const Event& e : *events) {
+    if (e.kind == "run.ended") ended = e.data_json;
+  }
+  CHECK_THAT(ended, Catch::Contains("budget"));
+}
+
+}  // namespace
+}  // namespace lineage
