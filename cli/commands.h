@@ -12,7 +12,8 @@
 namespace lineage::cli {
 
 struct Context {
-  std::string home = ".lineage";  // --home / LINEAGE_HOME
+  std::string home = ".lineage";  // --home / LINEAGE_HOME, made absolute
+  bool home_given = false;         // by --home or LINEAGE_HOME, rather than the default
   std::function<Status()> action;  // set by the chosen subcommand
 };
 

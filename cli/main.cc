@@ -6,6 +6,7 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <filesystem>
 #include <exception>
 #include <iostream>
 
@@ -105,6 +106,9 @@ int main(int argc, char** argv) {
 
   try {
     app.parse(argc, argv);
+    ctx.home_given = app.get_option("--home")->count() > 0 || std::getenv("LINEAGE_HOME") != nullptr;
+    // Sandboxes bind paths under the home: they must not depend on the working directory.
+    if (!ctx.home.empty()) ctx.home = std::filesystem::absolute(ctx.home).lexically_normal().string();
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {

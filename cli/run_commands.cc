@@ -39,6 +39,11 @@ Status RunInForeground(Archive& archive, RunId run, bool unsafe) {
   static std::atomic<bool> stop{false};
   std::signal(SIGINT, [](int) { stop = true; });
   std::signal(SIGTERM, [](int) { stop = true; });
+  if (DaemonRunning(archive.home())) {
+    return Status::FailedPrecondition("a daemon serves " + archive.home().string() +
+                                      "; hand it the run instead (without --foreground)");
+  }
+  LINEAGE_RETURN_IF_ERROR(RepairHome(archive));
   EvolutionOptions options;
   options.home = archive.home();
   options.sandbox = sandbox.get();
@@ -53,10 +58,11 @@ Status RunInForeground(Archive& archive, RunId run, bool unsafe) {
   return Status::OK();
 }
 
-Status Start(const RunArgs& args, const fs::path& home) {
+Status Start(const RunArgs& args, const fs::path& home, bool home_given) {
   LINEAGE_ASSIGN_OR_RETURN(RunConfig config, LoadRunConfig(args.config));
   LINEAGE_RETURN_IF_ERROR(CheckRunConfig(config));
-  const fs::path run_home = !config.home.empty() && home == ".lineage" ? config.home : home;
+  // The configuration's home applies unless the command line named one.
+  const fs::path run_home = !config.home.empty() && !home_given ? config.home : home;
   if (!args.foreground) {
     LINEAGE_ASSIGN_OR_RETURN(json reply, CallDaemon(run_home, {{"op", "start"}, {"config", fs::absolute(args.config).string()}}));
     std::printf("run %lld: queued; the daemon started it (lineage run status %lld)\n",
@@ -198,7 +204,7 @@ void RegisterRunCommands(CLI::App& app, Context& ctx) {
   start->add_option("CONFIG", args->config, "the run configuration (TOML)")->required();
   start->add_flag("--foreground", args->foreground, "run in this process with live progress");
   start->add_flag("--unsafe-no-sandbox", args->unsafe, "run WITHOUT isolation (only for code you trust)");
-  start->callback([&ctx, args] { ctx.action = [args, &ctx] { return Start(*args, ctx.home); }; });
+  start->callback([&ctx, args] { ctx.action = [args, &ctx] { return Start(*args, ctx.home, ctx.home_given); }; });
 
   auto* list = run->add_subcommand("list", "List the runs of the archive");
   list->add_flag("--json", args->json, "print JSON");

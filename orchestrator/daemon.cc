@@ -30,14 +30,21 @@ namespace {
 constexpr std::size_t kMaxRequestBytes = 1 << 20;
 constexpr int kPollMs = 250;
 
+Result<sockaddr_un> SocketAddress(const std::string& path) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof(addr.sun_path)) {
+    return Status::InvalidArgument("the socket path " + path + " is too long for a Unix socket; use a shorter home");
+  }
+  std::copy(path.begin(), path.end(), addr.sun_path);
+  return addr;
+}
+
 Result<UniqueFd> Connect(const fs::path& socket_path) {
   UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (fd.get() < 0) return Status::IOError("cannot create a socket");
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
   const std::string path = socket_path.string();
-  if (path.size() >= sizeof(addr.sun_path)) return Status::InvalidArgument("socket path too long: " + path);
-  std::copy(path.begin(), path.end(), addr.sun_path);
+  LINEAGE_ASSIGN_OR_RETURN(sockaddr_un addr, SocketAddress(path));
   if (connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
     return Status::FailedPrecondition("no daemon answers on " + path + "; start one with `lineage daemon`");
   }
@@ -79,6 +86,7 @@ class Daemon {
   Status Serve(const std::atomic<bool>& stop) {
     LINEAGE_ASSIGN_OR_RETURN(archive_, Archive::Init(options_.home));
     LINEAGE_RETURN_IF_ERROR(LockHome());
+    LINEAGE_RETURN_IF_ERROR(RepairHome(*archive_));
     LINEAGE_ASSIGN_OR_RETURN(sandbox_, Sandbox::Create(options_.unsafe_no_sandbox ? Sandbox::Backend::kNone
                                                                                    : Sandbox::Backend::kBwrap));
     LINEAGE_RETURN_IF_ERROR(SettleStatuses());
@@ -137,15 +145,12 @@ class Daemon {
   }
 
   Result<UniqueFd> Listen() {
-    const fs::path path = DaemonSocket(options_.home);
+    const std::string path = DaemonSocket(options_.home).string();
     unlink(path.c_str());  // stale: the home lock proves no daemon owns it
     UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    if (path.string().size() >= sizeof(addr.sun_path)) return Status::InvalidArgument("socket path too long: " + path.string());
-    std::copy(path.string().begin(), path.string().end(), addr.sun_path);
+    LINEAGE_ASSIGN_OR_RETURN(sockaddr_un addr, SocketAddress(path));
     if (fd.get() < 0 || bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 || listen(fd.get(), 16) != 0) {
-      return Status::IOError("cannot listen on " + path.string());
+      return Status::IOError("cannot listen on " + path);
     }
     chmod(path.c_str(), 0600);
     return fd;

@@ -187,7 +187,8 @@ class Evolution {
     started_at_ = NowMillis();
     LINEAGE_ASSIGN_OR_RETURN(std::vector<Agent> agents, archive_.ListAgents(run_.id));
     for (const Agent& a : agents) {
-      if (a.parent_id) ++made_;
+      // A child whose commit never happened (marked failed by fsck) was never made; its attempt is redone.
+      if (a.parent_id && a.status != agent_status::kFailed && a.status != agent_status::kPending) ++made_;
     }
     return Status::OK();
   }
@@ -587,6 +588,14 @@ Result<RunConfig> StoredRunConfig(const Run& run) {
   }
   return ParseRunConfig(stored["text"].get<std::string>(), stored.value("source", "run config"),
                         stored.value("base_dir", "."));
+}
+
+Status RepairHome(Archive& archive) {
+  LINEAGE_ASSIGN_OR_RETURN(std::vector<FsckIssue> issues, archive.Fsck(/*repair=*/true));
+  for (const FsckIssue& issue : issues) {
+    spdlog::warn("fsck: {}: {}{}", issue.subject, issue.problem, issue.repaired ? " (repaired)" : "");
+  }
+  return Status::OK();
 }
 
 Result<std::string> RunEvolution(Archive& archive, RunId run_id, const EvolutionOptions& options) {

@@ -57,6 +57,10 @@ struct EvolutionOptions {
   std::function<void(const std::string&)> on_progress;
 };
 
+// Finishes what an interrupted process left half-written in the home (Archive::Fsck with repair). Call it
+// before resuming runs, while no other process writes to the home.
+Status RepairHome(Archive& archive);
+
 // Runs or resumes `run` until it finishes, its status asks it to pause or stop, or `options.stop` is set.
 // Returns the run's status at the end. An error means the run could not go on (it is then marked failed).
 Result<std::string> RunEvolution(Archive& archive, RunId run, const EvolutionOptions& options);

@@ -1,0 +1,231 @@
+// `lineage run` and `lineage daemon` end to end, with the fake model server in this process and the real
+// binary in child processes: validation errors, foreground runs, the daemon's control API, and kill -9 at
+// random moments followed by a resume.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <thread>
+
+#include "archive/archive.h"
+#include "tests/orchestrator/evolution_test_support.h"
+
+namespace lineage {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+using test::RunLineage;
+using test::TempDir;
+using test::WriteFile;
+
+std::string ValidateError(const std::string& toml) {
+  TempDir dir;
+  WriteFile(dir / "run.toml", toml);
+  auto r = RunLineage(dir / "home", {"run", "validate", (dir / "run.toml").string()});
+  CHECK(r.exit_code == 1);
+  return r.err;
+}
+
+TEST_CASE("run validate accepts a good configuration and names the key and allowed values of a bad one") {
+  TempDir dir;
+  const std::string good = test::RunToml("http://127.0.0.1:9", 4, 2);
+  WriteFile(dir / "run.toml", good);
+  auto ok = RunLineage(dir / "home", {"run", "validate", (dir / "run.toml").string()});
+  INFO(ok.err);
+  CHECK(ok.exit_code == 0);
+  CHECK_THAT(ok.out, Catch::Contains("valid"));
+  CHECK_FALSE(fs::exists(dir / "home"));  // nothing started, nothing created
+
+  CHECK_THAT(ValidateError(good + "[selection]\nstrategy = \"greedy\"\n"),
+             Catch::Contains("[selection] strategy: 'greedy' is not one of dgm, score-prop, best, random, hgm, "
+                             "no-open-ended, no-self-improve"));
+  CHECK_THAT(ValidateError(good + "colour = 3\n"), Catch::Contains("colour: is not a known key"));
+  std::string no_children = good;
+  no_children.replace(no_children.find("children = 4"), 12, "cost_usd = 1");
+  CHECK_THAT(ValidateError(no_children), Catch::Contains("[budget] children: is required"));
+  std::string bad_role = good + "[roles]\ndiagnosis = \"big\"\n";
+  CHECK_THAT(ValidateError(bad_role), Catch::Contains("[roles] diagnosis: 'big' is not a model alias (aliases: default)"));
+  std::string bad_seed = good;
+  bad_seed.replace(bad_seed.find("seed_agent = \""), 14, "seed_agent = \"/nonexistent");
+  CHECK_THAT(ValidateError(bad_seed), Catch::Contains("seed_agent"));
+  std::string bad_task = good;
+  bad_task.replace(bad_task.find("py/palindrome"), 13, "py/nonexistent");
+  CHECK_THAT(ValidateError(bad_task), Catch::Contains("'py/nonexistent' matches no task"));
+}
+
+// The children of run 1 in `home`, by status, and fsck's verdict.
+struct RunState {
+  std::string run_status;
+  std::map<std::string, int> statuses;
+  int children = 0;
+  bool fsck_clean = false;
+};
+
+RunState State(const fs::path& home) {
+  RunState s;
+  auto archive = Archive::Open(home);
+  REQUIRE(archive.ok());
+  auto run = (*archive)->GetRun(1);
+  REQUIRE(run.ok());
+  s.run_status = run->status;
+  auto agents = (*archive)->ListAgents(1);
+  REQUIRE(agents.ok());
+  for (const Agent& a : *agents) {
+    if (!a.parent_id || a.status == agent_status::kFailed) continue;
+    ++s.children;
+    ++s.statuses[a.status];
+  }
+  auto issues = (*archive)->Fsck(false);
+  REQUIRE(issues.ok());
+  s.fsck_clean = issues->empty();
+  return s;
+}
+
+TEST_CASE("run start --foreground runs to the end; run status, list and logs report it") {
+  auto fake = test::StartFakeModel();
+  TempDir dir;
+  WriteFile(dir / "run.toml", test::RunToml(fake->url(), 4, 2));
+  auto r = RunLineage(dir / "home", {"run", "start", (dir / "run.toml").string(), "--foreground"});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.out, Catch::Contains("run 1: finished"));
+  CHECK_THAT(r.err, Catch::Contains("agent.admitted"));
+  auto status = RunLineage(dir / "home", {"run", "status", "1", "--json"});
+  REQUIRE(status.exit_code == 0);
+  json s = json::parse(status.out);
+  CHECK(s["status"] == "finished");
+  CHECK(s["children"] == 4);
+  CHECK(s["admitted"] == 1);
+  CHECK(s["rejected"] == 3);
+  CHECK(s["model_calls"].get<int>() > 0);
+  auto list = RunLineage(dir / "home", {"run", "list"});
+  CHECK_THAT(list.out, Catch::Contains("test run"));
+  auto logs = RunLineage(dir / "home", {"run", "logs", "1"});
+  CHECK_THAT(logs.out, Catch::Contains("diagnosis"));
+  CHECK_THAT(logs.out, Catch::Contains("run.ended"));
+  auto resume_finished = RunLineage(dir / "home", {"run", "resume", "1"});
+  CHECK(resume_finished.exit_code == 1);
+  CHECK_THAT(resume_finished.err, Catch::Contains("run 1 is finished; it cannot resume"));
+}
+
+TEST_CASE("kill -9 at random moments, then resume: nothing lost, nothing duplicated, fsck clean") {
+  // Slow model answers stretch each step so that kills land inside diagnoses, self-modifications,
+  // builds and evaluations.
+  auto fake = test::StartFakeModel(/*delay_ms=*/150);
+  TempDir dir;
+  WriteFile(dir / "run.toml", test::RunToml(fake->url(), 4, 2));
+  std::mt19937 rng(std::random_device{}());
+  int kills = 0;
+  for (int round = 0; round < 5; ++round) {
+    std::vector<std::string> args = round == 0 ? std::vector<std::string>{"run", "start", (dir / "run.toml").string(), "--foreground"}
+                                               : std::vector<std::string>{"run", "resume", "1", "--foreground"};
+    pid_t pid = test::SpawnCommand(test::LineageArgv(dir / "home", args));
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(200, 1500)(rng)));
+    int status = 0;
+    if (waitpid(pid, &status, WNOHANG) == 0) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      ++kills;
+    }
+    if (State(dir / "home").run_status == "finished") break;
+  }
+  WARN("kill -9 landed " << kills << " times");
+  auto last = RunLineage(dir / "home", {"run", "resume", "1", "--foreground"});
+  if (last.exit_code != 0) {
+    // It may have finished in the last round already.
+    CHECK_THAT(last.err, Catch::Contains("is finished"));
+  }
+  RunState s = State(dir / "home");
+  CHECK(s.run_status == "finished");
+  CHECK(s.children == 4);
+  CHECK(s.statuses["admitted"] + s.statuses["rejected"] == 4);
+  CHECK(s.fsck_clean);
+  auto fsck = RunLineage(dir / "home", {"fsck"});
+  CHECK(fsck.exit_code == 0);
+}
+
+// Waits until `done` is true of run 1's status, polling the CLI.
+bool WaitForRun(const fs::path& home, const std::function<bool(const json&)>& done, int seconds = 120) {
+  for (int i = 0; i < seconds * 10; ++i) {
+    auto r = RunLineage(home, {"run", "status", "1", "--json"});
+    if (r.exit_code == 0 && done(json::parse(r.out))) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
+}
+
+TEST_CASE("the daemon runs a handed-over run, resumes it after kill -9, and stops cleanly on SIGTERM") {
+  auto fake = test::StartFakeModel(/*delay_ms=*/100);
+  TempDir dir;
+  WriteFile(dir / "run.toml", test::RunToml(fake->url(), 4, 2));
+  const fs::path home = dir / "home";
+  auto no_daemon = RunLineage(home, {"run", "start", (dir / "run.toml").string()});
+  CHECK(no_daemon.exit_code == 1);
+  CHECK_THAT(no_daemon.err, Catch::Contains("lineage daemon"));
+
+  pid_t daemon = test::SpawnCommand(test::LineageArgv(home, {"daemon"}));
+  for (int i = 0; i < 100 && !fs::exists(home / "daemon.sock"); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  auto second = RunLineage(home, {"daemon"});
+  CHECK(second.exit_code == 1);
+  CHECK_THAT(second.err, Catch::Contains("another daemon already serves"));
+
+  auto start = RunLineage(home, {"run", "start", (dir / "run.toml").string()});
+  INFO(start.err);
+  REQUIRE(start.exit_code == 0);
+  CHECK_THAT(start.out, Catch::Contains("run 1: queued"));
+  REQUIRE(WaitForRun(home, [](const json& s) { return s["children"].get<int>() >= 1; }));
+  kill(daemon, SIGKILL);
+  int status = 0;
+  waitpid(daemon, &status, 0);
+
+  int log_fd = open((dir / "daemon.log").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  daemon = test::SpawnCommand(test::LineageArgv(home, {"daemon"}), {}, -1, log_fd);
+  close(log_fd);
+  const bool finished = WaitForRun(home, [](const json& s) { return s["status"] == "finished"; });
+  INFO(test::ReadFileOrDie(dir / "daemon.log"));
+  REQUIRE(finished);
+  RunState s = State(home);
+  CHECK(s.children == 4);
+  CHECK(s.fsck_clean);
+
+  kill(daemon, SIGTERM);
+  waitpid(daemon, &status, 0);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  CHECK_FALSE(fs::exists(home / "daemon.sock"));
+}
+
+TEST_CASE("pause and stop are recorded while no daemon runs, and refused when they make no sense") {
+  auto fake = test::StartFakeModel();
+  TempDir dir;
+  WriteFile(dir / "run.toml", test::RunToml(fake->url(), 4, 1));
+  const fs::path home = dir / "home";
+  // A run created but interrupted at once: run start --foreground, killed before it gets far.
+  pid_t pid = test::SpawnCommand(test::LineageArgv(home, {"run", "start", (dir / "run.toml").string(), "--foreground"}));
+  for (int i = 0; i < 100 && !fs::exists(home / "archive.db"); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  kill(pid, SIGKILL);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  auto pause = RunLineage(home, {"run", "pause", "1"});
+  INFO(pause.err);
+  if (pause.exit_code == 0) {
+    CHECK_THAT(pause.out, Catch::Contains("run 1: pausing"));
+    auto stop = RunLineage(home, {"run", "stop", "1"});
+    CHECK(stop.exit_code == 0);
+    auto resume = RunLineage(home, {"run", "resume", "1"});
+    CHECK(resume.exit_code == 1);
+    CHECK_THAT(resume.err, Catch::Contains("it cannot resume"));
+  }
+  auto missing = RunLineage(home, {"run", "status", "9"});
+  CHECK(missing.exit_code == 1);
+}
+
+}  // namespace
+}  // namespace lineage
