@@ -18,7 +18,7 @@ namespace fs = std::filesystem;
 using json = nlohmann::ordered_json;
 
 struct RunArgs {
-  std::string config;
+  std::string config, models;
   std::int64_t run = 0;
   bool foreground = false, json = false, follow = false, unsafe = false;
 };
@@ -60,11 +60,14 @@ Status RunInForeground(Archive& archive, RunId run, bool unsafe) {
 
 Status Start(const RunArgs& args, const fs::path& home, bool home_given) {
   LINEAGE_ASSIGN_OR_RETURN(RunConfig config, LoadRunConfig(args.config));
+  if (!args.models.empty()) LINEAGE_RETURN_IF_ERROR(OverrideModels(config, args.models));
   LINEAGE_RETURN_IF_ERROR(CheckRunConfig(config));
   // The configuration's home applies unless the command line named one.
   const fs::path run_home = !config.home.empty() && !home_given ? config.home : home;
   if (!args.foreground) {
-    LINEAGE_ASSIGN_OR_RETURN(json reply, CallDaemon(run_home, {{"op", "start"}, {"config", fs::absolute(args.config).string()}}));
+    json request = {{"op", "start"}, {"config", fs::absolute(args.config).string()}};
+    if (!args.models.empty()) request["models"] = fs::absolute(args.models).string();
+    LINEAGE_ASSIGN_OR_RETURN(json reply, CallDaemon(run_home, request));
     std::printf("run %lld: queued; the daemon started it (lineage run status %lld)\n",
                 static_cast<long long>(reply.value("run", 0)), static_cast<long long>(reply.value("run", 0)));
     return Status::OK();
@@ -203,6 +206,7 @@ void RegisterRunCommands(CLI::App& app, Context& ctx) {
   auto* start = run->add_subcommand("start", "Hand a run to the daemon (or run it here with --foreground)");
   start->add_option("CONFIG", args->config, "the run configuration (TOML)")->required();
   start->add_flag("--foreground", args->foreground, "run in this process with live progress");
+  start->add_option("--models", args->models, "a models file to use instead of the configuration's `models`");
   start->add_flag("--unsafe-no-sandbox", args->unsafe, "run WITHOUT isolation (only for code you trust)");
   start->callback([&ctx, args] { ctx.action = [args, &ctx] { return Start(*args, ctx.home, ctx.home_given); }; });
 

@@ -215,6 +215,7 @@ class Daemon {
     }
     if (op == "start") {
       LINEAGE_ASSIGN_OR_RETURN(RunConfig config, LoadRunConfig(request.value("config", "")));
+      if (request.contains("models")) LINEAGE_RETURN_IF_ERROR(OverrideModels(config, request.value("models", "")));
       LINEAGE_RETURN_IF_ERROR(CheckRunConfig(config));
       LINEAGE_ASSIGN_OR_RETURN(RunId run, CreateRun(*archive_, config));
       StartRunnable();

@@ -445,9 +445,14 @@ class Evolution {
     if (!built.ok()) {
       if (built.status().code() != Status::Code::kInvalidArgument) return built.status();
       LINEAGE_ASSIGN_OR_RETURN(std::string log_blob, archive_.PutBlob(built.status().message()));
-      const std::string first_line = built.status().message().substr(0, built.status().message().find('\n'));
-      LINEAGE_RETURN_IF_ERROR(archive_.SetAgentStatus(child.id, agent_status::kRejected, "build failed: " + first_line));
-      Note("agent.rejected", {{"agent", child.id}, {"reason", "build failed"}, {"build_log_blob", log_blob}});
+      // "the agent's build failed (exit 1); the end of <log>: ..." -> "build failed (exit 1)"; the whole log
+      // is a blob named by the agent.rejected event.
+      const std::string& message = built.status().message();
+      const std::string cause = message.substr(0, message.find_first_of(";\n"));
+      const std::string reason = "build failed" + (cause.find("failed") != std::string::npos
+                                                        ? cause.substr(cause.find("failed") + 6) : std::string());
+      LINEAGE_RETURN_IF_ERROR(archive_.SetAgentStatus(child.id, agent_status::kRejected, reason));
+      Note("agent.rejected", {{"agent", child.id}, {"reason", reason}, {"build_log_blob", log_blob}});
       return Status::OK();
     }
     LINEAGE_RETURN_IF_ERROR(archive_.SetAgentStatus(child.id, agent_status::kEvaluating));
@@ -575,7 +580,8 @@ Result<RunId> CreateRun(Archive& archive, const RunConfig& config) {
   }
   json stored = {{"source", config.source},
                  {"base_dir", fs::absolute(config.source).parent_path().string()},
-                 {"text", config.text}};
+                 {"text", config.text},
+                 {"models_override", config.models_override}};
   LINEAGE_ASSIGN_OR_RETURN(class Run run, archive.CreateRun(config.name, stored.dump(), seed));
   LINEAGE_RETURN_IF_ERROR(archive.SetRunStatus(run.id, run_status::kQueued));
   return run.id;
@@ -586,8 +592,11 @@ Result<RunConfig> StoredRunConfig(const Run& run) {
   if (!stored.is_object() || !stored.contains("text") || !stored["text"].is_string()) {
     return Status::Corruption("run " + std::to_string(run.id) + " has no stored configuration");
   }
-  return ParseRunConfig(stored["text"].get<std::string>(), stored.value("source", "run config"),
-                        stored.value("base_dir", "."));
+  LINEAGE_ASSIGN_OR_RETURN(RunConfig config, ParseRunConfig(stored["text"].get<std::string>(),
+                                                           stored.value("source", "run config"), stored.value("base_dir", ".")));
+  const std::string models = stored.value("models_override", "");
+  if (!models.empty()) LINEAGE_RETURN_IF_ERROR(OverrideModels(config, models));
+  return config;
 }
 
 Status RepairHome(Archive& archive) {

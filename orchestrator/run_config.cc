@@ -194,6 +194,17 @@ Result<RunConfig> ParseRunConfig(std::string_view text, const std::string& sourc
   return config;
 }
 
+Status OverrideModels(RunConfig& config, const fs::path& file) {
+  LINEAGE_ASSIGN_OR_RETURN(config.models, llm::LoadModelsConfig(file.string()));
+  config.models_override = fs::absolute(file).string();
+  // Roles left to their default follow the new file's default alias.
+  const std::string fallback = config.models.FindAlias("default") ? "default" : config.models.models.front().alias;
+  for (std::string* role : {&config.diagnosis_model, &config.conductor_model, &config.expert_model}) {
+    if (!config.models.FindAlias(*role)) *role = fallback;
+  }
+  return Status::OK();
+}
+
 Result<RunConfig> LoadRunConfig(const fs::path& file) {
   LINEAGE_ASSIGN_OR_RETURN(std::string text, ReadFile(file));
   return ParseRunConfig(text, file.string(), fs::absolute(file).parent_path());

@@ -34,6 +34,7 @@ struct RunConfig {
   std::uint64_t random_seed = 1;
 
   llm::ModelsConfig models;
+  std::string models_override;       // a models file given on the command line instead of `models`
   std::string diagnosis_model;       // aliases in `models`
   std::string conductor_model, expert_model;
 
@@ -61,6 +62,10 @@ struct RunConfig {
 Result<RunConfig> LoadRunConfig(const std::filesystem::path& file);
 Result<RunConfig> ParseRunConfig(std::string_view text, const std::string& source,
                                  const std::filesystem::path& base_dir);
+
+// Uses the models file `file` instead of the configuration's own (`lineage run start --models`); the roles
+// must name aliases it defines.
+Status OverrideModels(RunConfig& config, const std::filesystem::path& file);
 
 // The checks that need the world: the seed agent's agent.toml, every suite opens, every stage selects
 // tasks. `lineage run validate` and `lineage run start` run them before anything starts.
