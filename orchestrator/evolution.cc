@@ -430,8 +430,13 @@ class Evolution {
     run.recorder = ArchiveCallRecorder(archive_);
     auto result = RunAgent(*built, run, *sandbox_);
     if (!result.ok()) return result.status().WithContext("self-modification");
+    // The self-modification's transcript outlives its scratch directory as a blob.
+    std::string transcript;
+    for (const std::string& line : result->trajectory) transcript += line + "\n";
+    LINEAGE_ASSIGN_OR_RETURN(std::string transcript_blob, archive_.PutBlob(transcript));
     Note("self_modify", {{"agent", modifier}, {"status", result->status}, {"rounds", result->rounds},
-                         {"files_changed", result->diff.files_changed}, {"cost_usd", result->spend.cost_usd}});
+                         {"files_changed", result->diff.files_changed}, {"cost_usd", result->spend.cost_usd},
+                         {"summary", result->summary}, {"transcript_blob", transcript_blob}});
     fs::remove_all(result->output_dir.parent_path(), ec);
     auto after = ReadTree(workspace);
     fs::remove_all(workspace, ec);

@@ -1,4 +1,5 @@
-"""Asks the model once with the task's instruction and applies {"write": {path: content}} from its reply.
+"""Asks the model once with the task's instruction and applies {"write": {path: content}} and
+{"append": {path: content}} from its reply.
 With mode.txt saying "noop" next to it, it does nothing at all (an agent that lost its editing ability)."""
 import http.client
 import json
@@ -34,7 +35,7 @@ def edits_in(reply):
     if start < 0 or end < start:
         return {}
     try:
-        return json.loads(reply[start:end + 1]).get("write", {})
+        return json.loads(reply[start:end + 1])
     except ValueError:
         return {}
 
@@ -49,11 +50,13 @@ def main():
         if reply is None:
             status = "model_error"
         else:
-            for path, content in edits_in(reply).items():
-                os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-                with open(path, "w") as f:
-                    f.write(content)
-                written.append(path)
+            edits = edits_in(reply)
+            for mode_, key in (("w", "write"), ("a", "append")):
+                for path, content in edits.get(key, {}).items():
+                    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+                    with open(path, mode_) as f:
+                        f.write(content)
+                    written.append(path)
     with open(os.path.join(os.environ["LINEAGE_OUTPUT_DIR"], "result.json"), "w") as f:
         json.dump({"status": status, "summary": "wrote " + ", ".join(written), "rounds": 1}, f)
 
