@@ -23,6 +23,8 @@ struct TreeEntry {
   std::string path;  // relative to the tree root, '/'-separated, never absolute, never with '.' or '..'
   Kind kind = Kind::kFile;
   std::string data;  // file contents, or the symlink's target (stored as text, never resolved)
+
+  bool operator==(const TreeEntry&) const = default;
 };
 
 struct TreeLimits {

@@ -26,14 +26,6 @@ std::int64_t MillisSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
 }
 
-bool SameTree(const std::vector<TreeEntry>& a, const std::vector<TreeEntry>& b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (a[i].path != b[i].path || a[i].kind != b[i].kind || a[i].data != b[i].data) return false;
-  }
-  return true;
-}
-
 // "cpp/all-your-base" -> "cpp__all-your-base": one directory per task.
 std::string DirName(const std::string& id) {
   std::string out;
@@ -109,7 +101,7 @@ class TaskAttempt {
       case Attempt::kAgent: LINEAGE_RETURN_IF_ERROR(RunAgentOn(workspace, prepared->instruction)); break;
     }
     LINEAGE_ASSIGN_OR_RETURN(std::vector<TreeEntry> after, ReadTree(workspace));
-    result_.non_empty_patch = !SameTree(before, after);
+    result_.non_empty_patch = before != after;
     if (result_.non_empty_patch && patch_.empty()) {
       auto diff = DiffTrees(before, after);
       if (diff.ok()) patch_ = diff->patch;

@@ -103,14 +103,6 @@ Result<json> ParseDiagnosis(const std::string& reply) {
   return d;
 }
 
-bool SameTree(const std::vector<TreeEntry>& a, const std::vector<TreeEntry>& b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (a[i].path != b[i].path || a[i].kind != b[i].kind || a[i].data != b[i].data) return false;
-  }
-  return true;
-}
-
 // The models an agent sees: the configured ones, with the roles' choices under the aliases agents ask for.
 llm::ModelsConfig AgentModels(const RunConfig& config) {
   llm::ModelsConfig models = config.models;
@@ -303,7 +295,7 @@ class Evolution {
 
     const AgentId modifier = ModifyingAgent(config_.selection, parent, *run_.seed_agent_id);
     LINEAGE_ASSIGN_OR_RETURN(std::vector<TreeEntry> child_tree, SelfModify(attempt, modifier, parent_tree, statement));
-    const bool empty = SameTree(parent_tree, child_tree);
+    const bool empty = parent_tree == child_tree;
     Archive::ChildOptions child_options;
     child_options.name = "child of " + std::to_string(parent);
     child_options.run = run_.id;
