@@ -33,13 +33,18 @@ constexpr int kMaxConsecutiveFailures = 3;          // attempts that fail before
 const char* const kDiagnosisFields[] = {"log_summarization", "potential_improvements", "improvement_proposal",
                                         "implementation_suggestion", "problem_description"};
 
-// All sandboxed work of a run goes through one of these: at most `slots` sandboxes at once.
+// All sandboxed work of a run goes through one of these: at most `slots` sandboxes at once, each with the
+// run's memory and pids limits ([sandbox] in the run configuration).
 class ThrottledSandbox : public Sandbox {
  public:
-  ThrottledSandbox(Sandbox& inner, int slots) : inner_(inner), slots_(slots) {}
+  ThrottledSandbox(Sandbox& inner, int slots, std::uint64_t memory_bytes, int pids)
+      : inner_(inner), slots_(slots), memory_bytes_(memory_bytes), pids_(pids) {}
   Result<SandboxResult> Run(const SandboxSpec& spec) override {
+    SandboxSpec limited = spec;
+    limited.limits.memory_bytes = std::min(limited.limits.memory_bytes, memory_bytes_);
+    limited.limits.pids = std::min(limited.limits.pids, pids_);
     slots_.acquire();
-    auto result = inner_.Run(spec);
+    auto result = inner_.Run(limited);
     slots_.release();
     return result;
   }
@@ -48,6 +53,8 @@ class ThrottledSandbox : public Sandbox {
  private:
   Sandbox& inner_;
   std::counting_semaphore<4096> slots_;
+  const std::uint64_t memory_bytes_;
+  const int pids_;
 };
 
 std::string ReadPrompt(const std::string& name) {
@@ -146,7 +153,8 @@ class Evolution {
   // --- Setting up ---------------------------------------------------------------------------------------
   Status Setup() {
     if (!options_.sandbox) return Status::Internal("no sandbox to run in");
-    sandbox_ = std::make_unique<ThrottledSandbox>(*options_.sandbox, config_.sandboxes);
+    sandbox_ = std::make_unique<ThrottledSandbox>(*options_.sandbox, config_.sandboxes, config_.sandbox_memory_bytes,
+                                                  config_.sandbox_pids);
     run_dir_ = options_.home / "runs" / ("run-" + std::to_string(run_.id));
     std::error_code ec;
     fs::remove_all(run_dir_ / "work", ec);  // scratch of attempts a crash interrupted

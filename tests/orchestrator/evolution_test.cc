@@ -143,3 +143,32 @@ TEST_CASE("a run stops cleanly at its dollar budget") {
 
 }  // namespace
 }  // namespace lineage
+
+namespace lineage {
+namespace {
+
+TEST_CASE("the run's sandbox limits apply to every sandbox it starts") {
+  auto fake = test::StartFakeModel();
+  test::TempDir dir;
+  // 4 MiB is too little for Python: the seed's build (a Python syntax check) cannot even start.
+  test::WriteFile(dir / "run.toml", test::RunToml(fake->url(), 1, 1) + "[sandbox]\nmemory = \"4M\"\n");
+  auto config = LoadRunConfig(dir / "run.toml");
+  REQUIRE(config.ok());
+  CHECK(config->sandbox_memory_bytes == 4ull << 20);
+  auto archive = Archive::Init(dir / "home");
+  REQUIRE(archive.ok());
+  auto run = CreateRun(**archive, *config);
+  REQUIRE(run.ok());
+  auto sandbox = Sandbox::Create(Sandbox::Backend::kBwrap);
+  REQUIRE(sandbox.ok());
+  EvolutionOptions options;
+  options.home = dir / "home";
+  options.sandbox = sandbox->get();
+  auto status = RunEvolution(**archive, *run, options);
+  REQUIRE_FALSE(status.ok());
+  CHECK_THAT(status.status().message(), Catch::Contains("the seed agent does not build"));
+  CHECK((*archive)->GetRun(*run)->status == "failed");
+}
+
+}  // namespace
+}  // namespace lineage
