@@ -139,6 +139,7 @@ class TaskAttempt {
     run.max_rounds = options_.max_rounds;
     run.wall_ms = options_.agent_wall_ms.value_or(task_.agent_timeout_ms > 0 ? task_.agent_timeout_ms : 600'000);
     run.budget = options_.budget_per_task;
+    run.shared_budget = options_.shared_budget;
     run.attribution = llm::Attribution{options_.run_id, options_.agent_id, task_.id, "evaluate"};
     if (options_.archive) run.recorder = ArchiveCallRecorder(*options_.archive);
     auto ran = RunAgent(*options_.agent, run, sandbox_);

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -51,6 +52,7 @@ struct EvaluationOptions {
   int max_rounds = 30;
   std::optional<std::int64_t> agent_wall_ms;  // overrides the suite's per-task time
   llm::BudgetLimits budget_per_task;
+  std::shared_ptr<llm::Budget> shared_budget;  // when set, every task's calls count against it instead
   int parallel = 1;
   // Where results go (optional): one evaluation row per task, with its log as a blob.
   Archive* archive = nullptr;

@@ -494,8 +494,9 @@ class Evolution {
     eval.on_result = [this, agent](const TaskResult& r) {
       Progress("agent " + std::to_string(agent) + " stage " + std::to_string(r.stage) + ": " + r.task_id + " " + r.outcome);
     };
-    // The shared budget is not used for evaluation runs: a task's agent must be able to finish even when
-    // the run's budget is nearly spent, or late children would be judged on truncated runs.
+    // Evaluation spends from the run's budget too: a dollar budget is a promise about the whole run. A child
+    // evaluated as the budget runs out may be judged on truncated runs; no new child starts after that.
+    eval.shared_budget = budget_;
     return EvaluateStaged(config_.evaluation.stages, [this](const std::string& suite) { return Suite(suite); }, eval,
                           *sandbox_);
   }
