@@ -89,22 +89,23 @@ class TaskAttempt {
     const fs::path workspace = dir_ / "workspace";
     auto prepared = evaluator_.Prepare(task_.id, workspace);
     if (!prepared.ok()) return prepared.status().WithContext("preparing the workspace");
-    LINEAGE_ASSIGN_OR_RETURN(std::vector<TreeEntry> before, ReadTree(workspace));
-
-    switch (options_.attempt) {
-      case Attempt::kGold:
+    if (options_.attempt == Attempt::kAgent) {
+      // RunAgent diffs the workspace before and after the agent ran; that diff is the patch.
+      LINEAGE_RETURN_IF_ERROR(RunAgentOn(workspace, prepared->instruction));
+      result_.non_empty_patch = !patch_.empty();
+    } else {
+      LINEAGE_ASSIGN_OR_RETURN(std::vector<TreeEntry> before, ReadTree(workspace));
+      if (options_.attempt == Attempt::kGold) {
         if (Status s = evaluator_.ApplyGold(task_.id, workspace); !s.ok()) {
           return s.WithContext("applying the reference solution");
         }
-        break;
-      case Attempt::kUnchanged: break;
-      case Attempt::kAgent: LINEAGE_RETURN_IF_ERROR(RunAgentOn(workspace, prepared->instruction)); break;
-    }
-    LINEAGE_ASSIGN_OR_RETURN(std::vector<TreeEntry> after, ReadTree(workspace));
-    result_.non_empty_patch = before != after;
-    if (result_.non_empty_patch && patch_.empty()) {
-      auto diff = DiffTrees(before, after);
-      if (diff.ok()) patch_ = diff->patch;
+      }
+      LINEAGE_ASSIGN_OR_RETURN(std::vector<TreeEntry> after, ReadTree(workspace));
+      result_.non_empty_patch = before != after;
+      if (result_.non_empty_patch) {
+        auto diff = DiffTrees(before, after);
+        if (diff.ok()) patch_ = diff->patch;
+      }
     }
     if (options_.attempt == Attempt::kAgent && !result_.non_empty_patch) {
       result_.outcome = outcome::kEmptyPatch;
