@@ -25,5 +25,6 @@ void RegisterAgentRunCommand(CLI::App& app, Context& ctx);
 void RegisterBenchCommands(CLI::App& app, Context& ctx);
 void RegisterRunCommands(CLI::App& app, Context& ctx);
 void RegisterDaemonCommand(CLI::App& app, Context& ctx);
+void RegisterReportCommand(CLI::App& app, Context& ctx);
 
 }  // namespace lineage::cli

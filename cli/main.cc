@@ -103,6 +103,7 @@ int main(int argc, char** argv) {
   lineage::cli::RegisterBenchCommands(app, ctx);
   lineage::cli::RegisterRunCommands(app, ctx);
   lineage::cli::RegisterDaemonCommand(app, ctx);
+  lineage::cli::RegisterReportCommand(app, ctx);
 
   try {
     app.parse(argc, argv);

@@ -10,7 +10,7 @@ PACKAGES=(
   libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev catch2
   bubblewrap libseccomp-dev libboost-dev libboost-filesystem-dev
   libcurl4-openssl-dev libtomlplusplus-dev curl
-  python3 python3-pytest
+  python3 python3-pytest chromium
 )
 
 missing=()

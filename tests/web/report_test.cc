@@ -1,0 +1,84 @@
+// The static report in headless Chromium (Debian's `chromium`): a recorded run's report opens offline,
+// shows every agent as a node of the tree and the best score, and a node's link opens that agent's page.
+// Screenshots are kept in build/<preset>/tests/artifacts/.
+#include <catch2/catch.hpp>
+#include <regex>
+#include <set>
+
+#include "tests/orchestrator/evolution_test_support.h"
+
+namespace lineage {
+namespace {
+
+namespace fs = std::filesystem;
+using test::RunLineage;
+using test::TempDir;
+
+const fs::path kArtifacts = LINEAGE_TEST_ARTIFACTS;
+
+// The page's DOM after its scripts ran, as headless Chromium sees it.
+std::string RenderedDom(const std::string& url) {
+  auto r = test::RunCommand({"/usr/bin/chromium", "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                             "--virtual-time-budget=5000", "--dump-dom", url});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  return r.out;
+}
+
+void Screenshot(const std::string& url, const fs::path& png) {
+  fs::create_directories(png.parent_path());
+  auto r = test::RunCommand({"/usr/bin/chromium", "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                             "--virtual-time-budget=5000", "--window-size=1280,1000", "--screenshot=" + png.string(), url});
+  CHECK(r.exit_code == 0);
+  CHECK(fs::exists(png));
+  CHECK(fs::file_size(png) > 10000);
+}
+
+// Ids of the tree's nodes as rendered (the script's own text has "${a.id}" there, never digits).
+std::set<std::string> NodeIds(const std::string& dom) {
+  static const std::regex kNode(R"re(<a href="#/agent/(\d+)" class="node [^"]*" data-id="\d+")re");
+  std::set<std::string> ids;
+  for (auto it = std::sregex_iterator(dom.begin(), dom.end(), kNode); it != std::sregex_iterator(); ++it) {
+    ids.insert((*it)[1].str());
+  }
+  return ids;
+}
+
+TEST_CASE("the static report of a recorded run renders its tree, best score and agent pages offline") {
+  REQUIRE(fs::exists("/usr/bin/chromium"));  // scripts/setup.sh installs Debian's chromium
+  auto fake = test::StartFakeModel();
+  TempDir dir;
+  test::WriteFile(dir / "run.toml", test::RunToml(fake->url(), 4, 1));
+  auto run = RunLineage(dir / "home", {"run", "start", (dir / "run.toml").string(), "--foreground"});
+  INFO(run.err);
+  REQUIRE(run.exit_code == 0);
+  fake.reset();  // the report needs no server at all
+  auto report = RunLineage(dir / "home", {"report", "1", "--out", (dir / "report.html").string()});
+  INFO(report.err);
+  REQUIRE(report.exit_code == 0);
+  const std::string html = test::ReadFileOrDie(dir / "report.html");
+  CHECK(html.find("http://") == std::string::npos);  // nothing to fetch from anywhere
+  CHECK(html.find("https://") == std::string::npos);
+
+  const std::string url = "file://" + (dir / "report.html").string();
+  const std::string dom = RenderedDom(url);
+  CHECK(NodeIds(dom) == std::set<std::string>{"1", "2", "3", "4", "5"});  // the seed and its 4 children
+  CHECK(dom.find(R"(<b id="best-score">1.000</b>)") != std::string::npos);
+  CHECK(std::regex_search(dom, std::regex(R"re(class="node admitted best" data-id="1")re")));
+  Screenshot(url, kArtifacts / "report-run.png");
+
+  // Follow the tree's link to the admitted child's page.
+  static const std::regex kAdmittedChild(R"re(<a href="(#/agent/(\d+))" class="node admitted" data-id)re");
+  std::smatch link;
+  REQUIRE(std::regex_search(dom, link, kAdmittedChild));
+  const std::string agent_dom = RenderedDom(url + link[1].str());
+  CHECK(agent_dom.find("id=\"agent-title\">Agent #" + link[2].str()) != std::string::npos);
+  CHECK(agent_dom.find("<th>improvement_proposal</th><td>make the change called good</td>") != std::string::npos);
+  CHECK(agent_dom.find("+Read the tests before editing.") != std::string::npos);  // its diff
+  CHECK(agent_dom.find("py/fizzbuzz") != std::string::npos);                     // its evaluations
+  CHECK(std::regex_search(agent_dom, std::regex(R"re(<table id="calls">.*<td>evaluate</td>)re")));  // its model calls
+  Screenshot(url + link[1].str(), kArtifacts / "report-agent.png");
+}
+
+}  // namespace
+}  // namespace lineage

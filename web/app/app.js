@@ -1,0 +1,156 @@
+// The lineage dashboard: one page, routed by the URL's hash. In a static report every view's data is
+// embedded (window.LINEAGE_DATA); served by the daemon it is fetched from /api and refreshed while runs go on.
+"use strict";
+
+const STATIC = window.LINEAGE_DATA || null;
+const app = document.getElementById("app");
+
+async function get(path) {
+  if (STATIC) {
+    if (!(path in STATIC)) throw new Error("this report does not include " + path);
+    return STATIC[path];
+  }
+  const token = new URLSearchParams(location.search).get("token");
+  const response = await fetch("api" + path, { headers: token ? { Authorization: "Bearer " + token } : {} });
+  if (!response.ok) throw new Error(path + ": HTTP " + response.status + " " + (await response.text()));
+  return response.json();
+}
+
+function esc(value) {
+  return String(value ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+}
+
+function score(value) { return value == null ? "–" : value.toFixed(3); }
+function money(value) { return value == null ? "–" : "$" + value.toFixed(4); }
+
+// Red (0) to green (1); grey when there is no score.
+function scoreColor(value) { return value == null ? "#c9ced6" : `hsl(${Math.round(120 * value)}, 62%, 48%)`; }
+
+function runsPage(runs) {
+  const rows = runs.map((r) => `<tr><td><a href="#/run/${r.id}">#${r.id}</a></td><td>${esc(r.name)}</td>
+    <td class="status-${esc(r.status)}">${esc(r.status)}</td><td>${r.children}/${r.children_wanted ?? "?"}</td>
+    <td>${r.admitted}</td><td>${score(r.best_score)}</td><td>${r.model_calls ?? 0}</td><td>${money(r.cost_usd)}</td></tr>`);
+  return `<h1>Runs</h1><table id="runs"><tr><th>run</th><th>name</th><th>status</th><th>children</th>
+    <th>admitted</th><th>best score</th><th>model calls</th><th>cost</th></tr>${rows.join("")}</table>`;
+}
+
+// Layered layout: depth by generation, x by the order of leaves in a depth-first walk.
+function treeSvg(agents, bestLineage) {
+  const byId = new Map(agents.map((a) => [a.id, a]));
+  const kids = new Map();
+  const roots = [];
+  for (const a of agents) {
+    if (a.parent != null && byId.has(a.parent)) {
+      if (!kids.has(a.parent)) kids.set(a.parent, []);
+      kids.get(a.parent).push(a.id);
+    } else roots.push(a.id);
+  }
+  const pos = new Map();
+  let leaf = 0, maxDepth = 0;
+  const place = (id, depth) => {
+    maxDepth = Math.max(maxDepth, depth);
+    const children = kids.get(id) || [];
+    if (children.length === 0) pos.set(id, { x: leaf++, y: depth });
+    else {
+      children.forEach((c) => place(c, depth + 1));
+      const xs = children.map((c) => pos.get(c).x);
+      pos.set(id, { x: (Math.min(...xs) + Math.max(...xs)) / 2, y: depth });
+    }
+  };
+  roots.forEach((r) => place(r, 0));
+  const best = new Set(bestLineage);
+  const X = (p) => 40 + p.x * 64, Y = (p) => 32 + p.y * 78;
+  const width = Math.max(200, 80 + leaf * 64), height = 70 + maxDepth * 78;
+  const edges = agents.filter((a) => a.parent != null && pos.has(a.parent)).map((a) => {
+    const p = pos.get(a.parent), c = pos.get(a.id);
+    const cls = best.has(a.id) && best.has(a.parent) ? "edge best" : "edge";
+    return `<line class="${cls}" x1="${X(p)}" y1="${Y(p)}" x2="${X(c)}" y2="${Y(c)}"/>`;
+  });
+  const nodes = agents.map((a) => {
+    const p = pos.get(a.id);
+    const cls = `node ${esc(a.status)}${best.has(a.id) ? " best" : ""}`;
+    const tip = `#${a.id} ${a.status}${a.reason ? ": " + a.reason : ""} — score ${score(a.score)}, stage ${a.stage_reached}`;
+    return `<a href="#/agent/${a.id}" class="${cls}" data-id="${a.id}"><title>${esc(tip)}</title>
+      <circle cx="${X(p)}" cy="${Y(p)}" r="15" fill="${scoreColor(a.score)}"/>
+      <text x="${X(p)}" y="${Y(p) + 4}">#${a.id}</text>
+      <text class="stage" x="${X(p)}" y="${Y(p) + 28}">${a.stage_reached ? "s" + a.stage_reached : ""}</text></a>`;
+  });
+  return `<svg id="tree" width="${width}" height="${height}">${edges.join("")}${nodes.join("")}</svg>`;
+}
+
+function scoreChart(series) {
+  if (series.length === 0) return "<p>No admitted agent has a score yet.</p>";
+  const w = 560, h = 180, pad = 30;
+  const x = (i) => pad + (series.length === 1 ? 0 : (i * (w - 2 * pad)) / (series.length - 1));
+  const y = (v) => h - pad - v * (h - 2 * pad);
+  const line = (key) => series.map((s, i) => `${x(i)},${y(s[key])}`).join(" ");
+  return `<svg id="scores" width="${w}" height="${h}">
+    <line x1="${pad}" y1="${y(0)}" x2="${w - pad}" y2="${y(0)}" stroke="#ccc"/>
+    <line x1="${pad}" y1="${y(1)}" x2="${w - pad}" y2="${y(1)}" stroke="#eee"/>
+    <text x="2" y="${y(1) + 4}" font-size="10">1.0</text><text x="2" y="${y(0) + 4}" font-size="10">0.0</text>
+    <polyline points="${line("best")}" fill="none" stroke="#1a7f37" stroke-width="2"/>
+    <polyline points="${line("mean")}" fill="none" stroke="#3b6fd4" stroke-width="2" stroke-dasharray="4 3"/>
+    <text x="${w - pad - 110}" y="14" font-size="11" fill="#1a7f37">best</text>
+    <text x="${w - pad - 60}" y="14" font-size="11" fill="#3b6fd4">mean</text></svg>`;
+}
+
+function runPage(data) {
+  const r = data.run;
+  const rows = data.agents.map((a) => `<tr><td><a href="#/agent/${a.id}">#${a.id}</a></td><td>${a.parent == null ? "–" : "#" + a.parent}</td>
+    <td class="status-${esc(a.status)}">${esc(a.status)}</td><td>${score(a.score)}</td><td>${a.stage_reached}</td>
+    <td>+${a.lines_added} −${a.lines_removed}</td><td>${esc(a.reason)}</td></tr>`);
+  return `<h1>Run #${r.id}: ${esc(r.name)}</h1>
+    <p class="facts"><span>status <b class="status-${esc(r.status)}">${esc(r.status)}</b></span>
+    <span>children <b>${r.children}/${r.children_wanted ?? "?"}</b></span><span>admitted <b>${r.admitted}</b></span>
+    <span>best score <b id="best-score">${score(r.best_score)}</b></span>
+    <span>model calls <b>${r.model_calls ?? 0}</b></span><span>tokens <b>${r.tokens ?? 0}</b></span>
+    <span>cost <b>${money(r.cost_usd)}</b></span></p>
+    <h2>Archive tree</h2><p class="legend">colour: score (red 0 → green 1, grey none); dashed: rejected;
+    gold: the best agent's lineage; s<i>N</i>: stage reached. Click a node for the agent.</p>
+    <div class="panel">${treeSvg(data.agents, data.best_lineage)}</div>
+    <h2>Score over time</h2><div class="panel">${scoreChart(data.score_over_time)}</div>
+    <h2>Agents</h2><table id="agents"><tr><th>agent</th><th>parent</th><th>status</th><th>score</th><th>stage</th>
+    <th>change</th><th>reason</th></tr>${rows.join("")}</table>`;
+}
+
+function agentPage(data) {
+  const a = data.agent;
+  const d = data.diagnosis;
+  const diagnosis = d && typeof d === "object"
+    ? `<table id="diagnosis">${Object.entries(d).map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(v)}</td></tr>`).join("")}</table>`
+    : "<p>None: a seed or hand-made agent.</p>";
+  const evals = data.evaluations.map((e) => `<tr><td>${esc(e.task)}</td><td>${e.stage}</td>
+    <td class="status-${e.outcome === "solved" ? "admitted" : "rejected"}">${esc(e.outcome)}</td><td>${score(e.score)}</td>
+    <td>${(e.duration_ms / 1000).toFixed(1)} s</td><td><details><summary>log</summary><pre>${esc(e.log)}</pre></details></td></tr>`);
+  const calls = data.model_calls.map((c) => `<tr><td>${esc(c.purpose)}</td><td>${esc(c.task)}</td><td>${esc(c.model)}</td>
+    <td>${c.input_tokens}</td><td>${c.output_tokens}</td><td>${money(c.cost_usd)}</td><td>${c.latency_ms} ms</td><td>${esc(c.outcome)}</td></tr>`);
+  return `<h1 id="agent-title">Agent #${a.id} <span class="status-${esc(a.status)}">${esc(a.status)}</span></h1>
+    <p class="facts">${data.run != null ? `<span>run <a href="#/run/${data.run}">#${data.run}</a></span>` : ""}
+    <span>parent ${a.parent == null ? "none" : `<a href="#/agent/${a.parent}">#${a.parent}</a>`}</span>
+    <span>score <b>${score(a.score)}</b></span><span>stage reached <b>${a.stage_reached}</b></span>
+    <span>generation ${a.generation}</span><span>cost <b>${money(data.spend.cost_usd)}</b> (${data.spend.tokens} tokens)</span></p>
+    ${a.reason ? `<p>reason: ${esc(a.reason)}</p>` : ""}
+    <h2>Problem statement</h2><pre>${esc(data.problem_statement || "(none)")}</pre>
+    <h2>Diagnosis</h2>${diagnosis}
+    <h2>Diff against its parent</h2><pre id="diff">${esc(data.diff || "(none)")}</pre>
+    <h2>Evaluations</h2><table id="evaluations"><tr><th>task</th><th>stage</th><th>outcome</th><th>score</th><th>time</th><th></th></tr>${evals.join("")}</table>
+    <h2>Model calls</h2><table id="calls"><tr><th>purpose</th><th>task</th><th>model</th><th>in</th><th>out</th><th>cost</th><th>latency</th><th>outcome</th></tr>${calls.join("")}</table>`;
+}
+
+async function route() {
+  const hash = location.hash || (STATIC && STATIC.default_route) || "#/";
+  let m;
+  try {
+    if ((m = hash.match(/^#\/run\/(\d+)$/))) app.innerHTML = runPage(await get("/runs/" + m[1]));
+    else if ((m = hash.match(/^#\/agent\/(\d+)$/))) app.innerHTML = agentPage(await get("/agents/" + m[1]));
+    else app.innerHTML = runsPage(await get("/runs"));
+  } catch (error) {
+    app.innerHTML = `<p class="error">${esc(error.message)}</p>`;
+  }
+}
+
+document.getElementById("mode").textContent = STATIC ? "static report, " + STATIC.generated_at : "live";
+window.addEventListener("hashchange", route);
+route();
+// Live: redraw the runs and run pages while the daemon works (agent pages stay put while being read).
+if (!STATIC) setInterval(() => { if (!/#\/agent\//.test(location.hash)) route(); }, 3000);

@@ -1,0 +1,167 @@
+#include "web/data.h"
+
+#include <algorithm>
+#include <map>
+
+#include "base/files.h"
+
+namespace lineage::web {
+
+namespace {
+
+using json = nlohmann::json;
+
+constexpr std::size_t kMaxLogBytes = 64 * 1024;    // per evaluation log in an agent's page
+constexpr std::size_t kMaxDiffBytes = 256 * 1024;  // of an agent's diff
+
+json Opt(const std::optional<double>& v) { return v ? json(*v) : json(nullptr); }
+json Opt(const std::optional<std::int64_t>& v) { return v ? json(*v) : json(nullptr); }
+
+std::string Clip(const std::string& s, std::size_t max) {
+  return s.size() <= max ? s : s.substr(0, max) + "\n[... " + std::to_string(s.size() - max) + " bytes cut]\n";
+}
+
+json AgentRow(const Agent& a) {
+  return {{"id", a.id},
+          {"parent", Opt(a.parent_id)},
+          {"name", a.name},
+          {"status", a.status},
+          {"reason", a.reason},
+          {"score", Opt(a.score)},
+          {"stage_reached", a.stage_reached},
+          {"generation", a.generation},
+          {"files_changed", a.files_changed},
+          {"lines_added", a.lines_added},
+          {"lines_removed", a.lines_removed},
+          {"created_at", FormatTimestamp(a.created_at)}};
+}
+
+// The wanted number of children, from the run's stored configuration ("[budget] children = N").
+json ChildrenWanted(const Run& run) {
+  json stored = json::parse(run.config, nullptr, false);
+  if (!stored.is_object() || !stored.contains("text") || !stored["text"].is_string()) return nullptr;
+  const std::string text = stored["text"].get<std::string>();
+  std::size_t at = text.find("[budget]");
+  if (at == std::string::npos) return nullptr;
+  at = text.find("children", at);
+  if (at == std::string::npos) return nullptr;
+  at = text.find('=', at);
+  if (at == std::string::npos) return nullptr;
+  try {
+    return std::stoi(text.substr(at + 1));
+  } catch (...) {
+    return nullptr;
+  }
+}
+
+json RunSummary(Archive& archive, const Run& run, const std::vector<Agent>& agents) {
+  int children = 0, admitted = 0, rejected = 0;
+  std::optional<double> best;
+  for (const Agent& a : agents) {
+    if (a.status == agent_status::kAdmitted && a.score && (!best || *a.score > *best)) best = a.score;
+    if (!a.parent_id || a.status == agent_status::kFailed) continue;
+    ++children;
+    if (a.status == agent_status::kAdmitted) ++admitted;
+    if (a.status == agent_status::kRejected) ++rejected;
+  }
+  json out = {{"id", run.id}, {"name", run.name}, {"status", run.status}, {"children", children},
+              {"children_wanted", ChildrenWanted(run)}, {"admitted", admitted}, {"rejected", rejected},
+              {"in_progress", children - admitted - rejected}, {"best_score", Opt(best)},
+              {"created_at", FormatTimestamp(run.created_at)}, {"updated_at", FormatTimestamp(run.updated_at)}};
+  auto spend = archive.RunSpend(run.id);
+  if (spend.ok()) {
+    out["tokens"] = spend->tokens;
+    out["cost_usd"] = spend->cost_usd;
+    out["model_calls"] = spend->calls;
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<json> RunsJson(Archive& archive) {
+  LINEAGE_ASSIGN_OR_RETURN(std::vector<Run> runs, archive.ListRuns());
+  json out = json::array();
+  for (const Run& r : runs) {
+    LINEAGE_ASSIGN_OR_RETURN(std::vector<Agent> agents, archive.ListAgents(r.id));
+    out.push_back(RunSummary(archive, r, agents));
+  }
+  return out;
+}
+
+Result<json> RunJson(Archive& archive, RunId id) {
+  LINEAGE_ASSIGN_OR_RETURN(Run run, archive.GetRun(id));
+  LINEAGE_ASSIGN_OR_RETURN(std::vector<Agent> agents, archive.ListAgents(id));
+  json out = {{"run", RunSummary(archive, run, agents)}, {"agents", json::array()}};
+  std::map<AgentId, const Agent*> by_id;
+  const Agent* best = nullptr;
+  for (const Agent& a : agents) {
+    by_id[a.id] = &a;
+    out["agents"].push_back(AgentRow(a));
+    if (a.status == agent_status::kAdmitted && a.score && (!best || *a.score > *best->score)) best = &a;
+  }
+  json lineage = json::array();
+  for (const Agent* a = best; a; a = a->parent_id && by_id.count(*a->parent_id) ? by_id[*a->parent_id] : nullptr) {
+    lineage.push_back(a->id);
+  }
+  out["best_lineage"] = lineage;
+  // Score over time: after each agent arrives (id order), the best and mean score of the admitted ones.
+  json series = json::array();
+  double best_score = 0, sum = 0;
+  int n = 0;
+  for (const Agent& a : agents) {
+    if (a.status == agent_status::kAdmitted && a.score) {
+      best_score = n == 0 ? *a.score : std::max(best_score, *a.score);
+      sum += *a.score;
+      ++n;
+    }
+    if (n > 0) series.push_back({{"agent", a.id}, {"best", best_score}, {"mean", sum / n}});
+  }
+  out["score_over_time"] = series;
+  return out;
+}
+
+Result<json> AgentJson(Archive& archive, AgentId id) {
+  LINEAGE_ASSIGN_OR_RETURN(Agent agent, archive.GetAgent(id));
+  json out = {{"agent", AgentRow(agent)}, {"run", Opt(agent.run_id)}, {"problem_statement", agent.problem_statement}};
+  out["diagnosis"] = agent.diagnosis_json.empty() ? json(nullptr) : json::parse(agent.diagnosis_json, nullptr, false);
+  if (!agent.commit.empty()) {
+    auto diff = archive.Diff(id);
+    out["diff"] = diff.ok() ? Clip(diff->patch, kMaxDiffBytes) : "";
+  }
+  json stages = json::array();
+  for (const StageScore& s : agent.stages) {
+    stages.push_back({{"stage", s.stage}, {"attempted", s.attempted}, {"solved", s.solved}, {"score", Opt(s.score)}});
+  }
+  out["stages"] = stages;
+  LINEAGE_ASSIGN_OR_RETURN(std::vector<Evaluation> evaluations, archive.ListEvaluations(id));
+  json evals = json::array();
+  for (const Evaluation& e : evaluations) {
+    std::string log;
+    if (!e.log_blob.empty()) {
+      auto blob = archive.GetBlob(e.log_blob);
+      if (blob.ok()) log = Clip(*blob, kMaxLogBytes);
+    }
+    evals.push_back({{"suite", e.suite}, {"task", e.task_id}, {"stage", e.stage}, {"outcome", e.outcome},
+                     {"score", Opt(e.score)}, {"duration_ms", e.duration_ms}, {"patch_bytes", e.patch_bytes},
+                     {"log", log}});
+  }
+  out["evaluations"] = evals;
+  LINEAGE_ASSIGN_OR_RETURN(std::vector<ModelCall> calls, archive.ListModelCalls(id));
+  json model_calls = json::array();
+  double cost = 0;
+  std::int64_t tokens = 0;
+  for (const ModelCall& c : calls) {
+    cost += c.cost_usd;
+    tokens += c.input_tokens + c.output_tokens;
+    model_calls.push_back({{"purpose", c.purpose}, {"task", c.task_id}, {"model", c.model},
+                           {"input_tokens", c.input_tokens}, {"output_tokens", c.output_tokens},
+                           {"cost_usd", c.cost_usd}, {"latency_ms", c.latency_ms}, {"outcome", c.outcome},
+                           {"at", FormatTimestamp(c.created_at)}});
+  }
+  out["model_calls"] = model_calls;
+  out["spend"] = {{"tokens", tokens}, {"cost_usd", cost}, {"calls", calls.size()}};
+  return out;
+}
+
+}  // namespace lineage::web

@@ -1,0 +1,55 @@
+#include "web/report.h"
+
+#include "base/files.h"
+#include "web/data.h"
+
+namespace lineage::web {
+
+namespace assets {
+extern const char kIndexHtml[];
+extern const char kAppJs[];
+extern const char kAppCss[];
+}  // namespace assets
+
+namespace {
+
+using json = nlohmann::json;
+
+std::string Replace(std::string text, const std::string& marker, const std::string& value) {
+  const std::size_t at = text.find(marker);
+  if (at != std::string::npos) text.replace(at, marker.size(), value);
+  return text;
+}
+
+// The page with `data_script` (JavaScript) in place of the data marker.
+std::string Page(const std::string& data_script) {
+  std::string page = Replace(assets::kIndexHtml, "/*LINEAGE_CSS*/", assets::kAppCss);
+  page = Replace(page, "/*LINEAGE_DATA*/", data_script);
+  return Replace(page, "/*LINEAGE_JS*/", assets::kAppJs);
+}
+
+}  // namespace
+
+std::string DashboardHtml() { return Page(""); }
+
+Result<std::string> ReportHtml(Archive& archive, RunId run) {
+  json data = {{"generated_at", FormatTimestamp(NowMillis())}, {"default_route", "#/run/" + std::to_string(run)}};
+  LINEAGE_ASSIGN_OR_RETURN(json runs, RunsJson(archive));
+  json only_this;
+  for (const json& r : runs) {
+    if (r["id"] == run) only_this.push_back(r);
+  }
+  data["/runs"] = only_this;
+  LINEAGE_ASSIGN_OR_RETURN(json run_data, RunJson(archive, run));
+  data["/runs/" + std::to_string(run)] = run_data;
+  for (const json& a : run_data["agents"]) {
+    const AgentId id = a["id"].get<AgentId>();
+    LINEAGE_ASSIGN_OR_RETURN(data["/agents/" + std::to_string(id)], AgentJson(archive, id));
+  }
+  // Inside <script>, "</" could end the element early: JSON allows "<\/" for it.
+  std::string text = data.dump(-1, ' ', false, json::error_handler_t::replace);
+  for (std::size_t at = text.find("</"); at != std::string::npos; at = text.find("</", at + 3)) text.insert(at + 1, "\\");
+  return Page("window.LINEAGE_DATA = " + text + ";");
+}
+
+}  // namespace lineage::web

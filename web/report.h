@@ -1,0 +1,17 @@
+// The web views: the dashboard page (the daemon serves it; its data comes from /api) and the static report,
+// the same page with every view's data embedded, as one HTML file that opens offline.
+#pragma once
+
+#include <string>
+
+#include "archive/archive.h"
+
+namespace lineage::web {
+
+// The dashboard page with its script and styles inline: nothing is loaded from anywhere else.
+std::string DashboardHtml();
+
+// A self-contained report of `run`: the runs page, the run's page and every agent's page.
+Result<std::string> ReportHtml(Archive& archive, RunId run);
+
+}  // namespace lineage::web
