@@ -1,5 +1,6 @@
-// A small HTTP/1.1 server (Boost.Beast) on a Unix socket and/or loopback TCP, shared by the gateway and
-// the fake model server. Beast stays inside http_server.cc: users see plain request and response structs.
+// A small HTTP/1.1 server (Boost.Beast) on a Unix socket and/or TCP, shared by the gateway, the fake model
+// server and the daemon's dashboard. Beast stays inside http_server.cc: users see plain request and response
+// structs.
 //
 // One thread per connection, with keep-alive. Connections beyond `max_connections` are answered 503 and
 // closed; a connection idle (not inside the handler) for longer than `idle_timeout_ms` is closed, so a

@@ -16,6 +16,9 @@
 #include <thread>
 
 #include "base/unique_fd.h"
+#include "llm/gateway.h"
+#include "llm/http_server.h"
+#include "web/report.h"
 #include "orchestrator/evolution.h"
 #include "orchestrator/run_config.h"
 #include "sandbox/sandbox.h"
@@ -92,6 +95,7 @@ class Daemon {
     LINEAGE_RETURN_IF_ERROR(SettleStatuses());
     LINEAGE_ASSIGN_OR_RETURN(UniqueFd listener, Listen());
     Progress("daemon: serving " + DaemonSocket(options_.home).string());
+    LINEAGE_RETURN_IF_ERROR(StartDashboard());
     while (!stop.load()) {
       StartRunnable();
       pollfd p{listener.get(), POLLIN, 0};
@@ -112,6 +116,7 @@ class Daemon {
       if (active_.empty()) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
+    if (dashboard_) dashboard_->Stop();
     unlink(DaemonSocket(options_.home).c_str());
     return Status::OK();
   }
@@ -122,6 +127,61 @@ class Daemon {
     std::atomic<bool> done{false};
     std::thread thread;
   };
+
+  Status StartDashboard() {
+    if (options_.http_listen.empty()) return Status::OK();
+    std::string host;
+    int port = 0;
+    LINEAGE_RETURN_IF_ERROR(llm::ParseHostPort(options_.http_listen, "--http", &host, &port));
+    token_ = options_.http_token;
+    const bool loopback = host == "127.0.0.1" || host == "localhost" || host == "::1";
+    if (!loopback && token_.empty()) token_ = llm::NewToken();
+    llm::HttpServerOptions http;
+    http.tcp_listen = options_.http_listen;
+    http.max_connections = 64;
+    auto server = llm::HttpServer::Start(http, [this](const llm::HttpRequest& request) { return Dashboard(request); });
+    if (!server.ok()) return server.status().WithContext("the dashboard (--http " + options_.http_listen + ")");
+    dashboard_ = std::move(server).value();
+    const std::string shown_host = host == "0.0.0.0" || host == "::" ? host : host;
+    Progress("dashboard: http://" + shown_host + ":" + std::to_string(dashboard_->tcp_port()) + "/" +
+             (token_.empty() ? "" : "?token=" + token_));
+    return Status::OK();
+  }
+
+  llm::HttpResponse Dashboard(const llm::HttpRequest& request) {
+    llm::HttpResponse response;
+    response.headers = {{"Cache-Control", "no-store"}, {"X-Content-Type-Options", "nosniff"}};
+    if (request.method != "GET") {
+      response.status = 405;
+      response.body = R"({"error": "the dashboard is read-only"})";
+      return response;
+    }
+    if (!token_.empty() && !Authorized(request)) {
+      response.status = 401;
+      response.body = R"({"error": "a token is required: ?token=T or Authorization: Bearer T"})";
+      return response;
+    }
+    web::Page page = web::ServeDashboard(*archive_, request.target);
+    response.status = page.status;
+    response.content_type = page.content_type;
+    response.body = std::move(page.body);
+    return response;
+  }
+
+  // Constant-time comparison, so the token cannot be guessed byte by byte from response times.
+  bool Authorized(const llm::HttpRequest& request) const {
+    std::string given = request.Header("authorization");
+    if (given.rfind("Bearer ", 0) == 0) {
+      given = given.substr(7);
+    } else {
+      const std::size_t at = request.target.find("token=");
+      given = at == std::string::npos ? "" : request.target.substr(at + 6, request.target.find('&', at) - at - 6);
+    }
+    if (given.size() != token_.size()) return false;
+    unsigned char diff = 0;
+    for (std::size_t i = 0; i < given.size(); ++i) diff |= static_cast<unsigned char>(given[i] ^ token_[i]);
+    return diff == 0;
+  }
 
   // One daemon per home: an exclusive lock held for the daemon's life.
   Status LockHome() {
@@ -242,6 +302,8 @@ class Daemon {
   std::unique_ptr<Archive> archive_;
   std::unique_ptr<Sandbox> sandbox_;
   UniqueFd lock_fd_;
+  std::string token_;
+  std::unique_ptr<llm::HttpServer> dashboard_;
   std::mutex mu_;
   std::map<RunId, std::unique_ptr<ActiveRun>> active_;
   std::mutex progress_mu_;

@@ -8,6 +8,9 @@
 //   {"op": "pause"|"resume"|"stop", "run": ID} -> {"ok": true, "status": "pausing"|"queued"|"stopping"|...}
 // A failure is {"ok": false, "error": "message"}.
 //
+// With `http_listen`, the daemon also serves the dashboard (web/): GET /, /api/runs, /api/runs/ID and
+// /api/agents/ID, read-only; a token, when set, is required as "Authorization: Bearer T" or "?token=T".
+//
 // Run control lives in the archive (runs.status), so it survives the daemon: a run paused while no daemon
 // runs stays paused; one the daemon was running when it was killed is resumed when it starts again.
 #pragma once
@@ -26,6 +29,10 @@ namespace lineage {
 struct DaemonOptions {
   std::filesystem::path home;
   bool unsafe_no_sandbox = false;
+  // The read-only web dashboard: off when empty; "127.0.0.1:8080" (port 0 picks one). An address other
+  // than loopback needs a token: `http_token`, else one is generated and printed.
+  std::string http_listen;
+  std::string http_token;
   std::function<void(const std::string&)> on_progress;  // runs' progress lines, prefixed "run N: "
 };
 

@@ -1,5 +1,7 @@
 #include "web/report.h"
 
+#include <optional>
+
 #include "base/files.h"
 #include "web/data.h"
 
@@ -22,7 +24,7 @@ std::string Replace(std::string text, const std::string& marker, const std::stri
 }
 
 // The page with `data_script` (JavaScript) in place of the data marker.
-std::string Page(const std::string& data_script) {
+std::string PageHtml(const std::string& data_script) {
   std::string page = Replace(assets::kIndexHtml, "/*LINEAGE_CSS*/", assets::kAppCss);
   page = Replace(page, "/*LINEAGE_DATA*/", data_script);
   return Replace(page, "/*LINEAGE_JS*/", assets::kAppJs);
@@ -30,7 +32,29 @@ std::string Page(const std::string& data_script) {
 
 }  // namespace
 
-std::string DashboardHtml() { return Page(""); }
+std::string DashboardHtml() { return PageHtml(""); }
+
+web::Page ServeDashboard(Archive& archive, const std::string& target) {
+  const std::string path = target.substr(0, target.find('?'));
+  auto as_page = [](Result<json> data) -> web::Page {
+    if (!data.ok()) {
+      const int status = data.status().code() == Status::Code::kNotFound ? 404 : 500;
+      return {status, "application/json", json{{"error", data.status().message()}}.dump()};
+    }
+    return {200, "application/json", data->dump(-1, ' ', false, json::error_handler_t::replace)};
+  };
+  auto id_after = [&](const std::string& prefix) -> std::optional<std::int64_t> {
+    if (path.rfind(prefix, 0) != 0 || path.size() == prefix.size()) return std::nullopt;
+    const std::string digits = path.substr(prefix.size());
+    if (digits.find_first_not_of("0123456789") != std::string::npos || digits.size() > 18) return std::nullopt;
+    return std::stoll(digits);
+  };
+  if (path == "/" || path == "/index.html") return {200, "text/html; charset=utf-8", DashboardHtml()};
+  if (path == "/api/runs") return as_page(RunsJson(archive));
+  if (auto run = id_after("/api/runs/")) return as_page(RunJson(archive, *run));
+  if (auto agent = id_after("/api/agents/")) return as_page(AgentJson(archive, *agent));
+  return {404, "application/json", json{{"error", "no page " + path}}.dump()};
+}
 
 Result<std::string> ReportHtml(Archive& archive, RunId run) {
   json data = {{"generated_at", FormatTimestamp(NowMillis())}, {"default_route", "#/run/" + std::to_string(run)}};
@@ -49,7 +73,7 @@ Result<std::string> ReportHtml(Archive& archive, RunId run) {
   // Inside <script>, "</" could end the element early: JSON allows "<\/" for it.
   std::string text = data.dump(-1, ' ', false, json::error_handler_t::replace);
   for (std::size_t at = text.find("</"); at != std::string::npos; at = text.find("</", at + 3)) text.insert(at + 1, "\\");
-  return Page("window.LINEAGE_DATA = " + text + ";");
+  return PageHtml("window.LINEAGE_DATA = " + text + ";");
 }
 
 }  // namespace lineage::web

@@ -11,6 +11,15 @@ namespace lineage::web {
 // The dashboard page with its script and styles inline: nothing is loaded from anywhere else.
 std::string DashboardHtml();
 
+// What the dashboard serves for a GET of `target` ("/", "/api/runs", "/api/runs/1", "/api/agents/3",
+// with or without a query string): an HTTP status, a content type and a body. Read-only by construction.
+struct Page {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+};
+Page ServeDashboard(Archive& archive, const std::string& target);
+
 // A self-contained report of `run`: the runs page, the run's page and every agent's page.
 Result<std::string> ReportHtml(Archive& archive, RunId run);
 

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "tests/orchestrator/evolution_test_support.h"
+#include "tests/web/web_test_support.h"
 
 namespace lineage {
 namespace {
@@ -14,35 +15,10 @@ namespace fs = std::filesystem;
 using test::RunLineage;
 using test::TempDir;
 
-const fs::path kArtifacts = LINEAGE_TEST_ARTIFACTS;
-
-// The page's DOM after its scripts ran, as headless Chromium sees it.
-std::string RenderedDom(const std::string& url) {
-  auto r = test::RunCommand({"/usr/bin/chromium", "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                             "--virtual-time-budget=5000", "--dump-dom", url});
-  INFO(r.err);
-  REQUIRE(r.exit_code == 0);
-  return r.out;
-}
-
-void Screenshot(const std::string& url, const fs::path& png) {
-  fs::create_directories(png.parent_path());
-  auto r = test::RunCommand({"/usr/bin/chromium", "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                             "--virtual-time-budget=5000", "--window-size=1280,1000", "--screenshot=" + png.string(), url});
-  CHECK(r.exit_code == 0);
-  CHECK(fs::exists(png));
-  CHECK(fs::file_size(png) > 10000);
-}
-
-// Ids of the tree's nodes as rendered (the script's own text has "${a.id}" there, never digits).
-std::set<std::string> NodeIds(const std::string& dom) {
-  static const std::regex kNode(R"re(<a href="#/agent/(\d+)" class="node [^"]*" data-id="\d+")re");
-  std::set<std::string> ids;
-  for (auto it = std::sregex_iterator(dom.begin(), dom.end(), kNode); it != std::sregex_iterator(); ++it) {
-    ids.insert((*it)[1].str());
-  }
-  return ids;
-}
+using test::NodeIds;
+using test::RenderedDom;
+using test::Screenshot;
+using test::kArtifacts;
 
 TEST_CASE("the static report of a recorded run renders its tree, best score and agent pages offline") {
   REQUIRE(fs::exists("/usr/bin/chromium"));  // scripts/setup.sh installs Debian's chromium
