@@ -4,12 +4,14 @@
 #include <nlohmann/json.hpp>
 #include <atomic>
 #include <thread>
+#include <unistd.h>
 
 #include "base/files.h"
 #include "cli/commands.h"
 #include "orchestrator/daemon.h"
 #include "orchestrator/evolution.h"
 #include "orchestrator/run_config.h"
+#include "web/data.h"
 
 namespace lineage::cli {
 namespace {
@@ -20,7 +22,7 @@ using json = nlohmann::ordered_json;
 struct RunArgs {
   std::string config, models;
   std::int64_t run = 0;
-  bool foreground = false, json = false, follow = false, unsafe = false;
+  bool foreground = false, json = false, follow = false, unsafe = false, watch = false;
 };
 
 Status Validate(const RunArgs& args) {
@@ -77,44 +79,21 @@ Status Start(const RunArgs& args, const fs::path& home, bool home_given) {
   return RunInForeground(*archive, run, args.unsafe);
 }
 
-json RunJson(Archive& archive, const Run& run) {
-  json out = {{"run", run.id}, {"name", run.name}, {"status", run.status},
-              {"seed_agent", run.seed_agent_id ? json(*run.seed_agent_id) : json(nullptr)},
-              {"created_at", FormatTimestamp(run.created_at)}, {"updated_at", FormatTimestamp(run.updated_at)}};
-  auto agents = archive.ListAgents(run.id);
-  int admitted = 0, rejected = 0, in_progress = 0, children = 0;
-  std::optional<double> best;
-  if (agents.ok()) {
-    for (const Agent& a : *agents) {
-      if (a.score && (!best || *a.score > *best) && a.status == agent_status::kAdmitted) best = a.score;
-      if (!a.parent_id) continue;
-      ++children;
-      if (a.status == agent_status::kAdmitted) ++admitted;
-      else if (a.status == agent_status::kRejected || a.status == agent_status::kFailed) ++rejected;
-      else ++in_progress;
-    }
-  }
-  auto config = StoredRunConfig(run);
-  out["children_wanted"] = config.ok() ? json(config->children) : json(nullptr);
-  out["children"] = children;
-  out["admitted"] = admitted;
-  out["rejected"] = rejected;
-  out["in_progress"] = in_progress;
-  out["best_score"] = best ? json(*best) : json(nullptr);
-  auto spend = archive.RunSpend(run.id);
-  if (spend.ok()) {
-    out["tokens"] = spend->tokens;
-    out["cost_usd"] = spend->cost_usd;
-    out["model_calls"] = spend->calls;
-  }
-  return out;
+// A run's summary as the dashboard shows it (web/data.h): one source for every view.
+Result<json> Summary(Archive& archive, RunId run) {
+  LINEAGE_ASSIGN_OR_RETURN(nlohmann::json data, web::RunJson(archive, run));
+  return json::parse(data["run"].dump());
 }
 
 Status List(const RunArgs& args, const fs::path& home) {
   LINEAGE_ASSIGN_OR_RETURN(auto archive, Archive::Open(home));
   LINEAGE_ASSIGN_OR_RETURN(std::vector<Run> runs, archive->ListRuns());
   json out = json::array();
-  for (const Run& r : runs) out.push_back(RunJson(*archive, r));
+  for (const Run& r : runs) {
+    LINEAGE_ASSIGN_OR_RETURN(json summary, Summary(*archive, r.id));
+    summary["run"] = summary["id"];
+    out.push_back(summary);
+  }
   if (args.json) {
     std::printf("%s\n", out.dump(2).c_str());
     return Status::OK();
@@ -123,30 +102,85 @@ Status List(const RunArgs& args, const fs::path& home) {
   for (const json& r : out) {
     std::string children = std::to_string(r["children"].get<int>()) + "/" +
                            (r["children_wanted"].is_null() ? "?" : std::to_string(r["children_wanted"].get<int>()));
-    std::string best = r["best_score"].is_null() ? "-" : std::to_string(r["best_score"].get<double>()).substr(0, 5);
+    char best[16] = "-";
+    if (!r["best_score"].is_null()) std::snprintf(best, sizeof(best), "%.3f", r["best_score"].get<double>());
     std::printf("%-4lld  %-20s  %-9s  %-9s  %-8d  %-6s  $%.4f\n", static_cast<long long>(r["run"].get<RunId>()),
                 r["name"].get<std::string>().c_str(), r["status"].get<std::string>().c_str(), children.c_str(),
-                r["admitted"].get<int>(), best.c_str(), r.value("cost_usd", 0.0));
+                r["admitted"].get<int>(), best, r.value("cost_usd", 0.0));
   }
   return Status::OK();
 }
 
+// The terminal view of a run: progress, best score, spend, the children in flight with their stage and
+// results so far, and the latest events.
+Result<std::string> RunView(Archive& archive, RunId id) {
+  LINEAGE_ASSIGN_OR_RETURN(Run run, archive.GetRun(id));
+  LINEAGE_ASSIGN_OR_RETURN(json s, Summary(archive, id));
+  char line[512];
+  std::string out;
+  std::snprintf(line, sizeof(line), "run %lld (%s): %s\n", static_cast<long long>(run.id), run.name.c_str(),
+                run.status.c_str());
+  out += line;
+  std::snprintf(line, sizeof(line), "children: %d of %s (%d admitted, %d rejected, %d in progress)\n",
+                s["children"].get<int>(),
+                s["children_wanted"].is_null() ? "?" : std::to_string(s["children_wanted"].get<int>()).c_str(),
+                s["admitted"].get<int>(), s["rejected"].get<int>(), s["in_progress"].get<int>());
+  out += line;
+  if (!s["best_score"].is_null()) {
+    std::snprintf(line, sizeof(line), "best score: %.3f\n", s["best_score"].get<double>());
+    out += line;
+  }
+  std::snprintf(line, sizeof(line), "spend: %lld model calls, %lld tokens, $%.4f\n",
+                static_cast<long long>(s.value("model_calls", 0)), static_cast<long long>(s.value("tokens", 0)),
+                s.value("cost_usd", 0.0));
+  out += line;
+  LINEAGE_ASSIGN_OR_RETURN(std::vector<Agent> agents, archive.ListAgents(id));
+  std::string flying;
+  for (const Agent& a : agents) {
+    if (a.status != agent_status::kCommitted && a.status != agent_status::kBuilt && a.status != agent_status::kEvaluating) continue;
+    LINEAGE_ASSIGN_OR_RETURN(std::vector<Evaluation> evaluations, archive.ListEvaluations(a.id));
+    int stage = 0, solved = 0;
+    for (const Evaluation& e : evaluations) {
+      stage = std::max(stage, e.stage);
+      solved += e.outcome == "solved";
+    }
+    std::snprintf(line, sizeof(line), "  #%-5lld %-10s stage %d  %d/%zu solved so far\n", static_cast<long long>(a.id),
+                  a.status.c_str(), stage, solved, evaluations.size());
+    flying += line;
+  }
+  out += "in flight:" + std::string(flying.empty() ? " none\n" : "\n" + flying);
+  LINEAGE_ASSIGN_OR_RETURN(std::vector<Event> events, archive.ListEvents(id));
+  out += "latest:\n";
+  for (std::size_t i = events.size() > 6 ? events.size() - 6 : 0; i < events.size(); ++i) {
+    std::string data = events[i].data_json.size() > 100 ? events[i].data_json.substr(0, 97) + "..." : events[i].data_json;
+    out += "  " + FormatTimestamp(events[i].at).substr(11, 8) + " " + events[i].kind + " " + data + "\n";
+  }
+  return out;
+}
+
+bool Final(const std::string& status) {
+  return status == run_status::kFinished || status == run_status::kStopped || status == run_status::kFailed;
+}
+
 Status ShowStatus(const RunArgs& args, const fs::path& home) {
   LINEAGE_ASSIGN_OR_RETURN(auto archive, Archive::Open(home));
-  LINEAGE_ASSIGN_OR_RETURN(Run run, archive->GetRun(args.run));
-  json out = RunJson(*archive, run);
+  LINEAGE_RETURN_IF_ERROR(archive->GetRun(args.run).status());
   if (args.json) {
+    LINEAGE_ASSIGN_OR_RETURN(json out, Summary(*archive, args.run));
+    out["run"] = out["id"];
     std::printf("%s\n", out.dump(2).c_str());
     return Status::OK();
   }
-  std::printf("run %lld (%s): %s\n", static_cast<long long>(run.id), run.name.c_str(), run.status.c_str());
-  std::printf("children: %d of %s (%d admitted, %d rejected, %d in progress)\n", out["children"].get<int>(),
-              out["children_wanted"].is_null() ? "?" : std::to_string(out["children_wanted"].get<int>()).c_str(),
-              out["admitted"].get<int>(), out["rejected"].get<int>(), out["in_progress"].get<int>());
-  if (!out["best_score"].is_null()) std::printf("best score: %.3f\n", out["best_score"].get<double>());
-  std::printf("spend: %lld model calls, %lld tokens, $%.4f\n", static_cast<long long>(out.value("model_calls", 0)),
-              static_cast<long long>(out.value("tokens", 0)), out.value("cost_usd", 0.0));
-  return Status::OK();
+  const bool tty = isatty(STDOUT_FILENO);
+  for (;;) {
+    LINEAGE_ASSIGN_OR_RETURN(std::string view, RunView(*archive, args.run));
+    // On a terminal the view redraws in place; in a pipe each refresh is appended.
+    std::printf("%s%s", args.watch && tty ? "\033[H\033[2J" : "", view.c_str());
+    std::fflush(stdout);
+    LINEAGE_ASSIGN_OR_RETURN(Run run, archive->GetRun(args.run));
+    if (!args.watch || Final(run.status)) return Status::OK();
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
 }
 
 // Pause, resume and stop go to the daemon when one runs; otherwise the archive records the wish, which a
@@ -185,9 +219,7 @@ Status Logs(const RunArgs& args, const fs::path& home) {
     std::fflush(stdout);
     if (!args.follow) return Status::OK();
     LINEAGE_ASSIGN_OR_RETURN(Run run, archive->GetRun(args.run));
-    if (run.status == run_status::kFinished || run.status == run_status::kStopped || run.status == run_status::kFailed) {
-      return Status::OK();
-    }
+    if (Final(run.status)) return Status::OK();
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
   }
 }
@@ -217,6 +249,8 @@ void RegisterRunCommands(CLI::App& app, Context& ctx) {
   auto* status = run->add_subcommand("status", "One run: status, children, best score, spend");
   status->add_option("RUN", args->run, "the run id")->required();
   status->add_flag("--json", args->json, "print JSON");
+  status->add_flag("--watch", args->watch, "redraw every second until the run ends: children in flight, stages, "
+                                          "scores, spend, latest events");
   status->callback([&ctx, args] { ctx.action = [args, &ctx] { return ShowStatus(*args, ctx.home); }; });
 
   for (const char* op : {"pause", "resume", "stop"}) {

@@ -104,6 +104,11 @@ TEST_CASE("run start --foreground runs to the end; run status, list and logs rep
   CHECK(s["admitted"] == 1);
   CHECK(s["rejected"] == 3);
   CHECK(s["model_calls"].get<int>() > 0);
+  auto watch = RunLineage(dir / "home", {"run", "status", "1", "--watch"});  // a finished run: one view, then exit
+  CHECK(watch.exit_code == 0);
+  CHECK_THAT(watch.out, Catch::Contains("children: 4 of 4 (1 admitted, 3 rejected, 0 in progress)"));
+  CHECK_THAT(watch.out, Catch::Contains("in flight: none"));
+  CHECK_THAT(watch.out, Catch::Contains("run.ended"));
   auto list = RunLineage(dir / "home", {"run", "list"});
   CHECK_THAT(list.out, Catch::Contains("test run"));
   auto logs = RunLineage(dir / "home", {"run", "logs", "1"});
