@@ -35,7 +35,10 @@ Status Validate(const RunArgs& args) {
   return Status::OK();
 }
 
-// Runs `run` in this process until it ends, printing its progress; SIGINT/SIGTERM stop it cleanly.
+Result<std::string> RunView(Archive& archive, RunId id);
+
+// Runs `run` in this process until it ends; SIGINT/SIGTERM stop it cleanly. On a terminal the run's view
+// (as `run status --watch` draws it) is redrawn every second; elsewhere each step is a line.
 Status RunInForeground(Archive& archive, RunId run, bool unsafe) {
   LINEAGE_ASSIGN_OR_RETURN(auto sandbox, Sandbox::Create(unsafe ? Sandbox::Backend::kNone : Sandbox::Backend::kBwrap));
   static std::atomic<bool> stop{false};
@@ -50,13 +53,30 @@ Status RunInForeground(Archive& archive, RunId run, bool unsafe) {
   options.home = archive.home();
   options.sandbox = sandbox.get();
   options.stop = &stop;
-  options.on_progress = [](const std::string& line) {
-    std::fprintf(stderr, "%s %s\n", FormatTimestamp(NowMillis()).substr(11, 8).c_str(), line.c_str());
-  };
-  std::fprintf(stderr, "run %lld: running in the foreground (Ctrl-C stops it; `lineage run resume %lld` goes on)\n",
-               static_cast<long long>(run), static_cast<long long>(run));
-  LINEAGE_ASSIGN_OR_RETURN(std::string status, RunEvolution(archive, run, options));
-  std::printf("run %lld: %s\n", static_cast<long long>(run), status.c_str());
+  const bool tty = isatty(STDERR_FILENO);
+  std::atomic<bool> done{false};
+  std::thread view;
+  if (tty) {
+    view = std::thread([&] {
+      while (!done) {
+        auto text = RunView(archive, run);
+        if (text.ok()) std::fprintf(stderr, "\033[H\033[2J%s(Ctrl-C stops the run; `lineage run resume %lld` goes on)\n",
+                                    text->c_str(), static_cast<long long>(run));
+        for (int i = 0; i < 10 && !done; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+    });
+  } else {
+    options.on_progress = [](const std::string& line) {
+      std::fprintf(stderr, "%s %s\n", FormatTimestamp(NowMillis()).substr(11, 8).c_str(), line.c_str());
+    };
+    std::fprintf(stderr, "run %lld: running in the foreground (Ctrl-C stops it; `lineage run resume %lld` goes on)\n",
+                 static_cast<long long>(run), static_cast<long long>(run));
+  }
+  auto status = RunEvolution(archive, run, options);
+  done = true;
+  if (view.joinable()) view.join();
+  if (!status.ok()) return status.status();
+  std::printf("run %lld: %s\n", static_cast<long long>(run), status->c_str());
   return Status::OK();
 }
 

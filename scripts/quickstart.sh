@@ -45,3 +45,5 @@ echo
 "$lineage" tree
 echo
 echo "quickstart: the archive is in $LINEAGE_HOME; try: lineage --home $LINEAGE_HOME show 2"
+"$lineage" report "$run" --out "$LINEAGE_HOME/report-$run.html" >/dev/null
+echo "quickstart: the run's report (open it in a browser): $LINEAGE_HOME/report-$run.html"
