@@ -2,6 +2,7 @@
 #include <csignal>
 #include <cstdio>
 #include <nlohmann/json.hpp>
+#include <algorithm>
 #include <atomic>
 #include <thread>
 #include <unistd.h>
@@ -167,6 +168,12 @@ Result<std::string> RunView(Archive& archive, RunId id) {
     std::snprintf(line, sizeof(line), "  #%-5lld %-10s stage %d  %d/%zu solved so far\n", static_cast<long long>(a.id),
                   a.status.c_str(), stage, solved, evaluations.size());
     flying += line;
+  }
+  int committed_in_flight = static_cast<int>(std::count(flying.begin(), flying.end(), '\n'));
+  if (auto config = StoredRunConfig(run); config.ok()) {
+    std::snprintf(line, sizeof(line), "slots: %d of %d children past their commit; at most %d sandboxes at once\n",
+                  committed_in_flight, config->children_in_flight, config->sandboxes);
+    out += line;
   }
   out += "in flight:" + std::string(flying.empty() ? " none\n" : "\n" + flying);
   LINEAGE_ASSIGN_OR_RETURN(std::vector<Event> events, archive.ListEvents(id));

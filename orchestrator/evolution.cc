@@ -587,7 +587,8 @@ Result<RunId> CreateRun(Archive& archive, const RunConfig& config) {
   json stored = {{"source", config.source},
                  {"base_dir", fs::absolute(config.source).parent_path().string()},
                  {"text", config.text},
-                 {"models_override", config.models_override}};
+                 {"models_override", config.models_override},
+                 {"models_override_text", config.models_override_text}};
   LINEAGE_ASSIGN_OR_RETURN(class Run run, archive.CreateRun(config.name, stored.dump(), seed));
   LINEAGE_RETURN_IF_ERROR(archive.SetRunStatus(run.id, run_status::kQueued));
   return run.id;
@@ -600,8 +601,10 @@ Result<RunConfig> StoredRunConfig(const Run& run) {
   }
   LINEAGE_ASSIGN_OR_RETURN(RunConfig config, ParseRunConfig(stored["text"].get<std::string>(),
                                                            stored.value("source", "run config"), stored.value("base_dir", ".")));
-  const std::string models = stored.value("models_override", "");
-  if (!models.empty()) LINEAGE_RETURN_IF_ERROR(OverrideModels(config, models));
+  const std::string models = stored.value("models_override_text", "");
+  if (!models.empty()) {
+    LINEAGE_RETURN_IF_ERROR(OverrideModelsText(config, models, stored.value("models_override", "--models")));
+  }
   return config;
 }
 

@@ -195,8 +195,14 @@ Result<RunConfig> ParseRunConfig(std::string_view text, const std::string& sourc
 }
 
 Status OverrideModels(RunConfig& config, const fs::path& file) {
-  LINEAGE_ASSIGN_OR_RETURN(config.models, llm::LoadModelsConfig(file.string()));
-  config.models_override = fs::absolute(file).string();
+  LINEAGE_ASSIGN_OR_RETURN(std::string text, ReadFile(file));
+  return OverrideModelsText(config, text, fs::absolute(file).string());
+}
+
+Status OverrideModelsText(RunConfig& config, const std::string& text, const std::string& source) {
+  LINEAGE_ASSIGN_OR_RETURN(config.models, llm::ParseModelsConfig(text, source));
+  config.models_override = source;
+  config.models_override_text = text;
   // Roles left to their default follow the new file's default alias.
   const std::string fallback = config.models.FindAlias("default") ? "default" : config.models.models.front().alias;
   for (std::string* role : {&config.diagnosis_model, &config.conductor_model, &config.expert_model}) {

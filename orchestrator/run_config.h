@@ -34,7 +34,8 @@ struct RunConfig {
   std::uint64_t random_seed = 1;
 
   llm::ModelsConfig models;
-  std::string models_override;       // a models file given on the command line instead of `models`
+  std::string models_override;       // a models file given on the command line instead of `models`...
+  std::string models_override_text;  // ...and its text, stored with the run so a resume needs no file
   std::string diagnosis_model;       // aliases in `models`
   std::string conductor_model, expert_model;
 
@@ -66,6 +67,8 @@ Result<RunConfig> ParseRunConfig(std::string_view text, const std::string& sourc
 // Uses the models file `file` instead of the configuration's own (`lineage run start --models`); the roles
 // must name aliases it defines.
 Status OverrideModels(RunConfig& config, const std::filesystem::path& file);
+// The same from the file's text (`source` names it in messages).
+Status OverrideModelsText(RunConfig& config, const std::string& text, const std::string& source);
 
 // The checks that need the world: the seed agent's agent.toml, every suite opens, every stage selects
 // tasks. `lineage run validate` and `lineage run start` run them before anything starts.
