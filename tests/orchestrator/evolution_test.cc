@@ -19,7 +19,14 @@ struct Outcome {
   Agent seed;
 };
 
-Outcome Evolve(test::TempDir& dir, const std::string& toml) {
+// A run of `toml` in dir/home, created and run to its end in this process.
+struct Started {
+  std::unique_ptr<Archive> archive;
+  RunId run = 0;
+  Result<std::string> status = Status::Internal("not run");
+};
+
+Started StartAndRun(test::TempDir& dir, const std::string& toml) {
   test::WriteFile(dir / "run.toml", toml);
   auto config = LoadRunConfig(dir / "run.toml");
   INFO(config.status().ToString());
@@ -34,19 +41,28 @@ Outcome Evolve(test::TempDir& dir, const std::string& toml) {
   EvolutionOptions options;
   options.home = dir / "home";
   options.sandbox = sandbox->get();
-  auto status = RunEvolution(**archive, *run, options);
+  Started started{std::move(archive).value(), *run};
+  started.status = RunEvolution(*started.archive, *run, options);
+  return started;
+}
+
+Outcome Evolve(test::TempDir& dir, const std::string& toml) {
+  Started started = StartAndRun(dir, toml);
+  auto& archive = started.archive;
+  auto* run = &started.run;
+  auto& status = started.status;
   INFO(status.status().ToString());
   REQUIRE(status.ok());
   Outcome out;
   out.status = *status;
   out.run = *run;
-  auto agents = (*archive)->ListAgents(*run);
+  auto agents = archive->ListAgents(*run);
   REQUIRE(agents.ok());
   for (const Agent& a : *agents) {
     if (a.parent_id) out.children.push_back(a);
     else out.seed = a;
   }
-  auto issues = (*archive)->Fsck(false);
+  auto issues = archive->Fsck(false);
   REQUIRE(issues.ok());
   CHECK(issues->empty());
   return out;
@@ -151,23 +167,14 @@ TEST_CASE("the run's sandbox limits apply to every sandbox it starts") {
   auto fake = test::StartFakeModel();
   test::TempDir dir;
   // 4 MiB is too little for Python: the seed's build (a Python syntax check) cannot even start.
-  test::WriteFile(dir / "run.toml", test::RunToml(fake->url(), 1, 1) + "[sandbox]\nmemory = \"4M\"\n");
+  Started started = StartAndRun(dir, test::RunToml(fake->url(), 1, 1) + "[sandbox]\nmemory = \"4M\"\n");
+  auto& status = started.status;
   auto config = LoadRunConfig(dir / "run.toml");
   REQUIRE(config.ok());
   CHECK(config->sandbox_memory_bytes == 4ull << 20);
-  auto archive = Archive::Init(dir / "home");
-  REQUIRE(archive.ok());
-  auto run = CreateRun(**archive, *config);
-  REQUIRE(run.ok());
-  auto sandbox = Sandbox::Create(Sandbox::Backend::kBwrap);
-  REQUIRE(sandbox.ok());
-  EvolutionOptions options;
-  options.home = dir / "home";
-  options.sandbox = sandbox->get();
-  auto status = RunEvolution(**archive, *run, options);
   REQUIRE_FALSE(status.ok());
   CHECK_THAT(status.status().message(), Catch::Contains("the seed agent does not build"));
-  CHECK((*archive)->GetRun(*run)->status == "failed");
+  CHECK(started.archive->GetRun(started.run)->status == "failed");
 }
 
 }  // namespace
