@@ -85,4 +85,9 @@ std::string FormatTimestamp(std::int64_t unix_millis) {
   return out;
 }
 
+std::string ClipText(const std::string& text, std::size_t max) {
+  if (text.size() <= max) return text;
+  return text.substr(0, max) + "\n[... " + std::to_string(text.size() - max) + " bytes cut]\n";
+}
+
 }  // namespace lineage

@@ -17,6 +17,9 @@ Result<std::string> ReadFile(const std::filesystem::path& path);
 // write a temporary file beside it, fsync it, rename it into place, fsync the directory.
 Status WriteFileAtomic(const std::filesystem::path& path, std::string_view data);
 
+// `text` cut to its first `max` bytes, with a note saying how many were cut; unchanged when it fits.
+std::string ClipText(const std::string& text, std::size_t max);
+
 // Lowercase hex SHA-256 of `data`.
 std::string Sha256Hex(std::string_view data);
 

@@ -36,26 +36,6 @@ Result<std::optional<EvaluationConfig>> LoadConfig(const BenchArgs& args) {
   return std::optional<EvaluationConfig>(std::move(config));
 }
 
-// Opens suites by name once each; what a staged evaluation and the commands share.
-class Suites {
- public:
-  explicit Suites(const std::optional<EvaluationConfig>& config) : config_(config) {}
-
-  Result<Evaluator*> Open(const std::string& name) {
-    auto it = open_.find(name);
-    if (it != open_.end()) return it->second.get();
-    LINEAGE_ASSIGN_OR_RETURN(SuiteSpec spec, ResolveSuite(name, config_ ? &*config_ : nullptr));
-    LINEAGE_ASSIGN_OR_RETURN(std::unique_ptr<Evaluator> evaluator, OpenEvaluator(spec));
-    Evaluator* raw = evaluator.get();
-    open_[name] = std::move(evaluator);
-    return raw;
-  }
-
- private:
-  const std::optional<EvaluationConfig>& config_;
-  std::map<std::string, std::unique_ptr<Evaluator>> open_;
-};
-
 std::string Join(const std::vector<std::string>& items, const char* sep) {
   std::string out;
   for (const std::string& s : items) out += (out.empty() ? "" : sep) + s;
@@ -103,7 +83,7 @@ Status ListSuites(const BenchArgs& args, const std::optional<EvaluationConfig>& 
       if (name != "starter") names.push_back(name);
     }
   }
-  Suites suites(config);
+  SuiteCache suites(config ? &*config : nullptr);
   json out = json::array();
   if (!args.json) std::printf("%-16s  %-9s  %-6s  %s\n", "SUITE", "KIND", "TASKS", "PATH");
   for (const std::string& name : names) {
@@ -140,7 +120,7 @@ Status ListSuites(const BenchArgs& args, const std::optional<EvaluationConfig>& 
 Status BenchList(const BenchArgs& args) {
   LINEAGE_ASSIGN_OR_RETURN(std::optional<EvaluationConfig> config, LoadConfig(args));
   if (args.suite.empty()) return ListSuites(args, config);
-  Suites suites(config);
+  SuiteCache suites(config ? &*config : nullptr);
   LINEAGE_ASSIGN_OR_RETURN(Evaluator* evaluator, suites.Open(args.suite));
   return ListSuite(args, *evaluator);
 }
@@ -239,7 +219,7 @@ Status BenchRun(const BenchArgs& args, const fs::path& home) {
     return Status::InvalidArgument("--staged needs --config with at least one [[stages]] table");
   }
   LINEAGE_ASSIGN_OR_RETURN(llm::ModelsConfig models, llm::LoadModelsConfig(args.models));
-  Suites suites(config);
+  SuiteCache suites(config ? &*config : nullptr);
   std::vector<TaskInfo> tasks;
   Evaluator* evaluator = nullptr;
   if (!args.staged) {
@@ -314,7 +294,7 @@ Status BenchValidate(const BenchArgs& args) {
   if (args.suite.empty()) return Status::InvalidArgument("--suite is required");
   if (args.parallel < 1) return Status::InvalidArgument("--parallel must be at least 1");
   LINEAGE_ASSIGN_OR_RETURN(std::optional<EvaluationConfig> config, LoadConfig(args));
-  Suites suites(config);
+  SuiteCache suites(config ? &*config : nullptr);
   LINEAGE_ASSIGN_OR_RETURN(Evaluator* evaluator, suites.Open(args.suite));
   LINEAGE_ASSIGN_OR_RETURN(std::vector<TaskInfo> all, evaluator->ListTasks());
   LINEAGE_ASSIGN_OR_RETURN(std::vector<TaskInfo> tasks, SelectTasks(all, args.tasks));

@@ -18,7 +18,7 @@ namespace lineage::cli {
 namespace {
 
 namespace fs = std::filesystem;
-using json = nlohmann::ordered_json;
+using json = nlohmann::json;
 
 struct RunArgs {
   std::string config, models;
@@ -84,10 +84,10 @@ Status RunInForeground(Archive& archive, RunId run, bool unsafe) {
 Status Start(const RunArgs& args, const fs::path& home, bool home_given) {
   LINEAGE_ASSIGN_OR_RETURN(RunConfig config, LoadRunConfig(args.config));
   if (!args.models.empty()) LINEAGE_RETURN_IF_ERROR(OverrideModels(config, args.models));
-  LINEAGE_RETURN_IF_ERROR(CheckRunConfig(config));
   // The configuration's home applies unless the command line named one.
   const fs::path run_home = !config.home.empty() && !home_given ? config.home : home;
   if (!args.foreground) {
+    // The daemon runs the full check (suites, stages, seed) itself and answers with any error.
     json request = {{"op", "start"}, {"config", fs::absolute(args.config).string()}};
     if (!args.models.empty()) request["models"] = fs::absolute(args.models).string();
     LINEAGE_ASSIGN_OR_RETURN(json reply, CallDaemon(run_home, request));
@@ -95,16 +95,14 @@ Status Start(const RunArgs& args, const fs::path& home, bool home_given) {
                 static_cast<long long>(reply.value("run", 0)), static_cast<long long>(reply.value("run", 0)));
     return Status::OK();
   }
+  LINEAGE_RETURN_IF_ERROR(CheckRunConfig(config));
   LINEAGE_ASSIGN_OR_RETURN(auto archive, Archive::Init(run_home));
   LINEAGE_ASSIGN_OR_RETURN(RunId run, CreateRun(*archive, config));
   return RunInForeground(*archive, run, args.unsafe);
 }
 
 // A run's summary as the dashboard shows it (web/data.h): one source for every view.
-Result<json> Summary(Archive& archive, RunId run) {
-  LINEAGE_ASSIGN_OR_RETURN(nlohmann::json data, web::RunJson(archive, run));
-  return json::parse(data["run"].dump());
-}
+Result<json> Summary(Archive& archive, RunId run) { return web::RunSummaryJson(archive, run); }
 
 Status List(const RunArgs& args, const fs::path& home) {
   LINEAGE_ASSIGN_OR_RETURN(auto archive, Archive::Open(home));

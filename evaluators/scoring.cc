@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <map>
 #include <regex>
-#include <sstream>
 
 namespace lineage {
 
@@ -121,14 +120,7 @@ Result<TaskScore> RunTests(const fs::path& workspace, const TestRun& run, const 
   return ScoreFromResult(result);
 }
 
-bool HasProgram(const std::string& program) {
-  std::stringstream path(DefaultSandboxEnv().at("PATH"));
-  std::string dir;
-  while (std::getline(path, dir, ':')) {
-    if (access((dir + "/" + program).c_str(), X_OK) == 0) return true;
-  }
-  return false;
-}
+bool HasProgram(const std::string& program) { return !FindInPath(program).empty(); }
 
 }  // namespace lineage
 

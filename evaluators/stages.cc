@@ -153,6 +153,15 @@ Result<SuiteSpec> ResolveSuite(const std::string& text, const EvaluationConfig* 
   return ParseInlineSuite(text);
 }
 
+Result<Evaluator*> SuiteCache::Open(const std::string& name) {
+  std::lock_guard lock(mu_);
+  auto it = open_.find(name);
+  if (it != open_.end()) return it->second.get();
+  LINEAGE_ASSIGN_OR_RETURN(SuiteSpec spec, ResolveSuite(name, config_));
+  LINEAGE_ASSIGN_OR_RETURN(std::unique_ptr<Evaluator> evaluator, OpenEvaluator(spec));
+  return (open_[name] = std::move(evaluator)).get();
+}
+
 Result<std::vector<TaskInfo>> SelectTasks(const std::vector<TaskInfo>& tasks, const std::vector<std::string>& patterns) {
   if (patterns.empty()) return tasks;
   std::vector<bool> chosen(tasks.size(), false);

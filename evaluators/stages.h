@@ -20,6 +20,8 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -57,6 +59,19 @@ Result<SuiteSpec> ParseInlineSuite(const std::string& text);
 // What --suite names: a suite of `config` (may be null), else an inline KIND:PATH, else the built-in
 // "starter" suite shipped with lineage.
 Result<SuiteSpec> ResolveSuite(const std::string& text, const EvaluationConfig* config);
+
+// Opens suites by name (ResolveSuite, then OpenEvaluator) once each and keeps them open. Thread-safe.
+// `config` may be null; when set it must outlive the cache.
+class SuiteCache {
+ public:
+  explicit SuiteCache(const EvaluationConfig* config) : config_(config) {}
+  Result<Evaluator*> Open(const std::string& name);
+
+ private:
+  const EvaluationConfig* config_;
+  std::mutex mu_;
+  std::map<std::string, std::unique_ptr<Evaluator>> open_;
+};
 
 // The directory of the starter suite: $LINEAGE_STARTER_SUITE, else the one in lineage's source tree.
 std::filesystem::path StarterSuiteDir();

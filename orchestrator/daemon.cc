@@ -82,6 +82,20 @@ Result<std::string> ReadLine(int fd, int timeout_ms) {
   return line.substr(0, line.find('\n'));
 }
 
+// The value of `name` in the query string of `target` ("/api/runs?token=T&x=1"); empty when absent.
+std::string QueryParameter(const std::string& target, const std::string& name) {
+  const std::size_t query = target.find('?');
+  if (query == std::string::npos) return "";
+  for (std::size_t at = query + 1; at < target.size();) {
+    std::size_t end = target.find('&', at);
+    if (end == std::string::npos) end = target.size();
+    const std::string pair = target.substr(at, end - at);
+    if (pair.rfind(name + "=", 0) == 0) return pair.substr(name.size() + 1);
+    at = end + 1;
+  }
+  return "";
+}
+
 class Daemon {
  public:
   explicit Daemon(const DaemonOptions& options) : options_(options) {}
@@ -142,8 +156,7 @@ class Daemon {
     auto server = llm::HttpServer::Start(http, [this](const llm::HttpRequest& request) { return Dashboard(request); });
     if (!server.ok()) return server.status().WithContext("the dashboard (--http " + options_.http_listen + ")");
     dashboard_ = std::move(server).value();
-    const std::string shown_host = host == "0.0.0.0" || host == "::" ? host : host;
-    Progress("dashboard: http://" + shown_host + ":" + std::to_string(dashboard_->tcp_port()) + "/" +
+    Progress("dashboard: http://" + host + ":" + std::to_string(dashboard_->tcp_port()) + "/" +
              (token_.empty() ? "" : "?token=" + token_));
     return Status::OK();
   }
@@ -174,8 +187,7 @@ class Daemon {
     if (given.rfind("Bearer ", 0) == 0) {
       given = given.substr(7);
     } else {
-      const std::size_t at = request.target.find("token=");
-      given = at == std::string::npos ? "" : request.target.substr(at + 6, request.target.find('&', at) - at - 6);
+      given = QueryParameter(request.target, "token");
     }
     if (given.size() != token_.size()) return false;
     unsigned char diff = 0;

@@ -75,8 +75,7 @@ class TaskAttempt {
       }
       log["trajectory"] = std::move(steps);
     }
-    log["patch"] = patch_.size() > kMaxLoggedPatch ? patch_.substr(0, kMaxLoggedPatch) + "\n[lineage: patch truncated]\n"
-                                                   : patch_;
+    log["patch"] = ClipText(patch_, kMaxLoggedPatch);
     log["tests"] = {{"output", result_.test_output}, {"partial", result_.partial ? json(*result_.partial) : json(nullptr)},
                     {"wall_ms", result_.test_ms}};
     return log;

@@ -70,10 +70,6 @@ std::string Fill(std::string text, const std::string& key, const std::string& va
   return text;
 }
 
-std::string Clip(const std::string& text, std::size_t max) {
-  return text.size() <= max ? text : text.substr(0, max) + "\n[... " + std::to_string(text.size() - max) + " bytes cut]\n";
-}
-
 // The agent's source as the diagnosis model reads it: text files, small ones first, up to a cap.
 std::string SourceListing(const std::vector<TreeEntry>& tree) {
   std::vector<const TreeEntry*> files;
@@ -371,7 +367,7 @@ class Evolution {
     std::string log = "task " + e.task_id + " (suite " + e.suite + "), outcome " + e.outcome + "\n";
     if (!e.log_blob.empty()) {
       auto blob = archive_.GetBlob(e.log_blob);
-      if (blob.ok()) log += Clip(*blob, kMaxLogBytes);
+      if (blob.ok()) log += ClipText(*blob, kMaxLogBytes);
     }
     return log;
   }
@@ -497,17 +493,8 @@ class Evolution {
     // Evaluation spends from the run's budget too: a dollar budget is a promise about the whole run. A child
     // evaluated as the budget runs out may be judged on truncated runs; no new child starts after that.
     eval.shared_budget = budget_;
-    return EvaluateStaged(config_.evaluation.stages, [this](const std::string& suite) { return Suite(suite); }, eval,
+    return EvaluateStaged(config_.evaluation.stages, [this](const std::string& suite) { return suites_.Open(suite); }, eval,
                           *sandbox_);
-  }
-
-  Result<Evaluator*> Suite(const std::string& name) {
-    std::lock_guard lock(suites_mu_);
-    auto it = suites_.find(name);
-    if (it != suites_.end()) return it->second.get();
-    LINEAGE_ASSIGN_OR_RETURN(SuiteSpec spec, ResolveSuite(name, &config_.evaluation));
-    LINEAGE_ASSIGN_OR_RETURN(std::unique_ptr<Evaluator> evaluator, OpenEvaluator(spec));
-    return (suites_[name] = std::move(evaluator)).get();
   }
 
   // --- Ending -------------------------------------------------------------------------------------------
@@ -562,8 +549,7 @@ class Evolution {
   std::string stop_reason_;
   std::atomic<bool> budget_exhausted_{false};  // the gateway refused a diagnosis call
 
-  std::mutex suites_mu_;
-  std::map<std::string, std::unique_ptr<Evaluator>> suites_;
+  SuiteCache suites_{&config_.evaluation};
   std::mutex progress_mu_;
 };
 

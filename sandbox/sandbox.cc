@@ -25,19 +25,6 @@ constexpr const char* kEtcEntries[] = {
     "terminfo", "timezone",
 };
 
-std::string FindInPath(const std::string& name, const std::string& path_var) {
-  if (name.find('/') != std::string::npos) return name;
-  const std::string& path = path_var.empty() ? DefaultSandboxEnv().at("PATH") : path_var;
-  size_t start = 0;
-  while (start <= path.size()) {
-    size_t end = path.find(':', start);
-    if (end == std::string::npos) end = path.size();
-    std::string candidate = path.substr(start, end - start) + "/" + name;
-    if (access(candidate.c_str(), X_OK) == 0) return candidate;
-    start = end + 1;
-  }
-  return "";
-}
 
 std::vector<std::pair<std::string, std::string>> EnvList(const SandboxSpec& spec) {
   return {spec.env.begin(), spec.env.end()};
@@ -286,6 +273,20 @@ HostSupport DetectHostWith(const CgroupSupport& cg) {
 }
 
 }  // namespace
+
+std::string FindInPath(const std::string& name, const std::string& path_var) {
+  if (name.find('/') != std::string::npos) return name;
+  const std::string& path = path_var.empty() ? DefaultSandboxEnv().at("PATH") : path_var;
+  size_t start = 0;
+  while (start <= path.size()) {
+    size_t end = path.find(':', start);
+    if (end == std::string::npos) end = path.size();
+    std::string candidate = path.substr(start, end - start) + "/" + name;
+    if (access(candidate.c_str(), X_OK) == 0) return candidate;
+    start = end + 1;
+  }
+  return "";
+}
 
 HostSupport DetectHost() { return DetectHostWith(DetectCgroups()); }
 

@@ -109,6 +109,10 @@ class Sandbox {
   virtual std::vector<std::string> EnforcedLimits() const = 0;
 };
 
+// The path of `program` as a command would find it: itself when it holds a '/', else the first executable in
+// the directories of `path_var` (the sandbox's default PATH when empty). Empty when there is none.
+std::string FindInPath(const std::string& program, const std::string& path_var = "");
+
 // Runs a *trusted* host program -- an evaluator plug-in listing its tasks, say -- with the spec's limits,
 // environment and standard input, but no isolation: mounts are not allowed and `workdir` is a host path.
 // Never use it for anything an agent wrote or could have changed.

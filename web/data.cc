@@ -4,6 +4,7 @@
 #include <map>
 
 #include "base/files.h"
+#include "base/toml_reader.h"
 
 namespace lineage::web {
 
@@ -16,10 +17,6 @@ constexpr std::size_t kMaxDiffBytes = 256 * 1024;  // of an agent's diff
 
 json Opt(const std::optional<double>& v) { return v ? json(*v) : json(nullptr); }
 json Opt(const std::optional<std::int64_t>& v) { return v ? json(*v) : json(nullptr); }
-
-std::string Clip(const std::string& s, std::size_t max) {
-  return s.size() <= max ? s : s.substr(0, max) + "\n[... " + std::to_string(s.size() - max) + " bytes cut]\n";
-}
 
 json AgentRow(const Agent& a) {
   return {{"id", a.id},
@@ -36,22 +33,14 @@ json AgentRow(const Agent& a) {
           {"created_at", FormatTimestamp(a.created_at)}};
 }
 
-// The wanted number of children, from the run's stored configuration ("[budget] children = N").
+// The wanted number of children: [budget] children of the configuration the run stored (its "text").
 json ChildrenWanted(const Run& run) {
   json stored = json::parse(run.config, nullptr, false);
   if (!stored.is_object() || !stored.contains("text") || !stored["text"].is_string()) return nullptr;
-  const std::string text = stored["text"].get<std::string>();
-  std::size_t at = text.find("[budget]");
-  if (at == std::string::npos) return nullptr;
-  at = text.find("children", at);
-  if (at == std::string::npos) return nullptr;
-  at = text.find('=', at);
-  if (at == std::string::npos) return nullptr;
-  try {
-    return std::stoi(text.substr(at + 1));
-  } catch (...) {
-    return nullptr;
-  }
+  auto config = ParseToml(stored["text"].get<std::string>(), "run " + std::to_string(run.id));
+  if (!config.ok()) return nullptr;
+  auto children = (*config)["budget"]["children"].value<std::int64_t>();
+  return children ? json(*children) : json(nullptr);
 }
 
 json RunSummary(Archive& archive, const Run& run, const std::vector<Agent>& agents) {
@@ -87,6 +76,12 @@ Result<json> RunsJson(Archive& archive) {
     out.push_back(RunSummary(archive, r, agents));
   }
   return out;
+}
+
+Result<json> RunSummaryJson(Archive& archive, RunId id) {
+  LINEAGE_ASSIGN_OR_RETURN(Run run, archive.GetRun(id));
+  LINEAGE_ASSIGN_OR_RETURN(std::vector<Agent> agents, archive.ListAgents(id));
+  return RunSummary(archive, run, agents);
 }
 
 Result<json> RunJson(Archive& archive, RunId id) {
@@ -127,7 +122,7 @@ Result<json> AgentJson(Archive& archive, AgentId id) {
   out["diagnosis"] = agent.diagnosis_json.empty() ? json(nullptr) : json::parse(agent.diagnosis_json, nullptr, false);
   if (!agent.commit.empty()) {
     auto diff = archive.Diff(id);
-    out["diff"] = diff.ok() ? Clip(diff->patch, kMaxDiffBytes) : "";
+    out["diff"] = diff.ok() ? ClipText(diff->patch, kMaxDiffBytes) : "";
   }
   json stages = json::array();
   for (const StageScore& s : agent.stages) {
@@ -140,7 +135,7 @@ Result<json> AgentJson(Archive& archive, AgentId id) {
     std::string log;
     if (!e.log_blob.empty()) {
       auto blob = archive.GetBlob(e.log_blob);
-      if (blob.ok()) log = Clip(*blob, kMaxLogBytes);
+      if (blob.ok()) log = ClipText(*blob, kMaxLogBytes);
     }
     evals.push_back({{"suite", e.suite}, {"task", e.task_id}, {"stage", e.stage}, {"outcome", e.outcome},
                      {"score", Opt(e.score)}, {"duration_ms", e.duration_ms}, {"patch_bytes", e.patch_bytes},

@@ -11,6 +11,9 @@ namespace lineage::web {
 // Every run: id, name, status, children made and wanted, admitted, best score, spend.
 Result<nlohmann::json> RunsJson(Archive& archive);
 
+// One run's summary, as RunsJson lists it.
+Result<nlohmann::json> RunSummaryJson(Archive& archive, RunId run);
+
 // One run: its summary, its agents (id, parent, status, reason, score, stage reached, generation, diff
 // size, created_at), the best agent's lineage, and the score over time (best and mean of the admitted
 // agents after each agent's arrival).
