@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/fsuid.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -31,6 +32,28 @@ const char* SpecialKind(mode_t mode) {
   return "a special file";
 }
 
+// The names in a directory, sorted, without "." and "..".
+Result<std::vector<std::string>> ListDir(int dir_fd, const std::string& prefix) {
+  // fdopendir takes ownership of its descriptor, so give it a duplicate.
+  int dup_fd = fcntl(dir_fd, F_DUPFD_CLOEXEC, 0);
+  if (dup_fd < 0) return Errno("cannot read directory", prefix.empty() ? "." : prefix);
+  DIR* dir = fdopendir(dup_fd);
+  if (dir == nullptr) {
+    close(dup_fd);
+    return Errno("cannot read directory", prefix.empty() ? "." : prefix);
+  }
+  rewinddir(dir);  // the duplicate shares the original's position
+  std::vector<std::string> names;
+  while (dirent* ent = readdir(dir)) {
+    std::string name = ent->d_name;
+    if (name == "." || name == "..") continue;
+    names.push_back(std::move(name));
+  }
+  closedir(dir);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
 class TreeReader {
  public:
   explicit TreeReader(const TreeLimits& limits) : limits_(limits) {}
@@ -50,26 +73,6 @@ class TreeReader {
   std::vector<TreeEntry> Take() { return std::move(entries_); }
 
  private:
-  Result<std::vector<std::string>> ListDir(int dir_fd, const std::string& prefix) {
-    // fdopendir takes ownership of its descriptor, so give it a duplicate.
-    int dup_fd = fcntl(dir_fd, F_DUPFD_CLOEXEC, 0);
-    if (dup_fd < 0) return Errno("cannot read directory", prefix.empty() ? "." : prefix);
-    DIR* dir = fdopendir(dup_fd);
-    if (dir == nullptr) {
-      close(dup_fd);
-      return Errno("cannot read directory", prefix.empty() ? "." : prefix);
-    }
-    std::vector<std::string> names;
-    while (dirent* ent = readdir(dir)) {
-      std::string name = ent->d_name;
-      if (name == "." || name == "..") continue;
-      names.push_back(std::move(name));
-    }
-    closedir(dir);
-    std::sort(names.begin(), names.end());
-    return names;
-  }
-
   Status Visit(int dir_fd, const std::string& prefix, const std::string& name, int depth) {
     const std::string path = Join(prefix, name);
     struct stat st;
@@ -159,7 +162,7 @@ class TreeReader {
   std::uint64_t total_bytes_ = 0;
 };
 
-Status WriteAll(int fd, const std::string& data, const std::string& path) {
+Status WriteAll(int fd, std::string_view data, const std::string& path) {
   size_t done = 0;
   while (done < data.size()) {
     ssize_t n = write(fd, data.data() + done, data.size() - done);
@@ -263,6 +266,221 @@ Status WriteTree(const std::filesystem::path& root, const std::vector<TreeEntry>
     if (fchmod(fd.get(), mode) != 0) return Errno("cannot chmod", entry.path);
   }
   return Status::OK();
+}
+
+// --- SyncTree -------------------------------------------------------------------------------------------
+
+namespace {
+
+// Creates entries as another file system user while alive (this thread only).
+class CreatingAs {
+ public:
+  explicit CreatingAs(const std::optional<std::pair<std::uint32_t, std::uint32_t>>& ids) : active_(ids.has_value()) {
+    if (!active_) return;
+    old_gid_ = setfsgid(ids->second);
+    old_uid_ = setfsuid(ids->first);
+  }
+  ~CreatingAs() {
+    if (!active_) return;
+    setfsuid(old_uid_);
+    setfsgid(old_gid_);
+  }
+  CreatingAs(const CreatingAs&) = delete;
+  CreatingAs& operator=(const CreatingAs&) = delete;
+
+ private:
+  bool active_;
+  int old_uid_ = 0, old_gid_ = 0;
+};
+
+mode_t FileMode(mode_t mode) { return (mode & 0777) | 0600; }
+mode_t DirMode(mode_t mode) { return (mode & 0777) | 0700; }
+
+// Removes `name` under `dir_fd` without following links; a directory keeps any `.git` inside it (and
+// then itself).
+Status RemoveAt(int dir_fd, const std::string& name, const std::string& path) {
+  struct stat st;
+  if (fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    return errno == ENOENT ? Status::OK() : Errno("cannot stat", path);
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    if (unlinkat(dir_fd, name.c_str(), 0) != 0) return Errno("cannot remove", path);
+    return Status::OK();
+  }
+  UniqueFd sub(openat(dir_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!sub.valid()) return Errno("cannot open directory", path);
+  LINEAGE_ASSIGN_OR_RETURN(std::vector<std::string> names, ListDir(sub.get(), path));
+  bool kept = false;
+  for (const std::string& child : names) {
+    if (child == ".git") {
+      kept = true;
+      continue;
+    }
+    LINEAGE_RETURN_IF_ERROR(RemoveAt(sub.get(), child, Join(path, child)));
+  }
+  if (!kept && unlinkat(dir_fd, name.c_str(), AT_REMOVEDIR) != 0) return Errno("cannot remove", path);
+  return Status::OK();
+}
+
+// True when the regular file `name` under `dir_fd` has exactly `size` bytes equal to those of `from`.
+bool SameFile(int from_fd, int dir_fd, const std::string& name, off_t size, mode_t mode) {
+  struct stat st;
+  if (fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode) ||
+      st.st_size != size || (st.st_mode & 0777) != FileMode(mode)) {
+    return false;
+  }
+  UniqueFd to(openat(dir_fd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+  if (!to.valid()) return false;
+  char a[65536], b[65536];
+  for (off_t at = 0; at < size;) {
+    ssize_t n = pread(from_fd, a, sizeof a, at);
+    if (n <= 0 || pread(to.get(), b, static_cast<size_t>(n), at) != n || std::memcmp(a, b, n) != 0) return false;
+    at += n;
+  }
+  return true;
+}
+
+class TreeSyncer {
+ public:
+  explicit TreeSyncer(const SyncOptions& options) : options_(options) {}
+
+  Status Sync(int from_fd, int to_fd, const std::string& prefix, int depth) {
+    if (depth > options_.limits.max_depth) {
+      return Status::InvalidArgument("refusing '" + prefix + "': nested deeper than " +
+                                     std::to_string(options_.limits.max_depth) + " directories");
+    }
+    LINEAGE_ASSIGN_OR_RETURN(std::vector<std::string> from_names, ListDir(from_fd, prefix));
+    LINEAGE_ASSIGN_OR_RETURN(std::vector<std::string> to_names, ListDir(to_fd, prefix));
+    auto left_alone = [&](const std::string& name) {
+      return name == ".git" || std::find(options_.skip.begin(), options_.skip.end(), Join(prefix, name)) != options_.skip.end();
+    };
+    std::erase_if(from_names, left_alone);
+    for (const std::string& name : to_names) {
+      if (!left_alone(name) && !std::binary_search(from_names.begin(), from_names.end(), name)) {
+        LINEAGE_RETURN_IF_ERROR(RemoveAt(to_fd, name, Join(prefix, name)));
+      }
+    }
+    for (const std::string& name : from_names) LINEAGE_RETURN_IF_ERROR(Copy(from_fd, to_fd, prefix, name, depth));
+    return Status::OK();
+  }
+
+  SyncStats stats() const { return stats_; }
+
+ private:
+  Status Count(const std::string& path, std::uint64_t bytes) {
+    if (++stats_.entries > options_.limits.max_entries) {
+      return Status::InvalidArgument("refusing '" + path + "': the tree has more than " +
+                                     std::to_string(options_.limits.max_entries) + " entries");
+    }
+    total_bytes_ += bytes;
+    if (total_bytes_ > options_.limits.max_total_bytes) {
+      return Status::InvalidArgument("refusing '" + path + "': the tree is larger than " +
+                                     std::to_string(options_.limits.max_total_bytes) + " bytes");
+    }
+    return Status::OK();
+  }
+
+  Status Copy(int from_fd, int to_fd, const std::string& prefix, const std::string& name, int depth) {
+    const std::string path = Join(prefix, name);
+    struct stat st;
+    if (fstatat(from_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return Errno("cannot stat", path);
+    if (S_ISDIR(st.st_mode)) return CopyDir(from_fd, to_fd, path, name, st, depth);
+    if (S_ISLNK(st.st_mode)) return CopySymlink(from_fd, to_fd, path, name);
+    if (S_ISREG(st.st_mode)) return CopyFile(from_fd, to_fd, path, name, st);
+    ++stats_.skipped_special;
+    return RemoveAt(to_fd, name, path);
+  }
+
+  Status CopyDir(int from_fd, int to_fd, const std::string& path, const std::string& name, const struct stat& st,
+                 int depth) {
+    LINEAGE_RETURN_IF_ERROR(Count(path, 0));
+    UniqueFd from(openat(from_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!from.valid()) return Errno("cannot open directory", path);
+    struct stat existing;
+    if (fstatat(to_fd, name.c_str(), &existing, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISDIR(existing.st_mode)) {
+      LINEAGE_RETURN_IF_ERROR(RemoveAt(to_fd, name, path));
+    }
+    {
+      CreatingAs as(options_.create_as);
+      if (mkdirat(to_fd, name.c_str(), DirMode(st.st_mode)) != 0 && errno != EEXIST) return Errno("cannot create", path);
+    }
+    UniqueFd to(openat(to_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!to.valid()) return Errno("cannot open directory", path);
+    LINEAGE_RETURN_IF_ERROR(Sync(from.get(), to.get(), path, depth + 1));
+    CreatingAs as(options_.create_as);
+    (void)fchmod(to.get(), DirMode(st.st_mode));
+    return Status::OK();
+  }
+
+  Status CopySymlink(int from_fd, int to_fd, const std::string& path, const std::string& name) {
+    std::string target(4096, '\0');
+    ssize_t n = readlinkat(from_fd, name.c_str(), target.data(), target.size());
+    if (n < 0) return Errno("cannot read symlink", path);
+    if (static_cast<size_t>(n) == target.size()) {
+      return Status::InvalidArgument("refusing '" + path + "': symlink target is too long");
+    }
+    target.resize(n);
+    LINEAGE_RETURN_IF_ERROR(Count(path, target.size()));
+    std::string existing(4096, '\0');
+    ssize_t m = readlinkat(to_fd, name.c_str(), existing.data(), existing.size());
+    if (m >= 0 && existing.substr(0, m) == target) return Status::OK();
+    LINEAGE_RETURN_IF_ERROR(RemoveAt(to_fd, name, path));
+    CreatingAs as(options_.create_as);
+    if (symlinkat(target.c_str(), to_fd, name.c_str()) != 0) return Errno("cannot create", path);
+    return Status::OK();
+  }
+
+  Status CopyFile(int from_fd, int to_fd, const std::string& path, const std::string& name, const struct stat& listed) {
+    if (static_cast<std::uint64_t>(listed.st_size) > options_.limits.max_file_bytes) {
+      return Status::InvalidArgument("refusing '" + path + "': " + std::to_string(listed.st_size) +
+                                     " bytes is over the " + std::to_string(options_.limits.max_file_bytes) +
+                                     "-byte limit for one file");
+    }
+    LINEAGE_RETURN_IF_ERROR(Count(path, static_cast<std::uint64_t>(listed.st_size)));
+    // O_NONBLOCK: if the file was swapped for a FIFO after fstatat, open must not block.
+    UniqueFd from(openat(from_fd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+    if (!from.valid()) return Errno("cannot open", path);
+    struct stat st;
+    if (fstat(from.get(), &st) != 0) return Errno("cannot stat", path);
+    if (!S_ISREG(st.st_mode) || st.st_ino != listed.st_ino || st.st_dev != listed.st_dev ||
+        st.st_size != listed.st_size) {
+      return Status::InvalidArgument("refusing '" + path + "': it changed while being copied");
+    }
+    if (SameFile(from.get(), to_fd, name, st.st_size, st.st_mode)) return Status::OK();
+    LINEAGE_RETURN_IF_ERROR(RemoveAt(to_fd, name, path));
+    UniqueFd to;
+    {
+      CreatingAs as(options_.create_as);
+      to = UniqueFd(openat(to_fd, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+    }
+    if (!to.valid()) return Errno("cannot create", path);
+    char buf[65536];
+    for (off_t left = st.st_size; left > 0;) {
+      ssize_t n = read(from.get(), buf, static_cast<size_t>(std::min<off_t>(left, sizeof buf)));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return Errno("cannot read", path);
+      if (n == 0) return Status::InvalidArgument("refusing '" + path + "': it shrank while being copied");
+      LINEAGE_RETURN_IF_ERROR(WriteAll(to.get(), std::string_view(buf, static_cast<size_t>(n)), path));
+      left -= n;
+      stats_.bytes_written += static_cast<std::uint64_t>(n);
+    }
+    const timespec times[2] = {st.st_atim, st.st_mtim};
+    (void)futimens(to.get(), times);
+    if (fchmod(to.get(), FileMode(st.st_mode)) != 0) return Errno("cannot chmod", path);
+    return Status::OK();
+  }
+
+  const SyncOptions& options_;
+  SyncStats stats_;
+  std::uint64_t total_bytes_ = 0;
+};
+
+}  // namespace
+
+Result<SyncStats> SyncTree(int from_dir_fd, int to_dir_fd, const SyncOptions& options) {
+  TreeSyncer syncer(options);
+  LINEAGE_RETURN_IF_ERROR(syncer.Sync(from_dir_fd, to_dir_fd, "", 0));
+  return syncer.stats();
 }
 
 }  // namespace lineage

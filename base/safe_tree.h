@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -44,6 +45,31 @@ Result<std::vector<TreeEntry>> ReadTree(const std::filesystem::path& root, const
 // created as needed). Each path is checked
 // with ValidateTreePath() first; nothing is ever written through a symlink.
 Status WriteTree(const std::filesystem::path& root, const std::vector<TreeEntry>& entries);
+
+// Copying a tree between two directories, for the file systems private to a sandbox: in with what lineage
+// prepared, out with what the sandbox left.
+struct SyncOptions {
+  TreeLimits limits;  // on what is read from `from`
+  // When set, entries are created with this file system user and group (setfsuid/setfsgid, this thread
+  // only): a file system mounted inside a user namespace accepts only the ids that namespace maps.
+  std::optional<std::pair<std::uint32_t, std::uint32_t>> create_as;
+  // Relative paths left alone on both sides, as `.git` is (mount points inside the tree, say).
+  std::vector<std::string> skip;
+};
+
+struct SyncStats {
+  std::uint64_t entries = 0;          // files, symlinks and directories in `from`
+  std::uint64_t bytes_written = 0;    // file data written into `to`
+  std::uint64_t skipped_special = 0;  // FIFOs, sockets and devices, which are never copied
+};
+
+// Makes the directory `to` hold what the directory `from` holds -- regular files (data, executable bit,
+// modification time), symlinks (as links) and directories -- creating, replacing and removing entries of
+// `to` as needed; a file already equal to its source is left untouched. Entries named `.git`, and the
+// paths in `options.skip`, are left alone on both sides. No symlink is ever followed on either side, special files are skipped, and no mode
+// bit beyond rwx survives the copy (no setuid, setgid or sticky bit); the owner can always read and write
+// what was copied. Fails, naming the path, past `options.limits`; `to` then holds part of the copy.
+Result<SyncStats> SyncTree(int from_dir_fd, int to_dir_fd, const SyncOptions& options = {});
 
 // OK when `path` is a relative, '/'-separated path with no empty, '.', '..' or '.git' component and no NUL.
 Status ValidateTreePath(std::string_view path);

@@ -29,7 +29,7 @@ Status Check() {
 
 struct RunArgs {
   double wall = 600, cpu = 600;
-  std::string memory = "4G", output = "1M";
+  std::string memory = "4G", output = "1M", disk = "2G";
   int pids = 256;
   std::vector<std::string> binds, ro_binds, envs, command;
   std::string workdir;
@@ -58,6 +58,7 @@ Result<SandboxSpec> BuildSpec(const RunArgs& args) {
   spec.limits.pids = args.pids;
   LINEAGE_ASSIGN_OR_RETURN(spec.limits.memory_bytes, ParseSize(args.memory, "--memory"));
   LINEAGE_ASSIGN_OR_RETURN(spec.limits.output_bytes, ParseSize(args.output, "--output"));
+  LINEAGE_ASSIGN_OR_RETURN(spec.limits.disk_bytes, ParseSize(args.disk, "--disk"));
   for (const std::string& b : args.binds) {
     LINEAGE_ASSIGN_OR_RETURN(SandboxMount m, ParseBind(b, SandboxMount::Kind::kReadWrite, "--bind"));
     spec.mounts.push_back(m);
@@ -124,7 +125,10 @@ void RegisterSandboxCommands(CLI::App& app, Context& ctx) {
   run->add_option("--memory", args->memory, "memory limit, such as 512M")->capture_default_str();
   run->add_option("--pids", args->pids, "most processes at once")->capture_default_str();
   run->add_option("--output", args->output, "captured bytes per stream; more ends the run")->capture_default_str();
-  run->add_option("--bind", args->binds, "HOST:INSIDE, writable (repeatable)")->allow_extra_args(false);
+  run->add_option("--disk", args->disk, "bytes each writable --bind may hold (a private file system); more ends "
+                                        "the run")->capture_default_str();
+  run->add_option("--bind", args->binds, "HOST:INSIDE, a directory whose files the command may change; they "
+                                         "come back to HOST when it ends (repeatable)")->allow_extra_args(false);
   run->add_option("--ro-bind", args->ro_binds, "HOST:INSIDE, read-only (repeatable)")->allow_extra_args(false);
   run->add_option("--workdir", args->workdir, "working directory inside (default: the first --bind, else /tmp)");
   run->add_option("--env", args->envs, "NAME=VALUE added to the clean environment (repeatable)")->allow_extra_args(false);

@@ -346,7 +346,8 @@ Result<std::string> ApplyControl(Archive& archive, RunId id, const std::string& 
     else if (s == run_status::kQueued) next = run_status::kPaused;
   } else if (op == "resume") {
     // A run left "running" by a killed process resumes too.
-    if (s == run_status::kPaused || s == run_status::kPausing || s == run_status::kFailed || s == run_status::kRunning) {
+    if (s == run_status::kPaused || s == run_status::kPausing || s == run_status::kFailed || s == run_status::kRunning ||
+        s == run_status::kQueued) {
       next = run_status::kQueued;
     }
   } else if (op == "stop") {

@@ -37,12 +37,13 @@ const char* const kDiagnosisFields[] = {"log_summarization", "potential_improvem
 // run's memory and pids limits ([sandbox] in the run configuration).
 class ThrottledSandbox : public Sandbox {
  public:
-  ThrottledSandbox(Sandbox& inner, int slots, std::uint64_t memory_bytes, int pids)
-      : inner_(inner), slots_(slots), memory_bytes_(memory_bytes), pids_(pids) {}
+  ThrottledSandbox(Sandbox& inner, int slots, std::uint64_t memory_bytes, int pids, std::uint64_t disk_bytes)
+      : inner_(inner), slots_(slots), memory_bytes_(memory_bytes), pids_(pids), disk_bytes_(disk_bytes) {}
   Result<SandboxResult> Run(const SandboxSpec& spec) override {
     SandboxSpec limited = spec;
     limited.limits.memory_bytes = std::min(limited.limits.memory_bytes, memory_bytes_);
     limited.limits.pids = std::min(limited.limits.pids, pids_);
+    limited.limits.disk_bytes = std::min(limited.limits.disk_bytes, disk_bytes_);
     slots_.acquire();
     auto result = inner_.Run(limited);
     slots_.release();
@@ -55,6 +56,7 @@ class ThrottledSandbox : public Sandbox {
   std::counting_semaphore<4096> slots_;
   const std::uint64_t memory_bytes_;
   const int pids_;
+  const std::uint64_t disk_bytes_;
 };
 
 std::string ReadPrompt(const std::string& name) {
@@ -150,7 +152,7 @@ class Evolution {
   Status Setup() {
     if (!options_.sandbox) return Status::Internal("no sandbox to run in");
     sandbox_ = std::make_unique<ThrottledSandbox>(*options_.sandbox, config_.sandboxes, config_.sandbox_memory_bytes,
-                                                  config_.sandbox_pids);
+                                                  config_.sandbox_pids, config_.sandbox_disk_bytes);
     run_dir_ = options_.home / "runs" / ("run-" + std::to_string(run_.id));
     std::error_code ec;
     fs::remove_all(run_dir_ / "work", ec);  // scratch of attempts a crash interrupted

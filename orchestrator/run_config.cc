@@ -20,7 +20,7 @@ const std::set<std::string> kSelectionKeys = {"strategy", "lambda", "alpha0"};
 const std::set<std::string> kBudgetKeys = {"children", "cost_usd", "tokens", "wall_s"};
 const std::set<std::string> kConcurrencyKeys = {"children", "sandboxes"};
 const std::set<std::string> kAgentKeys = {"max_rounds", "self_modify_wall_s", "task_wall_s"};
-const std::set<std::string> kSandboxKeys = {"memory", "pids"};
+const std::set<std::string> kSandboxKeys = {"memory", "pids", "disk"};
 const char* const kSee = "docs/runs.md";
 
 struct StrategyName {
@@ -184,6 +184,10 @@ Result<RunConfig> ParseRunConfig(std::string_view text, const std::string& sourc
     config.sandbox_memory_bytes = *bytes;
     LINEAGE_ASSIGN_OR_RETURN(std::int64_t pids, r.Integer("pids", 256, 16, 100000));
     config.sandbox_pids = static_cast<int>(pids);
+    LINEAGE_ASSIGN_OR_RETURN(std::string disk, r.String("disk", "2G"));
+    auto disk_bytes = ParseSize(disk, "disk");
+    if (!disk_bytes.ok()) return r.Error("disk", disk_bytes.status().message());
+    config.sandbox_disk_bytes = *disk_bytes;
     return Status::OK();
   }));
 

@@ -55,6 +55,7 @@ struct RunConfig {
   std::optional<std::int64_t> task_wall_ms;  // overrides the suites' agent time per task
   std::uint64_t sandbox_memory_bytes = 4ull << 30;
   int sandbox_pids = 256;
+  std::uint64_t sandbox_disk_bytes = 2ull << 30;  // each writable place of a sandbox
 
   EvaluationConfig evaluation;       // [suites.*] and [[stages]]; at least one stage
 };

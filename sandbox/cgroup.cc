@@ -178,6 +178,14 @@ Cgroup::~Cgroup() {
   }
 }
 
+std::vector<int> Cgroup::Processes() const {
+  std::vector<int> pids;
+  if (procs_files_.empty()) return pids;
+  std::istringstream in(ReadText(procs_files_.front()));
+  for (int pid; in >> pid;) pids.push_back(pid);
+  return pids;
+}
+
 std::uint64_t Cgroup::PeakMemoryBytes() const {
   if (memory_dir_.empty()) return 0;
   return ReadNumber(memory_dir_ + (version_ == 2 ? "/memory.peak" : "/memory.max_usage_in_bytes"));

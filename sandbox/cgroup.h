@@ -35,6 +35,9 @@ class Cgroup {
   // Kills every process still in the cgroup and waits until it is empty (bounded).
   void KillAll();
 
+  // The processes in the cgroup now (host pids).
+  std::vector<int> Processes() const;
+
   std::uint64_t PeakMemoryBytes() const;
   std::int64_t CpuMillis() const;  // -1 when unknown
   bool MemoryLimitHit() const;

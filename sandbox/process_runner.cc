@@ -1,8 +1,11 @@
 #include "sandbox/process_runner.h"
 
 #include <fcntl.h>
+#include <linux/close_range.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -19,6 +22,9 @@ namespace {
 namespace bp = boost::process;
 namespace asio = boost::asio;
 using Clock = std::chrono::steady_clock;
+
+constexpr auto kWatchInterval = std::chrono::milliseconds(25);
+constexpr int kOrphanedExit = 125;  // the child found lineage gone before it could die with it
 
 // Captures one stream up to `cap` bytes; past the cap it keeps draining (so the writer never blocks on a
 // full pipe before it is killed) and reports the overflow once.
@@ -65,6 +71,18 @@ void SetLimit(int resource, rlim_t soft, rlim_t hard) {
   setrlimit(resource, &rl);
 }
 void SetLimit(int resource, rlim_t value) { SetLimit(resource, value, value); }
+
+// In the forked child: marks every descriptor from 3 up close-on-exec -- whoever opened it, on whatever
+// thread -- then clears the mark on the ones to keep. Only system calls: no allocation after fork.
+void InheritOnly(const std::vector<int>& keep) {
+  if (syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC) != 0) {
+    rlimit rl{};
+    getrlimit(RLIMIT_NOFILE, &rl);
+    const rlim_t last = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > (1u << 20) ? (1u << 20) : rl.rlim_cur;
+    for (rlim_t fd = 3; fd < last; ++fd) fcntl(static_cast<int>(fd), F_SETFD, FD_CLOEXEC);
+  }
+  for (int fd : keep) fcntl(fd, F_SETFD, 0);
+}
 
 // Standard input comes from a file rather than a pipe: a command that never reads it can neither block
 // the writer nor kill lineage with SIGPIPE. The file is unlinked once the command has it open.
@@ -115,7 +133,7 @@ Result<SandboxResult> RunProcess(const ProcessRun& run) {
 
   bool exited = false;
   int open_streams = 2;
-  asio::steady_timer deadline(io);
+  asio::steady_timer deadline(io), watch_timer(io);
   pid_t group = 0;
 
   auto kill_all = [&] {
@@ -123,7 +141,10 @@ Result<SandboxResult> RunProcess(const ProcessRun& run) {
     if (run.cgroup) run.cgroup->KillAll();
   };
   auto maybe_done = [&] {
-    if (exited && open_streams == 0) deadline.cancel();
+    if (exited && open_streams == 0) {
+      deadline.cancel();
+      watch_timer.cancel();
+    }
   };
   auto end_with = [&](SandboxLimit limit) {
     if (!result.limit) result.limit = limit;
@@ -131,8 +152,12 @@ Result<SandboxResult> RunProcess(const ProcessRun& run) {
   };
 
   // Runs in the child between fork and exec: only async-signal-safe calls.
+  const pid_t parent = getpid();
   auto child_setup = [&](auto&) {
     setpgid(0, 0);
+    // The signal comes when this thread ends; if it already has, it never will.
+    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    if (getppid() != parent) _exit(kOrphanedExit);
     if (run.cgroup) run.cgroup->JoinFromChild();
     // SIGXCPU at the soft limit names the cause; SIGKILL two seconds later if it is ignored.
     SetLimit(RLIMIT_CPU, static_cast<rlim_t>(limits.cpu_seconds), static_cast<rlim_t>(limits.cpu_seconds + 2));
@@ -140,14 +165,13 @@ Result<SandboxResult> RunProcess(const ProcessRun& run) {
     SetLimit(RLIMIT_NOFILE, static_cast<rlim_t>(limits.open_files));
     SetLimit(RLIMIT_CORE, 0);
     if (run.address_space_limit) SetLimit(RLIMIT_AS, static_cast<rlim_t>(limits.memory_bytes));
-    if (run.inherit_fd >= 0) fcntl(run.inherit_fd, F_SETFD, 0);
+    InheritOnly(run.keep_fds);
   };
 
   StdinFile stdin_file;
   LINEAGE_RETURN_IF_ERROR(stdin_file.Create(run.stdin_data));
   rusage before{};
   getrusage(RUSAGE_CHILDREN, &before);
-  auto start = Clock::now();
   std::error_code ec;
   bp::child child(bp::exe = run.exe, bp::args = run.args, env, bp::start_dir = run.cwd, bp::std_in < stdin_file.path(),
                   bp::std_out > out_pipe, bp::std_err > err_pipe, io,
@@ -160,6 +184,9 @@ Result<SandboxResult> RunProcess(const ProcessRun& run) {
                   bp::extend::on_exec_setup = child_setup, ec);
   if (ec) return Status::IOError("cannot start '" + run.exe + "': " + ec.message());
   group = child.id();
+  Status started = run.on_start ? run.on_start(group) : Status::OK();
+  if (!started.ok()) kill_all();
+  const auto start = Clock::now();
 
   StreamReader out(out_pipe, result.stdout_text, result.stdout_truncated, limits.output_bytes,
                    [&] { end_with(SandboxLimit::kOutput); }, [&] { --open_streams; maybe_done(); });
@@ -171,8 +198,25 @@ Result<SandboxResult> RunProcess(const ProcessRun& run) {
   deadline.async_wait([&](const boost::system::error_code& timer_ec) {
     if (!timer_ec) end_with(SandboxLimit::kWall);
   });
-  // Returns once the exit handler has run and both streams reached EOF (the deadline is cancelled then).
+  std::function<void()> watch_next = [&] {
+    watch_timer.expires_after(kWatchInterval);
+    watch_timer.async_wait([&](const boost::system::error_code& timer_ec) {
+      if (timer_ec || exited) return;
+      if (std::optional<SandboxLimit> hit = run.watch()) {
+        end_with(*hit);
+        return;
+      }
+      watch_next();
+    });
+  };
+  if (run.watch && started.ok()) watch_next();
+  // Returns once the exit handler has run and both streams reached EOF (the timers are cancelled then).
   io.run();
+  if (!started.ok()) {
+    std::string said = result.stderr_text.substr(0, 2000);
+    while (!said.empty() && said.back() == '\n') said.pop_back();
+    return Status::FailedPrecondition(started.message() + (said.empty() ? "" : ": " + said));
+  }
 
   result.wall_ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
   int status = child.native_exit_code();

@@ -1,14 +1,26 @@
 #include "sandbox/sandbox.h"
 
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cctype>
+#include <chrono>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <functional>
+#include <sstream>
 
+#include "base/safe_tree.h"
+#include "base/unique_fd.h"
 #include "sandbox/cgroup.h"
 #include "sandbox/process_runner.h"
 #include "sandbox/seccomp_filter.h"
@@ -17,7 +29,8 @@ namespace lineage {
 namespace fs = std::filesystem;
 namespace {
 
-// /etc entries a toolchain needs; the rest of /etc (shadow, ssh keys, the host's configuration) stays out.
+// /etc entries a toolchain needs; the rest of /etc (shadow, ssh keys, the host's configuration) stays out,
+// and so do the private keys under ssl/.
 constexpr const char* kEtcEntries[] = {
     "alternatives", "bash.bashrc", "ca-certificates", "ca-certificates.conf", "environment", "gitconfig", "group",
     "host.conf", "hosts", "inputrc", "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "mime.types",
@@ -25,9 +38,18 @@ constexpr const char* kEtcEntries[] = {
     "terminfo", "timezone",
 };
 
+// Where lineage-sandbox-shim mounts the paths it is asked to stage (see shim.cc).
+constexpr const char* kStageRoot = "/tmp/.lineage-stage/";
+constexpr const char* kShimInside = "/.lineage-shim";  // the shim again, as the step before the command
+constexpr int kStartTimeoutMs = 20'000;  // bubblewrap reporting its sandbox, on a loaded machine
+constexpr int kMaxSyncDepth = 256;
 
 std::vector<std::pair<std::string, std::string>> EnvList(const SandboxSpec& spec) {
   return {spec.env.begin(), spec.env.end()};
+}
+
+bool Writable(SandboxMount::Kind kind) {
+  return kind == SandboxMount::Kind::kReadWrite || kind == SandboxMount::Kind::kScratch;
 }
 
 Status ValidateSpec(const SandboxSpec& spec) {
@@ -42,12 +64,16 @@ Status ValidateSpec(const SandboxSpec& spec) {
     if (m.kind != SandboxMount::Kind::kTmpfs && !fs::exists(m.host)) {
       return Status::InvalidArgument("bind source '" + m.host + "' does not exist");
     }
+    if (Writable(m.kind) && !fs::is_directory(m.host)) {
+      return Status::InvalidArgument("writable mount '" + m.host + "' must be a directory");
+    }
   }
   if (!spec.socket_host.empty() && !fs::is_socket(spec.socket_host)) {
     return Status::InvalidArgument("'" + spec.socket_host + "' is not a Unix socket");
   }
-  if (spec.limits.wall_ms <= 0 || spec.limits.cpu_seconds <= 0 || spec.limits.pids <= 0 ||
-      spec.limits.open_files <= 0 || spec.limits.memory_bytes == 0 || spec.limits.output_bytes == 0) {
+  const SandboxLimits& l = spec.limits;
+  if (l.wall_ms <= 0 || l.cpu_seconds <= 0 || l.pids <= 0 || l.open_files <= 0 || l.memory_bytes == 0 ||
+      l.output_bytes == 0 || l.disk_bytes == 0 || l.disk_entries == 0 || l.tmp_bytes == 0) {
     return Status::InvalidArgument("every sandbox limit must be positive");
   }
   return Status::OK();
@@ -67,9 +93,338 @@ void Classify(SandboxResult& r, const SandboxLimits& limits, const Cgroup* cgrou
   }
 }
 
+std::string Dir(const std::string& path) { return path.empty() || path.back() == '/' ? path : path + "/"; }
+
+// lineage-sandbox-shim: $LINEAGE_SANDBOX_SHIM, else beside the running binary (installed), else where this
+// build tree put it.
+std::string ShimPath() {
+  if (const char* env = std::getenv("LINEAGE_SANDBOX_SHIM"); env && *env) return env;
+  std::error_code ec;
+  const fs::path beside = fs::read_symlink("/proc/self/exe", ec).parent_path() / "lineage-sandbox-shim";
+  if (!ec && access(beside.c_str(), X_OK) == 0) return beside.string();
+  if (access(LINEAGE_SHIM_BUILD_PATH, X_OK) == 0) return LINEAGE_SHIM_BUILD_PATH;
+  return "";
+}
+
+// One line of /proc/PID/status, split on whitespace after the key.
+std::vector<long> StatusField(int pid, const std::string& key) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::vector<long> values;
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(key + ":", 0) != 0) continue;
+    std::istringstream fields(line.substr(key.size() + 1));
+    for (long v; fields >> v;) values.push_back(v);
+    break;
+  }
+  return values;
+}
+
+// The host pid of bubblewrap's sandbox process: the child of the shim's child (bubblewrap, the init of the
+// shim's PID namespace) that bubblewrap reported as `ns_pid`.
+Result<int> FindSandboxProcess(int shim, long ns_pid, const Cgroup* cgroup) {
+  std::vector<int> candidates;
+  if (cgroup) candidates = cgroup->Processes();
+  if (candidates.empty()) {
+    for (const auto& entry : fs::directory_iterator("/proc")) {
+      const std::string name = entry.path().filename();
+      if (name.find_first_not_of("0123456789") == std::string::npos) candidates.push_back(std::stoi(name));
+    }
+  }
+  int bwrap = -1;
+  for (int pid : candidates) {
+    std::vector<long> ppid = StatusField(pid, "PPid");
+    if (!ppid.empty() && ppid[0] == shim) bwrap = pid;
+  }
+  for (int pid : candidates) {
+    std::vector<long> ppid = StatusField(pid, "PPid"), nspid = StatusField(pid, "NSpid");
+    if (bwrap > 0 && !ppid.empty() && ppid[0] == bwrap && nspid.size() >= 2 && nspid[1] == ns_pid) return pid;
+  }
+  return Status::Internal("cannot find the sandbox's process (bubblewrap reported pid " + std::to_string(ns_pid) + ")");
+}
+
+// Reads from `fd` until `done` says the text is complete or the writer is gone, within the start timeout.
+Result<std::string> ReadUntil(int fd, const std::function<bool(const std::string&)>& done) {
+  std::string text;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kStartTimeoutMs);
+  while (!done(text)) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    pollfd p{fd, POLLIN, 0};
+    if (left.count() <= 0 || poll(&p, 1, static_cast<int>(left.count())) == 0) {
+      return Status::IOError("the sandbox was not ready within " + std::to_string(kStartTimeoutMs / 1000) + " s");
+    }
+    char buf[1024];
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return Status::IOError("the sandbox did not start");
+    text.append(buf, static_cast<size_t>(n));
+  }
+  return text;
+}
+
+// The sandbox's pid in the shim's PID namespace, from bubblewrap's --info-fd report.
+Result<long> ReadChildPid(int fd) {
+  LINEAGE_ASSIGN_OR_RETURN(std::string text, ReadUntil(fd, [](const std::string& t) { return t.find('}') != std::string::npos; }));
+  const size_t key = text.find("\"child-pid\":");
+  if (key == std::string::npos) return Status::IOError("bubblewrap's report names no child-pid: " + text);
+  return std::strtol(text.c_str() + key + 12, nullptr, 10);
+}
+
+// True when `user` may search every directory on the way to `path`, and read `path` itself (list it, when a
+// directory), by its mode bits. Access control lists are not consulted: a path they open is staged anyway.
+bool ReachableBy(const std::string& path, const SandboxUser& user) {
+  auto allows = [&](const struct stat& st, mode_t other, mode_t group, mode_t owner) {
+    return (st.st_mode & other) || (st.st_gid == user.gid && (st.st_mode & group)) ||
+           (st.st_uid == user.uid && (st.st_mode & owner));
+  };
+  std::error_code ec;
+  const fs::path absolute = fs::absolute(path, ec);
+  fs::path at = "/";
+  for (const fs::path& part : absolute.relative_path()) {
+    struct stat st;
+    if (stat(at.c_str(), &st) != 0 || !allows(st, S_IXOTH, S_IXGRP, S_IXUSR)) return false;
+    at /= part;
+  }
+  struct stat st;
+  if (stat(at.c_str(), &st) != 0 || !allows(st, S_IROTH, S_IRGRP, S_IRUSR)) return false;
+  return !S_ISDIR(st.st_mode) || allows(st, S_IXOTH, S_IXGRP, S_IXUSR);
+}
+
+struct Pipe {
+  UniqueFd read, write;
+  static Result<Pipe> Make() {
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0) return Status::IOError(std::string("pipe2: ") + std::strerror(errno));
+    return Pipe{UniqueFd(fds[0]), UniqueFd(fds[1])};
+  }
+};
+
+// A file system only the sandbox writes: a writable mount, /tmp or /dev/shm.
+struct Place {
+  std::string inside;
+  const SandboxMount* mount = nullptr;  // null for /tmp and /dev/shm
+  std::vector<std::string> nested;      // mount points inside it, relative: left alone when copying
+  UniqueFd fd;                          // its root, opened through the sandbox while it waits to start
+};
+
+// One run of a bwrap sandbox: the arguments, the start (fill the writable places, then let it go), the disk
+// watch, and the copy back.
+//
+// The start: bubblewrap reports its sandbox's pid (--info-fd); the shim, inside the set-up sandbox, says it is
+// ready and waits (the ready and go pipes); lineage opens each writable place through /proc/PID/root, fills
+// it, and sends the go. Nothing of the agent's has run before the go.
+class Launch {
+ public:
+  Launch(const SandboxSpec& spec, std::optional<SandboxUser> user, const Cgroup* cgroup, std::string shim, std::string etc)
+      : spec_(spec), user_(user), cgroup_(cgroup), shim_(std::move(shim)), etc_(std::move(etc)) {
+    places_.push_back({"/tmp"});
+    places_.push_back({"/dev/shm"});
+    for (const SandboxMount& m : spec.mounts) {
+      if (Writable(m.kind) || m.kind == SandboxMount::Kind::kTmpfs) places_.push_back({m.inside, &m});
+    }
+    for (Place& place : places_) {
+      for (const SandboxMount& m : spec.mounts) {
+        if (&m != place.mount && m.inside.rfind(Dir(place.inside), 0) == 0) {
+          place.nested.push_back(m.inside.substr(Dir(place.inside).size()));
+        }
+      }
+      if (!spec.socket_inside.empty() && spec.socket_inside.rfind(Dir(place.inside), 0) == 0) {
+        place.nested.push_back(spec.socket_inside.substr(Dir(place.inside).size()));
+      }
+    }
+  }
+
+  Status Prepare() {
+    LINEAGE_ASSIGN_OR_RETURN(filter_, BuildSeccompFilter());
+    LINEAGE_ASSIGN_OR_RETURN(info_, Pipe::Make());
+    LINEAGE_ASSIGN_OR_RETURN(ready_, Pipe::Make());
+    LINEAGE_ASSIGN_OR_RETURN(go_, Pipe::Make());
+    if (user_ && !spec_.socket_host.empty() && lchown(spec_.socket_host.c_str(), user_->uid, user_->gid) != 0) {
+      return Status::IOError("cannot hand " + spec_.socket_host + " to the sandbox user: " + std::strerror(errno));
+    }
+    return Status::OK();
+  }
+
+  std::vector<int> KeepFds() const { return {filter_.get(), info_.write.get(), ready_.write.get(), go_.read.get()}; }
+
+  // The shim's arguments, bubblewrap's after them.
+  std::vector<std::string> Args(const std::string& bwrap) {
+    std::vector<std::string> bw = BwrapArgs();
+    std::vector<std::string> a = {"--parent", std::to_string(getpid()), "--wall-ms", std::to_string(spec_.limits.wall_ms)};
+    if (user_) a.insert(a.end(), {"--user", std::to_string(user_->uid) + ":" + std::to_string(user_->gid)});
+    for (int fd : KeepFds()) a.insert(a.end(), {"--keep", std::to_string(fd)});
+    for (const std::string& path : stage_) a.insert(a.end(), {"--stage", path});
+    a.push_back("--");
+    a.push_back(bwrap);
+    a.insert(a.end(), bw.begin(), bw.end());
+    return a;
+  }
+
+  Status Start(int shim) {
+    // Those ends are the sandbox's now: reading ours sees end of file once it has died.
+    info_.write.reset();
+    ready_.write.reset();
+    go_.read.reset();
+    LINEAGE_ASSIGN_OR_RETURN(long ns_pid, ReadChildPid(info_.read.get()));
+    LINEAGE_ASSIGN_OR_RETURN(int pid, FindSandboxProcess(shim, ns_pid, cgroup_));
+    LINEAGE_RETURN_IF_ERROR(ReadUntil(ready_.read.get(), [](const std::string& t) { return !t.empty(); }).status());
+    const std::string root = "/proc/" + std::to_string(pid) + "/root";
+    for (Place& place : places_) {
+      place.fd = UniqueFd(open((root + place.inside).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+      if (!place.fd.valid()) return Status::IOError("cannot open the sandbox's " + place.inside + ": " + std::strerror(errno));
+      if (!place.mount || !Writable(place.mount->kind)) continue;
+      UniqueFd host(open(place.mount->host.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+      if (!host.valid()) return Status::IOError("cannot open " + place.mount->host + ": " + std::strerror(errno));
+      SyncOptions in = SyncLimits(place);
+      if (user_) in.create_as = std::make_pair(user_->uid, user_->gid);
+      auto copied = SyncTree(host.get(), place.fd.get(), in);
+      if (!copied.ok()) return copied.status().WithContext("copying " + place.mount->host + " into the sandbox");
+    }
+    if (write(go_.write.get(), "g", 1) != 1) return Status::IOError("cannot start the sandbox's command");
+    go_.write.reset();
+    return Status::OK();
+  }
+
+  // kDisk once a writable place is full, or all of them together hold the entry cap.
+  std::optional<SandboxLimit> CheckDisk() const {
+    std::uint64_t entries = 0;
+    for (const Place& place : places_) {
+      struct statvfs st;
+      if (!place.fd.valid() || fstatvfs(place.fd.get(), &st) != 0) continue;
+      if (st.f_bfree == 0) return SandboxLimit::kDisk;
+      entries += st.f_files - st.f_ffree - 1;  // not its root directory
+    }
+    if (entries >= spec_.limits.disk_entries) return SandboxLimit::kDisk;
+    return std::nullopt;
+  }
+
+  // What the command left in each kReadWrite mount, copied back to the host.
+  Status CopyBack() {
+    for (const Place& place : places_) {
+      if (!place.mount || place.mount->kind != SandboxMount::Kind::kReadWrite || !place.fd.valid()) continue;
+      UniqueFd host(open(place.mount->host.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+      if (!host.valid()) return Status::IOError("cannot open " + place.mount->host + ": " + std::strerror(errno));
+      auto copied = SyncTree(place.fd.get(), host.get(), SyncLimits(place));
+      if (!copied.ok()) return copied.status().WithContext("copying the sandbox's " + place.inside + " back");
+    }
+    return Status::OK();
+  }
+
+ private:
+  SyncOptions SyncLimits(const Place& place) const {
+    SyncOptions o;
+    o.limits.max_file_bytes = spec_.limits.file_size_bytes;
+    o.limits.max_total_bytes = spec_.limits.disk_bytes;
+    o.limits.max_entries = spec_.limits.disk_entries;
+    o.limits.max_depth = kMaxSyncDepth;
+    o.skip = place.nested;
+    return o;
+  }
+
+  // A host path as bubblewrap sees it: as it is when the sandbox user can reach it; else staged by the shim,
+  // which can (staging costs a few milliseconds, so only what needs it is staged).
+  std::string Stage(const std::string& host) {
+    if (!user_ || ReachableBy(host, *user_)) return host;
+    stage_.push_back(host);
+    return kStageRoot + std::to_string(stage_.size() - 1);
+  }
+
+  std::vector<std::string> BwrapArgs() {
+    const std::string tmp_bytes = std::to_string(spec_.limits.tmp_bytes);
+    std::vector<std::string> a = {"--unshare-all", "--unshare-user", "--unshare-cgroup", "--die-with-parent",
+                                  "--new-session", "--cap-drop", "ALL", "--hostname", "sandbox", "--uid", "1000",
+                                  "--gid", "1000", "--ro-bind", "/usr", "/usr"};
+    // Debian's merged /usr: /bin, /lib, ... are symlinks into /usr.
+    for (const char* dir : {"/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"}) {
+      std::error_code ec;
+      if (fs::is_symlink(dir, ec)) {
+        a.insert(a.end(), {"--symlink", fs::read_symlink(dir, ec).string(), dir});
+      } else if (fs::is_directory(dir, ec)) {
+        a.insert(a.end(), {"--ro-bind", dir, dir});
+      }
+    }
+    a.insert(a.end(), {"--ro-bind", Stage(etc_), "/etc"});
+    a.insert(a.end(), {"--proc", "/proc", "--dev", "/dev", "--size", tmp_bytes, "--tmpfs", "/tmp", "--size", tmp_bytes,
+                       "--tmpfs", "/dev/shm"});
+    for (const SandboxMount& m : spec_.mounts) {
+      switch (m.kind) {
+        case SandboxMount::Kind::kReadOnly: a.insert(a.end(), {"--ro-bind", Stage(m.host), m.inside}); break;
+        case SandboxMount::Kind::kReadWrite:
+        case SandboxMount::Kind::kScratch: {
+          a.insert(a.end(), {"--size", std::to_string(spec_.limits.disk_bytes), "--tmpfs", m.inside});
+          // The host's repository stays the host's: hooks and configuration are read-only inside.
+          const std::string git = Dir(m.host) + ".git";
+          std::error_code ec;
+          if (fs::is_directory(fs::symlink_status(git, ec))) a.insert(a.end(), {"--ro-bind", Stage(git), Dir(m.inside) + ".git"});
+          break;
+        }
+        case SandboxMount::Kind::kTmpfs:
+          a.insert(a.end(), {"--size", std::to_string(m.tmpfs_bytes), "--tmpfs", m.inside});
+          break;
+      }
+    }
+    if (!spec_.socket_host.empty()) a.insert(a.end(), {"--bind", Stage(spec_.socket_host), spec_.socket_inside});
+    a.insert(a.end(), {"--ro-bind", Stage(shim_), kShimInside});
+    // bwrap's root is a tmpfs; once every mount point exists, make it read-only so that only the binds
+    // and the tmpfs mounts can be written. /proc is read-only too: no process writes another's memory.
+    a.insert(a.end(), {"--remount-ro", "/", "--remount-ro", "/proc", "--chdir", spec_.workdir, "--info-fd",
+                       std::to_string(info_.write.get()), "--seccomp", std::to_string(filter_.get()), "--", kShimInside,
+                       "--ready-fd", std::to_string(ready_.write.get()), "--go-fd", std::to_string(go_.read.get()), "--"});
+    a.insert(a.end(), spec_.argv.begin(), spec_.argv.end());
+    return a;
+  }
+
+  const SandboxSpec& spec_;
+  const std::optional<SandboxUser> user_;
+  const Cgroup* cgroup_;
+  const std::string shim_, etc_;
+  UniqueFd filter_;
+  Pipe info_, ready_, go_;
+  std::vector<std::string> stage_;
+  std::vector<Place> places_;
+};
+
+// The /etc a sandbox sees: a copy of kEtcEntries, made once per Sandbox, bound as one directory (one mount
+// rather than one per entry: each costs bubblewrap a bind and a remount). Readable by the sandbox user;
+// removed with the Sandbox.
+class EtcSnapshot {
+ public:
+  static Result<std::unique_ptr<EtcSnapshot>> Make() {
+    std::string dir = (fs::temp_directory_path() / "lineage-etc-XXXXXX").string();
+    if (mkdtemp(dir.data()) == nullptr) return Status::IOError("cannot create a directory for the sandbox's /etc");
+    std::unique_ptr<EtcSnapshot> snapshot(new EtcSnapshot(dir));
+    std::error_code ec;
+    for (const char* entry : kEtcEntries) {
+      const fs::path from = fs::path("/etc") / entry;
+      if (!fs::exists(fs::symlink_status(from, ec))) continue;
+      fs::copy(from, fs::path(dir) / entry, fs::copy_options::recursive | fs::copy_options::copy_symlinks, ec);
+      if (ec) return Status::IOError("cannot copy " + from.string() + ": " + ec.message());
+    }
+    fs::remove_all(fs::path(dir) / "ssl" / "private", ec);
+    // Everything readable by the sandbox user.
+    chmod(dir.c_str(), 0755);
+    for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+      struct stat st;
+      if (lstat(it->path().c_str(), &st) == 0 && !S_ISLNK(st.st_mode)) {
+        chmod(it->path().c_str(), (st.st_mode & 07777 & ~(S_ISUID | S_ISGID)) | (S_ISDIR(st.st_mode) ? 0555 : 0444));
+      }
+    }
+    return snapshot;
+  }
+  ~EtcSnapshot() {
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+  const std::string& dir() const { return dir_; }
+
+ private:
+  explicit EtcSnapshot(std::string dir) : dir_(std::move(dir)) {}
+  std::string dir_;
+};
+
 class BwrapSandbox : public Sandbox {
  public:
-  BwrapSandbox(HostSupport host, CgroupSupport cgroups) : host_(std::move(host)), cgroups_(std::move(cgroups)) {}
+  BwrapSandbox(HostSupport host, CgroupSupport cgroups, SandboxUser user, std::unique_ptr<EtcSnapshot> etc)
+      : host_(std::move(host)), cgroups_(std::move(cgroups)), user_(user), etc_(std::move(etc)) {}
 
   std::vector<std::string> EnforcedLimits() const override {
     std::string v = "cgroup v" + std::to_string(cgroups_.version);
@@ -82,80 +437,60 @@ class BwrapSandbox : public Sandbox {
         "file_size: RLIMIT_FSIZE",
         "open_files: RLIMIT_NOFILE",
         "output: captured up to the cap, then the run is ended",
-        "tmp: tmpfs with a size cap",
+        "disk: every writable place a size-capped tmpfs (workspace, build and output dirs, /tmp, /dev/shm), "
+        "entries counted across them",
         "network: none (empty network namespace)",
-        "syscalls: seccomp filter (ptrace, mount, bpf, io_uring, keyctl, namespaces, TIOCSTI, ...)",
+        "syscalls: seccomp filter (ptrace, mount, bpf, io_uring, keyctl, namespaces, pidfd_getfd, kcmp, "
+        "socket families other than unix and inet, TIOCSTI, ...)",
+        "identity: " + host_.identity,
+        "descriptors: 0, 1 and 2 only",
+        "lifetime: a PID namespace whose init dies with lineage",
     };
   }
 
   Result<SandboxResult> Run(const SandboxSpec& spec) override {
     LINEAGE_RETURN_IF_ERROR(ValidateSpec(spec));
-    LINEAGE_ASSIGN_OR_RETURN(UniqueFd filter, BuildSeccompFilter());
     std::unique_ptr<Cgroup> cgroup;
     if (cgroups_.version != 0) {
       auto cg = Cgroup::Create(cgroups_, spec.limits.memory_bytes, spec.limits.pids);
       if (!cg.ok()) return cg.status();
       cgroup = std::move(cg).value();
     }
+    Launch launch(spec, geteuid() == 0 ? std::optional<SandboxUser>(user_) : std::nullopt, cgroup.get(), host_.shim_path,
+                  etc_->dir());
+    LINEAGE_RETURN_IF_ERROR(launch.Prepare());
     ProcessRun run;
-    run.exe = host_.bwrap_path;
-    run.args = BwrapArgs(spec, filter.get());
+    run.exe = host_.shim_path;
+    run.args = launch.Args(host_.bwrap_path);
     run.env = EnvList(spec);
     run.cwd = "/";
     run.limits = &spec.limits;
     run.cgroup = cgroup.get();
-    run.inherit_fd = filter.get();
+    run.keep_fds = launch.KeepFds();
     run.address_space_limit = !cgroups_.memory;
     run.stdin_data = &spec.stdin_data;
-    LINEAGE_ASSIGN_OR_RETURN(SandboxResult result, RunProcess(run));
+    run.on_start = [&](int pid) { return launch.Start(pid); };
+    run.watch = [&] { return launch.CheckDisk(); };
+    auto ran = RunProcess(run);
+    if (!ran.ok()) return ran.status().WithContext("the sandbox did not start");
+    SandboxResult result = std::move(ran).value();
     // bwrap reports a command killed by signal N as exit status 128 + N.
     if (result.exit_code && *result.exit_code > 128 && *result.exit_code <= 128 + 64) {
       result.signal = *result.exit_code - 128;
       result.exit_code.reset();
     }
     Classify(result, spec.limits, cgroup.get());
+    if (!result.limit) result.limit = launch.CheckDisk();
+    // A run that filled its disk leaves the host as it was: there is nothing worth the copy.
+    if (result.limit != SandboxLimit::kDisk) LINEAGE_RETURN_IF_ERROR(launch.CopyBack());
     return result;
   }
 
  private:
-  std::vector<std::string> BwrapArgs(const SandboxSpec& spec, int seccomp_fd) const {
-    std::vector<std::string> a = {"--unshare-all", "--unshare-user", "--unshare-cgroup", "--die-with-parent",
-                                  "--new-session", "--cap-drop", "ALL", "--hostname", "sandbox", "--uid", "1000", "--gid", "1000",
-                                  "--ro-bind", "/usr", "/usr"};
-    // Debian's merged /usr: /bin, /lib, ... are symlinks into /usr.
-    for (const char* dir : {"/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"}) {
-      std::error_code ec;
-      if (fs::is_symlink(dir, ec)) {
-        a.insert(a.end(), {"--symlink", fs::read_symlink(dir, ec).string(), dir});
-      } else if (fs::is_directory(dir, ec)) {
-        a.insert(a.end(), {"--ro-bind", dir, dir});
-      }
-    }
-    for (const char* entry : kEtcEntries) {
-      std::string path = std::string("/etc/") + entry;
-      a.insert(a.end(), {"--ro-bind-try", path, path});
-    }
-    a.insert(a.end(), {"--proc", "/proc", "--dev", "/dev", "--size", std::to_string(spec.limits.tmp_bytes),
-                       "--tmpfs", "/tmp"});
-    for (const SandboxMount& m : spec.mounts) {
-      switch (m.kind) {
-        case SandboxMount::Kind::kReadOnly: a.insert(a.end(), {"--ro-bind", m.host, m.inside}); break;
-        case SandboxMount::Kind::kReadWrite: a.insert(a.end(), {"--bind", m.host, m.inside}); break;
-        case SandboxMount::Kind::kTmpfs:
-          a.insert(a.end(), {"--size", std::to_string(m.tmpfs_bytes), "--tmpfs", m.inside});
-          break;
-      }
-    }
-    if (!spec.socket_host.empty()) a.insert(a.end(), {"--bind", spec.socket_host, spec.socket_inside});
-    // bwrap's root is a tmpfs; once every mount point exists, make it read-only so that only the binds
-    // and the tmpfs mounts can be written.
-    a.insert(a.end(), {"--remount-ro", "/", "--chdir", spec.workdir, "--seccomp", std::to_string(seccomp_fd), "--"});
-    a.insert(a.end(), spec.argv.begin(), spec.argv.end());
-    return a;
-  }
-
   HostSupport host_;
   CgroupSupport cgroups_;
+  SandboxUser user_;
+  std::unique_ptr<EtcSnapshot> etc_;
 };
 
 // No isolation at all: the command runs on the host as lineage's user. Limits still apply.
@@ -163,7 +498,8 @@ class UnsafeSandbox : public Sandbox {
  public:
   std::vector<std::string> EnforcedLimits() const override {
     return {"NO ISOLATION: network, files and processes of this host are reachable",
-            "wall, cpu, file_size, open_files, output: as with bwrap", "memory: RLIMIT_AS per process"};
+            "wall, cpu, file_size, open_files, output: as with bwrap", "memory: RLIMIT_AS per process",
+            "disk: NOT ENFORCED (writable mounts are the host directories themselves)"};
   }
 
   Result<SandboxResult> Run(const SandboxSpec& spec) override {
@@ -195,6 +531,15 @@ class UnsafeSandbox : public Sandbox {
   }
 };
 
+// The sandbox user: as given, else from $LINEAGE_SANDBOX_USER, else nobody:nogroup.
+Result<SandboxUser> ResolveUser(const SandboxOptions& options) {
+  if (options.user) return *options.user;
+  if (const char* env = std::getenv("LINEAGE_SANDBOX_USER"); env && *env) {
+    return ParseSandboxUser(env, "LINEAGE_SANDBOX_USER");
+  }
+  return SandboxUser{};
+}
+
 }  // namespace
 
 const char* SandboxLimitName(SandboxLimit limit) {
@@ -205,6 +550,7 @@ const char* SandboxLimitName(SandboxLimit limit) {
     case SandboxLimit::kPids: return "pids";
     case SandboxLimit::kOutput: return "output";
     case SandboxLimit::kFileSize: return "file_size";
+    case SandboxLimit::kDisk: return "disk";
   }
   return "unknown";
 }
@@ -230,49 +576,38 @@ Result<std::uint64_t> ParseSize(const std::string& text, const std::string& what
   return n * scale;
 }
 
-namespace {
-
-// DetectHost() with the cgroup probe already done, so that Create() probes only once.
-HostSupport DetectHostWith(const CgroupSupport& cg) {
-  HostSupport h;
-  h.bwrap_path = FindInPath("bwrap", "");
-  h.seccomp = prctl(PR_GET_SECCOMP, 0, 0, 0, 0) >= 0;
-  h.cgroup_version = cg.version;
-  h.cgroup_memory = cg.memory;
-  h.cgroup_pids = cg.pids;
-  if (h.bwrap_path.empty()) {
-    h.problem = "bubblewrap is not installed: install it (apt-get install bubblewrap), or pass --unsafe-no-sandbox";
-    return h;
+Result<SandboxUser> ParseSandboxUser(const std::string& text, const std::string& what) {
+  const size_t colon = text.find(':');
+  const std::string user_part = text.substr(0, colon), group_part = colon == std::string::npos ? "" : text.substr(colon + 1);
+  auto number = [](const std::string& s) -> std::optional<std::uint32_t> {
+    if (s.empty() || s.find_first_not_of("0123456789") != std::string::npos || s.size() > 9) return std::nullopt;
+    return static_cast<std::uint32_t>(std::stoul(s));
+  };
+  SandboxUser out;
+  if (auto uid = number(user_part)) {
+    out.uid = *uid;
+    const passwd* pw = getpwuid(*uid);
+    out.gid = pw ? pw->pw_gid : *uid;
+  } else if (const passwd* pw = user_part.empty() ? nullptr : getpwnam(user_part.c_str())) {
+    out.uid = pw->pw_uid;
+    out.gid = pw->pw_gid;
+  } else {
+    return Status::InvalidArgument(what + " '" + text + "': no user '" + user_part + "' here; give a name or UID[:GID]");
   }
-  // A real namespace round trip tells more than any sysctl: containers block it in many ways.
-  SandboxLimits limits;
-  limits.wall_ms = 10000;
-  ProcessRun probe;
-  probe.exe = h.bwrap_path;
-  probe.args = {"--unshare-all", "--unshare-user", "--die-with-parent", "--ro-bind", "/", "/", "--proc", "/proc",
-                "--", "true"};
-  probe.cwd = "/";
-  probe.limits = &limits;
-  auto r = RunProcess(probe);
-  ProcessRun version = probe;
-  version.args = {"--version"};
-  if (auto v = RunProcess(version); v.ok()) {
-    h.bwrap_version = v->stdout_text.substr(0, v->stdout_text.find('\n'));
+  if (!group_part.empty()) {
+    if (auto gid = number(group_part)) {
+      out.gid = *gid;
+    } else if (const struct group* gr = getgrnam(group_part.c_str())) {
+      out.gid = gr->gr_gid;
+    } else {
+      return Status::InvalidArgument(what + " '" + text + "': no group '" + group_part + "' here");
+    }
   }
-  h.user_namespaces = r.ok() && r->exit_code == 0;
-  if (!h.user_namespaces) {
-    std::string why = r.ok() ? r->stderr_text.substr(0, r->stderr_text.find('\n')) : r.status().message();
-    h.problem = "bubblewrap cannot create namespaces here (" + why +
-                "): allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1 and "
-                "user.max_user_namespaces > 0), or run the container privileged or with a seccomp profile that "
-                "permits unshare, or install bwrap setuid root; or pass --unsafe-no-sandbox";
-  } else if (!h.seccomp) {
-    h.problem = "this kernel has no seccomp support; lineage will not run hostile code without it";
+  if (out.uid == 0 || out.gid == 0) {
+    return Status::InvalidArgument(what + " '" + text + "': a sandbox must not run as root; name an unprivileged user");
   }
-  return h;
+  return out;
 }
-
-}  // namespace
 
 std::string FindInPath(const std::string& name, const std::string& path_var) {
   if (name.find('/') != std::string::npos) return name;
@@ -288,7 +623,71 @@ std::string FindInPath(const std::string& name, const std::string& path_var) {
   return "";
 }
 
-HostSupport DetectHost() { return DetectHostWith(DetectCgroups()); }
+namespace {
+
+// DetectHost() with the cgroup probe already done, so that Create() probes only once.
+HostSupport DetectHostWith(const CgroupSupport& cg, const SandboxUser& user) {
+  HostSupport h;
+  h.bwrap_path = FindInPath("bwrap", "");
+  h.shim_path = ShimPath();
+  h.seccomp = prctl(PR_GET_SECCOMP, 0, 0, 0, 0) >= 0;
+  h.cgroup_version = cg.version;
+  h.cgroup_memory = cg.memory;
+  h.cgroup_pids = cg.pids;
+  h.identity = geteuid() == 0 ? "host uid " + std::to_string(user.uid) + ":" + std::to_string(user.gid) +
+                                    " (lineage runs as root; --sandbox-user or LINEAGE_SANDBOX_USER chooses it)"
+                              : "lineage's own user (uid " + std::to_string(geteuid()) + ")";
+  if (h.bwrap_path.empty()) {
+    h.problem = "bubblewrap is not installed: install it (apt-get install bubblewrap), or pass --unsafe-no-sandbox";
+    return h;
+  }
+  if (h.shim_path.empty()) {
+    h.problem = "lineage-sandbox-shim is not installed beside lineage (reinstall lineage, or set LINEAGE_SANDBOX_SHIM)";
+    return h;
+  }
+  SandboxLimits limits;
+  limits.wall_ms = 10000;
+  ProcessRun version;
+  version.exe = h.bwrap_path;
+  version.args = {"--version"};
+  version.cwd = "/";
+  version.limits = &limits;
+  if (auto v = RunProcess(version); v.ok()) {
+    h.bwrap_version = v->stdout_text.substr(0, v->stdout_text.find('\n'));
+  }
+  if (!h.seccomp) {
+    h.problem = "this kernel has no seccomp support; lineage will not run hostile code without it";
+    return h;
+  }
+  // A real sandbox round trip tells more than any sysctl: containers block it in many ways.
+  auto etc = EtcSnapshot::Make();
+  if (!etc.ok()) {
+    h.problem = etc.status().message();
+    return h;
+  }
+  SandboxSpec probe;
+  probe.argv = {"true"};
+  probe.limits.wall_ms = 10000;
+  auto r = BwrapSandbox(h, cg, user, std::move(etc).value()).Run(probe);
+  h.user_namespaces = r.ok() && r->exit_code == 0;
+  if (!h.user_namespaces) {
+    std::string why = r.ok() ? r->stderr_text.substr(0, r->stderr_text.find('\n')) : r.status().message();
+    h.problem = "bubblewrap cannot create namespaces here (" + why +
+                "): allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1 and "
+                "user.max_user_namespaces > 0), or run the container privileged or with a seccomp profile that "
+                "permits unshare; or pass --unsafe-no-sandbox";
+  }
+  return h;
+}
+
+}  // namespace
+
+HostSupport DetectHost(const SandboxOptions& options) {
+  Result<SandboxUser> user = ResolveUser(options);
+  HostSupport h = DetectHostWith(DetectCgroups(), user.ok() ? *user : SandboxUser{});
+  if (!user.ok()) h.problem = user.status().message();
+  return h;
+}
 
 Result<SandboxResult> RunTrusted(const SandboxSpec& spec) {
   if (!spec.mounts.empty() || !spec.socket_host.empty()) {
@@ -297,16 +696,18 @@ Result<SandboxResult> RunTrusted(const SandboxSpec& spec) {
   return UnsafeSandbox().Run(spec);
 }
 
-Result<std::unique_ptr<Sandbox>> Sandbox::Create(Backend backend) {
+Result<std::unique_ptr<Sandbox>> Sandbox::Create(Backend backend, const SandboxOptions& options) {
   if (backend == Backend::kNone) {
     spdlog::warn("*** --unsafe-no-sandbox: commands run WITHOUT ISOLATION, with this user's files, network and "
                  "processes within reach. Only do this with code you trust. ***");
     return std::unique_ptr<Sandbox>(new UnsafeSandbox());
   }
+  LINEAGE_ASSIGN_OR_RETURN(SandboxUser user, ResolveUser(options));
   CgroupSupport cgroups = DetectCgroups();
-  HostSupport host = DetectHostWith(cgroups);
+  HostSupport host = DetectHostWith(cgroups, user);
   if (!host.problem.empty()) return Status::FailedPrecondition(host.problem);
-  auto sandbox = std::unique_ptr<Sandbox>(new BwrapSandbox(std::move(host), std::move(cgroups)));
+  LINEAGE_ASSIGN_OR_RETURN(std::unique_ptr<EtcSnapshot> etc, EtcSnapshot::Make());
+  auto sandbox = std::unique_ptr<Sandbox>(new BwrapSandbox(std::move(host), std::move(cgroups), user, std::move(etc)));
   for (const std::string& line : sandbox->EnforcedLimits()) {
     if (line.find("NOT ENFORCED") != std::string::npos || line.find("RLIMIT_AS") != std::string::npos) {
       spdlog::warn("sandbox limit {}", line);

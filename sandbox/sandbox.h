@@ -2,10 +2,21 @@
 //
 // A SandboxSpec says what to run and what it may touch; Sandbox::Run() runs it to completion and returns a
 // SandboxResult. The `bwrap` backend isolates with bubblewrap (new user, pid, net, ipc, uts and cgroup
-// namespaces; every capability dropped; system directories read-only; only the listed binds writable; a
-// private size-capped /tmp), a seccomp filter built with libseccomp, rlimits, and cgroup memory and pids
-// limits where the host allows them. When the run ends for any reason -- exit, timeout, output cap -- the
-// whole sandbox is killed and reaped: no process outlives it.
+// namespaces; every capability dropped; system directories read-only; /proc read-only), a seccomp filter
+// built with libseccomp, rlimits, and cgroup memory and pids limits where the host allows them.
+//
+// What a sandbox may write lives in file systems of its own, never on the host's disk: each writable mount
+// is a private tmpfs that lineage fills with the host directory's files before the command starts and, for
+// kReadWrite, copies back afterwards (no link followed, no special file, no setuid bit, `.git` untouched).
+// Every writable place -- those mounts, /tmp and /dev/shm -- has a byte cap, and all of them together an
+// entry cap; reaching either ends the run with limit `disk`. A `.git` directory at the root of a writable
+// mount is bound read-only: nothing in a sandbox can plant a hook or a configuration the host runs later.
+//
+// A sandbox starts with descriptors 0, 1 and 2 only, whatever its caller holds, and never runs as host
+// root: when lineage runs as root, it runs as SandboxOptions' unprivileged user. It lives in a PID
+// namespace whose init dies with lineage, so whenever lineage dies, however abruptly, the kernel kills
+// every process of every sandbox it started. When a run ends for any reason -- exit, timeout, a cap --
+// the whole sandbox is killed and reaped: no process outlives it.
 //
 // The host side reads what a sandbox wrote with ReadTree() (base/safe_tree.h), which never follows a
 // symlink out of the workspace, refuses special files and bounds sizes.
@@ -25,11 +36,16 @@
 namespace lineage {
 
 struct SandboxMount {
-  enum class Kind { kReadOnly, kReadWrite, kTmpfs };
+  enum class Kind {
+    kReadOnly,   // `host` bound read-only
+    kReadWrite,  // `host`'s files in a private file system; what the command leaves is copied back
+    kScratch,    // `host`'s files in a private file system; nothing is copied back
+    kTmpfs,      // an empty private file system of `tmpfs_bytes`
+  };
   Kind kind = Kind::kReadOnly;
-  std::string host;              // host path (binds only)
+  std::string host;              // host path (all but kTmpfs)
   std::string inside;            // absolute path inside the sandbox
-  std::uint64_t tmpfs_bytes = 0;  // size cap (tmpfs only)
+  std::uint64_t tmpfs_bytes = 0;  // size cap (kTmpfs only)
 };
 
 // Defaults are what an agent gets.
@@ -41,7 +57,9 @@ struct SandboxLimits {
   std::uint64_t file_size_bytes = 1ull << 30;         // RLIMIT_FSIZE
   int open_files = 1024;                              // RLIMIT_NOFILE
   std::uint64_t output_bytes = 1ull << 20;            // captured stdout, and separately stderr; more ends the run
-  std::uint64_t tmp_bytes = 512ull << 20;             // the private /tmp
+  std::uint64_t tmp_bytes = 512ull << 20;             // the private /tmp, and /dev/shm
+  std::uint64_t disk_bytes = 2ull << 30;              // each writable mount (kReadWrite, kScratch)
+  std::uint64_t disk_entries = 200'000;               // files and directories in all writable places
 };
 
 // The environment every sandboxed command starts from; callers add to it.
@@ -63,8 +81,9 @@ struct SandboxSpec {
 };
 
 // Which limit ended a run.
-enum class SandboxLimit { kWall, kCpu, kMemory, kPids, kOutput, kFileSize };
-const char* SandboxLimitName(SandboxLimit limit);  // "wall", "cpu", "memory", "pids", "output", "file_size"
+enum class SandboxLimit { kWall, kCpu, kMemory, kPids, kOutput, kFileSize, kDisk };
+// "wall", "cpu", "memory", "pids", "output", "file_size", "disk"
+const char* SandboxLimitName(SandboxLimit limit);
 
 struct SandboxResult {
   std::optional<int> exit_code;  // set when the command exited
@@ -80,6 +99,18 @@ struct SandboxResult {
 
 inline constexpr const char* kTruncationMarker = "\n[lineage: output truncated]\n";
 
+// Who a sandbox runs as on the host when lineage runs as root (otherwise: lineage's own user).
+struct SandboxUser {
+  std::uint32_t uid = 65534, gid = 65534;  // nobody:nogroup
+};
+// Parses "nobody", "1234", "1234:1234" or "name:group"; InvalidArgument names `what` when unknown.
+Result<SandboxUser> ParseSandboxUser(const std::string& text, const std::string& what);
+
+struct SandboxOptions {
+  // Who sandboxes run as when lineage runs as root; unset: $LINEAGE_SANDBOX_USER, else nobody:nogroup.
+  std::optional<SandboxUser> user;
+};
+
 // What this host supports, detected at start-up.
 struct HostSupport {
   std::string bwrap_path;  // empty when bubblewrap is missing
@@ -88,9 +119,11 @@ struct HostSupport {
   bool seccomp = false;
   int cgroup_version = 0;  // 0 (unusable), 1 or 2
   bool cgroup_memory = false, cgroup_pids = false;
+  std::string shim_path;  // lineage-sandbox-shim; empty when missing
+  std::string identity;   // "lineage's own user (uid 1000)" or "uid 65534:65534 (lineage runs as root)"
   std::string problem;  // why the bwrap backend cannot run here, with the fix; empty when it can
 };
-HostSupport DetectHost();
+HostSupport DetectHost(const SandboxOptions& options = {});
 
 class Sandbox {
  public:
@@ -99,7 +132,7 @@ class Sandbox {
 
   // kBwrap fails with FailedPrecondition (naming the fix) when the host cannot run it. kNone isolates
   // nothing and must only be created when the user passed --unsafe-no-sandbox; it logs a loud warning.
-  static Result<std::unique_ptr<Sandbox>> Create(Backend backend);
+  static Result<std::unique_ptr<Sandbox>> Create(Backend backend, const SandboxOptions& options = {});
 
   // Runs `spec` to completion. An error means the sandbox itself could not start (bad spec, host
   // problem); anything the command does is reported in the result.

@@ -4,8 +4,10 @@
 #include <seccomp.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <memory>
@@ -20,8 +22,13 @@ constexpr const char* kDenied[] = {
     "move_mount", "open_tree", "fsopen", "fsconfig", "fsmount", "fspick", "mount_setattr", "unshare", "setns",
     "kexec_load", "kexec_file_load", "init_module", "finit_module", "delete_module", "reboot", "swapon", "swapoff",
     "open_by_handle_at", "name_to_handle_at", "userfaultfd", "chroot", "acct", "quotactl", "syslog", "uselib",
-    "lookup_dcookie", "vhost", "nfsservctl",
+    "lookup_dcookie", "vhost", "nfsservctl", "pidfd_getfd", "process_madvise", "kcmp",
 };
+
+// The only socket families an agent needs: Unix sockets (the gateway) and inet (loopback inside its own
+// network namespace). AF_VSOCK, AF_NETLINK, AF_PACKET and the rest are refused: a network namespace does not
+// cover every family (vsock reaches the hypervisor).
+constexpr int kAllowedSocketFamilies[] = {AF_UNIX, AF_INET, AF_INET6};
 
 constexpr std::uint64_t kNamespaceFlags[] = {CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET,
                                              CLONE_NEWIPC, CLONE_NEWUTS, CLONE_NEWCGROUP};
@@ -49,6 +56,22 @@ Result<UniqueFd> BuildSeccompFilter() {
     rc = seccomp_rule_add(ctx.get(), SCMP_ACT_ERRNO(EPERM), SCMP_SYS(clone), 1, SCMP_A0(SCMP_CMP_MASKED_EQ, flag, flag));
     if (rc != 0) return Fail("clone", rc);
   }
+  // socket(): anything but the allowed families fails as an unsupported family would.
+  for (int family = 0; family < AF_MAX; ++family) {
+    if (std::find(std::begin(kAllowedSocketFamilies), std::end(kAllowedSocketFamilies), family) !=
+        std::end(kAllowedSocketFamilies)) {
+      continue;
+    }
+    rc = seccomp_rule_add(ctx.get(), SCMP_ACT_ERRNO(EAFNOSUPPORT), SCMP_SYS(socket), 1,
+                          SCMP_A0(SCMP_CMP_EQ, static_cast<scmp_datum_t>(family)));
+    if (rc != 0) return Fail("socket", rc);
+  }
+  rc = seccomp_rule_add(ctx.get(), SCMP_ACT_ERRNO(EAFNOSUPPORT), SCMP_SYS(socket), 1,
+                        SCMP_A0(SCMP_CMP_GE, static_cast<scmp_datum_t>(AF_MAX)));
+  if (rc != 0) return Fail("socket", rc);
+  rc = seccomp_rule_add(ctx.get(), SCMP_ACT_ERRNO(EAFNOSUPPORT), SCMP_SYS(socketpair), 1,
+                        SCMP_A0(SCMP_CMP_NE, static_cast<scmp_datum_t>(AF_UNIX)));
+  if (rc != 0) return Fail("socketpair", rc);
   int clone3 = seccomp_syscall_resolve_name("clone3");
   if (clone3 != __NR_SCMP_ERROR && (rc = seccomp_rule_add(ctx.get(), SCMP_ACT_ERRNO(ENOSYS), clone3, 0)) != 0) {
     return Fail("clone3", rc);

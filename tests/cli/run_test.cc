@@ -214,7 +214,12 @@ TEST_CASE("pause and stop are recorded while no daemon runs, and refused when th
   // A run created but interrupted at once: run start --foreground, killed before it gets far.
   pid_t pid = test::SpawnCommand(test::LineageArgv(home, {"run", "start", (dir / "run.toml").string(), "--foreground"}));
   for (int i = 0; i < 100 && !fs::exists(home / "archive.db"); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  // Killed once it runs, so that it is left "running".
+  auto running = [&] {
+    auto r = RunLineage(home, {"run", "status", "1", "--json"});
+    return r.exit_code == 0 && json::parse(r.out)["status"] == "running";
+  };
+  for (int i = 0; i < 200 && !running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   kill(pid, SIGKILL);
   int status = 0;
   waitpid(pid, &status, 0);

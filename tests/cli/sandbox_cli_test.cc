@@ -1,6 +1,16 @@
 // `lineage sandbox check` and `lineage sandbox run`, through the real binary.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <nlohmann/json.hpp>
+#include <random>
+#include <thread>
+
+#include <filesystem>
+#include <functional>
 
 #include "tests/support/test_support.h"
 
@@ -64,6 +74,67 @@ TEST_CASE("the unsafe no-sandbox backend runs without isolation and says so loud
   CHECK(r.exit_code == 0);
   CHECK(r.err.find("WITHOUT ISOLATION") != std::string::npos);
   CHECK(nlohmann::json::parse(r.out)["stdout"] != "sandbox\n");
+}
+
+// True while a process runs exactly `command` (not one that carries it in its own arguments).
+bool Running(const std::string& command) {
+  return test::AnyProcess([&](const std::string& cmdline) { return cmdline.rfind(command + " ", 0) == 0; });
+}
+
+// Polls `condition` for up to `seconds`.
+bool Eventually(const std::function<bool()>& condition, int seconds) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() > until) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
+}
+
+TEST_CASE("killing lineage at any moment around a sandbox's start leaves no process behind") {
+  test::TempDir tmp;
+  std::mt19937 rng(20261127);  // fixed: the same kill times on every run
+  int before_start = 0, after_start = 0;
+  for (int i = 0; i < 60; ++i) {
+    pid_t lineage = test::SpawnCommand(test::LineageArgv(tmp / "home", {"sandbox", "run", "--wall", "600", "--", "sleep", "31418"}));
+    std::this_thread::sleep_for(std::chrono::microseconds(rng() % 200'000));
+    const bool started = Running("sleep 31418");
+    REQUIRE(kill(lineage, SIGKILL) == 0);
+    int status = 0;
+    REQUIRE(waitpid(lineage, &status, 0) == lineage);
+    REQUIRE(WIFSIGNALED(status));  // the kill landed: lineage was still running
+    (started ? after_start : before_start) += 1;
+  }
+  INFO(before_start << " kills before the command started, " << after_start << " after");
+  CHECK(before_start > 0);
+  CHECK(after_start > 0);
+  // The parent-death signals and the namespace's teardown are asynchronous; give them a moment.
+  CHECK(Eventually([] { return !test::AnyProcessMatches("31418"); }, 5));
+}
+
+TEST_CASE("a sandbox's wall limit holds even while lineage is stopped") {
+  test::TempDir tmp;
+  pid_t lineage = test::SpawnCommand(test::LineageArgv(tmp / "home", {"sandbox", "run", "--wall", "1", "--", "sleep", "31419"}));
+  REQUIRE(Eventually([] { return Running("sleep 31419"); }, 10));
+  REQUIRE(kill(lineage, SIGSTOP) == 0);
+  // lineage's own timer cannot fire now; the shim's backstop (the wall plus 2 s) must.
+  CHECK(Eventually([] { return !Running("sleep 31419"); }, 8));
+  kill(lineage, SIGKILL);
+  waitpid(lineage, nullptr, 0);
+}
+
+TEST_CASE("sandbox run --disk caps what a writable bind may hold, and reports limit disk") {
+  test::TempDir tmp;
+  std::filesystem::create_directories(tmp / "ws");
+  auto r = RunLineage(tmp / "home", {"sandbox", "run", "--json", "--disk", "4M", "--bind", (tmp / "ws").string() + ":/workspace",
+                                     "--", "sh", "-c", "head -c 8000000 /dev/zero > big; echo done"});
+  REQUIRE(r.exit_code == 0);
+  auto j = nlohmann::json::parse(r.out);
+  CHECK(j["limit"] == "disk");
+  CHECK_FALSE(std::filesystem::exists(tmp / "ws/big"));
+  auto bad = RunLineage(tmp / "home", {"sandbox", "run", "--disk", "much", "--", "true"});
+  CHECK(bad.exit_code == 1);
+  CHECK(bad.err.find("--disk 'much' is not a size") != std::string::npos);
 }
 
 }  // namespace

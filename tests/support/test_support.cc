@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <random>
@@ -103,6 +104,23 @@ std::vector<std::string> LineageArgv(const fs::path& home, const std::vector<std
   std::vector<std::string> argv = {LINEAGE_BIN, "--home", home.string()};
   argv.insert(argv.end(), args.begin(), args.end());
   return argv;
+}
+
+bool AnyProcess(const std::function<bool(const std::string& cmdline)>& match) {
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator("/proc", ec)) {
+    std::string name = entry.path().filename();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream in(entry.path() / "cmdline", std::ios::binary);
+    std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+    if (!cmdline.empty() && match(cmdline)) return true;
+  }
+  return false;
+}
+
+bool AnyProcessMatches(const std::string& needle) {
+  return AnyProcess([&](const std::string& cmdline) { return cmdline.find(needle) != std::string::npos; });
 }
 
 CommandResult RunLineage(const fs::path& home, const std::vector<std::string>& args,

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -42,6 +43,12 @@ CommandResult RunCommand(const std::vector<std::string>& argv, const std::map<st
 
 // The argv that runs the built `lineage` binary with `--home home` and `args`.
 std::vector<std::string> LineageArgv(const std::filesystem::path& home, const std::vector<std::string>& args);
+
+// True while some process on this host has a command line (arguments joined by spaces) for which `match`
+// holds.
+bool AnyProcess(const std::function<bool(const std::string& cmdline)>& match);
+// AnyProcess with `needle` anywhere in the command line.
+bool AnyProcessMatches(const std::string& needle);
 
 // Runs the built `lineage` binary with `--home home` and `args`.
 CommandResult RunLineage(const std::filesystem::path& home, const std::vector<std::string>& args,
