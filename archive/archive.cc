@@ -1,9 +1,12 @@
 #include "archive/archive.h"
 
 #include <signal.h>
+#include <sys/stat.h>
 #include <spdlog/spdlog.h>
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -210,6 +213,25 @@ std::string StorageLibraryVersions() {
          std::to_string(minor) + "." + std::to_string(rev) + ", zstd " + ZSTD_versionString();
 }
 
+namespace {
+
+// The home is its owner's alone: 0700, and the database 0600 (SQLite gives its journal files the
+// database's mode). Applied to an existing home too, which older versions left open.
+Status MakePrivate(const fs::path& home) {
+  if (chmod(home.c_str(), 0700) != 0) {
+    return Status::IOError("cannot make lineage home '" + home.string() + "' private (chmod 0700): " + std::strerror(errno));
+  }
+  for (const char* name : {"archive.db", "archive.db-wal", "archive.db-shm"}) {
+    const fs::path file = home / name;
+    if (chmod(file.c_str(), 0600) != 0 && errno != ENOENT) {
+      return Status::IOError("cannot make '" + file.string() + "' private (chmod 0600): " + std::strerror(errno));
+    }
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
 Archive::Archive(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Archive::~Archive() = default;
 
@@ -218,6 +240,9 @@ int Archive::schema_version() const { return impl_->schema_version; }
 
 Result<std::unique_ptr<Archive>> Archive::Init(const fs::path& home, ArchiveOptions options) {
   std::error_code ec;
+  fs::create_directories(home, ec);
+  if (ec) return Status::IOError("cannot create lineage home '" + home.string() + "': " + ec.message());
+  LINEAGE_RETURN_IF_ERROR(MakePrivate(home));
   fs::create_directories(home / "blobs", ec);
   if (ec) return Status::IOError("cannot create lineage home '" + home.string() + "': " + ec.message());
   // Git before the database: a home whose archive.db exists always has its agents.git.
@@ -238,6 +263,7 @@ Result<std::unique_ptr<Archive>> Archive::Open(const fs::path& home, ArchiveOpti
   auto impl = std::make_unique<Impl>();
   impl->home = home;
   impl->options = options;
+  LINEAGE_RETURN_IF_ERROR(MakePrivate(home));
   LINEAGE_RETURN_IF_ERROR(impl->db.Open((home / "archive.db").string(), /*create=*/false));
   LINEAGE_RETURN_IF_ERROR(schema::Migrate(impl->db));
   LINEAGE_ASSIGN_OR_RETURN(impl->schema_version, schema::CurrentVersion(impl->db));

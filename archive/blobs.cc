@@ -29,7 +29,7 @@ Result<std::string> BlobStore::Put(std::string_view data) {
   size_t n = ZSTD_compress(packed.data(), packed.size(), data.data(), data.size(), 3);
   if (ZSTD_isError(n)) return Status::Internal(std::string("zstd compression failed: ") + ZSTD_getErrorName(n));
   packed.resize(n);
-  LINEAGE_RETURN_IF_ERROR(WriteFileAtomic(path, packed));
+  LINEAGE_RETURN_IF_ERROR(WriteFileAtomic(path, packed, 0600));
   return hash;
 }
 

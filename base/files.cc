@@ -18,17 +18,24 @@
 namespace lineage {
 
 Result<std::string> ReadFile(const std::filesystem::path& path) {
-  std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) return Status::NotFound("no file '" + path.string() + "'");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::IOError("cannot read '" + path.string() + "': " + std::strerror(errno));
-  std::ostringstream out;
-  out << in.rdbuf();
-  if (in.bad()) return Status::IOError("cannot read '" + path.string() + "'");
-  return out.str();
+  // Close-on-exec, as every descriptor lineage opens: a process started meanwhile must not inherit it.
+  UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) {
+    if (errno == ENOENT) return Status::NotFound("no file '" + path.string() + "'");
+    return Status::IOError("cannot read '" + path.string() + "': " + std::strerror(errno));
+  }
+  std::string out;
+  char buf[65536];
+  for (;;) {
+    ssize_t n = read(fd.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Status::IOError("cannot read '" + path.string() + "': " + std::strerror(errno));
+    if (n == 0) return out;
+    out.append(buf, static_cast<size_t>(n));
+  }
 }
 
-Status WriteFileAtomic(const std::filesystem::path& path, std::string_view data) {
+Status WriteFileAtomic(const std::filesystem::path& path, std::string_view data, int mode) {
   static thread_local std::mt19937_64 rng{std::random_device{}()};
   std::filesystem::path tmp = path;
   tmp += ".tmp." + std::to_string(getpid()) + "." + std::to_string(rng());
@@ -38,7 +45,7 @@ Status WriteFileAtomic(const std::filesystem::path& path, std::string_view data)
     return s;
   };
   {
-    UniqueFd fd(open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+    UniqueFd fd(open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, static_cast<mode_t>(mode)));
     if (!fd.valid()) return fail("cannot create");
     size_t done = 0;
     while (done < data.size()) {
@@ -50,7 +57,7 @@ Status WriteFileAtomic(const std::filesystem::path& path, std::string_view data)
     if (fsync(fd.get()) != 0) return fail("cannot fsync");
   }
   if (rename(tmp.c_str(), path.c_str()) != 0) return fail("cannot rename");
-  UniqueFd dir(open(path.parent_path().empty() ? "." : path.parent_path().c_str(), O_RDONLY | O_DIRECTORY));
+  UniqueFd dir(open(path.parent_path().empty() ? "." : path.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (dir.valid()) fsync(dir.get());
   return Status::OK();
 }

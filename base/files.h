@@ -14,8 +14,9 @@ namespace lineage {
 Result<std::string> ReadFile(const std::filesystem::path& path);
 
 // Writes `data` to `path` so that a crash leaves either the old file or the new one, never a torn file:
-// write a temporary file beside it, fsync it, rename it into place, fsync the directory.
-Status WriteFileAtomic(const std::filesystem::path& path, std::string_view data);
+// write a temporary file beside it, fsync it, rename it into place, fsync the directory. The file gets
+// `mode` (before the umask).
+Status WriteFileAtomic(const std::filesystem::path& path, std::string_view data, int mode = 0644);
 
 // `text` cut to its first `max` bytes, with a note saying how many were cut; unchanged when it fits.
 std::string ClipText(const std::string& text, std::size_t max);

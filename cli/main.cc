@@ -49,7 +49,7 @@ lineage::Status SetUpLogging(const std::string& level_name, const std::string& l
 std::string UnknownCommand(const CLI::App& app, int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
-    if (arg == "--home" || arg == "--log-level" || arg == "--log-file") {
+    if (arg == "--home" || arg == "--log-level" || arg == "--log-file" || arg == "--sandbox-user") {
       ++i;
       continue;
     }
@@ -87,6 +87,11 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error, critical or off")->capture_default_str();
   app.add_option("--log-file", log_file, "also write logs (with timestamps) to this file");
+  std::string sandbox_user;
+  app.add_option("--sandbox-user", sandbox_user,
+                 "when lineage runs as root, the unprivileged host user sandboxes run as (NAME or UID[:GID]; "
+                 "default nobody)")
+      ->envname("LINEAGE_SANDBOX_USER");
 
   auto* version = app.add_subcommand("version", "Print the version of lineage and of its storage libraries");
   version->callback([&] {
@@ -110,6 +115,8 @@ int main(int argc, char** argv) {
     ctx.home_given = app.get_option("--home")->count() > 0 || std::getenv("LINEAGE_HOME") != nullptr;
     // Sandboxes bind paths under the home: they must not depend on the working directory.
     if (!ctx.home.empty()) ctx.home = std::filesystem::absolute(ctx.home).lexically_normal().string();
+    // Every sandbox this process creates reads it there (sandbox/sandbox.h).
+    if (!sandbox_user.empty()) setenv("LINEAGE_SANDBOX_USER", sandbox_user.c_str(), 1);
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {

@@ -1,5 +1,6 @@
 // ModelClient: libcurl, retries with backoff, deadlines, a concurrency cap per provider endpoint.
 #include <curl/curl.h>
+#include <sys/socket.h>
 #include <spdlog/spdlog.h>
 
 #include <chrono>
@@ -17,6 +18,12 @@
 namespace lineage::llm {
 
 namespace {
+
+// Connections to the provider are close-on-exec, like every descriptor lineage opens: a sandbox started
+// meanwhile must never hold one (it would make calls nobody meters or records).
+curl_socket_t OpenSocket(void*, curlsocktype, curl_sockaddr* address) {
+  return socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
+}
 
 using Clock = std::chrono::steady_clock;
 using json = nlohmann::json;
@@ -205,6 +212,7 @@ struct ModelClient::Impl {
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, OnHeader);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, &attempt);
     if (!m.unix_socket.empty()) curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, m.unix_socket.c_str());
+    curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, OpenSocket);
     attempt.curl = curl_easy_perform(h);
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &attempt.http_status);
     ReturnHandle(h);

@@ -1,6 +1,7 @@
 #include "llm/http_server.h"
 
 #include <spdlog/spdlog.h>
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
@@ -158,6 +159,7 @@ struct HttpServer::Impl {
       typename Acceptor::protocol_type::socket socket(io);
       beast::error_code ec;
       acceptor.accept(socket, ec);
+      if (!ec) ::fcntl(socket.native_handle(), F_SETFD, FD_CLOEXEC);  // Asio does not
       std::lock_guard lock(mu);
       if (stopping) return;
       if (ec) continue;
@@ -216,6 +218,7 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& o
       impl->unix_acceptor = std::make_unique<asio::local::stream_protocol::acceptor>(
           impl->io, asio::local::stream_protocol::endpoint(options.unix_socket));
       ::chmod(options.unix_socket.c_str(), 0600);  // the token is the real guard; this keeps other users out
+      ::fcntl(impl->unix_acceptor->native_handle(), F_SETFD, FD_CLOEXEC);
     }
     if (!options.tcp_listen.empty()) {
       int port = 0;
@@ -223,6 +226,7 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& o
       asio::ip::tcp::endpoint endpoint(asio::ip::make_address(impl->tcp_host), static_cast<unsigned short>(port));
       impl->tcp_acceptor = std::make_unique<asio::ip::tcp::acceptor>(impl->io, endpoint, /*reuse_address=*/true);
       impl->tcp_port = impl->tcp_acceptor->local_endpoint().port();
+      ::fcntl(impl->tcp_acceptor->native_handle(), F_SETFD, FD_CLOEXEC);
     }
   } catch (const std::exception& e) {
     return Status::IOError("cannot listen on " +

@@ -98,7 +98,7 @@ class StdinFile {
     }
     const char* tmp = getenv("TMPDIR");
     std::string templ = std::string(tmp && *tmp ? tmp : "/tmp") + "/lineage-stdin-XXXXXX";
-    int fd = mkstemp(templ.data());
+    int fd = mkostemp(templ.data(), O_CLOEXEC);
     if (fd < 0) return Status::IOError("cannot create a file for standard input in " + templ);
     path_ = templ;
     std::size_t done = 0;

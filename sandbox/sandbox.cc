@@ -19,6 +19,7 @@
 #include <functional>
 #include <sstream>
 
+#include "base/files.h"
 #include "base/safe_tree.h"
 #include "base/unique_fd.h"
 #include "sandbox/cgroup.h"
@@ -108,7 +109,8 @@ std::string ShimPath() {
 
 // One line of /proc/PID/status, split on whitespace after the key.
 std::vector<long> StatusField(int pid, const std::string& key) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  auto text = ReadFile("/proc/" + std::to_string(pid) + "/status");
+  std::istringstream in(text.ok() ? *text : "");
   std::vector<long> values;
   for (std::string line; std::getline(in, line);) {
     if (line.rfind(key + ":", 0) != 0) continue;
@@ -535,7 +537,7 @@ class UnsafeSandbox : public Sandbox {
 Result<SandboxUser> ResolveUser(const SandboxOptions& options) {
   if (options.user) return *options.user;
   if (const char* env = std::getenv("LINEAGE_SANDBOX_USER"); env && *env) {
-    return ParseSandboxUser(env, "LINEAGE_SANDBOX_USER");
+    return ParseSandboxUser(env, "--sandbox-user (LINEAGE_SANDBOX_USER)");
   }
   return SandboxUser{};
 }

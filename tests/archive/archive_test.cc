@@ -36,6 +36,28 @@ struct Home {
   }
 };
 
+int Mode(const fs::path& path) {
+  struct stat st;
+  REQUIRE(stat(path.c_str(), &st) == 0);
+  return st.st_mode & 07777;
+}
+
+TEST_CASE("a home is its owner's alone: the directory 0700, the database and blobs 0600") {
+  Home h;
+  auto blob = h.archive->PutBlob("an evaluation log");
+  REQUIRE(blob.ok());
+  CHECK(Mode(h.tmp / "home") == 0700);
+  CHECK(Mode(h.tmp / "home/archive.db") == 0600);
+  CHECK(Mode(h.tmp / "home/blobs" / blob->substr(0, 2) / blob->substr(2)) == 0600);
+  // A home an older version left open is closed when it is next opened.
+  h.archive.reset();
+  fs::permissions(h.tmp / "home", fs::perms(0755));
+  fs::permissions(h.tmp / "home/archive.db", fs::perms(0644));
+  REQUIRE(Archive::Open(h.tmp / "home").ok());
+  CHECK(Mode(h.tmp / "home") == 0700);
+  CHECK(Mode(h.tmp / "home/archive.db") == 0600);
+}
+
 TEST_CASE("Init creates the home layout and is idempotent") {
   TempDir tmp;
   REQUIRE(Archive::Init(tmp / "home").ok());
