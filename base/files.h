@@ -24,6 +24,9 @@ std::string ClipText(const std::string& text, std::size_t max);
 // Lowercase hex SHA-256 of `data`.
 std::string Sha256Hex(std::string_view data);
 
+// `bytes` bytes from the kernel's random source, as lowercase hex: tokens and nonces nobody can guess.
+std::string RandomHex(int bytes);
+
 // Milliseconds since the Unix epoch, and its ISO 8601 UTC form ("2026-11-26T04:13:55.123Z").
 std::int64_t NowMillis();
 std::string FormatTimestamp(std::int64_t unix_millis);

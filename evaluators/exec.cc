@@ -5,7 +5,8 @@
 // list, prepare and gold run on the host: the program is the user's trusted plug-in and may read its
 // benchmark wherever it lives. score runs in a fresh sandbox, because it executes code the agent wrote:
 // there the program sees its own directory (read-only) and the workspace copy at /workspace, and nothing
-// else of the host.
+// else of the host. Its verdict is evidence, not a printed line: the program writes it to the report file
+// the request names, with the request's nonce and the count of tests it ran and passed (protocol 2).
 #include <nlohmann/json.hpp>
 
 #include "base/files.h"
@@ -19,7 +20,8 @@ using json = nlohmann::json;
 
 namespace {
 
-constexpr int kExecProtocol = 1;
+constexpr int kExecProtocol = 2;
+constexpr const char* kScoreReport = "result.json";  // in $LINEAGE_REPORT_DIR
 constexpr std::size_t kMaxShown = 300;
 
 std::string Clip(std::string text) {
@@ -38,6 +40,7 @@ std::string LastLine(const std::string& text) {
 struct ExecTask {
   TaskInfo info;
   std::int64_t test_timeout_ms = 120'000;
+  std::optional<std::int64_t> tests;  // how many tests the task holds, when the program says
 };
 
 class ExecEvaluator : public IndexedEvaluator<ExecTask> {
@@ -71,21 +74,39 @@ class ExecEvaluator : public IndexedEvaluator<ExecTask> {
 
   Result<TaskScore> Score(const std::string& id, const fs::path& workspace, const ScoreContext& context) override {
     LINEAGE_ASSIGN_OR_RETURN(const ExecTask* task, Find(id));
+    const std::string nonce = RandomHex(16);
+    json request = Request("score", id, "/workspace");
+    request["report"] = std::string(kReportDirInside) + "/" + kScoreReport;
+    request["nonce"] = nonce;
     TestRun run;
     run.argv = Argv();
-    run.stdin_data = Request("score", id, "/workspace").dump() + "\n";
+    run.stdin_data = request.dump() + "\n";
     run.timeout_ms = task->test_timeout_ms;
     const std::string dir = fs::absolute(spec_.path).parent_path().string();
     run.mounts.push_back({SandboxMount::Kind::kReadOnly, dir, dir});
     // A program that does not answer in time is broken, not the agent: it should time its own tests out.
-    LINEAGE_ASSIGN_OR_RETURN(SandboxResult r, RunOnCopy(workspace, run, context));
-    LINEAGE_ASSIGN_OR_RETURN(json reply, ReplyOf("score", id, r, run.timeout_ms));
+    LINEAGE_ASSIGN_OR_RETURN(TestRunResult r, RunOnCopy(workspace, run, context));
+    LINEAGE_RETURN_IF_ERROR(Failure("score", id, r.process, run.timeout_ms));
+    const TreeEntry* report = nullptr;
+    for (const TreeEntry& e : r.reports) {
+      if (e.path == kScoreReport && e.kind != TreeEntry::Kind::kSymlink) report = &e;
+    }
+    if (!report && r.process.exit_code != 0) {
+      return ProtocolError("score", id, "exited with status " + std::to_string(r.process.exit_code.value_or(-1)) +
+                                            " without a reply; stderr: " + Clip(r.process.stderr_text));
+    }
+    if (!report) {
+      return ProtocolError("score", id, std::string("wrote no reply to the request's \"report\" file (") +
+                                            request["report"].get<std::string>() + "); exec protocol 2 takes the "
+                                            "verdict from there, never from standard output (docs/evaluators.md)");
+    }
+    json reply = json::parse(report->data, nullptr, false);
+    if (!reply.is_object()) return ProtocolError("score", id, "the report is not a JSON object: '" + Clip(report->data) + "'");
     if (!reply.contains("solved") || !reply["solved"].is_boolean()) {
       return ProtocolError("score", id, "the reply has no \"solved\" boolean");
     }
     TaskScore score;
-    score.solved = reply["solved"].get<bool>();
-    score.duration_ms = r.wall_ms;
+    score.duration_ms = r.process.wall_ms;
     if (reply.contains("score")) {
       if (!reply["score"].is_number() || reply["score"].get<double>() < 0 || reply["score"].get<double>() > 1) {
         return ProtocolError("score", id, "\"score\" must be a number from 0 to 1");
@@ -94,6 +115,9 @@ class ExecEvaluator : public IndexedEvaluator<ExecTask> {
     }
     if (reply.contains("output") && reply["output"].is_string()) score.output = reply["output"].get<std::string>();
     if (score.output.size() > kMaxTestOutputBytes) score.output.resize(kMaxTestOutputBytes);
+    const std::string doubt = Doubt(reply, nonce, *task);
+    score.solved = reply["solved"].get<bool>() && doubt.empty();
+    if (!doubt.empty()) score.output += "\n[lineage: not solved: " + doubt + "]\n";
     return score;
   }
 
@@ -120,6 +144,20 @@ class ExecEvaluator : public IndexedEvaluator<ExecTask> {
     std::vector<std::string> argv = {fs::absolute(spec_.path).string()};
     argv.insert(argv.end(), spec_.args.begin(), spec_.args.end());
     return argv;
+  }
+
+  // Why a reply's "solved" cannot be believed; empty when it can: the nonce of this request, and tests
+  // that ran (as many as the task holds, when the list said) and all passed.
+  static std::string Doubt(const json& reply, const std::string& nonce, const ExecTask& task) {
+    if (reply.value("nonce", "") != nonce) return "the report does not carry this request's nonce";
+    const std::int64_t passed = reply.value("tests_passed", std::int64_t{-1});
+    const std::int64_t total = reply.value("tests_total", std::int64_t{-1});
+    if (total <= 0) return "the report gives no \"tests_total\" above 0: no test is known to have run";
+    if (passed != total) return std::to_string(passed) + " of " + std::to_string(total) + " tests passed";
+    if (task.tests && total != *task.tests) {
+      return std::to_string(total) + " tests ran, but the task holds " + std::to_string(*task.tests);
+    }
+    return "";
   }
 
   static json Request(const char* op, const std::string& task, const std::string& workspace) {
@@ -152,12 +190,13 @@ class ExecEvaluator : public IndexedEvaluator<ExecTask> {
   Result<json> Call(const json& request, SandboxSpec spec) const {
     spec.stdin_data = request.dump() + "\n";
     LINEAGE_ASSIGN_OR_RETURN(SandboxResult r, RunTrusted(spec));
-    return ReplyOf(request["op"].get<std::string>(), request.value("task", ""), r, spec.limits.wall_ms);
+    const std::string op = request["op"].get<std::string>(), task = request.value("task", "");
+    LINEAGE_RETURN_IF_ERROR(Failure(op, task, r, spec.limits.wall_ms));
+    return ParseReply(op, task, r.exit_code.value_or(-1), r.stdout_text, r.stderr_text);
   }
 
-  // The reply in a finished run of the program, or an error saying what went wrong.
-  Result<json> ReplyOf(const std::string& op, const std::string& task, const SandboxResult& r,
-                       std::int64_t timeout_ms) const {
+  // Why a run of the program gave no answer (killed, a limit, a crash); OK when it exited.
+  Status Failure(const std::string& op, const std::string& task, const SandboxResult& r, std::int64_t timeout_ms) const {
     if (r.limit == SandboxLimit::kWall) {
       return ProtocolError(op, task, "no answer within " + std::to_string(timeout_ms / 1000) + " s; it was killed");
     }
@@ -165,7 +204,7 @@ class ExecEvaluator : public IndexedEvaluator<ExecTask> {
     if (r.signal) {
       return ProtocolError(op, task, "crashed (signal " + std::to_string(*r.signal) + "); stderr: " + Clip(r.stderr_text));
     }
-    return ParseReply(op, task, r.exit_code.value_or(-1), r.stdout_text, r.stderr_text);
+    return Status::OK();
   }
 
   Result<json> ParseReply(const std::string& op, const std::string& task, int exit_code, const std::string& out,
@@ -207,6 +246,12 @@ class ExecEvaluator : public IndexedEvaluator<ExecTask> {
       task.info.unavailable = t.value("unavailable", "");
       task.info.agent_timeout_ms = static_cast<std::int64_t>(t.value("agent_timeout_s", 600.0) * 1000);
       task.test_timeout_ms = static_cast<std::int64_t>(t.value("test_timeout_s", 120.0) * 1000);
+      if (t.contains("tests")) {
+        if (!t["tests"].is_number_integer() || t["tests"].get<std::int64_t>() <= 0) {
+          return ProtocolError("list", task.info.id, "\"tests\" must be a positive integer (how many tests the task holds)");
+        }
+        task.tests = t["tests"].get<std::int64_t>();
+      }
       if (task.test_timeout_ms <= 0 || task.info.agent_timeout_ms <= 0) {
         return ProtocolError("list", task.info.id, "timeouts must be positive");
       }

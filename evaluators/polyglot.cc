@@ -26,14 +26,22 @@ struct Language {
   const char* test_command;
 };
 
-// Test commands as DGM's harness runs them; Java runs an installed Gradle offline instead of the wrapper,
-// which would download Gradle.
+// Test commands as DGM's harness runs them, each also writing a JUnit report to $LINEAGE_REPORT_DIR (scoring
+// believes the report, never an exit status alone); {exercise} stands for the exercise's directory name.
+// C++ builds with the exercise's own CMakeLists.txt (whose `make` runs the tests once), then runs the tests
+// again for Catch's JUnit report. pytest runs isolated (-I: the workspace cannot shadow pytest or the
+// standard library at start-up) and without conftest.py or ini files the agent could add. Java runs an
+// installed Gradle offline instead of the wrapper, which would download Gradle.
 const Language kLanguages[] = {
-    {"cpp", {"cmake", "make", "g++"}, "mkdir -p build && cd build && cmake -DEXERCISM_RUN_ALL_TESTS=1 .. >/dev/null && make"},
+    {"cpp", {"cmake", "make", "g++"},
+     "mkdir -p build && cd build && cmake -DEXERCISM_RUN_ALL_TESTS=1 .. >/dev/null && make && "
+     "./{exercise} -r junit -o \"$LINEAGE_REPORT_DIR/junit.xml\" >/dev/null"},
     {"go", {"go"}, "go test ./..."},
     {"java", {"gradle"}, "gradle test --offline --no-daemon -q"},
     {"javascript", {"npm", "node"}, "sed -i 's/\\bxtest(/test(/g' *.spec.js && npm run test"},
-    {"python", {"python3", "pytest"}, "python3 -m pytest -rA --tb=long -p no:cacheprovider"},
+    {"python", {"python3", "pytest"},
+     "python3 -I -m pytest -rA --tb=long -p no:cacheprovider --noconftest -c /dev/null --rootdir=. "
+     "--junitxml=\"$LINEAGE_REPORT_DIR/junit.xml\""},
     {"rust", {"cargo"}, "cargo test --offline -- --include-ignored"},
 };
 
@@ -185,14 +193,26 @@ class PolyglotEvaluator : public IndexedEvaluator<Exercise> {
     LINEAGE_ASSIGN_OR_RETURN(const Exercise* ex, Find(id));
     LINEAGE_ASSIGN_OR_RETURN(std::vector<TreeEntry> pristine, ReadTree(ex->dir));
     std::set<std::string> solutions(ex->solution_files.begin(), ex->solution_files.end());
+    std::set<std::string> tests(ex->test_files.begin(), ex->test_files.end());
     std::erase_if(pristine, [&](const TreeEntry& e) { return IsHidden(e.path) || solutions.count(e.path); });
     TestRun run;
+    std::vector<TreeEntry> test_files;
+    std::copy_if(pristine.begin(), pristine.end(), std::back_inserter(test_files),
+                 [&](const TreeEntry& e) { return tests.count(e.path) > 0; });
+    run.expected_tests = ExpectedTestNames(test_files, ex->info.language);
     run.overlay = std::move(pristine);
-    run.argv = {"sh", "-c", ex->language->test_command};
+    // Some build files name their targets after the directory the exercise is in.
+    const std::string slug = ex->dir.filename().string();
+    run.inside = "/workspace/" + slug;
+    std::string command = ex->language->test_command;
+    for (std::size_t at = command.find("{exercise}"); at != std::string::npos; at = command.find("{exercise}")) {
+      command.replace(at, std::string("{exercise}").size(), slug);
+    }
+    run.argv = {"sh", "-c", command};
     run.timeout_ms = 120'000;
     const fs::path node_modules = root_ / "javascript" / "node_modules";
     if (std::string(ex->language->name) == "javascript" && fs::is_directory(node_modules)) {
-      run.mounts.push_back({SandboxMount::Kind::kReadOnly, node_modules.string(), "/workspace/node_modules"});
+      run.mounts.push_back({SandboxMount::Kind::kReadOnly, node_modules.string(), run.inside + "/node_modules"});
     }
     return RunTests(workspace, run, context);
   }

@@ -2,11 +2,14 @@
 
 #include <unistd.h>
 
-#include "base/files.h"
-
 #include <algorithm>
+#include <boost/property_tree/ptree.hpp>
+#include <boost/property_tree/xml_parser.hpp>
 #include <map>
 #include <regex>
+#include <sstream>
+
+#include "base/files.h"
 
 namespace lineage {
 
@@ -14,7 +17,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr const char* kWorkspaceInside = "/workspace";
+constexpr std::uint64_t kScoringDiskBytes = 1ull << 30;  // a test build's objects, in the sandbox's memory
+constexpr std::size_t kMaxListed = 5;                     // missing test names named in a summary
 
 // Test output is kept from both ends: a compiler's first error and a test runner's summary both matter.
 std::string CapOutput(const std::string& text) {
@@ -26,6 +30,62 @@ std::string CapOutput(const std::string& text) {
 
 bool IsUnder(const std::string& path, const std::string& dir) {
   return path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 && path[dir.size()] == '/';
+}
+
+bool EndsWith(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+struct Testcase {
+  std::string name;
+  enum class Outcome { kPassed, kFailed, kSkipped } outcome = Outcome::kPassed;
+};
+
+void CollectTestcases(const boost::property_tree::ptree& node, std::vector<Testcase>& out) {
+  for (const auto& [tag, child] : node) {
+    if (tag == "testcase") {
+      Testcase t;
+      t.name = child.get<std::string>("<xmlattr>.name", "");
+      for (const auto& [inner, ignored] : child) {
+        if (inner == "failure" || inner == "error") t.outcome = Testcase::Outcome::kFailed;
+        if (inner == "skipped" && t.outcome == Testcase::Outcome::kPassed) t.outcome = Testcase::Outcome::kSkipped;
+      }
+      out.push_back(std::move(t));
+    } else if (tag != "<xmlattr>") {
+      CollectTestcases(child, out);
+    }
+  }
+}
+
+// True when testcase `name` stands for the expected test `expected`.
+bool Stands(const std::string& name, const std::string& expected) {
+  if (name.compare(0, expected.size(), expected) != 0) return false;
+  return name.size() == expected.size() || std::string("[(/ ").find(name[expected.size()]) != std::string::npos;
+}
+
+// Every capture of `pattern` (group 1, or group 2 when the pattern captures a quote first) in each line.
+void Matches(const std::string& text, const std::regex& pattern, int group, std::vector<std::string>& out) {
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    std::smatch m;
+    if (std::regex_search(line, m, pattern)) out.push_back(m[group].str());
+  }
+}
+
+// Names declared on the line after a marker line (#[test] fn x, @Test void x()).
+void AfterMarker(const std::string& text, const std::regex& marker, const std::regex& declaration,
+                 std::vector<std::string>& out) {
+  std::istringstream lines(text);
+  bool marked = false;
+  for (std::string line; std::getline(lines, line);) {
+    std::smatch m;
+    if (std::regex_search(line, marker)) {
+      marked = true;
+    } else if (marked && std::regex_search(line, m, declaration)) {
+      out.push_back(m[1].str());
+      marked = false;
+    }
+  }
 }
 
 }  // namespace
@@ -46,85 +106,129 @@ std::vector<TreeEntry> LayOver(std::vector<TreeEntry> tree, const std::vector<Tr
   return out;
 }
 
-std::optional<double> ParsePartialScore(const std::string& output) {
-  static const std::regex kExplicit(R"(lineage-score:\s*([0-9]*\.?[0-9]+))");
-  static const std::regex kPytest(R"((?:^|\n)[= ]*((?:\d+ (?:passed|failed|errors?|skipped|xfailed|xpassed|deselected|warnings?)(?:, )?)+) in [0-9.]+s)");
-  static const std::regex kCatchCounts(R"(test cases:\s*(\d+)\s*\|\s*(\d+) passed\s*\|\s*(\d+) failed)");
-  static const std::regex kCatchAll(R"(All tests passed \(\d+ assertions? in (\d+) test cases?\))");
-  std::smatch m;
-  auto last = [&](const std::regex& re) {
-    std::optional<std::smatch> found;
-    for (auto it = std::sregex_iterator(output.begin(), output.end(), re); it != std::sregex_iterator(); ++it) {
-      found = *it;
+std::vector<std::string> ExpectedTestNames(const std::vector<TreeEntry>& test_files, const std::string& language) {
+  static const std::regex kPython(R"(^[ \t]*(?:async[ \t]+)?def[ \t]+(test\w*)[ \t]*\()");
+  static const std::regex kCppTest(R"(^[ \t]*TEST[ \t]*\([ \t]*(\w+)[ \t]*\))");
+  static const std::regex kCatch(R"re(^[ \t]*TEST_CASE[ \t]*\([ \t]*"((?:[^"\\]|\\.)*)")re");
+  static const std::regex kGo(R"(^func[ \t]+(Test\w*)[ \t]*\([ \t]*\w+[ \t]+\*testing\.T[ \t]*\))");
+  static const std::regex kRustMarker(R"(^[ \t]*#\[test\])");
+  static const std::regex kRustFn(R"(^[ \t]*(?:pub[ \t]+)?fn[ \t]+(\w+))");
+  static const std::regex kJavaMarker(R"(^[ \t]*@Test\b)");
+  static const std::regex kJavaMethod(R"(\bvoid[ \t]+(\w+)[ \t]*\()");
+  static const std::regex kJs(R"re(^[ \t]*(?:x?test|it)[ \t]*\([ \t]*(['"`])(.*?)\1)re");
+  std::vector<std::string> names;
+  for (const TreeEntry& file : test_files) {
+    if (file.kind == TreeEntry::Kind::kSymlink) continue;
+    if (language == "python" && EndsWith(file.path, ".py")) Matches(file.data, kPython, 1, names);
+    if (language == "cpp") {
+      Matches(file.data, kCppTest, 1, names);
+      Matches(file.data, kCatch, 1, names);
     }
-    return found;
-  };
-  if (auto e = last(kExplicit)) {
-    double v = std::stod((*e)[1].str());
-    return std::clamp(v, 0.0, 1.0);
+    if (language == "go" && EndsWith(file.path, "_test.go")) Matches(file.data, kGo, 1, names);
+    if (language == "rust" && EndsWith(file.path, ".rs")) AfterMarker(file.data, kRustMarker, kRustFn, names);
+    if (language == "java" && EndsWith(file.path, ".java")) AfterMarker(file.data, kJavaMarker, kJavaMethod, names);
+    if (language == "javascript" && EndsWith(file.path, ".js")) Matches(file.data, kJs, 2, names);
   }
-  if (auto p = last(kPytest)) {
-    static const std::regex kCount(R"((\d+) (passed|failed|errors?))");
-    const std::string summary = (*p)[1].str();
-    double passed = 0, total = 0;
-    for (auto it = std::sregex_iterator(summary.begin(), summary.end(), kCount); it != std::sregex_iterator(); ++it) {
-      double n = std::stod((*it)[1].str());
-      total += n;
-      if ((*it)[2].str() == "passed") passed += n;
-    }
-    if (total > 0) return passed / total;
-  }
-  if (auto c = last(kCatchCounts)) {
-    double total = std::stod((*c)[1].str());
-    if (total > 0) return std::stod((*c)[2].str()) / total;
-  }
-  if (last(kCatchAll)) return 1.0;
-  return std::nullopt;
+  return names;
 }
 
-TaskScore ScoreFromResult(const SandboxResult& r) {
-  TaskScore score;
-  score.solved = r.ok();
-  score.timed_out = r.limit == SandboxLimit::kWall || r.limit == SandboxLimit::kCpu;
-  std::string output = r.stdout_text;
-  if (!r.stderr_text.empty()) output += (output.empty() ? "" : "\n") + r.stderr_text;
-  if (r.limit) output += std::string("\n[lineage: the tests hit the ") + SandboxLimitName(*r.limit) + " limit]\n";
-  score.partial = ParsePartialScore(output);
-  if (score.solved && !score.partial) score.partial = 1.0;
-  if (!score.solved && score.partial && *score.partial >= 1.0) score.partial.reset();  // a build step failed
-  score.output = CapOutput(output);
-  score.duration_ms = r.wall_ms;
-  return score;
+ReportVerdict CheckReports(const std::vector<TreeEntry>& reports, const std::vector<std::string>& expected) {
+  ReportVerdict v;
+  v.expected = static_cast<int>(expected.size());
+  std::vector<Testcase> testcases;
+  int files = 0;
+  for (const TreeEntry& report : reports) {
+    if (report.kind == TreeEntry::Kind::kSymlink || !EndsWith(report.path, ".xml")) continue;
+    ++files;
+    try {
+      std::istringstream in(report.data);
+      boost::property_tree::ptree tree;
+      boost::property_tree::read_xml(in, tree);
+      CollectTestcases(tree, testcases);
+    } catch (const std::exception& e) {
+      v.summary = "the test report " + report.path + " is not valid XML (" + e.what() + ")";
+      return v;
+    }
+  }
+  v.testcases = static_cast<int>(testcases.size());
+  if (files == 0) {
+    v.summary = "the tests wrote no JUnit report to $LINEAGE_REPORT_DIR: an exit status alone never means solved";
+    return v;
+  }
+  std::string missing;
+  int missing_count = 0;
+  for (const std::string& name : expected) {
+    bool passed = std::any_of(testcases.begin(), testcases.end(), [&](const Testcase& t) {
+      return t.outcome == Testcase::Outcome::kPassed && Stands(t.name, name);
+    });
+    if (passed) {
+      ++v.passed_expected;
+    } else if (missing_count++ < static_cast<int>(kMaxListed)) {
+      missing += (missing.empty() ? "" : ", ") + name;
+    }
+  }
+  v.failed = static_cast<int>(std::count_if(testcases.begin(), testcases.end(), [](const Testcase& t) {
+    return t.outcome == Testcase::Outcome::kFailed;
+  }));
+  v.summary = std::to_string(v.passed_expected) + " of " + std::to_string(v.expected) + " expected tests passed";
+  if (v.failed > 0) v.summary += ", " + std::to_string(v.failed) + " failed";
+  if (missing_count > 0) {
+    v.summary += "; not passed: " + missing + (missing_count > static_cast<int>(kMaxListed) ? ", ..." : "");
+  }
+  if (expected.empty()) v.summary = "cannot tell which tests the task holds: no test names found in its test files";
+  v.proven = !expected.empty() && v.passed_expected == v.expected && v.failed == 0;
+  return v;
 }
 
-Result<SandboxResult> RunOnCopy(const fs::path& workspace, const TestRun& run, const ScoreContext& context) {
+Result<TestRunResult> RunOnCopy(const fs::path& workspace, const TestRun& run, const ScoreContext& context) {
   if (!context.sandbox) return Status::Internal("scoring needs a sandbox");
   LINEAGE_ASSIGN_OR_RETURN(std::vector<TreeEntry> tree, ReadTree(workspace));
-  const fs::path copy = context.scratch / "workspace";
+  const fs::path copy = context.scratch / "workspace", reports = context.scratch / "report";
   LINEAGE_RETURN_IF_ERROR(WriteTree(copy, LayOver(std::move(tree), run.overlay)));
+  std::error_code ec;
+  fs::create_directories(reports, ec);
+  if (ec) return Status::IOError("cannot create " + reports.string() + ": " + ec.message());
   SandboxSpec spec;
   spec.argv = run.argv;
-  spec.workdir = kWorkspaceInside;
+  spec.workdir = run.inside;
   // The workspace first: later mounts may sit inside it (node_modules, say).
-  spec.mounts = {{SandboxMount::Kind::kReadWrite, copy.string(), kWorkspaceInside}};
+  spec.mounts = {{SandboxMount::Kind::kScratch, copy.string(), run.inside},
+                 {SandboxMount::Kind::kReadWrite, reports.string(), kReportDirInside}};
   spec.mounts.insert(spec.mounts.end(), run.mounts.begin(), run.mounts.end());
+  spec.env["LINEAGE_REPORT_DIR"] = kReportDirInside;
   spec.stdin_data = run.stdin_data;
   spec.limits.wall_ms = run.timeout_ms;
   spec.limits.cpu_seconds = std::max<std::int64_t>(10, run.timeout_ms / 1000 * 2);
   spec.limits.output_bytes = 4ull << 20;
-  return context.sandbox->Run(spec);
+  spec.limits.disk_bytes = kScoringDiskBytes;
+  TestRunResult out;
+  LINEAGE_ASSIGN_OR_RETURN(out.process, context.sandbox->Run(spec));
+  TreeLimits limits;
+  limits.max_file_bytes = 16ull << 20;
+  limits.max_total_bytes = 64ull << 20;
+  auto left = ReadTree(reports, limits);
+  if (left.ok()) out.reports = std::move(left).value();  // unreadable reports prove nothing
+  return out;
 }
 
 Result<TaskScore> RunTests(const fs::path& workspace, const TestRun& run, const ScoreContext& context) {
-  LINEAGE_ASSIGN_OR_RETURN(SandboxResult result, RunOnCopy(workspace, run, context));
-  return ScoreFromResult(result);
+  LINEAGE_ASSIGN_OR_RETURN(TestRunResult r, RunOnCopy(workspace, run, context));
+  const ReportVerdict verdict = CheckReports(r.reports, run.expected_tests);
+  TaskScore score;
+  score.solved = r.process.ok() && verdict.proven;
+  score.timed_out = r.process.limit == SandboxLimit::kWall || r.process.limit == SandboxLimit::kCpu;
+  if (verdict.expected > 0) score.partial = static_cast<double>(verdict.passed_expected) / verdict.expected;
+  std::string output = r.process.stdout_text;
+  if (!r.process.stderr_text.empty()) output += (output.empty() ? "" : "\n") + r.process.stderr_text;
+  if (r.process.limit) {
+    output += std::string("\n[lineage: the tests hit the ") + SandboxLimitName(*r.process.limit) + " limit]\n";
+  }
+  score.output = CapOutput(output) + "\n[lineage: " + verdict.summary + "]\n";
+  score.duration_ms = r.process.wall_ms;
+  return score;
 }
 
 bool HasProgram(const std::string& program) { return !FindInPath(program).empty(); }
-
-}  // namespace lineage
-
-namespace lineage {
 
 Status WriteOver(const std::filesystem::path& dir, const std::vector<TreeEntry>& entries) {
   for (const TreeEntry& e : entries) {

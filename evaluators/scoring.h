@@ -1,5 +1,11 @@
 // Shared by the built-in formats (internal to evaluators/): running tests on a copy of a finished
-// workspace in a fresh sandbox, reading pass counts from test output, and finding toolchains.
+// workspace in a fresh sandbox, and deciding from the test runner's report whether they passed.
+//
+// An exit status alone never means solved: a solution that calls _exit(0) at exit, prints a fake summary
+// or hooks the test runner must not pass. The tests run with $LINEAGE_REPORT_DIR naming an empty directory
+// outside the workspace, created for this run only (so nothing the agent left can be in it), and the test
+// command writes a JUnit XML report there. A task is solved when the command exits 0 in time and the report
+// shows every test the pristine test files hold as passed, and none failed.
 #pragma once
 
 #include <cstdint>
@@ -13,27 +19,47 @@
 
 namespace lineage {
 
+// Where the report directory is inside the scoring sandbox; $LINEAGE_REPORT_DIR names it.
+inline constexpr const char* kReportDirInside = "/lineage/report";
+
 struct TestRun {
   std::vector<TreeEntry> overlay;  // hidden tests and protected files, written over the workspace copy
-  std::vector<std::string> argv;   // run in /workspace
+  std::vector<std::string> argv;   // run in `inside`
+  std::string inside = "/workspace";  // where the workspace copy is, inside the sandbox
   std::int64_t timeout_ms = 120'000;
   std::vector<SandboxMount> mounts;  // extra read-only paths the tests need
   std::string stdin_data;
+  std::vector<std::string> expected_tests;  // names the report must show passed (ExpectedTestNames)
 };
 
-// Reads `workspace` (safely: it is hostile), lays `run.overlay` over it in `context.scratch`/workspace and
-// runs the command there in a fresh sandbox.
-Result<SandboxResult> RunOnCopy(const std::filesystem::path& workspace, const TestRun& run, const ScoreContext& context);
+struct TestRunResult {
+  SandboxResult process;
+  std::vector<TreeEntry> reports;  // what the tests left in $LINEAGE_REPORT_DIR
+};
 
-// RunOnCopy, read as tests: solved when the command exits 0 in time.
+// Reads `workspace` (safely: it is hostile), lays `run.overlay` over a copy of it in `context.scratch` and
+// runs the command there in a fresh sandbox, with an empty report directory.
+Result<TestRunResult> RunOnCopy(const std::filesystem::path& workspace, const TestRun& run, const ScoreContext& context);
+
+// RunOnCopy, judged: solved when the command exits 0 in time and its JUnit reports prove every expected
+// test passed (CheckReports).
 Result<TaskScore> RunTests(const std::filesystem::path& workspace, const TestRun& run, const ScoreContext& context);
 
-// The sandbox result as a TaskScore (exit 0 within limits = solved; output capped; partial from counts).
-TaskScore ScoreFromResult(const SandboxResult& result);
+// The names of the tests in `test_files`, by the conventions of `language` (python: def test_*; cpp:
+// TEST(name) and Catch2's TEST_CASE("name"); go: func TestX; rust: #[test] fn x; java: @Test void x();
+// javascript: test("name") and it("name")). Empty when the language is unknown or nothing matched.
+std::vector<std::string> ExpectedTestNames(const std::vector<TreeEntry>& test_files, const std::string& language);
 
-// The fraction of test cases passed, read from pytest's or Catch2's summary, or a line "lineage-score: X";
-// nullopt when the output says nothing countable.
-std::optional<double> ParsePartialScore(const std::string& output);
+struct ReportVerdict {
+  bool proven = false;    // every expected test passed, and no test failed or erred
+  int expected = 0, passed_expected = 0, failed = 0, testcases = 0;
+  std::string summary;    // "5 of 5 expected tests passed", or why nothing is proven
+};
+
+// Reads the JUnit XML reports among `reports` (testsuite/testcase elements, at any depth) against
+// `expected`: a testcase stands for an expected name when its name equals it or continues it with "[",
+// "(", "/" or " " (parametrized, JUnit 5 and Catch2 section forms).
+ReportVerdict CheckReports(const std::vector<TreeEntry>& reports, const std::vector<std::string>& expected);
 
 // `tree` with `overlay` laid over it: same paths replaced; entries in the way of an overlay path (a file
 // where the overlay needs a directory, or the reverse) removed.
@@ -41,10 +67,6 @@ std::vector<TreeEntry> LayOver(std::vector<TreeEntry> tree, const std::vector<Tr
 
 // True when `program` is an executable in a directory of the sandbox's PATH.
 bool HasProgram(const std::string& program);
-
-}  // namespace lineage
-
-namespace lineage {
 
 // Writes `entries` into `dir` (trusted: a workspace lineage just prepared), replacing files at the same
 // paths and creating directories as needed.

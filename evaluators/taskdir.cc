@@ -16,8 +16,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const std::set<std::string> kTaskKeys = {"instruction", "language", "tags",           "test",
-                                         "requires",    "agent_timeout_s", "test_timeout_s"};
+const std::set<std::string> kTaskKeys = {"instruction", "language",        "tags",          "test",
+                                         "requires",    "agent_timeout_s", "test_timeout_s", "tests"};
 const std::set<std::string> kSuiteKeys = {"name", "description", "subsets"};
 
 struct TaskDef {
@@ -26,6 +26,7 @@ struct TaskDef {
   std::string instruction;
   std::string test_command;
   std::int64_t test_timeout_ms = 120'000;
+  std::vector<std::string> tests;  // the test names its report must show passed; empty: read from tests/
 };
 
 Result<TaskDef> ParseTask(const fs::path& root, const fs::path& dir) {
@@ -44,6 +45,7 @@ Result<TaskDef> ParseTask(const fs::path& root, const fs::path& dir) {
   LINEAGE_ASSIGN_OR_RETURN(task.test_command, read.String("test", "", true));
   if (task.test_command.empty()) return read.Error("test", "must not be empty");
   LINEAGE_ASSIGN_OR_RETURN(std::vector<std::string> requires_programs, read.StringList("requires"));
+  LINEAGE_ASSIGN_OR_RETURN(task.tests, read.StringList("tests"));
   LINEAGE_ASSIGN_OR_RETURN(task.info.agent_timeout_ms, read.Milliseconds("agent_timeout_s", 600'000));
   LINEAGE_ASSIGN_OR_RETURN(task.test_timeout_ms, read.Milliseconds("test_timeout_s", 120'000));
   for (const std::string& program : requires_programs) {
@@ -106,6 +108,9 @@ class TaskDirEvaluator : public IndexedEvaluator<TaskDef> {
     for (const fs::path& dir : {root_ / "support" / task->info.language, task->dir / "tests"}) {
       if (!fs::is_directory(dir)) continue;
       LINEAGE_ASSIGN_OR_RETURN(std::vector<TreeEntry> files, ReadTree(dir));
+      if (dir == task->dir / "tests") {
+        run.expected_tests = task->tests.empty() ? ExpectedTestNames(files, task->info.language) : task->tests;
+      }
       run.overlay = LayOver(std::move(run.overlay), files);
     }
     run.argv = {"sh", "-c", task->test_command};

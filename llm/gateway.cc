@@ -1,7 +1,6 @@
 #include "llm/gateway.h"
 
 #include <spdlog/spdlog.h>
-#include <sys/random.h>
 
 #include <chrono>
 #include <condition_variable>
@@ -74,21 +73,7 @@ Spend Budget::in_flight() const {
   return in_flight_;
 }
 
-std::string NewToken() {
-  unsigned char bytes[16];
-  size_t got = 0;
-  while (got < sizeof bytes) {
-    ssize_t n = getrandom(bytes + got, sizeof bytes - got, 0);
-    if (n > 0) got += static_cast<size_t>(n);
-  }
-  static const char* kHex = "0123456789abcdef";
-  std::string token = "lgw-";
-  for (unsigned char b : bytes) {
-    token += kHex[b >> 4];
-    token += kHex[b & 15];
-  }
-  return token;
-}
+std::string NewToken() { return "lgw-" + RandomHex(16); }
 
 // --- Gateway ------------------------------------------------------------------------------------------
 

@@ -39,8 +39,6 @@ constexpr const char* kEtcEntries[] = {
     "terminfo", "timezone",
 };
 
-// Where lineage-sandbox-shim mounts the paths it is asked to stage (see shim.cc).
-constexpr const char* kStageRoot = "/tmp/.lineage-stage/";
 constexpr const char* kShimInside = "/.lineage-shim";  // the shim again, as the step before the command
 constexpr int kStartTimeoutMs = 20'000;  // bubblewrap reporting its sandbox, on a loaded machine
 constexpr int kMaxSyncDepth = 256;
@@ -208,6 +206,50 @@ struct Place {
   UniqueFd fd;                          // its root, opened through the sandbox while it waits to start
 };
 
+// Host files every sandbox of a Sandbox uses, in one temporary directory readable by the sandbox user and
+// removed with the Sandbox:
+//   etc/    the /etc a sandbox sees: a copy of kEtcEntries, bound as one directory (one mount rather than
+//           one per entry: each costs bubblewrap a bind and a remount);
+//   stage/  an empty directory the shim lays its staged paths over, in its own mount namespace.
+class HostFiles {
+ public:
+  static Result<std::unique_ptr<HostFiles>> Make() {
+    std::string dir = (fs::temp_directory_path() / "lineage-sandbox-XXXXXX").string();
+    if (mkdtemp(dir.data()) == nullptr) return Status::IOError("cannot create a directory for the sandbox's files");
+    std::unique_ptr<HostFiles> files(new HostFiles(dir));
+    std::error_code ec;
+    fs::create_directories(files->etc(), ec);
+    fs::create_directories(files->stage_root(), ec);
+    if (ec) return Status::IOError("cannot create " + dir + ": " + ec.message());
+    for (const char* entry : kEtcEntries) {
+      const fs::path from = fs::path("/etc") / entry;
+      if (!fs::exists(fs::symlink_status(from, ec))) continue;
+      fs::copy(from, fs::path(files->etc()) / entry, fs::copy_options::recursive | fs::copy_options::copy_symlinks, ec);
+      if (ec) return Status::IOError("cannot copy " + from.string() + ": " + ec.message());
+    }
+    fs::remove_all(fs::path(files->etc()) / "ssl" / "private", ec);
+    // Everything readable by the sandbox user.
+    chmod(dir.c_str(), 0755);
+    for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+      struct stat st;
+      if (lstat(it->path().c_str(), &st) == 0 && !S_ISLNK(st.st_mode)) {
+        chmod(it->path().c_str(), (st.st_mode & 07777 & ~(S_ISUID | S_ISGID)) | (S_ISDIR(st.st_mode) ? 0555 : 0444));
+      }
+    }
+    return files;
+  }
+  ~HostFiles() {
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+  std::string etc() const { return dir_ + "/etc"; }
+  std::string stage_root() const { return dir_ + "/stage"; }
+
+ private:
+  explicit HostFiles(std::string dir) : dir_(std::move(dir)) {}
+  std::string dir_;
+};
+
 // One run of a bwrap sandbox: the arguments, the start (fill the writable places, then let it go), the disk
 // watch, and the copy back.
 //
@@ -216,8 +258,9 @@ struct Place {
 // it, and sends the go. Nothing of the agent's has run before the go.
 class Launch {
  public:
-  Launch(const SandboxSpec& spec, std::optional<SandboxUser> user, const Cgroup* cgroup, std::string shim, std::string etc)
-      : spec_(spec), user_(user), cgroup_(cgroup), shim_(std::move(shim)), etc_(std::move(etc)) {
+  Launch(const SandboxSpec& spec, std::optional<SandboxUser> user, const Cgroup* cgroup, std::string shim,
+         const HostFiles& files)
+      : spec_(spec), user_(user), cgroup_(cgroup), shim_(std::move(shim)), files_(files) {
     places_.push_back({"/tmp"});
     places_.push_back({"/dev/shm"});
     for (const SandboxMount& m : spec.mounts) {
@@ -254,6 +297,7 @@ class Launch {
     std::vector<std::string> a = {"--parent", std::to_string(getpid()), "--wall-ms", std::to_string(spec_.limits.wall_ms)};
     if (user_) a.insert(a.end(), {"--user", std::to_string(user_->uid) + ":" + std::to_string(user_->gid)});
     for (int fd : KeepFds()) a.insert(a.end(), {"--keep", std::to_string(fd)});
+    if (!stage_.empty()) a.insert(a.end(), {"--stage-root", files_.stage_root()});
     for (const std::string& path : stage_) a.insert(a.end(), {"--stage", path});
     a.push_back("--");
     a.push_back(bwrap);
@@ -327,7 +371,7 @@ class Launch {
   std::string Stage(const std::string& host) {
     if (!user_ || ReachableBy(host, *user_)) return host;
     stage_.push_back(host);
-    return kStageRoot + std::to_string(stage_.size() - 1);
+    return files_.stage_root() + "/" + std::to_string(stage_.size() - 1);
   }
 
   std::vector<std::string> BwrapArgs() {
@@ -344,7 +388,7 @@ class Launch {
         a.insert(a.end(), {"--ro-bind", dir, dir});
       }
     }
-    a.insert(a.end(), {"--ro-bind", Stage(etc_), "/etc"});
+    a.insert(a.end(), {"--ro-bind", Stage(files_.etc()), "/etc"});
     a.insert(a.end(), {"--proc", "/proc", "--dev", "/dev", "--size", tmp_bytes, "--tmpfs", "/tmp", "--size", tmp_bytes,
                        "--tmpfs", "/dev/shm"});
     for (const SandboxMount& m : spec_.mounts) {
@@ -378,55 +422,18 @@ class Launch {
   const SandboxSpec& spec_;
   const std::optional<SandboxUser> user_;
   const Cgroup* cgroup_;
-  const std::string shim_, etc_;
+  const std::string shim_;
+  const HostFiles& files_;
   UniqueFd filter_;
   Pipe info_, ready_, go_;
   std::vector<std::string> stage_;
   std::vector<Place> places_;
 };
 
-// The /etc a sandbox sees: a copy of kEtcEntries, made once per Sandbox, bound as one directory (one mount
-// rather than one per entry: each costs bubblewrap a bind and a remount). Readable by the sandbox user;
-// removed with the Sandbox.
-class EtcSnapshot {
- public:
-  static Result<std::unique_ptr<EtcSnapshot>> Make() {
-    std::string dir = (fs::temp_directory_path() / "lineage-etc-XXXXXX").string();
-    if (mkdtemp(dir.data()) == nullptr) return Status::IOError("cannot create a directory for the sandbox's /etc");
-    std::unique_ptr<EtcSnapshot> snapshot(new EtcSnapshot(dir));
-    std::error_code ec;
-    for (const char* entry : kEtcEntries) {
-      const fs::path from = fs::path("/etc") / entry;
-      if (!fs::exists(fs::symlink_status(from, ec))) continue;
-      fs::copy(from, fs::path(dir) / entry, fs::copy_options::recursive | fs::copy_options::copy_symlinks, ec);
-      if (ec) return Status::IOError("cannot copy " + from.string() + ": " + ec.message());
-    }
-    fs::remove_all(fs::path(dir) / "ssl" / "private", ec);
-    // Everything readable by the sandbox user.
-    chmod(dir.c_str(), 0755);
-    for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-      struct stat st;
-      if (lstat(it->path().c_str(), &st) == 0 && !S_ISLNK(st.st_mode)) {
-        chmod(it->path().c_str(), (st.st_mode & 07777 & ~(S_ISUID | S_ISGID)) | (S_ISDIR(st.st_mode) ? 0555 : 0444));
-      }
-    }
-    return snapshot;
-  }
-  ~EtcSnapshot() {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-  const std::string& dir() const { return dir_; }
-
- private:
-  explicit EtcSnapshot(std::string dir) : dir_(std::move(dir)) {}
-  std::string dir_;
-};
-
 class BwrapSandbox : public Sandbox {
  public:
-  BwrapSandbox(HostSupport host, CgroupSupport cgroups, SandboxUser user, std::unique_ptr<EtcSnapshot> etc)
-      : host_(std::move(host)), cgroups_(std::move(cgroups)), user_(user), etc_(std::move(etc)) {}
+  BwrapSandbox(HostSupport host, CgroupSupport cgroups, SandboxUser user, std::unique_ptr<HostFiles> files)
+      : host_(std::move(host)), cgroups_(std::move(cgroups)), user_(user), files_(std::move(files)) {}
 
   std::vector<std::string> EnforcedLimits() const override {
     std::string v = "cgroup v" + std::to_string(cgroups_.version);
@@ -459,7 +466,7 @@ class BwrapSandbox : public Sandbox {
       cgroup = std::move(cg).value();
     }
     Launch launch(spec, geteuid() == 0 ? std::optional<SandboxUser>(user_) : std::nullopt, cgroup.get(), host_.shim_path,
-                  etc_->dir());
+                  *files_);
     LINEAGE_RETURN_IF_ERROR(launch.Prepare());
     ProcessRun run;
     run.exe = host_.shim_path;
@@ -492,7 +499,7 @@ class BwrapSandbox : public Sandbox {
   HostSupport host_;
   CgroupSupport cgroups_;
   SandboxUser user_;
-  std::unique_ptr<EtcSnapshot> etc_;
+  std::unique_ptr<HostFiles> files_;
 };
 
 // No isolation at all: the command runs on the host as lineage's user. Limits still apply.
@@ -662,15 +669,15 @@ HostSupport DetectHostWith(const CgroupSupport& cg, const SandboxUser& user) {
     return h;
   }
   // A real sandbox round trip tells more than any sysctl: containers block it in many ways.
-  auto etc = EtcSnapshot::Make();
-  if (!etc.ok()) {
-    h.problem = etc.status().message();
+  auto files = HostFiles::Make();
+  if (!files.ok()) {
+    h.problem = files.status().message();
     return h;
   }
   SandboxSpec probe;
   probe.argv = {"true"};
   probe.limits.wall_ms = 10000;
-  auto r = BwrapSandbox(h, cg, user, std::move(etc).value()).Run(probe);
+  auto r = BwrapSandbox(h, cg, user, std::move(files).value()).Run(probe);
   h.user_namespaces = r.ok() && r->exit_code == 0;
   if (!h.user_namespaces) {
     std::string why = r.ok() ? r->stderr_text.substr(0, r->stderr_text.find('\n')) : r.status().message();
@@ -708,8 +715,8 @@ Result<std::unique_ptr<Sandbox>> Sandbox::Create(Backend backend, const SandboxO
   CgroupSupport cgroups = DetectCgroups();
   HostSupport host = DetectHostWith(cgroups, user);
   if (!host.problem.empty()) return Status::FailedPrecondition(host.problem);
-  LINEAGE_ASSIGN_OR_RETURN(std::unique_ptr<EtcSnapshot> etc, EtcSnapshot::Make());
-  auto sandbox = std::unique_ptr<Sandbox>(new BwrapSandbox(std::move(host), std::move(cgroups), user, std::move(etc)));
+  LINEAGE_ASSIGN_OR_RETURN(std::unique_ptr<HostFiles> files, HostFiles::Make());
+  auto sandbox = std::unique_ptr<Sandbox>(new BwrapSandbox(std::move(host), std::move(cgroups), user, std::move(files)));
   for (const std::string& line : sandbox->EnforcedLimits()) {
     if (line.find("NOT ENFORCED") != std::string::npos || line.find("RLIMIT_AS") != std::string::npos) {
       spdlog::warn("sandbox limit {}", line);

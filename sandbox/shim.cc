@@ -1,8 +1,8 @@
 // lineage-sandbox-shim: the process between lineage and bubblewrap that makes a sandbox's life depend on
 // lineage's, with no window in which it does not; and, inside the sandbox, the step before the command.
 //
-//   lineage-sandbox-shim --parent PID [--user UID:GID] [--wall-ms MS] [--keep FD]... [--stage PATH]...
-//                        -- PROGRAM [ARGS...]
+//   lineage-sandbox-shim --parent PID [--user UID:GID] [--wall-ms MS] [--keep FD]...
+//                        [--stage-root DIR --stage PATH...] -- PROGRAM [ARGS...]
 //   lineage-sandbox-shim --ready-fd W --go-fd R -- COMMAND [ARGS...]
 //
 // The second form runs inside the sandbox, once bubblewrap has set it up: it tells lineage so (a byte on
@@ -18,9 +18,9 @@
 //      mapping only its own ids). Its one child becomes that namespace's init, with its own parent-death
 //      signal, and runs PROGRAM (bubblewrap). When the shim dies, its child dies, and the kernel kills
 //      every process in the namespace, bubblewrap's nested sandbox included: nothing outlives lineage.
-//   4. --stage: mounts each PATH, cloned while still privileged enough to reach it, at
-//      /tmp/.lineage-stage/<N> (N counting from 0, in a private /tmp of this mount namespace), so that a
-//      sandbox user who may not traverse lineage's 0700 home can still be given exactly those paths.
+//   4. --stage: mounts each PATH, cloned while still privileged enough to reach it, at DIR/<N> (N counting
+//      from 0, on a small tmpfs this mount namespace lays over the empty directory DIR), so that a sandbox
+//      user who may not traverse lineage's 0700 home can still be given exactly those paths.
 //   5. --user: when run as root, switches to UID:GID (no supplementary groups) before starting PROGRAM,
 //      so the sandbox never runs as host root.
 //   6. Waits for its child and exits as it did. --wall-ms is a backstop for lineage's own deadline: past
@@ -52,7 +52,6 @@ namespace {
 
 constexpr int kShimFailure = 125;
 constexpr int kExecFailure = 127;
-constexpr const char* kStageRoot = "/tmp/.lineage-stage";
 constexpr long kWallGraceMs = 2000;
 
 [[noreturn]] void Die(const std::string& what, bool with_errno = true) {
@@ -70,6 +69,7 @@ struct Options {
   gid_t gid = 0;
   long wall_ms = 0;
   std::vector<int> keep;
+  std::string stage_root;
   std::vector<std::string> stage;
   std::vector<char*> program;  // NULL-terminated
   int ready_fd = -1, go_fd = -1;
@@ -109,6 +109,8 @@ Options Parse(int argc, char** argv) {
       o.wall_ms = ParseNumber(value("--wall-ms"), "--wall-ms");
     } else if (arg == "--keep") {
       o.keep.push_back(static_cast<int>(ParseNumber(value("--keep"), "--keep")));
+    } else if (arg == "--stage-root") {
+      o.stage_root = value("--stage-root");
     } else if (arg == "--stage") {
       o.stage.push_back(value("--stage"));
     } else if (arg == "--ready-fd") {
@@ -121,6 +123,7 @@ Options Parse(int argc, char** argv) {
   }
   for (; i < argc; ++i) o.program.push_back(argv[i]);
   const bool waiter = o.ready_fd >= 0 && o.go_fd >= 0;
+  if (!o.stage.empty() && o.stage_root.empty()) Die("--stage needs --stage-root", false);
   if ((o.parent <= 0 && !waiter) || o.program.empty()) {
     Die("usage: --parent PID [options] -- PROGRAM [ARGS...], or --ready-fd W --go-fd R -- COMMAND [ARGS...]", false);
   }
@@ -173,9 +176,9 @@ void EnterNamespaces() {
   if (mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) != 0) Die("making / a slave mount");
 }
 
-void StagePaths(const std::vector<std::string>& paths) {
+void StagePaths(const std::string& root, const std::vector<std::string>& paths) {
   if (paths.empty()) return;
-  // Clone every path first: a path under /tmp must be reached before /tmp is covered.
+  // Clone every path first: a path under the root must be reached before the root is covered.
   std::vector<int> trees;
   std::vector<bool> is_dir;
   for (const std::string& path : paths) {
@@ -187,12 +190,11 @@ void StagePaths(const std::vector<std::string>& paths) {
     trees.push_back(tree);
     is_dir.push_back(S_ISDIR(st.st_mode));
   }
-  if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m") != 0) {
-    Die("cannot mount a private /tmp");
+  if (mount("tmpfs", root.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m") != 0) {
+    Die("cannot mount a tmpfs at " + root);
   }
-  if (mkdir(kStageRoot, 0755) != 0) Die(std::string("cannot create ") + kStageRoot);
   for (size_t i = 0; i < trees.size(); ++i) {
-    const std::string target = std::string(kStageRoot) + "/" + std::to_string(i);
+    const std::string target = root + "/" + std::to_string(i);
     int made = is_dir[i] ? mkdir(target.c_str(), 0755) : open(target.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
     if (made < 0) Die("cannot create " + target);
     if (!is_dir[i]) close(made);
@@ -268,7 +270,7 @@ int main(int argc, char** argv) {
   TieToParent(o.parent);
   CloseInheritedDescriptors(o.keep);
   EnterNamespaces();
-  StagePaths(o.stage);
+  StagePaths(o.stage_root, o.stage);
   SwitchUser(o);
 
   int alive[2];

@@ -168,7 +168,7 @@ TEST_CASE("bench validate --gold: every format's reference solutions pass, and p
                                          "exec:" + (kData / "misbehaving_evaluator.py").string()});
   CHECK(broken.exit_code == 1);
   CHECK_THAT(broken.out, Catch::Contains("FAIL gold      crash: scoring: evaluator program"));
-  CHECK_THAT(broken.err, Catch::Contains("3 validation problems"));
+  CHECK_THAT(broken.err, Catch::Contains("4 validation problems"));  // crash, garbage, hang, stdout
 }
 
 TEST_CASE("bench list shows the suites and their tasks") {

@@ -44,7 +44,10 @@ TEST_CASE("an evaluator program that crashes, hangs or prints garbage is a clear
   CHECK_THAT(hang.score.status().message(), Catch::Contains("no answer within 2 s"));
   auto garbage = gold("garbage");
   REQUIRE_FALSE(garbage.score.ok());
-  CHECK_THAT(garbage.score.status().message(), Catch::Contains("printed garbage, not a JSON object: 'this is not json'"));
+  CHECK_THAT(garbage.score.status().message(), Catch::Contains("the report is not a JSON object: 'this is not json'"));
+  auto stdout_reply = gold("stdout");
+  REQUIRE_FALSE(stdout_reply.score.ok());
+  CHECK_THAT(stdout_reply.score.status().message(), Catch::Contains("never from standard output"));
   auto good = gold("good");
   REQUIRE(good.score.ok());
   CHECK(good.score->solved);

@@ -1,4 +1,4 @@
-// Reading test output and laying hidden files over a workspace.
+// Judging test reports, finding the tests a task holds, and laying hidden files over a workspace.
 #include <catch2/catch.hpp>
 
 #include "evaluators/scoring.h"
@@ -6,30 +6,72 @@
 namespace lineage {
 namespace {
 
-TEST_CASE("partial scores come from pytest, Catch2 and explicit summaries") {
-  CHECK(*ParsePartialScore("....\n3 passed, 1 failed in 0.05s\n") == Approx(0.75));
-  CHECK(*ParsePartialScore("===== 1 failed, 1 passed, 2 errors in 1.2s =====") == Approx(0.25));
-  CHECK(*ParsePartialScore("5 passed in 0.01s") == Approx(1.0));
-  CHECK(*ParsePartialScore("test cases: 4 | 1 passed | 3 failed") == Approx(0.25));
-  CHECK(*ParsePartialScore("All tests passed (12 assertions in 5 test cases)") == Approx(1.0));
-  CHECK(*ParsePartialScore("noise\nlineage-score: 0.6\n") == Approx(0.6));
-  CHECK_FALSE(ParsePartialScore("error: expected ';' before '}' token").has_value());
+std::vector<TreeEntry> Report(const std::string& xml) { return {{"junit.xml", TreeEntry::Kind::kFile, xml}}; }
+
+TEST_CASE("a report proves a task only when every expected test passed and none failed") {
+  const std::string all_pass = R"(<testsuites><testsuite name="pytest" tests="3">
+    <testcase classname="t" name="test_a" time="0.1"/>
+    <testcase classname="t" name="test_b[1]"/><testcase classname="t" name="test_b[2]"/>
+    <testcase classname="t" name="test_c"><system-out>noise</system-out></testcase>
+    </testsuite></testsuites>)";
+  ReportVerdict v = CheckReports(Report(all_pass), {"test_a", "test_b", "test_c"});
+  CHECK(v.proven);
+  CHECK(v.summary == "3 of 3 expected tests passed");
+
+  const std::string one_fails = R"(<testsuite><testcase name="test_a"/><testcase name="test_b"><failure message="x"/></testcase></testsuite>)";
+  v = CheckReports(Report(one_fails), {"test_a", "test_b"});
+  CHECK_FALSE(v.proven);
+  CHECK(v.passed_expected == 1);
+  CHECK(v.summary == "1 of 2 expected tests passed, 1 failed; not passed: test_b");
+
+  // Tests missing from the report (deselected, skipped, never collected) are not passed.
+  const std::string partial = R"(<testsuite><testcase name="test_a"/><testcase name="test_c"><skipped/></testcase></testsuite>)";
+  v = CheckReports(Report(partial), {"test_a", "test_b", "test_c"});
+  CHECK_FALSE(v.proven);
+  CHECK(v.summary == "1 of 3 expected tests passed; not passed: test_b, test_c");
+
+  // A passing report of other tests proves nothing about these.
+  CHECK_FALSE(CheckReports(Report(R"(<testsuite><testcase name="test_fake"/></testsuite>)"), {"test_a"}).proven);
 }
 
-TEST_CASE("a failed run never reports a full partial score, and a passing one does") {
-  SandboxResult failed;
-  failed.exit_code = 2;
-  failed.stdout_text = "5 passed in 0.01s\n";
-  CHECK_FALSE(ScoreFromResult(failed).partial.has_value());
-  CHECK_FALSE(ScoreFromResult(failed).solved);
-  SandboxResult passed;
-  passed.exit_code = 0;
-  CHECK(ScoreFromResult(passed).solved);
-  CHECK(*ScoreFromResult(passed).partial == 1.0);
-  SandboxResult slow;
-  slow.limit = SandboxLimit::kWall;
-  CHECK(ScoreFromResult(slow).timed_out);
-  CHECK_THAT(ScoreFromResult(slow).output, Catch::Contains("wall limit"));
+TEST_CASE("no report, a broken one, or no known tests prove nothing") {
+  ReportVerdict none = CheckReports({}, {"test_a"});
+  CHECK_FALSE(none.proven);
+  CHECK_THAT(none.summary, Catch::Contains("no JUnit report"));
+  ReportVerdict broken = CheckReports(Report("<testsuite><testcase name="), {"test_a"});
+  CHECK_FALSE(broken.proven);
+  CHECK_THAT(broken.summary, Catch::Contains("not valid XML"));
+  ReportVerdict unknown = CheckReports(Report(R"(<testsuite><testcase name="x"/></testsuite>)"), {});
+  CHECK_FALSE(unknown.proven);
+  CHECK_THAT(unknown.summary, Catch::Contains("cannot tell which tests"));
+}
+
+TEST_CASE("report names stand for expected names in parametrized, JUnit 5 and Catch2 section forms") {
+  const std::string xml = R"xml(<testsuites><testsuite>
+    <testcase name="testAdd()"/><testcase name="leap year/section one"/><testcase name="test_x[param]"/>
+    </testsuite></testsuites>)xml";
+  CHECK(CheckReports(Report(xml), {"testAdd", "leap year", "test_x"}).proven);
+  CHECK_FALSE(CheckReports(Report(xml), {"testAd"}).proven);  // a prefix of a longer name is not it
+}
+
+TEST_CASE("the tests a task holds are read from its test files by the language's conventions") {
+  auto names = [](const std::string& path, const std::string& text, const std::string& language) {
+    return ExpectedTestNames({{path, TreeEntry::Kind::kFile, text}}, language);
+  };
+  CHECK(names("test_x.py", "import x\n\ndef test_one():\n    pass\n\nclass T:\n    def test_two(self):\n        pass\n"
+                           "def helper():\n    pass\n", "python") == std::vector<std::string>{"test_one", "test_two"});
+  CHECK(names("t.cpp", "#define TEST(name) x\nTEST(adds)\nTEST( subtracts )\n", "cpp") == std::vector<std::string>{"adds", "subtracts"});
+  CHECK(names("t.cpp", "TEST_CASE(\"a \\\"quoted\\\" name\") {\n#if 0\nTEST_CASE(\"second\", \"[tag]\") {\n", "cpp") ==
+        std::vector<std::string>{"a \\\"quoted\\\" name", "second"});
+  CHECK(names("x_test.go", "func TestLeap(t *testing.T) {\nfunc helper(t *testing.T) {\nfunc TestOther(tt *testing.T) {\n", "go") ==
+        std::vector<std::string>{"TestLeap", "TestOther"});
+  CHECK(names("tests/x.rs", "#[test]\nfn one() {}\n#[test]\n#[ignore]\nfn two() {}\nfn helper() {}\n", "rust") ==
+        std::vector<std::string>{"one", "two"});
+  CHECK(names("T.java", "@Test\npublic void addsTwo() {\n}\n@Disabled\n@Test\nvoid other() {}\n", "java") ==
+        std::vector<std::string>{"addsTwo", "other"});
+  CHECK(names("x.spec.js", "test('adds', () => {});\n  xtest(\"subtracts\", () => {});\nit(`names`, f);\n", "javascript") ==
+        std::vector<std::string>{"adds", "subtracts", "names"});
+  CHECK(names("x.txt", "def test_one():\n", "text").empty());
 }
 
 TEST_CASE("laying files over a tree replaces them and clears what is in the way") {

@@ -16,13 +16,20 @@ language = "text"
 tags = ["easy"]
 test = "grep -qx 42 answer.txt && sh check.sh"
 test_timeout_s = 20
+tests = ["answer"]
+)";
+
+// The hidden check writes the JUnit report scoring believes.
+const char* kCheck = R"(if grep -qx 42 answer.txt; then verdict=""; else verdict="<failure/>"; fi
+echo "<testsuite><testcase name=\"answer\">$verdict</testcase></testsuite>" > "$LINEAGE_REPORT_DIR/junit.xml"
+[ -z "$verdict" ]
 )";
 
 void WriteTask(const fs::path& dir, const std::string& toml = kTaskToml) {
   WriteFile(dir / "task.toml", toml);
   WriteFile(dir / "workspace" / "answer.txt", "?\n");
   WriteFile(dir / "workspace" / "check.sh", "exit 0\n");  // visible, and overwritten by the hidden copy
-  WriteFile(dir / "tests" / "check.sh", "grep -qx 42 answer.txt\n");
+  WriteFile(dir / "tests" / "check.sh", kCheck);
   WriteFile(dir / "solution" / "answer.txt", "42\n");
 }
 
@@ -86,7 +93,7 @@ TEST_CASE("an agent that edits the tests gets no credit") {
   TempDir suite;
   WriteTask(suite / "t");
   // The visible check.sh passes anything; the hidden one does not. answer.txt stays wrong.
-  WriteFile(suite / "t" / "task.toml", "instruction = \"x\"\nlanguage = \"text\"\ntest = \"sh check.sh\"\n");
+  WriteFile(suite / "t" / "task.toml", "instruction = \"x\"\nlanguage = \"text\"\ntest = \"sh check.sh\"\ntests = [\"answer\"]\n");
   auto evaluator = test::OpenSuite("taskdir:" + suite.path().string());
   auto cheat = test::AttemptTask(*evaluator, "t", [](const fs::path& ws) { WriteFile(ws / "check.sh", "exit 0\n"); });
   REQUIRE(cheat.score.ok());

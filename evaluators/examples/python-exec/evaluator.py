@@ -1,17 +1,20 @@
 #!/usr/bin/env python3
 """An example lineage evaluator program (the `exec` format), using Python's standard library only.
 
-lineage runs this program once per request: one JSON line arrives on standard input, and the last line
-printed on standard output must be the JSON reply. docs/evaluators.md documents the protocol.
+lineage runs this program once per request: one JSON line arrives on standard input. docs/evaluators.md
+documents the protocol (version 2).
 
-  {"protocol": 1, "op": "list"}                                  -> {"tasks": [...], "subsets": {...}}
-  {"protocol": 1, "op": "prepare", "task": ID, "workspace": DIR} -> {"instruction": "..."}
-  {"protocol": 1, "op": "gold", "task": ID, "workspace": DIR}    -> {"ok": true}
-  {"protocol": 1, "op": "score", "task": ID, "workspace": DIR}   -> {"solved": bool, "score": 0..1, "output": "..."}
+  {"protocol": 2, "op": "list"}                                  -> {"tasks": [...], "subsets": {...}}
+  {"protocol": 2, "op": "prepare", "task": ID, "workspace": DIR} -> {"instruction": "..."}
+  {"protocol": 2, "op": "gold", "task": ID, "workspace": DIR}    -> {"ok": true}
+  {"protocol": 2, "op": "score", "task": ID, "workspace": DIR, "report": FILE, "nonce": N}
+      -> written to FILE: {"nonce": N, "solved": bool, "tests_passed": P, "tests_total": T, "score": 0..1,
+                           "output": "..."}
 
-score runs inside lineage's sandbox (no network; this directory read-only; the workspace at DIR), so it may
-run the agent's code. It runs the tests in a child process: code the agent wrote can then neither print
-into the reply nor take the evaluator down with it.
+list, prepare and gold reply on the last line of standard output. score runs inside lineage's sandbox (no
+network; this directory read-only; the workspace at DIR), so it may run the agent's code: it runs the tests
+in child processes, which never see the request (and so not its nonce), and it writes its verdict to FILE,
+never to standard output, where the agent's code could print one.
 """
 import json
 import os
@@ -69,8 +72,8 @@ def score(task, workspace):
 def handle(request):
     op = request.get("op")
     if op == "list":
-        return {"tasks": [{"id": tid, "language": "python", "tags": ["example"], "test_timeout_s": 60}
-                          for tid in sorted(TASKS)],
+        return {"tasks": [{"id": tid, "language": "python", "tags": ["example"], "test_timeout_s": 60,
+                           "tests": len(TASKS[tid]["checks"])} for tid in sorted(TASKS)],
                 "subsets": {"first-two": ["clamp", "digits"]}}
     task = TASKS.get(request.get("task", ""))
     if task is None:
@@ -87,7 +90,11 @@ def handle(request):
     if op == "score":
         passed, output = score(task, workspace)
         total = len(task["checks"])
-        return {"solved": passed == total, "score": passed / total, "output": output}
+        verdict = {"nonce": request["nonce"], "solved": passed == total, "tests_passed": passed,
+                   "tests_total": total, "score": passed / total, "output": output}
+        with open(request["report"], "w") as f:
+            json.dump(verdict, f)
+        return {"ok": True}
     return {"error": "unknown op %r" % op}
 
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """An exec evaluator that misbehaves on purpose, one way per task, for lineage's tests:
-good works; crash dies while scoring; hang never answers a score; garbage answers with something not JSON."""
+good works; crash dies while scoring; hang never answers a score; garbage reports something not JSON;
+stdout replies on standard output (exec protocol 1), as a fake reply printed by an agent's code would."""
 import json
 import os
 import sys
@@ -10,7 +11,7 @@ request = json.loads(sys.stdin.readline())
 op, task = request["op"], request.get("task")
 if op == "list":
     print(json.dumps({"tasks": [{"id": t, "language": "text", "test_timeout_s": 2}
-                                for t in ["crash", "garbage", "good", "hang"]]}))
+                                for t in ["crash", "garbage", "good", "hang", "stdout"]]}))
     sys.exit(0)
 path = os.path.join(request["workspace"], "answer.txt")
 if op == "prepare":
@@ -26,7 +27,12 @@ elif op == "score":
     if task == "hang":
         time.sleep(600)
     if task == "garbage":
-        print("this is not json")
+        open(request["report"], "w").write("this is not json")
+        sys.exit(0)
+    if task == "stdout":
+        print(json.dumps({"nonce": request["nonce"], "solved": True, "tests_passed": 1, "tests_total": 1}))
         sys.exit(0)
     solved = open(path).read().strip() == "42"
-    print(json.dumps({"solved": solved, "output": "answer.txt checked"}))
+    with open(request["report"], "w") as f:
+        json.dump({"nonce": request["nonce"], "solved": solved, "tests_passed": int(solved), "tests_total": 1,
+                   "output": "answer.txt checked"}, f)

@@ -1,9 +1,12 @@
 // A minimal test harness for the starter suite: TEST(name) defines a case, CHECK(cond) records a failure and
-// goes on, CHECK_THROWS(expr, type) expects an exception. Prints a Catch2-style summary for partial scores.
+// goes on, CHECK_THROWS(expr, type) expects an exception. Prints a summary, and writes the JUnit report
+// lineage scores by to $LINEAGE_REPORT_DIR/junit.xml once every test has run.
 #pragma once
 
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
+#include <string>
 #include <vector>
 
 struct TestCase {
@@ -45,8 +48,22 @@ struct Register {
     CHECK(thrown && #expr " throws " #type); \
   } while (0)
 
+inline void WriteReport(const std::vector<std::pair<const char*, bool>>& results) {
+  const char* dir = std::getenv("LINEAGE_REPORT_DIR");
+  if (!dir) return;
+  std::FILE* out = std::fopen((std::string(dir) + "/junit.xml").c_str(), "w");
+  if (!out) return;
+  std::fprintf(out, "<testsuites><testsuite name=\"starter\" tests=\"%zu\">\n", results.size());
+  for (const auto& [name, ok] : results) {
+    std::fprintf(out, "<testcase name=\"%s\">%s</testcase>\n", name, ok ? "" : "<failure/>");
+  }
+  std::fprintf(out, "</testsuite></testsuites>\n");
+  std::fclose(out);
+}
+
 int main() {
   int failed = 0;
+  std::vector<std::pair<const char*, bool>> results;
   for (const TestCase& t : Tests()) {
     int before = Failures();
     try {
@@ -60,8 +77,10 @@ int main() {
     }
     bool ok = Failures() == before;
     if (!ok) ++failed;
+    results.emplace_back(t.name, ok);
     std::printf("%s %s\n", ok ? "ok  " : "FAIL", t.name);
   }
   std::printf("test cases: %zu | %zu passed | %d failed\n", Tests().size(), Tests().size() - failed, failed);
+  WriteReport(results);
   return failed == 0 ? 0 : 1;
 }

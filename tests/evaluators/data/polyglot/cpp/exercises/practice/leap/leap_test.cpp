@@ -1,13 +1,7 @@
-#include <cstdio>
-
 #include "leap.h"
+#include "test/catch.hpp"
 
-int main() {
-  int failed = 0;
-  failed += leap::is_leap_year(2015) != false;
-  failed += leap::is_leap_year(1900) != false;
-  failed += leap::is_leap_year(2000) != true;
-  failed += leap::is_leap_year(1996) != true;
-  std::printf("%d failed\n", failed);
-  return failed != 0;
-}
+TEST_CASE("year_not_divisible_by_4") { REQUIRE(!leap::is_leap_year(2015)); }
+TEST_CASE("year_divisible_by_100_not_by_400") { REQUIRE(!leap::is_leap_year(1900)); }
+TEST_CASE("year_divisible_by_400") { REQUIRE(leap::is_leap_year(2000)); }
+TEST_CASE("year_divisible_by_4_not_by_100") { REQUIRE(leap::is_leap_year(1996)); }
