@@ -483,4 +483,96 @@ Result<SyncStats> SyncTree(int from_dir_fd, int to_dir_fd, const SyncOptions& op
   return syncer.stats();
 }
 
+// --- ApplyChanges ---------------------------------------------------------------------------------------
+
+namespace {
+
+// Opens the directory `path` (relative, '/'-separated) under `root_fd`, creating what is missing and
+// replacing any non-directory in the way, never following a symlink.
+Result<UniqueFd> OpenDirFor(int root_fd, const std::string& path) {
+  UniqueFd at(fcntl(root_fd, F_DUPFD_CLOEXEC, 0));
+  std::string done;
+  for (size_t start = 0; start < path.size();) {
+    size_t end = path.find('/', start);
+    if (end == std::string::npos) end = path.size();
+    const std::string name = path.substr(start, end - start);
+    done = Join(done, name);
+    struct stat st;
+    if (fstatat(at.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISDIR(st.st_mode)) {
+      if (unlinkat(at.get(), name.c_str(), 0) != 0) return Errno("cannot replace", done);
+    }
+    if (mkdirat(at.get(), name.c_str(), 0755) != 0 && errno != EEXIST) return Errno("cannot create", done);
+    UniqueFd next(openat(at.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!next.valid()) return Errno("cannot open directory", done);
+    at = std::move(next);
+    start = end + 1;
+  }
+  return at;
+}
+
+Status WriteEntry(int root_fd, const TreeEntry& entry) {
+  LINEAGE_RETURN_IF_ERROR(ValidateTreePath(entry.path));
+  const size_t slash = entry.path.rfind('/');
+  const std::string parent = slash == std::string::npos ? "" : entry.path.substr(0, slash);
+  const std::string name = slash == std::string::npos ? entry.path : entry.path.substr(slash + 1);
+  LINEAGE_ASSIGN_OR_RETURN(UniqueFd dir, OpenDirFor(root_fd, parent));
+  struct stat st;
+  mode_t mode = 0644;
+  if (fstatat(dir.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+    if (S_ISREG(st.st_mode)) mode = st.st_mode & 0666;
+    LINEAGE_RETURN_IF_ERROR(RemoveAt(dir.get(), name, entry.path));
+  }
+  if (entry.kind == TreeEntry::Kind::kSymlink) {
+    if (symlinkat(entry.data.c_str(), dir.get(), name.c_str()) != 0) return Errno("cannot create", entry.path);
+    return Status::OK();
+  }
+  if (entry.kind == TreeEntry::Kind::kExecutable) mode |= (mode & 0444) >> 2;  // x where r is
+  UniqueFd fd(openat(dir.get(), name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode));
+  if (!fd.valid()) return Errno("cannot create", entry.path);
+  LINEAGE_RETURN_IF_ERROR(WriteAll(fd.get(), entry.data, entry.path));
+  if (fchmod(fd.get(), mode) != 0) return Errno("cannot chmod", entry.path);
+  return Status::OK();
+}
+
+// Removes `path` and then each parent directory it leaves empty.
+Status RemoveEntry(int root_fd, const std::string& path) {
+  LINEAGE_RETURN_IF_ERROR(ValidateTreePath(path));
+  std::string at = path;
+  for (bool leaf = true; !at.empty(); leaf = false) {
+    const size_t slash = at.rfind('/');
+    const std::string parent = slash == std::string::npos ? "" : at.substr(0, slash);
+    const std::string name = slash == std::string::npos ? at : at.substr(slash + 1);
+    UniqueFd dir(parent.empty() ? fcntl(root_fd, F_DUPFD_CLOEXEC, 0)
+                                : openat(root_fd, parent.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!dir.valid()) return Status::OK();  // already gone
+    if (leaf) {
+      if (unlinkat(dir.get(), name.c_str(), 0) != 0 && errno != ENOENT) return Errno("cannot remove", path);
+    } else if (unlinkat(dir.get(), name.c_str(), AT_REMOVEDIR) != 0) {
+      return Status::OK();  // not empty: the pruning ends here
+    }
+    at = parent;
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+Status ApplyChanges(const std::filesystem::path& dir, const std::vector<TreeEntry>& before,
+                    const std::vector<TreeEntry>& after) {
+  UniqueFd root(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!root.valid()) return Errno("cannot open directory", dir.string());
+  std::map<std::string, const TreeEntry*> old;
+  for (const TreeEntry& e : before) old[e.path] = &e;
+  std::map<std::string, const TreeEntry*> now;
+  for (const TreeEntry& e : after) now[e.path] = &e;
+  for (const auto& [path, entry] : old) {
+    if (!now.count(path)) LINEAGE_RETURN_IF_ERROR(RemoveEntry(root.get(), path));
+  }
+  for (const auto& [path, entry] : now) {
+    auto was = old.find(path);
+    if (was == old.end() || !(*was->second == *entry)) LINEAGE_RETURN_IF_ERROR(WriteEntry(root.get(), *entry));
+  }
+  return Status::OK();
+}
+
 }  // namespace lineage

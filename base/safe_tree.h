@@ -71,6 +71,13 @@ struct SyncStats {
 // what was copied. Fails, naming the path, past `options.limits`; `to` then holds part of the copy.
 Result<SyncStats> SyncTree(int from_dir_fd, int to_dir_fd, const SyncOptions& options = {});
 
+// Applies the difference between `before` and `after` (trees as ReadTree returns them) to the directory `dir`:
+// writes the files and symlinks that are new or changed, removes those that are gone, and the directories
+// that leaves empty. Never follows a symlink inside `dir`: one in the way of a path is replaced. A changed
+// file keeps its permission bits but for the executable bit, which `after` gives; a new one is 0644 or 0755.
+Status ApplyChanges(const std::filesystem::path& dir, const std::vector<TreeEntry>& before,
+                    const std::vector<TreeEntry>& after);
+
 // OK when `path` is a relative, '/'-separated path with no empty, '.', '..' or '.git' component and no NUL.
 Status ValidateTreePath(std::string_view path);
 

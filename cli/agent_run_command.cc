@@ -77,7 +77,8 @@ Status RunAgentCommand(const RunArgs& args, const fs::path& home) {
   options.budget = llm::BudgetLimits{args.max_tokens, args.max_cost, args.max_calls};
   options.attribution = llm::Attribution{std::nullopt, id, "manual", "agent_run"};
   if (archive) options.recorder = ArchiveCallRecorder(*archive);
-  LINEAGE_ASSIGN_OR_RETURN(AgentRunResult r, RunAgent(built, options, *sandbox));
+  LINEAGE_ASSIGN_OR_RETURN(DirectoryRunResult ran, RunAgentOnDirectory(built, options, *sandbox));
+  const AgentRunResult& r = ran.run;
 
   const int tools = Count(r.trajectory, "tool"), experts = Count(r.trajectory, "expert");
   if (args.json) {
@@ -98,7 +99,8 @@ Status RunAgentCommand(const RunArgs& args, const fs::path& home) {
                  {{"files_changed", r.diff.files_changed},
                   {"lines_added", r.diff.lines_added},
                   {"lines_removed", r.diff.lines_removed},
-                  {"patch", r.diff.patch}}}};
+                  {"patch", r.diff.patch}}},
+                {"refused", ran.refused}};
     std::printf("%s\n", out.dump(2, ' ', false, json::error_handler_t::replace).c_str());
     return Status::OK();
   }
@@ -109,6 +111,11 @@ Status RunAgentCommand(const RunArgs& args, const fs::path& home) {
   std::printf("trajectory: %s\n", (r.output_dir / "trajectory.jsonl").string().c_str());
   std::printf("changes: %d files, +%d -%d\n%s", r.diff.files_changed, r.diff.lines_added, r.diff.lines_removed,
               r.diff.patch.c_str());
+  if (!ran.refused.empty()) {
+    std::string list;
+    for (const std::string& path : ran.refused) list += (list.empty() ? "" : ", ") + path;
+    std::printf("refused (host-executed configuration, never carried back; docs/sandbox.md): %s\n", list.c_str());
+  }
   return Status::OK();
 }
 
@@ -120,7 +127,9 @@ void RegisterAgentRunCommand(CLI::App& app, Context& ctx) {
   auto* run = agent->add_subcommand("run", "Build an agent and run it in the sandbox, through the gateway, on a "
                                            "directory; print its trajectory summary and the diff it made");
   run->add_option("AGENT", args->agent, "an agent id in the archive, or an agent's source directory")->required();
-  run->add_option("--workspace", args->workspace, "the directory the agent works on (it is changed in place)")->required();
+  run->add_option("--workspace", args->workspace,
+                  "the directory the agent works on: it works on a copy, and its changes come back here, except "
+                  "to .git and other configuration the host runs (listed as refused)")->required();
   run->add_option("--instruction", args->instruction, "what the agent should do")->required();
   run->add_option("--models", args->models, "the models configuration (TOML)")->required();
   run->add_option("--max-rounds", args->max_rounds, "the agent's round cap")->capture_default_str();

@@ -6,7 +6,9 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 
 #include "base/files.h"
@@ -171,6 +173,9 @@ Result<AgentRunResult> RunAgent(const BuiltAgent& agent, const AgentRunOptions& 
                  {SandboxMount::Kind::kReadWrite, fs::absolute(options.workspace).string(), kWorkspace},
                  {SandboxMount::Kind::kReadOnly, (run_dir / "in").string(), kInputDir},
                  {SandboxMount::Kind::kReadWrite, result.output_dir.string(), kOutputDir}};
+  if (!options.git_dir.empty()) {
+    spec.mounts.push_back({SandboxMount::Kind::kReadOnly, options.git_dir.string(), std::string(kWorkspace) + "/.git"});
+  }
   spec.socket_host = gateway_options.unix_socket;
   spec.socket_inside = kGatewaySocket;
   spec.env["LINEAGE_TASK"] = std::string(kInputDir) + "/task.json";
@@ -189,6 +194,8 @@ Result<AgentRunResult> RunAgent(const BuiltAgent& agent, const AgentRunOptions& 
 
   LINEAGE_ASSIGN_OR_RETURN(std::vector<TreeEntry> after, ReadTree(options.workspace));
   LINEAGE_ASSIGN_OR_RETURN(result.diff, DiffTrees(before, after));
+  result.before = std::move(before);
+  result.after = std::move(after);
 
   // The output directory was the agent's to write: read it as hostile (no symlinks followed, sizes capped).
   TreeLimits out_limits;
@@ -220,6 +227,78 @@ Result<AgentRunResult> RunAgent(const BuiltAgent& agent, const AgentRunOptions& 
   }
   if (result.summary.empty() && result.status != "finished") result.summary = Tail(result.process.stderr_text, 5);
   return result;
+}
+
+bool IsHostExecuted(const std::string& path) {
+  static const char* const kNames[] = {".git",  ".gitmodules", ".gitattributes", ".githooks",   ".husky",
+                                       ".pre-commit-config.yaml", ".envrc", ".vscode", ".idea", ".devcontainer"};
+  for (size_t start = 0; start <= path.size();) {
+    size_t end = path.find('/', start);
+    if (end == std::string::npos) end = path.size();
+    const std::string part = path.substr(start, end - start);
+    for (const char* name : kNames) {
+      if (part == name) return true;
+    }
+    start = end + 1;
+  }
+  return false;
+}
+
+Result<DirectoryRunResult> RunAgentOnDirectory(const BuiltAgent& agent, AgentRunOptions options, Sandbox& sandbox) {
+  const fs::path dir = options.workspace;
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return Status::InvalidArgument("workspace " + dir.string() + " is not a directory");
+  static std::atomic<int> serial{0};
+  const fs::path copy = options.home / "runs" /
+                        ("agent-workspace-" + std::to_string(NowMillis()) + "-" + std::to_string(getpid()) + "-" +
+                         std::to_string(serial++));
+  fs::create_directories(copy, ec);
+  if (ec) return Status::IOError("cannot create " + copy.string() + ": " + ec.message());
+  struct Cleanup {
+    fs::path path;
+    ~Cleanup() {
+      std::error_code ignored;
+      fs::remove_all(path, ignored);
+    }
+  } cleanup{copy};
+  {
+    UniqueFd from(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)), to(::open(copy.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    auto copied = SyncTree(from.get(), to.get());
+    if (!copied.ok()) return copied.status().WithContext("copying " + dir.string() + " for the agent");
+  }
+  options.workspace = copy;
+  if (fs::is_directory(dir / ".git", ec)) options.git_dir = dir / ".git";
+  DirectoryRunResult out;
+  LINEAGE_ASSIGN_OR_RETURN(out.run, RunAgent(agent, options, sandbox));
+
+  // What may come back: the agent's tree, with every host-executed path as it was before.
+  std::map<std::string, TreeEntry> kept;
+  for (const TreeEntry& e : out.run.after) kept[e.path] = e;
+  std::map<std::string, const TreeEntry*> was;
+  for (const TreeEntry& e : out.run.before) was[e.path] = &e;
+  std::set<std::string> paths;
+  for (const auto& [path, e] : kept) paths.insert(path);
+  for (const auto& [path, e] : was) paths.insert(path);
+  for (const std::string& path : paths) {
+    if (!IsHostExecuted(path)) continue;
+    auto now = kept.find(path);
+    auto then = was.find(path);
+    const bool changed = (now == kept.end()) != (then == was.end()) ||
+                         (now != kept.end() && then != was.end() && !(now->second == *then->second));
+    if (!changed) continue;
+    out.refused.push_back(path);
+    if (then == was.end()) {
+      kept.erase(path);
+    } else {
+      kept[path] = *then->second;
+    }
+  }
+  std::vector<TreeEntry> allowed;
+  for (auto& [path, e] : kept) allowed.push_back(std::move(e));
+  LINEAGE_RETURN_IF_ERROR(ApplyChanges(dir, out.run.before, allowed).WithContext("carrying the agent's changes back to " + dir.string()));
+  LINEAGE_ASSIGN_OR_RETURN(out.run.diff, DiffTrees(out.run.before, allowed));
+  out.run.after = std::move(allowed);
+  return out;
 }
 
 }  // namespace lineage

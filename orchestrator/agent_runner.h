@@ -54,6 +54,7 @@ struct AgentRunOptions {
   std::shared_ptr<llm::Budget> shared_budget;  // when set, used instead of `budget` (a run's common budget)
   llm::Attribution attribution;
   llm::CallRecorder recorder;  // optional: where the gateway's calls go
+  std::filesystem::path git_dir;  // optional: a repository the agent may read at its workspace's .git
 };
 
 struct AgentRunResult {
@@ -64,11 +65,27 @@ struct AgentRunResult {
   std::vector<std::string> trajectory;  // its JSON lines
   SandboxResult process;
   DiffResult diff;      // the workspace before -> after
+  std::vector<TreeEntry> before, after;  // the workspace's files
   llm::Spend spend;
 };
 
 // Runs a built agent on options.workspace. An error means lineage could not run it at all; what the agent
 // did, crashes and limits included, is in the result.
 Result<AgentRunResult> RunAgent(const BuiltAgent& agent, const AgentRunOptions& options, Sandbox& sandbox);
+
+// Paths that tools on the host run or obey later without being asked: git's hooks and configuration
+// (.git, .gitmodules, .gitattributes, .githooks, .husky, .pre-commit-config.yaml), direnv's .envrc, editor
+// and dev-container settings (.vscode, .idea, .devcontainer). Matched by any path component.
+bool IsHostExecuted(const std::string& path);
+
+struct DirectoryRunResult {
+  AgentRunResult run;                // run.diff is what reached the directory
+  std::vector<std::string> refused;  // changed paths that did not (IsHostExecuted)
+};
+
+// Runs the agent on a copy of the user's directory options.workspace (its .git readable, not writable), then
+// carries the agent's changes back to it, except those to host-executed paths, which it lists: nothing an
+// agent does can make the user's tools run its code later.
+Result<DirectoryRunResult> RunAgentOnDirectory(const BuiltAgent& agent, AgentRunOptions options, Sandbox& sandbox);
 
 }  // namespace lineage
