@@ -1,5 +1,6 @@
 #include "base/safe_tree.h"
 
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -198,6 +199,88 @@ TEST_CASE("WriteTree never writes through a symlink or outside its root") {
     CHECK(s.code() == Status::Code::kAlreadyExists);
     CHECK(test::ReadFileOrDie(tmp / "out/existing") == "keep me");
   }
+}
+
+// Opens a directory for the fd-based functions.
+int OpenDir(const fs::path& dir) { return open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); }
+
+TEST_CASE("SyncTree mirrors a tree without following links, copying specials or keeping setuid bits") {
+  TempDir from, to, outside;
+  WriteFile(from / "a.txt", "new a\n");
+  WriteFile(from / "sub/run.sh", "#!/bin/sh\n", true);
+  fs::create_directories(from / "empty");
+  fs::create_symlink(outside.path(), from / "escape");
+  REQUIRE(mkfifo((from / "fifo").c_str(), 0644) == 0);
+  WriteFile(from / "suid", "x");
+  REQUIRE(chmod((from / "suid").c_str(), 06755) == 0);
+  WriteFile(from / "skipped/x", "not copied");
+  WriteFile(from / ".git/config", "theirs");
+  // What `to` held: a file to replace, one to delete, a symlink where `sub` goes, its own .git.
+  WriteFile(to / "a.txt", "old a\n");
+  WriteFile(to / "gone.txt", "x");
+  fs::create_symlink(outside.path(), to / "sub");
+  WriteFile(to / ".git/config", "ours");
+  int f = OpenDir(from.path()), t = OpenDir(to.path());
+  SyncOptions options;
+  options.skip = {"skipped"};
+  auto stats = SyncTree(f, t, options);
+  close(f);
+  close(t);
+  REQUIRE(stats.ok());
+  CHECK(stats->skipped_special == 1);
+  CHECK(test::ReadFileOrDie(to / "a.txt") == "new a\n");
+  CHECK_FALSE(fs::exists(to / "gone.txt"));
+  CHECK(fs::is_directory(fs::symlink_status(to / "sub")));
+  CHECK(fs::is_empty(outside.path()));  // nothing went through either symlink
+  CHECK((fs::status(to / "sub/run.sh").permissions() & fs::perms::owner_exec) != fs::perms::none);
+  CHECK(fs::is_directory(to / "empty"));
+  CHECK(fs::is_symlink(to / "escape"));
+  CHECK_FALSE(fs::exists(fs::symlink_status(to / "fifo")));
+  CHECK_FALSE(fs::exists(to / "skipped"));
+  struct stat st;
+  REQUIRE(stat((to / "suid").c_str(), &st) == 0);
+  CHECK((st.st_mode & (S_ISUID | S_ISGID)) == 0);
+  CHECK(test::ReadFileOrDie(to / ".git/config") == "ours");
+}
+
+TEST_CASE("SyncTree stops at its limits, naming the path") {
+  TempDir from, to;
+  WriteFile(from / "big", std::string(2048, 'x'));
+  int f = OpenDir(from.path()), t = OpenDir(to.path());
+  SyncOptions options;
+  options.limits.max_file_bytes = 1024;
+  auto stats = SyncTree(f, t, options);
+  close(f);
+  close(t);
+  REQUIRE_FALSE(stats.ok());
+  CHECK_THAT(stats.status().message(), Catch::Contains("'big': 2048 bytes is over the 1024-byte limit"));
+}
+
+TEST_CASE("ApplyChanges writes and removes only what changed, through no symlink, keeping modes") {
+  TempDir dir, outside;
+  WriteFile(dir / "keep.txt", "same\n");
+  WriteFile(dir / "private.txt", "old\n");
+  REQUIRE(chmod((dir / "private.txt").c_str(), 0600) == 0);
+  WriteFile(dir / "old/only.txt", "x");
+  fs::create_directories(dir / "untracked-empty");
+  fs::create_symlink(outside.path(), dir / "link");
+  std::vector<TreeEntry> before = {{"keep.txt", TreeEntry::Kind::kFile, "same\n"},
+                                   {"link", TreeEntry::Kind::kSymlink, outside.path().string()},
+                                   {"old/only.txt", TreeEntry::Kind::kFile, "x"},
+                                   {"private.txt", TreeEntry::Kind::kFile, "old\n"}};
+  std::vector<TreeEntry> after = {{"keep.txt", TreeEntry::Kind::kFile, "same\n"},
+                                  {"link/pwned", TreeEntry::Kind::kFile, "the link became a directory"},
+                                  {"new/tool.sh", TreeEntry::Kind::kExecutable, "#!/bin/sh\n"},
+                                  {"private.txt", TreeEntry::Kind::kFile, "new\n"}};
+  REQUIRE(ApplyChanges(dir.path(), before, after).ok());
+  CHECK(fs::is_empty(outside.path()));
+  CHECK(fs::is_directory(fs::symlink_status(dir / "link")));
+  CHECK(test::ReadFileOrDie(dir / "link/pwned") == "the link became a directory");
+  CHECK_FALSE(fs::exists(dir / "old"));  // emptied by the removal, so removed
+  CHECK(fs::is_directory(dir / "untracked-empty"));  // not the change's to touch
+  CHECK(test::ReadFileOrDie(dir / "private.txt") == "new\n");
+  CHECK((fs::status(dir / "private.txt").permissions() & fs::perms::others_read) == fs::perms::none);
+  CHECK((fs::status(dir / "new/tool.sh").permissions() & fs::perms::owner_exec) != fs::perms::none);
 }
 
 }  // namespace
