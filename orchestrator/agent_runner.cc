@@ -1,10 +1,12 @@
 #include "orchestrator/agent_runner.h"
 
-#include <spdlog/spdlog.h>
 #include <fcntl.h>
+#include <spdlog/spdlog.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -56,6 +58,50 @@ std::string AliasFor(const llm::ModelsConfig& models, const std::string& role) {
   return models.models.empty() ? "default" : models.models.front().alias;
 }
 
+// Bytes of the regular files under `dir`, links not followed.
+std::uint64_t BytesUnder(const fs::path& dir) {
+  std::uint64_t total = 0;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (!it->is_symlink(ec) && it->is_regular_file(ec)) total += it->file_size(ec);
+  }
+  return total;
+}
+
+// Evicts the least recently used builds under `builds` (but `keep`, and any in use) until they hold at
+// most `cap` bytes. A build in use holds its lease shared; one being made holds its lock.
+void EvictBuilds(const fs::path& builds, std::uint64_t cap, const fs::path& keep) {
+  struct Entry {
+    fs::path dir;
+    std::uint64_t bytes = 0;
+    fs::file_time_type used;
+  };
+  std::vector<Entry> entries;
+  std::uint64_t total = 0;
+  std::error_code ec;
+  for (const auto& item : fs::directory_iterator(builds, ec)) {
+    if (!item.is_directory(ec) || !fs::is_directory(item.path() / "build", ec)) continue;
+    auto size = ReadFile(item.path() / "size");
+    Entry e{item.path(), size.ok() ? std::strtoull(size->c_str(), nullptr, 10) : BytesUnder(item.path()),
+            fs::last_write_time(item.path(), ec)};
+    total += e.bytes;
+    if (item.path() != keep) entries.push_back(std::move(e));
+  }
+  std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.used < b.used; });
+  for (const Entry& e : entries) {
+    if (total <= cap) return;
+    UniqueFd lock(::open((e.dir.string() + ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+    UniqueFd lease(::open((e.dir.string() + ".lease").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+    if (!lock.valid() || !lease.valid() || ::flock(lock.get(), LOCK_EX | LOCK_NB) != 0 ||
+        ::flock(lease.get(), LOCK_EX | LOCK_NB) != 0) {
+      continue;  // being built or in use
+    }
+    spdlog::info("build cache: evicting {} ({} bytes, over the {}-byte cap)", e.dir.string(), e.bytes, cap);
+    fs::remove_all(e.dir, ec);
+    if (!ec) total -= e.bytes;
+  }
+}
+
 }  // namespace
 
 Result<AgentManifest> ParseAgentManifest(const std::vector<TreeEntry>& tree) {
@@ -84,7 +130,8 @@ Result<AgentManifest> ParseAgentManifest(const std::vector<TreeEntry>& tree) {
   return m;
 }
 
-Result<BuiltAgent> BuildAgent(const fs::path& home, const std::vector<TreeEntry>& tree, Sandbox& sandbox) {
+Result<BuiltAgent> BuildAgent(const fs::path& home, const std::vector<TreeEntry>& tree, Sandbox& sandbox,
+                              std::uint64_t cache_bytes) {
   BuiltAgent built;
   LINEAGE_ASSIGN_OR_RETURN(built.manifest, ParseAgentManifest(tree));
   const fs::path dir = home / "cache" / "builds" / TreeHash(tree).substr(0, 32);
@@ -93,10 +140,16 @@ Result<BuiltAgent> BuildAgent(const fs::path& home, const std::vector<TreeEntry>
   std::error_code ec;
   // One build per tree at a time, across processes; the kernel drops the lock if we are killed.
   fs::create_directories(dir.parent_path(), ec);
-  UniqueFd lock(::open((dir.string() + ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+  UniqueFd lock(::open((dir.string() + ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
   if (!lock.valid() || ::flock(lock.get(), LOCK_EX) != 0) return Status::IOError("cannot lock " + dir.string() + ".lock");
+  // The lease is taken before the build lock is let go: no eviction can slip in between.
+  built.lease = std::make_shared<UniqueFd>(::open((dir.string() + ".lease").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (!built.lease->valid() || ::flock(built.lease->get(), LOCK_SH) != 0) {
+    return Status::IOError("cannot lease " + dir.string() + ".lease");
+  }
   if (fs::is_directory(built.build_dir, ec)) {  // renamed into place only after a successful build
     built.cached = true;
+    ::utimensat(AT_FDCWD, dir.c_str(), nullptr, 0);  // used now: the last to be evicted
     return built;
   }
   // A build interrupted earlier leaves src/ or build.tmp/ behind: start again from nothing.
@@ -128,6 +181,8 @@ Result<BuiltAgent> BuildAgent(const fs::path& home, const std::vector<TreeEntry>
   }
   fs::rename(dir / "build.tmp", built.build_dir, ec);
   if (ec) return Status::IOError("cannot finish the build in " + dir.string() + ": " + ec.message());
+  (void)WriteFileAtomic(dir / "size", std::to_string(BytesUnder(dir)));
+  EvictBuilds(dir.parent_path(), cache_bytes, dir);
   return built;
 }
 

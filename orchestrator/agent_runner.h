@@ -13,6 +13,7 @@
 #include "archive/archive.h"
 #include "base/safe_tree.h"
 #include "base/status.h"
+#include "base/unique_fd.h"
 #include "llm/gateway.h"
 #include "sandbox/sandbox.h"
 
@@ -36,11 +37,16 @@ struct BuiltAgent {
   std::filesystem::path source_dir;  // the tree, as built
   std::filesystem::path build_dir;   // what the build wrote
   bool cached = false;               // built by an earlier run
+  std::shared_ptr<UniqueFd> lease;   // held while the build is in use: the cache does not evict it
 };
 
-// Builds `tree` in a sandbox under home/cache/builds/<hash of the tree>/, unless that build exists.
-// A failed build is an InvalidArgument carrying the end of the build's output.
-Result<BuiltAgent> BuildAgent(const std::filesystem::path& home, const std::vector<TreeEntry>& tree, Sandbox& sandbox);
+inline constexpr std::uint64_t kDefaultBuildCacheBytes = 4ull << 30;
+
+// Builds `tree` in a sandbox under home/cache/builds/<hash of the tree>/, unless that build exists. The
+// cache holds at most `cache_bytes`: after a new build, the least recently used builds not in use are
+// evicted. A failed build is an InvalidArgument carrying the end of the build's output.
+Result<BuiltAgent> BuildAgent(const std::filesystem::path& home, const std::vector<TreeEntry>& tree, Sandbox& sandbox,
+                              std::uint64_t cache_bytes = kDefaultBuildCacheBytes);
 
 struct AgentRunOptions {
   std::filesystem::path home;

@@ -1,6 +1,7 @@
 #include "orchestrator/evolution.h"
 
 #include <spdlog/spdlog.h>
+#include <sys/statvfs.h>
 
 #include <algorithm>
 #include <condition_variable>
@@ -137,6 +138,12 @@ class Evolution {
     LINEAGE_RETURN_IF_ERROR(Setup());
     LINEAGE_RETURN_IF_ERROR(archive_.SetRunStatus(run_.id, run_status::kRunning));
     Note("run.started", {{"children_wanted", config_.children}, {"children_made", made_}});
+    if (std::string low = LowDisk(); !low.empty()) {
+      stop_reason_ = low;
+      low_disk_ = true;
+      gateway_->Stop();
+      return Finish();
+    }
     if (Status s = EvaluateSeed(); !s.ok()) return Fail(s);
     if (Status s = ResumeChildren(); !s.ok()) return Fail(s);
     std::vector<std::thread> workers;
@@ -197,7 +204,7 @@ class Evolution {
     if (seed.status == agent_status::kAdmitted) return Status::OK();
     Progress("seed agent " + std::to_string(seed.id) + ": building and evaluating");
     LINEAGE_ASSIGN_OR_RETURN(std::vector<TreeEntry> tree, archive_.Tree(seed.id));
-    auto built = BuildAgent(options_.home, tree, *sandbox_);
+    auto built = BuildAgent(options_.home, tree, *sandbox_, config_.build_cache_bytes);
     if (!built.ok()) return built.status().WithContext("the seed agent does not build");
     LINEAGE_ASSIGN_OR_RETURN(StagedResult staged, Evaluate(seed.id, *built));
     LINEAGE_RETURN_IF_ERROR(archive_.SetAgentStatus(seed.id, agent_status::kAdmitted, "seed"));
@@ -250,10 +257,27 @@ class Evolution {
     }
   }
 
+  // Why the home's file system is too full to go on; empty when it is not. A run pauses then, rather than
+  // fail writes halfway through a child.
+  std::string LowDisk() const {
+    struct statvfs st;
+    if (statvfs(options_.home.c_str(), &st) != 0) return "";
+    const std::uint64_t free = static_cast<std::uint64_t>(st.f_bavail) * st.f_frsize;
+    if (free >= config_.min_free_bytes) return "";
+    auto mib = [](std::uint64_t bytes) { return std::to_string(bytes >> 20) + " MiB"; };
+    return "disk: the home's file system has " + mib(free) + " free, under [sandbox] min_free (" +
+           mib(config_.min_free_bytes) + "); free some space, then `lineage run resume " + std::to_string(run_.id) + "`";
+  }
+
   // Called with mu_ held. Empty `why` with false: nothing left to do.
   bool MayStart(std::string* why) {
     if (made_ + in_flight_ >= config_.children) return false;
     if (budget_exhausted_) return false;
+    if (std::string low = LowDisk(); !low.empty()) {
+      *why = low;
+      low_disk_ = true;
+      return false;
+    }
     if (options_.stop && options_.stop->load()) {
       *why = "stop requested";
       return false;
@@ -409,7 +433,7 @@ class Evolution {
   Result<std::vector<TreeEntry>> SelfModify(int attempt, AgentId modifier, const std::vector<TreeEntry>& tree,
                                             const std::string& statement) {
     LINEAGE_ASSIGN_OR_RETURN(std::vector<TreeEntry> modifier_tree, archive_.Tree(modifier));
-    auto built = BuildAgent(options_.home, modifier_tree, *sandbox_);
+    auto built = BuildAgent(options_.home, modifier_tree, *sandbox_, config_.build_cache_bytes);
     if (!built.ok()) return built.status().WithContext("building agent " + std::to_string(modifier));
     const fs::path workspace = run_dir_ / "work" / ("attempt-" + std::to_string(attempt));
     std::error_code ec;
@@ -444,7 +468,7 @@ class Evolution {
   // Steps 6 and 7 for a committed child: build, evaluate stage by stage, admit or reject.
   Status FinishChild(const Agent& child) {
     LINEAGE_ASSIGN_OR_RETURN(std::vector<TreeEntry> tree, archive_.Tree(child.id));
-    auto built = BuildAgent(options_.home, tree, *sandbox_);
+    auto built = BuildAgent(options_.home, tree, *sandbox_, config_.build_cache_bytes);
     if (!built.ok()) {
       if (built.status().code() != Status::Code::kInvalidArgument) return built.status();
       LINEAGE_ASSIGN_OR_RETURN(std::string log_blob, archive_.PutBlob(built.status().message()));
@@ -506,6 +530,7 @@ class Evolution {
     if (now.status == run_status::kPausing) status = run_status::kPaused;
     else if (now.status == run_status::kStopping) status = run_status::kStopped;
     else if (stop_reason_ == "stop requested") status = run_status::kRunning;  // resumed when the daemon returns
+    else if (low_disk_) status = run_status::kPaused;
     Note("run.ended", {{"status", status}, {"children_made", made_}, {"reason", stop_reason_}});
     if (status != run_status::kRunning) LINEAGE_RETURN_IF_ERROR(archive_.SetRunStatus(run_.id, status));
     return status;
@@ -550,6 +575,7 @@ class Evolution {
   Status fatal_;
   std::string stop_reason_;
   std::atomic<bool> budget_exhausted_{false};  // the gateway refused a diagnosis call
+  bool low_disk_ = false;                       // the home's file system ran low: the run pauses
 
   SuiteCache suites_{&config_.evaluation};
   std::mutex progress_mu_;

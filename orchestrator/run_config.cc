@@ -1,6 +1,7 @@
 #include "orchestrator/run_config.h"
 
 #include <set>
+#include <tuple>
 
 #include "base/files.h"
 #include "base/toml_reader.h"
@@ -20,7 +21,7 @@ const std::set<std::string> kSelectionKeys = {"strategy", "lambda", "alpha0"};
 const std::set<std::string> kBudgetKeys = {"children", "cost_usd", "tokens", "wall_s"};
 const std::set<std::string> kConcurrencyKeys = {"children", "sandboxes"};
 const std::set<std::string> kAgentKeys = {"max_rounds", "self_modify_wall_s", "task_wall_s"};
-const std::set<std::string> kSandboxKeys = {"memory", "pids", "disk"};
+const std::set<std::string> kSandboxKeys = {"memory", "pids", "disk", "min_free", "build_cache"};
 const char* const kSee = "docs/runs.md";
 
 struct StrategyName {
@@ -188,6 +189,13 @@ Result<RunConfig> ParseRunConfig(std::string_view text, const std::string& sourc
     auto disk_bytes = ParseSize(disk, "disk");
     if (!disk_bytes.ok()) return r.Error("disk", disk_bytes.status().message());
     config.sandbox_disk_bytes = *disk_bytes;
+    for (auto [key, fallback, target] : {std::tuple{"min_free", "1G", &config.min_free_bytes},
+                                         std::tuple{"build_cache", "4G", &config.build_cache_bytes}}) {
+      LINEAGE_ASSIGN_OR_RETURN(std::string text, r.String(key, fallback));
+      auto bytes = ParseSize(text, key);
+      if (!bytes.ok()) return r.Error(key, bytes.status().message());
+      *target = *bytes;
+    }
     return Status::OK();
   }));
 

@@ -56,6 +56,8 @@ struct RunConfig {
   std::uint64_t sandbox_memory_bytes = 4ull << 30;
   int sandbox_pids = 256;
   std::uint64_t sandbox_disk_bytes = 2ull << 30;  // each writable place of a sandbox
+  std::uint64_t min_free_bytes = 1ull << 30;      // the home's free space under which the run pauses
+  std::uint64_t build_cache_bytes = 4ull << 30;   // the home's cache of built agents, least recently used evicted
 
   EvaluationConfig evaluation;       // [suites.*] and [[stages]]; at least one stage
 };

@@ -177,5 +177,24 @@ TEST_CASE("the run's sandbox limits apply to every sandbox it starts") {
   CHECK(started.archive->GetRun(started.run)->status == "failed");
 }
 
+TEST_CASE("a run whose home's file system runs low pauses with the reason instead of failing writes") {
+  auto fake = test::StartFakeModel();
+  test::TempDir dir;
+  // No file system has this much free: the run finds its home too full before it writes anything.
+  Started started = StartAndRun(dir, test::RunToml(fake->url(), 2, 1) + "[sandbox]\nmin_free = \"100000000G\"\n");
+  REQUIRE(started.status.ok());
+  CHECK(*started.status == "paused");
+  CHECK(started.archive->GetRun(started.run)->status == "paused");
+  auto events = started.archive->ListEvents(started.run);
+  REQUIRE(events.ok());
+  std::string ended;
+  for (const Event& e : *events) {
+    if (e.kind == "run.ended") ended = e.data_json;
+  }
+  CHECK_THAT(ended, Catch::Contains("under [sandbox] min_free"));
+  CHECK(started.archive->ListAgents(started.run)->size() == 1);  // the seed, not evaluated
+  CHECK(started.archive->ListEvaluations(*started.archive->GetRun(started.run)->seed_agent_id)->empty());
+}
+
 }  // namespace
 }  // namespace lineage
