@@ -63,6 +63,20 @@ void Budget::Settle(const Spend& estimate, const Spend& actual) {
   spent_.calls += actual.calls;
 }
 
+std::string Budget::Exhausted() const {
+  std::lock_guard lock(mu_);
+  if (limits_.calls && spent_.calls + in_flight_.calls >= *limits_.calls) {
+    return "calls: " + std::to_string(*limits_.calls) + " of " + std::to_string(*limits_.calls) + " allowed are spent or in flight";
+  }
+  if (limits_.tokens && spent_.tokens + in_flight_.tokens >= *limits_.tokens) {
+    return "tokens: " + std::to_string(*limits_.tokens) + " allowed are spent or in flight";
+  }
+  if (limits_.cost_usd && spent_.cost_usd + in_flight_.cost_usd >= *limits_.cost_usd) {
+    return "cost: " + Dollars(*limits_.cost_usd) + " allowed is spent or in flight";
+  }
+  return "";
+}
+
 Spend Budget::spent() const {
   std::lock_guard lock(mu_);
   return spent_;
@@ -246,6 +260,15 @@ struct Gateway::Impl {
     record.request_body = http.body;
     HttpResponse response = Serve(dialect, http, *grant, record);
     record.response_body = response.body;
+    if (record.outcome != "ok") {
+      // A refused call is not worth its whole body, nor free.
+      record.request_body = ClipText(record.request_body, kMaxRefusedRecordBytes);
+      record.response_body = ClipText(record.response_body, kMaxRefusedRecordBytes);
+      // (A call refused for the budget itself is not counted: that budget is spent already.)
+      if (!record.charged && record.outcome != ErrorKindName(ErrorKind::kBudgetExceeded)) {
+        grant->budget->Settle(Spend{}, Spend{0, 0, 1});
+      }
+    }
     record.latency_ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
     Enqueue(std::move(record));
     return response;
@@ -258,6 +281,10 @@ struct Gateway::Impl {
       record.error = message;
       return ErrorResponse(dialect, kind, message);
     };
+    // A spent budget refuses before the body is even read as JSON: a flood past it costs nothing more.
+    if (std::string spent = grant.budget->Exhausted(); !spent.empty()) {
+      return refuse(ErrorKind::kBudgetExceeded, "budget exhausted: " + spent + "; this caller gets no more model calls");
+    }
     json body = json::parse(http.body, nullptr, false);
     if (body.is_discarded()) return refuse(ErrorKind::kBadRequest, "the request body is not valid JSON");
     Result<ChatRequest> request = wire::ParseRequest(dialect, body);
@@ -279,6 +306,7 @@ struct Gateway::Impl {
       return refuse(ErrorKind::kBudgetExceeded, "budget exhausted: " + over + "; this caller gets no more model calls");
     }
 
+    record.charged = true;  // Settle below counts the call
     const std::string hash = options.cache_mode == CacheMode::kOff ? "" : RequestHash(*m, *request);
     CallResult result;
     if (options.cache_mode == CacheMode::kReplay) {
@@ -323,6 +351,11 @@ Result<std::unique_ptr<Gateway>> Gateway::Start(ModelsConfig models, GatewayOpti
   HttpServerOptions http_options;
   http_options.unix_socket = raw->options.unix_socket;
   http_options.tcp_listen = raw->options.tcp_listen;
+  http_options.max_body_bytes = raw->options.max_body_bytes;
+  http_options.max_bytes_in_flight = raw->options.max_bytes_in_flight;
+  http_options.max_connections = raw->options.max_connections;
+  http_options.max_connections_per_client = raw->options.max_connections_per_token;
+  http_options.client_key = [](const HttpRequest& r) { return TokenOf(r); };
   LINEAGE_ASSIGN_OR_RETURN(impl->http,
                            HttpServer::Start(http_options, [raw](const HttpRequest& r) { return raw->Handle(r); }));
   raw->record_thread = std::thread([raw] { raw->RecordLoop(); });

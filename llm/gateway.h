@@ -11,7 +11,9 @@
 //
 // Each token carries its attribution (run, agent, task, purpose) and a Budget, which several tokens may
 // share. A call is admitted only if the budget's spent plus in-flight spend, plus this call's estimate,
-// stays within its limits; otherwise it is refused with HTTP 402 in the caller's dialect. Every call,
+// stays within its limits; otherwise it is refused with HTTP 402 in the caller's dialect. A call refused for
+// another reason (bad JSON, an unknown model) counts against the call budget too, so that a caller cannot
+// flood the gateway with free junk. Every call,
 // refused or not, is handed to the CallRecorder (the orchestrator stores it in the archive) by a background
 // thread, after the caller has its answer: storing a call costs about a millisecond of fsyncs that the agent
 // should not wait for. Flush() waits for the records so far; Stop() stores every one before returning. A
@@ -57,6 +59,8 @@ class Budget {
   std::string Reserve(const Spend& estimate);
   // Settles an admitted call: its estimate leaves the in-flight spend and `actual` is added to spent.
   void Settle(const Spend& estimate, const Spend& actual);
+  // Which limit is reached already, so that no call at all can be admitted; empty when none is.
+  std::string Exhausted() const;
 
   Spend spent() const;
   Spend in_flight() const;
@@ -90,6 +94,7 @@ struct CallRecord {
   std::string outcome;  // "ok" or an ErrorKind name
   std::string error;    // the message, when not ok
   bool replayed = false;
+  bool charged = false;  // the budget counted it (an admitted call)
 };
 
 using CallRecorder = std::function<void(const CallRecord&)>;
@@ -102,7 +107,16 @@ struct GatewayOptions {
   CallRecorder recorder;    // optional; called from one background thread, in call order
   CacheMode cache_mode = CacheMode::kOff;
   std::filesystem::path cache_dir;  // kRecord, kReplay
+  // What one caller can hold of the gateway (llm/http_server.h): a bigger body is refused with 413; all
+  // bodies in flight together stay under the second; one token holds at most that many connections.
+  std::size_t max_body_bytes = 4 << 20;
+  std::size_t max_bytes_in_flight = 32 << 20;
+  int max_connections = 64, max_connections_per_token = 16;
 };
+
+// Of a refused call (a bad request, an unknown model, a spent budget), the record keeps this much of the
+// request and the response; but for a budget refusal, the call counts against the call budget all the same.
+inline constexpr std::size_t kMaxRefusedRecordBytes = 4096;
 
 class Gateway {
  public:

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
@@ -15,6 +16,7 @@
 #include <condition_variable>
 #include <filesystem>
 #include <list>
+#include <map>
 #include <mutex>
 #include <sstream>
 #include <thread>
@@ -51,6 +53,7 @@ namespace {
 // One accepted connection, served on its own thread.
 struct Connection {
   int fd = -1;
+  std::string client;  // HttpServerOptions::client_key of its first request
   std::atomic<bool> busy{false};  // inside the handler: idle time does not count
   std::atomic<bool> done{false};
   std::atomic<std::int64_t> last_activity_ms{0};
@@ -103,16 +106,73 @@ struct HttpServer::Impl {
   bool stopping = false;
   std::list<std::unique_ptr<Connection>> connections;
 
+  std::size_t bytes_in_flight = 0;               // guarded by mu
+  std::map<std::string, int> client_connections;  // guarded by mu
+
+  // Counts `bytes` of request body in flight; false when that would pass the cap.
+  bool Reserve(std::size_t bytes) {
+    std::lock_guard lock(mu);
+    if (bytes_in_flight + bytes > options.max_bytes_in_flight) return false;
+    bytes_in_flight += bytes;
+    return true;
+  }
+  void Release(std::size_t bytes) {
+    std::lock_guard lock(mu);
+    bytes_in_flight -= bytes;
+  }
+
+  // Binds the connection to the client its first request names; false past the client's cap.
+  bool Admit(Connection* conn, const HttpRequest& headers) {
+    if (!options.client_key) return true;
+    std::string key = options.client_key(headers);
+    std::lock_guard lock(mu);
+    if (++client_connections[key] > options.max_connections_per_client) {
+      if (--client_connections[key] == 0) client_connections.erase(key);
+      return false;
+    }
+    conn->client = std::move(key);
+    return true;
+  }
+  void Leave(Connection* conn) {
+    if (!options.client_key || conn->client.empty()) return;
+    std::lock_guard lock(mu);
+    if (--client_connections[conn->client] == 0) client_connections.erase(conn->client);
+  }
+
   template <class Socket>
   void Serve(Socket socket, Connection* conn) {
     beast::flat_buffer buffer;
+    bool admitted = false;
     for (;;) {
       http::request_parser<http::string_body> parser;
       parser.body_limit(options.max_body_bytes);
       parser.header_limit(64 * 1024);
       beast::error_code ec;
+      http::read_header(socket, buffer, parser, ec);
+      if (ec == http::error::body_limit) {  // the announced length is over the cap already
+        WriteSimple(socket, 413, "{\"error\":{\"message\":\"request body too large\"}}");
+        DiscardBriefly(socket.native_handle());
+        break;
+      }
+      if (ec) break;
+      if (!admitted && !(admitted = Admit(conn, ToRequest(parser.get())))) {
+        WriteSimple(socket, 429, "{\"error\":{\"message\":\"too many connections for this client\"}}");
+        break;
+      }
+      // A body announced (or, chunked, possible) is counted before a byte of it is read.
+      const std::size_t body = static_cast<std::size_t>(parser.content_length().value_or(options.max_body_bytes));
+      if (body > options.max_body_bytes) {
+        WriteSimple(socket, 413, "{\"error\":{\"message\":\"request body too large\"}}");
+        DiscardBriefly(socket.native_handle());
+        break;
+      }
+      if (!Reserve(body)) {
+        WriteSimple(socket, 503, "{\"error\":{\"message\":\"too many request bytes in flight; try again shortly\"}}");
+        break;
+      }
       http::read(socket, buffer, parser, ec);
       if (ec) {
+        Release(body);
         if (ec == http::error::body_limit) {
           WriteSimple(socket, 413, "{\"error\":{\"message\":\"request body too large\"}}");
         }
@@ -127,6 +187,7 @@ struct HttpServer::Impl {
         spdlog::error("http handler failed: {}", e.what());
         response = HttpResponse{500, "{\"error\":{\"message\":\"internal error\"}}"};
       }
+      Release(body);
       conn->busy = false;
       conn->last_activity_ms = NowMs();
       if (response.delivery == HttpResponse::Delivery::kDropConnection) break;
@@ -141,10 +202,25 @@ struct HttpServer::Impl {
       http::write(socket, out, ec);
       if (ec || !request.keep_alive()) break;
     }
+    Leave(conn);
     beast::error_code ignored;
     socket.shutdown(Socket::shutdown_both, ignored);
     conn->done = true;  // before close(): once closed, the fd number may belong to someone else
     socket.close(ignored);
+  }
+
+  // Lets a client still sending a refused body read the refusal: stop writing, then read and drop what
+  // arrives for a moment (never keeping it), so that closing does not reset the connection under the reply.
+  static void DiscardBriefly(int fd) {
+    ::shutdown(fd, SHUT_WR);
+    const auto until = Clock::now() + std::chrono::milliseconds(1000);
+    char sink[65536];
+    for (;;) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now()).count();
+      pollfd p{fd, POLLIN, 0};
+      if (left <= 0 || ::poll(&p, 1, static_cast<int>(left)) <= 0) return;
+      if (::recv(fd, sink, sizeof sink, 0) <= 0) return;
+    }
   }
 
   template <class Socket>

@@ -2,9 +2,12 @@
 // server and the daemon's dashboard. Beast stays inside http_server.cc: users see plain request and response
 // structs.
 //
-// One thread per connection, with keep-alive. Connections beyond `max_connections` are answered 503 and
-// closed; a connection idle (not inside the handler) for longer than `idle_timeout_ms` is closed, so a
-// hostile caller cannot pin threads forever.
+// One thread per connection, with keep-alive. A hostile caller can pin neither threads nor memory:
+// connections beyond `max_connections` are answered 503 and closed; a connection idle (not inside the
+// handler) for longer than `idle_timeout_ms` is closed; a body over `max_body_bytes` is answered 413 unread;
+// the bodies being read or handled by all connections together stay under `max_bytes_in_flight` (a request
+// past it is answered 503 before its body is read); and with `client_key`, one client (a token, say) holds
+// at most `max_connections_per_client` connections (429 beyond).
 #pragma once
 
 #include <functional>
@@ -45,6 +48,11 @@ struct HttpServerOptions {
   int max_connections = 256;
   int idle_timeout_ms = 120'000;
   std::size_t max_body_bytes = 32 << 20;
+  std::size_t max_bytes_in_flight = 128 << 20;
+  // Who a connection serves, from its first request's headers (the body is not read yet); empty: nobody
+  // in particular. Used with max_connections_per_client.
+  std::function<std::string(const HttpRequest&)> client_key;
+  int max_connections_per_client = 16;
 };
 
 class HttpServer {

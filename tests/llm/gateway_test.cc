@@ -2,6 +2,12 @@
 // tokens, budgets, faults, records, and record/replay.
 #include "llm/gateway.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <cstdlib>
 #include <thread>
@@ -296,6 +302,98 @@ TEST_CASE("A recorded run replays with no model at all") {
   REQUIRE(records.size() == 4);
   CHECK(records[0].replayed);
   CHECK(records[0].usage.input == 10);
+}
+
+// --- What one caller can hold of the gateway -------------------------------------------------------------
+
+// A raw connection to the gateway that sends a request's headers and leaves its body owed.
+struct RawConnection {
+  int fd = -1;
+  RawConnection(const std::string& url, const std::string& token, std::size_t content_length) {
+    const int port = std::stoi(url.substr(url.rfind(':') + 1));
+    fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    const std::string head = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + token +
+                             "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(content_length) + "\r\n\r\n";
+    REQUIRE(send(fd, head.data(), head.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(head.size()));
+  }
+  ~RawConnection() { close(fd); }
+  // The status the gateway answered within `ms`, or 0 when it is still waiting for the body.
+  int Status(int ms) {
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, ms) <= 0) return 0;
+    char buf[256] = {0};
+    ssize_t n = recv(fd, buf, sizeof buf - 1, 0);
+    return n > 12 ? std::atoi(buf + 9) : -1;
+  }
+};
+
+TEST_CASE("A request body over the gateway's cap is refused unread, and never recorded") {
+  Rig rig(R"({"responses": [{"text": "ok"}]})", Provider::kOpenAI);
+  const std::string token = rig.gateway->IssueToken({}, nullptr);
+  test::HttpReply r = Http(rig.gateway->tcp_url() + "/v1/chat/completions", {{"Authorization", "Bearer " + token}},
+                           std::string(5 << 20, 'x'));
+  CHECK(r.status == 413);
+  rig.gateway->Flush();
+  CHECK(rig.records.empty());
+}
+
+TEST_CASE("A flood of large bodies is turned away before it is read: bytes in flight are bounded") {
+  Rig rig(R"({"responses": [{"text": "ok"}]})", Provider::kOpenAI);
+  // 20 callers, each a token of its own, each announcing 4 MB: the gateway holds at most 32 MiB of them.
+  std::vector<std::unique_ptr<RawConnection>> flood;
+  for (int i = 0; i < 20; ++i) {
+    flood.push_back(std::make_unique<RawConnection>(rig.gateway->tcp_url(), "lgw-flood-" + std::to_string(i), 4'000'000));
+  }
+  int waiting = 0, turned_away = 0;
+  for (auto& c : flood) {
+    const int status = c->Status(300);
+    if (status == 0) ++waiting;
+    if (status == 503) ++turned_away;
+  }
+  CHECK(waiting == 8);  // 8 x 4 MB fit under 32 MiB
+  CHECK(turned_away == 12);
+}
+
+TEST_CASE("One token holds at most 16 connections to the gateway") {
+  Rig rig(R"({"responses": [{"text": "ok"}]})", Provider::kOpenAI);
+  const std::string token = rig.gateway->IssueToken({}, nullptr);
+  std::vector<std::unique_ptr<RawConnection>> connections;
+  for (int i = 0; i < 20; ++i) connections.push_back(std::make_unique<RawConnection>(rig.gateway->tcp_url(), token, 10));
+  int waiting = 0, refused = 0;
+  for (auto& c : connections) {
+    const int status = c->Status(300);
+    if (status == 0) ++waiting;
+    if (status == 429) ++refused;
+  }
+  CHECK(waiting == 16);
+  CHECK(refused == 4);
+  // Another token is not held back by this one.
+  auto other = rig.Agent(Provider::kOpenAI, rig.gateway->IssueToken({}, nullptr));
+  ChatRequest hello;
+  hello.messages = {Message::User("hi")};
+  CHECK(other->Call("default", hello).ok());
+}
+
+TEST_CASE("A refused call's record is bounded, and junk counts against the call budget until it is spent") {
+  Rig rig(R"({"responses": [{"text": "ok"}]})", Provider::kOpenAI);
+  auto budget = std::make_shared<Budget>(BudgetLimits{std::nullopt, std::nullopt, 5});
+  const std::string token = rig.gateway->IssueToken({}, budget);
+  std::vector<long> statuses;
+  for (int i = 0; i < 8; ++i) {
+    statuses.push_back(Http(rig.gateway->tcp_url() + "/v1/chat/completions", {{"Authorization", "Bearer " + token}},
+                            std::string(1 << 20, 'j')).status);
+  }
+  CHECK(statuses == std::vector<long>{400, 400, 400, 400, 400, 402, 402, 402});
+  CHECK(budget->spent().calls == 5);
+  rig.gateway->Flush();
+  std::lock_guard lock(rig.mu);
+  REQUIRE(rig.records.size() == 8);
+  for (const CallRecord& r : rig.records) CHECK(r.request_body.size() < 2 * kMaxRefusedRecordBytes);
 }
 
 }  // namespace

@@ -55,7 +55,9 @@ HttpReply Http(const std::string& url, const std::map<std::string, std::string>&
   if (!unix_socket.empty()) curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, unix_socket.c_str());
   curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, Collect);
   curl_easy_setopt(h, CURLOPT_WRITEDATA, &reply.body);
-  if (curl_easy_perform(h) == CURLE_OK) curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &reply.status);
+  // A status that came back counts even when sending failed after it (a refused body, say).
+  curl_easy_perform(h);
+  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &reply.status);
   curl_slist_free_all(list);
   curl_easy_cleanup(h);
   return reply;
