@@ -304,16 +304,20 @@ namespace lineage::cli {
 void RegisterDaemonCommand(CLI::App& app, Context& ctx) {
   auto unsafe = std::make_shared<bool>(false);
   auto http = std::make_shared<std::string>(), http_token = std::make_shared<std::string>();
+  auto http_hosts = std::make_shared<std::vector<std::string>>();
   auto* daemon = app.add_subcommand("daemon", "Run evolution runs in the background: a control API on "
                                               "HOME/daemon.sock; resumes unfinished runs; SIGTERM stops cleanly");
   daemon->add_flag("--unsafe-no-sandbox", *unsafe, "run WITHOUT isolation (only for code you trust)");
   daemon->add_option("--http", *http, "serve the read-only dashboard at HOST:PORT (off by default; a non-loopback "
                                       "address requires a token)");
   daemon->add_option("--http-token", *http_token, "the dashboard's token (default: generated for non-loopback "
-                                                  "addresses)")
+                                                  "addresses, into HOME/dashboard-token)")
       ->envname("LINEAGE_DASHBOARD_TOKEN");
-  daemon->callback([&ctx, unsafe, http, http_token] {
-    ctx.action = [&ctx, unsafe, http, http_token] {
+  daemon->add_option("--http-host", *http_hosts, "another name the dashboard answers to on loopback, as a browser's "
+                                                 "Host header gives it (repeatable)")
+      ->allow_extra_args(false);
+  daemon->callback([&ctx, unsafe, http, http_token, http_hosts] {
+    ctx.action = [&ctx, unsafe, http, http_token, http_hosts] {
       static std::atomic<bool> stop{false};
       std::signal(SIGINT, [](int) { stop = true; });
       std::signal(SIGTERM, [](int) { stop = true; });
@@ -322,6 +326,7 @@ void RegisterDaemonCommand(CLI::App& app, Context& ctx) {
       options.unsafe_no_sandbox = *unsafe;
       options.http_listen = *http;
       options.http_token = *http_token;
+      options.http_hosts = *http_hosts;
       options.on_progress = [](const std::string& line) {
         std::fprintf(stderr, "%s %s\n", FormatTimestamp(NowMillis()).c_str(), line.c_str());
       };

@@ -10,11 +10,14 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <list>
 #include <map>
 #include <memory>
+#include <set>
 #include <mutex>
 #include <thread>
 
+#include "base/files.h"
 #include "base/unique_fd.h"
 #include "llm/gateway.h"
 #include "llm/http_server.h"
@@ -32,6 +35,8 @@ namespace {
 
 constexpr std::size_t kMaxRequestBytes = 1 << 20;
 constexpr int kPollMs = 250;
+constexpr int kClientDeadlineMs = 5000;  // to send a request line; a silent client holds no one else up
+constexpr int kMaxClients = 16;          // answered at once; more are told to come back
 
 Result<sockaddr_un> SocketAddress(const std::string& path) {
   sockaddr_un addr{};
@@ -115,10 +120,11 @@ class Daemon {
       pollfd p{listener.get(), POLLIN, 0};
       if (poll(&p, 1, kPollMs) > 0) {
         UniqueFd client(accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
-        if (client.get() >= 0) Answer(client.get());
+        if (client.get() >= 0) AnswerAside(std::move(client));
       }
       ReapFinished();
     }
+    for (std::thread& t : TakeClients(/*all=*/true)) t.join();
     Progress("daemon: stopping; runs in flight resume at the next start");
     {
       std::lock_guard lock(mu_);
@@ -149,15 +155,30 @@ class Daemon {
     LINEAGE_RETURN_IF_ERROR(llm::ParseHostPort(options_.http_listen, "--http", &host, &port));
     token_ = options_.http_token;
     const bool loopback = host == "127.0.0.1" || host == "localhost" || host == "::1";
-    if (!loopback && token_.empty()) token_ = llm::NewToken();
+    const fs::path token_file = options_.home / "dashboard-token";
+    if (!loopback && token_.empty()) {
+      token_ = llm::NewToken();
+      LINEAGE_RETURN_IF_ERROR(WriteFileAtomic(token_file, token_ + "\n", 0600));
+    }
     llm::HttpServerOptions http;
     http.tcp_listen = options_.http_listen;
     http.max_connections = 64;
     auto server = llm::HttpServer::Start(http, [this](const llm::HttpRequest& request) { return Dashboard(request); });
     if (!server.ok()) return server.status().WithContext("the dashboard (--http " + options_.http_listen + ")");
     dashboard_ = std::move(server).value();
-    Progress("dashboard: http://" + host + ":" + std::to_string(dashboard_->tcp_port()) + "/" +
-             (token_.empty() ? "" : "?token=" + token_));
+    const std::string bound = std::to_string(dashboard_->tcp_port());
+    if (loopback) {
+      allowed_hosts_ = {"127.0.0.1:" + bound, "localhost:" + bound, "[::1]:" + bound};
+      for (const std::string& name : options_.http_hosts) {
+        allowed_hosts_.insert(name);
+        allowed_hosts_.insert(name + ":" + bound);
+      }
+    }
+    // The token itself never goes to the log.
+    Progress("dashboard: http://" + (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + bound + "/" +
+             (token_.empty() ? ""
+              : options_.http_token.empty() ? " (a token is required; it is in " + token_file.string() + ")"
+                                            : " (a token is required: the one given)"));
     return Status::OK();
   }
 
@@ -167,6 +188,12 @@ class Daemon {
     if (request.method != "GET") {
       response.status = 405;
       response.body = R"({"error": "the dashboard is read-only"})";
+      return response;
+    }
+    if (!allowed_hosts_.empty() && !allowed_hosts_.count(request.Header("host"))) {
+      response.status = 403;
+      response.body = R"({"error": "this dashboard answers only to its own address as Host (a guard against DNS )"
+                      R"(rebinding); name another with lineage daemon --http-host NAME"})";
       return response;
     }
     if (!token_.empty() && !Authorized(request)) {
@@ -264,8 +291,39 @@ class Daemon {
     }
   }
 
+  // Each client is answered on a thread of its own, with a deadline: one that says nothing delays nobody.
+  void AnswerAside(UniqueFd client) {
+    for (std::thread& t : TakeClients(/*all=*/false)) t.join();
+    std::lock_guard lock(clients_mu_);
+    if (clients_.size() >= kMaxClients) {
+      WriteAll(client.get(), json{{"ok", false}, {"error", "the daemon is answering too many clients; try again"}}.dump() + "\n");
+      return;
+    }
+    auto done = std::make_shared<std::atomic<bool>>(false);
+    clients_.push_back({std::thread([this, fd = std::make_shared<UniqueFd>(std::move(client)), done] {
+                          Answer(fd->get());
+                          *done = true;
+                        }),
+                        done});
+  }
+
+  // The client threads that have finished (or all of them), out of the list, to join.
+  std::vector<std::thread> TakeClients(bool all) {
+    std::lock_guard lock(clients_mu_);
+    std::vector<std::thread> out;
+    for (auto it = clients_.begin(); it != clients_.end();) {
+      if (all || *it->done) {
+        out.push_back(std::move(it->thread));
+        it = clients_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    return out;
+  }
+
   void Answer(int fd) {
-    auto line = ReadLine(fd, 5000);
+    auto line = ReadLine(fd, kClientDeadlineMs);
     json reply;
     if (!line.ok()) {
       reply = {{"ok", false}, {"error", line.status().message()}};
@@ -315,10 +373,17 @@ class Daemon {
   std::unique_ptr<Sandbox> sandbox_;
   UniqueFd lock_fd_;
   std::string token_;
+  std::set<std::string> allowed_hosts_;  // empty: any Host (off loopback, where the token guards)
   std::unique_ptr<llm::HttpServer> dashboard_;
   std::mutex mu_;
   std::map<RunId, std::unique_ptr<ActiveRun>> active_;
   std::mutex progress_mu_;
+  struct Client {
+    std::thread thread;
+    std::shared_ptr<std::atomic<bool>> done;
+  };
+  std::mutex clients_mu_;
+  std::list<Client> clients_;
 };
 
 }  // namespace

@@ -9,7 +9,8 @@
 // A failure is {"ok": false, "error": "message"}.
 //
 // With `http_listen`, the daemon also serves the dashboard (web/): GET /, /api/runs, /api/runs/ID and
-// /api/agents/ID, read-only; a token, when set, is required as "Authorization: Bearer T" or "?token=T".
+// /api/agents/ID, read-only; a token, when set, is required as "Authorization: Bearer T" or "?token=T". A
+// generated token is written to HOME/dashboard-token (0600), never to the log.
 //
 // Run control lives in the archive (runs.status), so it survives the daemon: a run paused while no daemon
 // runs stays paused; one the daemon was running when it was killed is resumed when it starts again.
@@ -20,6 +21,7 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "archive/archive.h"
 #include "base/status.h"
@@ -33,6 +35,9 @@ struct DaemonOptions {
   // than loopback needs a token: `http_token`, else one is generated and printed.
   std::string http_listen;
   std::string http_token;
+  // On loopback the dashboard answers only requests whose Host is its own address (127.0.0.1:PORT,
+  // localhost:PORT, [::1]:PORT) or one of these names: a page elsewhere cannot reach it by DNS rebinding.
+  std::vector<std::string> http_hosts;
   std::function<void(const std::string&)> on_progress;  // runs' progress lines, prefixed "run N: "
 };
 

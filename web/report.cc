@@ -32,6 +32,31 @@ std::string PageHtml(const std::string& data_script) {
 
 }  // namespace
 
+std::string ScriptSafeJson(const nlohmann::json& data) {
+  // Agents write much of this text. Inside <script>, "</script" ends the element and "<!--" starts a
+  // comment that can swallow the rest of the page; U+2028 and U+2029 end a line in older JavaScript. JSON
+  // strings may spell every one of these as \uXXXX, and then none occurs in the page at all.
+  const std::string text = data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '<') {
+      out += "\\u003c";
+    } else if (c == '>') {
+      out += "\\u003e";
+    } else if (c == '&') {
+      out += "\\u0026";
+    } else if (c == '\xe2' && i + 2 < text.size() && text[i + 1] == '\x80' && (text[i + 2] == '\xa8' || text[i + 2] == '\xa9')) {
+      out += text[i + 2] == '\xa8' ? "\\u2028" : "\\u2029";
+      i += 2;
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
 std::string DashboardHtml() { return PageHtml(""); }
 
 web::Page ServeDashboard(Archive& archive, const std::string& target) {
@@ -70,10 +95,7 @@ Result<std::string> ReportHtml(Archive& archive, RunId run) {
     const AgentId id = a["id"].get<AgentId>();
     LINEAGE_ASSIGN_OR_RETURN(data["/agents/" + std::to_string(id)], AgentJson(archive, id));
   }
-  // Inside <script>, "</" could end the element early: JSON allows "<\/" for it.
-  std::string text = data.dump(-1, ' ', false, json::error_handler_t::replace);
-  for (std::size_t at = text.find("</"); at != std::string::npos; at = text.find("</", at + 3)) text.insert(at + 1, "\\");
-  return PageHtml("window.LINEAGE_DATA = " + text + ";");
+  return PageHtml("window.LINEAGE_DATA = " + ScriptSafeJson(data) + ";");
 }
 
 }  // namespace lineage::web

@@ -2,6 +2,7 @@
 // the same page with every view's data embedded, as one HTML file that opens offline.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "archive/archive.h"
@@ -22,5 +23,9 @@ Page ServeDashboard(Archive& archive, const std::string& target);
 
 // A self-contained report of `run`: the runs page, the run's page and every agent's page.
 Result<std::string> ReportHtml(Archive& archive, RunId run);
+
+// `data` as JSON that is safe inside an HTML <script> element: '<', '>', '&', U+2028 and U+2029 are escaped
+// (\u003c ...), so no text in it can end the element, open a comment or break a line.
+std::string ScriptSafeJson(const nlohmann::json& data);
 
 }  // namespace lineage::web

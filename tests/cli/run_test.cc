@@ -2,6 +2,9 @@
 // binary in child processes: validation errors, foreground runs, the daemon's control API, and kill -9 at
 // random moments followed by a resume.
 #include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -235,6 +238,44 @@ TEST_CASE("pause and stop are recorded while no daemon runs, and refused when th
   }
   auto missing = RunLineage(home, {"run", "status", "9"});
   CHECK(missing.exit_code == 1);
+}
+
+// A connection to the daemon's control socket.
+int ConnectControl(const fs::path& home) {
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  const std::string path = (home / "daemon.sock").string();
+  std::copy(path.begin(), path.end(), addr.sun_path);
+  REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  return fd;
+}
+
+TEST_CASE("the daemon answers a ping at once while silent clients hold connections to its control socket") {
+  TempDir dir;
+  const fs::path home = dir / "home";
+  pid_t daemon = test::SpawnCommand(test::LineageArgv(home, {"daemon"}));
+  for (int i = 0; i < 100 && !fs::exists(home / "daemon.sock"); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  std::vector<int> silent;
+  for (int i = 0; i < 4; ++i) silent.push_back(ConnectControl(home));  // each would hold the daemon 5 s
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  const auto start = std::chrono::steady_clock::now();
+  int fd = ConnectControl(home);
+  const std::string ping = "{\"op\": \"ping\"}\n";
+  REQUIRE(write(fd, ping.data(), ping.size()) == static_cast<ssize_t>(ping.size()));
+  pollfd p{fd, POLLIN, 0};
+  REQUIRE(poll(&p, 1, 10'000) == 1);
+  char buf[512] = {0};
+  REQUIRE(read(fd, buf, sizeof buf - 1) > 0);
+  const auto waited = std::chrono::steady_clock::now() - start;
+  CHECK(json::parse(std::string(buf))["ok"] == true);
+  CHECK(waited < std::chrono::milliseconds(4000));  // before the first silent client's 5 s deadline
+  close(fd);
+  for (int s : silent) close(s);
+  kill(daemon, SIGTERM);
+  int status = 0;
+  waitpid(daemon, &status, 0);
+  CHECK(WIFEXITED(status));
 }
 
 }  // namespace

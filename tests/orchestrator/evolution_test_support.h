@@ -43,7 +43,8 @@ inline std::string ScriptJson(int delay_ms = 0) {
   answer("MODE: break", WriteAnswer({{"extra.py", "def broken(:\n"}}));
   answer("MODE: noop", WriteAnswer({{"mode.txt", "noop\n"}}));
   for (const char* mode : kModes) {
-    json diagnosis = {{"log_summarization", "the agent answered once"},
+    // Text that agents and models write reaches the dashboard and the report: markup in it must stay text.
+    json diagnosis = {{"log_summarization", "the agent answered once <!-- and then <script>document.body.remove()</script>"},
                       {"potential_improvements", "more care"},
                       {"improvement_proposal", std::string("make the change called ") + mode},
                       {"implementation_suggestion", "edit the agent's files"},

@@ -22,7 +22,7 @@ using test::TempDir;
 // A daemon with --http, and the URL it printed.
 struct Dashboard {
   pid_t pid = -1;
-  std::string url;  // "http://HOST:PORT/" plus "?token=..." when it has one
+  std::string url;  // "http://HOST:PORT/"
 
   Dashboard(const fs::path& home, const fs::path& log, const std::string& listen) {
     int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -81,19 +81,39 @@ TEST_CASE("the dashboard shows a recorded run's tree and opens an agent's page f
   CHECK(Curl({dashboard.url + "api/runs/1"}) == "200");
 }
 
-TEST_CASE("off loopback the dashboard requires the token it printed") {
+TEST_CASE("on loopback the dashboard answers only to its own address: a rebound DNS name is refused") {
+  TempDir dir;
+  REQUIRE(RunLineage(dir / "home", {"init"}).exit_code == 0);
+  Dashboard dashboard(dir / "home", dir / "daemon.log", "127.0.0.1:0");
+  INFO(test::ReadFileOrDie(dir / "daemon.log"));
+  REQUIRE_FALSE(dashboard.url.empty());
+  const std::string port = dashboard.url.substr(dashboard.url.rfind(':') + 1, dashboard.url.size() - dashboard.url.rfind(':') - 2);
+  // A page at attacker.example whose name now resolves to 127.0.0.1 sends its own name as Host.
+  CHECK(Curl({"-H", "Host: attacker.example:" + port, dashboard.url + "api/runs"}) == "403");
+  CHECK(Curl({"-H", "Host: attacker.example", dashboard.url}) == "403");
+  CHECK(Curl({"-H", "Host: localhost:" + port, dashboard.url + "api/runs"}) == "200");
+  CHECK(Curl({dashboard.url + "api/runs"}) == "200");
+}
+
+TEST_CASE("off loopback the dashboard requires its token, which is never written to the log") {
   TempDir dir;
   REQUIRE(RunLineage(dir / "home", {"init"}).exit_code == 0);
   Dashboard dashboard(dir / "home", dir / "daemon.log", "0.0.0.0:0");
-  INFO(test::ReadFileOrDie(dir / "daemon.log"));
+  const std::string log = test::ReadFileOrDie(dir / "daemon.log");
+  INFO(log);
   std::smatch m;
-  REQUIRE(std::regex_search(dashboard.url, m, std::regex(R"(http://0\.0\.0\.0:(\d+)/\?token=(lgw-\w+))")));
+  REQUIRE(std::regex_search(dashboard.url, m, std::regex(R"(http://0\.0\.0\.0:(\d+)/)")));
+  const std::string token = test::ReadFileOrDie(dir / "home" / "dashboard-token").substr(0, 36);
+  REQUIRE(token.rfind("lgw-", 0) == 0);
+  CHECK(log.find(token) == std::string::npos);
+  CHECK(log.find("dashboard-token") != std::string::npos);  // where to find it instead
+  CHECK((fs::status(dir / "home" / "dashboard-token").permissions() & fs::perms::others_read) == fs::perms::none);
   const std::string base = "http://127.0.0.1:" + m[1].str() + "/";
   CHECK(Curl({base + "api/runs"}) == "401");
   CHECK(Curl({base}) == "401");
   CHECK(Curl({base + "api/runs?token=wrong"}) == "401");
-  CHECK(Curl({"-H", "Authorization: Bearer " + m[2].str(), base + "api/runs"}) == "200");
-  CHECK(Curl({base + "?token=" + m[2].str()}) == "200");
+  CHECK(Curl({"-H", "Authorization: Bearer " + token, base + "api/runs"}) == "200");
+  CHECK(Curl({base + "?token=" + token}) == "200");
 }
 
 }  // namespace

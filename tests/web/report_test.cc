@@ -6,6 +6,7 @@
 #include <set>
 
 #include "tests/orchestrator/evolution_test_support.h"
+#include "web/report.h"
 #include "tests/web/web_test_support.h"
 
 namespace lineage {
@@ -19,6 +20,13 @@ using test::NodeIds;
 using test::RenderedDom;
 using test::Screenshot;
 using test::kArtifacts;
+
+TEST_CASE("data embedded in the report cannot end its script, open a comment or break a line") {
+  const nlohmann::json data = {{"text", "a </script><script>alert(1)</script> <!-- b & c > d \u2028 e \u2029 f"}};
+  const std::string safe = web::ScriptSafeJson(data);
+  for (const char* bad : {"<", ">", "&", "\u2028", "\u2029"}) CHECK(safe.find(bad) == std::string::npos);
+  CHECK(nlohmann::json::parse(safe) == data);  // the same data, spelled safely
+}
 
 TEST_CASE("the static report of a recorded run renders its tree, best score and agent pages offline") {
   REQUIRE(fs::exists("/usr/bin/chromium"));  // scripts/setup.sh installs Debian's chromium
