@@ -196,5 +196,35 @@ TEST_CASE("a run whose home's file system runs low pauses with the reason instea
   CHECK(started.archive->ListEvaluations(*started.archive->GetRun(started.run)->seed_agent_id)->empty());
 }
 
+TEST_CASE("a hostile seed finds only descriptors 0, 1 and 2 in every sandbox of a run") {
+  // It looks for the run's gateway listener, the diagnosis client's connections, host directories.
+  auto fake = test::StartFakeModel();
+  test::TempDir dir;
+  std::string toml = test::RunToml(fake->url(), 1, 1);
+  toml.replace(toml.find(test::kScriptedAgent.string()), test::kScriptedAgent.string().size(),
+               (test::kSourceDir / "tests" / "orchestrator" / "data" / "hostile_agent").string());
+  Started started = StartAndRun(dir, toml);
+  INFO(started.status.status().ToString());
+  REQUIRE(started.status.ok());
+  auto events = started.archive->ListEvents(started.run);
+  REQUIRE(events.ok());
+  int self_modifications = 0;
+  for (const Event& e : *events) {
+    if (e.kind != "self_modify") continue;
+    ++self_modifications;
+    CHECK(json::parse(e.data_json)["summary"] == "fds: 0 1 2");
+  }
+  CHECK(self_modifications == 1);
+  const AgentId seed = *started.archive->GetRun(started.run)->seed_agent_id;
+  auto evaluations = started.archive->ListEvaluations(seed);
+  REQUIRE(evaluations.ok());
+  REQUIRE(evaluations->size() == 2);
+  for (const Evaluation& e : *evaluations) {
+    auto log = started.archive->GetBlob(e.log_blob);
+    REQUIRE(log.ok());
+    CHECK(json::parse(*log)["agent"]["summary"] == "fds: 0 1 2");
+  }
+}
+
 }  // namespace
 }  // namespace lineage
