@@ -72,6 +72,32 @@ void Matches(const std::string& text, const std::regex& pattern, int group, std:
   }
 }
 
+// The lines of C++ source the test build compiles, as far as test names go: a block under #if, #ifdef or
+// #ifndef counts only when its condition names EXERCISM_RUN_ALL_TESTS, the one macro the build defines (a
+// benchmark behind EXERCISM_INCLUDE_BENCHMARK, or #if 0, is not a test that runs).
+std::string CompiledLines(const std::string& text) {
+  static const std::regex kIf(R"(^[ \t]*#[ \t]*if(n?def)?\b(.*))");
+  static const std::regex kElse(R"(^[ \t]*#[ \t]*(else|elif)\b)");
+  static const std::regex kEndif(R"(^[ \t]*#[ \t]*endif\b)");
+  std::vector<bool> live;  // per open block: are its lines compiled
+  std::istringstream lines(text);
+  std::string out;
+  for (std::string line; std::getline(lines, line);) {
+    std::smatch m;
+    if (std::regex_search(line, m, kIf)) {
+      const bool names_it = m[2].str().find("EXERCISM_RUN_ALL_TESTS") != std::string::npos;
+      live.push_back(m[1].str() == "ndef" ? !names_it : names_it);
+    } else if (std::regex_search(line, kElse)) {
+      if (!live.empty()) live.back() = !live.back();
+    } else if (std::regex_search(line, kEndif)) {
+      if (!live.empty()) live.pop_back();
+    } else if (std::all_of(live.begin(), live.end(), [](bool b) { return b; })) {
+      out += line + "\n";
+    }
+  }
+  return out;
+}
+
 // Names declared on the line after a marker line (#[test] fn x, @Test void x()).
 void AfterMarker(const std::string& text, const std::regex& marker, const std::regex& declaration,
                  std::vector<std::string>& out) {
@@ -121,8 +147,9 @@ std::vector<std::string> ExpectedTestNames(const std::vector<TreeEntry>& test_fi
     if (file.kind == TreeEntry::Kind::kSymlink) continue;
     if (language == "python" && EndsWith(file.path, ".py")) Matches(file.data, kPython, 1, names);
     if (language == "cpp") {
-      Matches(file.data, kCppTest, 1, names);
-      Matches(file.data, kCatch, 1, names);
+      const std::string compiled = CompiledLines(file.data);
+      Matches(compiled, kCppTest, 1, names);
+      Matches(compiled, kCatch, 1, names);
     }
     if (language == "go" && EndsWith(file.path, "_test.go")) Matches(file.data, kGo, 1, names);
     if (language == "rust" && EndsWith(file.path, ".rs")) AfterMarker(file.data, kRustMarker, kRustFn, names);

@@ -11,6 +11,7 @@ PACKAGES=(
   bubblewrap libseccomp-dev libboost-dev libboost-filesystem-dev
   libcurl4-openssl-dev libtomlplusplus-dev curl
   python3 python3-pytest chromium
+  libboost-date-time-dev
 )
 
 missing=()

@@ -61,8 +61,10 @@ TEST_CASE("the tests a task holds are read from its test files by the language's
   CHECK(names("test_x.py", "import x\n\ndef test_one():\n    pass\n\nclass T:\n    def test_two(self):\n        pass\n"
                            "def helper():\n    pass\n", "python") == std::vector<std::string>{"test_one", "test_two"});
   CHECK(names("t.cpp", "#define TEST(name) x\nTEST(adds)\nTEST( subtracts )\n", "cpp") == std::vector<std::string>{"adds", "subtracts"});
-  CHECK(names("t.cpp", "TEST_CASE(\"a \\\"quoted\\\" name\") {\n#if 0\nTEST_CASE(\"second\", \"[tag]\") {\n", "cpp") ==
-        std::vector<std::string>{"a \\\"quoted\\\" name", "second"});
+  CHECK(names("t.cpp", "TEST_CASE(\"a \\\"quoted\\\" name\") {\n#if defined(EXERCISM_RUN_ALL_TESTS)\n"
+                      "TEST_CASE(\"second\", \"[tag]\") {\n#endif\n#if defined(EXERCISM_INCLUDE_BENCHMARK)\n"
+                      "TEST_CASE(\"benchmark\") {\n#else\nTEST_CASE(\"third\") {\n#endif\n#if 0\nTEST(off)\n#endif\n", "cpp") ==
+        std::vector<std::string>{"a \\\"quoted\\\" name", "second", "third"});
   CHECK(names("x_test.go", "func TestLeap(t *testing.T) {\nfunc helper(t *testing.T) {\nfunc TestOther(tt *testing.T) {\n", "go") ==
         std::vector<std::string>{"TestLeap", "TestOther"});
   CHECK(names("tests/x.rs", "#[test]\nfn one() {}\n#[test]\n#[ignore]\nfn two() {}\nfn helper() {}\n", "rust") ==
