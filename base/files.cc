@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -61,6 +62,42 @@ Status WriteFileAtomic(const std::filesystem::path& path, std::string_view data,
   UniqueFd dir(open(path.parent_path().empty() ? "." : path.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (dir.valid()) fsync(dir.get());
   return Status::OK();
+}
+
+int JsonNesting(std::string_view json) {
+  int depth = 0, deepest = 0;
+  bool in_string = false;
+  for (std::size_t i = 0; i < json.size(); ++i) {
+    const char c = json[i];
+    if (in_string) {
+      if (c == '\\') ++i;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      deepest = std::max(deepest, ++depth);
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return deepest;
+}
+
+int XmlNesting(std::string_view xml) {
+  int depth = 0, deepest = 0;
+  for (std::size_t i = 0; i + 1 < xml.size(); ++i) {
+    if (xml[i] != '<') continue;
+    const char next = xml[i + 1];
+    if (next == '/') {
+      if (depth > 0) --depth;
+    } else if (next != '!' && next != '?') {
+      const std::size_t end = xml.find('>', i);
+      if (end == std::string_view::npos) break;
+      if (xml[end - 1] != '/') deepest = std::max(deepest, ++depth);
+      i = end;
+    }
+  }
+  return deepest;
 }
 
 std::string RandomHex(int bytes) {

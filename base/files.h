@@ -27,6 +27,13 @@ std::string Sha256Hex(std::string_view data);
 // `bytes` bytes from the kernel's random source, as lowercase hex: tokens and nonces nobody can guess.
 std::string RandomHex(int bytes);
 
+// How deeply `json` nests arrays and objects (brackets outside strings), and how deeply `xml` nests elements.
+// Text a sandbox, an agent or a model wrote is checked against kMaxNesting before it is parsed: the
+// libraries' copies, dumps and XML parsing recurse, and a few megabytes of "[[[[..." would overflow the stack.
+inline constexpr int kMaxNesting = 128;
+int JsonNesting(std::string_view json);
+int XmlNesting(std::string_view xml);
+
 // Milliseconds since the Unix epoch, and its ISO 8601 UTC form ("2026-11-26T04:13:55.123Z").
 std::int64_t NowMillis();
 std::string FormatTimestamp(std::int64_t unix_millis);

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "base/files.h"
 #include "cli/commands.h"
 #include "llm/llm.h"
 #include "orchestrator/agent_runner.h"
@@ -42,8 +43,9 @@ Result<std::vector<TreeEntry>> LoadAgentTree(const std::string& which, const fs:
 int Count(const std::vector<std::string>& trajectory, const std::string& type) {
   int n = 0;
   for (const std::string& line : trajectory) {
+    if (JsonNesting(line) > kMaxNesting) continue;
     json step = json::parse(line, nullptr, false);
-    if (step.is_object() && step.value("type", "") == type) ++n;
+    if (step.is_object() && step.contains("type") && step["type"] == type) ++n;
   }
   return n;
 }

@@ -100,7 +100,7 @@ class ExecEvaluator : public IndexedEvaluator<ExecTask> {
                                             request["report"].get<std::string>() + "); exec protocol 2 takes the "
                                             "verdict from there, never from standard output (docs/evaluators.md)");
     }
-    json reply = json::parse(report->data, nullptr, false);
+    json reply = JsonNesting(report->data) > kMaxNesting ? json(json::value_t::discarded) : json::parse(report->data, nullptr, false);
     if (!reply.is_object()) return ProtocolError("score", id, "the report is not a JSON object: '" + Clip(report->data) + "'");
     if (!reply.contains("solved") || !reply["solved"].is_boolean()) {
       return ProtocolError("score", id, "the reply has no \"solved\" boolean");
@@ -149,9 +149,11 @@ class ExecEvaluator : public IndexedEvaluator<ExecTask> {
   // Why a reply's "solved" cannot be believed; empty when it can: the nonce of this request, and tests
   // that ran (as many as the task holds, when the list said) and all passed.
   static std::string Doubt(const json& reply, const std::string& nonce, const ExecTask& task) {
-    if (reply.value("nonce", "") != nonce) return "the report does not carry this request's nonce";
-    const std::int64_t passed = reply.value("tests_passed", std::int64_t{-1});
-    const std::int64_t total = reply.value("tests_total", std::int64_t{-1});
+    if (!reply.contains("nonce") || reply["nonce"] != nonce) return "the report does not carry this request's nonce";
+    auto count = [&](const char* key) {
+      return reply.contains(key) && reply[key].is_number_integer() ? reply[key].get<std::int64_t>() : std::int64_t{-1};
+    };
+    const std::int64_t passed = count("tests_passed"), total = count("tests_total");
     if (total <= 0) return "the report gives no \"tests_total\" above 0: no test is known to have run";
     if (passed != total) return std::to_string(passed) + " of " + std::to_string(total) + " tests passed";
     if (task.tests && total != *task.tests) {

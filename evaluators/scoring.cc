@@ -167,6 +167,10 @@ ReportVerdict CheckReports(const std::vector<TreeEntry>& reports, const std::vec
   for (const TreeEntry& report : reports) {
     if (report.kind == TreeEntry::Kind::kSymlink || !EndsWith(report.path, ".xml")) continue;
     ++files;
+    if (XmlNesting(report.data) > kMaxNesting) {
+      v.summary = "the test report " + report.path + " nests deeper than " + std::to_string(kMaxNesting) + " elements";
+      return v;
+    }
     try {
       std::istringstream in(report.data);
       boost::property_tree::ptree tree;

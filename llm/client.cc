@@ -12,6 +12,7 @@
 #include <random>
 #include <thread>
 
+#include "base/files.h"
 #include "llm/llm.h"
 #include "llm/wire.h"
 
@@ -237,7 +238,7 @@ struct ModelClient::Impl {
       *retryable = IsRetryable(result.error.kind);
       return result;
     }
-    json body = json::parse(a.body, nullptr, false);
+    json body = JsonNesting(a.body) > kMaxNesting ? json(json::value_t::discarded) : json::parse(a.body, nullptr, false);
     auto dialect = m.provider == Provider::kOpenAI ? wire::Dialect::kOpenAI : wire::Dialect::kAnthropic;
     Result<ChatResponse> parsed = body.is_discarded() ? Result<ChatResponse>(Status::InvalidArgument("it is not JSON"))
                                                       : wire::ParseResponse(dialect, body);

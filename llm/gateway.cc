@@ -285,6 +285,9 @@ struct Gateway::Impl {
     if (std::string spent = grant.budget->Exhausted(); !spent.empty()) {
       return refuse(ErrorKind::kBudgetExceeded, "budget exhausted: " + spent + "; this caller gets no more model calls");
     }
+    if (JsonNesting(http.body) > kMaxNesting) {
+      return refuse(ErrorKind::kBadRequest, "the request body nests deeper than " + std::to_string(kMaxNesting) + " levels");
+    }
     json body = json::parse(http.body, nullptr, false);
     if (body.is_discarded()) return refuse(ErrorKind::kBadRequest, "the request body is not valid JSON");
     Result<ChatRequest> request = wire::ParseRequest(dialect, body);

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "base/files.h"
+
 namespace lineage::llm::wire {
 
 using json = nlohmann::json;
@@ -68,6 +70,7 @@ Status ParseCommon(const json& body, ChatRequest& request) {
 // string so the agent sees what the model wrote.
 json ParseArguments(const std::string& arguments) {
   if (arguments.empty()) return json::object();
+  if (JsonNesting(arguments) > kMaxNesting) return arguments;
   json parsed = json::parse(arguments, nullptr, /*allow_exceptions=*/false);
   if (parsed.is_discarded() || !parsed.is_object()) return arguments;
   return parsed;
@@ -630,7 +633,7 @@ json ErrorBody(Dialect dialect, const ModelError& error) {
 ModelError ClassifyHttpError(int http_status, const std::string& body) {
   std::string provider_message;
   std::string code;
-  json parsed = json::parse(body, nullptr, false);
+  json parsed = JsonNesting(body) > kMaxNesting ? json(json::value_t::discarded) : json::parse(body, nullptr, false);
   if (!parsed.is_discarded() && parsed.is_object() && parsed.contains("error") && parsed["error"].is_object()) {
     const json& e = parsed["error"];
     if (e.contains("message") && e["message"].is_string()) provider_message = e["message"].get<std::string>();

@@ -260,7 +260,7 @@ Result<AgentRunResult> RunAgent(const BuiltAgent& agent, const AgentRunOptions& 
   if (out.ok()) {
     for (const TreeEntry& e : *out) {
       if (e.kind == TreeEntry::Kind::kSymlink) continue;
-      if (e.path == "result.json") agent_result = json::parse(e.data, nullptr, false);
+      if (e.path == "result.json" && JsonNesting(e.data) <= kMaxNesting) agent_result = json::parse(e.data, nullptr, false);
       if (e.path == "trajectory.jsonl") {
         std::istringstream lines(e.data);
         for (std::string line; std::getline(lines, line);) result.trajectory.push_back(line);

@@ -328,8 +328,13 @@ class Daemon {
     if (!line.ok()) {
       reply = {{"ok", false}, {"error", line.status().message()}};
     } else {
-      json request = json::parse(*line, nullptr, false);
-      auto handled = request.is_object() ? Handle(request) : Result<json>(Status::InvalidArgument("not a JSON object"));
+      json request = JsonNesting(*line) > kMaxNesting ? json(json::value_t::discarded) : json::parse(*line, nullptr, false);
+      Result<json> handled = Status::InvalidArgument("not a JSON object");
+      try {
+        if (request.is_object()) handled = Handle(request);
+      } catch (const std::exception& e) {  // a field of the wrong type, say
+        handled = Status::InvalidArgument(std::string("bad request: ") + e.what());
+      }
       reply = handled.ok() ? *handled : json{{"ok", false}, {"error", handled.status().message()}};
     }
     WriteAll(fd, reply.dump() + "\n");

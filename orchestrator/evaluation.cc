@@ -49,7 +49,7 @@ class TaskAttempt {
     if (!task_.unavailable.empty()) {
       result_.outcome = outcome::kSkipped;
       result_.detail = task_.unavailable;
-    } else if (Status s = Attempt(); !s.ok()) {
+    } else if (Status s = AttemptCatching(); !s.ok()) {
       result_.outcome = outcome::kError;
       result_.detail = s.message();
     }
@@ -70,8 +70,8 @@ class TaskAttempt {
                       {"model_calls", result_.spend.calls}, {"wall_ms", result_.agent_ms}};
       json steps = json::array();
       for (const std::string& line : trajectory_) {
-        json step = json::parse(line, nullptr, false);
-        steps.push_back(step.is_discarded() ? json(line) : step);
+        json step = JsonNesting(line) > kMaxNesting ? json(json::value_t::discarded) : json::parse(line, nullptr, false);
+        steps.push_back(step.is_discarded() ? json(ClipText(line, 4096)) : step);
       }
       log["trajectory"] = std::move(steps);
     }
@@ -84,6 +84,16 @@ class TaskAttempt {
   std::size_t patch_bytes() const { return patch_.size(); }
 
  private:
+  // No exception leaves a task's attempt: whatever the agent left that some library chokes on ends this
+  // task, not the worker thread (nor the process).
+  Status AttemptCatching() {
+    try {
+      return Attempt();
+    } catch (const std::exception& e) {
+      return Status::Internal(std::string("unexpected failure: ") + e.what());
+    }
+  }
+
   Status Attempt() {
     const fs::path workspace = dir_ / "workspace";
     auto prepared = evaluator_.Prepare(task_.id, workspace);

@@ -99,7 +99,9 @@ Result<json> ParseDiagnosis(const std::string& reply) {
   if (open == std::string::npos || close == std::string::npos || close < open) {
     return Status::InvalidArgument("the reply holds no JSON object");
   }
-  json d = json::parse(reply.substr(open, close - open + 1), nullptr, false);
+  const std::string text = reply.substr(open, close - open + 1);
+  if (JsonNesting(text) > kMaxNesting) return Status::InvalidArgument("the reply's JSON nests too deeply");
+  json d = json::parse(text, nullptr, false);
   if (d.is_discarded() || !d.is_object()) return Status::InvalidArgument("the reply's JSON does not parse");
   for (const char* field : kDiagnosisFields) {
     if (!d.contains(field) || !d[field].is_string()) {

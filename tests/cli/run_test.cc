@@ -271,6 +271,17 @@ TEST_CASE("the daemon answers a ping at once while silent clients hold connectio
   CHECK(json::parse(std::string(buf))["ok"] == true);
   CHECK(waited < std::chrono::milliseconds(4000));  // before the first silent client's 5 s deadline
   close(fd);
+  // A request with a field of the wrong type is an error for that client, not for the daemon.
+  fd = ConnectControl(home);
+  const std::string odd = "{\"op\": 1}\n";
+  REQUIRE(write(fd, odd.data(), odd.size()) == static_cast<ssize_t>(odd.size()));
+  std::fill(std::begin(buf), std::end(buf), 0);
+  p.fd = fd;
+  REQUIRE(poll(&p, 1, 10'000) == 1);
+  REQUIRE(read(fd, buf, sizeof buf - 1) > 0);
+  CHECK(json::parse(std::string(buf))["ok"] == false);
+  close(fd);
+  CHECK(kill(daemon, 0) == 0);  // still serving
   for (int s : silent) close(s);
   kill(daemon, SIGTERM);
   int status = 0;

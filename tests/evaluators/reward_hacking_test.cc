@@ -120,7 +120,7 @@ import json, sys
 request = json.loads(sys.stdin.readline())
 op, task = request["op"], request.get("task")
 if op == "list":
-    print(json.dumps({"tasks": [{"id": t, "tests": 3} for t in ["good", "no-nonce", "wrong-nonce", "none-ran", "some-failed", "fewer-ran"]]}))
+    print(json.dumps({"tasks": [{"id": t, "tests": 3} for t in ["good", "no-nonce", "wrong-nonce", "typed-nonce", "none-ran", "some-failed", "fewer-ran", "deep"]]}))
 elif op in ("prepare", "gold"):
     print(json.dumps({"instruction": "x", "ok": True}))
 else:
@@ -130,17 +130,23 @@ else:
     if task == "none-ran": verdict.update(tests_passed=0, tests_total=0)
     if task == "some-failed": verdict.update(tests_passed=2)
     if task == "fewer-ran": verdict.update(tests_passed=1, tests_total=1)
-    open(request["report"], "w").write(json.dumps(verdict))
+    if task == "typed-nonce": verdict.update(nonce=1, tests_passed="3")
+    text = json.dumps(verdict)
+    if task == "deep": text = "[" * 1000000 + "]" * 1000000
+    open(request["report"], "w").write(text)
 )";
 
 TEST_CASE("an exec verdict without this request's nonce, or with tests missing or failed, is not solved") {
   test::TempDir dir;
   WriteFile(dir / "evaluator.py", kLyingEvaluator, /*executable=*/true);
   auto evaluator = test::OpenSuite("exec:" + (dir / "evaluator.py").string());
-  for (const char* task : {"no-nonce", "wrong-nonce", "none-ran", "some-failed", "fewer-ran"}) {
+  for (const char* task : {"no-nonce", "wrong-nonce", "typed-nonce", "none-ran", "some-failed", "fewer-ran"}) {
     INFO(task);
     NotSolved(*evaluator, task, nullptr);
   }
+  auto deep = test::AttemptTask(*evaluator, "deep", nullptr);  // refused, not parsed: no crash
+  REQUIRE_FALSE(deep.score.ok());
+  CHECK_THAT(deep.score.status().message(), Catch::Contains("not a JSON object"));
   auto good = test::AttemptTask(*evaluator, "good", nullptr);
   REQUIRE(good.score.ok());
   CHECK(good.score->solved);

@@ -46,6 +46,14 @@ TEST_CASE("no report, a broken one, or no known tests prove nothing") {
   CHECK_THAT(unknown.summary, Catch::Contains("cannot tell which tests"));
 }
 
+TEST_CASE("a report nested deeply enough to overflow a recursive parser is refused, not parsed") {
+  std::string deep;
+  for (int i = 0; i < 1'000'000; ++i) deep += "<a>";
+  ReportVerdict v = CheckReports(Report("<testsuite><testcase name=\"test_a\"/>" + deep + "</testsuite>"), {"test_a"});
+  CHECK_FALSE(v.proven);
+  CHECK_THAT(v.summary, Catch::Contains("nests deeper than"));
+}
+
 TEST_CASE("report names stand for expected names in parametrized, JUnit 5 and Catch2 section forms") {
   const std::string xml = R"xml(<testsuites><testsuite>
     <testcase name="testAdd()"/><testcase name="leap year/section one"/><testcase name="test_x[param]"/>

@@ -379,6 +379,21 @@ TEST_CASE("One token holds at most 16 connections to the gateway") {
   CHECK(other->Call("default", hello).ok());
 }
 
+TEST_CASE("A request nested deep enough to overflow a recursive copy is refused, and the gateway lives on") {
+  Rig rig(R"({"responses": [{"text": "ok"}]})", Provider::kOpenAI);
+  const std::string token = rig.gateway->IssueToken({}, nullptr);
+  const std::string deep = std::string(300'000, '[') + std::string(300'000, ']');
+  const std::string body = R"({"model": "default", "messages": [{"role": "user", "content": "hi"}], "tools": [{"type": )"
+                           R"("function", "function": {"name": "f", "parameters": {"x": )" + deep + "}}}]}";
+  test::HttpReply r = Http(rig.gateway->tcp_url() + "/v1/chat/completions", {{"Authorization", "Bearer " + token}}, body);
+  CHECK(r.status == 400);
+  CHECK_THAT(r.body, Catch::Contains("nests deeper than"));
+  auto agent = rig.Agent(Provider::kOpenAI, token);
+  ChatRequest hello;
+  hello.messages = {Message::User("hi")};
+  CHECK(agent->Call("default", hello).ok());
+}
+
 TEST_CASE("A refused call's record is bounded, and junk counts against the call budget until it is spent") {
   Rig rig(R"({"responses": [{"text": "ok"}]})", Provider::kOpenAI);
   auto budget = std::make_shared<Budget>(BudgetLimits{std::nullopt, std::nullopt, 5});

@@ -14,5 +14,8 @@ for fd in seen:
     except OSError:
         pass
 summary = "fds: " + " ".join(str(fd) for fd in seen) + ("; ESCAPED through " + str(escapes) if escapes else "")
+# A trajectory line nested a million deep: lineage's recursive JSON copies and dumps must never see it.
+with open(os.path.join(os.environ["LINEAGE_OUTPUT_DIR"], "trajectory.jsonl"), "w") as f:
+    f.write("[" * 1000000 + "]" * 1000000 + "\n")
 with open(os.path.join(os.environ["LINEAGE_OUTPUT_DIR"], "result.json"), "w") as f:
     json.dump({"status": "finished", "summary": summary, "rounds": 1}, f)
