@@ -91,14 +91,15 @@ class ExecEvaluator : public IndexedEvaluator<ExecTask> {
     for (const TreeEntry& e : r.reports) {
       if (e.path == kScoreReport && e.kind != TreeEntry::Kind::kSymlink) report = &e;
     }
-    if (!report && r.process.exit_code != 0) {
+    if (r.process.exit_code != 0) {  // a verdict from a program that then failed is not believed
       return ProtocolError("score", id, "exited with status " + std::to_string(r.process.exit_code.value_or(-1)) +
-                                            " without a reply; stderr: " + Clip(r.process.stderr_text));
+                                            (report ? "" : " without a reply") + "; stderr: " + Clip(r.process.stderr_text));
     }
     if (!report) {
       return ProtocolError("score", id, std::string("wrote no reply to the request's \"report\" file (") +
                                             request["report"].get<std::string>() + "); exec protocol 2 takes the "
-                                            "verdict from there, never from standard output (docs/evaluators.md)");
+                                            "verdict from there, never from standard output (docs/evaluators.md)" +
+                                            (r.process.stderr_text.empty() ? "" : "; stderr: " + Clip(r.process.stderr_text)));
     }
     json reply = JsonNesting(report->data) > kMaxNesting ? json(json::value_t::discarded) : json::parse(report->data, nullptr, false);
     if (!reply.is_object()) return ProtocolError("score", id, "the report is not a JSON object: '" + Clip(report->data) + "'");

@@ -15,6 +15,10 @@
 #include <boost/process.hpp>
 #include <boost/process/extend.hpp>
 #include <chrono>
+#include <cstring>
+#include <thread>
+
+#include "base/unique_fd.h"
 
 namespace lineage {
 namespace {
@@ -84,39 +88,52 @@ void InheritOnly(const std::vector<int>& keep) {
   for (int fd : keep) fcntl(fd, F_SETFD, 0);
 }
 
-// Standard input comes from a file rather than a pipe: a command that never reads it can neither block
-// the writer nor kill lineage with SIGPIPE. The file is unlinked once the command has it open.
-class StdinFile {
+// Standard input comes through a pipe that a thread of ours fills, with SIGPIPE blocked on that thread: a
+// command that never reads blocks no one and kills nothing, and what it has read is gone. (A file could be
+// read again by any process of the sandbox: an exec evaluator's request, nonce and all.)
+class StdinPipe {
  public:
-  ~StdinFile() {
-    if (!path_.empty()) unlink(path_.c_str());
-  }
-  Status Create(const std::string* data) {
-    if (data == nullptr || data->empty()) {
-      path_.clear();
-      return Status::OK();
-    }
-    const char* tmp = getenv("TMPDIR");
-    std::string templ = std::string(tmp && *tmp ? tmp : "/tmp") + "/lineage-stdin-XXXXXX";
-    int fd = mkostemp(templ.data(), O_CLOEXEC);
-    if (fd < 0) return Status::IOError("cannot create a file for standard input in " + templ);
-    path_ = templ;
-    std::size_t done = 0;
-    while (done < data->size()) {
-      ssize_t n = write(fd, data->data() + done, data->size() - done);
-      if (n <= 0) {
-        close(fd);
-        return Status::IOError("cannot write standard input to " + path_);
-      }
-      done += static_cast<std::size_t>(n);
-    }
-    close(fd);
+  ~StdinPipe() { Finish(); }
+
+  // The descriptor the child reads; -1 when there is nothing to send (it gets /dev/null).
+  Status Open(const std::string* data) {
+    if (data == nullptr || data->empty()) return Status::OK();
+    data_ = data;
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0) return Status::IOError(std::string("cannot create a pipe: ") + std::strerror(errno));
+    read_ = UniqueFd(fds[0]);
+    write_ = UniqueFd(fds[1]);
     return Status::OK();
   }
-  std::string path() const { return path_.empty() ? "/dev/null" : path_; }
+  int read_fd() const { return read_.get(); }
+
+  // After the child has started: our copy of its end goes, and the data goes in.
+  void Start() {
+    if (!write_.valid()) return;
+    read_.reset();
+    writer_ = std::thread([this] {
+      sigset_t pipe_signal;
+      sigemptyset(&pipe_signal);
+      sigaddset(&pipe_signal, SIGPIPE);
+      pthread_sigmask(SIG_BLOCK, &pipe_signal, nullptr);  // a reader gone is EPIPE, nothing more
+      for (std::size_t done = 0; done < data_->size();) {
+        ssize_t n = write(write_.get(), data_->data() + done, data_->size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        done += static_cast<std::size_t>(n);
+      }
+      write_.reset();
+    });
+  }
+
+  void Finish() {
+    if (writer_.joinable()) writer_.join();
+  }
 
  private:
-  std::string path_;
+  const std::string* data_ = nullptr;
+  UniqueFd read_, write_;
+  std::thread writer_;
 };
 
 }  // namespace
@@ -151,6 +168,10 @@ Result<SandboxResult> RunProcess(const ProcessRun& run) {
     kill_all();
   };
 
+  StdinPipe stdin_pipe;
+  LINEAGE_RETURN_IF_ERROR(stdin_pipe.Open(run.stdin_data));
+  const int stdin_fd = stdin_pipe.read_fd();
+
   // Runs in the child between fork and exec: only async-signal-safe calls.
   const pid_t parent = getpid();
   auto child_setup = [&](auto&) {
@@ -165,15 +186,14 @@ Result<SandboxResult> RunProcess(const ProcessRun& run) {
     SetLimit(RLIMIT_NOFILE, static_cast<rlim_t>(limits.open_files));
     SetLimit(RLIMIT_CORE, 0);
     if (run.address_space_limit) SetLimit(RLIMIT_AS, static_cast<rlim_t>(limits.memory_bytes));
+    if (stdin_fd >= 0) dup2(stdin_fd, 0);
     InheritOnly(run.keep_fds);
   };
 
-  StdinFile stdin_file;
-  LINEAGE_RETURN_IF_ERROR(stdin_file.Create(run.stdin_data));
   rusage before{};
   getrusage(RUSAGE_CHILDREN, &before);
   std::error_code ec;
-  bp::child child(bp::exe = run.exe, bp::args = run.args, env, bp::start_dir = run.cwd, bp::std_in < stdin_file.path(),
+  bp::child child(bp::exe = run.exe, bp::args = run.args, env, bp::start_dir = run.cwd, bp::std_in < "/dev/null",
                   bp::std_out > out_pipe, bp::std_err > err_pipe, io,
                   bp::on_exit = [&](int, const std::error_code&) {
                     exited = true;
@@ -184,6 +204,7 @@ Result<SandboxResult> RunProcess(const ProcessRun& run) {
                   bp::extend::on_exec_setup = child_setup, ec);
   if (ec) return Status::IOError("cannot start '" + run.exe + "': " + ec.message());
   group = child.id();
+  stdin_pipe.Start();
   Status started = run.on_start ? run.on_start(group) : Status::OK();
   if (!started.ok()) kill_all();
   const auto start = Clock::now();
@@ -212,6 +233,7 @@ Result<SandboxResult> RunProcess(const ProcessRun& run) {
   if (run.watch && started.ok()) watch_next();
   // Returns once the exit handler has run and both streams reached EOF (the timers are cancelled then).
   io.run();
+  stdin_pipe.Finish();  // the reader is gone: the writer has returned, or does now
   if (!started.ok()) {
     std::string said = result.stderr_text.substr(0, 2000);
     while (!said.empty() && said.back() == '\n') said.pop_back();

@@ -27,6 +27,7 @@ Evaluator& Polyglot() {
 // Scores `task` after `change` and requires that it was scored, and not solved.
 void NotSolved(Evaluator& evaluator, const std::string& task, const std::function<void(const fs::path&)>& change) {
   auto attempt = test::AttemptTask(evaluator, task, change);
+  INFO(attempt.score.status().ToString());
   REQUIRE(attempt.score.ok());
   INFO(attempt.score->output);
   CHECK_FALSE(attempt.score->solved);
@@ -116,15 +117,34 @@ TEST_CASE("a sitecustomize.py, a pytest.py or a fake pytest or g++ in the worksp
 
 // An exec evaluator whose verdict for task `kind` is written the way the task's name says.
 const char* kLyingEvaluator = R"(#!/usr/bin/env python3
-import json, sys
+import json, subprocess, sys
 request = json.loads(sys.stdin.readline())
 op, task = request["op"], request.get("task")
 if op == "list":
-    print(json.dumps({"tasks": [{"id": t, "tests": 3} for t in ["good", "no-nonce", "wrong-nonce", "typed-nonce", "none-ran", "some-failed", "fewer-ran", "deep"]]}))
+    print(json.dumps({"tasks": [{"id": t, "tests": 3} for t in ["good", "no-nonce", "wrong-nonce", "typed-nonce", "none-ran", "some-failed", "fewer-ran", "deep", "forged", "crashed"]]}))
 elif op in ("prepare", "gold"):
     print(json.dumps({"instruction": "x", "ok": True}))
+elif task == "forged":
+    # The agent's code, in a child of the evaluator, reads the request again to learn the nonce, and forges
+    # the verdict; the evaluator itself writes none.
+    forger = """
+import json, os
+data = b''
+for read in (lambda: os.pread(0, 65536, 0), lambda: open('/proc/self/fd/0', 'rb').read()):
+    try:
+        data = data or read()
+    except OSError:
+        pass
+request = json.loads(data or b'{}')
+verdict = {'nonce': request.get('nonce'), 'solved': True, 'tests_passed': 3, 'tests_total': 3}
+open('%s', 'w').write(json.dumps(verdict))
+""" % request["report"]
+    subprocess.run([sys.executable, "-c", forger])
 else:
     verdict = {"nonce": request["nonce"], "solved": True, "tests_passed": 3, "tests_total": 3}
+    if task == "crashed":
+        open(request["report"], "w").write(json.dumps(verdict))
+        sys.exit(3)
     if task == "no-nonce": del verdict["nonce"]
     if task == "wrong-nonce": verdict["nonce"] = "0" * 32
     if task == "none-ran": verdict.update(tests_passed=0, tests_total=0)
@@ -140,10 +160,13 @@ TEST_CASE("an exec verdict without this request's nonce, or with tests missing o
   test::TempDir dir;
   WriteFile(dir / "evaluator.py", kLyingEvaluator, /*executable=*/true);
   auto evaluator = test::OpenSuite("exec:" + (dir / "evaluator.py").string());
-  for (const char* task : {"no-nonce", "wrong-nonce", "typed-nonce", "none-ran", "some-failed", "fewer-ran"}) {
+  for (const char* task : {"no-nonce", "wrong-nonce", "typed-nonce", "none-ran", "some-failed", "fewer-ran", "forged"}) {
     INFO(task);
     NotSolved(*evaluator, task, nullptr);
   }
+  auto crashed = test::AttemptTask(*evaluator, "crashed", nullptr);  // a verdict, then exit 3: not believed
+  REQUIRE_FALSE(crashed.score.ok());
+  CHECK_THAT(crashed.score.status().message(), Catch::Contains("exited with status 3"));
   auto deep = test::AttemptTask(*evaluator, "deep", nullptr);  // refused, not parsed: no crash
   REQUIRE_FALSE(deep.score.ok());
   CHECK_THAT(deep.score.status().message(), Catch::Contains("not a JSON object"));
