@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <map>
@@ -79,7 +80,7 @@ class TreeReader {
     if (fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return Errno("cannot stat", path);
 
     if (S_ISDIR(st.st_mode)) {
-      if (name == ".git") return Status::OK();
+      if (IsGitName(name)) return Status::OK();
       UniqueFd sub(openat(dir_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
       if (!sub.valid()) return Errno("cannot open directory", path);
       return Walk(sub.get(), path, depth + 1);
@@ -201,6 +202,18 @@ class DirCache {
 
 }  // namespace
 
+std::string FoldedName(std::string_view name) {
+  std::string out(name);
+  while (!out.empty() && (out.back() == '.' || out.back() == ' ')) out.pop_back();
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+bool IsGitName(std::string_view name) {
+  const std::string folded = FoldedName(name);
+  return folded == ".git" || folded == "git~1";
+}
+
 Status ValidateTreePath(std::string_view path) {
   auto bad = [&](const char* why) {
     return Status::InvalidArgument("refusing path '" + std::string(path) + "': " + why);
@@ -215,7 +228,7 @@ Status ValidateTreePath(std::string_view path) {
     std::string_view part = path.substr(start, end - start);
     if (part.empty()) return bad("it has an empty component");
     if (part == "." || part == "..") return bad("it escapes the tree through '.' or '..'");
-    if (part == ".git") return bad("'.git' is reserved");
+    if (IsGitName(part)) return bad("'.git' is reserved");
     start = end + 1;
   }
   return Status::OK();
@@ -312,7 +325,7 @@ Status RemoveAt(int dir_fd, const std::string& name, const std::string& path) {
   LINEAGE_ASSIGN_OR_RETURN(std::vector<std::string> names, ListDir(sub.get(), path));
   bool kept = false;
   for (const std::string& child : names) {
-    if (child == ".git") {
+    if (IsGitName(child)) {
       kept = true;
       continue;
     }
@@ -352,7 +365,7 @@ class TreeSyncer {
     LINEAGE_ASSIGN_OR_RETURN(std::vector<std::string> from_names, ListDir(from_fd, prefix));
     LINEAGE_ASSIGN_OR_RETURN(std::vector<std::string> to_names, ListDir(to_fd, prefix));
     auto left_alone = [&](const std::string& name) {
-      return name == ".git" || std::find(options_.skip.begin(), options_.skip.end(), Join(prefix, name)) != options_.skip.end();
+      return IsGitName(name) || std::find(options_.skip.begin(), options_.skip.end(), Join(prefix, name)) != options_.skip.end();
     };
     std::erase_if(from_names, left_alone);
     for (const std::string& name : to_names) {

@@ -78,7 +78,16 @@ Result<SyncStats> SyncTree(int from_dir_fd, int to_dir_fd, const SyncOptions& op
 Status ApplyChanges(const std::filesystem::path& dir, const std::vector<TreeEntry>& before,
                     const std::vector<TreeEntry>& after);
 
-// OK when `path` is a relative, '/'-separated path with no empty, '.', '..' or '.git' component and no NUL.
+// True when `name` is, or names on some file system, a repository's `.git`: in any case, with trailing dots
+// or spaces (Windows and case-insensitive file systems ignore them), or as NTFS's short name GIT~1. Such
+// entries are never read, written or copied as part of a tree.
+bool IsGitName(std::string_view name);
+
+// `name` lowercased, trailing dots and spaces dropped: how a case-insensitive file system compares it.
+std::string FoldedName(std::string_view name);
+
+// OK when `path` is a relative, '/'-separated path with no empty, '.', '..' or .git (IsGitName) component
+// and no NUL.
 Status ValidateTreePath(std::string_view path);
 
 }  // namespace lineage

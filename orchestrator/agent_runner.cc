@@ -285,18 +285,35 @@ Result<AgentRunResult> RunAgent(const BuiltAgent& agent, const AgentRunOptions& 
 }
 
 bool IsHostExecuted(const std::string& path) {
-  static const char* const kNames[] = {".git",  ".gitmodules", ".gitattributes", ".githooks",   ".husky",
-                                       ".pre-commit-config.yaml", ".envrc", ".vscode", ".idea", ".devcontainer"};
+  static const char* const kNames[] = {
+      // version control: hooks and configuration
+      ".gitmodules", ".gitattributes", ".githooks", ".husky", ".pre-commit-config.yaml", ".hg", ".jj", ".svn",
+      // shells, editors, dev containers, tool managers
+      ".envrc", ".vscode", ".idea", ".devcontainer", ".exrc", ".nvimrc", ".nvim.lua", ".mise.toml", "mise.toml",
+      ".tool-versions",
+      // package managers' configuration (scripts, shells, binaries they run)
+      ".npmrc", ".yarnrc", ".yarnrc.yml", ".cargo"};
   for (size_t start = 0; start <= path.size();) {
     size_t end = path.find('/', start);
     if (end == std::string::npos) end = path.size();
-    const std::string part = path.substr(start, end - start);
+    // As a case-insensitive file system would see it: `.VSCODE` is `.vscode` there.
+    const std::string part = FoldedName(std::string_view(path).substr(start, end - start));
+    if (IsGitName(part)) return true;
     for (const char* name : kNames) {
       if (part == name) return true;
     }
     start = end + 1;
   }
   return false;
+}
+
+// A symlink the host could be led through: absolute, climbing out of the tree, or into a host-executed path.
+bool IsEscapingLink(const TreeEntry& entry) {
+  if (entry.kind != TreeEntry::Kind::kSymlink) return false;
+  if (entry.data.empty() || entry.data[0] == '/') return true;
+  const fs::path resolved = (fs::path(entry.path).parent_path() / entry.data).lexically_normal();
+  const std::string text = resolved.generic_string();
+  return text == ".." || text.rfind("../", 0) == 0 || IsHostExecuted(text);
 }
 
 Result<DirectoryRunResult> RunAgentOnDirectory(const BuiltAgent& agent, AgentRunOptions options, Sandbox& sandbox) {
@@ -335,9 +352,9 @@ Result<DirectoryRunResult> RunAgentOnDirectory(const BuiltAgent& agent, AgentRun
   for (const auto& [path, e] : kept) paths.insert(path);
   for (const auto& [path, e] : was) paths.insert(path);
   for (const std::string& path : paths) {
-    if (!IsHostExecuted(path)) continue;
     auto now = kept.find(path);
     auto then = was.find(path);
+    if (!IsHostExecuted(path) && !(now != kept.end() && IsEscapingLink(now->second))) continue;
     const bool changed = (now == kept.end()) != (then == was.end()) ||
                          (now != kept.end() && then != was.end() && !(now->second == *then->second));
     if (!changed) continue;

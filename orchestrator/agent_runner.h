@@ -79,19 +79,23 @@ struct AgentRunResult {
 // did, crashes and limits included, is in the result.
 Result<AgentRunResult> RunAgent(const BuiltAgent& agent, const AgentRunOptions& options, Sandbox& sandbox);
 
-// Paths that tools on the host run or obey later without being asked: git's hooks and configuration
-// (.git, .gitmodules, .gitattributes, .githooks, .husky, .pre-commit-config.yaml), direnv's .envrc, editor
-// and dev-container settings (.vscode, .idea, .devcontainer). Matched by any path component.
+// Paths that tools on the host run or obey later without being asked: version control's hooks and
+// configuration (.git, .gitmodules, .gitattributes, .githooks, .husky, .pre-commit-config.yaml, .hg, .jj,
+// .svn), direnv's .envrc, editors, dev containers and tool managers (.vscode, .idea, .devcontainer, .exrc,
+// .nvimrc, .nvim.lua, mise.toml, .mise.toml, .tool-versions), package managers' configuration (.npmrc,
+// .yarnrc, .yarnrc.yml, .cargo). Matched by any path component, as a case-insensitive file system would
+// (`.GIT`, `.vscode.`, GIT~1 included).
 bool IsHostExecuted(const std::string& path);
 
 struct DirectoryRunResult {
   AgentRunResult run;                // run.diff is what reached the directory
-  std::vector<std::string> refused;  // changed paths that did not (IsHostExecuted)
+  std::vector<std::string> refused;  // changed paths that did not: host-executed, or symlinks leading out
 };
 
 // Runs the agent on a copy of the user's directory options.workspace (its .git readable, not writable), then
-// carries the agent's changes back to it, except those to host-executed paths, which it lists: nothing an
-// agent does can make the user's tools run its code later.
+// carries the agent's changes back to it, except those to host-executed paths and symlinks that lead out of
+// the directory (absolute, climbing out, or into a host-executed path), which it lists: nothing an agent
+// does can make the user's tools run its code later.
 Result<DirectoryRunResult> RunAgentOnDirectory(const BuiltAgent& agent, AgentRunOptions options, Sandbox& sandbox);
 
 }  // namespace lineage

@@ -201,6 +201,18 @@ TEST_CASE("WriteTree never writes through a symlink or outside its root") {
   }
 }
 
+TEST_CASE("a .git by any name a file system may give it is reserved") {
+  for (const char* name : {".git", ".GIT", ".Git", ".git.", ".git ", ".git. .", "GIT~1", "git~1"}) {
+    INFO(name);
+    CHECK(IsGitName(name));
+    CHECK_FALSE(ValidateTreePath(std::string("sub/") + name + "/hooks/post-checkout").ok());
+  }
+  for (const char* name : {".gitignore", ".github", "git", ".git2", "x.git"}) {
+    INFO(name);
+    CHECK_FALSE(IsGitName(name));
+  }
+}
+
 // Opens a directory for the fd-based functions.
 int OpenDir(const fs::path& dir) { return open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); }
 
