@@ -467,19 +467,39 @@ class TreeSyncer {
       to = UniqueFd(openat(to_fd, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
     }
     if (!to.valid()) return Errno("cannot create", path);
-    char buf[65536];
-    for (off_t left = st.st_size; left > 0;) {
-      ssize_t n = read(from.get(), buf, static_cast<size_t>(std::min<off_t>(left, sizeof buf)));
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) return Errno("cannot read", path);
-      if (n == 0) return Status::InvalidArgument("refusing '" + path + "': it shrank while being copied");
-      LINEAGE_RETURN_IF_ERROR(WriteAll(to.get(), std::string_view(buf, static_cast<size_t>(n)), path));
-      left -= n;
-      stats_.bytes_written += static_cast<std::uint64_t>(n);
-    }
+    LINEAGE_RETURN_IF_ERROR(CopyData(from.get(), to.get(), st.st_size, path));
     const timespec times[2] = {st.st_atim, st.st_mtim};
     (void)futimens(to.get(), times);
     if (fchmod(to.get(), FileMode(st.st_mode)) != 0) return Errno("cannot chmod", path);
+    return Status::OK();
+  }
+
+  // Copies `size` bytes, keeping holes: a sparse file costs the destination no more than it cost the source
+  // (a 1 GiB file truncated into existence is not 1 GiB of zeros on the host's disk).
+  Status CopyData(int from, int to, off_t size, const std::string& path) {
+    char buf[65536];
+    for (off_t at = 0; at < size;) {
+      off_t data = lseek(from, at, SEEK_DATA);
+      if (data < 0 && errno == ENXIO) break;  // only a hole is left
+      if (data < 0) data = at;                  // no hole support: copy it all
+      off_t hole = lseek(from, data, SEEK_HOLE);
+      if (hole < 0 || hole > size) hole = size;
+      for (at = data; at < hole;) {
+        ssize_t n = pread(from, buf, static_cast<size_t>(std::min<off_t>(hole - at, sizeof buf)), at);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return Errno("cannot read", path);
+        if (n == 0) return Status::InvalidArgument("refusing '" + path + "': it shrank while being copied");
+        for (ssize_t done = 0; done < n;) {
+          ssize_t w = pwrite(to, buf + done, static_cast<size_t>(n - done), at + done);
+          if (w < 0 && errno == EINTR) continue;
+          if (w <= 0) return Errno("cannot write", path);
+          done += w;
+        }
+        at += n;
+        stats_.bytes_written += static_cast<std::uint64_t>(n);
+      }
+    }
+    if (ftruncate(to, size) != 0) return Errno("cannot size", path);
     return Status::OK();
   }
 

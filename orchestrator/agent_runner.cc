@@ -80,7 +80,7 @@ void EvictBuilds(const fs::path& builds, std::uint64_t cap, const fs::path& keep
   std::uint64_t total = 0;
   std::error_code ec;
   for (const auto& item : fs::directory_iterator(builds, ec)) {
-    if (!item.is_directory(ec) || !fs::is_directory(item.path() / "build", ec)) continue;
+    if (!item.is_directory(ec)) continue;  // a failed or broken build counts too
     auto size = ReadFile(item.path() / "size");
     Entry e{item.path(), size.ok() ? std::strtoull(size->c_str(), nullptr, 10) : BytesUnder(item.path()),
             fs::last_write_time(item.path(), ec)};
@@ -173,6 +173,9 @@ Result<BuiltAgent> BuildAgent(const fs::path& home, const std::vector<TreeEntry>
     const std::string log = r.stdout_text + r.stderr_text;
     (void)WriteFileAtomic(dir / "build.log", log);
     if (!r.ok()) {
+      // Only the log stays: a failed build must not keep what it wrote.
+      fs::remove_all(dir / "build.tmp", ec);
+      fs::remove_all(built.source_dir, ec);
       return Status::InvalidArgument("the agent's build failed (" +
                                      (r.limit ? std::string("the ") + SandboxLimitName(*r.limit) + " limit"
                                               : "exit " + std::to_string(r.exit_code.value_or(-1))) +
@@ -199,6 +202,15 @@ Result<AgentRunResult> RunAgent(const BuiltAgent& agent, const AgentRunOptions& 
                            ("agent-run-" + std::to_string(NowMillis()) + "-" + std::to_string(getpid()) + "-" +
                             std::to_string(serial++));
   result.output_dir = run_dir / "out";
+  // The run's directory goes with any error; on success the caller decides (the trajectory is in it).
+  struct RemoveUnlessKept {
+    fs::path dir;
+    bool keep = false;
+    ~RemoveUnlessKept() {
+      std::error_code ignored;
+      if (!keep) fs::remove_all(dir, ignored);
+    }
+  } cleanup{run_dir};
   fs::create_directories(run_dir / "in", ec);
   fs::create_directories(result.output_dir, ec);
   if (ec) return Status::IOError("cannot create " + run_dir.string() + ": " + ec.message());
@@ -247,10 +259,17 @@ Result<AgentRunResult> RunAgent(const BuiltAgent& agent, const AgentRunOptions& 
   result.spend = {spent_after.tokens - spent_before.tokens, spent_after.cost_usd - spent_before.cost_usd,
                   spent_after.calls - spent_before.calls};
 
-  LINEAGE_ASSIGN_OR_RETURN(std::vector<TreeEntry> after, ReadTree(options.workspace));
-  LINEAGE_ASSIGN_OR_RETURN(result.diff, DiffTrees(before, after));
+  // A workspace lineage will not read (a file over the limit, a tree too deep) is the agent's failure, not
+  // lineage's: it has no answer.
+  Result<std::vector<TreeEntry>> after = ReadTree(options.workspace);
+  if (after.ok()) {
+    LINEAGE_ASSIGN_OR_RETURN(result.diff, DiffTrees(before, *after));
+    result.after = std::move(after).value();
+  } else {
+    result.unreadable_workspace = after.status().message();
+    result.after = before;
+  }
   result.before = std::move(before);
-  result.after = std::move(after);
 
   // The output directory was the agent's to write: read it as hostile (no symlinks followed, sizes capped).
   TreeLimits out_limits;
@@ -267,7 +286,9 @@ Result<AgentRunResult> RunAgent(const BuiltAgent& agent, const AgentRunOptions& 
       }
     }
   }
-  if (result.process.limit) {
+  if (!result.unreadable_workspace.empty()) {
+    result.status = "bad_workspace";
+  } else if (result.process.limit) {
     result.status = std::string("limit:") + SandboxLimitName(*result.process.limit);
   } else if (result.process.exit_code != 0) {
     result.status = "crashed";
@@ -280,7 +301,9 @@ Result<AgentRunResult> RunAgent(const BuiltAgent& agent, const AgentRunOptions& 
     if (agent_result.contains("summary") && agent_result["summary"].is_string()) result.summary = agent_result["summary"];
     if (agent_result.contains("rounds") && agent_result["rounds"].is_number_integer()) result.rounds = agent_result["rounds"];
   }
+  if (result.status == "bad_workspace") result.summary = "lineage will not read the workspace it left: " + result.unreadable_workspace;
   if (result.summary.empty() && result.status != "finished") result.summary = Tail(result.process.stderr_text, 5);
+  cleanup.keep = true;
   return result;
 }
 

@@ -65,7 +65,11 @@ struct AgentRunOptions {
 
 struct AgentRunResult {
   std::filesystem::path output_dir;  // result.json and trajectory.jsonl, kept after the run
-  std::string status;   // from result.json: finished, round_cap, budget_exhausted, model_error; or crashed / limit
+  // From result.json: finished, round_cap, budget_exhausted, model_error; or crashed, limit:NAME, no_result,
+  // bad_workspace (the agent left a workspace lineage will not read: `unreadable_workspace` says why; the
+  // diff is then empty).
+  std::string status;
+  std::string unreadable_workspace;
   std::string summary;
   int rounds = 0;
   std::vector<std::string> trajectory;  // its JSON lines

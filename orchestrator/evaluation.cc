@@ -102,6 +102,11 @@ class TaskAttempt {
       // RunAgent diffs the workspace before and after the agent ran; that diff is the patch.
       LINEAGE_RETURN_IF_ERROR(RunAgentOn(workspace, prepared->instruction));
       result_.non_empty_patch = !patch_.empty();
+      if (result_.agent_status == "bad_workspace") {  // its answer is not readable: a failure of its own
+        result_.outcome = outcome::kFailed;
+        result_.detail = summary_;
+        return Status::OK();
+      }
     } else {
       LINEAGE_ASSIGN_OR_RETURN(std::vector<TreeEntry> before, ReadTree(workspace));
       if (options_.attempt == Attempt::kGold) {

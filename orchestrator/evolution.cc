@@ -326,7 +326,8 @@ class Evolution {
                                   (*diagnosis)["problem_description"].get<std::string>();
 
     const AgentId modifier = ModifyingAgent(config_.selection, parent, *run_.seed_agent_id);
-    LINEAGE_ASSIGN_OR_RETURN(std::vector<TreeEntry> child_tree, SelfModify(attempt, modifier, parent_tree, statement));
+    LINEAGE_ASSIGN_OR_RETURN(SelfModification modification, SelfModify(attempt, modifier, parent_tree, statement));
+    std::vector<TreeEntry> child_tree = std::move(modification.tree);
     const bool empty = parent_tree == child_tree;
     Archive::ChildOptions child_options;
     child_options.name = "child of " + std::to_string(parent);
@@ -341,7 +342,10 @@ class Evolution {
     }
     LINEAGE_RETURN_IF_ERROR(archive_.SetDiagnosis(child.id, diagnosis->dump()));
     if (empty) {
-      const std::string reason = "empty change: the self-modification left the source as it was";
+      const std::string reason = modification.unreadable.empty()
+                                     ? "empty change: the self-modification left the source as it was"
+                                     : "unusable change: lineage will not read what the self-modification left: " +
+                                           modification.unreadable;
       LINEAGE_RETURN_IF_ERROR(archive_.SetAgentStatus(child.id, agent_status::kRejected, reason));
       Note("agent.rejected", {{"agent", child.id}, {"parent", parent}, {"reason", reason}});
       return Status::OK();
@@ -431,9 +435,16 @@ class Evolution {
     return last;
   }
 
-  // Runs `modifier` on a checkout of `tree`; returns the tree it left.
-  Result<std::vector<TreeEntry>> SelfModify(int attempt, AgentId modifier, const std::vector<TreeEntry>& tree,
-                                            const std::string& statement) {
+  // What a self-modification left: the tree, or (unreadable set) the parent's, when lineage would not read
+  // the workspace it left.
+  struct SelfModification {
+    std::vector<TreeEntry> tree;
+    std::string unreadable;
+  };
+
+  // Runs `modifier` on a checkout of `tree`.
+  Result<SelfModification> SelfModify(int attempt, AgentId modifier, const std::vector<TreeEntry>& tree,
+                                      const std::string& statement) {
     LINEAGE_ASSIGN_OR_RETURN(std::vector<TreeEntry> modifier_tree, archive_.Tree(modifier));
     auto built = BuildAgent(options_.home, modifier_tree, *sandbox_, config_.build_cache_bytes);
     if (!built.ok()) return built.status().WithContext("building agent " + std::to_string(modifier));
@@ -462,9 +473,8 @@ class Evolution {
                          {"files_changed", result->diff.files_changed}, {"cost_usd", result->spend.cost_usd},
                          {"summary", result->summary}, {"transcript_blob", transcript_blob}});
     fs::remove_all(result->output_dir.parent_path(), ec);
-    auto after = ReadTree(workspace);
     fs::remove_all(workspace, ec);
-    return after;
+    return SelfModification{std::move(result->after), result->unreadable_workspace};
   }
 
   // Steps 6 and 7 for a committed child: build, evaluate stage by stage, admit or reject.

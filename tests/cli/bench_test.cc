@@ -109,6 +109,18 @@ TEST_CASE("bench run: a no-op agent never solves, and an agent that edits the te
   CHECK(Outcomes(cheat) == std::map<std::string, std::string>{{"py/fizzbuzz", "failed"}});
 }
 
+TEST_CASE("bench run: an agent leaving a workspace lineage will not read fails its task, and leaves no scratch behind") {
+  Bench bench;
+  // A 20 MB file (over the 16 MiB lineage reads of one file), and a sparse gigabyte.
+  json out = bench.Run(ShellAgent(bench.files / "flood", "flood", "head -c 20000000 /dev/zero > big.bin\ntruncate -s 1G sparse.bin"),
+                       "starter", {"--tasks", "py/fizzbuzz"});
+  CHECK(Outcomes(out) == std::map<std::string, std::string>{{"py/fizzbuzz", "failed"}});
+  CHECK_THAT(out["results"][0]["detail"].get<std::string>(), Catch::Contains("lineage will not read the workspace"));
+  std::vector<std::string> left;
+  for (const auto& e : fs::directory_iterator(bench.home / "runs")) left.push_back(e.path().filename());
+  CHECK(left.empty());
+}
+
 TEST_CASE("bench run: a misbehaving evaluator program fails its own tasks and the rest go on") {
   Bench bench;
   json out = bench.Run(ShellAgent(bench.files / "answer", "answer", "echo 42 > answer.txt"),

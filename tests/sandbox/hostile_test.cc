@@ -255,6 +255,18 @@ TEST_CASE("4 GiB of small files stop at the disk cap: limit disk, and the host's
   CHECK(BytesUnder(a.workspace.path()) == 0);  // a run ended by the cap is not copied back
 }
 
+TEST_CASE("a sparse file comes back sparse: the host's disk holds what the sandbox's held") {
+  Attack a;
+  a.spec.argv = {"sh", "-c", "truncate -s 512M sparse && echo data >> sparse"};
+  auto r = a.sandbox->Run(a.spec);
+  REQUIRE(r.ok());
+  CHECK(r->exit_code == 0);
+  struct stat st;
+  REQUIRE(stat((a.workspace / "sparse").c_str(), &st) == 0);
+  CHECK(st.st_size == (512ll << 20) + 5);
+  CHECK(st.st_blocks * 512 < (1 << 20));
+}
+
 TEST_CASE("200,000 directories stop at the entry cap: limit disk, and none reaches the host") {
   Attack a;
   a.spec.limits.disk_entries = 5000;
