@@ -246,8 +246,11 @@ struct Gateway::Impl {
     }
     std::optional<Grant> grant = Find(TokenOf(http));
     if (!grant) {
-      return ErrorResponse(dialect, ErrorKind::kAuth, "unknown or missing gateway token; use the token lineage gave "
-                                                      "this sandbox (Authorization: Bearer TOKEN or x-api-key: TOKEN)");
+      HttpResponse refused = ErrorResponse(dialect, ErrorKind::kAuth, "unknown or missing gateway token; use the token "
+                                                                      "lineage gave this sandbox (Authorization: Bearer "
+                                                                      "TOKEN or x-api-key: TOKEN)");
+      refused.close = true;  // a connection opened with a bad token serves nobody after
+      return refused;
     }
     if (http.method == "GET") return Models();
 
@@ -358,7 +361,11 @@ Result<std::unique_ptr<Gateway>> Gateway::Start(ModelsConfig models, GatewayOpti
   http_options.max_bytes_in_flight = raw->options.max_bytes_in_flight;
   http_options.max_connections = raw->options.max_connections;
   http_options.max_connections_per_client = raw->options.max_connections_per_token;
-  http_options.client_key = [](const HttpRequest& r) { return TokenOf(r); };
+  // Connections count against a token only once it is a token this gateway gave.
+  http_options.client_key = [raw](const HttpRequest& r) {
+    std::string token = TokenOf(r);
+    return raw->Find(token) ? token : std::string();
+  };
   LINEAGE_ASSIGN_OR_RETURN(impl->http,
                            HttpServer::Start(http_options, [raw](const HttpRequest& r) { return raw->Handle(r); }));
   raw->record_thread = std::thread([raw] { raw->RecordLoop(); });

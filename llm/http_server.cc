@@ -159,6 +159,10 @@ struct HttpServer::Impl {
         WriteSimple(socket, 429, "{\"error\":{\"message\":\"too many connections for this client\"}}");
         break;
       }
+      if (options.client_key && options.client_key(ToRequest(parser.get())) != conn->client) {
+        WriteSimple(socket, 429, "{\"error\":{\"message\":\"a connection serves one client; open another\"}}");
+        break;
+      }
       // A body announced (or, chunked, possible) is counted before a byte of it is read.
       const std::size_t body = static_cast<std::size_t>(parser.content_length().value_or(options.max_body_bytes));
       if (body > options.max_body_bytes) {
@@ -200,7 +204,7 @@ struct HttpServer::Impl {
         break;
       }
       http::write(socket, out, ec);
-      if (ec || !request.keep_alive()) break;
+      if (ec || !request.keep_alive() || response.close) break;
     }
     Leave(conn);
     beast::error_code ignored;

@@ -38,6 +38,7 @@ struct HttpResponse {
   // How the response leaves: fault injection in the fake model server uses the last two.
   enum class Delivery { kNormal, kDropConnection, kTruncateBody };
   Delivery delivery = Delivery::kNormal;
+  bool close = false;  // end the connection once this response is written (a refused caller, say)
 };
 
 using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
@@ -50,7 +51,8 @@ struct HttpServerOptions {
   std::size_t max_body_bytes = 32 << 20;
   std::size_t max_bytes_in_flight = 128 << 20;
   // Who a connection serves, from its first request's headers (the body is not read yet); empty: nobody
-  // in particular. Used with max_connections_per_client.
+  // in particular. Used with max_connections_per_client; a later request on the connection naming another
+  // client is refused (429) and the connection closed.
   std::function<std::string(const HttpRequest&)> client_key;
   int max_connections_per_client = 16;
 };

@@ -411,8 +411,9 @@ class Launch {
     if (!spec_.socket_host.empty()) a.insert(a.end(), {"--bind", Stage(spec_.socket_host), spec_.socket_inside});
     a.insert(a.end(), {"--ro-bind", Stage(shim_), kShimInside});
     // bwrap's root is a tmpfs; once every mount point exists, make it read-only so that only the binds
-    // and the tmpfs mounts can be written. /proc is read-only too: no process writes another's memory.
-    a.insert(a.end(), {"--remount-ro", "/", "--remount-ro", "/proc", "--chdir", spec_.workdir, "--info-fd",
+    // and the tmpfs mounts can be written. /proc is read-only too: no process writes another's memory. So
+    // is /dev, bwrap's own tmpfs, which nothing caps (its devices and /dev/shm are mounts of their own).
+    a.insert(a.end(), {"--remount-ro", "/", "--remount-ro", "/proc", "--remount-ro", "/dev", "--chdir", spec_.workdir, "--info-fd",
                        std::to_string(info_.write.get()), "--seccomp", std::to_string(filter_.get()), "--", kShimInside,
                        "--ready-fd", std::to_string(ready_.write.get()), "--go-fd", std::to_string(go_.read.get()), "--"});
     a.insert(a.end(), spec_.argv.begin(), spec_.argv.end());

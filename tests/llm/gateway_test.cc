@@ -353,7 +353,7 @@ TEST_CASE("A flood of large bodies is turned away before it is read: bytes in fl
   for (auto& c : flood) {
     const int status = c->Status(300);
     if (status == 0) ++waiting;
-    if (status == 503) ++turned_away;
+    if (status == 503 || status == 429) ++turned_away;  // bogus tokens also share one connection cap
   }
   CHECK(waiting == 8);  // 8 x 4 MB fit under 32 MiB
   CHECK(turned_away == 12);
@@ -372,6 +372,13 @@ TEST_CASE("One token holds at most 16 connections to the gateway") {
   }
   CHECK(waiting == 16);
   CHECK(refused == 4);
+  // Nor can a connection opened with a bogus token carry the real one past the cap.
+  RawConnection bogus(rig.gateway->tcp_url(), "lgw-bogus", 0);
+  CHECK(bogus.Status(1000) == 401);
+  const std::string again = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + token +
+                            "\r\nContent-Length: 2\r\n\r\n{}";
+  (void)!send(bogus.fd, again.data(), again.size(), MSG_NOSIGNAL);
+  CHECK(bogus.Status(1000) <= 0);  // closed after the 401: nothing more is answered
   // Another token is not held back by this one.
   auto other = rig.Agent(Provider::kOpenAI, rig.gateway->IssueToken({}, nullptr));
   ChatRequest hello;

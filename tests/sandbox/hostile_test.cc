@@ -228,6 +228,15 @@ TEST_CASE("filling the private /tmp ends the run at its size, with limit disk") 
   CHECK(r.limit == SandboxLimit::kDisk);
 }
 
+TEST_CASE("/dev cannot be filled: it is read-only, but for its devices and the capped /dev/shm") {
+  Attack a;
+  a.spec.argv = {"sh", "-c", "echo x > /dev/fill && echo WROTE-DEV; echo ok > /dev/null && echo NULL-OK; "
+                             "echo y > /dev/shm/y && echo SHM-OK"};
+  auto r = a.sandbox->Run(a.spec);
+  REQUIRE(r.ok());
+  CHECK(r->stdout_text == "NULL-OK\nSHM-OK\n");
+}
+
 TEST_CASE("filling /dev/shm, which lives in memory, ends the run at its size, with limit disk") {
   Attack a;
   a.spec.limits.tmp_bytes = 8ull << 20;
