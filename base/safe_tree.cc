@@ -567,6 +567,23 @@ Status WriteEntry(int root_fd, const TreeEntry& entry) {
   return Status::OK();
 }
 
+// True when `path` under `root_fd` is what `entry` says (absent when null), looked at without following links.
+bool StillAsBefore(int root_fd, const std::string& path, const TreeEntry* entry) {
+  struct stat st;
+  if (fstatat(root_fd, path.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return entry == nullptr && errno == ENOENT;
+  if (!entry) return false;
+  if (entry->kind == TreeEntry::Kind::kSymlink) {
+    if (!S_ISLNK(st.st_mode)) return false;
+    std::string target(entry->data.size() + 1, '\0');
+    ssize_t n = readlinkat(root_fd, path.c_str(), target.data(), target.size());
+    return n == static_cast<ssize_t>(entry->data.size()) && target.compare(0, n, entry->data) == 0;
+  }
+  if (!S_ISREG(st.st_mode) || static_cast<std::uint64_t>(st.st_size) != entry->data.size()) return false;
+  UniqueFd fd(openat(root_fd, path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+  std::string data(entry->data.size(), '\0');
+  return fd.valid() && read(fd.get(), data.data(), data.size()) == static_cast<ssize_t>(data.size()) && data == entry->data;
+}
+
 // Removes `path` and then each parent directory it leaves empty.
 Status RemoveEntry(int root_fd, const std::string& path) {
   LINEAGE_RETURN_IF_ERROR(ValidateTreePath(path));
@@ -590,22 +607,32 @@ Status RemoveEntry(int root_fd, const std::string& path) {
 
 }  // namespace
 
-Status ApplyChanges(const std::filesystem::path& dir, const std::vector<TreeEntry>& before,
-                    const std::vector<TreeEntry>& after) {
+Result<std::vector<std::string>> ApplyChanges(const std::filesystem::path& dir, const std::vector<TreeEntry>& before,
+                                              const std::vector<TreeEntry>& after) {
   UniqueFd root(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!root.valid()) return Errno("cannot open directory", dir.string());
   std::map<std::string, const TreeEntry*> old;
   for (const TreeEntry& e : before) old[e.path] = &e;
   std::map<std::string, const TreeEntry*> now;
   for (const TreeEntry& e : after) now[e.path] = &e;
+  std::vector<std::string> changed_meanwhile;
+  auto untouched = [&](const std::string& path) {
+    auto was = old.find(path);
+    if (StillAsBefore(root.get(), path, was == old.end() ? nullptr : was->second)) return true;
+    changed_meanwhile.push_back(path);
+    return false;
+  };
   for (const auto& [path, entry] : old) {
-    if (!now.count(path)) LINEAGE_RETURN_IF_ERROR(RemoveEntry(root.get(), path));
+    if (!now.count(path) && untouched(path)) LINEAGE_RETURN_IF_ERROR(RemoveEntry(root.get(), path));
   }
   for (const auto& [path, entry] : now) {
     auto was = old.find(path);
-    if (was == old.end() || !(*was->second == *entry)) LINEAGE_RETURN_IF_ERROR(WriteEntry(root.get(), *entry));
+    if ((was == old.end() || !(*was->second == *entry)) && untouched(path)) {
+      LINEAGE_RETURN_IF_ERROR(WriteEntry(root.get(), *entry));
+    }
   }
-  return Status::OK();
+  std::sort(changed_meanwhile.begin(), changed_meanwhile.end());
+  return changed_meanwhile;
 }
 
 }  // namespace lineage

@@ -75,8 +75,10 @@ Result<SyncStats> SyncTree(int from_dir_fd, int to_dir_fd, const SyncOptions& op
 // writes the files and symlinks that are new or changed, removes those that are gone, and the directories
 // that leaves empty. Never follows a symlink inside `dir`: one in the way of a path is replaced. A changed
 // file keeps its permission bits but for the executable bit, which `after` gives; a new one is 0644 or 0755.
-Status ApplyChanges(const std::filesystem::path& dir, const std::vector<TreeEntry>& before,
-                    const std::vector<TreeEntry>& after);
+// A path whose entry in `dir` is no longer what `before` says (someone changed it meanwhile) is left as it
+// is, and returned.
+Result<std::vector<std::string>> ApplyChanges(const std::filesystem::path& dir, const std::vector<TreeEntry>& before,
+                                              const std::vector<TreeEntry>& after);
 
 // True when `name` is, or names on some file system, a repository's `.git`: in any case, with trailing dots
 // or spaces (Windows and case-insensitive file systems ignore them), or as NTFS's short name GIT~1. Such

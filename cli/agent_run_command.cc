@@ -102,7 +102,8 @@ Status RunAgentCommand(const RunArgs& args, const fs::path& home) {
                   {"lines_added", r.diff.lines_added},
                   {"lines_removed", r.diff.lines_removed},
                   {"patch", r.diff.patch}}},
-                {"refused", ran.refused}};
+                {"refused", ran.refused},
+                {"kept", ran.kept}};
     std::printf("%s\n", out.dump(2, ' ', false, json::error_handler_t::replace).c_str());
     return Status::OK();
   }
@@ -113,6 +114,11 @@ Status RunAgentCommand(const RunArgs& args, const fs::path& home) {
   std::printf("trajectory: %s\n", (r.output_dir / "trajectory.jsonl").string().c_str());
   std::printf("changes: %d files, +%d -%d\n%s", r.diff.files_changed, r.diff.lines_added, r.diff.lines_removed,
               r.diff.patch.c_str());
+  if (!ran.kept.empty()) {
+    std::string list;
+    for (const std::string& path : ran.kept) list += (list.empty() ? "" : ", ") + path;
+    std::printf("kept as they are (changed in %s while the agent worked): %s\n", args.workspace.c_str(), list.c_str());
+  }
   if (!ran.refused.empty()) {
     std::string list;
     for (const std::string& path : ran.refused) list += (list.empty() ? "" : ", ") + path;

@@ -209,7 +209,10 @@ struct HttpServer::Impl {
     Leave(conn);
     beast::error_code ignored;
     socket.shutdown(Socket::shutdown_both, ignored);
-    conn->done = true;  // before close(): once closed, the fd number may belong to someone else
+    // Under the lock: Reap() and Stop() shut connections down by fd number under it, and once closed the
+    // number may belong to someone else.
+    std::lock_guard lock(mu);
+    conn->done = true;
     socket.close(ignored);
   }
 
@@ -335,12 +338,12 @@ void HttpServer::Stop() {
   std::list<std::unique_ptr<Connection>> connections;
   {
     std::lock_guard lock(s.mu);
+    for (auto& c : s.connections) {
+      if (!c->done) ::shutdown(c->fd, SHUT_RDWR);
+    }
     connections.swap(s.connections);
   }
-  for (auto& c : connections) {
-    if (!c->done) ::shutdown(c->fd, SHUT_RDWR);
-    c->thread.join();
-  }
+  for (auto& c : connections) c->thread.join();
   beast::error_code ignored;
   if (s.unix_acceptor) {
     s.unix_acceptor->close(ignored);

@@ -390,7 +390,19 @@ Result<DirectoryRunResult> RunAgentOnDirectory(const BuiltAgent& agent, AgentRun
   }
   std::vector<TreeEntry> allowed;
   for (auto& [path, e] : kept) allowed.push_back(std::move(e));
-  LINEAGE_RETURN_IF_ERROR(ApplyChanges(dir, out.run.before, allowed).WithContext("carrying the agent's changes back to " + dir.string()));
+  auto applied = ApplyChanges(dir, out.run.before, allowed);
+  if (!applied.ok()) return applied.status().WithContext("carrying the agent's changes back to " + dir.string());
+  out.kept = std::move(applied).value();
+  // What landed: the agent's tree, but for the paths someone else changed meanwhile.
+  std::map<std::string, const TreeEntry*> before;
+  for (const TreeEntry& e : out.run.before) before[e.path] = &e;
+  std::erase_if(allowed, [&](const TreeEntry& e) {
+    return std::binary_search(out.kept.begin(), out.kept.end(), e.path);
+  });
+  for (const std::string& path : out.kept) {
+    if (auto was = before.find(path); was != before.end()) allowed.push_back(*was->second);
+  }
+  std::sort(allowed.begin(), allowed.end(), [](const TreeEntry& a, const TreeEntry& b) { return a.path < b.path; });
   LINEAGE_ASSIGN_OR_RETURN(out.run.diff, DiffTrees(out.run.before, allowed));
   out.run.after = std::move(allowed);
   return out;

@@ -94,6 +94,7 @@ bool IsHostExecuted(const std::string& path);
 struct DirectoryRunResult {
   AgentRunResult run;                // run.diff is what reached the directory
   std::vector<std::string> refused;  // changed paths that did not: host-executed, or symlinks leading out
+  std::vector<std::string> kept;     // changed in the directory while the agent worked: left as they are
 };
 
 // Runs the agent on a copy of the user's directory options.workspace (its .git readable, not writable), then

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
 #include <cstring>
 #include <chrono>
 #include <filesystem>
@@ -84,6 +85,27 @@ std::atomic<int> counter{0};
 
 }  // namespace
 
+namespace {
+
+// Removes the cgroups a lineage process killed outright left under `parent` (named lineage-<pid>-<n>),
+// killing whatever is still in them.
+void SweepLeftovers(const std::string& parent) {
+  if (parent.empty()) return;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(parent, ec)) {
+    int pid = 0;
+    if (std::sscanf(entry.path().filename().c_str(), "lineage-%d-", &pid) != 1 || pid <= 0 || pid == getpid()) continue;
+    if (kill(pid, 0) == 0 || errno != ESRCH) continue;  // its owner lives
+    std::istringstream in(ReadText(entry.path() / "cgroup.procs"));
+    for (pid_t p; in >> p;) kill(p, SIGKILL);
+    for (int i = 0; i < 100 && rmdir(entry.path().c_str()) != 0 && errno == EBUSY; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  }
+}
+
+}  // namespace
+
 CgroupSupport DetectCgroups() {
   CgroupSupport s;
   if (fs::exists(std::string(kRoot) + "/cgroup.controllers")) {
@@ -91,6 +113,7 @@ CgroupSupport DetectCgroups() {
     s.memory = !s.memory_parent.empty();
     s.pids = s.memory && !ProbeParent(kRoot, "", "pids.max").empty();
     s.version = s.memory || s.pids ? 2 : 0;
+    SweepLeftovers(s.memory_parent);
     return s;
   }
   s.memory_parent = ProbeParent(std::string(kRoot) + "/memory", "memory", "memory.limit_in_bytes");
@@ -99,6 +122,7 @@ CgroupSupport DetectCgroups() {
   s.memory = !s.memory_parent.empty();
   s.pids = !s.pids_parent.empty();
   s.version = s.memory || s.pids ? 1 : 0;
+  for (const std::string& parent : {s.memory_parent, s.pids_parent, s.cpuacct_parent}) SweepLeftovers(parent);
   return s;
 }
 

@@ -8,11 +8,16 @@
 #include <spdlog/spdlog.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <linux/magic.h>
+#include <linux/openat2.h>
+#include <sys/statfs.h>
 #include <sys/statvfs.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cctype>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -30,14 +35,15 @@ namespace lineage {
 namespace fs = std::filesystem;
 namespace {
 
-// /etc entries a toolchain needs; the rest of /etc (shadow, ssh keys, the host's configuration) stays out,
-// and so do the private keys under ssl/.
+// /etc entries a toolchain needs; the rest of /etc (shadow, ssh keys, the host's configuration) stays out.
 constexpr const char* kEtcEntries[] = {
     "alternatives", "bash.bashrc", "ca-certificates", "ca-certificates.conf", "environment", "gitconfig", "group",
     "host.conf", "hosts", "inputrc", "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "mime.types",
     "nsswitch.conf", "passwd", "perl", "profile", "protocols", "python3", "python3.11", "services", "ssl",
     "terminfo", "timezone",
 };
+// Of those, the directories too big to copy cheaply: bound into the copy of /etc instead.
+constexpr const char* kEtcBound[] = {"alternatives", "ca-certificates", "ssl"};
 
 constexpr const char* kShimInside = "/.lineage-shim";  // the shim again, as the step before the command
 constexpr int kStartTimeoutMs = 20'000;  // bubblewrap reporting its sandbox, on a loaded machine
@@ -85,7 +91,8 @@ void Classify(SandboxResult& r, const SandboxLimits& limits, const Cgroup* cgrou
   } else if (cgroup && cgroup->PidsLimitHit()) {
     // The command may have shrugged off its failed forks, but the limit stopped it: report it.
     r.limit = SandboxLimit::kPids;
-  } else if (r.signal == SIGXCPU || (r.signal == SIGKILL && !r.limit && r.cpu_ms >= limits.cpu_seconds * 1000)) {
+  } else if ((r.signal == SIGXCPU || (r.signal == SIGKILL && !r.limit)) && r.cpu_ms >= limits.cpu_seconds * 1000) {
+    // (A command can exit 152 to look killed by SIGXCPU: the CPU it used tells.)
     r.limit = SandboxLimit::kCpu;
   } else if (r.signal == SIGXFSZ) {
     r.limit = SandboxLimit::kFileSize;
@@ -189,6 +196,12 @@ bool ReachableBy(const std::string& path, const SandboxUser& user) {
   return !S_ISDIR(st.st_mode) || allows(st, S_IXOTH, S_IXGRP, S_IXUSR);
 }
 
+// True when the process of `pidfd` has exited.
+bool Exited(int pidfd) {
+  pollfd p{pidfd, POLLIN, 0};
+  return poll(&p, 1, 0) > 0;
+}
+
 struct Pipe {
   UniqueFd read, write;
   static Result<Pipe> Make() {
@@ -208,13 +221,15 @@ struct Place {
 
 // Host files every sandbox of a Sandbox uses, in one temporary directory readable by the sandbox user and
 // removed with the Sandbox:
-//   etc/    the /etc a sandbox sees: a copy of kEtcEntries, bound as one directory (one mount rather than
-//           one per entry: each costs bubblewrap a bind and a remount);
+//   etc/    the /etc a sandbox sees: a copy of kEtcEntries, bound as one directory (a few mounts rather than
+//           one per entry: each costs bubblewrap a bind and a remount), with empty mount points for
+//           kEtcBound, which are bound from the host;
 //   stage/  an empty directory the shim lays its staged paths over, in its own mount namespace.
 class HostFiles {
  public:
   static Result<std::unique_ptr<HostFiles>> Make() {
-    std::string dir = (fs::temp_directory_path() / "lineage-sandbox-XXXXXX").string();
+    SweepLeftovers();
+    std::string dir = (fs::temp_directory_path() / ("lineage-sandbox-" + std::to_string(getpid()) + "-XXXXXX")).string();
     if (mkdtemp(dir.data()) == nullptr) return Status::IOError("cannot create a directory for the sandbox's files");
     std::unique_ptr<HostFiles> files(new HostFiles(dir));
     std::error_code ec;
@@ -222,12 +237,16 @@ class HostFiles {
     fs::create_directories(files->stage_root(), ec);
     if (ec) return Status::IOError("cannot create " + dir + ": " + ec.message());
     for (const char* entry : kEtcEntries) {
-      const fs::path from = fs::path("/etc") / entry;
+      const fs::path from = fs::path("/etc") / entry, to = fs::path(files->etc()) / entry;
       if (!fs::exists(fs::symlink_status(from, ec))) continue;
-      fs::copy(from, fs::path(files->etc()) / entry, fs::copy_options::recursive | fs::copy_options::copy_symlinks, ec);
+      if (std::find_if(std::begin(kEtcBound), std::end(kEtcBound), [&](const char* b) { return b == std::string(entry); }) !=
+          std::end(kEtcBound)) {
+        if (fs::is_directory(from, ec)) fs::create_directory(to, ec);
+        continue;
+      }
+      fs::copy(from, to, fs::copy_options::recursive | fs::copy_options::copy_symlinks, ec);
       if (ec) return Status::IOError("cannot copy " + from.string() + ": " + ec.message());
     }
-    fs::remove_all(fs::path(files->etc()) / "ssl" / "private", ec);
     // Everything readable by the sandbox user.
     chmod(dir.c_str(), 0755);
     for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
@@ -246,6 +265,19 @@ class HostFiles {
   std::string stage_root() const { return dir_ + "/stage"; }
 
  private:
+  // What a lineage process killed outright left: its directory, named after its pid.
+  static void SweepLeftovers() {
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(fs::temp_directory_path(), ec)) {
+      const std::string name = entry.path().filename();
+      int pid = 0;
+      struct stat st;
+      if (std::sscanf(name.c_str(), "lineage-sandbox-%d-", &pid) != 1 || pid <= 0 || pid == getpid()) continue;
+      if (lstat(entry.path().c_str(), &st) != 0 || st.st_uid != geteuid() || !S_ISDIR(st.st_mode)) continue;
+      if (kill(pid, 0) != 0 && errno == ESRCH) fs::remove_all(entry.path(), ec);
+    }
+  }
+
   explicit HostFiles(std::string dir) : dir_(std::move(dir)) {}
   std::string dir_;
 };
@@ -312,11 +344,23 @@ class Launch {
     go_.read.reset();
     LINEAGE_ASSIGN_OR_RETURN(long ns_pid, ReadChildPid(info_.read.get()));
     LINEAGE_ASSIGN_OR_RETURN(int pid, FindSandboxProcess(shim, ns_pid, cgroup_));
+    // Held from here: the process cannot be mistaken for another that reuses its pid.
+    init_ = UniqueFd(static_cast<int>(syscall(SYS_pidfd_open, pid, 0)));
+    if (!init_.valid()) return Status::IOError(std::string("pidfd_open: ") + std::strerror(errno));
     LINEAGE_RETURN_IF_ERROR(ReadUntil(ready_.read.get(), [](const std::string& t) { return !t.empty(); }).status());
-    const std::string root = "/proc/" + std::to_string(pid) + "/root";
+    UniqueFd root(open(("/proc/" + std::to_string(pid) + "/root").c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!root.valid() || Exited(init_.get())) return Status::IOError("the sandbox ended before it started");
     for (Place& place : places_) {
-      place.fd = UniqueFd(open((root + place.inside).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+      // Resolved inside the sandbox's root, through no symlink: nothing of the sandbox's can redirect it.
+      open_how how{};
+      how.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC;
+      how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+      place.fd = UniqueFd(static_cast<int>(syscall(SYS_openat2, root.get(), place.inside.c_str(), &how, sizeof how)));
       if (!place.fd.valid()) return Status::IOError("cannot open the sandbox's " + place.inside + ": " + std::strerror(errno));
+      struct statfs fs_info;
+      if (fstatfs(place.fd.get(), &fs_info) != 0 || fs_info.f_type != TMPFS_MAGIC) {
+        return Status::Internal("the sandbox's " + place.inside + " is not a file system of its own");
+      }
       if (!place.mount || !Writable(place.mount->kind)) continue;
       UniqueFd host(open(place.mount->host.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
       if (!host.valid()) return Status::IOError("cannot open " + place.mount->host + ": " + std::strerror(errno));
@@ -328,6 +372,17 @@ class Launch {
     if (write(go_.write.get(), "g", 1) != 1) return Status::IOError("cannot start the sandbox's command");
     go_.write.reset();
     return Status::OK();
+  }
+
+  // Waits (a moment) until the sandbox's init has gone, and with it every process of the sandbox: before
+  // what it wrote is copied back, nothing may still be writing.
+  void AwaitEnd() {
+    if (!init_.valid()) return;
+    pollfd p{init_.get(), POLLIN, 0};
+    if (poll(&p, 1, 2000) <= 0) {
+      syscall(SYS_pidfd_send_signal, init_.get(), SIGKILL, nullptr, 0);
+      poll(&p, 1, 2000);
+    }
   }
 
   // kDisk once a writable place is full, or all of them together hold the entry cap.
@@ -389,6 +444,11 @@ class Launch {
       }
     }
     a.insert(a.end(), {"--ro-bind", Stage(files_.etc()), "/etc"});
+    for (const char* entry : kEtcBound) {
+      const std::string path = std::string("/etc/") + entry;
+      std::error_code ec;
+      if (fs::is_directory(path, ec)) a.insert(a.end(), {"--ro-bind", path, path});
+    }
     a.insert(a.end(), {"--proc", "/proc", "--dev", "/dev", "--size", tmp_bytes, "--tmpfs", "/tmp", "--size", tmp_bytes,
                        "--tmpfs", "/dev/shm"});
     for (const SandboxMount& m : spec_.mounts) {
@@ -425,7 +485,7 @@ class Launch {
   const Cgroup* cgroup_;
   const std::string shim_;
   const HostFiles& files_;
-  UniqueFd filter_;
+  UniqueFd filter_, init_;  // init_: a pidfd of bubblewrap's init in the sandbox
   Pipe info_, ready_, go_;
   std::vector<std::string> stage_;
   std::vector<Place> places_;
@@ -457,6 +517,8 @@ class BwrapSandbox : public Sandbox {
         "lifetime: a PID namespace whose init dies with lineage",
     };
   }
+
+  std::unique_ptr<HostFiles> TakeFiles() { return std::move(files_); }
 
   Result<SandboxResult> Run(const SandboxSpec& spec) override {
     LINEAGE_RETURN_IF_ERROR(ValidateSpec(spec));
@@ -490,6 +552,7 @@ class BwrapSandbox : public Sandbox {
       result.exit_code.reset();
     }
     Classify(result, spec.limits, cgroup.get());
+    launch.AwaitEnd();
     if (!result.limit) result.limit = launch.CheckDisk();
     // A run that filled its disk leaves the host as it was: there is nothing worth the copy.
     if (result.limit != SandboxLimit::kDisk) LINEAGE_RETURN_IF_ERROR(launch.CopyBack());
@@ -636,7 +699,7 @@ std::string FindInPath(const std::string& name, const std::string& path_var) {
 namespace {
 
 // DetectHost() with the cgroup probe already done, so that Create() probes only once.
-HostSupport DetectHostWith(const CgroupSupport& cg, const SandboxUser& user) {
+HostSupport DetectHostWith(const CgroupSupport& cg, const SandboxUser& user, std::unique_ptr<HostFiles>* files_out) {
   HostSupport h;
   h.bwrap_path = FindInPath("bwrap", "");
   h.shim_path = ShimPath();
@@ -678,7 +741,9 @@ HostSupport DetectHostWith(const CgroupSupport& cg, const SandboxUser& user) {
   SandboxSpec probe;
   probe.argv = {"true"};
   probe.limits.wall_ms = 10000;
-  auto r = BwrapSandbox(h, cg, user, std::move(files).value()).Run(probe);
+  BwrapSandbox prober(h, cg, user, std::move(files).value());
+  auto r = prober.Run(probe);
+  if (files_out) *files_out = prober.TakeFiles();
   h.user_namespaces = r.ok() && r->exit_code == 0;
   if (!h.user_namespaces) {
     std::string why = r.ok() ? r->stderr_text.substr(0, r->stderr_text.find('\n')) : r.status().message();
@@ -694,7 +759,7 @@ HostSupport DetectHostWith(const CgroupSupport& cg, const SandboxUser& user) {
 
 HostSupport DetectHost(const SandboxOptions& options) {
   Result<SandboxUser> user = ResolveUser(options);
-  HostSupport h = DetectHostWith(DetectCgroups(), user.ok() ? *user : SandboxUser{});
+  HostSupport h = DetectHostWith(DetectCgroups(), user.ok() ? *user : SandboxUser{}, nullptr);
   if (!user.ok()) h.problem = user.status().message();
   return h;
 }
@@ -714,9 +779,9 @@ Result<std::unique_ptr<Sandbox>> Sandbox::Create(Backend backend, const SandboxO
   }
   LINEAGE_ASSIGN_OR_RETURN(SandboxUser user, ResolveUser(options));
   CgroupSupport cgroups = DetectCgroups();
-  HostSupport host = DetectHostWith(cgroups, user);
+  std::unique_ptr<HostFiles> files;  // the probe's, kept
+  HostSupport host = DetectHostWith(cgroups, user, &files);
   if (!host.problem.empty()) return Status::FailedPrecondition(host.problem);
-  LINEAGE_ASSIGN_OR_RETURN(std::unique_ptr<HostFiles> files, HostFiles::Make());
   auto sandbox = std::unique_ptr<Sandbox>(new BwrapSandbox(std::move(host), std::move(cgroups), user, std::move(files)));
   for (const std::string& line : sandbox->EnforcedLimits()) {
     if (line.find("NOT ENFORCED") != std::string::npos || line.find("RLIMIT_AS") != std::string::npos) {

@@ -24,7 +24,7 @@
 //   5. --user: when run as root, switches to UID:GID (no supplementary groups) before starting PROGRAM,
 //      so the sandbox never runs as host root.
 //   6. Waits for its child and exits as it did. --wall-ms is a backstop for lineage's own deadline: past
-//      it (plus a grace period) the shim kills the namespace itself, even if lineage is stopped.
+//      it (plus 5 s) the shim kills the namespace itself, even if lineage is stopped.
 // Failures print "lineage-sandbox-shim: ..." on stderr and exit 125 (127 when PROGRAM cannot be run).
 #include <errno.h>
 #include <fcntl.h>
@@ -52,7 +52,7 @@ namespace {
 
 constexpr int kShimFailure = 125;
 constexpr int kExecFailure = 127;
-constexpr long kWallGraceMs = 2000;
+constexpr long kWallGraceMs = 5000;  // lineage's own deadline starts later, once the sandbox is filled
 
 [[noreturn]] void Die(const std::string& what, bool with_errno = true) {
   std::string line = "lineage-sandbox-shim: " + what;

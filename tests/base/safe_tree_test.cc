@@ -284,7 +284,9 @@ TEST_CASE("ApplyChanges writes and removes only what changed, through no symlink
                                   {"link/pwned", TreeEntry::Kind::kFile, "the link became a directory"},
                                   {"new/tool.sh", TreeEntry::Kind::kExecutable, "#!/bin/sh\n"},
                                   {"private.txt", TreeEntry::Kind::kFile, "new\n"}};
-  REQUIRE(ApplyChanges(dir.path(), before, after).ok());
+  auto kept = ApplyChanges(dir.path(), before, after);
+  REQUIRE(kept.ok());
+  CHECK(kept->empty());
   CHECK(fs::is_empty(outside.path()));
   CHECK(fs::is_directory(fs::symlink_status(dir / "link")));
   CHECK(test::ReadFileOrDie(dir / "link/pwned") == "the link became a directory");
@@ -293,6 +295,24 @@ TEST_CASE("ApplyChanges writes and removes only what changed, through no symlink
   CHECK(test::ReadFileOrDie(dir / "private.txt") == "new\n");
   CHECK((fs::status(dir / "private.txt").permissions() & fs::perms::others_read) == fs::perms::none);
   CHECK((fs::status(dir / "new/tool.sh").permissions() & fs::perms::owner_exec) != fs::perms::none);
+}
+
+TEST_CASE("ApplyChanges leaves what someone changed meanwhile, and says which") {
+  TempDir dir;
+  WriteFile(dir / "mine.txt", "edited by the user during the run\n");
+  WriteFile(dir / "theirs.txt", "old\n");
+  std::vector<TreeEntry> before = {{"mine.txt", TreeEntry::Kind::kFile, "old\n"},
+                                   {"theirs.txt", TreeEntry::Kind::kFile, "old\n"}};
+  std::vector<TreeEntry> after = {{"mine.txt", TreeEntry::Kind::kFile, "the agent's\n"},
+                                  {"new.txt", TreeEntry::Kind::kFile, "the agent's\n"},
+                                  {"theirs.txt", TreeEntry::Kind::kFile, "the agent's\n"}};
+  WriteFile(dir / "new.txt", "the user made this meanwhile\n");
+  auto kept = ApplyChanges(dir.path(), before, after);
+  REQUIRE(kept.ok());
+  CHECK(*kept == std::vector<std::string>{"mine.txt", "new.txt"});
+  CHECK(test::ReadFileOrDie(dir / "mine.txt") == "edited by the user during the run\n");
+  CHECK(test::ReadFileOrDie(dir / "new.txt") == "the user made this meanwhile\n");
+  CHECK(test::ReadFileOrDie(dir / "theirs.txt") == "the agent's\n");
 }
 
 }  // namespace

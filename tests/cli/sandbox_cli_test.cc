@@ -95,8 +95,10 @@ TEST_CASE("killing lineage at any moment around a sandbox's start leaves no proc
   test::TempDir tmp;
   std::mt19937 rng(20261127);  // fixed: the same kill times on every run
   int before_start = 0, after_start = 0;
+  std::vector<pid_t> killed;
   for (int i = 0; i < 60; ++i) {
     pid_t lineage = test::SpawnCommand(test::LineageArgv(tmp / "home", {"sandbox", "run", "--wall", "600", "--", "sleep", "31418"}));
+    killed.push_back(lineage);
     std::this_thread::sleep_for(std::chrono::microseconds(rng() % 200'000));
     const bool started = Running("sleep 31418");
     REQUIRE(kill(lineage, SIGKILL) == 0);
@@ -110,6 +112,13 @@ TEST_CASE("killing lineage at any moment around a sandbox's start leaves no proc
   CHECK(after_start > 0);
   // The parent-death signals and the namespace's teardown are asynchronous; give them a moment.
   CHECK(Eventually([] { return !test::AnyProcessMatches("31418"); }, 5));
+  // What the killed processes left on disk (their sandbox files) the next lineage process sweeps away.
+  REQUIRE(RunLineage(tmp / "home", {"sandbox", "run", "--", "true"}).exit_code == 0);
+  for (const auto& entry : std::filesystem::directory_iterator(std::filesystem::temp_directory_path())) {
+    for (pid_t pid : killed) {
+      CHECK(entry.path().filename().string().rfind("lineage-sandbox-" + std::to_string(pid) + "-", 0) != 0);
+    }
+  }
 }
 
 TEST_CASE("a sandbox's wall limit holds even while lineage is stopped") {
@@ -117,8 +126,8 @@ TEST_CASE("a sandbox's wall limit holds even while lineage is stopped") {
   pid_t lineage = test::SpawnCommand(test::LineageArgv(tmp / "home", {"sandbox", "run", "--wall", "1", "--", "sleep", "31419"}));
   REQUIRE(Eventually([] { return Running("sleep 31419"); }, 10));
   REQUIRE(kill(lineage, SIGSTOP) == 0);
-  // lineage's own timer cannot fire now; the shim's backstop (the wall plus 2 s) must.
-  CHECK(Eventually([] { return !Running("sleep 31419"); }, 8));
+  // lineage's own timer cannot fire now; the shim's backstop (the wall plus 5 s) must.
+  CHECK(Eventually([] { return !Running("sleep 31419"); }, 12));
   kill(lineage, SIGKILL);
   waitpid(lineage, nullptr, 0);
 }
