@@ -157,23 +157,22 @@ void WriteProcFile(const char* path, const std::string& text) {
   close(fd);
 }
 
-// A PID namespace whose init is our child, and a private mount namespace for the staged paths.
-void EnterNamespaces() {
+// A PID namespace whose init is our child; a private mount namespace too when there are paths to stage.
+void EnterNamespaces(bool stage) {
+  const int mounts = stage ? CLONE_NEWNS : 0;
   if (geteuid() == 0) {
-    if (unshare(CLONE_NEWNS | CLONE_NEWPID) != 0) Die("unshare(CLONE_NEWNS | CLONE_NEWPID)");
+    if (unshare(mounts | CLONE_NEWPID) != 0) Die("unshare(CLONE_NEWPID)");
   } else {
     const uid_t uid = geteuid();
     const gid_t gid = getegid();
-    if (unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID) != 0) {
-      Die("unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID)");
-    }
+    if (unshare(CLONE_NEWUSER | mounts | CLONE_NEWPID) != 0) Die("unshare(CLONE_NEWUSER | CLONE_NEWPID)");
     // Only our own ids, unchanged: bubblewrap then maps its sandbox user onto them.
     WriteProcFile("/proc/self/setgroups", "deny");
     WriteProcFile("/proc/self/uid_map", std::to_string(uid) + " " + std::to_string(uid) + " 1");
     WriteProcFile("/proc/self/gid_map", std::to_string(gid) + " " + std::to_string(gid) + " 1");
   }
   // Nothing mounted here reaches the host's mount table.
-  if (mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) != 0) Die("making / a slave mount");
+  if (stage && mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) != 0) Die("making / a slave mount");
 }
 
 void StagePaths(const std::string& root, const std::vector<std::string>& paths) {
@@ -269,7 +268,7 @@ int main(int argc, char** argv) {
   if (o.ready_fd >= 0) RunWhenTold(o);
   TieToParent(o.parent);
   CloseInheritedDescriptors(o.keep);
-  EnterNamespaces();
+  EnterNamespaces(!o.stage.empty());
   StagePaths(o.stage_root, o.stage);
   SwitchUser(o);
 

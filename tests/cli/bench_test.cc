@@ -126,7 +126,7 @@ TEST_CASE("bench run: a misbehaving evaluator program fails its own tasks and th
   json out = bench.Run(ShellAgent(bench.files / "answer", "answer", "echo 42 > answer.txt"),
                        "exec:" + (kData / "misbehaving_evaluator.py").string());
   CHECK(Outcomes(out) == std::map<std::string, std::string>{
-                             {"crash", "error"}, {"garbage", "error"}, {"good", "solved"}, {"hang", "error"}});
+                             {"crash", "error"}, {"garbage", "error"}, {"good", "solved"}, {"hang", "error"}, {"stdout", "error"}});
   for (const json& r : out["results"]) {
     if (r["outcome"] == "error") CHECK_THAT(r["detail"].get<std::string>(), Catch::Contains("evaluator program"));
   }
