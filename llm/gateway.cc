@@ -9,10 +9,15 @@
 #include <thread>
 
 #include "base/files.h"
-#include "llm/http_server.h"
+#include "net/http_server.h"
 #include "llm/wire.h"
 
 namespace lineage::llm {
+
+using net::HttpRequest;
+using net::HttpResponse;
+using net::HttpServer;
+using net::HttpServerOptions;
 
 using json = nlohmann::json;
 

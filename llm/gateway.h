@@ -107,7 +107,7 @@ struct GatewayOptions {
   CallRecorder recorder;    // optional; called from one background thread, in call order
   CacheMode cache_mode = CacheMode::kOff;
   std::filesystem::path cache_dir;  // kRecord, kReplay
-  // What one caller can hold of the gateway (llm/http_server.h): a bigger body is refused with 413; all
+  // What one caller can hold of the gateway (net/http_server.h): a bigger body is refused with 413; all
   // bodies in flight together stay under the second; one token holds at most that many connections.
   std::size_t max_body_bytes = 4 << 20;
   std::size_t max_bytes_in_flight = 32 << 20;

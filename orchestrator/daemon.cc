@@ -20,7 +20,7 @@
 #include "base/files.h"
 #include "base/unique_fd.h"
 #include "llm/gateway.h"
-#include "llm/http_server.h"
+#include "net/http_server.h"
 #include "web/report.h"
 #include "orchestrator/evolution.h"
 #include "orchestrator/run_config.h"
@@ -152,7 +152,7 @@ class Daemon {
     if (options_.http_listen.empty()) return Status::OK();
     std::string host;
     int port = 0;
-    LINEAGE_RETURN_IF_ERROR(llm::ParseHostPort(options_.http_listen, "--http", &host, &port));
+    LINEAGE_RETURN_IF_ERROR(net::ParseHostPort(options_.http_listen, "--http", &host, &port));
     token_ = options_.http_token;
     const bool loopback = host == "127.0.0.1" || host == "localhost" || host == "::1";
     const fs::path token_file = options_.home / "dashboard-token";
@@ -160,10 +160,10 @@ class Daemon {
       token_ = llm::NewToken();
       LINEAGE_RETURN_IF_ERROR(WriteFileAtomic(token_file, token_ + "\n", 0600));
     }
-    llm::HttpServerOptions http;
+    net::HttpServerOptions http;
     http.tcp_listen = options_.http_listen;
     http.max_connections = 64;
-    auto server = llm::HttpServer::Start(http, [this](const llm::HttpRequest& request) { return Dashboard(request); });
+    auto server = net::HttpServer::Start(http, [this](const net::HttpRequest& request) { return Dashboard(request); });
     if (!server.ok()) return server.status().WithContext("the dashboard (--http " + options_.http_listen + ")");
     dashboard_ = std::move(server).value();
     const std::string bound = std::to_string(dashboard_->tcp_port());
@@ -182,8 +182,8 @@ class Daemon {
     return Status::OK();
   }
 
-  llm::HttpResponse Dashboard(const llm::HttpRequest& request) {
-    llm::HttpResponse response;
+  net::HttpResponse Dashboard(const net::HttpRequest& request) {
+    net::HttpResponse response;
     response.headers = {{"Cache-Control", "no-store"}, {"X-Content-Type-Options", "nosniff"}};
     if (request.method != "GET") {
       response.status = 405;
@@ -209,7 +209,7 @@ class Daemon {
   }
 
   // Constant-time comparison, so the token cannot be guessed byte by byte from response times.
-  bool Authorized(const llm::HttpRequest& request) const {
+  bool Authorized(const net::HttpRequest& request) const {
     std::string given = request.Header("authorization");
     if (given.rfind("Bearer ", 0) == 0) {
       given = given.substr(7);
@@ -379,7 +379,7 @@ class Daemon {
   UniqueFd lock_fd_;
   std::string token_;
   std::set<std::string> allowed_hosts_;  // empty: any Host (off loopback, where the token guards)
-  std::unique_ptr<llm::HttpServer> dashboard_;
+  std::unique_ptr<net::HttpServer> dashboard_;
   std::mutex mu_;
   std::map<RunId, std::unique_ptr<ActiveRun>> active_;
   std::mutex progress_mu_;

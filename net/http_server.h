@@ -19,7 +19,7 @@
 
 #include "base/status.h"
 
-namespace lineage::llm {
+namespace lineage::net {
 
 struct HttpRequest {
   std::string method;  // "GET", "POST"
@@ -80,4 +80,4 @@ class HttpServer {
 // Splits "HOST:PORT"; InvalidArgument names `flag` and the value.
 Status ParseHostPort(const std::string& value, const std::string& flag, std::string* host, int* port);
 
-}  // namespace lineage::llm
+}  // namespace lineage::net

@@ -1,4 +1,4 @@
-#include "llm/http_server.h"
+#include "net/http_server.h"
 
 #include <spdlog/spdlog.h>
 #include <fcntl.h>
@@ -21,7 +21,7 @@
 #include <sstream>
 #include <thread>
 
-namespace lineage::llm {
+namespace lineage::net {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -362,4 +362,4 @@ std::string HttpServer::tcp_url() const {
 }
 const std::string& HttpServer::unix_socket() const { return impl_->options.unix_socket; }
 
-}  // namespace lineage::llm
+}  // namespace lineage::net
