@@ -21,7 +21,7 @@
 #include "llm/fake_server.h"
 #include "llm/gateway.h"
 #include "llm/llm.h"
-#include "orchestrator/model_calls.h"
+#include "harness/harness.h"
 
 using namespace lineage;
 using Clock = std::chrono::steady_clock;

@@ -7,8 +7,7 @@
 #include "base/files.h"
 #include "cli/commands.h"
 #include "llm/llm.h"
-#include "orchestrator/agent_runner.h"
-#include "orchestrator/model_calls.h"
+#include "harness/harness.h"
 
 namespace lineage::cli {
 namespace {

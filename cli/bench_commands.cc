@@ -10,7 +10,7 @@
 #include "evaluators/evaluator.h"
 #include "evaluators/stages.h"
 #include "llm/llm.h"
-#include "orchestrator/evaluation.h"
+#include "harness/harness.h"
 
 namespace lineage::cli {
 namespace {

@@ -8,7 +8,7 @@
 #include "cli/commands.h"
 #include "llm/gateway.h"
 #include "llm/llm.h"
-#include "orchestrator/model_calls.h"
+#include "harness/harness.h"
 
 namespace lineage::cli {
 namespace {

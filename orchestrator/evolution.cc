@@ -14,9 +14,7 @@
 
 #include "base/files.h"
 #include "llm/gateway.h"
-#include "orchestrator/agent_runner.h"
-#include "orchestrator/evaluation.h"
-#include "orchestrator/model_calls.h"
+#include "harness/harness.h"
 #include "orchestrator/selection.h"
 
 namespace lineage {

@@ -5,7 +5,7 @@
 
 #include "base/files.h"
 #include "base/toml_reader.h"
-#include "orchestrator/agent_runner.h"
+#include "harness/harness.h"
 
 namespace lineage {
 

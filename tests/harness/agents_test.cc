@@ -2,7 +2,7 @@
 // and a build that floods its disk ends at the cap.
 #include <catch2/catch.hpp>
 
-#include "orchestrator/agent_runner.h"
+#include "harness/harness.h"
 #include "tests/support/test_support.h"
 
 namespace lineage {

@@ -1,4 +1,4 @@
-#include "orchestrator/evaluation.h"
+#include "harness/harness.h"
 
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -11,7 +11,6 @@
 #include <thread>
 
 #include "base/files.h"
-#include "orchestrator/model_calls.h"
 
 namespace lineage {
 

@@ -1,4 +1,4 @@
-#include "orchestrator/model_calls.h"
+#include "harness/harness.h"
 
 #include <spdlog/spdlog.h>
 

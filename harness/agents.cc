@@ -1,4 +1,4 @@
-#include "orchestrator/agent_runner.h"
+#include "harness/harness.h"
 
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
