@@ -19,7 +19,7 @@
 #include "base/files.h"
 #include "base/safe_tree.h"
 #include "llm/fake_server.h"
-#include "orchestrator/evolution.h"
+#include "orchestrator/orchestrator.h"
 
 namespace {
 

@@ -3,7 +3,7 @@
 
 #include "base/files.h"
 #include "cli/commands.h"
-#include "web/report.h"
+#include "web/web.h"
 
 namespace lineage::cli {
 

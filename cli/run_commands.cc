@@ -2,6 +2,7 @@
 #include <csignal>
 #include <cstdio>
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 #include <algorithm>
 #include <atomic>
 #include <thread>
@@ -9,10 +10,8 @@
 
 #include "base/files.h"
 #include "cli/commands.h"
-#include "orchestrator/daemon.h"
-#include "orchestrator/evolution.h"
-#include "orchestrator/run_config.h"
-#include "web/data.h"
+#include "orchestrator/orchestrator.h"
+#include "web/web.h"
 
 namespace lineage::cli {
 namespace {
@@ -101,7 +100,7 @@ Status Start(const RunArgs& args, const fs::path& home, bool home_given) {
   return RunInForeground(*archive, run, args.unsafe);
 }
 
-// A run's summary as the dashboard shows it (web/data.h): one source for every view.
+// A run's summary as the dashboard shows it (web/web.h): one source for every view.
 Result<json> Summary(Archive& archive, RunId run) { return web::RunSummaryJson(archive, run); }
 
 Status List(const RunArgs& args, const fs::path& home) {
@@ -321,16 +320,29 @@ void RegisterDaemonCommand(CLI::App& app, Context& ctx) {
       static std::atomic<bool> stop{false};
       std::signal(SIGINT, [](int) { stop = true; });
       std::signal(SIGTERM, [](int) { stop = true; });
+      auto progress = [](const std::string& line) {
+        std::fprintf(stderr, "%s %s\n", FormatTimestamp(NowMillis()).c_str(), line.c_str());
+      };
+      // The dashboard reads the archive through a connection of its own, opened once the daemon holds the
+      // home; it stops after the daemon has stopped its runs.
+      std::unique_ptr<Archive> dashboard_archive;
+      std::unique_ptr<web::Dashboard> dashboard;
       DaemonOptions options;
       options.home = ctx.home;
       options.unsafe_no_sandbox = *unsafe;
-      options.http_listen = *http;
-      options.http_token = *http_token;
-      options.http_hosts = *http_hosts;
-      options.on_progress = [](const std::string& line) {
-        std::fprintf(stderr, "%s %s\n", FormatTimestamp(NowMillis()).c_str(), line.c_str());
-      };
-      return RunDaemon(options, stop);
+      options.on_progress = progress;
+      if (!http->empty()) {
+        options.on_serving = [&]() -> Status {
+          LINEAGE_ASSIGN_OR_RETURN(dashboard_archive, Archive::Open(ctx.home));
+          LINEAGE_ASSIGN_OR_RETURN(dashboard, web::Dashboard::Start(*dashboard_archive, {ctx.home, *http, *http_token, *http_hosts}));
+          spdlog::info("{}", dashboard->Banner());
+          progress(dashboard->Banner());
+          return Status::OK();
+        };
+      }
+      Status status = RunDaemon(options, stop);
+      dashboard.reset();
+      return status;
     };
   });
 }

@@ -1,4 +1,4 @@
-#include "orchestrator/daemon.h"
+#include "orchestrator/orchestrator.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -13,17 +13,11 @@
 #include <list>
 #include <map>
 #include <memory>
-#include <set>
 #include <mutex>
 #include <thread>
 
 #include "base/files.h"
 #include "base/unique_fd.h"
-#include "llm/gateway.h"
-#include "net/http_server.h"
-#include "web/report.h"
-#include "orchestrator/evolution.h"
-#include "orchestrator/run_config.h"
 #include "sandbox/sandbox.h"
 
 namespace lineage {
@@ -87,20 +81,6 @@ Result<std::string> ReadLine(int fd, int timeout_ms) {
   return line.substr(0, line.find('\n'));
 }
 
-// The value of `name` in the query string of `target` ("/api/runs?token=T&x=1"); empty when absent.
-std::string QueryParameter(const std::string& target, const std::string& name) {
-  const std::size_t query = target.find('?');
-  if (query == std::string::npos) return "";
-  for (std::size_t at = query + 1; at < target.size();) {
-    std::size_t end = target.find('&', at);
-    if (end == std::string::npos) end = target.size();
-    const std::string pair = target.substr(at, end - at);
-    if (pair.rfind(name + "=", 0) == 0) return pair.substr(name.size() + 1);
-    at = end + 1;
-  }
-  return "";
-}
-
 class Daemon {
  public:
   explicit Daemon(const DaemonOptions& options) : options_(options) {}
@@ -114,7 +94,7 @@ class Daemon {
     LINEAGE_RETURN_IF_ERROR(SettleStatuses());
     LINEAGE_ASSIGN_OR_RETURN(UniqueFd listener, Listen());
     Progress("daemon: serving " + DaemonSocket(options_.home).string());
-    LINEAGE_RETURN_IF_ERROR(StartDashboard());
+    if (options_.on_serving) LINEAGE_RETURN_IF_ERROR(options_.on_serving());
     while (!stop.load()) {
       StartRunnable();
       pollfd p{listener.get(), POLLIN, 0};
@@ -136,7 +116,6 @@ class Daemon {
       if (active_.empty()) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
-    if (dashboard_) dashboard_->Stop();
     unlink(DaemonSocket(options_.home).c_str());
     return Status::OK();
   }
@@ -147,80 +126,6 @@ class Daemon {
     std::atomic<bool> done{false};
     std::thread thread;
   };
-
-  Status StartDashboard() {
-    if (options_.http_listen.empty()) return Status::OK();
-    std::string host;
-    int port = 0;
-    LINEAGE_RETURN_IF_ERROR(net::ParseHostPort(options_.http_listen, "--http", &host, &port));
-    token_ = options_.http_token;
-    const bool loopback = host == "127.0.0.1" || host == "localhost" || host == "::1";
-    const fs::path token_file = options_.home / "dashboard-token";
-    if (!loopback && token_.empty()) {
-      token_ = llm::NewToken();
-      LINEAGE_RETURN_IF_ERROR(WriteFileAtomic(token_file, token_ + "\n", 0600));
-    }
-    net::HttpServerOptions http;
-    http.tcp_listen = options_.http_listen;
-    http.max_connections = 64;
-    auto server = net::HttpServer::Start(http, [this](const net::HttpRequest& request) { return Dashboard(request); });
-    if (!server.ok()) return server.status().WithContext("the dashboard (--http " + options_.http_listen + ")");
-    dashboard_ = std::move(server).value();
-    const std::string bound = std::to_string(dashboard_->tcp_port());
-    if (loopback) {
-      allowed_hosts_ = {"127.0.0.1:" + bound, "localhost:" + bound, "[::1]:" + bound};
-      for (const std::string& name : options_.http_hosts) {
-        allowed_hosts_.insert(name);
-        allowed_hosts_.insert(name + ":" + bound);
-      }
-    }
-    // The token itself never goes to the log.
-    Progress("dashboard: http://" + (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + bound + "/" +
-             (token_.empty() ? ""
-              : options_.http_token.empty() ? " (a token is required; it is in " + token_file.string() + ")"
-                                            : " (a token is required: the one given)"));
-    return Status::OK();
-  }
-
-  net::HttpResponse Dashboard(const net::HttpRequest& request) {
-    net::HttpResponse response;
-    response.headers = {{"Cache-Control", "no-store"}, {"X-Content-Type-Options", "nosniff"}};
-    if (request.method != "GET") {
-      response.status = 405;
-      response.body = R"({"error": "the dashboard is read-only"})";
-      return response;
-    }
-    if (!allowed_hosts_.empty() && !allowed_hosts_.count(request.Header("host"))) {
-      response.status = 403;
-      response.body = R"({"error": "this dashboard answers only to its own address as Host (a guard against DNS )"
-                      R"(rebinding); name another with lineage daemon --http-host NAME"})";
-      return response;
-    }
-    if (!token_.empty() && !Authorized(request)) {
-      response.status = 401;
-      response.body = R"({"error": "a token is required: ?token=T or Authorization: Bearer T"})";
-      return response;
-    }
-    web::Page page = web::ServeDashboard(*archive_, request.target);
-    response.status = page.status;
-    response.content_type = page.content_type;
-    response.body = std::move(page.body);
-    return response;
-  }
-
-  // Constant-time comparison, so the token cannot be guessed byte by byte from response times.
-  bool Authorized(const net::HttpRequest& request) const {
-    std::string given = request.Header("authorization");
-    if (given.rfind("Bearer ", 0) == 0) {
-      given = given.substr(7);
-    } else {
-      given = QueryParameter(request.target, "token");
-    }
-    if (given.size() != token_.size()) return false;
-    unsigned char diff = 0;
-    for (std::size_t i = 0; i < given.size(); ++i) diff |= static_cast<unsigned char>(given[i] ^ token_[i]);
-    return diff == 0;
-  }
 
   // One daemon per home: an exclusive lock held for the daemon's life.
   Status LockHome() {
@@ -377,9 +282,6 @@ class Daemon {
   std::unique_ptr<Archive> archive_;
   std::unique_ptr<Sandbox> sandbox_;
   UniqueFd lock_fd_;
-  std::string token_;
-  std::set<std::string> allowed_hosts_;  // empty: any Host (off loopback, where the token guards)
-  std::unique_ptr<net::HttpServer> dashboard_;
   std::mutex mu_;
   std::map<RunId, std::unique_ptr<ActiveRun>> active_;
   std::mutex progress_mu_;

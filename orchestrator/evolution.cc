@@ -1,4 +1,4 @@
-#include "orchestrator/evolution.h"
+#include "orchestrator/orchestrator.h"
 
 #include <spdlog/spdlog.h>
 #include <sys/statvfs.h>

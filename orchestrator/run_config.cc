@@ -1,4 +1,4 @@
-#include "orchestrator/run_config.h"
+#include "orchestrator/orchestrator.h"
 
 #include <set>
 #include <tuple>

@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "archive/archive.h"
-#include "orchestrator/run_config.h"
+#include "orchestrator/orchestrator.h"
 
 namespace lineage {
 

@@ -1,4 +1,4 @@
-#include "web/data.h"
+#include "web/web.h"
 
 #include <algorithm>
 #include <map>

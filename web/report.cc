@@ -1,9 +1,6 @@
-#include "web/report.h"
-
-#include <optional>
+#include "web/web.h"
 
 #include "base/files.h"
-#include "web/data.h"
 
 namespace lineage::web {
 
@@ -58,28 +55,6 @@ std::string ScriptSafeJson(const nlohmann::json& data) {
 }
 
 std::string DashboardHtml() { return PageHtml(""); }
-
-web::Page ServeDashboard(Archive& archive, const std::string& target) {
-  const std::string path = target.substr(0, target.find('?'));
-  auto as_page = [](Result<json> data) -> web::Page {
-    if (!data.ok()) {
-      const int status = data.status().code() == Status::Code::kNotFound ? 404 : 500;
-      return {status, "application/json", json{{"error", data.status().message()}}.dump()};
-    }
-    return {200, "application/json", data->dump(-1, ' ', false, json::error_handler_t::replace)};
-  };
-  auto id_after = [&](const std::string& prefix) -> std::optional<std::int64_t> {
-    if (path.rfind(prefix, 0) != 0 || path.size() == prefix.size()) return std::nullopt;
-    const std::string digits = path.substr(prefix.size());
-    if (digits.find_first_not_of("0123456789") != std::string::npos || digits.size() > 18) return std::nullopt;
-    return std::stoll(digits);
-  };
-  if (path == "/" || path == "/index.html") return {200, "text/html; charset=utf-8", DashboardHtml()};
-  if (path == "/api/runs") return as_page(RunsJson(archive));
-  if (auto run = id_after("/api/runs/")) return as_page(RunJson(archive, *run));
-  if (auto agent = id_after("/api/agents/")) return as_page(AgentJson(archive, *agent));
-  return {404, "application/json", json{{"error", "no page " + path}}.dump()};
-}
 
 Result<std::string> ReportHtml(Archive& archive, RunId run) {
   json data = {{"generated_at", FormatTimestamp(NowMillis())}, {"default_route", "#/run/" + std::to_string(run)}};

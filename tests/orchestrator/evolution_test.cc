@@ -3,7 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "archive/archive.h"
-#include "orchestrator/evolution.h"
+#include "orchestrator/orchestrator.h"
 #include "tests/orchestrator/evolution_test_support.h"
 
 namespace lineage {

@@ -6,7 +6,7 @@
 #include <set>
 
 #include "tests/orchestrator/evolution_test_support.h"
-#include "web/report.h"
+#include "web/web.h"
 #include "tests/web/web_test_support.h"
 
 namespace lineage {

@@ -1,0 +1,182 @@
+// orchestrator: evolution runs, the Darwin Gödel Machine made asynchronous, budgeted and crash-safe.
+//
+// A run is one TOML file (RunConfig; docs/runs.md lists every key, examples/quickstart.toml is complete),
+// validated in full before anything starts. CreateRun stores it in the archive; RunEvolution drives it, in
+// the foreground (`lineage run start --foreground`) or under the daemon (RunDaemon), which runs every
+// queued run and answers a control API.
+//
+// The loop evaluates the seed, then makes children until it has the number asked for or a budget runs out.
+// Making a child:
+//   1. select a parent (orchestrator/selection.h, internal);
+//   2. choose what to learn from: a task the parent failed, or a systemic problem (mostly empty patches);
+//   3. diagnose it with the diagnosis model (JSON with DGM's fields; retried on invalid JSON);
+//   4. self-modify: the parent's built agent runs in the sandbox on a checkout of its own source, with
+//      the diagnosis's problem statement as its task, through the run's gateway;
+//   5. commit the result as a child on its own branch (an empty change is rejected);
+//   6. build the child in the sandbox (a failed build rejects it; the log is kept);
+//   7. evaluate it stage by stage; admit it when it kept its editing ability (a non-empty patch on at least
+//      one stage-1 task), else reject it. Every rejection records its reason.
+// Up to `children_in_flight` children are made at once and at most `sandboxes` sandboxed runs happen at
+// once; a free slot is filled at once while work remains.
+//
+// Crash safety: the archive is the checkpoint. A child exists only once committed (steps 1-4 of a child
+// killed midway are simply redone); a committed child that was being built or evaluated is resumed, and
+// the evaluations it finished are kept. Budgets count what the archive recorded before a restart.
+//
+// The daemon's control API is a Unix socket in the home (HOME/daemon.sock) speaking one JSON object per
+// line: the client sends a request and reads one reply, then the connection closes.
+//   {"op": "ping"}                       -> {"ok": true, "pid": N, "active": [run ids]}
+//   {"op": "start", "config": PATH}      -> {"ok": true, "run": ID}   (validated first; queued and started)
+//   {"op": "pause"|"resume"|"stop", "run": ID} -> {"ok": true, "status": "pausing"|"queued"|"stopping"|...}
+// A failure is {"ok": false, "error": "message"}. Run control lives in the archive (runs.status), so it
+// survives the daemon: a run paused while no daemon runs stays paused; one the daemon was running when it
+// was killed is resumed when it starts again.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "archive/archive.h"
+#include "base/status.h"
+#include "evaluators/stages.h"
+#include "llm/llm.h"
+#include "sandbox/sandbox.h"
+
+namespace lineage {
+
+// How parents are chosen (orchestrator/selection.h).
+enum class SelectionStrategy { kDgm, kScoreProp, kBest, kRandom, kHgm, kNoOpenEnded, kNoSelfImprove };
+const char* SelectionStrategyName(SelectionStrategy strategy);  // "dgm", "score-prop", ...
+
+struct SelectionParams {
+  SelectionStrategy strategy = SelectionStrategy::kDgm;
+  double lambda = 10;   // dgm, score-prop: steepness of the sigmoid over scores
+  double alpha0 = 0.5;  // dgm, score-prop: the score at the sigmoid's midpoint
+};
+
+struct RunConfig {
+  std::string source;                // the file, for messages
+  std::string text;                  // the file as given; stored with the run
+  std::string name;
+  std::filesystem::path home;        // empty: the command line's --home
+  std::string seed_agent;            // an agent's source directory (absolute), or an archive agent id
+  std::uint64_t random_seed = 1;
+
+  llm::ModelsConfig models;
+  std::string models_override;       // a models file given on the command line instead of `models`...
+  std::string models_override_text;  // ...and its text, stored with the run so a resume needs no file
+  std::string diagnosis_model;       // aliases in `models`
+  std::string conductor_model, expert_model;
+
+  SelectionParams selection;
+
+  // Budgets: the run stops cleanly at the first one reached.
+  int children = 0;                  // children to produce (admitted or rejected)
+  std::optional<double> cost_usd;
+  std::optional<std::int64_t> tokens;
+  std::optional<std::int64_t> wall_ms;
+
+  int children_in_flight = 1;        // N: children being made or evaluated at once
+  int sandboxes = 2;                 // M: sandboxed runs at once, over the whole run
+
+  int max_rounds = 30;               // the agent's round cap, solving and self-modifying
+  std::int64_t self_modify_wall_ms = 30 * 60 * 1000;
+  std::optional<std::int64_t> task_wall_ms;  // overrides the suites' agent time per task
+  std::uint64_t sandbox_memory_bytes = 4ull << 30;
+  int sandbox_pids = 256;
+  std::uint64_t sandbox_disk_bytes = 2ull << 30;  // each writable place of a sandbox
+  std::uint64_t min_free_bytes = 1ull << 30;      // the home's free space under which the run pauses
+  std::uint64_t build_cache_bytes = 4ull << 30;   // the home's cache of built agents, least recently used evicted
+
+  EvaluationConfig evaluation;       // [suites.*] and [[stages]]; at least one stage
+};
+
+// Parses and checks the keys and their values. Relative paths are relative to the file's directory.
+Result<RunConfig> LoadRunConfig(const std::filesystem::path& file);
+Result<RunConfig> ParseRunConfig(std::string_view text, const std::string& source,
+                                 const std::filesystem::path& base_dir);
+
+// Uses the models file `file` instead of the configuration's own (`lineage run start --models`); the roles
+// must name aliases it defines.
+Status OverrideModels(RunConfig& config, const std::filesystem::path& file);
+// The same from the file's text (`source` names it in messages).
+Status OverrideModelsText(RunConfig& config, const std::string& text, const std::string& source);
+
+// The checks that need the world: the seed agent's agent.toml, every suite opens, every stage selects
+// tasks. `lineage run validate` and `lineage run start` run them before anything starts.
+Status CheckRunConfig(const RunConfig& config);
+
+// ---- The evolution loop ---------------------------------------------------------------------------------
+
+// Run statuses, as stored in the archive.
+namespace run_status {
+inline constexpr const char* kQueued = "queued";      // created; a daemon will start it
+inline constexpr const char* kRunning = "running";
+inline constexpr const char* kPausing = "pausing";    // no new children; those in flight finish
+inline constexpr const char* kPaused = "paused";
+inline constexpr const char* kStopping = "stopping";
+inline constexpr const char* kStopped = "stopped";
+inline constexpr const char* kFinished = "finished";  // every child made, or a budget reached
+inline constexpr const char* kFailed = "failed";      // could not go on; the last run.status event says why
+}  // namespace run_status
+
+// Stores the run: imports the seed (when it is a directory) and the configuration. The run is queued.
+Result<RunId> CreateRun(Archive& archive, const RunConfig& config);
+
+// The configuration a run was created with.
+Result<RunConfig> StoredRunConfig(const Run& run);
+
+struct EvolutionOptions {
+  std::filesystem::path home;
+  Sandbox* sandbox = nullptr;  // where all sandboxed work runs (the executor)
+  // Set to stop starting children: the run returns once the work in flight has finished.
+  const std::atomic<bool>* stop = nullptr;
+  // One line per step (child started, diagnosed, committed, admitted...), one call at a time.
+  std::function<void(const std::string&)> on_progress;
+};
+
+// Finishes what an interrupted process left half-written in the home (Archive::Fsck with repair). Call it
+// before resuming runs, while no other process writes to the home.
+Status RepairHome(Archive& archive);
+
+// Runs or resumes `run` until it finishes, its status asks it to pause or stop, or `options.stop` is set.
+// Returns the run's status at the end. An error means the run could not go on (it is then marked failed).
+Result<std::string> RunEvolution(Archive& archive, RunId run, const EvolutionOptions& options);
+
+// The directory holding the orchestrator's prompt templates (diagnose.md, self_modify.md).
+std::filesystem::path PromptsDir();
+
+// ---- The daemon -------------------------------------------------------------------------------------------
+
+struct DaemonOptions {
+  std::filesystem::path home;
+  bool unsafe_no_sandbox = false;
+  std::function<void(const std::string&)> on_progress;  // runs' progress lines, prefixed "run N: "
+  // Called once the daemon holds the home, has repaired it and listens: where the CLI starts the dashboard
+  // (web/web.h). An error ends the daemon before any run starts.
+  std::function<Status()> on_serving;
+};
+
+// Serves until `stop` is set (SIGTERM), then stops every run cleanly (they resume next time) and returns.
+// FailedPrecondition when another daemon serves the home.
+Status RunDaemon(const DaemonOptions& options, const std::atomic<bool>& stop);
+
+std::filesystem::path DaemonSocket(const std::filesystem::path& home);
+// True when a daemon answers on the home's socket.
+bool DaemonRunning(const std::filesystem::path& home);
+// Sends one request to the home's daemon; FailedPrecondition (naming `lineage daemon`) when none runs, and
+// the daemon's error when it refuses.
+Result<nlohmann::json> CallDaemon(const std::filesystem::path& home, const nlohmann::json& request);
+
+// Pause, resume or stop `run` in the archive; returns its new status. Errors name the run's status when
+// the change makes no sense (resuming a stopped run, say).
+Result<std::string> ApplyControl(Archive& archive, RunId run, const std::string& op);
+
+}  // namespace lineage
