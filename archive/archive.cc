@@ -43,7 +43,7 @@ Agent ReadAgent(const sql::Stmt& s) {
   a.name = s.Text(3);
   a.commit = s.Text(4);
   a.generation = static_cast<int>(s.Int(5));
-  a.status = s.Text(6);
+  a.state = ParseAgentState(s.Text(6)).value_or(AgentState::kFailed);  // triggers keep names valid
   a.reason = s.Text(7);
   a.score = s.OptDouble(8);
   a.stage_reached = static_cast<int>(s.Int(9));
@@ -60,8 +60,15 @@ Agent ReadAgent(const sql::Stmt& s) {
   return a;
 }
 
-bool NeedsCommit(const std::string& status) {
-  return status != agent_status::kPending && status != agent_status::kFailed;
+bool NeedsCommit(AgentState state) { return state != AgentState::kPending && state != AgentState::kFailed; }
+
+// The event recording a move to `to`: `data` (a JSON object) with "from" and "reason".
+std::string TransitionData(const std::string& data, const char* from, const std::string& reason) {
+  nlohmann::json out = nlohmann::json::parse(data, nullptr, false);
+  if (!out.is_object()) out = nlohmann::json::object();
+  out["from"] = from;
+  if (!reason.empty()) out["reason"] = reason;
+  return out.dump();
 }
 
 Status AgentNotFound(AgentId id) { return Status::NotFound("agent " + std::to_string(id) + " does not exist"); }
@@ -69,8 +76,8 @@ Status AgentNotFound(AgentId id) { return Status::NotFound("agent " + std::to_st
 // Materializing, diffing and parenting need the agent's commit; a pending or failed agent has none.
 Status RequireCommit(const Agent& agent) {
   if (!agent.commit.empty()) return Status::OK();
-  return Status::FailedPrecondition("agent " + std::to_string(agent.id) + " has no commit (status " + agent.status +
-                                    ")");
+  return Status::FailedPrecondition("agent " + std::to_string(agent.id) + " has no commit (it is " +
+                                    StateName(agent.state) + ")");
 }
 
 }  // namespace
@@ -114,40 +121,59 @@ struct Archive::Impl {
     return s.Run();
   }
 
-  // Records the finished commit on a pending row: the last step of every write of a variant.
+  // Records the finished commit on a pending row, and its state: the last step of every write of a variant.
   Status FinishCommit(const Agent& agent, const std::string& commit, const std::string& parent_commit,
-                      const std::string& status) {
+                      AgentState state, const std::string& event_data) {
     LINEAGE_ASSIGN_OR_RETURN(DiffResult diff, git->Diff(parent_commit, commit, /*with_patch=*/false));
     sql::Transaction txn(db);
     LINEAGE_RETURN_IF_ERROR(txn.status());
     sql::Stmt s(db,
                 "UPDATE agents SET commit_id = ?, status = ?, files_changed = ?, lines_added = ?, "
-                "lines_removed = ?, updated_at = ? WHERE id = ?");
-    s.Bind(1, commit).Bind(2, status).Bind(3, diff.files_changed).Bind(4, diff.lines_added);
+                "lines_removed = ?, updated_at = ? WHERE id = ? AND status = 'pending'");
+    s.Bind(1, commit).Bind(2, StateName(state)).Bind(3, diff.files_changed).Bind(4, diff.lines_added);
     s.Bind(5, diff.lines_removed).Bind(6, NowMillis()).Bind(7, agent.id);
     LINEAGE_RETURN_IF_ERROR(s.Run());
-    nlohmann::json data = {{"commit", commit}, {"status", status}};
+    if (db.Changes() == 0) return Status::FailedPrecondition("agent " + std::to_string(agent.id) + " is no longer pending");
+    nlohmann::json data = nlohmann::json::parse(event_data, nullptr, false);
+    if (!data.is_object()) data = nlohmann::json::object();
+    data["commit"] = commit;
+    data["files_changed"] = diff.files_changed;
+    data["lines_added"] = diff.lines_added;
+    data["lines_removed"] = diff.lines_removed;
     if (agent.parent_id) data["parent"] = *agent.parent_id;
-    LINEAGE_RETURN_IF_ERROR(AppendEventLocked({0, agent.run_id, agent.id, "agent.committed", data.dump(), 0}));
+    const std::string kind = std::string("agent.") + StateName(state);
+    LINEAGE_RETURN_IF_ERROR(AppendEventLocked(
+        {0, agent.run_id, agent.id, kind, TransitionData(data.dump(), StateName(AgentState::kPending), agent.reason), 0}));
     return txn.Commit();
   }
 
-  Status MarkFailed(AgentId id, const std::string& reason) {
-    sql::Stmt s(db, "UPDATE agents SET status = ?, reason = ?, updated_at = ? WHERE id = ?");
-    s.Bind(1, agent_status::kFailed).Bind(2, reason).Bind(3, NowMillis()).Bind(4, id);
-    return s.Run();
+  Status MarkFailed(const Agent& agent, const std::string& reason) {
+    sql::Transaction txn(db);
+    LINEAGE_RETURN_IF_ERROR(txn.status());
+    sql::Stmt s(db, "UPDATE agents SET status = 'failed', reason = ?, updated_at = ? WHERE id = ?");
+    s.Bind(1, reason).Bind(2, NowMillis()).Bind(3, agent.id);
+    LINEAGE_RETURN_IF_ERROR(s.Run());
+    LINEAGE_RETURN_IF_ERROR(AppendEventLocked(
+        {0, agent.run_id, agent.id, "agent.failed", TransitionData("{}", StateName(AgentState::kPending), reason), 0}));
+    return txn.Commit();
   }
 
   // Stores `tree` as a new variant. Order matters for crash safety: pending row, git commit, branch, then
   // the row is completed. A crash between any two steps leaves a pending row that Fsck() can finish.
   Result<Agent> Store(const std::vector<TreeEntry>& tree, const Agent* parent, const std::string& name,
-                      std::optional<RunId> run, const std::string& problem, const std::string& status,
-                      bool allow_empty) {
+                      std::optional<RunId> run, const Archive::ChildOptions& child) {
+    if (child.state != AgentState::kCommitted && child.state != AgentState::kRejected) {
+      return Status::InvalidArgument(std::string("a new agent is committed or rejected, not ") + StateName(child.state));
+    }
+    // Fsck tells an interrupted rejection from an interrupted commit by the reason alone.
+    if ((child.state == AgentState::kRejected) == child.reason.empty()) {
+      return Status::InvalidArgument("a new agent has a reason exactly when it is rejected");
+    }
     if (run) LINEAGE_RETURN_IF_ERROR(RunExists(*run));
     // Blobs and trees first: they are harmless if nothing ever references them, and an unchanged tree
     // can be refused before any row exists.
     LINEAGE_ASSIGN_OR_RETURN(std::string tree_id, git->WriteTree(tree));
-    if (parent && !allow_empty) {
+    if (parent && !child.allow_empty) {
       LINEAGE_ASSIGN_OR_RETURN(std::string parent_tree, git->TreeOf(parent->commit));
       if (parent_tree == tree_id) {
         return Status::InvalidArgument("the tree is identical to agent " + std::to_string(parent->id) +
@@ -155,20 +181,26 @@ struct Archive::Impl {
       }
     }
 
+    // The pending row holds everything but the commit, so finishing it is a single update.
     Agent agent;
     agent.run_id = run;
     agent.name = name;
     agent.generation = parent ? parent->generation + 1 : 0;
-    agent.status = agent_status::kPending;
-    agent.problem_statement = problem;
+    agent.state = AgentState::kPending;
+    agent.reason = child.reason;
+    agent.problem_statement = child.problem_statement;
+    agent.diagnosis_json = child.diagnosis_json;
     agent.created_at = agent.updated_at = NowMillis();
     if (parent) agent.parent_id = parent->id;
     {
       sql::Stmt s(db,
-                  "INSERT INTO agents (run_id, parent_id, name, generation, status, problem_statement, "
-                  "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+                  "INSERT INTO agents (run_id, parent_id, name, generation, status, reason, problem_statement, "
+                  "diagnosis, created_at, updated_at) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?)");
       s.Bind(1, agent.run_id).Bind(2, agent.parent_id).Bind(3, name).Bind(4, agent.generation);
-      s.Bind(5, agent.status).Bind(6, problem).Bind(7, agent.created_at).Bind(8, agent.updated_at);
+      s.Bind(5, agent.reason).Bind(6, agent.problem_statement);
+      if (agent.diagnosis_json.empty()) s.Bind(7, std::optional<std::string>());
+      else s.Bind(7, agent.diagnosis_json);
+      s.Bind(8, agent.created_at).Bind(9, agent.updated_at);
       LINEAGE_RETURN_IF_ERROR(s.Run());
       agent.id = db.LastInsertId();
     }
@@ -178,21 +210,21 @@ struct Archive::Impl {
     std::string message = "agent " + std::to_string(agent.id) + (name.empty() ? "" : ": " + name) + "\n";
     if (parent) message += "\nparent: agent " + std::to_string(parent->id) + "\n";
     auto commit = git->Commit(tree_id, parent_commit, message, agent.created_at);
-    if (!commit.ok()) return Abandon(agent.id, commit.status());
+    if (!commit.ok()) return Abandon(agent, commit.status());
     CrashPoint("after-git-commit");
     Status branch = git->SetBranch(agent.id, *commit);
-    if (!branch.ok()) return Abandon(agent.id, branch);
+    if (!branch.ok()) return Abandon(agent, branch);
     CrashPoint("after-branch");
-    Status finish = FinishCommit(agent, *commit, parent_commit, status);
+    Status finish = FinishCommit(agent, *commit, parent_commit, child.state, child.event_data);
     if (!finish.ok()) return finish;  // the branch exists: Fsck() can finish this agent
     spdlog::debug("stored agent {} (parent {}) as commit {} on agents/{}", agent.id,
                   parent ? std::to_string(parent->id) : "none", *commit, agent.id);
     return LoadAgent(agent.id);
   }
 
-  Status Abandon(AgentId id, const Status& why) {
-    Status s = MarkFailed(id, why.message());
-    if (!s.ok()) spdlog::warn("agent {} stays pending: {}", id, s.ToString());
+  Status Abandon(const Agent& agent, const Status& why) {
+    Status s = MarkFailed(agent, why.message());
+    if (!s.ok()) spdlog::warn("agent {} stays pending: {}", agent.id, s.ToString());
     return why;
   }
 
@@ -278,7 +310,9 @@ Result<std::unique_ptr<Archive>> Archive::Open(const fs::path& home, ArchiveOpti
 Result<Agent> Archive::ImportAgent(const fs::path& dir, const std::string& name, std::optional<RunId> run) {
   LINEAGE_ASSIGN_OR_RETURN(std::vector<TreeEntry> tree, ReadTree(dir, impl_->options.tree_limits));
   std::lock_guard lock(impl_->mu);
-  return impl_->Store(tree, nullptr, name, run, "", agent_status::kCommitted, /*allow_empty=*/true);
+  ChildOptions root;
+  root.allow_empty = true;
+  return impl_->Store(tree, nullptr, name, run, root);
 }
 
 Result<Agent> Archive::AddChild(AgentId parent, const fs::path& dir, const ChildOptions& options) {
@@ -291,8 +325,7 @@ Result<Agent> Archive::AddChild(AgentId parent_id, std::vector<TreeEntry> tree, 
   LINEAGE_ASSIGN_OR_RETURN(Agent parent, impl_->LoadAgentRow(parent_id));
   LINEAGE_RETURN_IF_ERROR(RequireCommit(parent).WithContext("cannot add a child"));
   std::optional<RunId> run = options.run ? options.run : parent.run_id;
-  return impl_->Store(tree, &parent, options.name, run, options.problem_statement, options.status,
-                      options.allow_empty);
+  return impl_->Store(tree, &parent, options.name, run, options);
 }
 
 Result<std::vector<TreeEntry>> Archive::Tree(AgentId id) {
@@ -373,28 +406,39 @@ ORDER BY a.id)sql");
   std::vector<SelectionStats> out;
   while (s.Step()) {
     out.push_back({s.Int(0), s.OptInt(1), s.OptDouble(2), static_cast<int>(s.Int(4)), static_cast<int>(s.Int(5)),
-                   static_cast<int>(s.Int(6)), s.Text(3)});
+                   static_cast<int>(s.Int(6)), ParseAgentState(s.Text(3)).value_or(AgentState::kFailed)});
   }
   LINEAGE_RETURN_IF_ERROR(s.status());
   return out;
 }
 
-Result<Run> Archive::CreateRun(const std::string& name, const std::string& config, std::optional<AgentId> seed) {
+Result<Run> Archive::CreateRun(const std::string& name, const std::string& config, std::optional<AgentId> seed,
+                               std::optional<int> children_wanted) {
   std::lock_guard lock(impl_->mu);
   if (seed) LINEAGE_RETURN_IF_ERROR(impl_->LoadAgentRow(*seed).status());
   std::int64_t now = NowMillis();
+  sql::Transaction txn(impl_->db);
+  LINEAGE_RETURN_IF_ERROR(txn.status());
   sql::Stmt s(impl_->db,
-              "INSERT INTO runs (name, status, config, seed_agent_id, created_at, updated_at) VALUES (?, 'created', ?, ?, ?, ?)");
-  s.Bind(1, name).Bind(2, config).Bind(3, seed).Bind(4, now).Bind(5, now);
+              "INSERT INTO runs (name, status, config, seed_agent_id, children_wanted, created_at, updated_at) "
+              "VALUES (?, 'queued', ?, ?, ?, ?, ?)");
+  s.Bind(1, name).Bind(2, config).Bind(3, seed).Bind(4, children_wanted).Bind(5, now).Bind(6, now);
   LINEAGE_RETURN_IF_ERROR(s.Run());
-  return Run{impl_->db.LastInsertId(), name, "created", config, seed, now, now};
+  const RunId id = impl_->db.LastInsertId();
+  nlohmann::json data = {{"name", name}};
+  if (children_wanted) data["children_wanted"] = *children_wanted;
+  LINEAGE_RETURN_IF_ERROR(impl_->AppendEventLocked({0, id, std::nullopt, "run.queued", data.dump(), now}));
+  LINEAGE_RETURN_IF_ERROR(txn.Commit());
+  return Run{id, name, RunState::kQueued, config, seed, children_wanted, now, now};
 }
 
 namespace {
 Run ReadRun(const sql::Stmt& s) {
-  return Run{s.Int(0), s.Text(1), s.Text(2), s.Text(3), s.OptInt(4), s.Int(5), s.Int(6)};
+  return Run{s.Int(0),     s.Text(1),  ParseRunState(s.Text(2)).value_or(RunState::kFailed),
+             s.Text(3),    s.OptInt(4), s.OptInt(5) ? std::optional<int>(static_cast<int>(*s.OptInt(5))) : std::nullopt,
+             s.Int(6),     s.Int(7)};
 }
-constexpr const char* kRunColumns = "id, name, status, config, seed_agent_id, created_at, updated_at";
+constexpr const char* kRunColumns = "id, name, status, config, seed_agent_id, children_wanted, created_at, updated_at";
 }  // namespace
 
 Result<Run> Archive::GetRun(RunId id) {
@@ -424,45 +468,50 @@ Result<Archive::Spend> Archive::RunSpend(RunId run) {
   return Spend{s.Int(0), s.Double(1), s.Int(2)};
 }
 
-Status Archive::SetDiagnosis(AgentId id, const std::string& diagnosis_json) {
-  std::lock_guard lock(impl_->mu);
-  LINEAGE_RETURN_IF_ERROR(impl_->LoadAgentRow(id).status());
-  sql::Stmt s(impl_->db, "UPDATE agents SET diagnosis = ?, updated_at = ? WHERE id = ?");
-  s.Bind(1, diagnosis_json).Bind(2, NowMillis()).Bind(3, id);
-  return s.Run();
-}
-
-Status Archive::SetRunStatus(RunId id, const std::string& status) {
+Status Archive::SetRunState(RunId id, RunState to, const std::string& event_data) {
   std::lock_guard lock(impl_->mu);
   sql::Transaction txn(impl_->db);
   LINEAGE_RETURN_IF_ERROR(txn.status());
+  std::string from;
+  {
+    sql::Stmt get(impl_->db, "SELECT status FROM runs WHERE id = ?");
+    get.Bind(1, id);
+    if (!get.Step()) return get.status().ok() ? Status::NotFound("run " + std::to_string(id) + " does not exist") : get.status();
+    from = get.Text(0);
+  }
+  const std::optional<RunState> current = ParseRunState(from);
+  if (!current || !MayFollow(*current, to)) {
+    return Status::FailedPrecondition("run " + std::to_string(id) + " is " + from + "; it cannot become " + StateName(to));
+  }
   const std::int64_t now = NowMillis();
-  const bool final = status == "finished" || status == "stopped" || status == "failed";
-  sql::Stmt s(impl_->db, final ? "UPDATE runs SET status = ?, updated_at = ?, finished_at = ? WHERE id = ?"
+  const bool ended = HasEnded(to);
+  sql::Stmt s(impl_->db, ended ? "UPDATE runs SET status = ?, updated_at = ?, finished_at = ? WHERE id = ?"
                                : "UPDATE runs SET status = ?, updated_at = ?, finished_at = NULL WHERE id = ?");
-  s.Bind(1, status).Bind(2, now);
-  if (final) s.Bind(3, now).Bind(4, id);
+  s.Bind(1, StateName(to)).Bind(2, now);
+  if (ended) s.Bind(3, now).Bind(4, id);
   else s.Bind(3, id);
   LINEAGE_RETURN_IF_ERROR(s.Run());
-  if (impl_->db.Changes() == 0) return Status::NotFound("run " + std::to_string(id) + " does not exist");
-  nlohmann::json data = {{"status", status}};
-  LINEAGE_RETURN_IF_ERROR(impl_->AppendEventLocked({0, id, std::nullopt, "run.status", data.dump(), 0}));
+  LINEAGE_RETURN_IF_ERROR(impl_->AppendEventLocked(
+      {0, id, std::nullopt, std::string("run.") + StateName(to), TransitionData(event_data, from.c_str(), ""), now}));
   return txn.Commit();
 }
 
-Status Archive::SetAgentStatus(AgentId id, const std::string& status, const std::string& reason) {
+Status Archive::SetAgentState(AgentId id, AgentState to, const std::string& reason, const std::string& event_data,
+                              std::optional<RunId> event_run) {
   std::lock_guard lock(impl_->mu);
-  LINEAGE_ASSIGN_OR_RETURN(Agent agent, impl_->LoadAgentRow(id));
-  if (NeedsCommit(status) && agent.commit.empty()) {
-    return Status::FailedPrecondition("agent " + std::to_string(id) + " has no commit; it cannot become " + status);
-  }
   sql::Transaction txn(impl_->db);
   LINEAGE_RETURN_IF_ERROR(txn.status());
+  LINEAGE_ASSIGN_OR_RETURN(Agent agent, impl_->LoadAgentRow(id));
+  if (!MayFollow(agent.state, to)) {
+    return Status::FailedPrecondition("agent " + std::to_string(id) + " is " + StateName(agent.state) +
+                                      "; it cannot become " + StateName(to));
+  }
   sql::Stmt s(impl_->db, "UPDATE agents SET status = ?, reason = ?, updated_at = ? WHERE id = ?");
-  s.Bind(1, status).Bind(2, reason).Bind(3, NowMillis()).Bind(4, id);
+  s.Bind(1, StateName(to)).Bind(2, reason).Bind(3, NowMillis()).Bind(4, id);
   LINEAGE_RETURN_IF_ERROR(s.Run());
-  nlohmann::json data = {{"status", status}, {"reason", reason}};
-  LINEAGE_RETURN_IF_ERROR(impl_->AppendEventLocked({0, agent.run_id, id, "agent.status", data.dump(), 0}));
+  LINEAGE_RETURN_IF_ERROR(impl_->AppendEventLocked({0, agent.run_id ? agent.run_id : event_run, id,
+                                                    std::string("agent.") + StateName(to),
+                                                    TransitionData(event_data, StateName(agent.state), reason), 0}));
   return txn.Commit();
 }
 
@@ -534,12 +583,13 @@ Result<std::int64_t> Archive::RecordModelCall(ModelCall c, const std::string& re
   LINEAGE_RETURN_IF_ERROR(txn.status());
   sql::Stmt s(impl_->db, R"sql(
 INSERT INTO model_calls (run_id, agent_id, task_id, purpose, provider, model, input_tokens, output_tokens, cost_usd,
-  latency_ms, outcome, error, request_blob, response_blob, created_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?))sql");
+  latency_ms, outcome, error, request_blob, response_blob, created_at, label)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?))sql");
   std::optional<std::string> task = c.task_id.empty() ? std::nullopt : std::optional<std::string>(c.task_id);
   s.Bind(1, c.run_id).Bind(2, c.agent_id).Bind(3, task).Bind(4, c.purpose).Bind(5, c.provider).Bind(6, c.model);
   s.Bind(7, c.input_tokens).Bind(8, c.output_tokens).Bind(9, c.cost_usd).Bind(10, c.latency_ms).Bind(11, c.outcome);
   s.Bind(12, c.error).Bind(13, c.request_blob).Bind(14, c.response_blob).Bind(15, c.created_at ? c.created_at : NowMillis());
+  s.Bind(16, c.label);
   LINEAGE_RETURN_IF_ERROR(s.Run());
   std::int64_t id = impl_->db.LastInsertId();
   if (c.agent_id) {
@@ -558,13 +608,13 @@ Result<std::vector<ModelCall>> Archive::ListModelCalls(AgentId agent) {
   std::lock_guard lock(impl_->mu);
   sql::Stmt s(impl_->db,
               "SELECT id, run_id, agent_id, task_id, purpose, provider, model, input_tokens, output_tokens, cost_usd, "
-              "latency_ms, outcome, error, request_blob, response_blob, created_at FROM model_calls "
+              "latency_ms, outcome, error, request_blob, response_blob, created_at, label FROM model_calls "
               "WHERE agent_id = ? ORDER BY id");
   s.Bind(1, agent);
   std::vector<ModelCall> out;
   while (s.Step()) {
-    out.push_back({s.Int(0), s.OptInt(1), s.OptInt(2), s.Text(3), s.Text(4), s.Text(5), s.Text(6), s.Int(7), s.Int(8),
-                   s.Double(9), s.Int(10), s.Text(11), s.Text(12), s.Text(13), s.Text(14), s.Int(15)});
+    out.push_back({s.Int(0), s.OptInt(1), s.OptInt(2), s.Text(3), s.Text(4), s.Text(16), s.Text(5), s.Text(6), s.Int(7),
+                   s.Int(8), s.Double(9), s.Int(10), s.Text(11), s.Text(12), s.Text(13), s.Text(14), s.Int(15)});
   }
   LINEAGE_RETURN_IF_ERROR(s.status());
   return out;
@@ -600,7 +650,8 @@ namespace {
 struct AgentLink {
   AgentId id;
   std::optional<AgentId> parent_id;
-  std::string commit, status;
+  std::string commit;
+  AgentState state;
 };
 
 class Fsck {
@@ -643,7 +694,7 @@ class Fsck {
   Result<std::vector<AgentLink>> LoadLinks() {
     sql::Stmt s(impl_.db, "SELECT id, parent_id, COALESCE(commit_id, ''), status FROM agents ORDER BY id");
     std::vector<AgentLink> out;
-    while (s.Step()) out.push_back({s.Int(0), s.OptInt(1), s.Text(2), s.Text(3)});
+    while (s.Step()) out.push_back({s.Int(0), s.OptInt(1), s.Text(2), ParseAgentState(s.Text(3)).value_or(AgentState::kFailed)});
     LINEAGE_RETURN_IF_ERROR(s.status());
     return out;
   }
@@ -652,8 +703,8 @@ class Fsck {
     const std::string subject = AgentSubject(a.id);
     std::string parent_commit = a.parent_id ? commit_of[*a.parent_id] : "";
     if (a.commit.empty()) {
-      if (a.status == agent_status::kPending) return RepairPending(a, parent_commit, commit_of);
-      if (NeedsCommit(a.status)) Report(subject, "status is " + a.status + " but it has no commit");
+      if (a.state == AgentState::kPending) return RepairPending(a, parent_commit, commit_of);
+      if (NeedsCommit(a.state)) Report(subject, std::string("it is ") + StateName(a.state) + " but it has no commit");
       return Status::OK();
     }
     if (!impl_.git->HasCommit(a.commit)) {
@@ -690,11 +741,13 @@ class Fsck {
     }
     LINEAGE_ASSIGN_OR_RETURN(Agent agent, impl_.LoadAgentRow(a.id));
     if (complete) {
-      LINEAGE_RETURN_IF_ERROR(impl_.FinishCommit(agent, *branch, parent_commit, agent_status::kCommitted));
+      // The state the write meant to record: only a child committed as rejected has a reason already.
+      const AgentState state = agent.reason.empty() ? AgentState::kCommitted : AgentState::kRejected;
+      LINEAGE_RETURN_IF_ERROR(impl_.FinishCommit(agent, *branch, parent_commit, state, "{}"));
       commit_of[a.id] = *branch;
       Report(subject, "pending: finished the interrupted write (commit " + *branch + ")", true);
     } else {
-      LINEAGE_RETURN_IF_ERROR(impl_.MarkFailed(a.id, "interrupted before its commit was written"));
+      LINEAGE_RETURN_IF_ERROR(impl_.MarkFailed(agent, "interrupted before its commit was written"));
       Report(subject, "pending: interrupted before its commit was written; marked failed", true);
     }
     return Status::OK();

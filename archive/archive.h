@@ -20,6 +20,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/safe_tree.h"
@@ -30,16 +31,45 @@ namespace lineage {
 using AgentId = std::int64_t;
 using RunId = std::int64_t;
 
-// The lifecycle of a child (see docs/archive.md). Hand-made variants go pending -> committed.
-namespace agent_status {
-inline constexpr const char* kPending = "pending";      // row exists, its commit is being written
-inline constexpr const char* kCommitted = "committed";  // commit and branch exist
-inline constexpr const char* kBuilt = "built";
-inline constexpr const char* kEvaluating = "evaluating";
-inline constexpr const char* kAdmitted = "admitted";
-inline constexpr const char* kRejected = "rejected";
-inline constexpr const char* kFailed = "failed";  // never committed; `reason` says why
-}  // namespace agent_status
+// ---- States ---------------------------------------------------------------------------------------------
+// Agents and runs move through explicit states; the archive refuses a transition its table does not allow,
+// and records each one as exactly one event ("agent.<state>", "run.<state>") in the same write.
+// docs/archive.md draws both machines.
+//
+// An agent:
+//   pending ──► committed ──► built ──► evaluating ──► admitted
+//      │            │                       │
+//      │            └──────► rejected ◄─────┘      (an empty change, a failed build, lost editing ability)
+//      ├──► rejected                               (committed with an empty or unusable change)
+//      └──► failed                                 (never committed: its write was interrupted)
+// admitted, rejected and failed are final. A hand-made or imported variant stays committed until a run
+// evaluates it.
+enum class AgentState { kPending, kCommitted, kBuilt, kEvaluating, kAdmitted, kRejected, kFailed };
+
+// A run:
+//   queued ──► running ──► finished
+//     │          ├──► pausing ──► paused ──► queued (resume) | stopped
+//     │          │      └──► running (resumed while draining)
+//     │          ├──► stopping ──► stopped
+//     │          ├──► paused (the home's disk ran low)
+//     │          └──► failed ──► queued (resume) | stopped
+//     └──► paused | stopped | failed
+// pausing and stopping may also fail. finished and stopped are final; a failed run may be resumed.
+enum class RunState { kQueued, kRunning, kPausing, kPaused, kStopping, kStopped, kFinished, kFailed };
+
+// The names stored in the archive and shown to people: "pending", "committed", ... "queued", "running", ...
+const char* StateName(AgentState state);
+const char* StateName(RunState state);
+std::optional<AgentState> ParseAgentState(std::string_view name);
+std::optional<RunState> ParseRunState(std::string_view name);
+
+// The transition tables: whether `to` may follow `from`.
+bool MayFollow(AgentState from, AgentState to);
+bool MayFollow(RunState from, RunState to);
+bool IsFinal(AgentState state);
+bool IsFinal(RunState state);  // finished, stopped
+// A run that will do nothing more unless someone resumes it: final, or failed.
+bool HasEnded(RunState state);
 
 struct StageScore {
   int stage = 0;
@@ -55,7 +85,7 @@ struct Agent {
   std::string name;
   std::string commit;  // empty while pending
   int generation = 0;  // 0 for a root
-  std::string status;
+  AgentState state = AgentState::kPending;
   std::string reason;  // why it was rejected or failed
   std::optional<double> score;
   int stage_reached = 0;
@@ -72,9 +102,10 @@ struct Agent {
 struct Run {
   RunId id = 0;
   std::string name;
-  std::string status;
-  std::string config;
+  RunState state = RunState::kQueued;
+  std::string config;  // the orchestrator's stored configuration (opaque here)
   std::optional<AgentId> seed_agent_id;
+  std::optional<int> children_wanted;  // unknown for runs made before lineage recorded it
   std::int64_t created_at = 0, updated_at = 0;
 };
 
@@ -94,7 +125,10 @@ struct ModelCall {
   std::int64_t id = 0;
   std::optional<RunId> run_id;
   std::optional<AgentId> agent_id;
-  std::string task_id, purpose, provider, model;
+  std::string task_id;
+  std::string purpose;  // what lineage was doing: "diagnose", "self_modify", "evaluate", "agent_run", "bench"
+  std::string label;    // the agent's own refinement (its X-Lineage-Purpose header), or empty
+  std::string provider, model;
   std::int64_t input_tokens = 0, output_tokens = 0;
   double cost_usd = 0;
   std::int64_t latency_ms = 0;
@@ -119,7 +153,7 @@ struct SelectionStats {
   std::optional<double> score;
   int attempted = 0, solved = 0;  // summed over stages
   int admitted_children = 0;
-  std::string status;
+  AgentState state = AgentState::kPending;
 };
 
 struct FsckIssue {
@@ -165,12 +199,17 @@ class Archive {
                             std::optional<RunId> run = std::nullopt);
   // Stores `dir` (a modified copy of the parent's tree) as a child of `parent`: adds, deletes, renames and
   // executable bits are whatever differs between the two trees. A tree identical to the parent's is
-  // refused (InvalidArgument) unless `allow_empty`.
+  // refused (InvalidArgument) unless `allow_empty`. The child's row, problem statement, diagnosis and
+  // state are one write: a crash leaves either no child or the whole of it (Fsck finishes a child whose
+  // commit was written, in the state it was given).
   struct ChildOptions {
     std::string name;
     std::optional<RunId> run;
     std::string problem_statement;
-    std::string status = agent_status::kCommitted;
+    std::string diagnosis_json;  // empty: none
+    AgentState state = AgentState::kCommitted;  // or kRejected, with a `reason` (required then)
+    std::string reason;
+    std::string event_data = "{}";  // more fields for the agent.<state> event (a JSON object)
     bool allow_empty = false;
   };
   Result<Agent> AddChild(AgentId parent, const std::filesystem::path& dir, const ChildOptions& options);
@@ -189,14 +228,19 @@ class Archive {
   Result<std::vector<SelectionStats>> LoadSelectionStats(std::optional<RunId> run = std::nullopt);
 
   // --- Runs, scores, evaluations, model calls, events ---------------------------------------------------
-  Result<Run> CreateRun(const std::string& name, const std::string& config, std::optional<AgentId> seed);
+  // A new run, queued (one run.queued event).
+  Result<Run> CreateRun(const std::string& name, const std::string& config, std::optional<AgentId> seed,
+                        std::optional<int> children_wanted = std::nullopt);
   Result<Run> GetRun(RunId id);
   Result<std::vector<Run>> ListRuns();
-  Status SetAgentStatus(AgentId id, const std::string& status, const std::string& reason = "");
-  // Stores the diagnosis (JSON) that led to an agent.
-  Status SetDiagnosis(AgentId id, const std::string& diagnosis_json);
-  // Sets a run's status ("running", "paused", "finished", ...) and appends a run.status event.
-  Status SetRunStatus(RunId id, const std::string& status);
+  // Moves an agent or a run to `to` and records the agent.<to> or run.<to> event, whose data is
+  // `event_data` (a JSON object) with "from" and, when given, "reason" added. FailedPrecondition when the
+  // table does not allow it (naming both states); the check and the write are one transaction, so two
+  // processes cannot both move the same run from the same state. An agent's event joins its run's journal,
+  // or `event_run`'s when the agent belongs to no run (a run's seed).
+  Status SetAgentState(AgentId id, AgentState to, const std::string& reason = "", const std::string& event_data = "{}",
+                       std::optional<RunId> event_run = std::nullopt);
+  Status SetRunState(RunId id, RunState to, const std::string& event_data = "{}");
   Status RecordStageScore(AgentId id, const StageScore& stage);
   // Replaces any earlier evaluation of the same agent, suite and task (a retried evaluation).
   Result<std::int64_t> RecordEvaluation(const Evaluation& evaluation);

@@ -27,7 +27,7 @@ json ToJson(const Agent& a) {
           {"name", a.name},
           {"commit", a.commit.empty() ? json(nullptr) : json(a.commit)},
           {"generation", a.generation},
-          {"status", a.status},
+          {"status", StateName(a.state)},
           {"reason", a.reason},
           {"score", a.score ? json(*a.score) : json(nullptr)},
           {"stage_reached", a.stage_reached},
@@ -93,10 +93,10 @@ void WalkTree(const std::vector<Agent>& agents, int max_depth, bool draw, Visit 
   }
 }
 
-const char* StatusColor(const std::string& status) {
-  if (status == agent_status::kAdmitted) return "\033[32m";
-  if (status == agent_status::kRejected || status == agent_status::kFailed) return "\033[31m";
-  if (status == agent_status::kPending || status == agent_status::kEvaluating) return "\033[33m";
+const char* StateColor(AgentState state) {
+  if (state == AgentState::kAdmitted) return "\033[32m";
+  if (state == AgentState::kRejected || state == AgentState::kFailed) return "\033[31m";
+  if (state == AgentState::kPending || state == AgentState::kEvaluating) return "\033[33m";
   return "";
 }
 
@@ -130,8 +130,8 @@ std::string RenderTreeText(const std::vector<Agent>& agents, int max_depth, bool
     out << line.lead << '#' << a.id;
     if (!a.name.empty()) out << ' ' << a.name;
     out << "  " << ScoreText(a) << "  ";
-    const char* tint = color ? StatusColor(a.status) : "";
-    out << tint << a.status << (*tint ? "\033[0m" : "");
+    const char* tint = color ? StateColor(a.state) : "";
+    out << tint << StateName(a.state) << (*tint ? "\033[0m" : "");
     if (!a.reason.empty()) out << ": " << a.reason;
     if (a.parent_id) out << "  +" << a.lines_added << " -" << a.lines_removed;
     if (max_depth >= 0 && line.depth == max_depth && !a.children.empty()) {
@@ -153,7 +153,7 @@ std::string RenderTreeJson(const std::vector<Agent>& agents, int max_depth) {
                      {"depth", line.depth},
                      {"name", a.name},
                      {"score", a.score ? json(*a.score) : json(nullptr)},
-                     {"status", a.status},
+                     {"status", StateName(a.state)},
                      {"stage_reached", a.stage_reached},
                      {"children", a.children}});
   });
@@ -165,7 +165,7 @@ std::string ExportJson(const std::vector<Run>& runs, const std::vector<Agent>& a
   for (const Run& r : runs) {
     out_runs.push_back({{"id", r.id},
                         {"name", r.name},
-                        {"status", r.status},
+                        {"status", StateName(r.state)},
                         {"seed_agent", r.seed_agent_id ? json(*r.seed_agent_id) : json(nullptr)},
                         {"created_at", FormatTimestamp(r.created_at)}});
   }
@@ -181,7 +181,7 @@ std::string ExportCsv(const std::vector<Agent>& agents) {
   for (const Agent& a : agents) {
     out << a.id << ',' << (a.run_id ? std::to_string(*a.run_id) : "") << ','
         << (a.parent_id ? std::to_string(*a.parent_id) : "") << ',' << CsvField(a.name) << ',' << a.commit << ','
-        << a.generation << ',' << a.status << ',' << CsvField(a.reason) << ','
+        << a.generation << ',' << StateName(a.state) << ',' << CsvField(a.reason) << ','
         << (a.score ? std::to_string(*a.score) : "") << ',' << a.stage_reached << ',' << a.files_changed << ','
         << a.lines_added << ',' << a.lines_removed << ',' << a.tokens_in << ',' << a.tokens_out << ',' << a.cost_usd
         << ',' << FormatTimestamp(a.created_at) << '\n';
@@ -202,9 +202,9 @@ std::string ExportDot(const std::vector<Agent>& agents) {
       fill = buf;
     }
     std::string label = DotEscape("#" + std::to_string(a.id) + (a.name.empty() ? "" : " " + a.name)) + "\\n" +
-                        ScoreText(a) + "\\n" + DotEscape(a.status);
+                        ScoreText(a) + "\\n" + DotEscape(StateName(a.state));
     out << "  a" << a.id << " [label=\"" << label << "\", fillcolor=\"" << fill << "\""
-        << (a.status == agent_status::kRejected || a.status == agent_status::kFailed ? ", style=\"filled,dashed\"" : "")
+        << (a.state == AgentState::kRejected || a.state == AgentState::kFailed ? ", style=\"filled,dashed\"" : "")
         << "];\n";
   }
   for (const Agent& a : agents) {

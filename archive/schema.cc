@@ -106,6 +106,24 @@ CREATE TRIGGER events_no_update BEFORE UPDATE ON events
 CREATE TRIGGER events_no_delete BEFORE DELETE ON events
   BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
 )sql",
+      // 3: states are checked; a run records the children it wants; a model call keeps the agent's label.
+      R"sql(
+UPDATE runs SET status = 'queued' WHERE status = 'created';
+ALTER TABLE runs ADD COLUMN children_wanted INTEGER;
+ALTER TABLE model_calls ADD COLUMN label TEXT NOT NULL DEFAULT '';
+CREATE TRIGGER agents_state_insert BEFORE INSERT ON agents
+  WHEN NEW.status NOT IN ('pending', 'committed', 'built', 'evaluating', 'admitted', 'rejected', 'failed')
+  BEGIN SELECT RAISE(ABORT, 'unknown agent state'); END;
+CREATE TRIGGER agents_state_update BEFORE UPDATE OF status ON agents
+  WHEN NEW.status NOT IN ('pending', 'committed', 'built', 'evaluating', 'admitted', 'rejected', 'failed')
+  BEGIN SELECT RAISE(ABORT, 'unknown agent state'); END;
+CREATE TRIGGER runs_state_insert BEFORE INSERT ON runs
+  WHEN NEW.status NOT IN ('queued', 'running', 'pausing', 'paused', 'stopping', 'stopped', 'finished', 'failed')
+  BEGIN SELECT RAISE(ABORT, 'unknown run state'); END;
+CREATE TRIGGER runs_state_update BEFORE UPDATE OF status ON runs
+  WHEN NEW.status NOT IN ('queued', 'running', 'pausing', 'paused', 'stopping', 'stopped', 'finished', 'failed')
+  BEGIN SELECT RAISE(ABORT, 'unknown run state'); END;
+)sql",
   };
   return kMigrations;
 }

@@ -62,7 +62,8 @@ Status RunAgentCommand(const RunArgs& args, const fs::path& home) {
   LINEAGE_ASSIGN_OR_RETURN(auto sandbox, Sandbox::Create(args.unsafe ? Sandbox::Backend::kNone : Sandbox::Backend::kBwrap));
 
   if (!args.json) std::fprintf(stderr, "agent: building %s (cached by its tree)...\n", args.agent.c_str());
-  LINEAGE_ASSIGN_OR_RETURN(BuiltAgent built, BuildAgent(home, tree, *sandbox));
+  LINEAGE_ASSIGN_OR_RETURN(BuildOutcome build, BuildAgent(home, tree, *sandbox));
+  LINEAGE_ASSIGN_OR_RETURN(BuiltAgent built, std::move(build).OrError());
   if (!args.json) {
     std::fprintf(stderr, "agent: %s %s; running on %s\n", built.manifest.name.c_str(),
                  built.cached ? "was built already" : "built", args.workspace.c_str());

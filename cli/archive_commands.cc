@@ -118,7 +118,7 @@ Status Show(const Context& ctx, AgentId id, bool as_json) {
     }
     json mc = json::array();
     for (const ModelCall& c : calls) {
-      mc.push_back({{"id", c.id}, {"purpose", c.purpose}, {"provider", c.provider}, {"model", c.model},
+      mc.push_back({{"id", c.id}, {"purpose", c.purpose}, {"label", c.label}, {"provider", c.provider}, {"model", c.model},
                     {"input_tokens", c.input_tokens}, {"output_tokens", c.output_tokens}, {"cost_usd", c.cost_usd},
                     {"latency_ms", c.latency_ms}, {"outcome", c.outcome}});
     }
@@ -129,7 +129,7 @@ Status Show(const Context& ctx, AgentId id, bool as_json) {
   }
   std::printf("agent #%lld%s%s\n", static_cast<long long>(a.id), a.name.empty() ? "" : "  ", a.name.c_str());
   auto row = [](const char* key, const std::string& value) { std::printf("  %-12s %s\n", key, value.c_str()); };
-  row("status", a.status + (a.reason.empty() ? "" : ": " + a.reason));
+  row("status", StateName(a.state) + (a.reason.empty() ? std::string() : ": " + a.reason));
   row("parent", OptionalId(a.parent_id));
   row("run", OptionalId(a.run_id));
   row("generation", std::to_string(a.generation));

@@ -233,7 +233,8 @@ Status BenchRun(const BenchArgs& args, const fs::path& home) {
   LINEAGE_ASSIGN_OR_RETURN(std::vector<TreeEntry> tree, archive->Tree(agent.id));
   LINEAGE_ASSIGN_OR_RETURN(auto sandbox, Sandbox::Create(args.unsafe ? Sandbox::Backend::kNone : Sandbox::Backend::kBwrap));
   if (!args.json) std::fprintf(stderr, "bench: building agent %lld...\n", static_cast<long long>(agent.id));
-  LINEAGE_ASSIGN_OR_RETURN(BuiltAgent built, BuildAgent(home, tree, *sandbox));
+  LINEAGE_ASSIGN_OR_RETURN(BuildOutcome build, BuildAgent(home, tree, *sandbox));
+  LINEAGE_ASSIGN_OR_RETURN(BuiltAgent built, std::move(build).OrError());
 
   Progress progress(tasks.size(), args.json);  // staged: the total is not known in advance
   EvaluationOptions options;

@@ -72,11 +72,11 @@ Status RunInForeground(Archive& archive, RunId run, bool unsafe) {
     std::fprintf(stderr, "run %lld: running in the foreground (Ctrl-C stops it; `lineage run resume %lld` goes on)\n",
                  static_cast<long long>(run), static_cast<long long>(run));
   }
-  auto status = RunEvolution(archive, run, options);
+  auto state = RunEvolution(archive, run, options);
   done = true;
   if (view.joinable()) view.join();
-  if (!status.ok()) return status.status();
-  std::printf("run %lld: %s\n", static_cast<long long>(run), status->c_str());
+  if (!state.ok()) return state.status();
+  std::printf("run %lld: %s\n", static_cast<long long>(run), StateName(*state));
   return Status::OK();
 }
 
@@ -137,7 +137,7 @@ Result<std::string> RunView(Archive& archive, RunId id) {
   char line[512];
   std::string out;
   std::snprintf(line, sizeof(line), "run %lld (%s): %s\n", static_cast<long long>(run.id), run.name.c_str(),
-                run.status.c_str());
+                StateName(run.state));
   out += line;
   std::snprintf(line, sizeof(line), "children: %d of %s (%d admitted, %d rejected, %d in progress)\n",
                 s["children"].get<int>(),
@@ -155,7 +155,7 @@ Result<std::string> RunView(Archive& archive, RunId id) {
   LINEAGE_ASSIGN_OR_RETURN(std::vector<Agent> agents, archive.ListAgents(id));
   std::string flying;
   for (const Agent& a : agents) {
-    if (a.status != agent_status::kCommitted && a.status != agent_status::kBuilt && a.status != agent_status::kEvaluating) continue;
+    if (a.state != AgentState::kCommitted && a.state != AgentState::kBuilt && a.state != AgentState::kEvaluating) continue;
     LINEAGE_ASSIGN_OR_RETURN(std::vector<Evaluation> evaluations, archive.ListEvaluations(a.id));
     int stage = 0, solved = 0;
     for (const Evaluation& e : evaluations) {
@@ -163,7 +163,7 @@ Result<std::string> RunView(Archive& archive, RunId id) {
       solved += e.outcome == "solved";
     }
     std::snprintf(line, sizeof(line), "  #%-5lld %-10s stage %d  %d/%zu solved so far\n", static_cast<long long>(a.id),
-                  a.status.c_str(), stage, solved, evaluations.size());
+                  StateName(a.state), stage, solved, evaluations.size());
     flying += line;
   }
   int committed_in_flight = static_cast<int>(std::count(flying.begin(), flying.end(), '\n'));
@@ -182,10 +182,6 @@ Result<std::string> RunView(Archive& archive, RunId id) {
   return out;
 }
 
-bool Final(const std::string& status) {
-  return status == run_status::kFinished || status == run_status::kStopped || status == run_status::kFailed;
-}
-
 Status ShowStatus(const RunArgs& args, const fs::path& home) {
   LINEAGE_ASSIGN_OR_RETURN(auto archive, Archive::Open(home));
   LINEAGE_RETURN_IF_ERROR(archive->GetRun(args.run).status());
@@ -202,7 +198,7 @@ Status ShowStatus(const RunArgs& args, const fs::path& home) {
     std::printf("%s%s", args.watch && tty ? "\033[H\033[2J" : "", view.c_str());
     std::fflush(stdout);
     LINEAGE_ASSIGN_OR_RETURN(Run run, archive->GetRun(args.run));
-    if (!args.watch || Final(run.status)) return Status::OK();
+    if (!args.watch || HasEnded(run.state)) return Status::OK();
     std::this_thread::sleep_for(std::chrono::seconds(1));
   }
 }
@@ -216,10 +212,10 @@ Status Control(const RunArgs& args, const fs::path& home, const std::string& op)
     return Status::OK();
   }
   LINEAGE_ASSIGN_OR_RETURN(auto archive, Archive::Open(home));
-  LINEAGE_ASSIGN_OR_RETURN(std::string status, ApplyControl(*archive, args.run, op));
+  LINEAGE_ASSIGN_OR_RETURN(RunState state, ApplyControl(*archive, args.run, *ParseRunControl(op)));
   if (op == "resume" && args.foreground) return RunInForeground(*archive, args.run, args.unsafe);
   std::printf("run %lld: %s (no daemon is running; `lineage daemon` acts on it)\n", static_cast<long long>(args.run),
-              status.c_str());
+              StateName(state));
   return Status::OK();
 }
 
@@ -243,7 +239,7 @@ Status Logs(const RunArgs& args, const fs::path& home) {
     std::fflush(stdout);
     if (!args.follow) return Status::OK();
     LINEAGE_ASSIGN_OR_RETURN(Run run, archive->GetRun(args.run));
-    if (Final(run.status)) return Status::OK();
+    if (HasEnded(run.state)) return Status::OK();
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
   }
 }

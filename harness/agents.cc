@@ -130,10 +130,37 @@ Result<AgentManifest> ParseAgentManifest(const std::vector<TreeEntry>& tree) {
   return m;
 }
 
-Result<BuiltAgent> BuildAgent(const fs::path& home, const std::vector<TreeEntry>& tree, Sandbox& sandbox,
-                              std::uint64_t cache_bytes) {
+std::string BuildFailure::Reason() const {
+  switch (cause) {
+    case Cause::kManifest: return "build failed: " + manifest_error;
+    case Cause::kExit: return "build failed (exit " + std::to_string(exit_code) + ")";
+    case Cause::kLimit: return std::string("build failed (the ") + SandboxLimitName(limit) + " limit)";
+  }
+  return "build failed";
+}
+
+std::string BuildFailure::Describe() const {
+  if (cause == Cause::kManifest) return manifest_error;
+  return "the agent's " + Reason() + "; the end of " + log_file.string() + ":\n" + Tail(log, 20);
+}
+
+Result<BuiltAgent> BuildOutcome::OrError() && {
+  if (built) return std::move(*built);
+  return Status::InvalidArgument(failure.Describe());
+}
+
+Result<BuildOutcome> BuildAgent(const fs::path& home, const std::vector<TreeEntry>& tree, Sandbox& sandbox,
+                                std::uint64_t cache_bytes) {
+  BuildOutcome outcome;
+  auto manifest = ParseAgentManifest(tree);
+  if (!manifest.ok()) {
+    if (manifest.status().code() != Status::Code::kInvalidArgument) return manifest.status();
+    outcome.failure.cause = BuildFailure::Cause::kManifest;
+    outcome.failure.manifest_error = manifest.status().message();
+    return outcome;
+  }
   BuiltAgent built;
-  LINEAGE_ASSIGN_OR_RETURN(built.manifest, ParseAgentManifest(tree));
+  built.manifest = std::move(*manifest);
   const fs::path dir = home / "cache" / "builds" / TreeHash(tree).substr(0, 32);
   built.source_dir = dir / "src";
   built.build_dir = dir / "build";
@@ -150,7 +177,8 @@ Result<BuiltAgent> BuildAgent(const fs::path& home, const std::vector<TreeEntry>
   if (fs::is_directory(built.build_dir, ec)) {  // renamed into place only after a successful build
     built.cached = true;
     ::utimensat(AT_FDCWD, dir.c_str(), nullptr, 0);  // used now: the last to be evicted
-    return built;
+    outcome.built = std::move(built);
+    return outcome;
   }
   // A build interrupted earlier leaves src/ or build.tmp/ behind: start again from nothing.
   fs::remove_all(dir, ec);
@@ -176,17 +204,21 @@ Result<BuiltAgent> BuildAgent(const fs::path& home, const std::vector<TreeEntry>
       // Only the log stays: a failed build must not keep what it wrote.
       fs::remove_all(dir / "build.tmp", ec);
       fs::remove_all(built.source_dir, ec);
-      return Status::InvalidArgument("the agent's build failed (" +
-                                     (r.limit ? std::string("the ") + SandboxLimitName(*r.limit) + " limit"
-                                              : "exit " + std::to_string(r.exit_code.value_or(-1))) +
-                                     "); the end of " + (dir / "build.log").string() + ":\n" + Tail(log, 20));
+      BuildFailure& f = outcome.failure;
+      f.cause = r.limit ? BuildFailure::Cause::kLimit : BuildFailure::Cause::kExit;
+      if (r.limit) f.limit = *r.limit;
+      f.exit_code = r.exit_code.value_or(-1);
+      f.log = log;
+      f.log_file = dir / "build.log";
+      return outcome;
     }
   }
   fs::rename(dir / "build.tmp", built.build_dir, ec);
   if (ec) return Status::IOError("cannot finish the build in " + dir.string() + ": " + ec.message());
   (void)WriteFileAtomic(dir / "size", std::to_string(BytesUnder(dir)));
   EvictBuilds(dir.parent_path(), cache_bytes, dir);
-  return built;
+  outcome.built = std::move(built);
+  return outcome;
 }
 
 Result<AgentRunResult> RunAgent(const BuiltAgent& agent, const AgentRunOptions& options, Sandbox& sandbox) {

@@ -56,13 +56,39 @@ struct BuiltAgent {
   std::shared_ptr<UniqueFd> lease;   // held while the build is in use: the cache does not evict it
 };
 
+// Why an agent's tree did not build. This is the agent's fault, and the loop rejects the agent for it;
+// lineage's own faults (a full disk, a sandbox that would not start) are errors instead.
+struct BuildFailure {
+  enum class Cause { kManifest, kExit, kLimit };
+  Cause cause = Cause::kExit;
+  std::string manifest_error;          // kManifest: what is wrong with agent.toml
+  int exit_code = 0;                   // kExit: the build command's exit status (-1 for a signal)
+  SandboxLimit limit = SandboxLimit::kWall;  // kLimit: the limit that stopped the build
+  std::string log;                     // the build's whole output
+  std::filesystem::path log_file;      // where the log stays, under the build cache
+
+  // One line: "build failed (exit 1)", "build failed (the wall limit)", "build failed: agent.toml: ...".
+  std::string Reason() const;
+  // Reason() and the end of the log, for a person.
+  std::string Describe() const;
+};
+
+// A build, or why there is none.
+struct BuildOutcome {
+  std::optional<BuiltAgent> built;
+  BuildFailure failure;  // meaningful when !built
+
+  // For callers to whom a failed build is simply an error: the build, or InvalidArgument(Describe()).
+  Result<BuiltAgent> OrError() &&;
+};
+
 inline constexpr std::uint64_t kDefaultBuildCacheBytes = 4ull << 30;
 
 // Builds `tree` in a sandbox under home/cache/builds/<hash of the tree>/, unless that build exists. The
 // cache holds at most `cache_bytes`: after a new build, the least recently used builds not in use are
-// evicted. A failed build is an InvalidArgument carrying the end of the build's output.
-Result<BuiltAgent> BuildAgent(const std::filesystem::path& home, const std::vector<TreeEntry>& tree, Sandbox& sandbox,
-                              std::uint64_t cache_bytes = kDefaultBuildCacheBytes);
+// evicted. A tree that does not build is an outcome (BuildFailure); an error means lineage could not try.
+Result<BuildOutcome> BuildAgent(const std::filesystem::path& home, const std::vector<TreeEntry>& tree, Sandbox& sandbox,
+                                std::uint64_t cache_bytes = kDefaultBuildCacheBytes);
 
 struct AgentRunOptions {
   std::filesystem::path home;

@@ -11,6 +11,7 @@ llm::CallRecorder ArchiveCallRecorder(Archive& archive) {
     row.agent_id = call.who.agent_id;
     row.task_id = call.who.task_id;
     row.purpose = call.who.purpose;
+    row.label = call.who.label;
     row.provider = call.provider;
     row.model = call.model.empty() ? call.alias : call.model;
     row.input_tokens = call.usage.input;

@@ -261,9 +261,7 @@ struct Gateway::Impl {
 
     CallRecord record;
     record.who = grant->who;
-    if (std::string purpose = CleanPurpose(http.Header("x-lineage-purpose")); !purpose.empty()) {
-      record.who.purpose = purpose;
-    }
+    record.who.label = CleanPurpose(http.Header("x-lineage-purpose"));
     record.dialect = wire::DialectName(dialect);
     record.request_body = http.body;
     HttpResponse response = Serve(dialect, http, *grant, record);

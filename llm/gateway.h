@@ -77,7 +77,8 @@ struct Attribution {
   std::optional<std::int64_t> run_id;
   std::optional<std::int64_t> agent_id;
   std::string task_id;
-  std::string purpose;  // "self_modify", "evaluate", "diagnose", ...; an X-Lineage-Purpose header refines it
+  std::string purpose;  // what lineage is doing: "self_modify", "evaluate", "diagnose", ...
+  std::string label;    // the caller's refinement, from its X-Lineage-Purpose header; never replaces purpose
 };
 
 struct CallRecord {

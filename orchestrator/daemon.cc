@@ -142,8 +142,8 @@ class Daemon {
   Status SettleStatuses() {
     LINEAGE_ASSIGN_OR_RETURN(std::vector<Run> runs, archive_->ListRuns());
     for (const Run& r : runs) {
-      if (r.status == run_status::kPausing) LINEAGE_RETURN_IF_ERROR(archive_->SetRunStatus(r.id, run_status::kPaused));
-      if (r.status == run_status::kStopping) LINEAGE_RETURN_IF_ERROR(archive_->SetRunStatus(r.id, run_status::kStopped));
+      if (r.state == RunState::kPausing) LINEAGE_RETURN_IF_ERROR(archive_->SetRunState(r.id, RunState::kPaused));
+      if (r.state == RunState::kStopping) LINEAGE_RETURN_IF_ERROR(archive_->SetRunState(r.id, RunState::kStopped));
     }
     return Status::OK();
   }
@@ -166,7 +166,7 @@ class Daemon {
     if (!runs.ok()) return;
     std::lock_guard lock(mu_);
     for (const Run& r : *runs) {
-      if (active_.count(r.id) || (r.status != run_status::kQueued && r.status != run_status::kRunning)) continue;
+      if (active_.count(r.id) || (r.state != RunState::kQueued && r.state != RunState::kRunning)) continue;
       auto active = std::make_unique<ActiveRun>();
       ActiveRun* raw = active.get();
       const RunId id = r.id;
@@ -176,8 +176,8 @@ class Daemon {
         evo.sandbox = sandbox_.get();
         evo.stop = &raw->stop;
         evo.on_progress = [this, id](const std::string& line) { Progress("run " + std::to_string(id) + ": " + line); };
-        auto status = RunEvolution(*archive_, id, evo);
-        Progress("run " + std::to_string(id) + ": " + (status.ok() ? *status : "failed: " + status.status().message()));
+        auto state = RunEvolution(*archive_, id, evo);
+        Progress("run " + std::to_string(id) + ": " + (state.ok() ? StateName(*state) : "failed: " + state.status().message()));
         raw->done = true;
       });
       active_[id] = std::move(active);
@@ -261,12 +261,12 @@ class Daemon {
       StartRunnable();
       return json{{"ok", true}, {"run", run}};
     }
-    if (op == "pause" || op == "resume" || op == "stop") {
+    if (std::optional<RunControl> control = ParseRunControl(op)) {
       if (!request.contains("run") || !request["run"].is_number_integer()) {
         return Status::InvalidArgument(op + " needs \"run\": an id");
       }
-      LINEAGE_ASSIGN_OR_RETURN(std::string status, ApplyControl(*archive_, request["run"].get<RunId>(), op));
-      return json{{"ok", true}, {"status", status}};
+      LINEAGE_ASSIGN_OR_RETURN(RunState state, ApplyControl(*archive_, request["run"].get<RunId>(), *control));
+      return json{{"ok", true}, {"status", StateName(state)}};
     }
     return Status::InvalidArgument("unknown op '" + op + "' (ping, start, pause, resume, stop)");
   }
@@ -309,30 +309,60 @@ Result<json> CallDaemon(const fs::path& home, const json& request) {
   return reply;
 }
 
-Result<std::string> ApplyControl(Archive& archive, RunId id, const std::string& op) {
-  LINEAGE_ASSIGN_OR_RETURN(Run run, archive.GetRun(id));
-  const std::string& s = run.status;
-  std::string next;
-  if (op == "pause") {
-    if (s == run_status::kRunning) next = run_status::kPausing;
-    else if (s == run_status::kQueued) next = run_status::kPaused;
-  } else if (op == "resume") {
-    // A run left "running" by a killed process resumes too.
-    if (s == run_status::kPaused || s == run_status::kPausing || s == run_status::kFailed || s == run_status::kRunning ||
-        s == run_status::kQueued) {
-      next = run_status::kQueued;
+std::optional<RunControl> ParseRunControl(std::string_view op) {
+  if (op == "pause") return RunControl::kPause;
+  if (op == "resume") return RunControl::kResume;
+  if (op == "stop") return RunControl::kStop;
+  return std::nullopt;
+}
+
+namespace {
+
+// The state `control` moves a run in `from` to: `from` itself when there is nothing to do, nullopt when
+// the request makes no sense.
+std::optional<RunState> ControlTarget(RunState from, RunControl control) {
+  using S = RunState;
+  switch (control) {
+    case RunControl::kPause:
+      if (from == S::kRunning) return S::kPausing;
+      if (from == S::kQueued) return S::kPaused;
+      if (from == S::kPausing || from == S::kPaused) return from;
+      return std::nullopt;
+    case RunControl::kResume:
+      if (from == S::kPaused || from == S::kFailed) return S::kQueued;
+      if (from == S::kPausing) return S::kRunning;
+      if (from == S::kQueued || from == S::kRunning) return from;  // a daemon runs it, or will
+      return std::nullopt;
+    case RunControl::kStop:
+      if (from == S::kRunning || from == S::kPausing) return S::kStopping;
+      if (from == S::kQueued || from == S::kPaused || from == S::kFailed) return S::kStopped;
+      if (from == S::kStopping || from == S::kStopped) return from;
+      return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+const char* ControlName(RunControl control) {
+  return control == RunControl::kPause ? "pause" : control == RunControl::kResume ? "resume" : "stop";
+}
+
+}  // namespace
+
+Result<RunState> ApplyControl(Archive& archive, RunId id, RunControl control) {
+  // The loop moves the run too (running to finished, pausing to paused): when it does so between the read
+  // and the write, the archive refuses the write and the request is judged again on the new state.
+  for (int attempt = 0;; ++attempt) {
+    LINEAGE_ASSIGN_OR_RETURN(Run run, archive.GetRun(id));
+    const std::optional<RunState> next = ControlTarget(run.state, control);
+    if (!next) {
+      return Status::FailedPrecondition("run " + std::to_string(id) + " is " + StateName(run.state) + "; it cannot " +
+                                        ControlName(control));
     }
-  } else if (op == "stop") {
-    if (s == run_status::kRunning || s == run_status::kPausing) next = run_status::kStopping;
-    else if (s == run_status::kQueued || s == run_status::kPaused || s == run_status::kFailed) next = run_status::kStopped;
-  } else {
-    return Status::InvalidArgument("unknown control '" + op + "'");
+    if (*next == run.state) return run.state;
+    Status moved = archive.SetRunState(id, *next, json{{"control", ControlName(control)}}.dump());
+    if (moved.ok()) return *next;
+    if (moved.code() != Status::Code::kFailedPrecondition || attempt == 3) return moved;
   }
-  if (next.empty()) {
-    return Status::FailedPrecondition("run " + std::to_string(id) + " is " + s + "; it cannot " + op);
-  }
-  LINEAGE_RETURN_IF_ERROR(archive.SetRunStatus(id, next));
-  return next;
 }
 
 Status RunDaemon(const DaemonOptions& options, const std::atomic<bool>& stop) {

@@ -122,6 +122,25 @@ llm::ModelsConfig AgentModels(const RunConfig& config) {
   return models;
 }
 
+// How one attempt to make a child ended, when lineage itself did not fail (an error is fatal to the run).
+struct Attempt {
+  enum class End {
+    kChildMade,    // a child was committed (admitted or rejected later: the agent's doing)
+    kRedo,         // the world got in the way before a child existed; another attempt is made
+    kBudgetSpent,  // the run's budget refused a call: no new child starts
+  };
+  End end = End::kChildMade;
+  std::string why;  // for kRedo and kBudgetSpent
+};
+
+// A diagnosis: the model's answer, or why there is none.
+struct Diagnosis {
+  enum class Refusal { kNone, kBudget, kModelFault, kInvalidAnswer };
+  json answer;
+  Refusal refusal = Refusal::kNone;
+  std::string why;
+};
+
 struct Problem {
   std::string kind;     // "failed_task" | "empty_patches" | "all_solved"
   std::string task_id;  // empty for a systemic problem
@@ -134,10 +153,19 @@ class Evolution {
       : archive_(archive), run_(std::move(run)), config_(std::move(config)), options_(options),
         rng_(config_.random_seed ^ static_cast<std::uint64_t>(run_.id) * 0x9E3779B97F4A7C15ull) {}
 
-  Result<std::string> Run() {
-    LINEAGE_RETURN_IF_ERROR(Setup());
-    LINEAGE_RETURN_IF_ERROR(archive_.SetRunStatus(run_.id, run_status::kRunning));
-    Note("run.started", {{"children_wanted", config_.children}, {"children_made", made_}});
+  Result<RunState> Run() {
+    if (run_.state != RunState::kQueued && run_.state != RunState::kRunning) {
+      return Status::FailedPrecondition("run " + std::to_string(run_.id) + " is " + StateName(run_.state) +
+                                        "; resume it first (`lineage run resume " + std::to_string(run_.id) + "`)");
+    }
+    if (Status s = Setup(); !s.ok()) return Fail(s);
+    const json started = {{"children_wanted", config_.children}, {"children_made", made_}};
+    if (run_.state == RunState::kQueued) {
+      LINEAGE_RETURN_IF_ERROR(archive_.SetRunState(run_.id, RunState::kRunning, started.dump()));
+      Progress("run.running " + started.dump());
+    } else {
+      Note("run.resumed", started);  // after the process running it was killed, or a daemon's stop
+    }
     if (std::string low = LowDisk(); !low.empty()) {
       stop_reason_ = low;
       low_disk_ = true;
@@ -189,11 +217,11 @@ class Evolution {
         gateway_->IssueToken(llm::Attribution{run_.id, std::nullopt, "", "diagnose"}, budget_);
     diagnosis_client_ = std::make_unique<llm::ModelClient>(llm::ModelsConfig{"the run's gateway", {to_gateway}});
 
-    started_at_ = NowMillis();
+    started_at_ = Now();
     LINEAGE_ASSIGN_OR_RETURN(std::vector<Agent> agents, archive_.ListAgents(run_.id));
     for (const Agent& a : agents) {
       // A child whose commit never happened (marked failed by fsck) was never made; its attempt is redone.
-      if (a.parent_id && a.status != agent_status::kFailed && a.status != agent_status::kPending) ++made_;
+      if (a.parent_id && a.state != AgentState::kFailed && a.state != AgentState::kPending) ++made_;
     }
     return Status::OK();
   }
@@ -201,26 +229,42 @@ class Evolution {
   // --- The seed and resumed children ----------------------------------------------------------------------
   Status EvaluateSeed() {
     LINEAGE_ASSIGN_OR_RETURN(Agent seed, archive_.GetAgent(*run_.seed_agent_id));
-    if (seed.status == agent_status::kAdmitted) return Status::OK();
+    if (seed.state == AgentState::kAdmitted) return Status::OK();
     Progress("seed agent " + std::to_string(seed.id) + ": building and evaluating");
     LINEAGE_ASSIGN_OR_RETURN(std::vector<TreeEntry> tree, archive_.Tree(seed.id));
-    auto built = BuildAgent(options_.home, tree, *sandbox_, config_.build_cache_bytes);
-    if (!built.ok()) return built.status().WithContext("the seed agent does not build");
-    LINEAGE_ASSIGN_OR_RETURN(StagedResult staged, Evaluate(seed.id, *built));
-    LINEAGE_RETURN_IF_ERROR(archive_.SetAgentStatus(seed.id, agent_status::kAdmitted, "seed"));
-    Note("agent.admitted", {{"agent", seed.id}, {"score", staged.score ? json(*staged.score) : json(nullptr)},
-                            {"stage_reached", staged.stage_reached}, {"seed", true}});
+    LINEAGE_ASSIGN_OR_RETURN(BuildOutcome build, BuildAgent(options_.home, tree, *sandbox_, config_.build_cache_bytes));
+    if (!build.built) return Status::FailedPrecondition("the seed agent does not build: " + build.failure.Describe());
+    LINEAGE_RETURN_IF_ERROR(MoveToEvaluating(seed));
+    LINEAGE_ASSIGN_OR_RETURN(StagedResult staged, Evaluate(seed.id, *build.built));
+    return MoveAgent(seed, AgentState::kAdmitted, "seed",
+                     {{"score", staged.score ? json(*staged.score) : json(nullptr)},
+                      {"stage_reached", staged.stage_reached}, {"seed", true}});
+  }
+
+  // Moves `agent` on to `to` (nothing when it is there already: a resumed step), with one event, and says so.
+  Status MoveAgent(Agent& agent, AgentState to, const std::string& reason = "", json data = json::object()) {
+    if (agent.state == to) return Status::OK();
+    data["agent"] = agent.id;
+    LINEAGE_RETURN_IF_ERROR(archive_.SetAgentState(agent.id, to, reason, data.dump(), run_.id));
+    agent.state = to;
+    if (!reason.empty()) data["reason"] = reason;
+    Progress(std::string("agent.") + StateName(to) + " " + data.dump());
     return Status::OK();
+  }
+
+  // A built agent goes on to be evaluated; one resumed from built or evaluating is not moved back.
+  Status MoveToEvaluating(Agent& agent) {
+    if (agent.state == AgentState::kCommitted) LINEAGE_RETURN_IF_ERROR(MoveAgent(agent, AgentState::kBuilt));
+    return MoveAgent(agent, AgentState::kEvaluating);
   }
 
   // Children committed before a crash or a pause continue from their build.
   Status ResumeChildren() {
     LINEAGE_ASSIGN_OR_RETURN(std::vector<Agent> agents, archive_.ListAgents(run_.id));
-    for (const Agent& a : agents) {
+    for (Agent& a : agents) {
       if (!a.parent_id) continue;
-      if (a.status == agent_status::kCommitted || a.status == agent_status::kBuilt ||
-          a.status == agent_status::kEvaluating) {
-        Progress("agent " + std::to_string(a.id) + ": resuming (" + a.status + ")");
+      if (a.state == AgentState::kCommitted || a.state == AgentState::kBuilt || a.state == AgentState::kEvaluating) {
+        Progress("agent " + std::to_string(a.id) + ": resuming (" + StateName(a.state) + ")");
         LINEAGE_RETURN_IF_ERROR(FinishChild(a));
       }
     }
@@ -241,18 +285,28 @@ class Evolution {
         attempt = ++attempts_;
         ++in_flight_;
       }
-      Status s = MakeChild(attempt);
+      Result<Attempt> r = MakeChild(attempt);
       std::lock_guard lock(mu_);
       --in_flight_;
-      if (s.ok()) {
-        consecutive_failures_ = 0;
-      } else if (budget_exhausted_) {
-        if (stop_reason_.empty()) stop_reason_ = "budget: a model call was refused (" + s.message() + ")";
-        return;
-      } else if (!s.IsUserError() || ++consecutive_failures_ >= kMaxConsecutiveFailures) {
-        if (fatal_.ok()) fatal_ = s;
-      } else {
-        Note("child.failed", {{"attempt", attempt}, {"error", s.message()}});
+      if (!r.ok()) {
+        if (fatal_.ok()) fatal_ = r.status();
+        continue;  // MayStart sees fatal_ and returns
+      }
+      switch (r->end) {
+        case Attempt::End::kChildMade:
+          consecutive_failures_ = 0;
+          break;
+        case Attempt::End::kBudgetSpent:
+          budget_spent_ = true;
+          if (stop_reason_.empty()) stop_reason_ = "budget: a model call was refused (" + r->why + ")";
+          break;
+        case Attempt::End::kRedo:
+          Note("child.failed", {{"attempt", attempt}, {"error", r->why}});
+          if (++consecutive_failures_ >= kMaxConsecutiveFailures && fatal_.ok()) {
+            fatal_ = Status::FailedPrecondition(std::to_string(kMaxConsecutiveFailures) +
+                                         " attempts in a row made no child; the last: " + r->why);
+          }
+          break;
       }
     }
   }
@@ -272,7 +326,7 @@ class Evolution {
   // Called with mu_ held. Empty `why` with false: nothing left to do.
   bool MayStart(std::string* why) {
     if (made_ + in_flight_ >= config_.children) return false;
-    if (budget_exhausted_) return false;
+    if (budget_spent_) return false;
     if (std::string low = LowDisk(); !low.empty()) {
       *why = low;
       low_disk_ = true;
@@ -283,11 +337,11 @@ class Evolution {
       return false;
     }
     auto run = archive_.GetRun(run_.id);
-    if (run.ok() && (run->status == run_status::kPausing || run->status == run_status::kStopping)) {
-      *why = run->status;
+    if (run.ok() && (run->state == RunState::kPausing || run->state == RunState::kStopping)) {
+      *why = StateName(run->state);
       return false;
     }
-    if (config_.wall_ms && NowMillis() - started_at_ >= *config_.wall_ms) {
+    if (config_.wall_ms && Now() - started_at_ >= *config_.wall_ms) {
       *why = "budget: wall time";
       return false;
     }
@@ -305,7 +359,7 @@ class Evolution {
   }
 
   // --- Making one child ---------------------------------------------------------------------------------
-  Status MakeChild(int attempt) {
+  Result<Attempt> MakeChild(int attempt) {
     AgentId parent = 0;
     {
       std::lock_guard lock(mu_);
@@ -318,39 +372,49 @@ class Evolution {
     Progress("attempt " + std::to_string(attempt) + ": parent " + std::to_string(parent) + ", learning from " +
              (problem.task_id.empty() ? problem.kind : problem.task_id));
     LINEAGE_ASSIGN_OR_RETURN(std::vector<TreeEntry> parent_tree, archive_.Tree(parent));
-    auto diagnosis = Diagnose(parent, parent_tree, problem);
-    if (!diagnosis.ok()) return diagnosis.status().WithContext("diagnosing parent " + std::to_string(parent));
-    const std::string statement = (*diagnosis)["implementation_suggestion"].get<std::string>() + "\n\n" +
-                                  (*diagnosis)["problem_description"].get<std::string>();
+    Diagnosis diagnosis = Diagnose(parent, parent_tree, problem);
+    const std::string about = "diagnosing parent " + std::to_string(parent) + ": ";
+    switch (diagnosis.refusal) {
+      case Diagnosis::Refusal::kNone: break;
+      case Diagnosis::Refusal::kBudget: return Attempt{Attempt::End::kBudgetSpent, about + diagnosis.why};
+      case Diagnosis::Refusal::kModelFault:
+      case Diagnosis::Refusal::kInvalidAnswer: return Attempt{Attempt::End::kRedo, about + diagnosis.why};
+    }
+    const std::string statement = diagnosis.answer["implementation_suggestion"].get<std::string>() + "\n\n" +
+                                  diagnosis.answer["problem_description"].get<std::string>();
 
     const AgentId modifier = ModifyingAgent(config_.selection, parent, *run_.seed_agent_id);
-    LINEAGE_ASSIGN_OR_RETURN(SelfModification modification, SelfModify(attempt, modifier, parent_tree, statement));
-    std::vector<TreeEntry> child_tree = std::move(modification.tree);
+    LINEAGE_ASSIGN_OR_RETURN(std::optional<SelfModification> modification,
+                             SelfModify(attempt, modifier, parent_tree, statement));
+    if (!modification) {
+      return Attempt{Attempt::End::kRedo, "agent " + std::to_string(modifier) + " no longer builds"};
+    }
+    std::vector<TreeEntry> child_tree = std::move(modification->tree);
     const bool empty = parent_tree == child_tree;
     Archive::ChildOptions child_options;
     child_options.name = "child of " + std::to_string(parent);
     child_options.run = run_.id;
     child_options.problem_statement = statement;
-    child_options.status = empty ? agent_status::kRejected : agent_status::kCommitted;
+    child_options.diagnosis_json = diagnosis.answer.dump();
     child_options.allow_empty = empty;
+    if (empty) {
+      child_options.state = AgentState::kRejected;
+      child_options.reason = modification->unreadable.empty()
+                                 ? "empty change: the self-modification left the source as it was"
+                                 : "unusable change: lineage will not read what the self-modification left: " +
+                                       modification->unreadable;
+    }
     LINEAGE_ASSIGN_OR_RETURN(Agent child, archive_.AddChild(parent, std::move(child_tree), child_options));
     {
       std::lock_guard lock(mu_);
       ++made_;
     }
-    LINEAGE_RETURN_IF_ERROR(archive_.SetDiagnosis(child.id, diagnosis->dump()));
-    if (empty) {
-      const std::string reason = modification.unreadable.empty()
-                                     ? "empty change: the self-modification left the source as it was"
-                                     : "unusable change: lineage will not read what the self-modification left: " +
-                                           modification.unreadable;
-      LINEAGE_RETURN_IF_ERROR(archive_.SetAgentStatus(child.id, agent_status::kRejected, reason));
-      Note("agent.rejected", {{"agent", child.id}, {"parent", parent}, {"reason", reason}});
-      return Status::OK();
-    }
-    Note("agent.committed", {{"agent", child.id}, {"parent", parent}, {"files_changed", child.files_changed},
-                             {"lines_added", child.lines_added}, {"lines_removed", child.lines_removed}});
-    return FinishChild(child);
+    Progress(std::string("agent.") + StateName(child.state) + " " +
+             json{{"agent", child.id}, {"parent", parent}, {"files_changed", child.files_changed},
+                  {"lines_added", child.lines_added}, {"lines_removed", child.lines_removed}, {"reason", child.reason}}
+                 .dump());
+    if (!empty) LINEAGE_RETURN_IF_ERROR(FinishChild(child));
+    return Attempt{Attempt::End::kChildMade, ""};
   }
 
   // What the child should learn from: a systemic problem when most of the parent's patches were empty,
@@ -402,33 +466,32 @@ class Evolution {
     return log;
   }
 
-  Result<json> Diagnose(AgentId parent, const std::vector<TreeEntry>& tree, const Problem& problem) {
+  Diagnosis Diagnose(AgentId parent, const std::vector<TreeEntry>& tree, const Problem& problem) {
     const std::string prompt =
         Fill(Fill(ReadPrompt("diagnose.md"), "agent_source", SourceListing(tree)), "problem", problem.text);
     llm::ChatRequest request;
     request.messages = {llm::Message::User(prompt)};
-    Status last = Status::Internal("no diagnosis attempted");
+    Diagnosis last{json(), Diagnosis::Refusal::kModelFault, "no diagnosis attempted"};
     for (int i = 0; i < kDiagnosisAttempts; ++i) {
       llm::CallResult r = diagnosis_client_->Call("diagnosis", request);
       if (!r.response) {
         if (r.error.kind == llm::ErrorKind::kBudgetExceeded) {
-          budget_exhausted_ = true;
-          return Status::FailedPrecondition("budget reached while diagnosing: " + r.error.message);
+          return {json(), Diagnosis::Refusal::kBudget, "budget reached while diagnosing: " + r.error.message};
         }
-        last = Status::InvalidArgument("the diagnosis model failed: " + r.error.message);
+        last = {json(), Diagnosis::Refusal::kModelFault, "the diagnosis model failed: " + r.error.message};
         continue;
       }
       auto parsed = ParseDiagnosis(r.response->Text());
       if (parsed.ok()) {
         Note("diagnosis", {{"parent", parent}, {"problem", problem.kind}, {"task", problem.task_id},
                            {"proposal", (*parsed)["improvement_proposal"]}});
-        return parsed;
+        return {std::move(*parsed), Diagnosis::Refusal::kNone, ""};
       }
-      last = parsed.status();
+      last = {json(), Diagnosis::Refusal::kInvalidAnswer, parsed.status().message()};
       // Ask again, saying what was wrong with the answer.
       request.messages.push_back(llm::Message::Assistant(r.response->Text()));
       request.messages.push_back(
-          llm::Message::User("That was not usable: " + last.message() + ". Answer with the JSON object only."));
+          llm::Message::User("That was not usable: " + last.why + ". Answer with the JSON object only."));
     }
     return last;
   }
@@ -440,12 +503,15 @@ class Evolution {
     std::string unreadable;
   };
 
-  // Runs `modifier` on a checkout of `tree`.
-  Result<SelfModification> SelfModify(int attempt, AgentId modifier, const std::vector<TreeEntry>& tree,
-                                      const std::string& statement) {
+  // Runs `modifier` on a checkout of `tree`; nothing when the modifier does not build (it did when it was
+  // admitted, so a limit under load, say).
+  Result<std::optional<SelfModification>> SelfModify(int attempt, AgentId modifier, const std::vector<TreeEntry>& tree,
+                                                     const std::string& statement) {
     LINEAGE_ASSIGN_OR_RETURN(std::vector<TreeEntry> modifier_tree, archive_.Tree(modifier));
-    auto built = BuildAgent(options_.home, modifier_tree, *sandbox_, config_.build_cache_bytes);
-    if (!built.ok()) return built.status().WithContext("building agent " + std::to_string(modifier));
+    LINEAGE_ASSIGN_OR_RETURN(BuildOutcome build,
+                             BuildAgent(options_.home, modifier_tree, *sandbox_, config_.build_cache_bytes));
+    if (!build.built) return std::optional<SelfModification>();
+    const BuiltAgent& built = *build.built;
     const fs::path workspace = run_dir_ / "work" / ("attempt-" + std::to_string(attempt));
     std::error_code ec;
     fs::remove_all(workspace, ec);
@@ -461,7 +527,7 @@ class Evolution {
     run.shared_budget = budget_;
     run.attribution = llm::Attribution{run_.id, modifier, "self-modify", "self_modify"};
     run.recorder = ArchiveCallRecorder(archive_);
-    auto result = RunAgent(*built, run, *sandbox_);
+    auto result = RunAgent(built, run, *sandbox_);
     if (!result.ok()) return result.status().WithContext("self-modification");
     // The self-modification's transcript outlives its scratch directory as a blob.
     std::string transcript;
@@ -472,43 +538,30 @@ class Evolution {
                          {"summary", result->summary}, {"transcript_blob", transcript_blob}});
     fs::remove_all(result->output_dir.parent_path(), ec);
     fs::remove_all(workspace, ec);
-    return SelfModification{std::move(result->after), result->unreadable_workspace};
+    return std::optional<SelfModification>(SelfModification{std::move(result->after), result->unreadable_workspace});
   }
 
   // Steps 6 and 7 for a committed child: build, evaluate stage by stage, admit or reject.
-  Status FinishChild(const Agent& child) {
+  Status FinishChild(Agent& child) {
     LINEAGE_ASSIGN_OR_RETURN(std::vector<TreeEntry> tree, archive_.Tree(child.id));
-    auto built = BuildAgent(options_.home, tree, *sandbox_, config_.build_cache_bytes);
-    if (!built.ok()) {
-      if (built.status().code() != Status::Code::kInvalidArgument) return built.status();
-      LINEAGE_ASSIGN_OR_RETURN(std::string log_blob, archive_.PutBlob(built.status().message()));
-      // "the agent's build failed (exit 1); the end of <log>: ..." -> "build failed (exit 1)"; the whole log
-      // is a blob named by the agent.rejected event.
-      const std::string& message = built.status().message();
-      const std::string cause = message.substr(0, message.find_first_of(";\n"));
-      const std::string reason = "build failed" + (cause.find("failed") != std::string::npos
-                                                        ? cause.substr(cause.find("failed") + 6) : std::string());
-      LINEAGE_RETURN_IF_ERROR(archive_.SetAgentStatus(child.id, agent_status::kRejected, reason));
-      Note("agent.rejected", {{"agent", child.id}, {"reason", reason}, {"build_log_blob", log_blob}});
-      return Status::OK();
+    LINEAGE_ASSIGN_OR_RETURN(BuildOutcome build, BuildAgent(options_.home, tree, *sandbox_, config_.build_cache_bytes));
+    if (!build.built) {
+      // The whole log is a blob named by the agent.rejected event.
+      LINEAGE_ASSIGN_OR_RETURN(std::string log_blob, archive_.PutBlob(build.failure.Describe() + "\n\n" + build.failure.log));
+      return MoveAgent(child, AgentState::kRejected, build.failure.Reason(), {{"build_log_blob", log_blob}});
     }
-    LINEAGE_RETURN_IF_ERROR(archive_.SetAgentStatus(child.id, agent_status::kEvaluating));
-    LINEAGE_ASSIGN_OR_RETURN(StagedResult staged, Evaluate(child.id, *built));
+    LINEAGE_RETURN_IF_ERROR(MoveToEvaluating(child));
+    LINEAGE_ASSIGN_OR_RETURN(StagedResult staged, Evaluate(child.id, *build.built));
     const bool kept_editing = std::any_of(staged.results.begin(), staged.results.end(), [](const TaskResult& r) {
       return r.stage == 1 && r.non_empty_patch;
     });
-    json data = {{"agent", child.id}, {"parent", child.parent_id ? json(*child.parent_id) : json(nullptr)},
+    json data = {{"parent", child.parent_id ? json(*child.parent_id) : json(nullptr)},
                  {"score", staged.score ? json(*staged.score) : json(nullptr)}, {"stage_reached", staged.stage_reached}};
     if (!kept_editing) {
-      const std::string reason = "lost its editing ability: no non-empty patch on any stage-1 task";
-      LINEAGE_RETURN_IF_ERROR(archive_.SetAgentStatus(child.id, agent_status::kRejected, reason));
-      data["reason"] = reason;
-      Note("agent.rejected", data);
-      return Status::OK();
+      return MoveAgent(child, AgentState::kRejected, "lost its editing ability: no non-empty patch on any stage-1 task",
+                       data);
     }
-    LINEAGE_RETURN_IF_ERROR(archive_.SetAgentStatus(child.id, agent_status::kAdmitted));
-    Note("agent.admitted", data);
-    return Status::OK();
+    return MoveAgent(child, AgentState::kAdmitted, "", data);
   }
 
   Result<StagedResult> Evaluate(AgentId agent, const BuiltAgent& built) {
@@ -534,24 +587,33 @@ class Evolution {
   }
 
   // --- Ending -------------------------------------------------------------------------------------------
-  Result<std::string> Finish() {
-    std::string status = run_status::kFinished;
+  Result<RunState> Finish() {
     LINEAGE_ASSIGN_OR_RETURN(class Run now, archive_.GetRun(run_.id));
-    if (now.status == run_status::kPausing) status = run_status::kPaused;
-    else if (now.status == run_status::kStopping) status = run_status::kStopped;
-    else if (stop_reason_ == "stop requested") status = run_status::kRunning;  // resumed when the daemon returns
-    else if (low_disk_) status = run_status::kPaused;
-    Note("run.ended", {{"status", status}, {"children_made", made_}, {"reason", stop_reason_}});
-    if (status != run_status::kRunning) LINEAGE_RETURN_IF_ERROR(archive_.SetRunStatus(run_.id, status));
-    return status;
+    RunState state = RunState::kFinished;
+    if (now.state == RunState::kPausing) state = RunState::kPaused;
+    else if (now.state == RunState::kStopping) state = RunState::kStopped;
+    else if (stop_reason_ == "stop requested") state = RunState::kRunning;  // resumed when the daemon returns
+    else if (low_disk_) state = RunState::kPaused;
+    const json data = {{"children_made", made_}, {"reason", stop_reason_}};
+    if (state == RunState::kRunning) {
+      Note("run.interrupted", data);
+      return state;
+    }
+    LINEAGE_RETURN_IF_ERROR(archive_.SetRunState(run_.id, state, data.dump()));
+    Progress(std::string("run.") + StateName(state) + " " + data.dump());
+    return state;
   }
 
-  Result<std::string> Fail(const Status& why) {
+  Result<RunState> Fail(const Status& why) {
     if (gateway_) gateway_->Stop();
-    Note("run.failed", {{"error", why.message()}});
-    (void)archive_.SetRunStatus(run_.id, run_status::kFailed);
+    const json data = {{"error", why.message()}};
+    Status marked = archive_.SetRunState(run_.id, RunState::kFailed, data.dump());
+    if (!marked.ok()) spdlog::error("cannot mark run {} failed: {}", run_.id, marked.ToString());
+    Progress("run.failed " + data.dump());
     return why;
   }
+
+  std::int64_t Now() const { return options_.clock ? options_.clock() : NowMillis(); }
 
   void Note(const std::string& kind, json data) {
     std::optional<AgentId> agent;
@@ -584,7 +646,7 @@ class Evolution {
   int made_ = 0, in_flight_ = 0, attempts_ = 0, consecutive_failures_ = 0;
   Status fatal_;
   std::string stop_reason_;
-  std::atomic<bool> budget_exhausted_{false};  // the gateway refused a diagnosis call
+  bool budget_spent_ = false;                   // the gateway refused a diagnosis call
   bool low_disk_ = false;                       // the home's file system ran low: the run pauses
 
   SuiteCache suites_{&config_.evaluation};
@@ -613,8 +675,7 @@ Result<RunId> CreateRun(Archive& archive, const RunConfig& config) {
                  {"text", config.text},
                  {"models_override", config.models_override},
                  {"models_override_text", config.models_override_text}};
-  LINEAGE_ASSIGN_OR_RETURN(class Run run, archive.CreateRun(config.name, stored.dump(), seed));
-  LINEAGE_RETURN_IF_ERROR(archive.SetRunStatus(run.id, run_status::kQueued));
+  LINEAGE_ASSIGN_OR_RETURN(class Run run, archive.CreateRun(config.name, stored.dump(), seed, config.children));
   return run.id;
 }
 
@@ -640,7 +701,7 @@ Status RepairHome(Archive& archive) {
   return Status::OK();
 }
 
-Result<std::string> RunEvolution(Archive& archive, RunId run_id, const EvolutionOptions& options) {
+Result<RunState> RunEvolution(Archive& archive, RunId run_id, const EvolutionOptions& options) {
   LINEAGE_ASSIGN_OR_RETURN(Run run, archive.GetRun(run_id));
   if (!run.seed_agent_id) return Status::Corruption("run " + std::to_string(run_id) + " has no seed agent");
   LINEAGE_ASSIGN_OR_RETURN(RunConfig config, StoredRunConfig(run));

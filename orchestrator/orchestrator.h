@@ -115,19 +115,8 @@ Status CheckRunConfig(const RunConfig& config);
 
 // ---- The evolution loop ---------------------------------------------------------------------------------
 
-// Run statuses, as stored in the archive.
-namespace run_status {
-inline constexpr const char* kQueued = "queued";      // created; a daemon will start it
-inline constexpr const char* kRunning = "running";
-inline constexpr const char* kPausing = "pausing";    // no new children; those in flight finish
-inline constexpr const char* kPaused = "paused";
-inline constexpr const char* kStopping = "stopping";
-inline constexpr const char* kStopped = "stopped";
-inline constexpr const char* kFinished = "finished";  // every child made, or a budget reached
-inline constexpr const char* kFailed = "failed";      // could not go on; the last run.status event says why
-}  // namespace run_status
-
-// Stores the run: imports the seed (when it is a directory) and the configuration. The run is queued.
+// Stores the run: imports the seed (when it is a directory) and the configuration. The run is queued
+// (RunState, archive/archive.h, draws what follows).
 Result<RunId> CreateRun(Archive& archive, const RunConfig& config);
 
 // The configuration a run was created with.
@@ -140,15 +129,19 @@ struct EvolutionOptions {
   const std::atomic<bool>* stop = nullptr;
   // One line per step (child started, diagnosed, committed, admitted...), one call at a time.
   std::function<void(const std::string&)> on_progress;
+  // Unix milliseconds, for the run's wall budget; unset: the system clock. A seam for tests.
+  std::function<std::int64_t()> clock;
 };
 
 // Finishes what an interrupted process left half-written in the home (Archive::Fsck with repair). Call it
 // before resuming runs, while no other process writes to the home.
 Status RepairHome(Archive& archive);
 
-// Runs or resumes `run` until it finishes, its status asks it to pause or stop, or `options.stop` is set.
-// Returns the run's status at the end. An error means the run could not go on (it is then marked failed).
-Result<std::string> RunEvolution(Archive& archive, RunId run, const EvolutionOptions& options);
+// Runs or resumes `run` (queued, or running when the process running it was killed) until it finishes,
+// its state asks it to pause or stop, or `options.stop` is set. Returns the run's state at the end:
+// running after `options.stop` (it resumes next time). An error means the run could not go on (it is then
+// failed, and the run.failed event says why).
+Result<RunState> RunEvolution(Archive& archive, RunId run, const EvolutionOptions& options);
 
 // The directory holding the orchestrator's prompt templates (diagnose.md, self_modify.md).
 std::filesystem::path PromptsDir();
@@ -175,8 +168,14 @@ bool DaemonRunning(const std::filesystem::path& home);
 // the daemon's error when it refuses.
 Result<nlohmann::json> CallDaemon(const std::filesystem::path& home, const nlohmann::json& request);
 
-// Pause, resume or stop `run` in the archive; returns its new status. Errors name the run's status when
-// the change makes no sense (resuming a stopped run, say).
-Result<std::string> ApplyControl(Archive& archive, RunId run, const std::string& op);
+// What a person may ask of a run, as the control API and `lineage run pause|resume|stop` name it.
+enum class RunControl { kPause, kResume, kStop };
+std::optional<RunControl> ParseRunControl(std::string_view op);  // "pause", "resume", "stop"
+
+// Pause, resume or stop `run` in the archive; returns its new state. Pausing a running run makes it
+// pausing (no new children; those in flight finish), stopping likewise; resuming a paused or failed run
+// queues it, and a pausing one goes on running. Errors name the run's state when the request makes no
+// sense (resuming a stopped run, say).
+Result<RunState> ApplyControl(Archive& archive, RunId run, RunControl control);
 
 }  // namespace lineage

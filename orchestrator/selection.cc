@@ -69,7 +69,7 @@ std::map<AgentId, std::pair<int, int>> CladeResults(const std::vector<SelectionS
 std::vector<SelectionStats> SelectionCandidates(const std::vector<SelectionStats>& all, AgentId seed) {
   std::vector<SelectionStats> out;
   for (const SelectionStats& s : all) {
-    if (s.id == seed || s.status == agent_status::kAdmitted) out.push_back(s);
+    if (s.id == seed || s.state == AgentState::kAdmitted) out.push_back(s);
   }
   return out;
 }

@@ -4,7 +4,6 @@
 #include <map>
 
 #include "base/files.h"
-#include "base/toml_reader.h"
 
 namespace lineage::web {
 
@@ -17,12 +16,13 @@ constexpr std::size_t kMaxDiffBytes = 256 * 1024;  // of an agent's diff
 
 json Opt(const std::optional<double>& v) { return v ? json(*v) : json(nullptr); }
 json Opt(const std::optional<std::int64_t>& v) { return v ? json(*v) : json(nullptr); }
+json Opt(const std::optional<int>& v) { return v ? json(*v) : json(nullptr); }
 
 json AgentRow(const Agent& a) {
   return {{"id", a.id},
           {"parent", Opt(a.parent_id)},
           {"name", a.name},
-          {"status", a.status},
+          {"status", StateName(a.state)},
           {"reason", a.reason},
           {"score", Opt(a.score)},
           {"stage_reached", a.stage_reached},
@@ -33,28 +33,18 @@ json AgentRow(const Agent& a) {
           {"created_at", FormatTimestamp(a.created_at)}};
 }
 
-// The wanted number of children: [budget] children of the configuration the run stored (its "text").
-json ChildrenWanted(const Run& run) {
-  json stored = json::parse(run.config, nullptr, false);
-  if (!stored.is_object() || !stored.contains("text") || !stored["text"].is_string()) return nullptr;
-  auto config = ParseToml(stored["text"].get<std::string>(), "run " + std::to_string(run.id));
-  if (!config.ok()) return nullptr;
-  auto children = (*config)["budget"]["children"].value<std::int64_t>();
-  return children ? json(*children) : json(nullptr);
-}
-
 json RunSummary(Archive& archive, const Run& run, const std::vector<Agent>& agents) {
   int children = 0, admitted = 0, rejected = 0;
   std::optional<double> best;
   for (const Agent& a : agents) {
-    if (a.status == agent_status::kAdmitted && a.score && (!best || *a.score > *best)) best = a.score;
-    if (!a.parent_id || a.status == agent_status::kFailed) continue;
+    if (a.state == AgentState::kAdmitted && a.score && (!best || *a.score > *best)) best = a.score;
+    if (!a.parent_id || a.state == AgentState::kFailed) continue;
     ++children;
-    if (a.status == agent_status::kAdmitted) ++admitted;
-    if (a.status == agent_status::kRejected) ++rejected;
+    if (a.state == AgentState::kAdmitted) ++admitted;
+    if (a.state == AgentState::kRejected) ++rejected;
   }
-  json out = {{"id", run.id}, {"name", run.name}, {"status", run.status}, {"children", children},
-              {"children_wanted", ChildrenWanted(run)}, {"admitted", admitted}, {"rejected", rejected},
+  json out = {{"id", run.id}, {"name", run.name}, {"status", StateName(run.state)}, {"children", children},
+              {"children_wanted", Opt(run.children_wanted)}, {"admitted", admitted}, {"rejected", rejected},
               {"in_progress", children - admitted - rejected}, {"best_score", Opt(best)},
               {"created_at", FormatTimestamp(run.created_at)}, {"updated_at", FormatTimestamp(run.updated_at)}};
   auto spend = archive.RunSpend(run.id);
@@ -93,7 +83,7 @@ Result<json> RunJson(Archive& archive, RunId id) {
   for (const Agent& a : agents) {
     by_id[a.id] = &a;
     out["agents"].push_back(AgentRow(a));
-    if (a.status == agent_status::kAdmitted && a.score && (!best || *a.score > *best->score)) best = &a;
+    if (a.state == AgentState::kAdmitted && a.score && (!best || *a.score > *best->score)) best = &a;
   }
   json lineage = json::array();
   for (const Agent* a = best; a; a = a->parent_id && by_id.count(*a->parent_id) ? by_id[*a->parent_id] : nullptr) {
@@ -105,7 +95,7 @@ Result<json> RunJson(Archive& archive, RunId id) {
   double best_score = 0, sum = 0;
   int n = 0;
   for (const Agent& a : agents) {
-    if (a.status == agent_status::kAdmitted && a.score) {
+    if (a.state == AgentState::kAdmitted && a.score) {
       best_score = n == 0 ? *a.score : std::max(best_score, *a.score);
       sum += *a.score;
       ++n;
@@ -149,7 +139,7 @@ Result<json> AgentJson(Archive& archive, AgentId id) {
   for (const ModelCall& c : calls) {
     cost += c.cost_usd;
     tokens += c.input_tokens + c.output_tokens;
-    model_calls.push_back({{"purpose", c.purpose}, {"task", c.task_id}, {"model", c.model},
+    model_calls.push_back({{"purpose", c.purpose}, {"label", c.label}, {"task", c.task_id}, {"model", c.model},
                            {"input_tokens", c.input_tokens}, {"output_tokens", c.output_tokens},
                            {"cost_usd", c.cost_usd}, {"latency_ms", c.latency_ms}, {"outcome", c.outcome},
                            {"at", FormatTimestamp(c.created_at)}});

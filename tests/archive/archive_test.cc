@@ -85,7 +85,7 @@ TEST_CASE("ImportAgent stores a root variant on its own branch") {
   CHECK(seed->name == "seed");
   CHECK(seed->generation == 0);
   CHECK_FALSE(seed->parent_id);
-  CHECK(seed->status == agent_status::kCommitted);
+  CHECK(seed->state == AgentState::kCommitted);
   CHECK(seed->commit.size() == 40);
 
   auto git = GitStore::Open(h.tmp / "home/agents.git");
@@ -327,9 +327,12 @@ TEST_CASE("runs group agents; selection stats count admitted children") {
     CHECK(child->run_id == run->id);
     kids.push_back(child->id);
   }
-  REQUIRE(h.archive->SetAgentStatus(kids[0], agent_status::kAdmitted).ok());
-  REQUIRE(h.archive->SetAgentStatus(kids[1], agent_status::kAdmitted).ok());
-  REQUIRE(h.archive->SetAgentStatus(kids[2], agent_status::kRejected, "build failed").ok());
+  for (AgentId kid : {kids[0], kids[1]}) {
+    for (AgentState s : {AgentState::kBuilt, AgentState::kEvaluating, AgentState::kAdmitted}) {
+      REQUIRE(h.archive->SetAgentState(kid, s).ok());
+    }
+  }
+  REQUIRE(h.archive->SetAgentState(kids[2], AgentState::kRejected, "build failed").ok());
   REQUIRE(h.archive->RecordStageScore(kids[0], {1, 10, 7, 0.7}).ok());
 
   // An agent outside the run does not appear in it.
@@ -347,7 +350,7 @@ TEST_CASE("runs group agents; selection stats count admitted children") {
   CHECK((*stats)[0].admitted_children == 2);
   CHECK((*stats)[1].attempted == 10);
   CHECK((*stats)[1].solved == 7);
-  CHECK((*stats)[3].status == agent_status::kRejected);
+  CHECK((*stats)[3].state == AgentState::kRejected);
   CHECK(h.archive->GetAgent(kids[2])->reason == "build failed");
   CHECK(h.archive->ListAgents(99).status().message() == "run 99 does not exist");
 }

@@ -6,12 +6,12 @@
 namespace lineage {
 namespace {
 
-Agent MakeAgent(AgentId id, std::optional<AgentId> parent, std::optional<double> score, const char* status) {
+Agent MakeAgent(AgentId id, std::optional<AgentId> parent, std::optional<double> score, const char* state) {
   Agent a;
   a.id = id;
   a.parent_id = parent;
   a.score = score;
-  a.status = status;
+  a.state = *ParseAgentState(state);
   return a;
 }
 
@@ -95,7 +95,7 @@ TEST_CASE("the JSON export holds runs and every agent field") {
   Run run;
   run.id = 1;
   run.name = "r";
-  run.status = "created";
+  run.state = RunState::kQueued;
   run.seed_agent_id = 1;
   auto json = nlohmann::json::parse(ExportJson({run}, SampleTree()));
   CHECK(json["runs"][0]["seed_agent"] == 1);

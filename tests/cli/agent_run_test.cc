@@ -215,7 +215,8 @@ TEST_CASE("agent run takes an archived agent by id and records its model calls")
   auto calls = (*archive)->ListModelCalls(std::stoll(id[1]));
   REQUIRE(calls.ok());
   REQUIRE(calls->size() == 1);
-  CHECK((*calls)[0].purpose == "conductor");
+  CHECK((*calls)[0].purpose == "agent_run");
+  CHECK((*calls)[0].label == "conductor");
 }
 
 TEST_CASE("agent run explains a missing agent.toml and a failing build") {

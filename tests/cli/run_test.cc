@@ -63,26 +63,26 @@ TEST_CASE("run validate accepts a good configuration and names the key and allow
 }
 
 // The children of run 1 in `home`, by status, and fsck's verdict.
-struct RunState {
+struct Observed {
   std::string run_status;
   std::map<std::string, int> statuses;
   int children = 0;
   bool fsck_clean = false;
 };
 
-RunState State(const fs::path& home) {
-  RunState s;
+Observed State(const fs::path& home) {
+  Observed s;
   auto archive = Archive::Open(home);
   REQUIRE(archive.ok());
   auto run = (*archive)->GetRun(1);
   REQUIRE(run.ok());
-  s.run_status = run->status;
+  s.run_status = StateName(run->state);
   auto agents = (*archive)->ListAgents(1);
   REQUIRE(agents.ok());
   for (const Agent& a : *agents) {
-    if (!a.parent_id || a.status == agent_status::kFailed) continue;
+    if (!a.parent_id || a.state == AgentState::kFailed) continue;
     ++s.children;
-    ++s.statuses[a.status];
+    ++s.statuses[StateName(a.state)];
   }
   auto issues = (*archive)->Fsck(false);
   REQUIRE(issues.ok());
@@ -111,12 +111,12 @@ TEST_CASE("run start --foreground runs to the end; run status, list and logs rep
   CHECK(watch.exit_code == 0);
   CHECK_THAT(watch.out, Catch::Contains("children: 4 of 4 (1 admitted, 3 rejected, 0 in progress)"));
   CHECK_THAT(watch.out, Catch::Contains("in flight: none"));
-  CHECK_THAT(watch.out, Catch::Contains("run.ended"));
+  CHECK_THAT(watch.out, Catch::Contains("run.finished"));
   auto list = RunLineage(dir / "home", {"run", "list"});
   CHECK_THAT(list.out, Catch::Contains("test run"));
   auto logs = RunLineage(dir / "home", {"run", "logs", "1"});
   CHECK_THAT(logs.out, Catch::Contains("diagnosis"));
-  CHECK_THAT(logs.out, Catch::Contains("run.ended"));
+  CHECK_THAT(logs.out, Catch::Contains("run.finished"));
   auto resume_finished = RunLineage(dir / "home", {"run", "resume", "1"});
   CHECK(resume_finished.exit_code == 1);
   CHECK_THAT(resume_finished.err, Catch::Contains("run 1 is finished; it cannot resume"));
@@ -149,7 +149,7 @@ TEST_CASE("kill -9 at random moments, then resume: nothing lost, nothing duplica
     // It may have finished in the last round already.
     CHECK_THAT(last.err, Catch::Contains("is finished"));
   }
-  RunState s = State(dir / "home");
+  Observed s = State(dir / "home");
   CHECK(s.run_status == "finished");
   CHECK(s.children == 4);
   CHECK(s.statuses["admitted"] + s.statuses["rejected"] == 4);
@@ -198,7 +198,7 @@ TEST_CASE("the daemon runs a handed-over run, resumes it after kill -9, and stop
   const bool finished = WaitForRun(home, [](const json& s) { return s["status"] == "finished"; });
   INFO(test::ReadFileOrDie(dir / "daemon.log"));
   REQUIRE(finished);
-  RunState s = State(home);
+  Observed s = State(home);
   CHECK(s.children == 4);
   CHECK(s.fsck_clean);
 

@@ -1,5 +1,5 @@
 // Building agents: the build cache is bounded (least recently used builds go first, builds in use never),
-// and a build that floods its disk ends at the cap.
+// a build that floods its disk ends at the cap, and a tree that does not build says why as a value.
 #include <catch2/catch.hpp>
 
 #include "harness/harness.h"
@@ -50,7 +50,8 @@ TEST_CASE("the build cache keeps to its size, evicting the least recently used b
   {
     auto a = BuildAgent(home.path(), Agent(1, "a"), RealSandbox(), cap);
     REQUIRE(a.ok());
-    in_use = std::move(a).value();  // held: never evicted
+    REQUIRE(a->built);
+    in_use = std::move(*a->built);  // held: never evicted
   }
   REQUIRE(BuildAgent(home.path(), Agent(1, "b"), RealSandbox(), cap).ok());
   REQUIRE(BuildAgent(home.path(), Agent(1, "c"), RealSandbox(), cap).ok());
@@ -61,16 +62,44 @@ TEST_CASE("the build cache keeps to its size, evicting the least recently used b
   CHECK(CachedBuilds(home.path()) == 2);
   auto again = BuildAgent(home.path(), Agent(1, "a"), RealSandbox(), cap);
   REQUIRE(again.ok());
-  CHECK_FALSE(again->cached);  // a, no longer held and the oldest, was evicted
+  REQUIRE(again->built);
+  CHECK_FALSE(again->built->cached);  // a, no longer held and the oldest, was evicted
 }
 
 TEST_CASE("a build that floods its disk fails at the cap, and leaves nothing in the cache") {
   test::TempDir home;
   SmallDisk sandbox;
   auto built = BuildAgent(home.path(), Agent(64, "flood"), sandbox);
-  REQUIRE_FALSE(built.ok());
-  CHECK_THAT(built.status().message(), Catch::Contains("the disk limit"));
+  REQUIRE(built.ok());  // the agent's failure, not lineage's
+  REQUIRE_FALSE(built->built);
+  CHECK(built->failure.cause == BuildFailure::Cause::kLimit);
+  CHECK(built->failure.limit == SandboxLimit::kDisk);
+  CHECK(built->failure.Reason() == "build failed (the disk limit)");
   CHECK(CachedBuilds(home.path()) == 0);
+}
+
+TEST_CASE("a tree that does not build is an outcome naming its cause, not an error") {
+  test::TempDir home;
+  auto exits = BuildAgent(home.path(),
+                          {{"agent.toml", TreeEntry::Kind::kFile,
+                            "protocol = 1\n[build]\ncommand = \"echo compiling; exit 3\"\n[run]\ncommand = \"true\"\n"}},
+                          RealSandbox());
+  REQUIRE(exits.ok());
+  REQUIRE_FALSE(exits->built);
+  CHECK(exits->failure.cause == BuildFailure::Cause::kExit);
+  CHECK(exits->failure.exit_code == 3);
+  CHECK(exits->failure.Reason() == "build failed (exit 3)");
+  CHECK_THAT(exits->failure.log, Catch::Contains("compiling"));
+  CHECK(fs::exists(exits->failure.log_file));
+  CHECK(CachedBuilds(home.path()) == 0);
+
+  auto no_manifest = BuildAgent(home.path(), {{"main.py", TreeEntry::Kind::kFile, "print(1)\n"}}, RealSandbox());
+  REQUIRE(no_manifest.ok());
+  REQUIRE_FALSE(no_manifest->built);
+  CHECK(no_manifest->failure.cause == BuildFailure::Cause::kManifest);
+  CHECK_THAT(no_manifest->failure.Reason(), Catch::StartsWith("build failed: ") && Catch::Contains("no agent.toml"));
+  auto as_error = std::move(*no_manifest).OrError();
+  CHECK(as_error.status().code() == Status::Code::kInvalidArgument);
 }
 
 }  // namespace

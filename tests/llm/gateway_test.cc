@@ -178,7 +178,8 @@ TEST_CASE("Every call is recorded with its attribution, usage and cost") {
   CHECK(r.who.run_id == 7);
   CHECK(r.who.agent_id == 42);
   CHECK(r.who.task_id == "task-3");
-  CHECK(r.who.purpose == "expert");
+  CHECK(r.who.purpose == "evaluate");  // lineage's word stands...
+  CHECK(r.who.label == "expert");      // ...and the agent's refines it
   CHECK(r.dialect == "anthropic");
   CHECK(r.provider == "openai");
   CHECK(r.model == "gpt-4.1-mini");

@@ -14,7 +14,7 @@ using json = nlohmann::json;
 
 struct Outcome {
   RunId run = 0;
-  std::string status;
+  RunState state = RunState::kQueued;
   std::vector<Agent> children;
   Agent seed;
 };
@@ -23,7 +23,7 @@ struct Outcome {
 struct Started {
   std::unique_ptr<Archive> archive;
   RunId run = 0;
-  Result<std::string> status = Status::Internal("not run");
+  Result<RunState> status = Status::Internal("not run");
 };
 
 Started StartAndRun(test::TempDir& dir, const std::string& toml) {
@@ -54,7 +54,7 @@ Outcome Evolve(test::TempDir& dir, const std::string& toml) {
   INFO(status.status().ToString());
   REQUIRE(status.ok());
   Outcome out;
-  out.status = *status;
+  out.state = *status;
   out.run = *run;
   auto agents = archive->ListAgents(*run);
   REQUIRE(agents.ok());
@@ -71,7 +71,7 @@ Outcome Evolve(test::TempDir& dir, const std::string& toml) {
 std::map<std::string, int> Reasons(const std::vector<Agent>& children) {
   std::map<std::string, int> reasons;
   for (const Agent& c : children) {
-    std::string key = c.status;
+    std::string key = StateName(c.state);
     if (c.reason.rfind("empty change", 0) == 0) key += ": empty change";
     if (c.reason.rfind("build failed", 0) == 0) key += ": build failed";
     if (c.reason.rfind("lost its editing ability", 0) == 0) key += ": lost editing";
@@ -84,8 +84,8 @@ TEST_CASE("an evolution admits and rejects children for each reason and records 
   auto fake = test::StartFakeModel();
   test::TempDir dir;
   Outcome out = Evolve(dir, test::RunToml(fake->url(), 4, 1));
-  CHECK(out.status == "finished");
-  CHECK(out.seed.status == agent_status::kAdmitted);
+  CHECK(out.state == RunState::kFinished);
+  CHECK(out.seed.state == AgentState::kAdmitted);
   REQUIRE(out.seed.score.has_value());
   CHECK(*out.seed.score == 1.0);
   CHECK(out.seed.stage_reached == 2);
@@ -97,13 +97,13 @@ TEST_CASE("an evolution admits and rejects children for each reason and records 
   auto archive = Archive::Open(dir / "home");
   REQUIRE(archive.ok());
   for (const Agent& child : out.children) {
-    INFO("agent " << child.id << " " << child.status << " " << child.reason);
+    INFO("agent " << child.id << " " << StateName(child.state) << " " << child.reason);
     auto full = (*archive)->GetAgent(child.id);
     REQUIRE(full.ok());
     json diagnosis = json::parse(full->diagnosis_json);
     CHECK(diagnosis.contains("improvement_proposal"));
     CHECK_THAT(full->problem_statement, Catch::Contains("MODE: "));
-    if (child.status == agent_status::kAdmitted) {
+    if (child.state == AgentState::kAdmitted) {
       REQUIRE(full->score.has_value());
       CHECK(*full->score == 1.0);
       CHECK(full->files_changed == 1);
@@ -125,13 +125,30 @@ TEST_CASE("an evolution admits and rejects children for each reason and records 
   int diagnoses = 0;
   for (const Event& e : *events) diagnoses += e.kind == "diagnosis";
   CHECK(diagnoses == 4);
+
+  // Each agent's events retrace its path through the state machine: one event per move, each from the state
+  // the previous one reached, ending at the state stored.
+  std::map<AgentId, std::string> reached = {{out.seed.id, "committed"}};  // imported before the run existed
+  for (const Event& e : *events) {
+    if (!e.agent_id || e.kind.rfind("agent.", 0) != 0) continue;
+    const json data = json::parse(e.data_json);
+    const std::string to = e.kind.substr(6);
+    const std::string from = reached.count(*e.agent_id) ? reached[*e.agent_id] : "pending";
+    INFO("agent " << *e.agent_id << ": " << e.kind << " " << e.data_json);
+    CHECK(data["from"] == from);
+    REQUIRE(ParseAgentState(to).has_value());
+    CHECK(MayFollow(*ParseAgentState(from), *ParseAgentState(to)));
+    reached[*e.agent_id] = to;
+  }
+  for (const Agent& child : out.children) CHECK(reached[child.id] == StateName(child.state));
+  CHECK(reached[out.seed.id] == "admitted");
 }
 
 TEST_CASE("children made two at a time end the same way") {
   auto fake = test::StartFakeModel();
   test::TempDir dir;
   Outcome out = Evolve(dir, test::RunToml(fake->url(), 4, 2));
-  CHECK(out.status == "finished");
+  CHECK(out.state == RunState::kFinished);
   REQUIRE(out.children.size() == 4);
   CHECK(Reasons(out.children).size() == 4);
 }
@@ -141,7 +158,7 @@ TEST_CASE("a run stops cleanly at its dollar budget") {
   test::TempDir dir;
   // Calls are admitted on their worst case (max_tokens): about $0.007 each at gpt-4.1-mini prices.
   Outcome out = Evolve(dir, test::RunToml(fake->url(), 50, 1, "cost_usd = 0.03\n"));
-  CHECK(out.status == "finished");
+  CHECK(out.state == RunState::kFinished);
   CHECK(out.children.size() < 50);
   auto archive = Archive::Open(dir / "home");
   REQUIRE(archive.ok());
@@ -152,7 +169,7 @@ TEST_CASE("a run stops cleanly at its dollar budget") {
   REQUIRE(events.ok());
   std::string ended;
   for (const Event& e : *events) {
-    if (e.kind == "run.ended") ended = e.data_json;
+    if (e.kind == "run.finished") ended = e.data_json;
   }
   CHECK_THAT(ended, Catch::Contains("budget"));
 }
@@ -174,7 +191,7 @@ TEST_CASE("the run's sandbox limits apply to every sandbox it starts") {
   CHECK(config->sandbox_memory_bytes == 4ull << 20);
   REQUIRE_FALSE(status.ok());
   CHECK_THAT(status.status().message(), Catch::Contains("the seed agent does not build"));
-  CHECK(started.archive->GetRun(started.run)->status == "failed");
+  CHECK(started.archive->GetRun(started.run)->state == RunState::kFailed);
 }
 
 TEST_CASE("a run whose home's file system runs low pauses with the reason instead of failing writes") {
@@ -183,13 +200,13 @@ TEST_CASE("a run whose home's file system runs low pauses with the reason instea
   // No file system has this much free: the run finds its home too full before it writes anything.
   Started started = StartAndRun(dir, test::RunToml(fake->url(), 2, 1) + "[sandbox]\nmin_free = \"100000000G\"\n");
   REQUIRE(started.status.ok());
-  CHECK(*started.status == "paused");
-  CHECK(started.archive->GetRun(started.run)->status == "paused");
+  CHECK(*started.status == RunState::kPaused);
+  CHECK(started.archive->GetRun(started.run)->state == RunState::kPaused);
   auto events = started.archive->ListEvents(started.run);
   REQUIRE(events.ok());
   std::string ended;
   for (const Event& e : *events) {
-    if (e.kind == "run.ended") ended = e.data_json;
+    if (e.kind == "run.paused") ended = e.data_json;
   }
   CHECK_THAT(ended, Catch::Contains("under [sandbox] min_free"));
   CHECK(started.archive->ListAgents(started.run)->size() == 1);  // the seed, not evaluated

@@ -9,14 +9,14 @@ namespace lineage {
 namespace {
 
 SelectionStats Agent(AgentId id, std::optional<AgentId> parent, int attempted, int solved, int admitted_children,
-                     const std::string& status = agent_status::kAdmitted) {
+                     AgentState state = AgentState::kAdmitted) {
   SelectionStats s;
   s.id = id;
   s.parent_id = parent;
   s.attempted = attempted;
   s.solved = solved;
   s.admitted_children = admitted_children;
-  s.status = status;
+  s.state = state;
   return s;
 }
 
@@ -81,10 +81,10 @@ TEST_CASE("hgm favours the clade whose descendants solve more, by Thompson sampl
   // Agents 2 and 3 score the same themselves, but 2's descendants (4, 5: rejected, yet evaluated) solve
   // nearly everything and 3's solve nothing.
   std::vector<SelectionStats> all = {Agent(1, std::nullopt, 10, 5, 2), Agent(2, 1, 10, 5, 0), Agent(3, 1, 10, 5, 0),
-                                     Agent(4, 2, 20, 19, 0, agent_status::kRejected),
-                                     Agent(5, 2, 20, 19, 0, agent_status::kRejected),
-                                     Agent(6, 3, 20, 0, 0, agent_status::kRejected),
-                                     Agent(7, 3, 20, 0, 0, agent_status::kRejected)};
+                                     Agent(4, 2, 20, 19, 0, AgentState::kRejected),
+                                     Agent(5, 2, 20, 19, 0, AgentState::kRejected),
+                                     Agent(6, 3, 20, 0, 0, AgentState::kRejected),
+                                     Agent(7, 3, 20, 0, 0, AgentState::kRejected)};
   auto candidates = SelectionCandidates(all, 1);
   REQUIRE(candidates.size() == 3);
   std::mt19937_64 rng(7);
@@ -96,8 +96,8 @@ TEST_CASE("hgm favours the clade whose descendants solve more, by Thompson sampl
 }
 
 TEST_CASE("only the seed and admitted agents are candidates") {
-  std::vector<SelectionStats> all = {Agent(1, std::nullopt, 0, 0, 0, agent_status::kEvaluating),
-                                     Agent(2, 1, 10, 9, 0, agent_status::kRejected), Agent(3, 1, 10, 5, 0)};
+  std::vector<SelectionStats> all = {Agent(1, std::nullopt, 0, 0, 0, AgentState::kEvaluating),
+                                     Agent(2, 1, 10, 9, 0, AgentState::kRejected), Agent(3, 1, 10, 5, 0)};
   auto candidates = SelectionCandidates(all, 1);
   REQUIRE(candidates.size() == 2);
   CHECK(candidates[0].id == 1);

@@ -122,7 +122,7 @@ function agentPage(data) {
   const evals = data.evaluations.map((e) => `<tr><td>${esc(e.task)}</td><td>${e.stage}</td>
     <td class="status-${e.outcome === "solved" ? "admitted" : "rejected"}">${esc(e.outcome)}</td><td>${score(e.score)}</td>
     <td>${(e.duration_ms / 1000).toFixed(1)} s</td><td><details><summary>log</summary><pre>${esc(e.log)}</pre></details></td></tr>`);
-  const calls = data.model_calls.map((c) => `<tr><td>${esc(c.purpose)}</td><td>${esc(c.task)}</td><td>${esc(c.model)}</td>
+  const calls = data.model_calls.map((c) => `<tr><td>${esc(c.purpose)}${c.label ? " · " + esc(c.label) : ""}</td><td>${esc(c.task)}</td><td>${esc(c.model)}</td>
     <td>${c.input_tokens}</td><td>${c.output_tokens}</td><td>${money(c.cost_usd)}</td><td>${c.latency_ms} ms</td><td>${esc(c.outcome)}</td></tr>`);
   return `<h1 id="agent-title">Agent #${a.id} <span class="status-${esc(a.status)}">${esc(a.status)}</span></h1>
     <p class="facts">${data.run != null ? `<span>run <a href="#/run/${data.run}">#${data.run}</a></span>` : ""}
