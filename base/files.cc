@@ -151,4 +151,15 @@ std::string ClipText(const std::string& text, std::size_t max) {
   return text.substr(0, max) + "\n[... " + std::to_string(text.size() - max) + " bytes cut]\n";
 }
 
+std::filesystem::path DataDir() {
+  if (const char* env = std::getenv("LINEAGE_DATA_DIR"); env && *env) return env;
+  std::error_code ec;
+  const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    const std::filesystem::path installed = exe.parent_path().parent_path() / "share" / "lineage";
+    if (std::filesystem::is_directory(installed / "prompts", ec)) return installed;
+  }
+  return LINEAGE_SOURCE_DIR;
+}
+
 }  // namespace lineage

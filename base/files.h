@@ -34,6 +34,12 @@ inline constexpr int kMaxNesting = 128;
 int JsonNesting(std::string_view json);
 int XmlNesting(std::string_view xml);
 
+// Where lineage's data files are: the prompt templates (prompts/), the starter suite (evaluators/starter/),
+// the seed agent (agents/conductor/) and the examples (examples/), laid out as in the source tree.
+// $LINEAGE_DATA_DIR when set; else ../share/lineage beside the running binary (an install: cmake --install,
+// the Debian package); else the source tree the binary was built from.
+std::filesystem::path DataDir();
+
 // Milliseconds since the Unix epoch, and its ISO 8601 UTC form ("2026-11-26T04:13:55.123Z").
 std::int64_t NowMillis();
 std::string FormatTimestamp(std::int64_t unix_millis);

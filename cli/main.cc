@@ -11,6 +11,7 @@
 #include <iostream>
 
 #include "archive/archive.h"
+#include "base/files.h"
 #include "cli/commands.h"
 
 namespace {
@@ -93,11 +94,11 @@ int main(int argc, char** argv) {
                  "default nobody)")
       ->envname("LINEAGE_SANDBOX_USER");
 
-  auto* version = app.add_subcommand("version", "Print the version of lineage and of its storage libraries");
+  auto* version = app.add_subcommand("version", "Print the version of lineage, of its storage libraries, and where its data is");
   version->callback([&] {
     ctx.action = [] {
-      std::printf("lineage %s (archive schema %d; %s)\n", LINEAGE_VERSION, lineage::LatestSchemaVersion(),
-                  lineage::StorageLibraryVersions().c_str());
+      std::printf("lineage %s (archive schema %d; %s)\ndata: %s\n", LINEAGE_VERSION, lineage::LatestSchemaVersion(),
+                  lineage::StorageLibraryVersions().c_str(), lineage::DataDir().c_str());
       return lineage::Status::OK();
     };
   });

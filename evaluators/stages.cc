@@ -127,7 +127,7 @@ Result<EvaluationConfig> LoadEvaluationConfig(const fs::path& file) {
 
 fs::path StarterSuiteDir() {
   if (const char* env = std::getenv("LINEAGE_STARTER_SUITE"); env && *env) return env;
-  return LINEAGE_STARTER_DIR;
+  return DataDir() / "evaluators" / "starter";
 }
 
 Result<SuiteSpec> ParseInlineSuite(const std::string& text) {

@@ -73,7 +73,7 @@ class SuiteCache {
   std::map<std::string, std::unique_ptr<Evaluator>> open_;
 };
 
-// The directory of the starter suite: $LINEAGE_STARTER_SUITE, else the one in lineage's source tree.
+// The directory of the starter suite: $LINEAGE_STARTER_SUITE, else DataDir()/evaluators/starter.
 std::filesystem::path StarterSuiteDir();
 
 // Tasks matching any of `patterns` (ids, or globs where '*' does not cross '/' and '**' does), in suite

@@ -58,9 +58,33 @@ class ThrottledSandbox : public Sandbox {
   const std::uint64_t disk_bytes_;
 };
 
-std::string ReadPrompt(const std::string& name) {
-  auto text = ReadFile(PromptsDir() / name);
-  return text.ok() ? text.value() : "";
+// The prompt templates, read once when a run starts: a missing file or placeholder fails the run then,
+// never an empty prompt in the middle of it.
+struct Prompts {
+  std::string diagnose;     // {{agent_source}}, {{problem}}
+  std::string self_modify;  // {{problem_statement}}
+};
+
+Result<std::string> ReadPrompt(const std::string& name, const std::vector<std::string>& placeholders) {
+  const fs::path path = PromptsDir() / name;
+  auto text = ReadFile(path);
+  if (!text.ok()) {
+    return Status::FailedPrecondition("the prompt template " + path.string() + " is missing (" + text.status().message() +
+                                      "); reinstall lineage, or point LINEAGE_DATA_DIR at its data");
+  }
+  for (const std::string& key : placeholders) {
+    if (text->find("{{" + key + "}}") == std::string::npos) {
+      return Status::FailedPrecondition("the prompt template " + path.string() + " lacks its placeholder {{" + key + "}}");
+    }
+  }
+  return text;
+}
+
+Result<Prompts> LoadPrompts() {
+  Prompts p;
+  LINEAGE_ASSIGN_OR_RETURN(p.diagnose, ReadPrompt("diagnose.md", {"agent_source", "problem"}));
+  LINEAGE_ASSIGN_OR_RETURN(p.self_modify, ReadPrompt("self_modify.md", {"problem_statement"}));
+  return p;
 }
 
 std::string Fill(std::string text, const std::string& key, const std::string& value) {
@@ -186,6 +210,7 @@ class Evolution {
   // --- Setting up ---------------------------------------------------------------------------------------
   Status Setup() {
     if (!options_.sandbox) return Status::Internal("no sandbox to run in");
+    LINEAGE_ASSIGN_OR_RETURN(prompts_, LoadPrompts());
     sandbox_ = std::make_unique<ThrottledSandbox>(*options_.sandbox, config_.sandboxes, config_.sandbox_memory_bytes,
                                                   config_.sandbox_pids, config_.sandbox_disk_bytes);
     run_dir_ = options_.home / "runs" / ("run-" + std::to_string(run_.id));
@@ -468,7 +493,7 @@ class Evolution {
 
   Diagnosis Diagnose(AgentId parent, const std::vector<TreeEntry>& tree, const Problem& problem) {
     const std::string prompt =
-        Fill(Fill(ReadPrompt("diagnose.md"), "agent_source", SourceListing(tree)), "problem", problem.text);
+        Fill(Fill(prompts_.diagnose, "agent_source", SourceListing(tree)), "problem", problem.text);
     llm::ChatRequest request;
     request.messages = {llm::Message::User(prompt)};
     Diagnosis last{json(), Diagnosis::Refusal::kModelFault, "no diagnosis attempted"};
@@ -519,7 +544,7 @@ class Evolution {
     AgentRunOptions run;
     run.home = options_.home;
     run.workspace = workspace;
-    run.instruction = Fill(ReadPrompt("self_modify.md"), "problem_statement", statement);
+    run.instruction = Fill(prompts_.self_modify, "problem_statement", statement);
     run.task_id = "self-modify";
     run.models = agent_models_;
     run.max_rounds = config_.max_rounds;
@@ -634,6 +659,7 @@ class Evolution {
   const RunConfig config_;
   const EvolutionOptions& options_;
   std::unique_ptr<Sandbox> sandbox_;
+  Prompts prompts_;
   fs::path run_dir_;
   std::shared_ptr<llm::Budget> budget_;
   llm::ModelsConfig agent_models_;
@@ -657,7 +683,7 @@ class Evolution {
 
 fs::path PromptsDir() {
   if (const char* env = std::getenv("LINEAGE_PROMPTS"); env && *env) return env;
-  return LINEAGE_PROMPTS_DIR;
+  return DataDir() / "prompts";
 }
 
 Result<RunId> CreateRun(Archive& archive, const RunConfig& config) {

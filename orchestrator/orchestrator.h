@@ -143,7 +143,9 @@ Status RepairHome(Archive& archive);
 // failed, and the run.failed event says why).
 Result<RunState> RunEvolution(Archive& archive, RunId run, const EvolutionOptions& options);
 
-// The directory holding the orchestrator's prompt templates (diagnose.md, self_modify.md).
+// The directory holding the orchestrator's prompt templates (diagnose.md, self_modify.md; their placeholders
+// are in docs/runs.md): $LINEAGE_PROMPTS, else DataDir()/prompts. A run whose templates are missing, or lack
+// a placeholder, fails as it starts, naming the file.
 std::filesystem::path PromptsDir();
 
 // ---- The daemon -------------------------------------------------------------------------------------------

@@ -44,6 +44,13 @@ echo
 echo
 "$lineage" tree
 echo
-echo "quickstart: the archive is in $LINEAGE_HOME; try: lineage --home $LINEAGE_HOME show 2"
+# The "try" lines name a command that works as printed: `lineage` when it is on PATH, else this build's.
+cmd="$lineage"
+command -v lineage >/dev/null 2>&1 && cmd=lineage
+echo "quickstart: the archive is in $LINEAGE_HOME; try:"
+echo "  $cmd --home $LINEAGE_HOME tree"
+echo "  $cmd --home $LINEAGE_HOME show 2"
+echo "  $cmd --home $LINEAGE_HOME diff 2"
 "$lineage" report "$run" --out "$LINEAGE_HOME/report-$run.html" >/dev/null
 echo "quickstart: the run's report (open it in a browser): $LINEAGE_HOME/report-$run.html"
+echo "quickstart: the dashboard, live: $cmd --home $LINEAGE_HOME daemon --http 127.0.0.1:8080"

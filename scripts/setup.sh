@@ -32,3 +32,13 @@ preset="${LINEAGE_PRESET:-dev}"
 cmake --preset "$preset" >/dev/null
 cmake --build --preset "$preset"
 echo "setup: built build/$preset/cli/lineage"
+
+# Put `lineage` on PATH: install the build (bin/ and share/lineage/) under /usr/local as root, else under
+# ~/.local; LINEAGE_PREFIX chooses another place.
+prefix="${LINEAGE_PREFIX:-$([ "$(id -u)" -eq 0 ] && echo /usr/local || echo "$HOME/.local")}"
+cmake --install "build/$preset" --prefix "$prefix" >/dev/null
+echo "setup: installed lineage, lineage-fake-llm and lineage-sandbox-shim in $prefix/bin, data in $prefix/share/lineage"
+case ":$PATH:" in
+  *":$prefix/bin:"*) ;;
+  *) echo "setup: $prefix/bin is not on your PATH; add it: export PATH=\"$prefix/bin:\$PATH\"" ;;
+esac

@@ -278,5 +278,26 @@ TEST_CASE("fast: a seed that does not build fails the run, naming the build's fa
   CHECK(w.State() == RunState::kFailed);
 }
 
+TEST_CASE("fast: a missing prompt template fails the run as it starts, naming the file, never an empty prompt") {
+  World w({"good"}, 1);
+  test::WriteFile(w.dir / "prompts" / "self_modify.md", "Fix this: {{problem_statement}}\n");
+  ::setenv("LINEAGE_PROMPTS", (w.dir / "prompts").c_str(), 1);
+  auto ended = w.Evolve();
+  ::unsetenv("LINEAGE_PROMPTS");
+  REQUIRE_FALSE(ended.ok());
+  CHECK_THAT(ended.status().message(), Catch::Contains((w.dir / "prompts" / "diagnose.md").string() + " is missing"));
+  CHECK(w.State() == RunState::kFailed);
+  CHECK(w.model->requests().empty());
+
+  // A template without its placeholder would send the model a prompt with no content where it belongs.
+  test::WriteFile(w.dir / "prompts" / "diagnose.md", "Diagnose the agent.\n{{problem}}\n");
+  REQUIRE(ApplyControl(*w.archive, w.run, RunControl::kResume).ok());
+  ::setenv("LINEAGE_PROMPTS", (w.dir / "prompts").c_str(), 1);
+  ended = w.Evolve();
+  ::unsetenv("LINEAGE_PROMPTS");
+  REQUIRE_FALSE(ended.ok());
+  CHECK_THAT(ended.status().message(), Catch::Contains("lacks its placeholder {{agent_source}}"));
+}
+
 }  // namespace
 }  // namespace lineage
