@@ -35,40 +35,6 @@ std::string Fill(std::string text, const std::string& key, const std::string& va
   return text;
 }
 
-json Tool(const std::string& name, const std::string& description, json properties, json required) {
-  return {{"type", "function"},
-          {"function",
-           {{"name", name},
-            {"description", description},
-            {"parameters", {{"type", "object"}, {"properties", properties}, {"required", required}}}}}};
-}
-
-json Tools() {
-  return json::array({
-      Tool("bash", "Run a bash command in the repository (working directory). Output is clipped; the exit code is shown.",
-           {{"command", {{"type", "string"}}}}, {"command"}),
-      Tool("editor",
-           "View, create and edit files. Commands: view (a file with line numbers, or a directory two levels deep; "
-           "optional view_range [start, end], end -1 = to the end), create (path, file_text; fails if the file exists), "
-           "str_replace (path, old_str, new_str; old_str must match exactly once), insert (path, insert_line, new_str; "
-           "the text goes after that line, 0 = start), undo_edit (path).",
-           {{"command", {{"type", "string"}, {"enum", {"view", "create", "str_replace", "insert", "undo_edit"}}}},
-            {"path", {{"type", "string"}}},
-            {"file_text", {{"type", "string"}}},
-            {"old_str", {{"type", "string"}}},
-            {"new_str", {{"type", "string"}}},
-            {"insert_line", {{"type", "integer"}}},
-            {"view_range", {{"type", "array"}, {"items", {{"type", "integer"}}}}}},
-           {"command", "path"}),
-      Tool("consult_expert",
-           "Ask an expert: the same model with a fresh context that sees only your instructions. Give it a name that "
-           "says what it is and everything it needs to know.",
-           {{"name", {{"type", "string"}}}, {"instructions", {{"type", "string"}}}}, {"name", "instructions"}),
-      Tool("finish", "Finish: the task is done and verified. Summarize what you changed and how you checked it.",
-           {{"summary", {{"type", "string"}}}}, {"summary"}),
-  });
-}
-
 // Meta-reasoning: the model scores the strategies in prompts/strategies.md and the chosen one's text joins
 // the system prompt. Any failure leaves the system prompt as it was.
 std::string ChooseStrategy(const Settings& s, Model& model, Trajectory& trajectory) {
@@ -110,13 +76,33 @@ Outcome RunConductor(const Settings& s, Model& model, Trajectory& trajectory) {
   if (s.meta_reasoning) system += ChooseStrategy(s, model, trajectory);
   json messages = json::array({{{"role", "system"}, {"content", system}}, {{"role", "user"}, {"content", s.instruction}}});
   Editor editor(s.workspace, s.max_tool_output_bytes);
-  const json tools = Tools();
-
   Outcome outcome{"round_cap", "", 0};
+  bool finished = false, budget_spent = false;
+
+  // Every tool the model may call: its schema and its handler, together.
+  const std::vector<Tool> tools = {
+      BashTool(s.workspace, s.bash_timeout_seconds, s.max_tool_output_bytes),
+      EditorTool(editor),
+      {"consult_expert",
+       "Ask an expert: the same model with a fresh context that sees only your instructions. Give it a name that "
+       "says what it is and everything it needs to know.",
+       {{"name", {{"type", "string"}}, true}, {"instructions", {{"type", "string"}}, true}},
+       [&](const json& args) { return ToolOutput{Consult(s, model, args, trajectory, &budget_spent), false}; }},
+      {"finish",
+       "Finish: the task is done and verified. Summarize what you changed and how you checked it.",
+       {{"summary", {{"type", "string"}}, true}},
+       [&](const json& args) {
+         finished = true;
+         outcome.summary = args["summary"].get<std::string>();
+         return ToolOutput{"finished", false};
+       }},
+  };
+  const json schemas = Schemas(tools);
+
   for (int round = 1; round <= s.max_rounds; ++round) {
     outcome.rounds = round;
     if (round == s.max_rounds) messages.push_back({{"role", "user"}, {"content", Prompt(s, "last_round.md")}});
-    ModelReply reply = model.Chat(s.conductor_model, messages, tools, "conductor");
+    ModelReply reply = model.Chat(s.conductor_model, messages, schemas, "conductor");
     trajectory.Add({{"type", "model"}, {"round", round}, {"ok", reply.ok}, {"message", reply.message},
                     {"usage", reply.usage}, {"error", reply.error}});
     if (!reply.ok) {
@@ -134,32 +120,18 @@ Outcome RunConductor(const Settings& s, Model& model, Trajectory& trajectory) {
       continue;
     }
 
-    bool budget_spent = false;
     for (const json& call : calls) {
       const std::string id = call.value("id", "");
       const std::string name = call.contains("function") ? call["function"].value("name", "") : "";
       const std::string raw = call.contains("function") ? call["function"].value("arguments", "") : "";
-      json args = json::parse(raw.empty() ? "{}" : raw, nullptr, false);
-      ToolOutput result;
-      if (!args.is_object()) {
-        result = {"the arguments are not a valid JSON object: " + raw.substr(0, 200) + "; call the tool again with valid JSON", true};
-      } else if (name == "bash") {
-        result = args.contains("command") && args["command"].is_string()
-                     ? RunBash(args["command"].get<std::string>(), s.workspace, s.bash_timeout_seconds, s.max_tool_output_bytes)
-                     : ToolOutput{"`command` (a string) is required", true};
-      } else if (name == "editor") {
-        result = editor.Run(args);
-      } else if (name == "consult_expert") {
-        result = {Consult(s, model, args, trajectory, &budget_spent), false};
-      } else if (name == "finish") {
+      json args;
+      ToolOutput result = Dispatch(tools, name, raw, &args);
+      if (finished) {
         outcome.status = "finished";
-        outcome.summary = args.value("summary", "");
         trajectory.Add({{"type", "finish"}, {"round", round}, {"summary", outcome.summary}});
         return outcome;
-      } else {
-        result = {"unknown tool '" + name + "'; the tools are bash, editor, consult_expert and finish", true};
       }
-      trajectory.Add({{"type", "tool"}, {"round", round}, {"name", name}, {"arguments", args.is_object() ? args : json(raw)},
+      trajectory.Add({{"type", "tool"}, {"round", round}, {"name", name}, {"arguments", args},
                       {"output", result.text}, {"is_error", result.is_error}});
       messages.push_back({{"role", "tool"}, {"tool_call_id", id}, {"content", (result.is_error ? "Error: " : "") + result.text}});
     }

@@ -55,7 +55,7 @@ int main() {
 
   const std::string socket = Env("LINEAGE_GATEWAY_SOCKET"), url = Env("LINEAGE_GATEWAY_URL");
   if (socket.empty() && url.empty()) return Fail("neither LINEAGE_GATEWAY_SOCKET nor LINEAGE_GATEWAY_URL is set");
-  conductor::Model model(socket, url, Env("LINEAGE_GATEWAY_TOKEN"), config.value("max_tokens", 4096));
+  conductor::GatewayModel model(socket, url, Env("LINEAGE_GATEWAY_TOKEN"), config.value("max_tokens", 4096));
   conductor::Trajectory trajectory(output_dir / "trajectory.jsonl");
   trajectory.Add({{"type", "start"}, {"instruction", s.instruction}, {"max_rounds", s.max_rounds}});
 

@@ -23,12 +23,12 @@ std::string ErrorMessage(const std::string& body) {
 
 }  // namespace
 
-Model::Model(std::string socket, std::string url, std::string token, int max_tokens)
+GatewayModel::GatewayModel(std::string socket, std::string url, std::string token, int max_tokens)
     : socket_(std::move(socket)), url_(std::move(url)), token_(std::move(token)), max_tokens_(max_tokens) {
   curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
-ModelReply Model::Chat(const std::string& model, const json& messages, const json& tools, const std::string& purpose) {
+ModelReply GatewayModel::Chat(const std::string& model, const json& messages, const json& tools, const std::string& purpose) {
   json request = {{"model", model}, {"messages", messages}, {"max_tokens", max_tokens_}};
   if (!tools.empty()) request["tools"] = tools;
   const std::string body = request.dump();

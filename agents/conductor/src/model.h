@@ -19,12 +19,19 @@ struct ModelReply {
 
 class Model {
  public:
-  // `socket` is the gateway's Unix socket; when empty, `url` (http://host:port) is used instead.
-  Model(std::string socket, std::string url, std::string token, int max_tokens);
-
+  virtual ~Model() = default;
   // One chat completion. `purpose` is recorded with the call (conductor, expert, meta_reasoning).
+  virtual ModelReply Chat(const std::string& model, const nlohmann::json& messages, const nlohmann::json& tools,
+                          const std::string& purpose) = 0;
+};
+
+// The model behind lineage's gateway.
+class GatewayModel : public Model {
+ public:
+  // `socket` is the gateway's Unix socket; when empty, `url` (http://host:port) is used instead.
+  GatewayModel(std::string socket, std::string url, std::string token, int max_tokens);
   ModelReply Chat(const std::string& model, const nlohmann::json& messages, const nlohmann::json& tools,
-                  const std::string& purpose);
+                  const std::string& purpose) override;
 
  private:
   std::string socket_, url_, token_;

@@ -24,15 +24,13 @@ std::string Clip(const std::string& text, size_t max_bytes) {
 
 ToolOutput RunBash(const std::string& command, const fs::path& cwd, int timeout_seconds, size_t max_output_bytes) {
   int out[2];
-  if (pipe(out) != 0) return {"cannot create a pipe", true};
+  if (pipe2(out, O_CLOEXEC) != 0) return {"cannot create a pipe", true};
   pid_t pid = fork();
   if (pid < 0) return {"cannot fork", true};
   if (pid == 0) {
     setpgid(0, 0);  // its own group, so a timeout kills what it started too
     dup2(out[1], 1);
     dup2(out[1], 2);
-    close(out[0]);
-    close(out[1]);
     int devnull = open("/dev/null", O_RDONLY);
     dup2(devnull, 0);
     if (chdir(cwd.c_str()) != 0) _exit(126);
@@ -41,28 +39,38 @@ ToolOutput RunBash(const std::string& command, const fs::path& cwd, int timeout_
   }
   close(out[1]);
   setpgid(pid, pid);
+  fcntl(out[0], F_SETFL, O_NONBLOCK);
 
+  // Read until bash exits (not until the pipe closes: a background job holds it open), then take what is
+  // already in the pipe.
   std::string output;
-  bool timed_out = false;
+  auto drain = [&] {  // what is in the pipe now, up to 1 MiB: a command that never stops writing is checked on
+    char buf[65536];
+    ssize_t n = 0;
+    for (int i = 0; i < 16 && (n = read(out[0], buf, sizeof buf)) > 0; ++i) {
+      // Keep reading so the command is not blocked, but hold at most twice the limit.
+      if (output.size() < 2 * max_output_bytes) output.append(buf, static_cast<size_t>(n));
+    }
+  };
+  int status = 0;
+  bool exited = false, timed_out = false;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_seconds);
-  for (;;) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
-    if (left <= 0) {
+  while (!exited) {
+    if (std::chrono::steady_clock::now() >= deadline) {
       timed_out = true;
       break;
     }
     pollfd p{out[0], POLLIN, 0};
-    if (poll(&p, 1, static_cast<int>(left)) <= 0) continue;
-    char buf[65536];
-    ssize_t n = read(out[0], buf, sizeof buf);
-    if (n <= 0) break;
-    // Keep reading so the command is not blocked, but hold at most twice the limit.
-    if (output.size() < 2 * max_output_bytes) output.append(buf, static_cast<size_t>(n));
+    poll(&p, 1, 50);  // wakes for output, or to check on bash
+    drain();
+    exited = waitpid(pid, &status, WNOHANG) == pid;
   }
-  kill(-pid, SIGKILL);
+  if (timed_out) {
+    kill(-pid, SIGKILL);
+    waitpid(pid, &status, 0);
+  }
+  drain();
   close(out[0]);
-  int status = 0;
-  waitpid(pid, &status, 0);
 
   std::string text = Clip(output, max_output_bytes);
   if (text.empty()) text = "(no output)\n";
@@ -229,6 +237,84 @@ ToolOutput Editor::Undo(const fs::path& path) {
   it->second.pop_back();
   if (!WriteText(path, before)) return {"cannot write " + path.string(), true};
   return {"undid the last edit of " + fs::relative(path, workspace_).string(), false};
+}
+
+json Schemas(const std::vector<Tool>& tools) {
+  json out = json::array();
+  for (const Tool& t : tools) {
+    json properties = json::object(), required = json::array();
+    for (const Tool::Arg& a : t.args) {
+      properties[a.name] = a.schema;
+      if (a.required) required.push_back(a.name);
+    }
+    out.push_back({{"type", "function"},
+                   {"function",
+                    {{"name", t.name},
+                     {"description", t.description},
+                     {"parameters", {{"type", "object"}, {"properties", properties}, {"required", required}}}}}});
+  }
+  return out;
+}
+
+namespace {
+
+bool HasType(const json& value, const std::string& type) {
+  if (type == "string") return value.is_string();
+  if (type == "integer") return value.is_number_integer();
+  if (type == "array") return value.is_array();
+  if (type == "object") return value.is_object();
+  return true;
+}
+
+}  // namespace
+
+ToolOutput Dispatch(const std::vector<Tool>& tools, const std::string& name, const std::string& raw, json* args) {
+  *args = json::parse(raw.empty() ? "{}" : raw, nullptr, false);
+  if (!args->is_object()) {
+    *args = raw;
+    return {"the arguments are not a valid JSON object: " + raw.substr(0, 200) + "; call the tool again with valid JSON", true};
+  }
+  const Tool* tool = nullptr;
+  std::string names;
+  for (const Tool& t : tools) {
+    if (t.name == name) tool = &t;
+    names += (names.empty() ? "" : ", ") + t.name;
+  }
+  if (!tool) return {"unknown tool '" + name + "'; the tools are " + names, true};
+  for (const Tool::Arg& a : tool->args) {
+    const std::string type = a.schema.value("type", "");
+    if (a.required && (!args->contains(a.name) || !HasType((*args)[a.name], type))) {
+      return {"`" + a.name + "` (" + (type == "integer" ? "an " : "a ") + type + ") is required", true};
+    }
+  }
+  return tool->run(*args);
+}
+
+Tool BashTool(const fs::path& workspace, int timeout_seconds, size_t max_output_bytes) {
+  return {"bash",
+          "Run a bash command in the repository (working directory). Returns when the command exits, with its output "
+          "(clipped) and exit code. A background job (cmd &) keeps running; redirect its output to a file to read it "
+          "later. Commands are killed after " + std::to_string(timeout_seconds) + " s.",
+          {{"command", {{"type", "string"}}, true}},
+          [=](const json& args) {
+            return RunBash(args["command"].get<std::string>(), workspace, timeout_seconds, max_output_bytes);
+          }};
+}
+
+Tool EditorTool(Editor& editor) {
+  return {"editor",
+          "View, create and edit files. Commands: view (a file with line numbers, or a directory two levels deep; "
+          "optional view_range [start, end], end -1 = to the end), create (path, file_text; fails if the file exists), "
+          "str_replace (path, old_str, new_str; old_str must match exactly once), insert (path, insert_line, new_str; "
+          "the text goes after that line, 0 = start), undo_edit (path).",
+          {{"command", {{"type", "string"}, {"enum", {"view", "create", "str_replace", "insert", "undo_edit"}}}, true},
+           {"path", {{"type", "string"}}, true},
+           {"file_text", {{"type", "string"}}},
+           {"old_str", {{"type", "string"}}},
+           {"new_str", {{"type", "string"}}},
+           {"insert_line", {{"type", "integer"}}},
+           {"view_range", {{"type", "array"}, {"items", {{"type", "integer"}}}}}},
+          [&editor](const json& args) { return editor.Run(args); }};
 }
 
 }  // namespace conductor

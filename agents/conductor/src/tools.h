@@ -1,7 +1,9 @@
-// The conductor's hands: a bash tool and a file editor, both confined to the workspace.
+// The conductor's hands: a bash tool and a file editor, both confined to the workspace, and the way every
+// tool is offered to the model: its schema and its handler declared together, in one Tool.
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -14,13 +16,42 @@ struct ToolOutput {
   bool is_error = false;
 };
 
+// A tool as the model sees it (name, description, JSON Schema of its arguments) and what runs it.
+struct Tool {
+  struct Arg {
+    std::string name;
+    nlohmann::json schema;  // {"type": "string"}, ...
+    bool required = false;
+  };
+  std::string name;
+  std::string description;
+  std::vector<Arg> args;
+  // Called with an object whose required arguments are present and of their schema's type.
+  std::function<ToolOutput(const nlohmann::json& args)> run;
+};
+
+// The tools in OpenAI's function-calling shape, for the request.
+nlohmann::json Schemas(const std::vector<Tool>& tools);
+
+// Runs the tool `name` on `raw` (the JSON text of its arguments, as the model sent it). An unknown tool,
+// arguments that are not a JSON object, or a required argument missing or of the wrong type come back as
+// errors that say what to send instead. `*args` gets the parsed arguments (or the raw text).
+ToolOutput Dispatch(const std::vector<Tool>& tools, const std::string& name, const std::string& raw,
+                    nlohmann::json* args);
+
 // Keeps the head and tail of `text` within `max_bytes`, with a visible marker where it was clipped.
 std::string Clip(const std::string& text, size_t max_bytes);
 
-// Runs `command` with bash in `cwd`; kills it (and its children) after `timeout_seconds`. Returns the
-// combined output, clipped, and the exit status.
+// Runs `command` with bash in `cwd` and returns when bash exits, with the combined output so far (clipped)
+// and the exit status. Background jobs (`cmd &`) keep running but are not waited for; their later output is
+// lost unless redirected to a file. After `timeout_seconds` bash and everything it started are killed.
 ToolOutput RunBash(const std::string& command, const std::filesystem::path& cwd, int timeout_seconds,
                    size_t max_output_bytes);
+
+// The bash tool and the editor tool over `editor`'s workspace.
+Tool BashTool(const std::filesystem::path& workspace, int timeout_seconds, size_t max_output_bytes);
+class Editor;
+Tool EditorTool(Editor& editor);
 
 // The editor tool: view, create, str_replace, insert, undo_edit. Paths are relative to the workspace (or
 // absolute inside it).
