@@ -768,7 +768,11 @@ class Fsck {
     sql::Stmt s(impl_.db,
                 "SELECT log_blob FROM evaluations WHERE log_blob IS NOT NULL UNION "
                 "SELECT request_blob FROM model_calls WHERE request_blob IS NOT NULL UNION "
-                "SELECT response_blob FROM model_calls WHERE response_blob IS NOT NULL");
+                "SELECT response_blob FROM model_calls WHERE response_blob IS NOT NULL UNION "
+                // Events name blobs too (a rejected build's log, a self-modification's transcript): any
+                // top-level "*_blob" string of their data.
+                "SELECT j.value FROM events, json_each(CASE WHEN json_valid(events.data) THEN events.data ELSE '{}' END) AS j "
+                "WHERE j.key LIKE '%\\_blob' ESCAPE '\\' AND j.type = 'text'");
     while (s.Step()) referenced.insert(s.Text(0));
     LINEAGE_RETURN_IF_ERROR(s.status());
     for (const std::string& hash : referenced) {

@@ -114,7 +114,7 @@ struct Evaluation {
   AgentId agent_id = 0;
   std::string suite, task_id;
   int stage = 1;
-  std::string outcome;  // solved | failed | empty_patch | error | timeout
+  std::string outcome;  // solved | failed | empty_patch | error | timeout | skipped
   std::optional<double> score;
   std::int64_t duration_ms = 0, patch_bytes = 0;
   std::string log_blob;  // hash in blobs/, or empty
@@ -126,7 +126,7 @@ struct ModelCall {
   std::optional<RunId> run_id;
   std::optional<AgentId> agent_id;
   std::string task_id;
-  std::string purpose;  // what lineage was doing: "diagnose", "self_modify", "evaluate", "agent_run", "bench"
+  std::string purpose;  // what lineage was doing: "diagnose", "self_modify", "evaluate", "agent_run", "manual"
   std::string label;    // the agent's own refinement (its X-Lineage-Purpose header), or empty
   std::string provider, model;
   std::int64_t input_tokens = 0, output_tokens = 0;

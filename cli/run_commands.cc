@@ -48,6 +48,7 @@ Status RunInForeground(Archive& archive, RunId run, bool unsafe) {
     return Status::FailedPrecondition("a daemon serves " + archive.home().string() +
                                       "; hand it the run instead (without --foreground)");
   }
+  LINEAGE_ASSIGN_OR_RETURN(UniqueFd home_lock, LockHomeForRuns(archive.home(), "run " + std::to_string(run) + " in the foreground"));
   LINEAGE_RETURN_IF_ERROR(RepairHome(archive));
   EvolutionOptions options;
   options.home = archive.home();

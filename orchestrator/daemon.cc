@@ -9,7 +9,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <list>
 #include <map>
 #include <memory>
@@ -127,14 +129,9 @@ class Daemon {
     std::thread thread;
   };
 
-  // One daemon per home: an exclusive lock held for the daemon's life.
+  // One daemon per home, and no foreground run beside it.
   Status LockHome() {
-    const fs::path lock_path = options_.home / "daemon.lock";
-    lock_fd_ = UniqueFd(open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
-    if (lock_fd_.get() < 0) return Status::IOError("cannot open " + lock_path.string());
-    if (flock(lock_fd_.get(), LOCK_EX | LOCK_NB) != 0) {
-      return Status::FailedPrecondition("another daemon already serves " + options_.home.string());
-    }
+    LINEAGE_ASSIGN_OR_RETURN(lock_fd_, LockHomeForRuns(options_.home, "a daemon"));
     return Status::OK();
   }
 
@@ -368,6 +365,22 @@ Result<RunState> ApplyControl(Archive& archive, RunId id, RunControl control) {
 Status RunDaemon(const DaemonOptions& options, const std::atomic<bool>& stop) {
   Daemon daemon(options);
   return daemon.Serve(stop);
+}
+
+Result<UniqueFd> LockHomeForRuns(const fs::path& home, const std::string& holder) {
+  const fs::path path = home / "daemon.lock";
+  UniqueFd fd(open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (fd.get() < 0) return Status::IOError("cannot open " + path.string() + ": " + std::strerror(errno));
+  if (flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+    auto who = ReadFile(path);
+    return Status::FailedPrecondition(home.string() + " is in use by " +
+                                      (who.ok() && !who->empty() ? *who : std::string("another lineage process")) +
+                                      "; one process runs a home's runs at a time (hand runs to the daemon)");
+  }
+  // Who holds it, for the next one's message; the lock itself is the flock.
+  const std::string me = holder + " (pid " + std::to_string(getpid()) + ")";
+  if (ftruncate(fd.get(), 0) == 0) (void)!pwrite(fd.get(), me.data(), me.size(), 0);
+  return fd;
 }
 
 }  // namespace lineage

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <condition_variable>
 #include <cstdlib>
+#include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -69,8 +70,9 @@ Result<std::string> ReadPrompt(const std::string& name, const std::vector<std::s
   const fs::path path = PromptsDir() / name;
   auto text = ReadFile(path);
   if (!text.ok()) {
+    const bool env = std::getenv("LINEAGE_PROMPTS") && *std::getenv("LINEAGE_PROMPTS");
     return Status::FailedPrecondition("the prompt template " + path.string() + " is missing (" + text.status().message() +
-                                      "); reinstall lineage, or point LINEAGE_DATA_DIR at its data");
+                                      (env ? "); LINEAGE_PROMPTS points there" : "); reinstall lineage, or point LINEAGE_DATA_DIR at its data"));
   }
   for (const std::string& key : placeholders) {
     if (text->find("{{" + key + "}}") == std::string::npos) {
@@ -87,12 +89,29 @@ Result<Prompts> LoadPrompts() {
   return p;
 }
 
-std::string Fill(std::string text, const std::string& key, const std::string& value) {
-  const std::string marker = "{{" + key + "}}";
-  for (std::size_t at = text.find(marker); at != std::string::npos; at = text.find(marker, at + value.size())) {
-    text.replace(at, marker.size(), value);
+// The template with each {{key}} replaced, in one pass over the template only: a value that holds
+// "{{problem}}" (an agent's source can) stays as it is.
+std::string Fill(const std::string& text, const std::map<std::string, std::string>& values) {
+  std::string out;
+  std::size_t at = 0;
+  for (std::size_t open; (open = text.find("{{", at)) != std::string::npos;) {
+    const std::size_t close = text.find("}}", open + 2);
+    if (close == std::string::npos) break;
+    auto it = values.find(text.substr(open + 2, close - open - 2));
+    out += text.substr(at, open - at);
+    out += it != values.end() ? it->second : text.substr(open, close + 2 - open);
+    at = close + 2;
   }
-  return text;
+  return out + text.substr(at);
+}
+
+// Whether two trees hold the same entries, whatever order they were read in (git's tree walk and a
+// directory walk order "a.txt" and "a/x" differently).
+bool SameTree(std::vector<TreeEntry> a, std::vector<TreeEntry> b) {
+  auto by_path = [](const TreeEntry& x, const TreeEntry& y) { return x.path < y.path; };
+  std::sort(a.begin(), a.end(), by_path);
+  std::sort(b.begin(), b.end(), by_path);
+  return a == b;
 }
 
 // The agent's source as the diagnosis model reads it: text files, small ones first, up to a cap.
@@ -166,7 +185,7 @@ struct Diagnosis {
 };
 
 struct Problem {
-  std::string kind;     // "failed_task" | "empty_patches" | "all_solved"
+  std::string kind;     // "failed_task" | "empty_patches" | "no_evaluations" | "all_solved"
   std::string task_id;  // empty for a systemic problem
   std::string text;     // for the diagnosis prompt
 };
@@ -198,9 +217,13 @@ class Evolution {
     }
     if (Status s = EvaluateSeed(); !s.ok()) return Fail(s);
     if (Status s = ResumeChildren(); !s.ok()) return Fail(s);
-    std::vector<std::thread> workers;
-    for (int i = 0; i < config_.children_in_flight; ++i) workers.emplace_back([this] { Worker(); });
-    for (std::thread& t : workers) t.join();
+    for (;;) {
+      std::vector<std::thread> workers;
+      for (int i = 0; i < config_.children_in_flight; ++i) workers.emplace_back([this] { Worker(); });
+      for (std::thread& t : workers) t.join();
+      if (!fatal_.ok() || !ResumedWhileDraining()) break;
+      stop_reason_.clear();  // a pause undone before it completed: a full set of workers goes on
+    }
     gateway_->Stop();
     if (!fatal_.ok()) return Fail(fatal_);
     return Finish();
@@ -246,6 +269,7 @@ class Evolution {
     LINEAGE_ASSIGN_OR_RETURN(std::vector<Agent> agents, archive_.ListAgents(run_.id));
     for (const Agent& a : agents) {
       // A child whose commit never happened (marked failed by fsck) was never made; its attempt is redone.
+      if (a.id == *run_.seed_agent_id) continue;  // a seed may have a parent; it is no child of this run
       if (a.parent_id && a.state != AgentState::kFailed && a.state != AgentState::kPending) ++made_;
     }
     return Status::OK();
@@ -287,7 +311,7 @@ class Evolution {
   Status ResumeChildren() {
     LINEAGE_ASSIGN_OR_RETURN(std::vector<Agent> agents, archive_.ListAgents(run_.id));
     for (Agent& a : agents) {
-      if (!a.parent_id) continue;
+      if (!a.parent_id || a.id == *run_.seed_agent_id) continue;
       if (a.state == AgentState::kCommitted || a.state == AgentState::kBuilt || a.state == AgentState::kEvaluating) {
         Progress("agent " + std::to_string(a.id) + ": resuming (" + StateName(a.state) + ")");
         LINEAGE_RETURN_IF_ERROR(FinishChild(a));
@@ -415,7 +439,13 @@ class Evolution {
       return Attempt{Attempt::End::kRedo, "agent " + std::to_string(modifier) + " no longer builds"};
     }
     std::vector<TreeEntry> child_tree = std::move(modification->tree);
-    const bool empty = parent_tree == child_tree;
+    std::string unusable = modification->unreadable;
+    for (const TreeEntry& e : child_tree) {
+      // A file named .git, say: ReadTree passes it, the archive would refuse it.
+      if (Status s = ValidateTreePath(e.path); unusable.empty() && !s.ok()) unusable = s.message();
+    }
+    if (!unusable.empty()) child_tree = parent_tree;
+    const bool empty = SameTree(parent_tree, child_tree);
     Archive::ChildOptions child_options;
     child_options.name = "child of " + std::to_string(parent);
     child_options.run = run_.id;
@@ -424,10 +454,9 @@ class Evolution {
     child_options.allow_empty = empty;
     if (empty) {
       child_options.state = AgentState::kRejected;
-      child_options.reason = modification->unreadable.empty()
+      child_options.reason = unusable.empty()
                                  ? "empty change: the self-modification left the source as it was"
-                                 : "unusable change: lineage will not read what the self-modification left: " +
-                                       modification->unreadable;
+                                 : "unusable change: lineage will not read what the self-modification left: " + unusable;
     }
     LINEAGE_ASSIGN_OR_RETURN(Agent child, archive_.AddChild(parent, std::move(child_tree), child_options));
     {
@@ -446,12 +475,15 @@ class Evolution {
   // else a task it failed (chosen at random), else one it solved.
   Result<Problem> ChooseProblem(AgentId parent) {
     LINEAGE_ASSIGN_OR_RETURN(std::vector<Evaluation> evaluations, archive_.ListEvaluations(parent));
-    std::vector<const Evaluation*> failed, solved;
+    std::vector<const Evaluation*> failed, solved, empty_patches;
     int empty = 0, attempted = 0;
     for (const Evaluation& e : evaluations) {
       if (e.outcome == outcome::kSkipped) continue;
       ++attempted;
-      if (e.outcome == outcome::kEmptyPatch) ++empty;
+      if (e.outcome == outcome::kEmptyPatch) {
+        ++empty;
+        empty_patches.push_back(&e);
+      }
       (e.outcome == outcome::kSolved ? solved : failed).push_back(&e);
     }
     Problem p;
@@ -459,7 +491,7 @@ class Evolution {
       p.kind = "empty_patches";
       p.text = "A systemic problem: on " + std::to_string(empty) + " of its " + std::to_string(attempted) +
                " tasks the agent changed no file at all (an empty patch), which can never solve a task.\n";
-      if (!failed.empty()) p.text += "\nOne such task's log:\n" + TaskLog(*failed.front());
+      p.text += "\nOne such task's log:\n" + TaskLog(*empty_patches.front());
       return p;
     }
     const std::vector<const Evaluation*>& pool = failed.empty() ? solved : failed;
@@ -482,18 +514,39 @@ class Evolution {
     return p;
   }
 
+  // A task's log for the diagnosis prompt, within kMaxLogBytes: what the agent said, its patch and the test
+  // output first (they show what went wrong), then the end of its trajectory in what room is left.
   std::string TaskLog(const Evaluation& e) {
     std::string log = "task " + e.task_id + " (suite " + e.suite + "), outcome " + e.outcome + "\n";
-    if (!e.log_blob.empty()) {
-      auto blob = archive_.GetBlob(e.log_blob);
-      if (blob.ok()) log += ClipText(*blob, kMaxLogBytes);
+    auto blob = e.log_blob.empty() ? Result<std::string>(Status::NotFound("no log")) : archive_.GetBlob(e.log_blob);
+    if (!blob.ok()) return log;
+    const json j = JsonNesting(*blob) > kMaxNesting ? json() : json::parse(*blob, nullptr, false);
+    if (!j.is_object()) return log + ClipText(*blob, kMaxLogBytes);
+    auto text = [](const json& v) { return v.is_string() ? v.get<std::string>() : v.is_null() ? "" : v.dump(); };
+    if (!text(j.value("detail", json())).empty()) log += "detail: " + text(j["detail"]) + "\n";
+    if (j.contains("agent") && j["agent"].is_object()) {
+      const json& a = j["agent"];
+      log += "the agent ended " + text(a.value("status", json())) + " after " + text(a.value("rounds", json())) +
+             " rounds: " + ClipText(text(a.value("summary", json())), 2048) + "\n";
     }
-    return log;
+    log += "\nThe agent's patch:\n" + ClipText(text(j.value("patch", json())), kMaxLogBytes / 4) + "\n";
+    if (j.contains("tests") && j["tests"].is_object()) {
+      log += "\nThe test output:\n" + ClipText(text(j["tests"].value("output", json())), kMaxLogBytes / 4) + "\n";
+    }
+    if (j.contains("trajectory") && j["trajectory"].is_array() && log.size() < kMaxLogBytes) {
+      std::string steps;
+      const json& t = j["trajectory"];
+      for (std::size_t i = t.size(); i-- > 0 && steps.size() < kMaxLogBytes - log.size();) {
+        steps.insert(0, ClipText(text(t[i]), 4096) + "\n");
+      }
+      log += "\nThe end of the agent's trajectory (one step per line):\n" + steps;
+    }
+    return ClipText(log, kMaxLogBytes + 4096);
   }
 
   Diagnosis Diagnose(AgentId parent, const std::vector<TreeEntry>& tree, const Problem& problem) {
     const std::string prompt =
-        Fill(Fill(prompts_.diagnose, "agent_source", SourceListing(tree)), "problem", problem.text);
+        Fill(prompts_.diagnose, {{"agent_source", SourceListing(tree)}, {"problem", problem.text}});
     llm::ChatRequest request;
     request.messages = {llm::Message::User(prompt)};
     Diagnosis last{json(), Diagnosis::Refusal::kModelFault, "no diagnosis attempted"};
@@ -544,7 +597,7 @@ class Evolution {
     AgentRunOptions run;
     run.home = options_.home;
     run.workspace = workspace;
-    run.instruction = Fill(prompts_.self_modify, "problem_statement", statement);
+    run.instruction = Fill(prompts_.self_modify, {{"problem_statement", statement}});
     run.task_id = "self-modify";
     run.models = agent_models_;
     run.max_rounds = config_.max_rounds;
@@ -612,21 +665,35 @@ class Evolution {
   }
 
   // --- Ending -------------------------------------------------------------------------------------------
+  // The workers stopped for a pause or a stop that has since been undone (`run resume` while pausing), and
+  // children remain to be made.
+  bool ResumedWhileDraining() {
+    if (stop_reason_ != StateName(RunState::kPausing) && stop_reason_ != StateName(RunState::kStopping)) return false;
+    auto now = archive_.GetRun(run_.id);
+    return now.ok() && now->state == RunState::kRunning && made_ < config_.children;
+  }
+
   Result<RunState> Finish() {
-    LINEAGE_ASSIGN_OR_RETURN(class Run now, archive_.GetRun(run_.id));
-    RunState state = RunState::kFinished;
-    if (now.state == RunState::kPausing) state = RunState::kPaused;
-    else if (now.state == RunState::kStopping) state = RunState::kStopped;
-    else if (stop_reason_ == "stop requested") state = RunState::kRunning;  // resumed when the daemon returns
-    else if (low_disk_) state = RunState::kPaused;
-    const json data = {{"children_made", made_}, {"reason", stop_reason_}};
-    if (state == RunState::kRunning) {
-      Note("run.interrupted", data);
+    // The state is read and then written: a pause or stop landing in between makes the write refused, and
+    // the decision is made again from the new state.
+    for (int tries = 0;; ++tries) {
+      LINEAGE_ASSIGN_OR_RETURN(class Run now, archive_.GetRun(run_.id));
+      RunState state = RunState::kFinished;
+      if (now.state == RunState::kPausing) state = RunState::kPaused;
+      else if (now.state == RunState::kStopping) state = RunState::kStopped;
+      else if (stop_reason_ == "stop requested") state = RunState::kRunning;  // resumed when the daemon returns
+      else if (low_disk_) state = RunState::kPaused;
+      const json data = {{"children_made", made_}, {"reason", stop_reason_}};
+      if (state == RunState::kRunning) {
+        Note("run.interrupted", data);
+        return state;
+      }
+      Status written = archive_.SetRunState(run_.id, state, data.dump());
+      if (written.code() == Status::Code::kFailedPrecondition && tries < 3) continue;
+      LINEAGE_RETURN_IF_ERROR(written);
+      Progress(std::string("run.") + StateName(state) + " " + data.dump());
       return state;
     }
-    LINEAGE_RETURN_IF_ERROR(archive_.SetRunState(run_.id, state, data.dump()));
-    Progress(std::string("run.") + StateName(state) + " " + data.dump());
-    return state;
   }
 
   Result<RunState> Fail(const Status& why) {
@@ -681,6 +748,8 @@ class Evolution {
 
 }  // namespace
 
+Status CheckPromptTemplates() { return LoadPrompts().status(); }
+
 fs::path PromptsDir() {
   if (const char* env = std::getenv("LINEAGE_PROMPTS"); env && *env) return env;
   return DataDir() / "prompts";
@@ -694,7 +763,13 @@ Result<RunId> CreateRun(Archive& archive, const RunConfig& config) {
     seed = imported.id;
   } else {
     seed = std::stoll(config.seed_agent);
-    LINEAGE_RETURN_IF_ERROR(archive.GetAgent(seed).status().WithContext(config.source + ": seed_agent"));
+    auto agent = archive.GetAgent(seed);
+    LINEAGE_RETURN_IF_ERROR(agent.status().WithContext(config.source + ": seed_agent"));
+    if (agent->state != AgentState::kAdmitted && agent->state != AgentState::kCommitted) {
+      return Status::InvalidArgument(config.source + ": seed_agent: agent " + config.seed_agent + " is " +
+                                     StateName(agent->state) + (agent->reason.empty() ? "" : " (" + agent->reason + ")") +
+                                     "; a run starts from an admitted agent, or a committed one it evaluates first");
+    }
   }
   json stored = {{"source", config.source},
                  {"base_dir", fs::absolute(config.source).parent_path().string()},

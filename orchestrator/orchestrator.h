@@ -45,6 +45,7 @@
 
 #include "archive/archive.h"
 #include "base/status.h"
+#include "base/unique_fd.h"
 #include "evaluators/stages.h"
 #include "llm/llm.h"
 #include "sandbox/sandbox.h"
@@ -109,8 +110,9 @@ Status OverrideModels(RunConfig& config, const std::filesystem::path& file);
 // The same from the file's text (`source` names it in messages).
 Status OverrideModelsText(RunConfig& config, const std::string& text, const std::string& source);
 
-// The checks that need the world: the seed agent's agent.toml, every suite opens, every stage selects
-// tasks. `lineage run validate` and `lineage run start` run them before anything starts.
+// The checks that need the world: the prompt templates (CheckPromptTemplates), the seed agent's agent.toml,
+// every suite opens, every stage selects tasks. `lineage run validate` and `lineage run start` run them
+// before anything starts.
 Status CheckRunConfig(const RunConfig& config);
 
 // ---- The evolution loop ---------------------------------------------------------------------------------
@@ -133,8 +135,13 @@ struct EvolutionOptions {
   std::function<std::int64_t()> clock;
 };
 
+// One process at a time runs a home's runs (a daemon, or `run start|resume --foreground`): it holds an
+// exclusive lock on HOME/daemon.lock for its life, and repairs the home only once it has it. Another gets
+// FailedPrecondition naming the holder (`holder` is how this one describes itself: "daemon", "run 3").
+Result<UniqueFd> LockHomeForRuns(const std::filesystem::path& home, const std::string& holder);
+
 // Finishes what an interrupted process left half-written in the home (Archive::Fsck with repair). Call it
-// before resuming runs, while no other process writes to the home.
+// before resuming runs, holding LockHomeForRuns.
 Status RepairHome(Archive& archive);
 
 // Runs or resumes `run` (queued, or running when the process running it was killed) until it finishes,
@@ -147,6 +154,8 @@ Result<RunState> RunEvolution(Archive& archive, RunId run, const EvolutionOption
 // are in docs/runs.md): $LINEAGE_PROMPTS, else DataDir()/prompts. A run whose templates are missing, or lack
 // a placeholder, fails as it starts, naming the file.
 std::filesystem::path PromptsDir();
+// FailedPrecondition naming the template that is missing or lacks a placeholder.
+Status CheckPromptTemplates();
 
 // ---- The daemon -------------------------------------------------------------------------------------------
 

@@ -229,6 +229,7 @@ Result<RunConfig> LoadRunConfig(const fs::path& file) {
 }
 
 Status CheckRunConfig(const RunConfig& config) {
+  LINEAGE_RETURN_IF_ERROR(CheckPromptTemplates());
   std::error_code ec;
   if (fs::is_directory(config.seed_agent, ec)) {
     auto tree = ReadTree(config.seed_agent);

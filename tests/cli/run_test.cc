@@ -185,7 +185,7 @@ TEST_CASE("the daemon runs a handed-over run, resumes it after kill -9, and stop
   for (int i = 0; i < 100 && !fs::exists(home / "daemon.sock"); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   auto second = RunLineage(home, {"daemon"});
   CHECK(second.exit_code == 1);
-  CHECK_THAT(second.err, Catch::Contains("another daemon already serves"));
+  CHECK_THAT(second.err, Catch::Contains("is in use by a daemon (pid " + std::to_string(daemon) + ")"));
 
   auto start = RunLineage(home, {"run", "start", (dir / "run.toml").string()});
   INFO(start.err);
@@ -242,6 +242,26 @@ TEST_CASE("pause and stop are recorded while no daemon runs, and refused when th
   }
   auto missing = RunLineage(home, {"run", "status", "9"});
   CHECK(missing.exit_code == 1);
+}
+
+TEST_CASE("while a foreground run goes on, neither a daemon nor a second foreground process takes the home") {
+  auto fake = test::StartFakeModel(/*delay_ms=*/150);
+  TempDir dir;
+  WriteFile(dir / "run.toml", test::RunToml(fake->url(), 2, 1));
+  const fs::path home = dir / "home";
+  pid_t pid = test::SpawnCommand(test::LineageArgv(home, {"run", "start", (dir / "run.toml").string(), "--foreground"}));
+  REQUIRE(WaitForRun(home, [](const json& s) { return s["status"] == "running"; }, 60));
+  auto daemon = RunLineage(home, {"daemon"});
+  CHECK(daemon.exit_code == 1);
+  CHECK_THAT(daemon.err, Catch::Contains("is in use by run 1 in the foreground (pid " + std::to_string(pid) + ")"));
+  auto second = RunLineage(home, {"run", "resume", "1", "--foreground"});
+  CHECK(second.exit_code == 1);
+  CHECK_THAT(second.err, Catch::Contains("is in use by run 1 in the foreground"));
+  int status = 0;
+  waitpid(pid, &status, 0);
+  CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 0));
+  auto fsck = RunLineage(home, {"fsck"});
+  CHECK(fsck.exit_code == 0);
 }
 
 // A connection to the daemon's control socket.

@@ -299,5 +299,39 @@ TEST_CASE("fast: a missing prompt template fails the run as it starts, naming th
   CHECK_THAT(ended.status().message(), Catch::Contains("lacks its placeholder {{agent_source}}"));
 }
 
+TEST_CASE("fast: a workspace left as it was, or holding a file no tree may hold, rejects the child, never the run") {
+  World w({"empty", "dotgit", "good"}, 3);
+  auto ended = w.Evolve();
+  INFO(ended.status().ToString());
+  REQUIRE(ended.ok());
+  CHECK(*ended == RunState::kFinished);
+  const std::vector<Agent> children = w.Children();
+  REQUIRE(children.size() == 3);
+  CHECK(children[0].reason == "empty change: the self-modification left the source as it was");
+  CHECK_THAT(children[1].reason, Catch::StartsWith("unusable change: ") && Catch::Contains(".git"));
+  CHECK(children[2].state == AgentState::kAdmitted);
+}
+
+TEST_CASE("fast: a run cannot start from a rejected agent, and says so before storing anything") {
+  World w({"good"}, 1);
+  auto rejected = w.archive->AddChild(*w.archive->GetRun(w.run)->seed_agent_id,
+                                      {{"agent.toml", TreeEntry::Kind::kFile, "protocol = 1\n"}},
+                                      Archive::ChildOptions{.name = "broken", .state = AgentState::kRejected,
+                                                            .reason = "build failed (exit 1)"});
+  REQUIRE(rejected.ok());
+  test::WriteFile(w.dir / "run2.toml", test::FastRunToml(w.dir.path(), w.model->url(), 1));
+  std::string toml = test::ReadFileOrDie(w.dir / "run2.toml");
+  toml.replace(toml.find("seed_agent = \""), toml.find('\n', toml.find("seed_agent")) - toml.find("seed_agent = \""),
+               "seed_agent = " + std::to_string(rejected->id));
+  test::WriteFile(w.dir / "run2.toml", toml);
+  auto config = LoadRunConfig(w.dir / "run2.toml");
+  REQUIRE(config.ok());
+  const std::size_t runs_before = w.archive->ListRuns()->size();
+  auto second = CreateRun(*w.archive, *config);
+  REQUIRE_FALSE(second.ok());
+  CHECK_THAT(second.status().message(), Catch::Contains("is rejected (build failed (exit 1))"));
+  CHECK(w.archive->ListRuns()->size() == runs_before);
+}
+
 }  // namespace
 }  // namespace lineage

@@ -26,7 +26,8 @@ namespace lineage::test {
 //   build      fails (exit 2) when the agent's tree holds BROKEN, else succeeds;
 //   agent run  a self-modification applies its instruction's "MODE: <mode>": good appends to notes.md,
 //              empty changes nothing, break writes BROKEN, noop writes mode.txt (the agent then leaves
-//              benchmark tasks alone), fifo leaves a FIFO lineage will not read. A benchmark task is
+//              benchmark tasks alone), fifo leaves a FIFO lineage will not read, dotgit a file named
+//              .git. A benchmark task is
 //              answered (answer.txt holds 42) unless the agent's tree holds mode.txt;
 //   scoring    writes a JUnit report in which test_answer passes when the workspace holds the answer.
 class ScriptedSandbox : public Sandbox {
@@ -108,6 +109,8 @@ class ScriptedSandbox : public Sandbox {
       WriteFile(workspace / "mode.txt", "noop\n");
     } else if (mode == "fifo") {
       REQUIRE(::mkfifo((workspace / "pipe").c_str(), 0600) == 0);
+    } else if (mode == "dotgit") {
+      WriteFile(workspace / ".git", "gitdir: /etc\n");  // a file, which no tree may hold
     }
     Finished(spec);
   }
@@ -142,6 +145,9 @@ inline void WriteFastWorld(const std::filesystem::path& dir) {
   WriteFile(dir / "seed" / "agent.toml",
             "protocol = 1\nname = \"scripted\"\n[build]\ncommand = \"build\"\n[run]\ncommand = \"run\"\n");
   WriteFile(dir / "seed" / "notes.md", "notes\n");
+  // git orders "lib.txt" before "lib/x.txt", a directory walk after: the loop must not care.
+  WriteFile(dir / "seed" / "lib.txt", "a file\n");
+  WriteFile(dir / "seed" / "lib" / "x.txt", "a file in a directory\n");
 }
 
 // A run configuration over the fast world; `extra` is appended (a [budget] key, say).

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <fstream>
 #include <sstream>
+#include <stdexcept>
 
 #include "tools.h"
 
@@ -20,8 +21,10 @@ void Trajectory::Add(json step) {
 
 namespace {
 
+// A prompt file. A missing one stops the conductor (main reports it): an empty prompt would fail quietly.
 std::string Prompt(const Settings& s, const std::string& name) {
   std::ifstream in(s.prompts / name);
+  if (!in) throw std::runtime_error("the prompt file " + (s.prompts / name).string() + " is missing");
   std::ostringstream text;
   text << in.rdbuf();
   return text.str();

@@ -38,6 +38,7 @@ class Trajectory {
   std::ofstream out_;
 };
 
+// Throws std::runtime_error when a prompt file is missing.
 Outcome RunConductor(const Settings& settings, Model& model, Trajectory& trajectory);
 
 }  // namespace conductor

@@ -59,7 +59,12 @@ int main() {
   conductor::Trajectory trajectory(output_dir / "trajectory.jsonl");
   trajectory.Add({{"type", "start"}, {"instruction", s.instruction}, {"max_rounds", s.max_rounds}});
 
-  conductor::Outcome outcome = conductor::RunConductor(s, model, trajectory);
+  conductor::Outcome outcome;
+  try {
+    outcome = conductor::RunConductor(s, model, trajectory);
+  } catch (const std::exception& e) {
+    return Fail(e.what());
+  }
   json result = {{"status", outcome.status}, {"summary", outcome.summary}, {"rounds", outcome.rounds}};
   std::ofstream(output_dir / "result.json") << result.dump(2) << "\n";
   std::printf("conductor: %s after %d rounds\n", outcome.status.c_str(), outcome.rounds);

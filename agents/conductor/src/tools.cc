@@ -26,7 +26,11 @@ ToolOutput RunBash(const std::string& command, const fs::path& cwd, int timeout_
   int out[2];
   if (pipe2(out, O_CLOEXEC) != 0) return {"cannot create a pipe", true};
   pid_t pid = fork();
-  if (pid < 0) return {"cannot fork", true};
+  if (pid < 0) {
+    close(out[0]);
+    close(out[1]);
+    return {"cannot fork", true};
+  }
   if (pid == 0) {
     setpgid(0, 0);  // its own group, so a timeout kills what it started too
     dup2(out[1], 1);
@@ -44,6 +48,7 @@ ToolOutput RunBash(const std::string& command, const fs::path& cwd, int timeout_
   // Read until bash exits (not until the pipe closes: a background job holds it open), then take what is
   // already in the pipe.
   std::string output;
+  bool eof = false;  // every writer closed the pipe (bash may still run, its output sent elsewhere)
   auto drain = [&] {  // what is in the pipe now, up to 1 MiB: a command that never stops writing is checked on
     char buf[65536];
     ssize_t n = 0;
@@ -51,6 +56,7 @@ ToolOutput RunBash(const std::string& command, const fs::path& cwd, int timeout_
       // Keep reading so the command is not blocked, but hold at most twice the limit.
       if (output.size() < 2 * max_output_bytes) output.append(buf, static_cast<size_t>(n));
     }
+    if (n == 0) eof = true;
   };
   int status = 0;
   bool exited = false, timed_out = false;
@@ -61,15 +67,15 @@ ToolOutput RunBash(const std::string& command, const fs::path& cwd, int timeout_
       break;
     }
     pollfd p{out[0], POLLIN, 0};
-    poll(&p, 1, 50);  // wakes for output, or to check on bash
-    drain();
+    poll(&p, eof ? 0 : 1, 50);  // wakes for output, or to check on bash; after end of file, only waits
+    if (!eof) drain();
     exited = waitpid(pid, &status, WNOHANG) == pid;
   }
   if (timed_out) {
     kill(-pid, SIGKILL);
     waitpid(pid, &status, 0);
   }
-  drain();
+  if (!eof) drain();
   close(out[0]);
 
   std::string text = Clip(output, max_output_bytes);
@@ -293,8 +299,8 @@ ToolOutput Dispatch(const std::vector<Tool>& tools, const std::string& name, con
 Tool BashTool(const fs::path& workspace, int timeout_seconds, size_t max_output_bytes) {
   return {"bash",
           "Run a bash command in the repository (working directory). Returns when the command exits, with its output "
-          "(clipped) and exit code. A background job (cmd &) keeps running; redirect its output to a file to read it "
-          "later. Commands are killed after " + std::to_string(timeout_seconds) + " s.",
+          "(clipped) and exit code. A background job keeps running only with its output redirected "
+          "(cmd > log 2>&1 &); read the file later. Commands are killed after " + std::to_string(timeout_seconds) + " s.",
           {{"command", {{"type", "string"}}, true}},
           [=](const json& args) {
             return RunBash(args["command"].get<std::string>(), workspace, timeout_seconds, max_output_bytes);

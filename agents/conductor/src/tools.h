@@ -43,8 +43,9 @@ ToolOutput Dispatch(const std::vector<Tool>& tools, const std::string& name, con
 std::string Clip(const std::string& text, size_t max_bytes);
 
 // Runs `command` with bash in `cwd` and returns when bash exits, with the combined output so far (clipped)
-// and the exit status. Background jobs (`cmd &`) keep running but are not waited for; their later output is
-// lost unless redirected to a file. After `timeout_seconds` bash and everything it started are killed.
+// and the exit status. Background jobs (`cmd &`) are not waited for; one that writes to the output after
+// bash exits gets SIGPIPE, so it must redirect its output to a file. After `timeout_seconds` bash and
+// everything it started are killed.
 ToolOutput RunBash(const std::string& command, const std::filesystem::path& cwd, int timeout_seconds,
                    size_t max_output_bytes);
 

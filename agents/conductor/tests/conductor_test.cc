@@ -134,5 +134,13 @@ TEST_CASE("bad tool calls come back as errors the model can act on, and the run 
   CHECK(tool_result(3) == "Error: `command` (a string) is required");
 }
 
+TEST_CASE("a missing prompt file stops the conductor, naming it, rather than sending an empty prompt") {
+  Fixture f;
+  f.settings.prompts = f.ws / "no-prompts";
+  ScriptedModel model({Call("finish", {{"summary", "done"}})});
+  CHECK_THROWS_WITH(f.Run(model), Catch::Contains("no-prompts/system.md is missing"));
+  CHECK(model.requests.empty());
+}
+
 }  // namespace
 }  // namespace conductor

@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <cstdlib>
+#include <ctime>
 #include <fstream>
 #include <sstream>
 
@@ -44,6 +45,15 @@ TEST_CASE("bash returns when the command exits, while a background job keeps run
   RunBash("(sleep 0.2; echo later > bg.log) &", ws.path, 10, 16000);
   ToolOutput later = RunBash("sleep 1; cat bg.log", ws.path, 10, 16000);
   CHECK(later.text.find("later") != std::string::npos);
+}
+
+TEST_CASE("bash waits for a command that closed its output, without spinning") {
+  TempDir ws;
+  const std::clock_t cpu_before = std::clock();
+  ToolOutput r = RunBash("exec >/dev/null 2>&1; sleep 1", ws.path, 10, 16000);
+  CHECK(r.text.find("[exit code 0]") != std::string::npos);
+  // Polling a closed pipe returns at once, forever: the loop must stop polling it, not burn a core.
+  CHECK(static_cast<double>(std::clock() - cpu_before) / CLOCKS_PER_SEC < 0.5);
 }
 
 TEST_CASE("bash reports the exit code, kills a command at its timeout, and clips what never stops") {
