@@ -468,6 +468,23 @@ Result<Archive::Spend> Archive::RunSpend(RunId run) {
   return Spend{s.Int(0), s.Double(1), s.Int(2)};
 }
 
+Result<Archive::SpendBreakdown> Archive::RunSpendBreakdown(RunId run) {
+  std::lock_guard lock(impl_->mu);
+  sql::Stmt s(impl_->db,
+              "SELECT purpose, outcome = 'ok', COALESCE(SUM(input_tokens + output_tokens), 0), COALESCE(SUM(cost_usd), 0), "
+              "COUNT(*) FROM model_calls WHERE run_id = ? GROUP BY purpose, outcome = 'ok'");
+  s.Bind(1, run);
+  SpendBreakdown out;
+  while (s.Step()) {
+    Spend& into = s.Int(1) ? out.by_purpose[s.Text(0)] : out.failed;
+    into.tokens += s.Int(2);
+    into.cost_usd += s.Double(3);
+    into.calls += s.Int(4);
+  }
+  LINEAGE_RETURN_IF_ERROR(s.status());
+  return out;
+}
+
 Status Archive::SetRunState(RunId id, RunState to, const std::string& event_data) {
   std::lock_guard lock(impl_->mu);
   sql::Transaction txn(impl_->db);
@@ -493,6 +510,20 @@ Status Archive::SetRunState(RunId id, RunState to, const std::string& event_data
   LINEAGE_RETURN_IF_ERROR(s.Run());
   LINEAGE_RETURN_IF_ERROR(impl_->AppendEventLocked(
       {0, id, std::nullopt, std::string("run.") + StateName(to), TransitionData(event_data, from.c_str(), ""), now}));
+  return txn.Commit();
+}
+
+Status Archive::SetRunConfig(RunId id, const std::string& config, std::optional<int> children_wanted,
+                             const std::string& event_data) {
+  std::lock_guard lock(impl_->mu);
+  sql::Transaction txn(impl_->db);
+  LINEAGE_RETURN_IF_ERROR(txn.status());
+  const std::int64_t now = NowMillis();
+  sql::Stmt s(impl_->db, "UPDATE runs SET config = ?, children_wanted = ?, updated_at = ? WHERE id = ?");
+  s.Bind(1, config).Bind(2, children_wanted).Bind(3, now).Bind(4, id);
+  LINEAGE_RETURN_IF_ERROR(s.Run());
+  if (impl_->db.Changes() == 0) return Status::NotFound("run " + std::to_string(id) + " does not exist");
+  LINEAGE_RETURN_IF_ERROR(impl_->AppendEventLocked({0, id, std::nullopt, "run.configured", event_data, now}));
   return txn.Commit();
 }
 

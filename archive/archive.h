@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -47,14 +48,15 @@ using RunId = std::int64_t;
 enum class AgentState { kPending, kCommitted, kBuilt, kEvaluating, kAdmitted, kRejected, kFailed };
 
 // A run:
-//   queued ──► running ──► finished
+//   queued ──► running ──► finished ──► queued (a budget raised)
 //     │          ├──► pausing ──► paused ──► queued (resume) | stopped
 //     │          │      └──► running (resumed while draining)
 //     │          ├──► stopping ──► stopped
 //     │          ├──► paused (the home's disk ran low)
 //     │          └──► failed ──► queued (resume) | stopped
 //     └──► paused | stopped | failed
-// pausing and stopping may also fail. finished and stopped are final; a failed run may be resumed.
+// pausing and stopping may also fail (and the paused run of faults: docs/runs.md). stopped is final; a
+// failed run may be resumed, a finished one given a higher budget.
 enum class RunState { kQueued, kRunning, kPausing, kPaused, kStopping, kStopped, kFinished, kFailed };
 
 // The names stored in the archive and shown to people: "pending", "committed", ... "queued", "running", ...
@@ -67,8 +69,8 @@ std::optional<RunState> ParseRunState(std::string_view name);
 bool MayFollow(AgentState from, AgentState to);
 bool MayFollow(RunState from, RunState to);
 bool IsFinal(AgentState state);
-bool IsFinal(RunState state);  // finished, stopped
-// A run that will do nothing more unless someone resumes it: final, or failed.
+bool IsFinal(RunState state);  // stopped
+// A run that will do nothing more unless someone resumes it or raises its budget: finished, stopped, failed.
 bool HasEnded(RunState state);
 
 struct StageScore {
@@ -241,6 +243,10 @@ class Archive {
   Status SetAgentState(AgentId id, AgentState to, const std::string& reason = "", const std::string& event_data = "{}",
                        std::optional<RunId> event_run = std::nullopt);
   Status SetRunState(RunId id, RunState to, const std::string& event_data = "{}");
+  // Replaces a run's stored configuration and the children it wants (a budget raised), with a run.configured
+  // event whose data is `event_data`.
+  Status SetRunConfig(RunId id, const std::string& config, std::optional<int> children_wanted,
+                      const std::string& event_data = "{}");
   Status RecordStageScore(AgentId id, const StageScore& stage);
   // Replaces any earlier evaluation of the same agent, suite and task (a retried evaluation).
   Result<std::int64_t> RecordEvaluation(const Evaluation& evaluation);
@@ -255,6 +261,12 @@ class Archive {
     std::int64_t calls = 0;
   };
   Result<Spend> RunSpend(RunId run);
+  // The run's spend by purpose ("diagnose", "self_modify", "evaluate"), and what went to calls that failed.
+  struct SpendBreakdown {
+    std::map<std::string, Spend> by_purpose;
+    Spend failed;
+  };
+  Result<SpendBreakdown> RunSpendBreakdown(RunId run);
   Result<std::int64_t> AppendEvent(const Event& event);
   Result<std::vector<Event>> ListEvents(std::optional<RunId> run);
 

@@ -39,7 +39,7 @@ constexpr std::array<std::pair<A, A>, 9> kAgentMoves = {{
     {A::kEvaluating, A::kRejected},  // lost its editing ability
 }};
 
-constexpr std::array<std::pair<R, R>, 19> kRunMoves = {{
+constexpr std::array<std::pair<R, R>, 20> kRunMoves = {{
     {R::kQueued, R::kRunning},    {R::kQueued, R::kPaused},     {R::kQueued, R::kStopped},
     {R::kQueued, R::kFailed},     {R::kRunning, R::kPausing},   {R::kRunning, R::kStopping},
     {R::kRunning, R::kPaused},    // the home's disk ran low
@@ -48,6 +48,7 @@ constexpr std::array<std::pair<R, R>, 19> kRunMoves = {{
     {R::kPausing, R::kStopping},  {R::kPausing, R::kFailed},    {R::kPaused, R::kQueued},
     {R::kPaused, R::kStopped},    {R::kStopping, R::kStopped},  {R::kStopping, R::kFailed},
     {R::kFailed, R::kQueued},     {R::kFailed, R::kStopped},
+    {R::kFinished, R::kQueued},  // a budget raised: `lineage run resume RUN --cost-usd N`
 }};
 
 template <typename T, std::size_t N>
@@ -85,7 +86,7 @@ bool MayFollow(AgentState from, AgentState to) { return In(kAgentMoves, from, to
 bool MayFollow(RunState from, RunState to) { return In(kRunMoves, from, to); }
 
 bool IsFinal(AgentState state) { return state == A::kAdmitted || state == A::kRejected || state == A::kFailed; }
-bool IsFinal(RunState state) { return state == R::kFinished || state == R::kStopped; }
-bool HasEnded(RunState state) { return IsFinal(state) || state == R::kFailed; }
+bool IsFinal(RunState state) { return state == R::kStopped; }
+bool HasEnded(RunState state) { return IsFinal(state) || state == R::kFinished || state == R::kFailed; }
 
 }  // namespace lineage

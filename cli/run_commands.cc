@@ -5,11 +5,13 @@
 #include <spdlog/spdlog.h>
 #include <algorithm>
 #include <atomic>
+#include <set>
 #include <thread>
 #include <unistd.h>
 
 #include "base/files.h"
 #include "cli/commands.h"
+#include "llm/llm.h"
 #include "orchestrator/orchestrator.h"
 #include "web/web.h"
 
@@ -22,12 +24,44 @@ using json = nlohmann::json;
 struct RunArgs {
   std::string config, models;
   std::int64_t run = 0;
-  bool foreground = false, json = false, follow = false, unsafe = false, watch = false;
+  bool foreground = false, json = false, follow = false, unsafe = false, watch = false, probe = false;
+  BudgetRaise raise;  // run resume --children/--cost-usd/--tokens
 };
+
+// One minimal call per model a role of the run uses, as `lineage models check` makes (a few tokens each).
+Status Probe(const RunConfig& config) {
+  llm::ModelsConfig models = config.models;
+  for (llm::ModelConfig& m : models.models) {
+    m.timeout_ms = std::min(m.timeout_ms, 60'000);
+    m.max_retries = std::min(m.max_retries, 1);
+  }
+  llm::ModelClient client(models);
+  llm::ChatRequest request;
+  request.messages.push_back(llm::Message::User("Reply with the single word: ok"));
+  request.max_tokens = 16;
+  std::set<std::string> probed;
+  int failed = 0;
+  for (const auto& [role, alias] : {std::pair<std::string, std::string>{"diagnosis", config.diagnosis_model},
+                                    {"conductor", config.conductor_model},
+                                    {"expert", config.expert_model}}) {
+    if (!probed.insert(alias).second) continue;
+    llm::CallResult r = client.Call(alias, request);
+    if (r.ok()) {
+      std::printf("probe: %s (alias %s): ok, %lld ms\n", role.c_str(), alias.c_str(), static_cast<long long>(r.latency_ms));
+    } else {
+      ++failed;
+      std::printf("probe: %s (alias %s): FAILED %s: %s\n", role.c_str(), alias.c_str(), llm::ErrorKindName(r.error.kind),
+                  r.error.message.c_str());
+    }
+  }
+  if (failed) return Status::FailedPrecondition(std::to_string(failed) + " of the run's models did not answer the probe");
+  return Status::OK();
+}
 
 Status Validate(const RunArgs& args) {
   LINEAGE_ASSIGN_OR_RETURN(RunConfig config, LoadRunConfig(args.config));
   LINEAGE_RETURN_IF_ERROR(CheckRunConfig(config));
+  if (args.probe) LINEAGE_RETURN_IF_ERROR(Probe(config));
   std::printf("%s: valid. run '%s': %d children, strategy %s, %zu stages, %d children and %d sandboxes at once\n",
               args.config.c_str(), config.name.c_str(), config.children,
               SelectionStrategyName(config.selection.strategy), config.evaluation.stages.size(),
@@ -132,6 +166,37 @@ Status List(const RunArgs& args, const fs::path& home) {
 
 // The terminal view of a run: progress, best score, spend, the children in flight with their stage and
 // results so far, and the latest events.
+// Where the money went: by purpose, to calls that failed, and what an admitted child and a point of best
+// score (a percentage point over the seed's) cost.
+std::string SpendLines(Archive& archive, const Run& run, const json& summary) {
+  auto breakdown = archive.RunSpendBreakdown(run.id);
+  if (!breakdown.ok()) return "";
+  std::string out = "  by purpose:";
+  char part[160];
+  for (const auto& [purpose, spend] : breakdown->by_purpose) {
+    std::snprintf(part, sizeof(part), " %s $%.4f (%lld calls);", purpose.c_str(), spend.cost_usd,
+                  static_cast<long long>(spend.calls));
+    out += part;
+  }
+  std::snprintf(part, sizeof(part), " failed calls: %lld ($%.4f)\n", static_cast<long long>(breakdown->failed.calls),
+                breakdown->failed.cost_usd);
+  out += part;
+  const double cost = summary.value("cost_usd", 0.0);
+  const int admitted = summary.value("admitted", 0);
+  if (admitted > 0) {
+    std::snprintf(part, sizeof(part), "  per admitted child: $%.4f", cost / admitted);
+    out += part;
+    auto seed = run.seed_agent_id ? archive.GetAgent(*run.seed_agent_id) : Result<Agent>(Status::NotFound("no seed"));
+    if (seed.ok() && seed->score && !summary["best_score"].is_null() && summary["best_score"].get<double>() > *seed->score) {
+      std::snprintf(part, sizeof(part), "; per point of best score gained: $%.4f",
+                    cost / ((summary["best_score"].get<double>() - *seed->score) * 100));
+      out += part;
+    }
+    out += "\n";
+  }
+  return out;
+}
+
 Result<std::string> RunView(Archive& archive, RunId id) {
   LINEAGE_ASSIGN_OR_RETURN(Run run, archive.GetRun(id));
   LINEAGE_ASSIGN_OR_RETURN(json s, Summary(archive, id));
@@ -153,6 +218,7 @@ Result<std::string> RunView(Archive& archive, RunId id) {
                 static_cast<long long>(s.value("model_calls", 0)), static_cast<long long>(s.value("tokens", 0)),
                 s.value("cost_usd", 0.0));
   out += line;
+  out += SpendLines(archive, run, s);
   LINEAGE_ASSIGN_OR_RETURN(std::vector<Agent> agents, archive.ListAgents(id));
   std::string flying;
   for (const Agent& a : agents) {
@@ -207,6 +273,11 @@ Status ShowStatus(const RunArgs& args, const fs::path& home) {
 // Pause, resume and stop go to the daemon when one runs; otherwise the archive records the wish, which a
 // daemon (or `run resume --foreground`) reads when it starts.
 Status Control(const RunArgs& args, const fs::path& home, const std::string& op) {
+  if (args.raise.children || args.raise.cost_usd || args.raise.tokens) {
+    LINEAGE_ASSIGN_OR_RETURN(auto archive, Archive::Open(home));
+    LINEAGE_ASSIGN_OR_RETURN(RunState raised, RaiseBudget(*archive, args.run, args.raise));
+    std::printf("run %lld: budget raised (%s)\n", static_cast<long long>(args.run), StateName(raised));
+  }
   if (DaemonRunning(home)) {
     LINEAGE_ASSIGN_OR_RETURN(json reply, CallDaemon(home, {{"op", op}, {"run", args.run}}));
     std::printf("run %lld: %s\n", static_cast<long long>(args.run), reply.value("status", "").c_str());
@@ -254,6 +325,7 @@ void RegisterRunCommands(CLI::App& app, Context& ctx) {
 
   auto* validate = run->add_subcommand("validate", "Check a run configuration without starting anything");
   validate->add_option("CONFIG", args->config, "the run configuration (TOML)")->required();
+  validate->add_flag("--probe", args->probe, "also call each model the run's roles use once, with a tiny prompt");
   validate->callback([&ctx, args] { ctx.action = [args] { return Validate(*args); }; });
 
   auto* start = run->add_subcommand("start", "Hand a run to the daemon (or run it here with --foreground)");
@@ -281,6 +353,9 @@ void RegisterRunCommands(CLI::App& app, Context& ctx) {
     cmd->add_option("RUN", args->run, "the run id")->required();
     if (std::string(op) == "resume") {
       cmd->add_flag("--foreground", args->foreground, "resume in this process instead of the daemon");
+      cmd->add_option("--children", args->raise.children, "raise the number of children the run makes");
+      cmd->add_option("--cost-usd", args->raise.cost_usd, "raise the run's dollar budget (a finished run goes on)");
+      cmd->add_option("--tokens", args->raise.tokens, "raise the run's token budget");
       cmd->add_flag("--unsafe-no-sandbox", args->unsafe, "run WITHOUT isolation (only for code you trust)");
     }
     cmd->callback([&ctx, args, op] { ctx.action = [args, &ctx, op] { return Control(*args, ctx.home, op); }; });

@@ -44,6 +44,10 @@ inline constexpr const char* kEmptyPatch = "empty_patch";   // the agent changed
 inline constexpr const char* kTimeout = "timeout";          // the tests ran out of time
 inline constexpr const char* kError = "error";              // the harness could not attempt the task
 inline constexpr const char* kSkipped = "skipped";          // the toolchain is missing here; not counted
+// The world got in the way of the agent's run; not counted, and run again: a model call failed for the
+// provider's or lineage's configuration's reasons (faulted), or the run's budget refused one (out_of_budget).
+inline constexpr const char* kFaulted = "faulted";
+inline constexpr const char* kOutOfBudget = "out_of_budget";
 }  // namespace outcome
 
 // What scoring one workspace found.

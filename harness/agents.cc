@@ -42,6 +42,7 @@ std::string TreeHash(const std::vector<TreeEntry>& tree) {
 }
 
 std::string Tail(const std::string& text, size_t lines) {
+  if (text.empty()) return text;
   size_t at = text.size();
   for (size_t n = 0; n <= lines && at > 0; ++n) {
     at = text.rfind('\n', at - 1);
@@ -286,6 +287,7 @@ Result<AgentRunResult> RunAgent(const BuiltAgent& agent, const AgentRunOptions& 
   spec.limits.wall_ms = options.wall_ms;
   LINEAGE_ASSIGN_OR_RETURN(result.process, sandbox.Run(spec));
   gateway->Stop();  // records every call before the run is reported
+  result.faults = gateway->faults();
   // With a shared budget, runs that overlap this one add to the difference: an upper bound then.
   const llm::Spend spent_after = budget->spent();
   result.spend = {spent_after.tokens - spent_before.tokens, spent_after.cost_usd - spent_before.cost_usd,

@@ -101,6 +101,13 @@ class TaskAttempt {
       // RunAgent diffs the workspace before and after the agent ran; that diff is the patch.
       LINEAGE_RETURN_IF_ERROR(RunAgentOn(workspace, prepared->instruction));
       result_.non_empty_patch = !patch_.empty();
+      // What the agent did while the world failed it says nothing about the agent: not scored.
+      if (faults_.world > 0 || faults_.budget > 0) {
+        result_.outcome = faults_.world > 0 ? outcome::kFaulted : outcome::kOutOfBudget;
+        result_.detail = faults_.world > 0 ? std::to_string(faults_.world) + " model call(s) failed; the first: " + faults_.first_world
+                                           : "the run's budget refused a model call of the agent's";
+        return Status::OK();
+      }
       if (result_.agent_status == "bad_workspace") {  // its answer is not readable: a failure of its own
         result_.outcome = outcome::kFailed;
         result_.detail = summary_;
@@ -169,6 +176,7 @@ class TaskAttempt {
                                                        : r.process.stderr_text;
     trajectory_ = std::move(r.trajectory);
     patch_ = std::move(r.diff.patch);
+    faults_ = r.faults;
     // The trajectory now lives in the evaluation log; the run's directory has served its purpose.
     std::error_code ec;
     fs::remove_all(r.output_dir.parent_path(), ec);
@@ -184,6 +192,7 @@ class TaskAttempt {
   std::string summary_, stderr_tail_, patch_;
   std::optional<int> exit_code_;
   std::vector<std::string> trajectory_;
+  llm::Gateway::Faults faults_;
 };
 
 Status Record(const TaskAttempt& attempt, const TaskResult& r, const EvaluationOptions& options) {
@@ -207,6 +216,7 @@ Status Record(const TaskAttempt& attempt, const TaskResult& r, const EvaluationO
 std::optional<TaskResult> Existing(const EvaluationOptions& options, const TaskInfo& task, int stage) {
   for (const Evaluation& e : options.existing) {
     if (e.suite != options.suite_name || e.task_id != task.id) continue;
+    if (e.outcome == outcome::kFaulted || e.outcome == outcome::kOutOfBudget) return std::nullopt;  // run again
     TaskResult r;
     r.task_id = task.id;
     r.language = task.language;
@@ -223,7 +233,10 @@ std::optional<TaskResult> Existing(const EvaluationOptions& options, const TaskI
 
 }  // namespace
 
-bool Attempted(const TaskResult& result) { return result.outcome != outcome::kSkipped; }
+bool Attempted(const TaskResult& result) {
+  return result.outcome != outcome::kSkipped && result.outcome != outcome::kFaulted &&
+         result.outcome != outcome::kOutOfBudget;
+}
 
 Result<std::vector<TaskResult>> EvaluateTasks(Evaluator& evaluator, const std::vector<TaskInfo>& tasks, int stage,
                                               const EvaluationOptions& options, Sandbox& sandbox) {
@@ -281,6 +294,18 @@ Result<StagedResult> EvaluateStaged(const std::vector<StageSpec>& stages, const 
     for (const TaskInfo& t : tasks) done.insert(stage.suite + "\t" + t.id);
     options.suite_name = stage.suite;
     LINEAGE_ASSIGN_OR_RETURN(std::vector<TaskResult> results, EvaluateTasks(*evaluator, tasks, stage.number, options, sandbox));
+    for (const TaskResult& r : results) {
+      if (r.outcome != outcome::kFaulted && r.outcome != outcome::kOutOfBudget) continue;
+      const bool world = r.outcome == outcome::kFaulted;
+      if (out.interrupted == StagedResult::Interrupted::kNo || world) {
+        out.interrupted = world ? StagedResult::Interrupted::kWorldFault : StagedResult::Interrupted::kBudget;
+        out.why = r.task_id + ": " + r.detail;
+      }
+    }
+    if (out.interrupted != StagedResult::Interrupted::kNo) {
+      for (TaskResult& r : results) out.results.push_back(std::move(r));
+      return out;  // unjudged: no stage score, no verdict
+    }
     StageScore score{.stage = stage.number};
     for (TaskResult& r : results) {
       if (Attempted(r)) ++score.attempted;

@@ -119,6 +119,9 @@ struct AgentRunResult {
   DiffResult diff;      // the workspace before -> after
   std::vector<TreeEntry> before, after;  // the workspace's files
   llm::Spend spend;
+  // Calls of the agent's that failed for the world's reasons or the budget's (llm::Gateway::faults): a run
+  // with either says nothing about the agent.
+  llm::Gateway::Faults faults;
 };
 
 // Runs a built agent on options.workspace. An error means lineage could not run it at all; what the agent
@@ -164,7 +167,7 @@ struct TaskResult {
   std::int64_t agent_ms = 0, test_ms = 0, duration_ms = 0;
 };
 
-// Counts toward a score: every outcome but skipped.
+// Counts toward a score: every outcome but skipped, faulted and out_of_budget.
 bool Attempted(const TaskResult& result);
 
 struct EvaluationOptions {
@@ -200,6 +203,11 @@ struct StagedResult {
   std::vector<StageScore> stages;  // one per stage run
   int stage_reached = 0;
   std::optional<double> score;     // solved / attempted over the stages reached
+  // Set when a stage had a faulted or out_of_budget task: the evaluation stopped there, unjudged, and its
+  // stage score was not recorded. Run it again later: the tasks recorded are kept.
+  enum class Interrupted { kNo, kWorldFault, kBudget };
+  Interrupted interrupted = Interrupted::kNo;
+  std::string why;
 };
 
 // Runs `stages` in order. A stage runs only tasks no earlier stage ran; after it, the agent goes on when

@@ -39,9 +39,21 @@ struct ScriptEntry {
 
 enum class WhenExhausted { kError, kRepeatLast, kCycle };
 
+// A provider outage: from the `after`-th chat request on (0-based), `requests` requests, or every request
+// for `seconds` from the first, fail with `fault`. They do not consume the script: after the outage the
+// script goes on where it was, so a run through an outage can be compared with one without.
+struct Outage {
+  int after = 0;
+  int requests = 0;
+  double seconds = 0;
+  ScriptEntry fault;  // only fault, fault_message, retry_after_s
+  std::optional<std::chrono::steady_clock::time_point> began;
+};
+
 struct Script {
   std::vector<ScriptEntry> entries;
   WhenExhausted when_exhausted = WhenExhausted::kError;
+  std::vector<Outage> outages;
 };
 
 Result<Fault> ParseFault(const std::string& name, const std::string& where) {
@@ -112,6 +124,36 @@ Result<Script> ParseScript(const std::string& text, const std::string& source) {
     }
     script.entries.push_back(std::move(e));
   }
+  if (root.contains("outages")) {
+    if (!root["outages"].is_array()) return Status::InvalidArgument(source + ": outages must be an array");
+    for (size_t i = 0; i < root["outages"].size(); ++i) {
+      const std::string where = source + ": outages[" + std::to_string(i) + "]";
+      const json& o = root["outages"][i];
+      if (!o.is_object() || !o.contains("fault") || !o["fault"].is_string()) {
+        return Status::InvalidArgument(where + " needs a fault (see docs/fake-llm.md)");
+      }
+      for (const auto& [key, value] : o.items()) {
+        if (!std::set<std::string>{"after", "requests", "seconds", "fault", "message", "retry_after"}.count(key)) {
+          return Status::InvalidArgument(where + "." + key + " is not a known key");
+        }
+      }
+      Outage outage;
+      try {
+        outage.after = o.value("after", 0);
+        outage.requests = o.value("requests", 0);
+        outage.seconds = o.value("seconds", 0.0);
+        outage.fault.fault_message = o.value("message", "");
+        outage.fault.retry_after_s = o.value("retry_after", -1);
+      } catch (const json::exception& err) {
+        return Status::InvalidArgument(where + ": a value has the wrong type (" + err.what() + ")");
+      }
+      LINEAGE_ASSIGN_OR_RETURN(outage.fault.fault, ParseFault(o["fault"].get<std::string>(), where));
+      if ((outage.requests > 0) == (outage.seconds > 0) || outage.after < 0 || outage.requests < 0 || outage.seconds < 0) {
+        return Status::InvalidArgument(where + " needs one of requests or seconds (positive), and after >= 0");
+      }
+      script.outages.push_back(std::move(outage));
+    }
+  }
   const std::string when = root.value("when_exhausted", "error");
   if (when == "error") script.when_exhausted = WhenExhausted::kError;
   else if (when == "repeat_last") script.when_exhausted = WhenExhausted::kRepeatLast;
@@ -150,6 +192,21 @@ struct FakeModelServer::Impl {
   std::vector<ReceivedRequest> received;
   size_t next_sequential = 0;
   int responses_made = 0;
+  int chat_requests = 0;  // valid chat requests so far, outages included
+
+  // The outage the `n`-th chat request falls in, if any.
+  const Outage* OutageAt(int n) {
+    const auto now = std::chrono::steady_clock::now();
+    for (Outage& o : script.outages) {
+      if (n < o.after) continue;
+      if (o.requests > 0 && n < o.after + o.requests) return &o;
+      if (o.seconds > 0) {
+        if (!o.began) o.began = now;
+        if (now - *o.began < std::chrono::duration<double>(o.seconds)) return &o;
+      }
+    }
+    return nullptr;
+  }
 
   // Picks the entry answering `request`; -1 when the script is exhausted.
   int Choose(const ChatRequest& request) {
@@ -264,6 +321,8 @@ struct FakeModelServer::Impl {
         response = Error(dialect, ErrorKind::kBadRequest, request.status().message());
       } else if (dialect == wire::Dialect::kAnthropic && !request->max_tokens) {
         response = Error(dialect, ErrorKind::kBadRequest, "max_tokens: Field required");
+      } else if (const Outage* outage = OutageAt(chat_requests++)) {
+        response = Fail(outage->fault, dialect, KeyOf(http), "{}");
       } else if ((index = Choose(*request)) < 0) {
         response = Error(dialect, ErrorKind::kBadRequest,
                          "the fake model server's script has no response left for this request");

@@ -127,8 +127,9 @@ struct Gateway::Impl {
   GatewayOptions options;
   std::unique_ptr<HttpServer> http;
 
-  std::mutex mu;  // guards grants
+  std::mutex mu;  // guards grants and faults
   std::map<std::string, Grant> grants;
+  Gateway::Faults faults;
   std::mutex cache_mu;  // guards the cache directory and replay_positions
   std::map<std::string, size_t> replay_positions;  // by request hash
 
@@ -267,6 +268,7 @@ struct Gateway::Impl {
     HttpResponse response = Serve(dialect, http, *grant, record);
     record.response_body = response.body;
     if (record.outcome != "ok") {
+      CountFault(record);
       // A refused call is not worth its whole body, nor free.
       record.request_body = ClipText(record.request_body, kMaxRefusedRecordBytes);
       record.response_body = ClipText(record.response_body, kMaxRefusedRecordBytes);
@@ -280,10 +282,20 @@ struct Gateway::Impl {
     return response;
   }
 
+  void CountFault(const CallRecord& record) {
+    std::lock_guard lock(mu);
+    if (record.error_kind == ErrorKind::kBudgetExceeded) {
+      ++faults.budget;
+      return;
+    }
+    if (IsWorldFault(record.error_kind) && faults.world++ == 0) faults.first_world = record.outcome + ": " + record.error;
+  }
+
   // Parses, admits, calls and answers; fills `record` on the way.
   HttpResponse Serve(wire::Dialect dialect, const HttpRequest& http, const Grant& grant, CallRecord& record) {
     auto refuse = [&](ErrorKind kind, const std::string& message) {
       record.outcome = ErrorKindName(kind);
+      record.error_kind = kind;
       record.error = message;
       return ErrorResponse(dialect, kind, message);
     };
@@ -389,6 +401,11 @@ void Gateway::AddToken(const std::string& token, Attribution who, std::shared_pt
 void Gateway::RevokeToken(const std::string& token) {
   std::lock_guard lock(impl_->mu);
   impl_->grants.erase(token);
+}
+
+Gateway::Faults Gateway::faults() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->faults;
 }
 
 std::string Gateway::tcp_url() const { return impl_->http->tcp_url(); }

@@ -93,6 +93,7 @@ struct CallRecord {
   std::int64_t latency_ms = 0;
   int attempts = 0;
   std::string outcome;  // "ok" or an ErrorKind name
+  ErrorKind error_kind = ErrorKind::kNone;
   std::string error;    // the message, when not ok
   bool replayed = false;
   bool charged = false;  // the budget counted it (an admitted call)
@@ -129,6 +130,15 @@ class Gateway {
   std::string IssueToken(Attribution who, std::shared_ptr<Budget> budget);
   void AddToken(const std::string& token, Attribution who, std::shared_ptr<Budget> budget);
   void RevokeToken(const std::string& token);
+
+  // The failed calls this gateway answered that were not the caller's doing: the world's (IsWorldFault:
+  // the provider down, a key refused, lineage's configuration) and the budget's (HTTP 402). A run reads
+  // them to tell an agent's failure from the world's.
+  struct Faults {
+    int world = 0, budget = 0;
+    std::string first_world;  // "server: the provider failed (HTTP 500 ...)", the first one
+  };
+  Faults faults() const;
 
   std::string tcp_url() const;  // "http://127.0.0.1:PORT", or empty
   const std::string& unix_socket() const;

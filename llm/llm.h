@@ -131,6 +131,9 @@ enum class ErrorKind {
 const char* ErrorKindName(ErrorKind kind);  // "auth", "rate_limited", ...
 // Whether a call that failed this way is worth retrying.
 bool IsRetryable(ErrorKind kind);
+// Whether a call that failed this way failed for the world's reasons (the provider, its key, lineage's
+// configuration), not for the caller's request or its budget: a run does not hold it against an agent.
+bool IsWorldFault(ErrorKind kind);
 
 struct ModelError {
   ErrorKind kind = ErrorKind::kNone;

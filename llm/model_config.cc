@@ -72,6 +72,10 @@ Result<ModelConfig> ParseModelTable(const std::string& alias, const toml::table&
   if (m.base_url.rfind("http://", 0) != 0 && m.base_url.rfind("https://", 0) != 0) {
     return read.Error("base_url", "'" + m.base_url + "' must start with http:// or https://");
   }
+  const std::string host = m.base_url.substr(m.base_url.find("://") + 3);
+  if (host.empty() || host[0] == '/' || host[0] == ':' || host.find_first_of(" \t\n") != std::string::npos) {
+    return read.Error("base_url", "'" + m.base_url + "' names no host (http://HOST[:PORT]/PATH)");
+  }
   while (!m.base_url.empty() && m.base_url.back() == '/') m.base_url.pop_back();
   LINEAGE_ASSIGN_OR_RETURN(m.model, read.String("model", "", true));
   if (m.model.empty()) return read.Error("model", "must not be empty");

@@ -133,6 +133,11 @@ bool IsRetryable(ErrorKind kind) {
          kind == ErrorKind::kTimeout || kind == ErrorKind::kUnreachable;
 }
 
+bool IsWorldFault(ErrorKind kind) {
+  return IsRetryable(kind) || kind == ErrorKind::kAuth || kind == ErrorKind::kMalformedResponse ||
+         kind == ErrorKind::kConfig || kind == ErrorKind::kNotRecorded;
+}
+
 const char* ProviderName(Provider provider) { return provider == Provider::kOpenAI ? "openai" : "anthropic"; }
 
 json ToJson(const ChatRequest& r) {

@@ -157,8 +157,32 @@ class Daemon {
     return fd;
   }
 
+  // A run the world's faults paused (its run.paused event says fault and retry_at) is resumed once
+  // retry_at has passed; checked every few seconds.
+  void RetryFaultPaused(const std::vector<Run>& runs) {
+    if (NowMillis() < next_fault_check_) return;
+    next_fault_check_ = NowMillis() + 5000;
+    for (const Run& r : runs) {
+      if (r.state != RunState::kPaused) continue;
+      auto events = archive_->ListEvents(r.id);
+      if (!events.ok()) continue;
+      json paused;
+      for (const Event& e : *events) {
+        if (e.kind == "run.paused") paused = json::parse(e.data_json, nullptr, false);
+      }
+      if (!paused.is_object() || !paused.value("fault", false)) continue;
+      if (NowMillis() < paused.value("retry_at", std::int64_t{0})) continue;
+      auto resumed = ApplyControl(*archive_, r.id, RunControl::kResume);
+      Progress("run " + std::to_string(r.id) + ": paused by faults; trying again: " +
+               (resumed.ok() ? StateName(*resumed) : resumed.status().message()));
+    }
+  }
+
   // Starts every run that is queued or was running when the last daemon ended.
   void StartRunnable() {
+    auto listed = archive_->ListRuns();
+    if (!listed.ok()) return;
+    RetryFaultPaused(*listed);
     auto runs = archive_->ListRuns();
     if (!runs.ok()) return;
     std::lock_guard lock(mu_);
@@ -279,6 +303,7 @@ class Daemon {
   std::unique_ptr<Archive> archive_;
   std::unique_ptr<Sandbox> sandbox_;
   UniqueFd lock_fd_;
+  std::int64_t next_fault_check_ = 0;
   std::mutex mu_;
   std::map<RunId, std::unique_ptr<ActiveRun>> active_;
   std::mutex progress_mu_;

@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <condition_variable>
 #include <cstdlib>
+#include <deque>
+#include <set>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -165,20 +167,25 @@ llm::ModelsConfig AgentModels(const RunConfig& config) {
   return models;
 }
 
-// How one attempt to make a child ended, when lineage itself did not fail (an error is fatal to the run).
-struct Attempt {
+// How a piece of the run's work ended (evaluating the seed, making a child, finishing one), when lineage
+// itself did not fail: an error is fatal to the run.
+struct Step {
   enum class End {
-    kChildMade,    // a child was committed (admitted or rejected later: the agent's doing)
-    kRedo,         // the world got in the way before a child existed; another attempt is made
-    kBudgetSpent,  // the run's budget refused a call: no new child starts
+    kDone,         // done: the agents involved are judged by what they did
+    kRedo,         // no child came of it for a reason that is no one's fault lineage can name (an unusable
+                   // diagnosis): redone; kMaxConsecutiveFailures in a row fail the run
+    kWorldFault,   // a model call failed for the provider's or the configuration's reasons: redone after a
+                   // backoff, with the same draws, until the run's patience runs out and it pauses
+    kBudgetSpent,  // the run's budget refused a call: nothing new starts, and the run finishes
   };
-  End end = End::kChildMade;
-  std::string why;  // for kRedo and kBudgetSpent
+  End end = End::kDone;
+  std::string why;  // all but kDone
+  static Step Done() { return {End::kDone, ""}; }
 };
 
 // A diagnosis: the model's answer, or why there is none.
 struct Diagnosis {
-  enum class Refusal { kNone, kBudget, kModelFault, kInvalidAnswer };
+  enum class Refusal { kNone, kBudget, kWorldFault, kInvalidAnswer };
   json answer;
   Refusal refusal = Refusal::kNone;
   std::string why;
@@ -193,10 +200,11 @@ struct Problem {
 class Evolution {
  public:
   Evolution(Archive& archive, Run run, RunConfig config, const EvolutionOptions& options)
-      : archive_(archive), run_(std::move(run)), config_(std::move(config)), options_(options),
-        rng_(config_.random_seed ^ static_cast<std::uint64_t>(run_.id) * 0x9E3779B97F4A7C15ull) {}
+      : archive_(archive), run_(std::move(run)), config_(std::move(config)), options_(options) {}
 
   Result<RunState> Run() {
+    // Work the world interrupted (a provider outage, a spent budget) leaves its agent where it was; it is
+    // taken up again here, after a resume.
     if (run_.state != RunState::kQueued && run_.state != RunState::kRunning) {
       return Status::FailedPrecondition("run " + std::to_string(run_.id) + " is " + StateName(run_.state) +
                                         "; resume it first (`lineage run resume " + std::to_string(run_.id) + "`)");
@@ -215,7 +223,20 @@ class Evolution {
       gateway_->Stop();
       return Finish();
     }
-    if (Status s = EvaluateSeed(); !s.ok()) return Fail(s);
+    for (;;) {
+      Result<Step> seed = EvaluateSeed();
+      if (!seed.ok()) return Fail(seed.status());
+      if (seed->end == Step::End::kDone) break;
+      if (seed->end == Step::End::kBudgetSpent) {
+        stop_reason_ = "budget: a model call was refused (" + seed->why + ")";
+        gateway_->Stop();
+        return Finish();
+      }
+      if (!AbsorbFault("seed", seed->why)) {
+        gateway_->Stop();
+        return Finish();
+      }
+    }
     if (Status s = ResumeChildren(); !s.ok()) return Fail(s);
     for (;;) {
       std::vector<std::thread> workers;
@@ -234,6 +255,7 @@ class Evolution {
   Status Setup() {
     if (!options_.sandbox) return Status::Internal("no sandbox to run in");
     LINEAGE_ASSIGN_OR_RETURN(prompts_, LoadPrompts());
+    LINEAGE_RETURN_IF_ERROR(CheckModelKeys(config_));
     sandbox_ = std::make_unique<ThrottledSandbox>(*options_.sandbox, config_.sandboxes, config_.sandbox_memory_bytes,
                                                   config_.sandbox_pids, config_.sandbox_disk_bytes);
     run_dir_ = options_.home / "runs" / ("run-" + std::to_string(run_.id));
@@ -261,6 +283,9 @@ class Evolution {
     to_gateway.unix_socket = gateway_options.unix_socket;
     to_gateway.model = config_.diagnosis_model;
     to_gateway.max_retries = 0;  // the gateway retries upstream; a 402 must not be retried
+    if (const llm::ModelConfig* m = config_.models.FindAlias(config_.diagnosis_model)) {
+      to_gateway.default_max_tokens = m->default_max_tokens;  // what the budget reserves for a diagnosis
+    }
     to_gateway.gateway_token =
         gateway_->IssueToken(llm::Attribution{run_.id, std::nullopt, "", "diagnose"}, budget_);
     diagnosis_client_ = std::make_unique<llm::ModelClient>(llm::ModelsConfig{"the run's gateway", {to_gateway}});
@@ -272,22 +297,32 @@ class Evolution {
       if (a.id == *run_.seed_agent_id) continue;  // a seed may have a parent; it is no child of this run
       if (a.parent_id && a.state != AgentState::kFailed && a.state != AgentState::kPending) ++made_;
     }
+    next_slot_ = made_;
+    for (int i = 0; i < made_; ++i) made_slots_.insert(i);
     return Status::OK();
   }
 
   // --- The seed and resumed children ----------------------------------------------------------------------
-  Status EvaluateSeed() {
+  Result<Step> EvaluateSeed() {
     LINEAGE_ASSIGN_OR_RETURN(Agent seed, archive_.GetAgent(*run_.seed_agent_id));
-    if (seed.state == AgentState::kAdmitted) return Status::OK();
+    if (seed.state == AgentState::kAdmitted) return Step::Done();
     Progress("seed agent " + std::to_string(seed.id) + ": building and evaluating");
     LINEAGE_ASSIGN_OR_RETURN(std::vector<TreeEntry> tree, archive_.Tree(seed.id));
     LINEAGE_ASSIGN_OR_RETURN(BuildOutcome build, BuildAgent(options_.home, tree, *sandbox_, config_.build_cache_bytes));
     if (!build.built) return Status::FailedPrecondition("the seed agent does not build: " + build.failure.Describe());
     LINEAGE_RETURN_IF_ERROR(MoveToEvaluating(seed));
     LINEAGE_ASSIGN_OR_RETURN(StagedResult staged, Evaluate(seed.id, *build.built));
-    return MoveAgent(seed, AgentState::kAdmitted, "seed",
-                     {{"score", staged.score ? json(*staged.score) : json(nullptr)},
-                      {"stage_reached", staged.stage_reached}, {"seed", true}});
+    if (staged.interrupted != StagedResult::Interrupted::kNo) return Interrupted(staged);
+    LINEAGE_RETURN_IF_ERROR(MoveAgent(seed, AgentState::kAdmitted, "seed",
+                                      {{"score", staged.score ? json(*staged.score) : json(nullptr)},
+                                       {"stage_reached", staged.stage_reached}, {"seed", true}}));
+    return Step::Done();
+  }
+
+  // An evaluation the world interrupted: the agent stays evaluating, to be taken up again.
+  static Step Interrupted(const StagedResult& staged) {
+    return {staged.interrupted == StagedResult::Interrupted::kBudget ? Step::End::kBudgetSpent : Step::End::kWorldFault,
+            "evaluating " + staged.why};
   }
 
   // Moves `agent` on to `to` (nothing when it is there already: a resumed step), with one event, and says so.
@@ -307,23 +342,27 @@ class Evolution {
     return MoveAgent(agent, AgentState::kEvaluating);
   }
 
-  // Children committed before a crash or a pause continue from their build.
+  // Children committed before a crash, a pause or an interruption continue from their build: the workers
+  // take them before making new ones.
   Status ResumeChildren() {
     LINEAGE_ASSIGN_OR_RETURN(std::vector<Agent> agents, archive_.ListAgents(run_.id));
     for (Agent& a : agents) {
       if (!a.parent_id || a.id == *run_.seed_agent_id) continue;
       if (a.state == AgentState::kCommitted || a.state == AgentState::kBuilt || a.state == AgentState::kEvaluating) {
         Progress("agent " + std::to_string(a.id) + ": resuming (" + StateName(a.state) + ")");
-        LINEAGE_RETURN_IF_ERROR(FinishChild(a));
+        unfinished_.push_back(a);
       }
     }
     return Status::OK();
   }
 
   // --- The worker loop ----------------------------------------------------------------------------------
+  // Each worker finishes the children the world interrupted, then makes new ones, until the run has the
+  // children it wants or must stop.
   void Worker() {
     for (;;) {
-      int attempt = 0;
+      int attempt = 0, slot = -1;
+      std::optional<Agent> unfinished;
       {
         std::unique_lock lock(mu_);
         std::string why;
@@ -331,32 +370,97 @@ class Evolution {
           if (!why.empty() && stop_reason_.empty()) stop_reason_ = why;
           return;
         }
-        attempt = ++attempts_;
-        ++in_flight_;
+        if (!unfinished_.empty()) {
+          unfinished.emplace(std::move(unfinished_.front()));
+          unfinished_.pop_front();
+        } else {
+          attempt = ++attempts_;
+          slot = TakeSlot();
+          ++in_flight_;
+        }
       }
-      Result<Attempt> r = MakeChild(attempt);
-      std::lock_guard lock(mu_);
-      --in_flight_;
+      Result<Step> r = unfinished ? FinishChild(*unfinished) : MakeChild(attempt, slot);
+      std::unique_lock lock(mu_);
+      if (!unfinished) --in_flight_;
+      if (unfinished && r.ok() && r->end != Step::End::kDone) unfinished_.push_front(*unfinished);  // not judged yet
       if (!r.ok()) {
         if (fatal_.ok()) fatal_ = r.status();
         continue;  // MayStart sees fatal_ and returns
       }
+      // A child that exists is counted; an attempt that made none gives its slot (and its draws) back.
+      if (slot >= 0 && !made_slots_.count(slot)) free_slots_.insert(slot);
+      const std::string step = unfinished ? "agent " + std::to_string(unfinished->id) : "attempt " + std::to_string(attempt);
       switch (r->end) {
-        case Attempt::End::kChildMade:
+        case Step::End::kDone:
           consecutive_failures_ = 0;
+          fault_since_.reset();
           break;
-        case Attempt::End::kBudgetSpent:
+        case Step::End::kBudgetSpent:
           budget_spent_ = true;
           if (stop_reason_.empty()) stop_reason_ = "budget: a model call was refused (" + r->why + ")";
           break;
-        case Attempt::End::kRedo:
+        case Step::End::kRedo:
           Note("child.failed", {{"attempt", attempt}, {"error", r->why}});
           if (++consecutive_failures_ >= kMaxConsecutiveFailures && fatal_.ok()) {
             fatal_ = Status::FailedPrecondition(std::to_string(kMaxConsecutiveFailures) +
-                                         " attempts in a row made no child; the last: " + r->why);
+                                                " attempts in a row made no child; the last: " + r->why);
           }
           break;
+        case Step::End::kWorldFault:
+          lock.unlock();
+          AbsorbFault(step, r->why);
+          break;
       }
+    }
+  }
+
+  // The smallest slot not taken: the i-th child is made with the i-th slot's draws, so the course of a run
+  // does not depend on how many attempts the world interrupted. Called with mu_ held.
+  int TakeSlot() {
+    if (free_slots_.empty()) return next_slot_++;
+    const int slot = *free_slots_.begin();
+    free_slots_.erase(free_slots_.begin());
+    return slot;
+  }
+
+  std::mt19937_64 SlotRng(int slot) const {
+    return std::mt19937_64(config_.random_seed ^ static_cast<std::uint64_t>(run_.id) * 0x9E3779B97F4A7C15ull ^
+                           (static_cast<std::uint64_t>(slot) + 1) * 0xBF58476D1CE4E5B9ull);
+  }
+
+  // A fault of the world interrupted `step`: record it, and wait before the step is redone (1 s, doubling to
+  // 30 s). False, with the run set to pause, once the faults have lasted the run's patience.
+  bool AbsorbFault(const std::string& step, const std::string& why) {
+    std::int64_t wait_ms = 0;
+    {
+      std::lock_guard lock(mu_);
+      const std::int64_t now = Now();
+      if (!fault_since_) {
+        fault_since_ = now;
+        fault_first_ = why;
+        fault_backoff_ms_ = 1000;
+      }
+      if (now - *fault_since_ >= config_.fault_patience_ms) {
+        if (!fault_paused_) {
+          fault_paused_ = true;
+          stop_reason_ = "fault: the models have failed since " + FormatTimestamp(*fault_since_).substr(11, 8) +
+                         " UTC (" + fault_first_ + "); `lineage run resume " + std::to_string(run_.id) +
+                         "` retries, and a daemon retries by itself";
+        }
+        return false;
+      }
+      wait_ms = fault_backoff_ms_;
+      fault_backoff_ms_ = std::min<std::int64_t>(fault_backoff_ms_ * 2, 30'000);
+    }
+    Note("fault.absorbed", {{"step", step}, {"error", why}, {"retry_in_ms", wait_ms}});
+    Sleep(wait_ms);
+    return true;
+  }
+
+  void Sleep(std::int64_t ms) {
+    if (options_.sleep) return options_.sleep(ms);
+    for (std::int64_t slept = 0; slept < ms && !(options_.stop && options_.stop->load()); slept += 100) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(std::min<std::int64_t>(100, ms - slept)));
     }
   }
 
@@ -374,8 +478,8 @@ class Evolution {
 
   // Called with mu_ held. Empty `why` with false: nothing left to do.
   bool MayStart(std::string* why) {
-    if (made_ + in_flight_ >= config_.children) return false;
-    if (budget_spent_) return false;
+    if (unfinished_.empty() && made_ + in_flight_ >= config_.children) return false;
+    if (budget_spent_ || fault_paused_) return false;
     if (std::string low = LowDisk(); !low.empty()) {
       *why = low;
       low_disk_ = true;
@@ -408,16 +512,17 @@ class Evolution {
   }
 
   // --- Making one child ---------------------------------------------------------------------------------
-  Result<Attempt> MakeChild(int attempt) {
+  Result<Step> MakeChild(int attempt, int slot) {
+    std::mt19937_64 rng = SlotRng(slot);
     AgentId parent = 0;
     {
       std::lock_guard lock(mu_);
       LINEAGE_ASSIGN_OR_RETURN(std::vector<SelectionStats> all, archive_.LoadSelectionStats(run_.id));
       std::vector<SelectionStats> candidates = SelectionCandidates(all, *run_.seed_agent_id);
       if (candidates.empty()) return Status::Internal("no agent to select a parent from");
-      parent = SelectParent(config_.selection, candidates, all, rng_);
+      parent = SelectParent(config_.selection, candidates, all, rng);
     }
-    LINEAGE_ASSIGN_OR_RETURN(Problem problem, ChooseProblem(parent));
+    LINEAGE_ASSIGN_OR_RETURN(Problem problem, ChooseProblem(parent, rng));
     Progress("attempt " + std::to_string(attempt) + ": parent " + std::to_string(parent) + ", learning from " +
              (problem.task_id.empty() ? problem.kind : problem.task_id));
     LINEAGE_ASSIGN_OR_RETURN(std::vector<TreeEntry> parent_tree, archive_.Tree(parent));
@@ -425,18 +530,25 @@ class Evolution {
     const std::string about = "diagnosing parent " + std::to_string(parent) + ": ";
     switch (diagnosis.refusal) {
       case Diagnosis::Refusal::kNone: break;
-      case Diagnosis::Refusal::kBudget: return Attempt{Attempt::End::kBudgetSpent, about + diagnosis.why};
-      case Diagnosis::Refusal::kModelFault:
-      case Diagnosis::Refusal::kInvalidAnswer: return Attempt{Attempt::End::kRedo, about + diagnosis.why};
+      case Diagnosis::Refusal::kBudget: return Step{Step::End::kBudgetSpent, about + diagnosis.why};
+      case Diagnosis::Refusal::kWorldFault: return Step{Step::End::kWorldFault, about + diagnosis.why};
+      case Diagnosis::Refusal::kInvalidAnswer: return Step{Step::End::kRedo, about + diagnosis.why};
     }
     const std::string statement = diagnosis.answer["implementation_suggestion"].get<std::string>() + "\n\n" +
                                   diagnosis.answer["problem_description"].get<std::string>();
 
     const AgentId modifier = ModifyingAgent(config_.selection, parent, *run_.seed_agent_id);
-    LINEAGE_ASSIGN_OR_RETURN(std::optional<SelfModification> modification,
-                             SelfModify(attempt, modifier, parent_tree, statement));
-    if (!modification) {
-      return Attempt{Attempt::End::kRedo, "agent " + std::to_string(modifier) + " no longer builds"};
+    std::optional<SelfModification> modification;
+    for (;;) {
+      LINEAGE_ASSIGN_OR_RETURN(modification, SelfModify(attempt, modifier, parent_tree, statement));
+      if (!modification) return Step{Step::End::kRedo, "agent " + std::to_string(modifier) + " no longer builds"};
+      if (modification->faults.budget > 0) {
+        return Step{Step::End::kBudgetSpent, "self-modifying agent " + std::to_string(modifier)};
+      }
+      if (modification->faults.world == 0) break;
+      // What the parent did while the world failed it makes no child: it runs again, on the same diagnosis.
+      const std::string why = "self-modifying agent " + std::to_string(modifier) + ": " + modification->faults.first_world;
+      if (!AbsorbFault("attempt " + std::to_string(attempt), why)) return Step{Step::End::kWorldFault, why};
     }
     std::vector<TreeEntry> child_tree = std::move(modification->tree);
     std::string unusable = modification->unreadable;
@@ -462,23 +574,29 @@ class Evolution {
     {
       std::lock_guard lock(mu_);
       ++made_;
+      made_slots_.insert(slot);
     }
     Progress(std::string("agent.") + StateName(child.state) + " " +
              json{{"agent", child.id}, {"parent", parent}, {"files_changed", child.files_changed},
                   {"lines_added", child.lines_added}, {"lines_removed", child.lines_removed}, {"reason", child.reason}}
                  .dump());
-    if (!empty) LINEAGE_RETURN_IF_ERROR(FinishChild(child));
-    return Attempt{Attempt::End::kChildMade, ""};
+    if (empty) return Step::Done();
+    LINEAGE_ASSIGN_OR_RETURN(Step finished, FinishChild(child));
+    if (finished.end != Step::End::kDone) {
+      std::lock_guard lock(mu_);
+      unfinished_.push_back(child);  // the world interrupted its evaluation: taken up again
+    }
+    return finished;
   }
 
   // What the child should learn from: a systemic problem when most of the parent's patches were empty,
   // else a task it failed (chosen at random), else one it solved.
-  Result<Problem> ChooseProblem(AgentId parent) {
+  Result<Problem> ChooseProblem(AgentId parent, std::mt19937_64& rng) {
     LINEAGE_ASSIGN_OR_RETURN(std::vector<Evaluation> evaluations, archive_.ListEvaluations(parent));
     std::vector<const Evaluation*> failed, solved, empty_patches;
     int empty = 0, attempted = 0;
     for (const Evaluation& e : evaluations) {
-      if (e.outcome == outcome::kSkipped) continue;
+      if (e.outcome == outcome::kSkipped || e.outcome == outcome::kFaulted || e.outcome == outcome::kOutOfBudget) continue;
       ++attempted;
       if (e.outcome == outcome::kEmptyPatch) {
         ++empty;
@@ -500,11 +618,7 @@ class Evolution {
       p.text = "The agent has no evaluation results yet; propose a general improvement.\n";
       return p;
     }
-    const Evaluation* e = nullptr;
-    {
-      std::lock_guard lock(mu_);
-      e = pool[static_cast<std::size_t>(rng_() % pool.size())];
-    }
+    const Evaluation* e = pool[static_cast<std::size_t>(rng() % pool.size())];
     p.kind = failed.empty() ? "all_solved" : "failed_task";
     p.task_id = e->task_id;
     p.text = std::string(failed.empty() ? "The agent solved every task it attempted; make it more reliable or "
@@ -549,14 +663,19 @@ class Evolution {
         Fill(prompts_.diagnose, {{"agent_source", SourceListing(tree)}, {"problem", problem.text}});
     llm::ChatRequest request;
     request.messages = {llm::Message::User(prompt)};
-    Diagnosis last{json(), Diagnosis::Refusal::kModelFault, "no diagnosis attempted"};
+    Diagnosis last{json(), Diagnosis::Refusal::kInvalidAnswer, "no diagnosis attempted"};
     for (int i = 0; i < kDiagnosisAttempts; ++i) {
       llm::CallResult r = diagnosis_client_->Call("diagnosis", request);
       if (!r.response) {
         if (r.error.kind == llm::ErrorKind::kBudgetExceeded) {
           return {json(), Diagnosis::Refusal::kBudget, "budget reached while diagnosing: " + r.error.message};
         }
-        last = {json(), Diagnosis::Refusal::kModelFault, "the diagnosis model failed: " + r.error.message};
+        // The provider's fault is the world's, redone after a backoff; a request the model refuses (the
+        // prompt too long, say) would be refused again.
+        if (llm::IsWorldFault(r.error.kind)) {
+          return {json(), Diagnosis::Refusal::kWorldFault, "the diagnosis model failed: " + r.error.message};
+        }
+        last = {json(), Diagnosis::Refusal::kInvalidAnswer, "the diagnosis model refused: " + r.error.message};
         continue;
       }
       auto parsed = ParseDiagnosis(r.response->Text());
@@ -579,6 +698,7 @@ class Evolution {
   struct SelfModification {
     std::vector<TreeEntry> tree;
     std::string unreadable;
+    llm::Gateway::Faults faults;  // the agent's calls the world or the budget failed
   };
 
   // Runs `modifier` on a checkout of `tree`; nothing when the modifier does not build (it did when it was
@@ -616,30 +736,35 @@ class Evolution {
                          {"summary", result->summary}, {"transcript_blob", transcript_blob}});
     fs::remove_all(result->output_dir.parent_path(), ec);
     fs::remove_all(workspace, ec);
-    return std::optional<SelfModification>(SelfModification{std::move(result->after), result->unreadable_workspace});
+    return std::optional<SelfModification>(
+        SelfModification{std::move(result->after), result->unreadable_workspace, result->faults});
   }
 
   // Steps 6 and 7 for a committed child: build, evaluate stage by stage, admit or reject.
-  Status FinishChild(Agent& child) {
+  Result<Step> FinishChild(Agent& child) {
     LINEAGE_ASSIGN_OR_RETURN(std::vector<TreeEntry> tree, archive_.Tree(child.id));
     LINEAGE_ASSIGN_OR_RETURN(BuildOutcome build, BuildAgent(options_.home, tree, *sandbox_, config_.build_cache_bytes));
     if (!build.built) {
       // The whole log is a blob named by the agent.rejected event.
       LINEAGE_ASSIGN_OR_RETURN(std::string log_blob, archive_.PutBlob(build.failure.Describe() + "\n\n" + build.failure.log));
-      return MoveAgent(child, AgentState::kRejected, build.failure.Reason(), {{"build_log_blob", log_blob}});
+      LINEAGE_RETURN_IF_ERROR(MoveAgent(child, AgentState::kRejected, build.failure.Reason(), {{"build_log_blob", log_blob}}));
+      return Step::Done();
     }
     LINEAGE_RETURN_IF_ERROR(MoveToEvaluating(child));
     LINEAGE_ASSIGN_OR_RETURN(StagedResult staged, Evaluate(child.id, *build.built));
+    if (staged.interrupted != StagedResult::Interrupted::kNo) return Interrupted(staged);
     const bool kept_editing = std::any_of(staged.results.begin(), staged.results.end(), [](const TaskResult& r) {
       return r.stage == 1 && r.non_empty_patch;
     });
     json data = {{"parent", child.parent_id ? json(*child.parent_id) : json(nullptr)},
                  {"score", staged.score ? json(*staged.score) : json(nullptr)}, {"stage_reached", staged.stage_reached}};
     if (!kept_editing) {
-      return MoveAgent(child, AgentState::kRejected, "lost its editing ability: no non-empty patch on any stage-1 task",
-                       data);
+      LINEAGE_RETURN_IF_ERROR(MoveAgent(child, AgentState::kRejected,
+                                        "lost its editing ability: no non-empty patch on any stage-1 task", data));
+    } else {
+      LINEAGE_RETURN_IF_ERROR(MoveAgent(child, AgentState::kAdmitted, "", data));
     }
-    return MoveAgent(child, AgentState::kAdmitted, "", data);
+    return Step::Done();
   }
 
   Result<StagedResult> Evaluate(AgentId agent, const BuiltAgent& built) {
@@ -682,8 +807,12 @@ class Evolution {
       if (now.state == RunState::kPausing) state = RunState::kPaused;
       else if (now.state == RunState::kStopping) state = RunState::kStopped;
       else if (stop_reason_ == "stop requested") state = RunState::kRunning;  // resumed when the daemon returns
-      else if (low_disk_) state = RunState::kPaused;
-      const json data = {{"children_made", made_}, {"reason", stop_reason_}};
+      else if (low_disk_ || fault_paused_) state = RunState::kPaused;
+      json data = {{"children_made", made_}, {"reason", stop_reason_}};
+      if (fault_paused_ && state == RunState::kPaused) {
+        data["fault"] = true;  // a daemon resumes it by itself at retry_at
+        data["retry_at"] = NowMillis() + config_.fault_retry_ms;
+      }
       if (state == RunState::kRunning) {
         Note("run.interrupted", data);
         return state;
@@ -734,9 +863,15 @@ class Evolution {
   std::unique_ptr<llm::ModelClient> diagnosis_client_;
   std::int64_t started_at_ = 0;
 
-  std::mutex mu_;  // guards what follows, and rng_
-  std::mt19937_64 rng_;
+  std::mutex mu_;  // guards what follows
   int made_ = 0, in_flight_ = 0, attempts_ = 0, consecutive_failures_ = 0;
+  int next_slot_ = 0;                          // Setup: the children made so far
+  std::set<int> free_slots_, made_slots_;
+  std::deque<Agent> unfinished_;               // committed children whose judging the world interrupted
+  std::optional<std::int64_t> fault_since_;    // the first fault of the current run of faults (Now())
+  std::string fault_first_;
+  std::int64_t fault_backoff_ms_ = 1000;
+  bool fault_paused_ = false;                  // the faults outlasted the patience: the run pauses
   Status fatal_;
   std::string stop_reason_;
   bool budget_spent_ = false;                   // the gateway refused a diagnosis call
@@ -791,7 +926,52 @@ Result<RunConfig> StoredRunConfig(const Run& run) {
   if (!models.empty()) {
     LINEAGE_RETURN_IF_ERROR(OverrideModelsText(config, models, stored.value("models_override", "--models")));
   }
+  // Budgets raised since (RaiseBudget) stand over the file's.
+  const json raised = stored.value("budget_raised", json::object());
+  if (raised.contains("children")) config.children = raised["children"].get<int>();
+  if (raised.contains("cost_usd")) config.cost_usd = raised["cost_usd"].get<double>();
+  if (raised.contains("tokens")) config.tokens = raised["tokens"].get<std::int64_t>();
   return config;
+}
+
+Result<RunState> RaiseBudget(Archive& archive, RunId id, const BudgetRaise& raise) {
+  LINEAGE_ASSIGN_OR_RETURN(class Run run, archive.GetRun(id));
+  const std::string name = "run " + std::to_string(id);
+  if (run.state == RunState::kRunning || run.state == RunState::kPausing || run.state == RunState::kStopping ||
+      run.state == RunState::kStopped) {
+    return Status::FailedPrecondition(name + " is " + StateName(run.state) + "; its budget can be raised once it is " +
+                                      "finished, paused or failed (`lineage run pause " + std::to_string(id) + "` first)");
+  }
+  LINEAGE_ASSIGN_OR_RETURN(RunConfig config, StoredRunConfig(run));
+  json stored = json::parse(run.config, nullptr, false);
+  json raised = stored.value("budget_raised", json::object());
+  if (raise.children) {
+    if (*raise.children <= config.children) {
+      return Status::InvalidArgument("--children " + std::to_string(*raise.children) + " does not raise " + name +
+                                     "'s " + std::to_string(config.children));
+    }
+    raised["children"] = *raise.children;
+  }
+  if (raise.cost_usd) {
+    if (!config.cost_usd || *raise.cost_usd <= *config.cost_usd) {
+      return Status::InvalidArgument("--cost-usd " + std::to_string(*raise.cost_usd) + " does not raise " + name + "'s " +
+                                     (config.cost_usd ? "$" + std::to_string(*config.cost_usd) : "(it has no dollar budget)"));
+    }
+    raised["cost_usd"] = *raise.cost_usd;
+  }
+  if (raise.tokens) {
+    if (!config.tokens || *raise.tokens <= *config.tokens) {
+      return Status::InvalidArgument("--tokens " + std::to_string(*raise.tokens) + " does not raise " + name + "'s " +
+                                     (config.tokens ? std::to_string(*config.tokens) : "(it has no token budget)"));
+    }
+    raised["tokens"] = *raise.tokens;
+  }
+  stored["budget_raised"] = raised;
+  LINEAGE_RETURN_IF_ERROR(archive.SetRunConfig(id, stored.dump(), raised.value("children", config.children),
+                                               json{{"budget_raised", raised}}.dump()));
+  if (run.state != RunState::kFinished) return run.state;
+  LINEAGE_RETURN_IF_ERROR(archive.SetRunState(id, RunState::kQueued, json{{"control", "raise budget"}}.dump()));
+  return RunState::kQueued;
 }
 
 Status RepairHome(Archive& archive) {

@@ -96,6 +96,12 @@ struct RunConfig {
   std::uint64_t min_free_bytes = 1ull << 30;      // the home's free space under which the run pauses
   std::uint64_t build_cache_bytes = 4ull << 30;   // the home's cache of built agents, least recently used evicted
 
+  // [faults] patience_s: how long model calls may keep failing for the world's reasons (the provider down,
+  // a key refused) before the run pauses itself; the work they interrupt is redone meanwhile.
+  std::int64_t fault_patience_ms = 10 * 60 * 1000;
+  // [faults] retry_s: how long after such a pause a daemon resumes the run by itself.
+  std::int64_t fault_retry_ms = 5 * 60 * 1000;
+
   EvaluationConfig evaluation;       // [suites.*] and [[stages]]; at least one stage
 };
 
@@ -114,6 +120,9 @@ Status OverrideModelsText(RunConfig& config, const std::string& text, const std:
 // every suite opens, every stage selects tasks. `lineage run validate` and `lineage run start` run them
 // before anything starts.
 Status CheckRunConfig(const RunConfig& config);
+// That every role's model has its key: the environment variable its api_key_env names is set (in this
+// process: the daemon's, for a run handed to it). Part of CheckRunConfig; a resumed run checks it again.
+Status CheckModelKeys(const RunConfig& config);
 
 // ---- The evolution loop ---------------------------------------------------------------------------------
 
@@ -131,8 +140,10 @@ struct EvolutionOptions {
   const std::atomic<bool>* stop = nullptr;
   // One line per step (child started, diagnosed, committed, admitted...), one call at a time.
   std::function<void(const std::string&)> on_progress;
-  // Unix milliseconds, for the run's wall budget; unset: the system clock. A seam for tests.
+  // Unix milliseconds, for the run's wall budget and its patience with faults; unset: the system clock.
   std::function<std::int64_t()> clock;
+  // Waits `ms` between retries of work a fault interrupted; unset: sleeps (waking for `stop`). Seams for tests.
+  std::function<void(std::int64_t ms)> sleep;
 };
 
 // One process at a time runs a home's runs (a daemon, or `run start|resume --foreground`): it holds an
@@ -188,5 +199,15 @@ std::optional<RunControl> ParseRunControl(std::string_view op);  // "pause", "re
 // queues it, and a pausing one goes on running. Errors name the run's state when the request makes no
 // sense (resuming a stopped run, say).
 Result<RunState> ApplyControl(Archive& archive, RunId run, RunControl control);
+
+// Raises a run's budget: `lineage run resume RUN --children N --cost-usd X --tokens T`. Each value given
+// must be above the run's own; a finished run is queued again (the children its budget interrupted are
+// judged, then more are made). A running run must be paused first. Returns the run's state after.
+struct BudgetRaise {
+  std::optional<int> children;
+  std::optional<double> cost_usd;
+  std::optional<std::int64_t> tokens;
+};
+Result<RunState> RaiseBudget(Archive& archive, RunId id, const BudgetRaise& raise);
 
 }  // namespace lineage

@@ -15,7 +15,8 @@ namespace {
 
 const std::set<std::string> kTopKeys = {"name",  "home",   "seed_agent",  "random_seed", "models",  "roles",
                                         "selection", "budget", "concurrency", "agent",     "sandbox", "suites",
-                                        "stages"};
+                                        "stages",    "faults"};
+const std::set<std::string> kFaultKeys = {"patience_s", "retry_s"};
 const std::set<std::string> kRoleKeys = {"diagnosis", "conductor", "expert"};
 const std::set<std::string> kSelectionKeys = {"strategy", "lambda", "alpha0"};
 const std::set<std::string> kBudgetKeys = {"children", "cost_usd", "tokens", "wall_s"};
@@ -178,6 +179,12 @@ Result<RunConfig> ParseRunConfig(std::string_view text, const std::string& sourc
     return Status::OK();
   }));
 
+  LINEAGE_RETURN_IF_ERROR(WithTable(top, "faults", kFaultKeys, source, [&](const TableReader& r) -> Status {
+    LINEAGE_ASSIGN_OR_RETURN(config.fault_patience_ms, r.Milliseconds("patience_s", config.fault_patience_ms));
+    LINEAGE_ASSIGN_OR_RETURN(config.fault_retry_ms, r.Milliseconds("retry_s", config.fault_retry_ms));
+    return Status::OK();
+  }));
+
   LINEAGE_RETURN_IF_ERROR(WithTable(top, "sandbox", kSandboxKeys, source, [&](const TableReader& r) -> Status {
     LINEAGE_ASSIGN_OR_RETURN(std::string memory, r.String("memory", "4G"));
     auto bytes = ParseSize(memory, "memory");
@@ -228,8 +235,27 @@ Result<RunConfig> LoadRunConfig(const fs::path& file) {
   return ParseRunConfig(text, file.string(), fs::absolute(file).parent_path());
 }
 
+// What would make every call of a role fail, found before anything is stored: a key variable that is not set.
+Status CheckModelKeys(const RunConfig& config) {
+  for (const auto& [role, alias] : {std::pair<const char*, std::string>{"diagnosis", config.diagnosis_model},
+                                    {"conductor", config.conductor_model},
+                                    {"expert", config.expert_model}}) {
+    const llm::ModelConfig* m = config.models.FindAlias(alias);
+    if (!m || m->api_key_env.empty() || !m->gateway_token.empty() || !m->unix_socket.empty()) continue;
+    const char* key = std::getenv(m->api_key_env.c_str());
+    if (!key || !*key) {
+      return Status::InvalidArgument(config.models.source + ": [models." + alias + "] api_key_env: the environment variable " +
+                                     m->api_key_env + " is not set, and the run's " + role +
+                                     " role calls this model; export the provider's key in it, or pass --models with "
+                                     "tables that need none");
+    }
+  }
+  return Status::OK();
+}
+
 Status CheckRunConfig(const RunConfig& config) {
   LINEAGE_RETURN_IF_ERROR(CheckPromptTemplates());
+  LINEAGE_RETURN_IF_ERROR(CheckModelKeys(config));
   std::error_code ec;
   if (fs::is_directory(config.seed_agent, ec)) {
     auto tree = ReadTree(config.seed_agent);

@@ -312,7 +312,7 @@ TEST_CASE("model calls keep request and response as blobs and add to the agent's
   CHECK(a->cost_usd == Approx(0.0084));
 }
 
-TEST_CASE("runs group agents; selection stats count admitted children") {
+TEST_CASE("runs group agents: selection stats count admitted children") {
   Home h;
   auto seed = h.archive->ImportAgent(h.Seed(), "seed");
   REQUIRE(seed.ok());

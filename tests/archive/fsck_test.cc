@@ -74,7 +74,7 @@ TEST_CASE("a git parent that disagrees with the archive parent is reported") {
   CHECK(issues[0].problem.find("has git parent") != std::string::npos);
 }
 
-TEST_CASE("a branch with no row is reported; missing and damaged blobs are reported") {
+TEST_CASE("a branch with no row is reported: missing and damaged blobs are reported") {
   Fixture f;
   auto git = GitStore::Open(f.home / "agents.git");
   REQUIRE((*git)->SetBranch(77, f.archive->GetAgent(f.seed)->commit).ok());

@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "archive/archive.h"
+#include "llm/fake_server.h"
 #include "tests/orchestrator/evolution_test_support.h"
 
 namespace lineage {
@@ -44,6 +45,17 @@ TEST_CASE("run validate accepts a good configuration and names the key and allow
   CHECK(ok.exit_code == 0);
   CHECK_THAT(ok.out, Catch::Contains("valid"));
   CHECK_FALSE(fs::exists(dir / "home"));  // nothing started, nothing created
+
+  // --probe calls the models: nothing listens at 127.0.0.1:9, and it says so; a live model answers.
+  auto probe = RunLineage(dir / "home", {"run", "validate", "--probe", (dir / "run.toml").string()});
+  CHECK(probe.exit_code == 1);
+  CHECK_THAT(probe.out, Catch::Contains("probe: diagnosis (alias default): FAILED unreachable"));
+  auto fake = test::StartFakeModel();
+  WriteFile(dir / "live.toml", test::RunToml(fake->url(), 4, 2));
+  auto live = RunLineage(dir / "home", {"run", "validate", "--probe", (dir / "live.toml").string()});
+  INFO(live.err);
+  CHECK(live.exit_code == 0);
+  CHECK_THAT(live.out, Catch::Contains("probe: diagnosis (alias default): ok"));
 
   CHECK_THAT(ValidateError(good + "[selection]\nstrategy = \"greedy\"\n"),
              Catch::Contains("[selection] strategy: 'greedy' is not one of dgm, score-prop, best, random, hgm, "
@@ -90,7 +102,7 @@ Observed State(const fs::path& home) {
   return s;
 }
 
-TEST_CASE("run start --foreground runs to the end; run status, list and logs report it") {
+TEST_CASE("run start --foreground runs to the end: run status, list and logs report it") {
   auto fake = test::StartFakeModel();
   TempDir dir;
   WriteFile(dir / "run.toml", test::RunToml(fake->url(), 4, 2));
@@ -112,6 +124,10 @@ TEST_CASE("run start --foreground runs to the end; run status, list and logs rep
   CHECK_THAT(watch.out, Catch::Contains("children: 4 of 4 (1 admitted, 3 rejected, 0 in progress)"));
   CHECK_THAT(watch.out, Catch::Contains("in flight: none"));
   CHECK_THAT(watch.out, Catch::Contains("run.finished"));
+  // Where the money went.
+  CHECK_THAT(watch.out, Catch::Contains("by purpose: diagnose $") && Catch::Contains("evaluate $") &&
+                            Catch::Contains("self_modify $") && Catch::Contains("failed calls: 0"));
+  CHECK_THAT(watch.out, Catch::Contains("per admitted child: $"));
   auto list = RunLineage(dir / "home", {"run", "list"});
   CHECK_THAT(list.out, Catch::Contains("test run"));
   auto logs = RunLineage(dir / "home", {"run", "logs", "1"});
@@ -120,6 +136,12 @@ TEST_CASE("run start --foreground runs to the end; run status, list and logs rep
   auto resume_finished = RunLineage(dir / "home", {"run", "resume", "1"});
   CHECK(resume_finished.exit_code == 1);
   CHECK_THAT(resume_finished.err, Catch::Contains("run 1 is finished; it cannot resume"));
+  // With more children, a finished run goes on.
+  auto more = RunLineage(dir / "home", {"run", "resume", "1", "--children", "5", "--foreground"});
+  INFO(more.err);
+  CHECK(more.exit_code == 0);
+  CHECK_THAT(more.out, Catch::Contains("run 1: budget raised (queued)") && Catch::Contains("run 1: finished"));
+  CHECK(json::parse(RunLineage(dir / "home", {"run", "status", "1", "--json"}).out)["children"] == 5);
 }
 
 TEST_CASE("kill -9 at random moments, then resume: nothing lost, nothing duplicated, fsck clean") {
@@ -242,6 +264,38 @@ TEST_CASE("pause and stop are recorded while no daemon runs, and refused when th
   }
   auto missing = RunLineage(home, {"run", "status", "9"});
   CHECK(missing.exit_code == 1);
+}
+
+TEST_CASE("a run paused by a provider outage longer than its patience is resumed by the daemon, and finishes") {
+  // From the first child's diagnosis (request 3) on, the provider fails for 4 s. The run's patience is 1 s,
+  // and the daemon tries again 2 s after the pause.
+  json script = json::parse(test::ScriptJson());
+  script["outages"] = json::array({{{"after", 3}, {"seconds", 4}, {"fault", "server_error"}}});
+  auto fake = llm::FakeModelServer::Start(script.dump(), "outage script");
+  REQUIRE(fake.ok());
+  TempDir dir;
+  std::string toml = test::RunToml((*fake)->url(), 2, 1) + "[faults]\npatience_s = 1\nretry_s = 2\n";
+  toml.replace(toml.find("model = \"gpt-4.1-mini\"\n"), 23, "model = \"gpt-4.1-mini\"\nmax_retries = 0\n");
+  WriteFile(dir / "run.toml", toml);
+  const fs::path home = dir / "home";
+  int log_fd = open((dir / "daemon.log").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  pid_t daemon = test::SpawnCommand(test::LineageArgv(home, {"daemon"}), {}, -1, log_fd);
+  close(log_fd);
+  for (int i = 0; i < 100 && !fs::exists(home / "daemon.sock"); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  auto start = RunLineage(home, {"run", "start", (dir / "run.toml").string()});
+  REQUIRE(start.exit_code == 0);
+  const bool finished = WaitForRun(home, [](const json& s) { return s["status"] == "finished"; });
+  INFO(test::ReadFileOrDie(dir / "daemon.log"));
+  REQUIRE(finished);
+  auto logs = RunLineage(home, {"run", "logs", "1"});
+  CHECK_THAT(logs.out, Catch::Contains("fault.absorbed") && Catch::Contains("run.paused") &&
+                           Catch::Contains("\"fault\":true") && Catch::Contains("run.finished"));
+  Observed s = State(home);
+  CHECK(s.children == 2);
+  CHECK(s.fsck_clean);
+  kill(daemon, SIGTERM);
+  int status = 0;
+  waitpid(daemon, &status, 0);
 }
 
 TEST_CASE("while a foreground run goes on, neither a daemon nor a second foreground process takes the home") {

@@ -93,13 +93,24 @@ bool Eventually(const std::function<bool()>& condition, int seconds) {
 
 TEST_CASE("killing lineage at any moment around a sandbox's start leaves no process behind") {
   test::TempDir tmp;
-  std::mt19937 rng(20261127);  // fixed: the same kill times on every run
-  int before_start = 0, after_start = 0;
+  const std::vector<std::string> args = {"sandbox", "run", "--wall", "600", "--", "sleep", "31418"};
+  // How long a sandbox takes to start here and now (a loaded machine is slower): kills are drawn over twice
+  // that, so that some land before the command starts and some after.
   std::vector<pid_t> killed;
+  auto start = std::chrono::steady_clock::now();
+  killed.push_back(test::SpawnCommand(test::LineageArgv(tmp / "home", args)));
+  REQUIRE(Eventually([] { return Running("sleep 31418"); }, 30));
+  const auto startup = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start);
+  kill(killed.back(), SIGKILL);
+  waitpid(killed.back(), nullptr, 0);
+  REQUIRE(Eventually([] { return !Running("sleep 31418"); }, 10));
+
+  std::mt19937 rng(20261127);  // fixed: the same draws on every run
+  int before_start = 0, after_start = 0;
   for (int i = 0; i < 60; ++i) {
-    pid_t lineage = test::SpawnCommand(test::LineageArgv(tmp / "home", {"sandbox", "run", "--wall", "600", "--", "sleep", "31418"}));
+    pid_t lineage = test::SpawnCommand(test::LineageArgv(tmp / "home", args));
     killed.push_back(lineage);
-    std::this_thread::sleep_for(std::chrono::microseconds(rng() % 200'000));
+    std::this_thread::sleep_for(std::chrono::microseconds(rng() % (2 * startup.count() + 1)));
     const bool started = Running("sleep 31418");
     REQUIRE(kill(lineage, SIGKILL) == 0);
     int status = 0;
@@ -107,7 +118,8 @@ TEST_CASE("killing lineage at any moment around a sandbox's start leaves no proc
     REQUIRE(WIFSIGNALED(status));  // the kill landed: lineage was still running
     (started ? after_start : before_start) += 1;
   }
-  INFO(before_start << " kills before the command started, " << after_start << " after");
+  INFO(before_start << " kills before the command started, " << after_start << " after (a start took "
+                    << startup.count() / 1000 << " ms)");
   CHECK(before_start > 0);
   CHECK(after_start > 0);
   // The parent-death signals and the namespace's teardown are asynchronous; give them a moment.

@@ -102,5 +102,28 @@ TEST_CASE("a tree that does not build is an outcome naming its cause, not an err
   CHECK(as_error.status().code() == Status::Code::kInvalidArgument);
 }
 
+TEST_CASE("an agent that exits at once, silent and with no result, is no_result, never a crash of lineage") {
+  test::TempDir home;
+  auto build = BuildAgent(home.path(), {{"agent.toml", TreeEntry::Kind::kFile, "protocol = 1\n[run]\ncommand = \"true\"\n"}},
+                          RealSandbox());
+  REQUIRE(build.ok());
+  REQUIRE(build->built);
+  test::TempDir ws;
+  test::WriteFile(ws / "README.md", "a task\n");
+  AgentRunOptions run;
+  run.home = home.path();
+  run.workspace = ws.path();
+  run.instruction = "do something";
+  run.task_id = "t";
+  run.models.models.push_back(llm::ModelConfig{});
+  run.models.models.back().alias = "default";
+  run.models.models.back().model = "m";
+  run.models.models.back().base_url = "http://127.0.0.1:9";
+  auto result = RunAgent(*build->built, run, RealSandbox());
+  REQUIRE(result.ok());
+  CHECK(result->status == "no_result");
+  CHECK(result->summary.empty());
+}
+
 }  // namespace
 }  // namespace lineage

@@ -5,7 +5,7 @@
 
 #include "archive/archive.h"
 #include "orchestrator/orchestrator.h"
-#include "tests/orchestrator/scripted_sandbox.h"
+#include "tests/orchestrator/fast_world.h"
 
 namespace lineage {
 namespace {
@@ -13,82 +13,10 @@ namespace {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 using Kind = test::ScriptedSandbox::Kind;
-
-// A fast world in a temporary directory: the suite, the seed, an archive and one run of its configuration.
-struct World {
-  test::TempDir dir;
-  std::unique_ptr<llm::FakeModelServer> model;
-  test::ScriptedSandbox sandbox;
-  std::unique_ptr<Archive> archive;
-  RunId run = 0;
-  std::int64_t now = 1'000'000;  // the clock the loop reads, in milliseconds
-  std::vector<std::string> progress;
-
-  World(const std::vector<std::string>& modes, int children, const std::string& budget = "",
-        const std::string& extra = "") {
-    model = test::FastModel(modes);
-    test::WriteFastWorld(dir.path());
-    test::WriteFile(dir / "run.toml", test::FastRunToml(dir.path(), model->url(), children, budget, extra));
-    auto config = LoadRunConfig(dir / "run.toml");
-    INFO(config.status().ToString());
-    REQUIRE(config.ok());
-    auto opened = Archive::Init(dir / "home");
-    REQUIRE(opened.ok());
-    archive = std::move(opened).value();
-    auto created = CreateRun(*archive, *config);
-    REQUIRE(created.ok());
-    run = *created;
-  }
-
-  Result<RunState> Evolve(const std::atomic<bool>* stop = nullptr) {
-    EvolutionOptions options;
-    options.home = dir / "home";
-    options.sandbox = &sandbox;
-    options.stop = stop;
-    options.clock = [this] { return now; };
-    options.on_progress = [this](const std::string& line) { progress.push_back(line); };
-    return RunEvolution(*archive, run, options);
-  }
-
-  std::vector<Agent> Children() {
-    auto agents = archive->ListAgents(run);
-    REQUIRE(agents.ok());
-    std::vector<Agent> children;
-    for (const Agent& a : *agents) {
-      if (a.parent_id) children.push_back(a);
-    }
-    return children;
-  }
-
-  std::vector<std::string> EventKinds() {
-    auto events = archive->ListEvents(run);
-    REQUIRE(events.ok());
-    std::vector<std::string> kinds;
-    for (const Event& e : *events) kinds.push_back(e.kind);
-    return kinds;
-  }
-
-  // The data of the last event of `kind`.
-  json LastEvent(const std::string& kind) {
-    auto events = archive->ListEvents(run);
-    REQUIRE(events.ok());
-    json data;
-    for (const Event& e : *events) {
-      if (e.kind == kind) data = json::parse(e.data_json);
-    }
-    return data;
-  }
-
-  int Count(const std::string& kind) {
-    auto kinds = EventKinds();
-    return static_cast<int>(std::count(kinds.begin(), kinds.end(), kind));
-  }
-
-  RunState State() { return archive->GetRun(run)->state; }
-};
+using test::World;
 
 TEST_CASE("fast: each change a self-modification can leave ends its child in its own state and reason") {
-  World w({"good", "empty", "break", "noop", "fifo"}, 5);
+  test::World w({"good", "empty", "break", "noop", "fifo"}, 5);
   auto ended = w.Evolve();
   INFO(ended.status().ToString());
   REQUIRE(ended.ok());
@@ -123,16 +51,18 @@ TEST_CASE("fast: each change a self-modification can leave ends its child in its
 }
 
 TEST_CASE("fast: an answer that is no diagnosis is asked again, and the child is made from the good one") {
-  World w({"text:I think the agent is fine.", "good"}, 1);
+  test::World w({"text:I think the agent is fine.", "good"}, 1);
   REQUIRE(w.Evolve().ok());
   REQUIRE(w.Children().size() == 1);
   CHECK(w.Children()[0].state == AgentState::kAdmitted);
   CHECK(w.Count("child.failed") == 0);
-  CHECK(w.model->requests().size() == 2);
+  int diagnoses = 0;
+  for (const auto& r : w.model->requests()) diagnoses += r.body.dump().find("AGENT-CALL") == std::string::npos;
+  CHECK(diagnoses == 2);
 }
 
-TEST_CASE("fast: a model that keeps failing is the world's fault: attempts are redone, then the run fails saying why") {
-  World w({"fault"}, 2);
+TEST_CASE("fast: a model that keeps refusing the diagnosis request: attempts are redone, then the run fails saying why") {
+  test::World w({"fault"}, 2);
   auto ended = w.Evolve();
   REQUIRE_FALSE(ended.ok());
   CHECK_THAT(ended.status().message(), Catch::Contains("3 attempts in a row made no child") &&
@@ -147,21 +77,21 @@ TEST_CASE("fast: a model that keeps failing is the world's fault: attempts are r
 }
 
 TEST_CASE("fast: a run stops starting children at its dollar budget and spends no more than it") {
-  // Calls are admitted on their worst case (max_tokens): about $0.007 each at gpt-4.1-mini prices, while a
-  // diagnosis here costs a few hundredths of that. So calls go on until the spend nears $0.003, and the
-  // gateway then refuses the next one rather than risk passing $0.01.
-  World w({"good"}, 50, "cost_usd = 0.01\n");
+  // Calls are admitted on their worst case: a diagnosis may cost $0.0066 (4,096 tokens out at gpt-4.1-mini
+  // prices) and costs about $0.0004; an agent's call is smaller. So children are made until about $0.013 is
+  // spent, and the gateway then refuses the next diagnosis rather than risk passing $0.02.
+  test::World w({"good"}, 50, "cost_usd = 0.02\n");
   auto ended = w.Evolve();
   REQUIRE(ended.ok());
   CHECK(*ended == RunState::kFinished);
   CHECK(w.Children().size() > 1);
   CHECK(w.Children().size() < 50);
-  CHECK(w.archive->RunSpend(w.run)->cost_usd <= 0.01);
+  CHECK(w.archive->RunSpend(w.run)->cost_usd <= 0.02);
   CHECK_THAT(w.LastEvent("run.finished")["reason"].get<std::string>(), Catch::StartsWith("budget"));
 }
 
 TEST_CASE("fast: a run stops starting children at its token budget") {
-  World w({"good"}, 50, "tokens = 20000\n");
+  test::World w({"good"}, 50, "tokens = 20000\n");
   REQUIRE(w.Evolve().ok());
   CHECK(w.Children().size() < 50);
   CHECK(w.archive->RunSpend(w.run)->tokens <= 20000);
@@ -169,7 +99,7 @@ TEST_CASE("fast: a run stops starting children at its token budget") {
 }
 
 TEST_CASE("fast: a run stops starting children when its wall time is spent, by the loop's clock") {
-  World w({"good"}, 50, "wall_s = 60\n");
+  test::World w({"good"}, 50, "wall_s = 60\n");
   // Each self-modification takes 25 s by the clock: the third child is the last to start.
   w.sandbox.on_run = [&](Kind kind, int) {
     if (kind == Kind::kSelfModify) w.now += 25'000;
@@ -180,7 +110,7 @@ TEST_CASE("fast: a run stops starting children when its wall time is spent, by t
 }
 
 TEST_CASE("fast: pause lets the child in flight finish, and resume goes on to the children wanted") {
-  World w({"good", "empty"}, 4);
+  test::World w({"good", "empty"}, 4);
   w.sandbox.on_run = [&](Kind kind, int before) {
     if (kind == Kind::kSelfModify && before == 1) REQUIRE(ApplyControl(*w.archive, w.run, RunControl::kPause).ok());
   };
@@ -205,7 +135,7 @@ TEST_CASE("fast: pause lets the child in flight finish, and resume goes on to th
 }
 
 TEST_CASE("fast: stop ends the run for good once the child in flight is done") {
-  World w({"good"}, 4);
+  test::World w({"good"}, 4);
   w.sandbox.on_run = [&](Kind kind, int before) {
     if (kind == Kind::kSelfModify && before == 0) REQUIRE(ApplyControl(*w.archive, w.run, RunControl::kStop).ok());
   };
@@ -220,7 +150,7 @@ TEST_CASE("fast: stop ends the run for good once the child in flight is done") {
 }
 
 TEST_CASE("fast: resumed while pausing, a run goes straight back to running") {
-  World w({"good"}, 3);
+  test::World w({"good"}, 3);
   w.sandbox.on_run = [&](Kind kind, int before) {
     if (kind == Kind::kSelfModify && before == 0) {
       REQUIRE(*ApplyControl(*w.archive, w.run, RunControl::kPause) == RunState::kPausing);
@@ -236,7 +166,7 @@ TEST_CASE("fast: resumed while pausing, a run goes straight back to running") {
 }
 
 TEST_CASE("fast: the host's stop leaves the run running, and the next process resumes it") {
-  World w({"good"}, 3);
+  test::World w({"good"}, 3);
   std::atomic<bool> stop{false};
   w.sandbox.on_run = [&](Kind kind, int before) {
     if (kind == Kind::kSelfModify && before == 0) stop = true;
@@ -255,7 +185,7 @@ TEST_CASE("fast: the host's stop leaves the run running, and the next process re
 }
 
 TEST_CASE("fast: a home running out of disk pauses the run with the reason instead of failing writes") {
-  World w({"good"}, 2, "", "[sandbox]\nmin_free = \"100000000G\"\n");
+  test::World w({"good"}, 2, "", "[sandbox]\nmin_free = \"100000000G\"\n");
   auto ended = w.Evolve();
   REQUIRE(ended.ok());
   CHECK(*ended == RunState::kPaused);
@@ -264,7 +194,7 @@ TEST_CASE("fast: a home running out of disk pauses the run with the reason inste
 }
 
 TEST_CASE("fast: a seed that does not build fails the run, naming the build's failure") {
-  World w({"good"}, 1);
+  test::World w({"good"}, 1);
   test::WriteFile(w.dir / "seed" / "BROKEN", "");  // too late for the run's seed: it was imported
   test::WriteFile(w.dir / "run2.toml", test::FastRunToml(w.dir.path(), w.model->url(), 1));
   auto config = LoadRunConfig(w.dir / "run2.toml");
@@ -279,7 +209,7 @@ TEST_CASE("fast: a seed that does not build fails the run, naming the build's fa
 }
 
 TEST_CASE("fast: a missing prompt template fails the run as it starts, naming the file, never an empty prompt") {
-  World w({"good"}, 1);
+  test::World w({"good"}, 1);
   test::WriteFile(w.dir / "prompts" / "self_modify.md", "Fix this: {{problem_statement}}\n");
   ::setenv("LINEAGE_PROMPTS", (w.dir / "prompts").c_str(), 1);
   auto ended = w.Evolve();
@@ -300,7 +230,7 @@ TEST_CASE("fast: a missing prompt template fails the run as it starts, naming th
 }
 
 TEST_CASE("fast: a workspace left as it was, or holding a file no tree may hold, rejects the child, never the run") {
-  World w({"empty", "dotgit", "good"}, 3);
+  test::World w({"empty", "dotgit", "good"}, 3);
   auto ended = w.Evolve();
   INFO(ended.status().ToString());
   REQUIRE(ended.ok());
@@ -313,7 +243,7 @@ TEST_CASE("fast: a workspace left as it was, or holding a file no tree may hold,
 }
 
 TEST_CASE("fast: a run cannot start from a rejected agent, and says so before storing anything") {
-  World w({"good"}, 1);
+  test::World w({"good"}, 1);
   auto rejected = w.archive->AddChild(*w.archive->GetRun(w.run)->seed_agent_id,
                                       {{"agent.toml", TreeEntry::Kind::kFile, "protocol = 1\n"}},
                                       Archive::ChildOptions{.name = "broken", .state = AgentState::kRejected,
@@ -331,6 +261,114 @@ TEST_CASE("fast: a run cannot start from a rejected agent, and says so before st
   REQUIRE_FALSE(second.ok());
   CHECK_THAT(second.status().message(), Catch::Contains("is rejected (build failed (exit 1))"));
   CHECK(w.archive->ListRuns()->size() == runs_before);
+}
+
+TEST_CASE("fast: a provider outage shorter than the patience changes nothing: the same tree as without it") {
+  // One outage at each step, each of a different kind; tests/orchestrator/fault_test.cc tries every kind at
+  // every step.
+  const std::vector<std::string> modes = {"good", "noop", "good", "empty"};
+  const std::vector<std::string> expected = test::CalmTree(modes, 4);
+  for (const auto& [after, kind] : std::vector<std::pair<int, std::string>>{
+           {0, "server_error"}, {3, "drop"}, {4, "auth"}, {5, "rate_limit"}}) {
+    INFO("an outage of 3 requests (" << kind << ") from request " << after);
+    test::World stormy(modes, 4, "", "", json::array({{{"after", after}, {"requests", 3}, {"fault", kind}}}));
+    auto ended = stormy.Evolve();
+    INFO(ended.status().ToString());
+    REQUIRE(ended.ok());
+    CHECK(*ended == RunState::kFinished);
+    CHECK(test::Tree(stormy) == expected);
+    CHECK(stormy.Count("fault.absorbed") >= 1);
+    CHECK(stormy.Count("child.failed") == 0);
+  }
+}
+
+TEST_CASE("fast: an outage that outlasts the patience pauses the run saying why: resumed, it ends as without it") {
+  const std::vector<std::string> modes = {"good", "noop", "good"};
+  test::World calm(modes, 3, "", "[faults]\npatience_s = 10\n");
+  REQUIRE(calm.Evolve().ok());
+  // From the first child's diagnosis (request 3) on, 8 requests fail: backoffs of 1, 2, 4 and 8 s pass the
+  // 10 s of patience at the fifth.
+  test::World stormy(modes, 3, "", "[faults]\npatience_s = 10\n",
+               json::array({{{"after", 3}, {"requests", 8}, {"fault", "server_error"}}}));
+  auto paused = stormy.Evolve();
+  REQUIRE(paused.ok());
+  CHECK(*paused == RunState::kPaused);
+  const json why = stormy.LastEvent("run.paused");
+  CHECK(why["fault"] == true);
+  CHECK_THAT(why["reason"].get<std::string>(), Catch::StartsWith("fault: the models have failed since") &&
+                                                   Catch::Contains("server"));
+  CHECK(stormy.Children().empty());
+  REQUIRE(ApplyControl(*stormy.archive, stormy.run, RunControl::kResume).ok());
+  auto resumed = stormy.Evolve();
+  REQUIRE(resumed.ok());
+  CHECK(*resumed == RunState::kFinished);
+  CHECK(test::Tree(stormy) == test::Tree(calm));
+}
+
+TEST_CASE("fast: a run whose model key is missing is refused before anything is stored, naming the variable") {
+  test::World w({"good"}, 1);
+  test::WriteFile(w.dir / "run2.toml",
+                  test::FastRunToml(w.dir.path(), w.model->url(), 1) + "");
+  std::string toml = test::ReadFileOrDie(w.dir / "run2.toml");
+  toml.replace(toml.find("max_retries = 0\n"), 16, "max_retries = 0\napi_key_env = \"LINEAGE_TEST_NO_SUCH_KEY\"\n");
+  test::WriteFile(w.dir / "run2.toml", toml);
+  ::unsetenv("LINEAGE_TEST_NO_SUCH_KEY");
+  auto config = LoadRunConfig(w.dir / "run2.toml");
+  REQUIRE(config.ok());
+  Status checked = CheckRunConfig(*config);
+  REQUIRE_FALSE(checked.ok());
+  CHECK_THAT(checked.message(), Catch::Contains("LINEAGE_TEST_NO_SUCH_KEY") && Catch::Contains("[models.default]") &&
+                                    !Catch::Contains("try again"));
+}
+
+TEST_CASE("fast: a run that runs out of budget, mid-evaluation or not, resumed with more ends as if it never had") {
+  const std::vector<std::string> modes = {"good", "noop", "good", "empty"};
+  World calm(modes, 4);
+  REQUIRE(calm.Evolve().ok());
+  const std::vector<std::string> expected = test::Tree(calm);
+  const std::int64_t used = calm.archive->RunSpend(calm.run)->tokens;
+  REQUIRE(used > 0);
+  int cut_mid_evaluation = 0;
+  // Reservations count a call's worst case, so budgets up to 1.5 times what the run spends still run out.
+  for (int quarter = 1; quarter <= 6; ++quarter) {
+    const std::int64_t limit = used * quarter / 4;
+    INFO("a budget of " << limit << " of the " << used << " tokens the run needs");
+    World w(modes, 4, "tokens = " + std::to_string(limit) + "\n");
+    auto ended = w.Evolve();
+    REQUIRE(ended.ok());
+    CHECK(*ended == RunState::kFinished);
+    CHECK_THAT(w.LastEvent("run.finished")["reason"].get<std::string>(), Catch::StartsWith("budget"));
+    CHECK(w.archive->RunSpend(w.run)->tokens <= limit);
+    auto agents = w.archive->ListAgents(w.run);
+    REQUIRE(agents.ok());
+    for (const Agent& c : *agents) {
+      // An agent whose evaluation the budget cut (the seed's or a child's) waits, unjudged, with the cut
+      // tasks marked, never scored.
+      if (c.state != AgentState::kEvaluating) continue;
+      ++cut_mid_evaluation;
+      int unscored = 0;
+      auto evaluations = w.archive->ListEvaluations(c.id);
+      REQUIRE(evaluations.ok());
+      for (const Evaluation& e : *evaluations) unscored += e.outcome == "out_of_budget";
+      CHECK(unscored > 0);
+    }
+    BudgetRaise more;
+    more.tokens = used * 10;
+    auto raised = RaiseBudget(*w.archive, w.run, more);
+    REQUIRE(raised.ok());
+    CHECK(*raised == RunState::kQueued);
+    auto resumed = w.Evolve();
+    REQUIRE(resumed.ok());
+    CHECK(*resumed == RunState::kFinished);
+    CHECK(test::Tree(w) == expected);
+  }
+  CHECK(cut_mid_evaluation > 0);
+  // Raising what is not raised, or the budget of a run that is running, is refused with the reason.
+  BudgetRaise less;
+  less.children = 2;
+  auto refused = RaiseBudget(*calm.archive, calm.run, less);
+  REQUIRE_FALSE(refused.ok());
+  CHECK_THAT(refused.status().message(), Catch::Contains("--children 2 does not raise run 1's 4"));
 }
 
 }  // namespace

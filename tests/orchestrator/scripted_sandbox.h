@@ -16,6 +16,7 @@
 
 #include "base/files.h"
 #include "llm/fake_server.h"
+#include "llm/llm.h"
 #include "sandbox/sandbox.h"
 #include "tests/support/test_support.h"
 
@@ -30,6 +31,8 @@ namespace lineage::test {
 //              .git. A benchmark task is
 //              answered (answer.txt holds 42) unless the agent's tree holds mode.txt;
 //   scoring    writes a JUnit report in which test_answer passes when the workspace holds the answer.
+// Before a self-modification or a task, the agent asks its model once, through the run's real gateway
+// ("AGENT-CALL <task>"); when that call fails it gives up and changes nothing, as a real agent would.
 class ScriptedSandbox : public Sandbox {
  public:
   enum class Kind { kBuild, kSelfModify, kTask, kScoring };
@@ -60,9 +63,11 @@ class ScriptedSandbox : public Sandbox {
           r.stderr_text = "extra.py: syntax error\n";
         }
         break;
-      case Kind::kSelfModify: SelfModify(spec); break;
+      case Kind::kSelfModify:
+        if (AskModel(spec, 100)) SelfModify(spec);
+        break;
       case Kind::kTask:
-        if (!std::filesystem::exists(Host(spec, "/agent") / "mode.txt")) {
+        if (AskModel(spec, 3000) && !std::filesystem::exists(Host(spec, "/agent") / "mode.txt")) {
           WriteFile(Host(spec, "/workspace") / "answer.txt", "42\n");
         }
         Finished(spec);
@@ -90,6 +95,25 @@ class ScriptedSandbox : public Sandbox {
     }
     FAIL("no mount at " << inside);
     return {};
+  }
+
+  // One call through the gateway the run gave this sandbox, as the agent inside would make it. A task's
+  // call asks for more tokens than a self-modification's, so that a budget can run out mid-evaluation.
+  static bool AskModel(const SandboxSpec& spec, int max_tokens) {
+    llm::ModelConfig m;
+    m.alias = "conductor";
+    m.provider = llm::Provider::kOpenAI;
+    m.base_url = "http://lineage-gateway/v1";
+    m.unix_socket = spec.socket_host;
+    m.model = "conductor";
+    m.max_retries = 0;
+    m.default_max_tokens = max_tokens;
+    m.gateway_token = spec.env.at("LINEAGE_GATEWAY_TOKEN");
+    llm::ModelClient client(llm::ModelsConfig{"the scripted agent", {m}});
+    llm::ChatRequest request;
+    auto task = ReadFile(Host(spec, "/lineage/in") / "task.json");
+    request.messages = {llm::Message::User("AGENT-CALL " + nlohmann::json::parse(*task)["task_id"].get<std::string>())};
+    return client.Call("conductor", request).ok();
   }
 
   static void SelfModify(const SandboxSpec& spec) {
@@ -155,6 +179,7 @@ inline std::string FastRunToml(const std::filesystem::path& dir, const std::stri
                                const std::string& budget = "", const std::string& extra = "") {
   return "name = \"fast\"\nseed_agent = \"" + (dir / "seed").string() + "\"\nrandom_seed = 7\n"
          "[models.default]\nprovider = \"openai\"\nbase_url = \"" + model_url + "/v1\"\nmodel = \"gpt-4.1-mini\"\n"
+         "max_retries = 0\ndefault_max_tokens = 200\n"
          "[budget]\nchildren = " + std::to_string(children) + "\n" + budget +
          "[concurrency]\nchildren = 1\nsandboxes = 2\n"
          "[suites.fast]\nkind = \"taskdir\"\npath = \"" + (dir / "suite").string() + "\"\n"
@@ -163,10 +188,13 @@ inline std::string FastRunToml(const std::filesystem::path& dir, const std::stri
 }
 
 // A fake model whose diagnoses name these modes in turn, then again. An entry that is not a mode is sent
-// as the whole answer (text that is no diagnosis), and "fault" answers HTTP 400.
-inline std::unique_ptr<llm::FakeModelServer> FastModel(const std::vector<std::string>& modes) {
+// as the whole answer (text that is no diagnosis), and "fault" answers HTTP 400. The agents' own calls are
+// answered by a `match` entry, which does not move the diagnoses on. `outages` go in the script as they are
+// (docs/fake-llm.md).
+inline std::unique_ptr<llm::FakeModelServer> FastModel(const std::vector<std::string>& modes,
+                                                        const nlohmann::json& outages = nlohmann::json::array()) {
   using nlohmann::json;
-  json responses = json::array();
+  json responses = json::array({{{"match", "^AGENT-CALL"}, {"text", "on it"}}});
   for (const std::string& mode : modes) {
     if (mode == "fault") {
       responses.push_back({{"fault", "bad_request"}, {"message", "the provider refused"}});
@@ -180,7 +208,8 @@ inline std::unique_ptr<llm::FakeModelServer> FastModel(const std::vector<std::st
       responses.push_back({{"text", diagnosis.dump()}});
     }
   }
-  auto fake = llm::FakeModelServer::Start(json{{"responses", responses}, {"when_exhausted", "cycle"}}.dump(), "fast model");
+  auto fake = llm::FakeModelServer::Start(
+      json{{"responses", responses}, {"when_exhausted", "cycle"}, {"outages", outages}}.dump(), "fast model");
   REQUIRE(fake.ok());
   return std::move(fake).value();
 }

@@ -52,7 +52,7 @@ TEST_CASE("dgm draws in proportion to sigmoid(score) / (1 + admitted children)")
   CHECK(f[4] == Approx(w4 / total).margin(0.01));
 }
 
-TEST_CASE("score-prop ignores children; lambda and alpha0 shape the sigmoid") {
+TEST_CASE("score-prop ignores children: lambda and alpha0 shape the sigmoid") {
   SelectionParams p{.strategy = SelectionStrategy::kScoreProp};
   auto f = Frequencies(p, Archive4());
   CHECK(f[2] == Approx(f[4]).margin(0.01));  // same score, different children
