@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -83,6 +84,8 @@ Status RequireCommit(const Agent& agent) {
 }  // namespace
 
 struct Archive::Impl {
+  Result<std::vector<ModelCall>> ListCalls(const std::string& where, const std::function<void(sql::Stmt&)>& bind);
+
   fs::path home;
   ArchiveOptions options;
   sql::Db db;
@@ -635,13 +638,21 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?))sql");
   return id;
 }
 
+Result<std::vector<ModelCall>> Archive::ListModelCalls(RunId run, const std::string& task_id) {
+  return impl_->ListCalls("run_id = ? AND task_id = ?", [&](sql::Stmt& s) { s.Bind(1, run).Bind(2, task_id); });
+}
+
 Result<std::vector<ModelCall>> Archive::ListModelCalls(AgentId agent) {
-  std::lock_guard lock(impl_->mu);
-  sql::Stmt s(impl_->db,
+  return impl_->ListCalls("agent_id = ?", [&](sql::Stmt& s) { s.Bind(1, agent); });
+}
+
+Result<std::vector<ModelCall>> Archive::Impl::ListCalls(const std::string& where, const std::function<void(sql::Stmt&)>& bind) {
+  std::lock_guard lock(mu);
+  sql::Stmt s(db,
               "SELECT id, run_id, agent_id, task_id, purpose, provider, model, input_tokens, output_tokens, cost_usd, "
               "latency_ms, outcome, error, request_blob, response_blob, created_at, label FROM model_calls "
-              "WHERE agent_id = ? ORDER BY id");
-  s.Bind(1, agent);
+              "WHERE " + where + " ORDER BY id");
+  bind(s);
   std::vector<ModelCall> out;
   while (s.Step()) {
     out.push_back({s.Int(0), s.OptInt(1), s.OptInt(2), s.Text(3), s.Text(4), s.Text(16), s.Text(5), s.Text(6), s.Int(7),

@@ -254,6 +254,8 @@ class Archive {
   // Stores `request` and `response` as blobs and the call as a row.
   Result<std::int64_t> RecordModelCall(ModelCall call, const std::string& request, const std::string& response);
   Result<std::vector<ModelCall>> ListModelCalls(AgentId agent);
+  // The calls a run recorded under `task_id` ("child 3": those made to make a run's third child).
+  Result<std::vector<ModelCall>> ListModelCalls(RunId run, const std::string& task_id);
   // What a run's recorded model calls spent: {input + output tokens, US dollars, calls}.
   struct Spend {
     std::int64_t tokens = 0;

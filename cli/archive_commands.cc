@@ -103,11 +103,36 @@ Status Tree(const Context& ctx, std::optional<RunId> run, int depth, bool as_jso
 
 std::string OptionalId(const std::optional<std::int64_t>& id) { return id ? "#" + std::to_string(*id) : "-"; }
 
+// What making and judging an agent of a run cost, by purpose: the calls that made it (its diagnosis and
+// its parent's self-modification, recorded under the task its first event names as calls_task) and its own
+// evaluation. Empty for an agent no run made.
+Result<std::map<std::string, double>> AgentCost(Archive& archive, const Agent& a, const std::vector<ModelCall>& own) {
+  std::map<std::string, double> cost;
+  if (!a.run_id) return cost;
+  LINEAGE_ASSIGN_OR_RETURN(std::vector<Event> events, archive.ListEvents(*a.run_id));
+  std::string calls_task;
+  for (const Event& e : events) {
+    if (e.agent_id != a.id || (e.kind != "agent.committed" && e.kind != "agent.rejected")) continue;
+    const json data = json::parse(e.data_json, nullptr, false);
+    if (data.is_object() && data.contains("calls_task") && data["calls_task"].is_string()) calls_task = data["calls_task"];
+    break;
+  }
+  if (!calls_task.empty()) {
+    LINEAGE_ASSIGN_OR_RETURN(std::vector<ModelCall> making, archive.ListModelCalls(*a.run_id, calls_task));
+    for (const ModelCall& c : making) cost[c.purpose] += c.cost_usd;
+  }
+  for (const ModelCall& c : own) {
+    if (c.purpose == "evaluate") cost[c.purpose] += c.cost_usd;
+  }
+  return cost;
+}
+
 Status Show(const Context& ctx, AgentId id, bool as_json) {
   LINEAGE_ASSIGN_OR_RETURN(auto archive, OpenHome(ctx));
   LINEAGE_ASSIGN_OR_RETURN(Agent a, archive->GetAgent(id));
   LINEAGE_ASSIGN_OR_RETURN(std::vector<Evaluation> evals, archive->ListEvaluations(id));
   LINEAGE_ASSIGN_OR_RETURN(std::vector<ModelCall> calls, archive->ListModelCalls(id));
+  LINEAGE_ASSIGN_OR_RETURN(auto cost, AgentCost(*archive, a, calls));
   if (as_json) {
     json out = json::parse(AgentJson(a));
     json ev = json::array();
@@ -124,6 +149,7 @@ Status Show(const Context& ctx, AgentId id, bool as_json) {
     }
     out["evaluations"] = ev;
     out["model_calls"] = mc;
+    out["cost"] = cost;  // {"diagnose": $, "self_modify": $, "evaluate": $}: what making and judging it cost
     Print(out.dump(2) + "\n");
     return Status::OK();
   }
@@ -143,10 +169,17 @@ Status Show(const Context& ctx, AgentId id, bool as_json) {
         std::to_string(s.solved) + "/" + std::to_string(s.attempted) + " solved");
   }
   row("changes", a.parent_id ? ChangeSummary(a) + " against #" + std::to_string(*a.parent_id) : "root");
-  char spend[96];
+  char spend[192];
   std::snprintf(spend, sizeof spend, "%lld in, %lld out, $%.4f", static_cast<long long>(a.tokens_in),
                 static_cast<long long>(a.tokens_out), a.cost_usd);
   row("tokens", spend);
+  if (!cost.empty()) {
+    double total = 0;
+    for (const auto& [purpose, usd] : cost) total += usd;
+    std::snprintf(spend, sizeof spend, "$%.4f: diagnosis $%.4f, self-modification $%.4f, evaluation $%.4f", total,
+                  cost["diagnose"], cost["self_modify"], cost["evaluate"]);
+    row("cost", spend);
+  }
   row("created", FormatTimestamp(a.created_at));
   std::string kids;
   for (AgentId c : a.children) kids += (kids.empty() ? "#" : " #") + std::to_string(c);

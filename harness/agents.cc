@@ -222,6 +222,30 @@ Result<BuildOutcome> BuildAgent(const fs::path& home, const std::vector<TreeEntr
   return outcome;
 }
 
+// Whether `alias` answers a tiny question through `gateway` (recorded with the purpose "probe").
+bool ModelAnswers(llm::Gateway& gateway, const std::string& socket, const AgentRunOptions& options, const std::string& alias,
+                  const std::shared_ptr<llm::Budget>& budget) {
+  if (alias.empty() || !options.models.FindAlias(alias)) return false;
+  llm::ModelConfig m;
+  m.alias = alias;
+  m.provider = llm::Provider::kOpenAI;
+  m.base_url = "http://lineage-gateway/v1";
+  m.unix_socket = socket;
+  m.model = alias;
+  m.max_retries = 0;
+  m.default_max_tokens = 8;
+  llm::Attribution who = options.attribution;
+  who.purpose = "probe";
+  m.gateway_token = gateway.IssueToken(who, budget);
+  llm::ModelClient client(llm::ModelsConfig{"lineage's probe", {m}});
+  llm::ChatRequest request;
+  request.messages = {llm::Message::User(kProbePrompt)};
+  request.max_tokens = 8;
+  const bool ok = client.Call(alias, request).ok();
+  gateway.RevokeToken(m.gateway_token);
+  return ok;
+}
+
 Result<AgentRunResult> RunAgent(const BuiltAgent& agent, const AgentRunOptions& options, Sandbox& sandbox) {
   AgentRunResult result;
   std::error_code ec;
@@ -286,8 +310,15 @@ Result<AgentRunResult> RunAgent(const BuiltAgent& agent, const AgentRunOptions& 
   spec.env["LINEAGE_GATEWAY_TOKEN"] = token;
   spec.limits.wall_ms = options.wall_ms;
   LINEAGE_ASSIGN_OR_RETURN(result.process, sandbox.Run(spec));
-  gateway->Stop();  // records every call before the run is reported
   result.faults = gateway->faults();
+  // Timeouts are the one world fault an agent causes at will (a generation too long to finish): when they
+  // are all there was, and the model answers lineage, they were the agent's doing.
+  if (result.faults.world > 0 && result.faults.world == result.faults.timeouts &&
+      ModelAnswers(*gateway, gateway_options.unix_socket, options, result.faults.first_alias, budget)) {
+    result.faults.world = 0;  // the model answers lineage: those failures were the agent's doing
+    result.faults.first_world.clear();
+  }
+  gateway->Stop();  // records every call before the run is reported
   // With a shared budget, runs that overlap this one add to the difference: an upper bound then.
   const llm::Spend spent_after = budget->spent();
   result.spend = {spent_after.tokens - spent_before.tokens, spent_after.cost_usd - spent_before.cost_usd,

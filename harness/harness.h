@@ -124,8 +124,13 @@ struct AgentRunResult {
   llm::Gateway::Faults faults;
 };
 
+// What lineage asks a model to tell whether it answers at all (a probe): fake model scripts match it.
+inline constexpr const char* kProbePrompt = "lineage probe: reply with the single word ok";
+
 // Runs a built agent on options.workspace. An error means lineage could not run it at all; what the agent
-// did, crashes and limits included, is in the result.
+// did, crashes and limits included, is in the result. When the agent's calls failed only by timing out,
+// lineage probes the same model once: if it answers, the timeouts were the agent's own doing (a generation
+// too long to finish) and are not reported as the world's.
 Result<AgentRunResult> RunAgent(const BuiltAgent& agent, const AgentRunOptions& options, Sandbox& sandbox);
 
 // Paths that tools on the host run or obey later without being asked: version control's hooks and

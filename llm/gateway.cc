@@ -288,7 +288,11 @@ struct Gateway::Impl {
       ++faults.budget;
       return;
     }
-    if (IsWorldFault(record.error_kind) && faults.world++ == 0) faults.first_world = record.outcome + ": " + record.error;
+    if (record.error_kind == ErrorKind::kTimeout) ++faults.timeouts;
+    if (IsWorldFault(record.error_kind) && faults.world++ == 0) {
+      faults.first_world = record.outcome + ": " + record.error;
+      faults.first_alias = record.alias;
+    }
   }
 
   // Parses, admits, calls and answers; fills `record` on the way.
@@ -324,6 +328,15 @@ struct Gateway::Impl {
     Spend estimate{prompt_estimate + max_tokens,
                    m->price ? CostUsd(Usage{prompt_estimate, max_tokens, 0, 0, 0}, *m->price) : 0.0, 1};
     if (std::string over = grant.budget->Reserve(estimate); !over.empty()) {
+      // A call of the model's usual size would still fit: the caller asked for too much, which is its own
+      // doing (400), not the budget running out (402, which a run takes for the end of its budget).
+      const int usual = std::min(max_tokens, m->default_max_tokens);
+      Spend typical{prompt_estimate + usual, m->price ? CostUsd(Usage{prompt_estimate, usual, 0, 0, 0}, *m->price) : 0.0, 1};
+      if (usual < max_tokens && grant.budget->Reserve(typical).empty()) {
+        grant.budget->Settle(typical, Spend{});
+        return refuse(ErrorKind::kBadRequest, "max_tokens " + std::to_string(max_tokens) + " would pass the budget (" + over +
+                                                  "); ask for at most " + std::to_string(usual));
+      }
       return refuse(ErrorKind::kBudgetExceeded, "budget exhausted: " + over + "; this caller gets no more model calls");
     }
 

@@ -136,7 +136,9 @@ class Gateway {
   // them to tell an agent's failure from the world's.
   struct Faults {
     int world = 0, budget = 0;
+    int timeouts = 0;         // of the world's: calls that ran out of time (a caller can cause those)
     std::string first_world;  // "server: the provider failed (HTTP 500 ...)", the first one
+    std::string first_alias;  // the model that call asked for
   };
   Faults faults() const;
 

@@ -135,7 +135,7 @@ bool IsRetryable(ErrorKind kind) {
 
 bool IsWorldFault(ErrorKind kind) {
   return IsRetryable(kind) || kind == ErrorKind::kAuth || kind == ErrorKind::kMalformedResponse ||
-         kind == ErrorKind::kConfig || kind == ErrorKind::kNotRecorded;
+         kind == ErrorKind::kConfig;
 }
 
 const char* ProviderName(Provider provider) { return provider == Provider::kOpenAI ? "openai" : "anthropic"; }

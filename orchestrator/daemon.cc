@@ -364,6 +364,17 @@ std::optional<RunState> ControlTarget(RunState from, RunControl control) {
   return std::nullopt;
 }
 
+// Whether the run's last pause was the world's faults' (its run.paused event says fault).
+bool PausedByFaults(Archive& archive, RunId id) {
+  auto events = archive.ListEvents(id);
+  if (!events.ok()) return false;
+  json paused;
+  for (const Event& e : *events) {
+    if (e.kind == "run.paused") paused = json::parse(e.data_json, nullptr, false);
+  }
+  return paused.is_object() && paused.value("fault", false);
+}
+
 const char* ControlName(RunControl control) {
   return control == RunControl::kPause ? "pause" : control == RunControl::kResume ? "resume" : "stop";
 }
@@ -380,7 +391,14 @@ Result<RunState> ApplyControl(Archive& archive, RunId id, RunControl control) {
       return Status::FailedPrecondition("run " + std::to_string(id) + " is " + StateName(run.state) + "; it cannot " +
                                         ControlName(control));
     }
-    if (*next == run.state) return run.state;
+    if (*next == run.state) {
+      // Pausing a run the world's faults paused makes it the person's pause: no daemon resumes it by itself.
+      if (control == RunControl::kPause && run.state == RunState::kPaused && PausedByFaults(archive, id)) {
+        LINEAGE_RETURN_IF_ERROR(archive.AppendEvent(Event{0, id, std::nullopt, "run.paused",
+                                                          json{{"control", "pause"}, {"from", "paused"}}.dump(), 0}).status());
+      }
+      return run.state;
+    }
     Status moved = archive.SetRunState(id, *next, json{{"control", ControlName(control)}}.dump());
     if (moved.ok()) return *next;
     if (moved.code() != Status::Code::kFailedPrecondition || attempt == 3) return moved;

@@ -226,13 +226,17 @@ class Evolution {
     for (;;) {
       Result<Step> seed = EvaluateSeed();
       if (!seed.ok()) return Fail(seed.status());
-      if (seed->end == Step::End::kDone) break;
+      if (seed->end == Step::End::kDone) {
+        fault_since_.reset();
+        break;
+      }
       if (seed->end == Step::End::kBudgetSpent) {
         stop_reason_ = "budget: a model call was refused (" + seed->why + ")";
         gateway_->Stop();
         return Finish();
       }
       if (!AbsorbFault("seed", seed->why)) {
+        if (stop_reason_.empty()) stop_reason_ = options_.stop && options_.stop->load() ? "stop requested" : "pausing";
         gateway_->Stop();
         return Finish();
       }
@@ -286,9 +290,7 @@ class Evolution {
     if (const llm::ModelConfig* m = config_.models.FindAlias(config_.diagnosis_model)) {
       to_gateway.default_max_tokens = m->default_max_tokens;  // what the budget reserves for a diagnosis
     }
-    to_gateway.gateway_token =
-        gateway_->IssueToken(llm::Attribution{run_.id, std::nullopt, "", "diagnose"}, budget_);
-    diagnosis_client_ = std::make_unique<llm::ModelClient>(llm::ModelsConfig{"the run's gateway", {to_gateway}});
+    diagnosis_model_ = to_gateway;  // each attempt gets a client with a token of its own (AttemptTag)
 
     started_at_ = Now();
     LINEAGE_ASSIGN_OR_RETURN(std::vector<Agent> agents, archive_.ListAgents(run_.id));
@@ -400,6 +402,7 @@ class Evolution {
           if (stop_reason_.empty()) stop_reason_ = "budget: a model call was refused (" + r->why + ")";
           break;
         case Step::End::kRedo:
+          if (slot >= 0) ++slot_redos_[slot];  // redone with fresh draws: the same parent may be why
           Note("child.failed", {{"attempt", attempt}, {"error", r->why}});
           if (++consecutive_failures_ >= kMaxConsecutiveFailures && fatal_.ok()) {
             fatal_ = Status::FailedPrecondition(std::to_string(kMaxConsecutiveFailures) +
@@ -423,14 +426,22 @@ class Evolution {
     return slot;
   }
 
-  std::mt19937_64 SlotRng(int slot) const {
+  // Called with mu_ held.
+  std::mt19937_64 SlotRng(int slot) {
     return std::mt19937_64(config_.random_seed ^ static_cast<std::uint64_t>(run_.id) * 0x9E3779B97F4A7C15ull ^
-                           (static_cast<std::uint64_t>(slot) + 1) * 0xBF58476D1CE4E5B9ull);
+                           (static_cast<std::uint64_t>(slot) + 1) * 0xBF58476D1CE4E5B9ull ^
+                           static_cast<std::uint64_t>(slot_redos_[slot]) * 0x94D049BB133111EBull);
   }
 
   // A fault of the world interrupted `step`: record it, and wait before the step is redone (1 s, doubling to
   // 30 s). False, with the run set to pause, once the faults have lasted the run's patience.
   bool AbsorbFault(const std::string& step, const std::string& why) {
+    // A stop or pause asked for meanwhile wins: the step is left for the next resume.
+    if (options_.stop && options_.stop->load()) return false;
+    if (auto run = archive_.GetRun(run_.id);
+        run.ok() && (run->state == RunState::kPausing || run->state == RunState::kStopping)) {
+      return false;
+    }
     std::int64_t wait_ms = 0;
     {
       std::lock_guard lock(mu_);
@@ -513,10 +524,11 @@ class Evolution {
 
   // --- Making one child ---------------------------------------------------------------------------------
   Result<Step> MakeChild(int attempt, int slot) {
-    std::mt19937_64 rng = SlotRng(slot);
     AgentId parent = 0;
+    std::mt19937_64 rng;
     {
       std::lock_guard lock(mu_);
+      rng = SlotRng(slot);
       LINEAGE_ASSIGN_OR_RETURN(std::vector<SelectionStats> all, archive_.LoadSelectionStats(run_.id));
       std::vector<SelectionStats> candidates = SelectionCandidates(all, *run_.seed_agent_id);
       if (candidates.empty()) return Status::Internal("no agent to select a parent from");
@@ -526,7 +538,7 @@ class Evolution {
     Progress("attempt " + std::to_string(attempt) + ": parent " + std::to_string(parent) + ", learning from " +
              (problem.task_id.empty() ? problem.kind : problem.task_id));
     LINEAGE_ASSIGN_OR_RETURN(std::vector<TreeEntry> parent_tree, archive_.Tree(parent));
-    Diagnosis diagnosis = Diagnose(parent, parent_tree, problem);
+    Diagnosis diagnosis = Diagnose(parent, parent_tree, problem, slot);
     const std::string about = "diagnosing parent " + std::to_string(parent) + ": ";
     switch (diagnosis.refusal) {
       case Diagnosis::Refusal::kNone: break;
@@ -540,7 +552,7 @@ class Evolution {
     const AgentId modifier = ModifyingAgent(config_.selection, parent, *run_.seed_agent_id);
     std::optional<SelfModification> modification;
     for (;;) {
-      LINEAGE_ASSIGN_OR_RETURN(modification, SelfModify(attempt, modifier, parent_tree, statement));
+      LINEAGE_ASSIGN_OR_RETURN(modification, SelfModify(attempt, slot, modifier, parent_tree, statement));
       if (!modification) return Step{Step::End::kRedo, "agent " + std::to_string(modifier) + " no longer builds"};
       if (modification->faults.budget > 0) {
         return Step{Step::End::kBudgetSpent, "self-modifying agent " + std::to_string(modifier)};
@@ -564,6 +576,7 @@ class Evolution {
     child_options.problem_statement = statement;
     child_options.diagnosis_json = diagnosis.answer.dump();
     child_options.allow_empty = empty;
+    child_options.event_data = json{{"attempt", attempt}, {"calls_task", SlotTag(slot)}}.dump();
     if (empty) {
       child_options.state = AgentState::kRejected;
       child_options.reason = unusable.empty()
@@ -658,14 +671,27 @@ class Evolution {
     return ClipText(log, kMaxLogBytes + 4096);
   }
 
-  Diagnosis Diagnose(AgentId parent, const std::vector<TreeEntry>& tree, const Problem& problem) {
+  // The calls made to make the run's k-th child (its diagnosis, its parent's self-modification, redone ones
+  // included) are recorded with the task "child k", which the child's first event names: what a child cost
+  // can be told (lineage show).
+  static std::string SlotTag(int slot) { return "child " + std::to_string(slot + 1); }
+
+  Diagnosis Diagnose(AgentId parent, const std::vector<TreeEntry>& tree, const Problem& problem, int slot) {
+    llm::ModelConfig model = diagnosis_model_;
+    model.gateway_token = gateway_->IssueToken(llm::Attribution{run_.id, std::nullopt, SlotTag(slot), "diagnose"}, budget_);
+    struct Revoke {
+      llm::Gateway& gateway;
+      std::string token;
+      ~Revoke() { gateway.RevokeToken(token); }
+    } revoke{*gateway_, model.gateway_token};
+    llm::ModelClient diagnosis_client(llm::ModelsConfig{"the run's gateway", {model}});
     const std::string prompt =
         Fill(prompts_.diagnose, {{"agent_source", SourceListing(tree)}, {"problem", problem.text}});
     llm::ChatRequest request;
     request.messages = {llm::Message::User(prompt)};
     Diagnosis last{json(), Diagnosis::Refusal::kInvalidAnswer, "no diagnosis attempted"};
     for (int i = 0; i < kDiagnosisAttempts; ++i) {
-      llm::CallResult r = diagnosis_client_->Call("diagnosis", request);
+      llm::CallResult r = diagnosis_client.Call("diagnosis", request);
       if (!r.response) {
         if (r.error.kind == llm::ErrorKind::kBudgetExceeded) {
           return {json(), Diagnosis::Refusal::kBudget, "budget reached while diagnosing: " + r.error.message};
@@ -703,7 +729,7 @@ class Evolution {
 
   // Runs `modifier` on a checkout of `tree`; nothing when the modifier does not build (it did when it was
   // admitted, so a limit under load, say).
-  Result<std::optional<SelfModification>> SelfModify(int attempt, AgentId modifier, const std::vector<TreeEntry>& tree,
+  Result<std::optional<SelfModification>> SelfModify(int attempt, int slot, AgentId modifier, const std::vector<TreeEntry>& tree,
                                                      const std::string& statement) {
     LINEAGE_ASSIGN_OR_RETURN(std::vector<TreeEntry> modifier_tree, archive_.Tree(modifier));
     LINEAGE_ASSIGN_OR_RETURN(BuildOutcome build,
@@ -723,7 +749,7 @@ class Evolution {
     run.max_rounds = config_.max_rounds;
     run.wall_ms = config_.self_modify_wall_ms;
     run.shared_budget = budget_;
-    run.attribution = llm::Attribution{run_.id, modifier, "self-modify", "self_modify"};
+    run.attribution = llm::Attribution{run_.id, modifier, SlotTag(slot), "self_modify"};
     run.recorder = ArchiveCallRecorder(archive_);
     auto result = RunAgent(built, run, *sandbox_);
     if (!result.ok()) return result.status().WithContext("self-modification");
@@ -795,7 +821,7 @@ class Evolution {
   bool ResumedWhileDraining() {
     if (stop_reason_ != StateName(RunState::kPausing) && stop_reason_ != StateName(RunState::kStopping)) return false;
     auto now = archive_.GetRun(run_.id);
-    return now.ok() && now->state == RunState::kRunning && made_ < config_.children;
+    return now.ok() && now->state == RunState::kRunning && (made_ < config_.children || !unfinished_.empty());
   }
 
   Result<RunState> Finish() {
@@ -809,7 +835,7 @@ class Evolution {
       else if (stop_reason_ == "stop requested") state = RunState::kRunning;  // resumed when the daemon returns
       else if (low_disk_ || fault_paused_) state = RunState::kPaused;
       json data = {{"children_made", made_}, {"reason", stop_reason_}};
-      if (fault_paused_ && state == RunState::kPaused) {
+      if (fault_paused_ && state == RunState::kPaused && now.state == RunState::kRunning) {
         data["fault"] = true;  // a daemon resumes it by itself at retry_at
         data["retry_at"] = NowMillis() + config_.fault_retry_ms;
       }
@@ -860,13 +886,14 @@ class Evolution {
   std::shared_ptr<llm::Budget> budget_;
   llm::ModelsConfig agent_models_;
   std::unique_ptr<llm::Gateway> gateway_;
-  std::unique_ptr<llm::ModelClient> diagnosis_client_;
+  llm::ModelConfig diagnosis_model_;
   std::int64_t started_at_ = 0;
 
   std::mutex mu_;  // guards what follows
   int made_ = 0, in_flight_ = 0, attempts_ = 0, consecutive_failures_ = 0;
   int next_slot_ = 0;                          // Setup: the children made so far
   std::set<int> free_slots_, made_slots_;
+  std::map<int, int> slot_redos_;              // kRedo ends per slot: each redo draws afresh
   std::deque<Agent> unfinished_;               // committed children whose judging the world interrupted
   std::optional<std::int64_t> fault_since_;    // the first fault of the current run of faults (Now())
   std::string fault_first_;
@@ -937,8 +964,8 @@ Result<RunConfig> StoredRunConfig(const Run& run) {
 Result<RunState> RaiseBudget(Archive& archive, RunId id, const BudgetRaise& raise) {
   LINEAGE_ASSIGN_OR_RETURN(class Run run, archive.GetRun(id));
   const std::string name = "run " + std::to_string(id);
-  if (run.state == RunState::kRunning || run.state == RunState::kPausing || run.state == RunState::kStopping ||
-      run.state == RunState::kStopped) {
+  if (run.state == RunState::kQueued || run.state == RunState::kRunning || run.state == RunState::kPausing ||
+      run.state == RunState::kStopping || run.state == RunState::kStopped) {
     return Status::FailedPrecondition(name + " is " + StateName(run.state) + "; its budget can be raised once it is " +
                                       "finished, paused or failed (`lineage run pause " + std::to_string(id) + "` first)");
   }

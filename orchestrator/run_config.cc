@@ -235,19 +235,24 @@ Result<RunConfig> LoadRunConfig(const fs::path& file) {
   return ParseRunConfig(text, file.string(), fs::absolute(file).parent_path());
 }
 
-// What would make every call of a role fail, found before anything is stored: a key variable that is not set.
+// What would make every call to a model fail, found before anything is stored: a key variable that is not
+// set. Every alias is checked, the roles' and the rest: agents may call any of them.
 Status CheckModelKeys(const RunConfig& config) {
-  for (const auto& [role, alias] : {std::pair<const char*, std::string>{"diagnosis", config.diagnosis_model},
-                                    {"conductor", config.conductor_model},
-                                    {"expert", config.expert_model}}) {
-    const llm::ModelConfig* m = config.models.FindAlias(alias);
-    if (!m || m->api_key_env.empty() || !m->gateway_token.empty() || !m->unix_socket.empty()) continue;
-    const char* key = std::getenv(m->api_key_env.c_str());
+  for (const llm::ModelConfig& m : config.models.models) {
+    if (m.api_key_env.empty() || !m.gateway_token.empty() || !m.unix_socket.empty()) continue;
+    const char* key = std::getenv(m.api_key_env.c_str());
     if (!key || !*key) {
-      return Status::InvalidArgument(config.models.source + ": [models." + alias + "] api_key_env: the environment variable " +
-                                     m->api_key_env + " is not set, and the run's " + role +
-                                     " role calls this model; export the provider's key in it, or pass --models with "
-                                     "tables that need none");
+      std::string roles;
+      for (const auto& [role, alias] : {std::pair<const char*, std::string>{"diagnosis", config.diagnosis_model},
+                                        {"conductor", config.conductor_model},
+                                        {"expert", config.expert_model}}) {
+        if (alias == m.alias) roles += std::string(roles.empty() ? "" : ", ") + role;
+      }
+      return Status::InvalidArgument(config.models.source + ": [models." + m.alias + "] api_key_env: the environment variable " +
+                                     m.api_key_env + " is not set, and " +
+                                     (roles.empty() ? std::string("the run's agents may call this model")
+                                                    : "the run's " + roles + " role calls this model") +
+                                     "; export the provider's key in it, or pass --models with tables that need none");
     }
   }
   return Status::OK();

@@ -128,6 +128,12 @@ TEST_CASE("run start --foreground runs to the end: run status, list and logs rep
   CHECK_THAT(watch.out, Catch::Contains("by purpose: diagnose $") && Catch::Contains("evaluate $") &&
                             Catch::Contains("self_modify $") && Catch::Contains("failed calls: 0"));
   CHECK_THAT(watch.out, Catch::Contains("per admitted child: $"));
+  // What one child cost: its diagnosis and its parent's self-modification, and its own evaluation.
+  auto child = json::parse(RunLineage(dir / "home", {"show", "2", "--json"}).out);
+  CHECK(child["cost"]["diagnose"].get<double>() > 0);
+  CHECK(child["cost"]["self_modify"].get<double>() > 0);
+  CHECK(child["cost"].contains("evaluate"));
+  CHECK_THAT(RunLineage(dir / "home", {"show", "2"}).out, Catch::Contains("cost         $") && Catch::Contains("diagnosis $"));
   auto list = RunLineage(dir / "home", {"run", "list"});
   CHECK_THAT(list.out, Catch::Contains("test run"));
   auto logs = RunLineage(dir / "home", {"run", "logs", "1"});

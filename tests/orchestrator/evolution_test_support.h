@@ -38,6 +38,7 @@ inline std::string ScriptJson(int delay_ms = 0) {
   answer("Implement `fizzbuzz\\(n\\)`", WriteAnswer({{"fizzbuzz.py", StarterSolution("py/fizzbuzz", "fizzbuzz.py")}}));
   answer("has a function `median", WriteAnswer({{"stats.py", StarterSolution("py/fix-median", "stats.py")}}));
   answer("Implement `is_palindrome", WriteAnswer({{"palindrome.py", StarterSolution("py/palindrome", "palindrome.py")}}));
+  answer("^lineage probe", "ok");
   answer("MODE: good", WriteAnswer({{"notes.md", "Read the tests before editing.\n"}}));
   answer("MODE: empty", "I would change nothing.");
   answer("MODE: break", WriteAnswer({{"extra.py", "def broken(:\n"}}));

@@ -179,7 +179,7 @@ inline std::string FastRunToml(const std::filesystem::path& dir, const std::stri
                                const std::string& budget = "", const std::string& extra = "") {
   return "name = \"fast\"\nseed_agent = \"" + (dir / "seed").string() + "\"\nrandom_seed = 7\n"
          "[models.default]\nprovider = \"openai\"\nbase_url = \"" + model_url + "/v1\"\nmodel = \"gpt-4.1-mini\"\n"
-         "max_retries = 0\ndefault_max_tokens = 200\n"
+         "max_retries = 0\ndefault_max_tokens = 3000\n"
          "[budget]\nchildren = " + std::to_string(children) + "\n" + budget +
          "[concurrency]\nchildren = 1\nsandboxes = 2\n"
          "[suites.fast]\nkind = \"taskdir\"\npath = \"" + (dir / "suite").string() + "\"\n"
@@ -194,7 +194,7 @@ inline std::string FastRunToml(const std::filesystem::path& dir, const std::stri
 inline std::unique_ptr<llm::FakeModelServer> FastModel(const std::vector<std::string>& modes,
                                                         const nlohmann::json& outages = nlohmann::json::array()) {
   using nlohmann::json;
-  json responses = json::array({{{"match", "^AGENT-CALL"}, {"text", "on it"}}});
+  json responses = json::array({{{"match", "^AGENT-CALL"}, {"text", "on it"}}, {{"match", "^lineage probe"}, {"text", "ok"}}});
   for (const std::string& mode : modes) {
     if (mode == "fault") {
       responses.push_back({{"fault", "bad_request"}, {"message", "the provider refused"}});
