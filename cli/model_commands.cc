@@ -23,15 +23,6 @@ struct CheckArgs {
 // One tiny call per alias. Checks do not wait out a provider's full deadline: one retry, 60 s at most.
 Status CheckModels(const CheckArgs& args) {
   LINEAGE_ASSIGN_OR_RETURN(llm::ModelsConfig config, llm::LoadModelsConfig(args.config));
-  for (llm::ModelConfig& m : config.models) {
-    m.timeout_ms = std::min(m.timeout_ms, 60'000);
-    m.max_retries = std::min(m.max_retries, 1);
-  }
-  llm::ModelClient client(config);
-  llm::ChatRequest request;
-  request.messages.push_back(llm::Message::User("Reply with the single word: ok"));
-  request.max_tokens = 16;
-
   int failed = 0;
   json report = json::array();
   for (const llm::ModelConfig& m : config.models) {
@@ -39,7 +30,7 @@ Status CheckModels(const CheckArgs& args) {
       std::printf("%-12s %-9s %-28s ", m.alias.c_str(), llm::ProviderName(m.provider), m.model.c_str());
       std::fflush(stdout);
     }
-    llm::CallResult r = client.Call(m.alias, request);
+    llm::CallResult r = std::move(llm::ProbeModels(config, {m.alias}).front());
     failed += r.ok() ? 0 : 1;
     if (args.json) {
       report.push_back({{"alias", m.alias},

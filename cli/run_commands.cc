@@ -30,22 +30,13 @@ struct RunArgs {
 
 // One minimal call per model a role of the run uses, as `lineage models check` makes (a few tokens each).
 Status Probe(const RunConfig& config) {
-  llm::ModelsConfig models = config.models;
-  for (llm::ModelConfig& m : models.models) {
-    m.timeout_ms = std::min(m.timeout_ms, 60'000);
-    m.max_retries = std::min(m.max_retries, 1);
-  }
-  llm::ModelClient client(models);
-  llm::ChatRequest request;
-  request.messages.push_back(llm::Message::User("Reply with the single word: ok"));
-  request.max_tokens = 16;
   std::set<std::string> probed;
   int failed = 0;
   for (const auto& [role, alias] : {std::pair<std::string, std::string>{"diagnosis", config.diagnosis_model},
                                     {"conductor", config.conductor_model},
                                     {"expert", config.expert_model}}) {
     if (!probed.insert(alias).second) continue;
-    llm::CallResult r = client.Call(alias, request);
+    llm::CallResult r = std::move(llm::ProbeModels(config.models, {alias}).front());
     if (r.ok()) {
       std::printf("probe: %s (alias %s): ok, %lld ms\n", role.c_str(), alias.c_str(), static_cast<long long>(r.latency_ms));
     } else {

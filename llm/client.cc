@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
@@ -356,6 +357,20 @@ CallResult ModelClient::Call(const std::string& alias, const ChatRequest& reques
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(wait_ms));
   }
+}
+
+std::vector<CallResult> ProbeModels(ModelsConfig models, const std::vector<std::string>& aliases) {
+  for (ModelConfig& m : models.models) {
+    m.timeout_ms = std::min(m.timeout_ms, 60'000);
+    m.max_retries = std::min(m.max_retries, 1);
+  }
+  ModelClient client(std::move(models));
+  ChatRequest request;
+  request.messages.push_back(Message::User("Reply with the single word: ok"));
+  request.max_tokens = 16;
+  std::vector<CallResult> results;
+  for (const std::string& alias : aliases) results.push_back(client.Call(alias, request));
+  return results;
 }
 
 }  // namespace lineage::llm

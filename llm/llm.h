@@ -223,4 +223,8 @@ class ModelClient {
   std::unique_ptr<Impl> impl_;
 };
 
+// Calls each of `aliases` once with a tiny prompt, each with at most one retry and 60 s (`lineage models
+// check`, `lineage run validate --probe`): whether the models answer, and what it took.
+std::vector<CallResult> ProbeModels(ModelsConfig models, const std::vector<std::string>& aliases);
+
 }  // namespace lineage::llm

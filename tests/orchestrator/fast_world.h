@@ -107,4 +107,18 @@ inline std::vector<std::string> CalmTree(const std::vector<std::string>& modes, 
   return Tree(calm);
 }
 
+// Runs `modes` through an outage of 3 requests of `kind` from request `after`, and checks that it ends as
+// the calm run did (`expected`), having absorbed the faults rather than blamed anyone.
+inline void CheckOutageChangesNothing(const std::vector<std::string>& modes, int children, int after,
+                                      const std::string& kind, const std::vector<std::string>& expected) {
+  World stormy(modes, children, "", "", json::array({{{"after", after}, {"requests", 3}, {"fault", kind}}}));
+  auto ended = stormy.Evolve();
+  INFO(ended.status().ToString());
+  REQUIRE(ended.ok());
+  CHECK(*ended == RunState::kFinished);
+  CHECK(Tree(stormy) == expected);
+  CHECK(stormy.Count("fault.absorbed") >= 1);
+  CHECK(stormy.Count("child.failed") == 0);
+}
+
 }  // namespace lineage::test

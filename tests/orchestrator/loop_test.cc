@@ -272,14 +272,7 @@ TEST_CASE("fast: a provider outage shorter than the patience changes nothing: th
   for (const auto& [after, kind] : std::vector<std::pair<int, std::string>>{
            {0, "server_error"}, {3, "drop"}, {4, "auth"}, {5, "rate_limit"}}) {
     INFO("an outage of 3 requests (" << kind << ") from request " << after);
-    test::World stormy(modes, 4, "", "", json::array({{{"after", after}, {"requests", 3}, {"fault", kind}}}));
-    auto ended = stormy.Evolve();
-    INFO(ended.status().ToString());
-    REQUIRE(ended.ok());
-    CHECK(*ended == RunState::kFinished);
-    CHECK(test::Tree(stormy) == expected);
-    CHECK(stormy.Count("fault.absorbed") >= 1);
-    CHECK(stormy.Count("child.failed") == 0);
+    test::CheckOutageChangesNothing(modes, 4, after, kind, expected);
   }
 }
 
