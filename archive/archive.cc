@@ -642,6 +642,28 @@ Result<std::vector<ModelCall>> Archive::ListModelCalls(RunId run, const std::str
   return impl_->ListCalls("run_id = ? AND task_id = ?", [&](sql::Stmt& s) { s.Bind(1, run).Bind(2, task_id); });
 }
 
+Result<std::map<std::string, double>> Archive::AgentCost(const Agent& a) {
+  std::map<std::string, double> cost;
+  if (!a.run_id) return cost;
+  LINEAGE_ASSIGN_OR_RETURN(std::vector<Event> events, ListEvents(*a.run_id));
+  std::string calls_task;
+  for (const Event& e : events) {
+    if (e.agent_id != a.id || (e.kind != "agent.committed" && e.kind != "agent.rejected")) continue;
+    const nlohmann::json data = nlohmann::json::parse(e.data_json, nullptr, false);
+    if (data.is_object() && data.contains("calls_task") && data["calls_task"].is_string()) calls_task = data["calls_task"];
+    break;
+  }
+  if (!calls_task.empty()) {
+    LINEAGE_ASSIGN_OR_RETURN(std::vector<ModelCall> making, ListModelCalls(*a.run_id, calls_task));
+    for (const ModelCall& c : making) cost[c.purpose] += c.cost_usd;
+  }
+  LINEAGE_ASSIGN_OR_RETURN(std::vector<ModelCall> own, ListModelCalls(a.id));
+  for (const ModelCall& c : own) {
+    if (c.purpose == "evaluate") cost[c.purpose] += c.cost_usd;
+  }
+  return cost;
+}
+
 Result<std::vector<ModelCall>> Archive::ListModelCalls(AgentId agent) {
   return impl_->ListCalls("agent_id = ?", [&](sql::Stmt& s) { s.Bind(1, agent); });
 }

@@ -256,6 +256,10 @@ class Archive {
   Result<std::vector<ModelCall>> ListModelCalls(AgentId agent);
   // The calls a run recorded under `task_id` ("child 3": those made to make a run's third child).
   Result<std::vector<ModelCall>> ListModelCalls(RunId run, const std::string& task_id);
+  // What making and judging an agent of a run cost, in dollars by purpose: the calls that made it (its
+  // diagnosis and its parent's self-modification, recorded under the task its first event names as
+  // calls_task) and its own evaluation. Empty for an agent no run made.
+  Result<std::map<std::string, double>> AgentCost(const Agent& agent);
   // What a run's recorded model calls spent: {input + output tokens, US dollars, calls}.
   struct Spend {
     std::int64_t tokens = 0;

@@ -103,36 +103,12 @@ Status Tree(const Context& ctx, std::optional<RunId> run, int depth, bool as_jso
 
 std::string OptionalId(const std::optional<std::int64_t>& id) { return id ? "#" + std::to_string(*id) : "-"; }
 
-// What making and judging an agent of a run cost, by purpose: the calls that made it (its diagnosis and
-// its parent's self-modification, recorded under the task its first event names as calls_task) and its own
-// evaluation. Empty for an agent no run made.
-Result<std::map<std::string, double>> AgentCost(Archive& archive, const Agent& a, const std::vector<ModelCall>& own) {
-  std::map<std::string, double> cost;
-  if (!a.run_id) return cost;
-  LINEAGE_ASSIGN_OR_RETURN(std::vector<Event> events, archive.ListEvents(*a.run_id));
-  std::string calls_task;
-  for (const Event& e : events) {
-    if (e.agent_id != a.id || (e.kind != "agent.committed" && e.kind != "agent.rejected")) continue;
-    const json data = json::parse(e.data_json, nullptr, false);
-    if (data.is_object() && data.contains("calls_task") && data["calls_task"].is_string()) calls_task = data["calls_task"];
-    break;
-  }
-  if (!calls_task.empty()) {
-    LINEAGE_ASSIGN_OR_RETURN(std::vector<ModelCall> making, archive.ListModelCalls(*a.run_id, calls_task));
-    for (const ModelCall& c : making) cost[c.purpose] += c.cost_usd;
-  }
-  for (const ModelCall& c : own) {
-    if (c.purpose == "evaluate") cost[c.purpose] += c.cost_usd;
-  }
-  return cost;
-}
-
 Status Show(const Context& ctx, AgentId id, bool as_json) {
   LINEAGE_ASSIGN_OR_RETURN(auto archive, OpenHome(ctx));
   LINEAGE_ASSIGN_OR_RETURN(Agent a, archive->GetAgent(id));
   LINEAGE_ASSIGN_OR_RETURN(std::vector<Evaluation> evals, archive->ListEvaluations(id));
   LINEAGE_ASSIGN_OR_RETURN(std::vector<ModelCall> calls, archive->ListModelCalls(id));
-  LINEAGE_ASSIGN_OR_RETURN(auto cost, AgentCost(*archive, a, calls));
+  LINEAGE_ASSIGN_OR_RETURN(auto cost, archive->AgentCost(a));
   if (as_json) {
     json out = json::parse(AgentJson(a));
     json ev = json::array();

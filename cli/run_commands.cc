@@ -51,6 +51,7 @@ Status Probe(const RunConfig& config) {
 
 Status Validate(const RunArgs& args) {
   LINEAGE_ASSIGN_OR_RETURN(RunConfig config, LoadRunConfig(args.config));
+  if (!args.models.empty()) LINEAGE_RETURN_IF_ERROR(OverrideModels(config, args.models));
   LINEAGE_RETURN_IF_ERROR(CheckRunConfig(config));
   if (args.probe) LINEAGE_RETURN_IF_ERROR(Probe(config));
   std::printf("%s: valid. run '%s': %d children, strategy %s, %zu stages, %d children and %d sandboxes at once\n",
@@ -317,6 +318,7 @@ void RegisterRunCommands(CLI::App& app, Context& ctx) {
   auto* validate = run->add_subcommand("validate", "Check a run configuration without starting anything");
   validate->add_option("CONFIG", args->config, "the run configuration (TOML)")->required();
   validate->add_flag("--probe", args->probe, "also call each model the run's roles use once, with a tiny prompt");
+  validate->add_option("--models", args->models, "a models file to use instead of the configuration's (as run start)");
   validate->callback([&ctx, args] { ctx.action = [args] { return Validate(*args); }; });
 
   auto* start = run->add_subcommand("start", "Hand a run to the daemon (or run it here with --foreground)");

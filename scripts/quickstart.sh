@@ -36,7 +36,7 @@ quickstart: no OPENAI_API_KEY or ANTHROPIC_API_KEY, so the model is SCRIPTED (li
 NOTE
 fi
 
-"$lineage" run validate "$root/examples/quickstart.toml"
+"$lineage" run validate "$root/examples/quickstart.toml" --models "$models"
 "$lineage" run start "$root/examples/quickstart.toml" --models "$models" --foreground
 run=$("$lineage" run list --json | python3 -c 'import json, sys; print(json.load(sys.stdin)[-1]["run"])')
 echo

@@ -146,6 +146,9 @@ Result<json> AgentJson(Archive& archive, AgentId id) {
   }
   out["model_calls"] = model_calls;
   out["spend"] = {{"tokens", tokens}, {"cost_usd", cost}, {"calls", calls.size()}};
+  // What making and judging it cost, by purpose (its calls above are those it made, as parent too).
+  auto made = archive.AgentCost(agent);
+  out["cost"] = made.ok() ? json(*made) : json::object();
   return out;
 }
 

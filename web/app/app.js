@@ -128,7 +128,8 @@ function agentPage(data) {
     <p class="facts">${data.run != null ? `<span>run <a href="#/run/${data.run}">#${data.run}</a></span>` : ""}
     <span>parent ${a.parent == null ? "none" : `<a href="#/agent/${a.parent}">#${a.parent}</a>`}</span>
     <span>score <b>${score(a.score)}</b></span><span>stage reached <b>${a.stage_reached}</b></span>
-    <span>generation ${a.generation}</span><span>cost <b>${money(data.spend.cost_usd)}</b> (${data.spend.tokens} tokens)</span></p>
+    <span>generation ${a.generation}</span><span>cost <b>${money(data.spend.cost_usd)}</b> (${data.spend.tokens} tokens)</span>
+    ${Object.keys(data.cost || {}).length ? `<span id="made-cost">to make and judge: ${Object.entries(data.cost).map(([p, usd]) => `${esc(p)} <b>${money(usd)}</b>`).join(", ")}</span>` : ""}</p>
     ${a.reason ? `<p>reason: ${esc(a.reason)}</p>` : ""}
     <h2>Problem statement</h2><pre>${esc(data.problem_statement || "(none)")}</pre>
     <h2>Diagnosis</h2>${diagnosis}
