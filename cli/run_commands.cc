@@ -32,9 +32,7 @@ struct RunArgs {
 Status Probe(const RunConfig& config) {
   std::set<std::string> probed;
   int failed = 0;
-  for (const auto& [role, alias] : {std::pair<std::string, std::string>{"diagnosis", config.diagnosis_model},
-                                    {"conductor", config.conductor_model},
-                                    {"expert", config.expert_model}}) {
+  for (const auto& [role, alias] : RoleAliases(config)) {
     if (!probed.insert(alias).second) continue;
     llm::CallResult r = std::move(llm::ProbeModels(config.models, {alias}).front());
     if (r.ok()) {

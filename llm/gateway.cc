@@ -35,6 +35,20 @@ std::string Dollars(double usd) {
 
 std::string Budget::Reserve(const Spend& estimate) {
   std::lock_guard lock(mu_);
+  std::string over = OverLocked(estimate);
+  if (!over.empty()) return over;
+  in_flight_.tokens += estimate.tokens;
+  in_flight_.cost_usd += estimate.cost_usd;
+  in_flight_.calls += estimate.calls;
+  return "";
+}
+
+bool Budget::Fits(const Spend& estimate) const {
+  std::lock_guard lock(mu_);
+  return OverLocked(estimate).empty();
+}
+
+std::string Budget::OverLocked(const Spend& estimate) const {
   const std::int64_t tokens = spent_.tokens + in_flight_.tokens + estimate.tokens;
   const double cost = spent_.cost_usd + in_flight_.cost_usd + estimate.cost_usd;
   const std::int64_t calls = spent_.calls + in_flight_.calls + estimate.calls;
@@ -52,9 +66,6 @@ std::string Budget::Reserve(const Spend& estimate) {
            " in flight, and this call may cost up to " + Dollars(estimate.cost_usd) + ", of " +
            Dollars(*limits_.cost_usd) + " allowed";
   }
-  in_flight_.tokens += estimate.tokens;
-  in_flight_.cost_usd += estimate.cost_usd;
-  in_flight_.calls += estimate.calls;
   return "";
 }
 
@@ -332,8 +343,7 @@ struct Gateway::Impl {
       // doing (400), not the budget running out (402, which a run takes for the end of its budget).
       const int usual = std::min(max_tokens, m->default_max_tokens);
       Spend typical{prompt_estimate + usual, m->price ? CostUsd(Usage{prompt_estimate, usual, 0, 0, 0}, *m->price) : 0.0, 1};
-      if (usual < max_tokens && grant.budget->Reserve(typical).empty()) {
-        grant.budget->Settle(typical, Spend{});
+      if (usual < max_tokens && grant.budget->Fits(typical)) {
         return refuse(ErrorKind::kBadRequest, "max_tokens " + std::to_string(max_tokens) + " would pass the budget (" + over +
                                                   "); ask for at most " + std::to_string(usual));
       }

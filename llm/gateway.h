@@ -57,6 +57,8 @@ class Budget {
   // Admits a call estimated at `estimate`, counting it as in flight; an empty string when admitted,
   // else which limit it would pass ("cost: $1.02 spent or in flight of $1.00").
   std::string Reserve(const Spend& estimate);
+  // Whether Reserve(estimate) would admit the call now (nothing is reserved).
+  bool Fits(const Spend& estimate) const;
   // Settles an admitted call: its estimate leaves the in-flight spend and `actual` is added to spent.
   void Settle(const Spend& estimate, const Spend& actual);
   // Which limit is reached already, so that no call at all can be admitted; empty when none is.
@@ -67,6 +69,8 @@ class Budget {
   const BudgetLimits& limits() const { return limits_; }
 
  private:
+  std::string OverLocked(const Spend& estimate) const;  // which limit `estimate` would pass; mu_ held
+
   const BudgetLimits limits_;
   mutable std::mutex mu_;
   Spend spent_, in_flight_;

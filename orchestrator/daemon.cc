@@ -83,6 +83,20 @@ Result<std::string> ReadLine(int fd, int timeout_ms) {
   return line.substr(0, line.find('\n'));
 }
 
+// The data of a run's last run.paused event (empty when there is none): whether the world's faults paused
+// it (`fault`), and when a daemon may try again (`retry_at`).
+json LastPause(Archive& archive, RunId id) {
+  auto events = archive.ListEvents(id);
+  json paused = json::object();
+  if (!events.ok()) return paused;
+  for (const Event& e : *events) {
+    if (e.kind == "run.paused") paused = json::parse(e.data_json, nullptr, false);
+  }
+  return paused.is_object() ? paused : json::object();
+}
+
+bool PausedByFaults(Archive& archive, RunId id) { return LastPause(archive, id).value("fault", false); }
+
 class Daemon {
  public:
   explicit Daemon(const DaemonOptions& options) : options_(options) {}
@@ -157,33 +171,29 @@ class Daemon {
     return fd;
   }
 
-  // A run the world's faults paused (its run.paused event says fault and retry_at) is resumed once
-  // retry_at has passed; checked every few seconds.
-  void RetryFaultPaused(const std::vector<Run>& runs) {
-    if (NowMillis() < next_fault_check_) return;
+  // A run the world's faults paused (its run.paused event says fault and retry_at) is queued again once
+  // retry_at has passed; checked every few seconds. Returns whether it queued one.
+  bool RetryFaultPaused(const std::vector<Run>& runs) {
+    if (NowMillis() < next_fault_check_) return false;
     next_fault_check_ = NowMillis() + 5000;
+    bool queued = false;
     for (const Run& r : runs) {
       if (r.state != RunState::kPaused) continue;
-      auto events = archive_->ListEvents(r.id);
-      if (!events.ok()) continue;
-      json paused;
-      for (const Event& e : *events) {
-        if (e.kind == "run.paused") paused = json::parse(e.data_json, nullptr, false);
-      }
-      if (!paused.is_object() || !paused.value("fault", false)) continue;
-      if (NowMillis() < paused.value("retry_at", std::int64_t{0})) continue;
+      const json paused = LastPause(*archive_, r.id);
+      if (!paused.value("fault", false) || NowMillis() < paused.value("retry_at", std::int64_t{0})) continue;
       auto resumed = ApplyControl(*archive_, r.id, RunControl::kResume);
       Progress("run " + std::to_string(r.id) + ": paused by faults; trying again: " +
                (resumed.ok() ? StateName(*resumed) : resumed.status().message()));
+      queued = queued || resumed.ok();
     }
+    return queued;
   }
 
   // Starts every run that is queued or was running when the last daemon ended.
   void StartRunnable() {
-    auto listed = archive_->ListRuns();
-    if (!listed.ok()) return;
-    RetryFaultPaused(*listed);
     auto runs = archive_->ListRuns();
+    if (!runs.ok()) return;
+    if (RetryFaultPaused(*runs)) runs = archive_->ListRuns();  // those it queued start now
     if (!runs.ok()) return;
     std::lock_guard lock(mu_);
     for (const Run& r : *runs) {
@@ -362,17 +372,6 @@ std::optional<RunState> ControlTarget(RunState from, RunControl control) {
       return std::nullopt;
   }
   return std::nullopt;
-}
-
-// Whether the run's last pause was the world's faults' (its run.paused event says fault).
-bool PausedByFaults(Archive& archive, RunId id) {
-  auto events = archive.ListEvents(id);
-  if (!events.ok()) return false;
-  json paused;
-  for (const Event& e : *events) {
-    if (e.kind == "run.paused") paused = json::parse(e.data_json, nullptr, false);
-  }
-  return paused.is_object() && paused.value("fault", false);
 }
 
 const char* ControlName(RunControl control) {

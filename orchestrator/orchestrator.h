@@ -120,6 +120,8 @@ Status OverrideModelsText(RunConfig& config, const std::string& text, const std:
 // every suite opens, every stage selects tasks. `lineage run validate` and `lineage run start` run them
 // before anything starts.
 Status CheckRunConfig(const RunConfig& config);
+// The run's roles and the model alias each calls: {"diagnosis", ...}, {"conductor", ...}, {"expert", ...}.
+std::vector<std::pair<std::string, std::string>> RoleAliases(const RunConfig& config);
 // That every role's model has its key: the environment variable its api_key_env names is set (in this
 // process: the daemon's, for a run handed to it). Part of CheckRunConfig; a resumed run checks it again.
 Status CheckModelKeys(const RunConfig& config);

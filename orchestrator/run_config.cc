@@ -235,6 +235,10 @@ Result<RunConfig> LoadRunConfig(const fs::path& file) {
   return ParseRunConfig(text, file.string(), fs::absolute(file).parent_path());
 }
 
+std::vector<std::pair<std::string, std::string>> RoleAliases(const RunConfig& config) {
+  return {{"diagnosis", config.diagnosis_model}, {"conductor", config.conductor_model}, {"expert", config.expert_model}};
+}
+
 // What would make every call to a model fail, found before anything is stored: a key variable that is not
 // set. Every alias is checked, the roles' and the rest: agents may call any of them.
 Status CheckModelKeys(const RunConfig& config) {
@@ -243,10 +247,8 @@ Status CheckModelKeys(const RunConfig& config) {
     const char* key = std::getenv(m.api_key_env.c_str());
     if (!key || !*key) {
       std::string roles;
-      for (const auto& [role, alias] : {std::pair<const char*, std::string>{"diagnosis", config.diagnosis_model},
-                                        {"conductor", config.conductor_model},
-                                        {"expert", config.expert_model}}) {
-        if (alias == m.alias) roles += std::string(roles.empty() ? "" : ", ") + role;
+      for (const auto& [role, alias] : RoleAliases(config)) {
+        if (alias == m.alias) roles += (roles.empty() ? "" : ", ") + role;
       }
       return Status::InvalidArgument(config.models.source + ": [models." + m.alias + "] api_key_env: the environment variable " +
                                      m.api_key_env + " is not set, and " +

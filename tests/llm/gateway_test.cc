@@ -217,6 +217,24 @@ TEST_CASE("A budget runs out in the middle of an agent's run") {
   CHECK(body["error"]["message"].get<std::string>().find("max_tokens") != std::string::npos);
 }
 
+TEST_CASE("An agent asking for more tokens than the budget holds gets its own error, not the budget's end") {
+  Rig rig(R"({"responses": [{"text": "step", "usage": {"input": 10, "output": 10}}], "when_exhausted": "repeat_last"})",
+          Provider::kAnthropic);
+  // Room for calls of the model's usual size (default_max_tokens), not for one asking 1,000,000.
+  auto budget = std::make_shared<Budget>(BudgetLimits{20000, std::nullopt, std::nullopt});
+  const std::string token = rig.gateway->IssueToken({}, budget);
+  auto greedy = Http(rig.gateway->tcp_url() + "/v1/messages", {{"x-api-key", token}},
+                     R"({"model": "default", "max_tokens": 1000000, "messages": [{"role": "user", "content": "hi"}]})");
+  CHECK(greedy.status == 400);
+  CHECK_THAT(greedy.body, Catch::Contains("would pass the budget") && Catch::Contains("ask for at most"));
+  // A run reads 402s as its budget's end: this one is not counted so, and a usual call still goes through.
+  CHECK(rig.gateway->faults().budget == 0);
+  auto usual = Http(rig.gateway->tcp_url() + "/v1/messages", {{"x-api-key", token}},
+                    R"({"model": "default", "max_tokens": 100, "messages": [{"role": "user", "content": "hi"}]})");
+  CHECK(usual.status == 200);
+  CHECK(budget->in_flight().tokens == 0);
+}
+
 TEST_CASE("One budget shared by concurrent agents admits exactly its calls") {
   Rig rig(R"({"responses": [{"text": "ok", "delay_ms": 20}], "when_exhausted": "repeat_last"})", Provider::kOpenAI);
   auto shared = std::make_shared<Budget>(BudgetLimits{std::nullopt, std::nullopt, 10});

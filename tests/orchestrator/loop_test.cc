@@ -301,8 +301,7 @@ TEST_CASE("fast: an outage that outlasts the patience pauses the run saying why:
 
 TEST_CASE("fast: a run whose model key is missing is refused before anything is stored, naming the variable") {
   test::World w({"good"}, 1);
-  test::WriteFile(w.dir / "run2.toml",
-                  test::FastRunToml(w.dir.path(), w.model->url(), 1) + "");
+  test::WriteFile(w.dir / "run2.toml", test::FastRunToml(w.dir.path(), w.model->url(), 1));
   std::string toml = test::ReadFileOrDie(w.dir / "run2.toml");
   toml.replace(toml.find("max_retries = 0\n"), 16, "max_retries = 0\napi_key_env = \"LINEAGE_TEST_NO_SUCH_KEY\"\n");
   test::WriteFile(w.dir / "run2.toml", toml);
