@@ -19,7 +19,7 @@ namespace fs = std::filesystem;
 using json = nlohmann::ordered_json;
 
 struct BenchArgs {
-  std::string suite, config, agent, models;
+  std::string suite, config, agent, models, subset;
   std::vector<std::string> tasks;
   int parallel = 1;
   int max_rounds = 30;
@@ -42,14 +42,23 @@ std::string Join(const std::vector<std::string>& items, const char* sep) {
   return out;
 }
 
+// The tasks --subset and --tasks pick: the subset's (all without one), narrowed to --tasks' patterns.
+Result<std::vector<TaskInfo>> PickTasks(const BenchArgs& args, Evaluator& evaluator) {
+  LINEAGE_ASSIGN_OR_RETURN(std::vector<TaskInfo> all, evaluator.ListTasks());
+  if (!args.subset.empty()) {
+    LINEAGE_ASSIGN_OR_RETURN(std::vector<std::string> patterns, SubsetPatterns(evaluator, args.suite, args.subset));
+    LINEAGE_ASSIGN_OR_RETURN(all, SelectTasks(all, patterns));
+  }
+  return SelectTasks(all, args.tasks);
+}
+
 json TaskJson(const TaskInfo& t) {
   return {{"id", t.id}, {"language", t.language}, {"tags", t.tags}, {"available", t.unavailable.empty()},
           {"unavailable", t.unavailable}};
 }
 
 Status ListSuite(const BenchArgs& args, Evaluator& evaluator) {
-  LINEAGE_ASSIGN_OR_RETURN(std::vector<TaskInfo> all, evaluator.ListTasks());
-  LINEAGE_ASSIGN_OR_RETURN(std::vector<TaskInfo> tasks, SelectTasks(all, args.tasks));
+  LINEAGE_ASSIGN_OR_RETURN(std::vector<TaskInfo> tasks, PickTasks(args, evaluator));
   LINEAGE_ASSIGN_OR_RETURN(auto subsets, evaluator.Subsets());
   if (args.json) {
     json out = {{"suite", args.suite}, {"kind", evaluator.kind()}, {"tasks", json::array()}, {"subsets", subsets}};
@@ -60,17 +69,23 @@ Status ListSuite(const BenchArgs& args, Evaluator& evaluator) {
   std::size_t width = 4;
   for (const TaskInfo& t : tasks) width = std::max(width, t.id.size());
   std::printf("%-*s  %-10s  %s\n", static_cast<int>(width), "TASK", "LANGUAGE", "TAGS");
+  // Reasons are shared by a language's tasks: each is said once, after the table.
+  std::map<std::string, int> reasons;
   int unavailable = 0;
   for (const TaskInfo& t : tasks) {
     std::string tags = Join(t.tags, ",");
     if (!t.unavailable.empty()) {
-      tags += "  [unavailable: " + t.unavailable + "]";
+      tags += "  [unavailable]";
       ++unavailable;
+      ++reasons[t.unavailable];
     }
     std::printf("%-*s  %-10s  %s\n", static_cast<int>(width), t.id.c_str(), t.language.c_str(), tags.c_str());
   }
   std::printf("%zu tasks (%d unavailable here) in %s suite %s\n", tasks.size(), unavailable, evaluator.kind().c_str(),
               args.suite.c_str());
+  for (const auto& [reason, count] : reasons) {
+    std::printf("unavailable: %d task%s: %s\n", count, count == 1 ? "" : "s", reason.c_str());
+  }
   for (const auto& [name, ids] : subsets) std::printf("subset %s: %zu tasks\n", name.c_str(), ids.size());
   return Status::OK();
 }
@@ -209,9 +224,9 @@ Status BenchRun(const BenchArgs& args, const fs::path& home) {
   if (args.parallel < 1) return Status::InvalidArgument("--parallel must be at least 1");
   if (args.max_rounds < 1) return Status::InvalidArgument("--max-rounds must be at least 1");
   if (args.wall && *args.wall <= 0) return Status::InvalidArgument("--wall must be positive");
-  if (args.staged && (!args.tasks.empty() || !args.suite.empty())) {
+  if (args.staged && (!args.tasks.empty() || !args.suite.empty() || !args.subset.empty())) {
     return Status::InvalidArgument("--staged takes its suites and tasks from the configuration's [[stages]]; drop "
-                                   "--suite and --tasks");
+                                   "--suite, --subset and --tasks");
   }
   if (!args.staged && args.suite.empty()) return Status::InvalidArgument("--suite is required (or --staged)");
   LINEAGE_ASSIGN_OR_RETURN(std::optional<EvaluationConfig> config, LoadConfig(args));
@@ -224,8 +239,7 @@ Status BenchRun(const BenchArgs& args, const fs::path& home) {
   Evaluator* evaluator = nullptr;
   if (!args.staged) {
     LINEAGE_ASSIGN_OR_RETURN(evaluator, suites.Open(args.suite));
-    LINEAGE_ASSIGN_OR_RETURN(std::vector<TaskInfo> all, evaluator->ListTasks());
-    LINEAGE_ASSIGN_OR_RETURN(tasks, SelectTasks(all, args.tasks));
+    LINEAGE_ASSIGN_OR_RETURN(tasks, PickTasks(args, *evaluator));
   }
 
   LINEAGE_ASSIGN_OR_RETURN(std::unique_ptr<Archive> archive, Archive::Init(home));
@@ -297,8 +311,7 @@ Status BenchValidate(const BenchArgs& args) {
   LINEAGE_ASSIGN_OR_RETURN(std::optional<EvaluationConfig> config, LoadConfig(args));
   SuiteCache suites(config ? &*config : nullptr);
   LINEAGE_ASSIGN_OR_RETURN(Evaluator* evaluator, suites.Open(args.suite));
-  LINEAGE_ASSIGN_OR_RETURN(std::vector<TaskInfo> all, evaluator->ListTasks());
-  LINEAGE_ASSIGN_OR_RETURN(std::vector<TaskInfo> tasks, SelectTasks(all, args.tasks));
+  LINEAGE_ASSIGN_OR_RETURN(std::vector<TaskInfo> tasks, PickTasks(args, *evaluator));
   LINEAGE_ASSIGN_OR_RETURN(auto sandbox, Sandbox::Create(args.unsafe ? Sandbox::Backend::kNone : Sandbox::Backend::kBwrap));
   // Nothing is recorded: workspaces go to a scratch directory, removed at the end.
   const fs::path scratch_home = fs::temp_directory_path() / ("lineage-validate-" + std::to_string(getpid()));
@@ -319,7 +332,8 @@ Status BenchValidate(const BenchArgs& args) {
   if (args.gold) checks.push_back({Attempt::kGold, "gold", outcome::kSolved});
   if (args.unchanged) checks.push_back({Attempt::kUnchanged, "unchanged", outcome::kFailed});
 
-  json out = {{"suite", args.suite}, {"tasks", tasks.size()}, {"checks", json::array()}, {"problems", json::array()}};
+  json out = {{"suite", args.suite}, {"tasks", tasks.size()}, {"checks", json::array()}, {"problems", json::array()},
+              {"skipped_tasks", json::array()}};
   int problems = 0, skipped = 0;
   for (const Check& check : checks) {
     if (!args.json) std::fprintf(stderr, "validate: %s on %zu tasks of %s\n", check.name, tasks.size(), args.suite.c_str());
@@ -333,7 +347,11 @@ Status BenchValidate(const BenchArgs& args) {
     int passed = 0;
     for (const TaskResult& r : results) {
       if (r.outcome == outcome::kSkipped) {
-        if (check.attempt == Attempt::kGold) ++skipped;
+        if (check.attempt == Attempt::kGold) {
+          ++skipped;
+          out["skipped_tasks"].push_back({{"task", r.task_id}, {"why", r.detail}});
+          if (!args.json) std::printf("SKIP %-9s %s: %s\n", check.name, r.task_id.c_str(), r.detail.c_str());
+        }
         continue;
       }
       bool ok = check.attempt == Attempt::kGold ? r.outcome == outcome::kSolved
@@ -363,7 +381,7 @@ Status BenchValidate(const BenchArgs& args) {
     std::printf("%s\n", out.dump(2, ' ', false, json::error_handler_t::replace).c_str());
   } else {
     std::printf("%s: %zu tasks, %d problems%s\n", args.suite.c_str(), tasks.size(), problems,
-                skipped ? (", " + std::to_string(skipped) + " skipped (toolchain missing)").c_str() : "");
+                skipped ? (", " + std::to_string(skipped) + " skipped (SKIP lines say why)").c_str() : "");
   }
   if (problems) {
     return Status::FailedPrecondition(std::to_string(problems) + " validation problem" + (problems == 1 ? "" : "s") +
@@ -378,6 +396,8 @@ void AddSuiteOptions(CLI::App* cmd, BenchArgs& args, bool suite_required) {
                                 "exec:PROGRAM)");
   if (suite_required) suite->required();
   cmd->add_option("--config", args.config, "a run configuration whose [suites.*] and [[stages]] to use");
+  cmd->add_option("--subset", args.subset, "a subset the suite defines (polyglot: dgm-small, dgm-medium); --tasks "
+                                           "narrows it further");
   cmd->add_option("--tasks", args.tasks, "task ids or glob patterns, space- or comma-separated (cpp/*, py/fizz*)")
       ->delimiter(',');
   cmd->add_flag("--json", args.json, "print JSON for scripts");

@@ -5,12 +5,15 @@
 #include <spdlog/spdlog.h>
 #include <algorithm>
 #include <atomic>
+#include <map>
 #include <set>
 #include <thread>
 #include <unistd.h>
 
 #include "base/files.h"
 #include "cli/commands.h"
+#include "evaluators/evaluator.h"
+#include "evaluators/stages.h"
 #include "llm/llm.h"
 #include "orchestrator/orchestrator.h"
 #include "web/web.h"
@@ -47,6 +50,35 @@ Status Probe(const RunConfig& config) {
   return Status::OK();
 }
 
+// What each stage will run: its new tasks (a stage runs only those no earlier stage ran), and those that
+// cannot run here, which are skipped and not counted.
+Status PrintStages(const RunConfig& config) {
+  std::set<std::string> earlier;
+  for (const StageSpec& stage : config.evaluation.stages) {
+    LINEAGE_ASSIGN_OR_RETURN(SuiteSpec spec, ResolveSuite(stage.suite, &config.evaluation));
+    LINEAGE_ASSIGN_OR_RETURN(std::unique_ptr<Evaluator> evaluator, OpenEvaluator(spec));
+    LINEAGE_ASSIGN_OR_RETURN(std::vector<TaskInfo> tasks, StageTasks(stage, *evaluator));
+    std::erase_if(tasks, [&](const TaskInfo& t) { return !earlier.insert(t.id).second; });
+    std::map<std::string, std::vector<std::string>> unavailable;  // reason → tasks
+    for (const TaskInfo& t : tasks) {
+      if (!t.unavailable.empty()) unavailable[t.unavailable].push_back(t.id);
+    }
+    std::string line = "stage " + std::to_string(stage.number) + ": " + std::to_string(tasks.size()) + " tasks of " +
+                       stage.suite + (stage.subset.empty() ? "" : " (" + stage.subset + ")");
+    if (stage.threshold > 0 && stage.number < static_cast<int>(config.evaluation.stages.size())) {
+      line += "; on to stage " + std::to_string(stage.number + 1) + " at " +
+              std::to_string(static_cast<int>(stage.threshold * 100 + 0.5)) + "% solved";
+    }
+    std::printf("%s\n", line.c_str());
+    for (const auto& [reason, ids] : unavailable) {
+      std::string list;
+      for (const std::string& id : ids) list += (list.empty() ? "" : ", ") + id;
+      std::printf("  skipped here (not counted): %s: %s\n", list.c_str(), reason.c_str());
+    }
+  }
+  return Status::OK();
+}
+
 Status Validate(const RunArgs& args) {
   LINEAGE_ASSIGN_OR_RETURN(RunConfig config, LoadRunConfig(args.config));
   if (!args.models.empty()) LINEAGE_RETURN_IF_ERROR(OverrideModels(config, args.models));
@@ -56,7 +88,7 @@ Status Validate(const RunArgs& args) {
               args.config.c_str(), config.name.c_str(), config.children,
               SelectionStrategyName(config.selection.strategy), config.evaluation.stages.size(),
               config.children_in_flight, config.sandboxes);
-  return Status::OK();
+  return PrintStages(config);
 }
 
 Result<std::string> RunView(Archive& archive, RunId id);

@@ -7,7 +7,10 @@
 #include <algorithm>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <regex>
 #include <set>
+#include <sstream>
+#include <toml++/toml.h>
 
 #include "base/files.h"
 #include "evaluators/formats.h"
@@ -20,37 +23,113 @@ using json = nlohmann::json;
 
 namespace {
 
+// Something a language's tests need on this machine, and the Debian package that provides it.
+struct Need {
+  const char* path;  // a program looked up in the sandbox's PATH, or an absolute path
+  const char* package;
+};
+
 struct Language {
   const char* name;
-  std::vector<const char*> programs;  // what the tests need on PATH
+  std::vector<Need> needs;
+  // Run by bash with pipefail in the exercise's directory; {exercise} stands for its directory name.
   const char* test_command;
-  bool reports = true;  // the command writes a JUnit report, without which nothing is ever solved
+  ReportFormat report;
+  std::map<std::string, std::string> env;
+  // Paths an agent may not add: a test runner's or build tool's configuration that would change what the
+  // tests run (removed from the agent's files before the pristine ones are laid over them).
+  std::vector<std::string> tool_config;
 };
 
-// Test commands as DGM's harness runs them, each also writing a JUnit report to $LINEAGE_REPORT_DIR (scoring
-// believes the report, never an exit status alone); {exercise} stands for the exercise's directory name.
-// C++ builds with the exercise's own CMakeLists.txt (whose `make` runs the tests once), then runs the tests
-// again for Catch's JUnit report. pytest runs isolated (-I: the workspace cannot shadow pytest or the
-// standard library at start-up) and without conftest.py or ini files the agent could add. Java runs an
-// installed Gradle offline instead of the wrapper, which would download Gradle.
+constexpr const char* kJUnitConsole = "/usr/share/java/junit-platform-console-standalone.jar";
+constexpr const char* kAssertJ = "/usr/share/java/assertj-core.jar";
+constexpr const char* kCargoRegistry = "/usr/share/cargo/registry";
+
+// Test commands as DGM's harness runs them, each also writing a report to $LINEAGE_REPORT_DIR (scoring
+// believes the report, never an exit status alone), all offline:
+//   cpp     the exercise's own CMakeLists.txt (whose `make` runs the tests once), then the test binary again
+//           for Catch's JUnit report;
+//   go      `go test -v`, whose verbose text is the report;
+//   java    no Gradle (the wrapper downloads it): javac and JUnit 5's console launcher from Debian, with
+//           the @Disabled lines removed as Aider's harness does;
+//   js      jest from the node_modules lineage installs once (scripts/setup.sh), laid read-only into the
+//           exercise, with jest-junit writing the report; xtest → test as Aider's harness does;
+//   python  pytest isolated (-I: the workspace cannot shadow pytest or the standard library at start-up),
+//           without conftest.py or ini files the agent could add;
+//   rust    cargo with Debian's packaged crates as its registry, libtest's verbose text as the report.
 const Language kLanguages[] = {
-    {"cpp", {"cmake", "make", "g++"},
+    {"cpp", {{"cmake", "cmake"}, {"make", "make"}, {"g++", "g++"}},
      "mkdir -p build && cd build && cmake -DEXERCISM_RUN_ALL_TESTS=1 .. >/dev/null && make && "
-     "./{exercise} -r junit -o \"$LINEAGE_REPORT_DIR/junit.xml\" >/dev/null"},
-    {"go", {"go"}, "go test ./...", false},
-    {"java", {"gradle"}, "gradle test --offline --no-daemon -q", false},
-    {"javascript", {"npm", "node"}, "sed -i 's/\\bxtest(/test(/g' *.spec.js && npm run test", false},
-    {"python", {"python3", "pytest"},
+     "./{exercise} -r junit -o \"$LINEAGE_REPORT_DIR/junit.xml\" >/dev/null",
+     ReportFormat::kJUnit, {}, {}},
+    {"go", {{"go", "golang-go"}},
+     "go test -v ./... 2>&1 | tee \"$LINEAGE_REPORT_DIR/go-test.txt\"",
+     ReportFormat::kGoTest,
+     {{"GOCACHE", "/tmp/go-build"}, {"GOPATH", "/tmp/go"}, {"GOPROXY", "off"}, {"GOFLAGS", "-mod=mod"},
+      {"GOTOOLCHAIN", "local"}, {"GO111MODULE", "on"}, {"CGO_ENABLED", "0"}},
+     {"go.work", "go.work.sum", "vendor"}},
+    {"java", {{"javac", "default-jdk-headless"}, {"java", "default-jdk-headless"}, {kJUnitConsole, "junit5"},
+              {kAssertJ, "libassertj-core-java"}},
+     "find src/test -name '*.java' -exec sed -i '/@Disabled/d' {} + && mkdir -p /tmp/classes && "
+     "javac -encoding UTF-8 -nowarn -d /tmp/classes -cp /usr/share/java/junit-platform-console-standalone.jar:"
+     "/usr/share/java/assertj-core.jar $(find src/main/java src/test/java -name '*.java') && "
+     "java -jar /usr/share/java/junit-platform-console-standalone.jar --disable-banner --details=tree "
+     "-cp /tmp/classes:/usr/share/java/assertj-core.jar --scan-classpath /tmp/classes "
+     "--reports-dir \"$LINEAGE_REPORT_DIR\"",
+     ReportFormat::kJUnit, {}, {}},
+    {"javascript", {{"node", "nodejs"}},
+     "sed -i 's/\\bxtest(/test(/g' *.spec.js && node node_modules/jest/bin/jest.js ./* --ci --watchman=false "
+     "--cacheDirectory=/tmp/jest --reporters=default --reporters=jest-junit",
+     ReportFormat::kJUnit,
+     {{"JEST_JUNIT_OUTPUT_DIR", kReportDirInside}, {"JEST_JUNIT_TITLE", "{title}"}},
+     {"jest.config.js", "jest.config.ts", "jest.config.mjs", "jest.config.cjs", "jest.config.json", ".babelrc",
+      ".babelrc.js", ".babelrc.json", "babel.config.json", "babel.config.cjs", "babel.config.mjs", "node_modules"}},
+    {"python", {{"python3", "python3"}, {"pytest", "python3-pytest"}},
      "python3 -I -m pytest -rA --tb=long -p no:cacheprovider --noconftest -c /dev/null --rootdir=. "
-     "--junitxml=\"$LINEAGE_REPORT_DIR/junit.xml\""},
-    {"rust", {"cargo"}, "cargo test --offline -- --include-ignored", false},
+     "--junitxml=\"$LINEAGE_REPORT_DIR/junit.xml\"",
+     ReportFormat::kJUnit, {}, {}},
+    {"rust", {{"cargo", "cargo"}, {"rustc", "rustc"}},
+     "cargo test --offline --config 'source.crates-io.replace-with=\"debian\"' "
+     "--config 'source.debian.directory=\"/usr/share/cargo/registry\"' -- --include-ignored 2>&1 | "
+     "tee \"$LINEAGE_REPORT_DIR/cargo-test.txt\"",
+     ReportFormat::kLibtest,
+     {{"CARGO_HOME", "/tmp/cargo"}, {"CARGO_TERM_COLOR", "never"}},
+     {".cargo", "Cargo.lock", "build.rs", "rust-toolchain", "rust-toolchain.toml"}},
 };
 
-// The ten tasks of DGM's first Polyglot stage.
-const std::vector<std::string> kDgmStage1 = {
+// DGM's Polyglot subsets (polyglot/subsets/small.json and medium.json in its public repository): stage 1
+// ran the small set, stage 2 the medium one for children solving at least 40% of the small.
+const std::vector<std::string> kDgmSmall = {
     "go/dominoes",     "cpp/all-your-base",  "python/dominoes", "java/sgf-parsing",
     "javascript/robot-name", "rust/variable-length-quantity", "python/beer-song", "go/book-store",
     "javascript/bottle-song", "rust/bowling"};
+const std::vector<std::string> kDgmMedium = {
+    "javascript/queen-attack", "rust/wordy", "python/dot-dsl", "java/satellite", "cpp/diamond",
+    "rust/accumulate", "go/error-handling", "cpp/queen-attack", "rust/poker", "python/sgf-parsing",
+    "rust/react", "java/ledger", "go/connect", "rust/macros", "javascript/triangle",
+    "java/zipper", "java/bowling", "python/tree-building", "javascript/say", "java/wordy",
+    "python/food-chain", "javascript/wordy", "python/poker", "javascript/grade-school", "cpp/gigasecond",
+    "java/forth", "python/dominoes", "go/word-search", "javascript/simple-linked-list", "go/counter",
+    "java/react", "javascript/ocr-numbers", "python/scale-generator", "java/go-counting", "rust/doubly-linked-list",
+    "python/grade-school", "javascript/forth", "python/wordy", "java/mazy-mice", "cpp/bank-account",
+    "python/zipper", "java/custom-set", "java/rest-api", "go/transpose", "rust/gigasecond",
+    "rust/say", "go/food-chain", "rust/pig-latin", "go/markdown", "go/crypto-square"};
+
+// Exercises that cannot be run at all with Debian 12's packages (docs/evaluators.md lists them): their
+// tests need a library version Debian does not have. Import-based detection (MissingJavaLibrary) finds
+// the others; this one calls a newer method of a library that is there.
+const std::map<std::string, std::string> kUnrunnable = {
+    {"java/mazy-mice", "its tests call AssertJ 3.25's hasDimensions; Debian 12 packages AssertJ 3.14"},
+};
+
+// Exercises an agent can solve here whose reference solution cannot pass here: gold validation skips them
+// with the reason (docs/evaluators.md).
+const std::map<std::string, std::string> kUnrunnableReference = {
+    {"go/dnd-character", "the reference imports Go 1.21's slices package; Debian 12 has Go 1.19, with which the "
+                         "task itself is solvable"},
+    {"rust/poker", "the reference needs the counter crate, which Debian does not package (the task needs no crate)"},
+    {"rust/robot-name", "the reference is written for rand 0.3; Debian packages rand 0.8, which the task may use"},
+};
 
 const std::set<std::string> kHiddenDirs = {".meta", ".docs", ".approaches", ".articles"};
 
@@ -59,7 +138,13 @@ struct Exercise {
   const Language* language = nullptr;
   fs::path dir;
   std::vector<std::string> solution_files, test_files, example_files;
+  std::vector<std::string> expected_tests;  // what the test files hold (ExpectedTestNames)
 };
+
+std::string ReadOptional(const fs::path& file) {
+  auto text = ReadFile(file);
+  return text.ok() ? text.value() : "";
+}
 
 bool IsHidden(const std::string& path) {
   std::string first = path.substr(0, path.find('/'));
@@ -81,6 +166,33 @@ Result<std::vector<std::string>> FileList(const json& config, const char* key, c
   return out;
 }
 
+// Why a Java exercise's tests cannot compile here, or "": they import a package that neither the JDK, JUnit
+// 5, AssertJ nor the exercise's own sources provide (Exercism's Java track uses a few libraries that Debian
+// does not package, and without Gradle nothing downloads them).
+std::string MissingJavaLibrary(const fs::path& dir, const std::vector<std::string>& test_files) {
+  static const std::regex kImport(R"(^[ \t]*import[ \t]+(?:static[ \t]+)?([\w.]+)[ \t]*(?:\.\*)?[ \t]*;)");
+  static const char* const kProvided[] = {"java.", "javax.", "org.junit.", "org.assertj.", "org.opentest4j."};
+  for (const std::string& test : test_files) {
+    const std::string text = ReadOptional(dir / test);
+    std::istringstream lines(text);
+    for (std::string line; std::getline(lines, line);) {
+      std::smatch m;
+      if (!std::regex_search(line, m, kImport)) continue;
+      const std::string name = m[1].str();
+      bool provided = std::any_of(std::begin(kProvided), std::end(kProvided),
+                                  [&](const char* prefix) { return name.rfind(prefix, 0) == 0; });
+      // A package of the exercise's own: src/main/java/<package path>.
+      std::string package = name.substr(0, name.rfind('.'));
+      std::replace(package.begin(), package.end(), '.', '/');
+      std::error_code ec;
+      if (!provided && !fs::is_directory(dir / "src" / "main" / "java" / package, ec)) {
+        return "its tests import " + name + ", which no library installed here provides (docs/evaluators.md)";
+      }
+    }
+  }
+  return "";
+}
+
 Result<Exercise> ReadExercise(const Language& language, const fs::path& dir, const std::string& unavailable) {
   Exercise ex;
   ex.language = &language;
@@ -100,6 +212,19 @@ Result<Exercise> ReadExercise(const Language& language, const fs::path& dir, con
   LINEAGE_ASSIGN_OR_RETURN(ex.test_files, FileList(config, "test", config_file));
   LINEAGE_ASSIGN_OR_RETURN(ex.example_files, FileList(config, "example", config_file));
   if (ex.solution_files.empty()) return Status::InvalidArgument(config_file.string() + ": files.solution is empty");
+  std::vector<TreeEntry> tests;
+  for (const std::string& test : ex.test_files) tests.push_back({test, TreeEntry::Kind::kFile, ReadOptional(dir / test)});
+  ex.expected_tests = ExpectedTestNames(tests, language.name);
+  if (ex.info.unavailable.empty() && ex.expected_tests.empty()) {
+    // Exercism's deprecated go/counter, say: its test file is for the student to write.
+    ex.info.unavailable = "its test files hold no test lineage can name, so nothing could prove it solved";
+  }
+  if (ex.info.unavailable.empty() && std::string(language.name) == "java") {
+    ex.info.unavailable = MissingJavaLibrary(dir, ex.test_files);
+  }
+  if (auto known = kUnrunnable.find(ex.info.id); ex.info.unavailable.empty() && known != kUnrunnable.end()) {
+    ex.info.unavailable = known->second;
+  }
   return ex;
 }
 
@@ -113,36 +238,113 @@ std::string BaseName(const std::string& path) {
   return path.substr(path.rfind('/') == std::string::npos ? 0 : path.rfind('/') + 1);
 }
 
-// Which solution file a reference file stands for: the same file name, else the same extension, else the
-// only solution file.
-std::string SolutionFor(const std::string& example, const std::vector<std::string>& solutions) {
-  for (const std::string& s : solutions) {
-    if (BaseName(s) == BaseName(example)) return s;
-  }
-  for (const std::string& s : solutions) {
-    if (Extension(s) == Extension(example)) return s;
-  }
-  return solutions.size() == 1 ? solutions[0] : "";
+std::string DirName(const std::string& path) {
+  const std::size_t slash = path.rfind('/');
+  return slash == std::string::npos ? "" : path.substr(0, slash + 1);
 }
 
-std::string ReadOptional(const fs::path& file) {
-  auto text = ReadFile(file);
-  return text.ok() ? text.value() : "";
+// Where each reference file goes: onto the solution file of the same name; else onto an unclaimed solution
+// file of the same extension (".meta/example.py" → "leap.py"); else, as a helper file of the reference
+// (Java's Frame.java beside BowlingGame.java), beside the solution files, under its own name.
+std::vector<std::pair<std::string, std::string>> GoldTargets(const std::vector<std::string>& examples,
+                                                             const std::vector<std::string>& solutions) {
+  std::map<std::string, std::string> target;
+  std::set<std::string> claimed;
+  for (const std::string& e : examples) {
+    for (const std::string& s : solutions) {
+      if (BaseName(s) == BaseName(e) && !claimed.count(s)) {
+        target[e] = s;
+        claimed.insert(s);
+        break;
+      }
+    }
+  }
+  for (const std::string& e : examples) {
+    if (target.count(e)) continue;
+    for (const std::string& s : solutions) {
+      if (Extension(s) == Extension(e) && !claimed.count(s)) {
+        target[e] = s;
+        claimed.insert(s);
+        break;
+      }
+    }
+  }
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const std::string& e : examples) {
+    if (!target.count(e)) {
+      auto same_ext = std::find_if(solutions.begin(), solutions.end(),
+                                   [&](const std::string& s) { return Extension(s) == Extension(e); });
+      target[e] = DirName(same_ext != solutions.end() ? *same_ext : solutions.front()) + BaseName(e);
+    }
+    out.emplace_back(e, target[e]);
+  }
+  return out;
+}
+
+// Cargo.toml as the tests build it: the pristine manifest, with the registry dependencies the agent's (or
+// a reference solution's) manifest adds -- a name with a version, features at most, resolved from Debian's
+// packaged crates offline, whichever version Debian has. Nothing else of the agent's manifest counts: no build script, no path or git
+// dependency, no test target of its own.
+std::string MergeCargoDependencies(const std::string& pristine, const std::string& theirs) {
+  toml::table base, other;
+  try {
+    base = toml::parse(pristine);
+    other = toml::parse(theirs);
+  } catch (const toml::parse_error&) {
+    return pristine;
+  }
+  const toml::table* added = other["dependencies"].as_table();
+  if (!added) return pristine;
+  if (!base["dependencies"].as_table()) base.insert_or_assign("dependencies", toml::table{});
+  toml::table& deps = *base["dependencies"].as_table();
+  for (const auto& [name, spec] : *added) {
+    bool registry = spec.is_string();
+    if (const toml::table* t = spec.as_table()) {
+      registry = (*t)["version"].is_string() && std::all_of(t->begin(), t->end(), [](const auto& kv) {
+        const std::string_view key = kv.first.str();
+        return key == "version" || key == "features" || key == "default-features";
+      });
+    }
+    if (!registry) continue;
+    // Debian packages one version of each crate: whatever version was asked, that one is used.
+    if (spec.is_string()) {
+      deps.insert_or_assign(name, "*");
+    } else {
+      toml::table relaxed = *spec.as_table();
+      relaxed.insert_or_assign("version", "*");
+      deps.insert_or_assign(name, std::move(relaxed));
+    }
+  }
+  std::ostringstream out;
+  out << base;
+  return out.str() + "\n";
+}
+
+// Where the JavaScript exercises' test dependencies are: $LINEAGE_POLYGLOT_NODE_MODULES, else
+// DataDir()/evaluators/polyglot/javascript/node_modules (scripts/setup.sh runs `npm ci` there).
+fs::path NodeModules() {
+  if (const char* env = std::getenv("LINEAGE_POLYGLOT_NODE_MODULES"); env && *env) return env;
+  return DataDir() / "evaluators" / "polyglot" / "javascript" / "node_modules";
+}
+
+bool Present(const Need& need) {
+  std::error_code ec;
+  return need.path[0] == '/' ? fs::exists(need.path, ec) : HasProgram(need.path);
 }
 
 class PolyglotEvaluator : public IndexedEvaluator<Exercise> {
  public:
   static Result<std::unique_ptr<Evaluator>> Open(const SuiteSpec& spec) {
     std::unique_ptr<PolyglotEvaluator> e(new PolyglotEvaluator());
-    e->root_ = spec.path;
     if (!fs::is_directory(spec.path)) {
       return Status::NotFound("polyglot suite '" + spec.name + "': " + spec.path.string() +
-                              " is not a directory (clone Aider-AI/polyglot-benchmark there)");
+                              " is not a directory (clone Aider-AI/polyglot-benchmark there, or Exercism tracks as "
+                              "<dir>/<language>/)");
     }
     for (const Language& language : kLanguages) {
       const fs::path practice = spec.path / language.name / "exercises" / "practice";
       if (!fs::is_directory(practice)) continue;
-      std::string unavailable = Unavailable(language, spec.path);
+      std::string unavailable = Unavailable(language);
       for (const auto& entry : fs::directory_iterator(practice)) {
         if (!entry.is_directory()) continue;
         LINEAGE_ASSIGN_OR_RETURN(Exercise ex, ReadExercise(language, entry.path(), unavailable));
@@ -151,19 +353,19 @@ class PolyglotEvaluator : public IndexedEvaluator<Exercise> {
     }
     if (e->tasks_.empty()) {
       return Status::InvalidArgument("polyglot suite '" + spec.name + "': no <language>/exercises/practice/<slug> "
-                                     "directories under " + spec.path.string());
+                                     "directories under " + spec.path.string() +
+                                     " (languages read: cpp, go, java, javascript, python, rust)");
+    }
+    // DGM's subsets, as far as this tree holds their tasks; dgm-stage1 is dgm-small's earlier name.
+    for (const auto& [name, ids] : {std::pair{"dgm-small", &kDgmSmall}, std::pair{"dgm-stage1", &kDgmSmall},
+                                    std::pair{"dgm-medium", &kDgmMedium}}) {
+      std::vector<std::string> present;
+      std::copy_if(ids->begin(), ids->end(), std::back_inserter(present), [&](const std::string& id) {
+        return e->tasks_.count(id) > 0;
+      });
+      if (!present.empty()) e->subsets_[name] = std::move(present);
     }
     return std::unique_ptr<Evaluator>(std::move(e));
-  }
-
-  Result<std::map<std::string, std::vector<std::string>>> Subsets() override {
-    std::vector<std::string> present;
-    for (const std::string& id : kDgmStage1) {
-      if (tasks_.count(id)) present.push_back(id);
-    }
-    std::map<std::string, std::vector<std::string>> subsets;
-    if (!present.empty()) subsets["dgm-stage1"] = present;
-    return subsets;
   }
 
   Result<PreparedTask> Prepare(const std::string& id, const fs::path& workspace) override {
@@ -178,42 +380,53 @@ class PolyglotEvaluator : public IndexedEvaluator<Exercise> {
   Status ApplyGold(const std::string& id, const fs::path& workspace) override {
     LINEAGE_ASSIGN_OR_RETURN(const Exercise* ex, Find(id));
     if (ex->example_files.empty()) return Status::NotFound(id + ": .meta/config.json lists no files.example");
+    if (auto known = kUnrunnableReference.find(id); known != kUnrunnableReference.end()) {
+      return Status::NotFound(known->second);
+    }
     std::vector<TreeEntry> gold;
-    for (const std::string& example : ex->example_files) {
-      std::string target = SolutionFor(example, ex->solution_files);
-      if (target.empty()) {
-        return Status::InvalidArgument(id + ": cannot tell which solution file " + example + " stands for");
-      }
+    for (const auto& [example, target] : GoldTargets(ex->example_files, ex->solution_files)) {
       LINEAGE_ASSIGN_OR_RETURN(std::string data, ReadFile(ex->dir / example));
       gold.push_back({target, TreeEntry::Kind::kFile, std::move(data)});
+    }
+    // Rust references that need more crates than the exercise's manifest names carry their own.
+    std::error_code ec;
+    if (fs::exists(ex->dir / ".meta" / "Cargo-example.toml", ec)) {
+      LINEAGE_ASSIGN_OR_RETURN(std::string manifest, ReadFile(ex->dir / ".meta" / "Cargo-example.toml"));
+      gold.push_back({"Cargo.toml", TreeEntry::Kind::kFile, std::move(manifest)});
     }
     return WriteOver(workspace, gold);
   }
 
   Result<TaskScore> Score(const std::string& id, const fs::path& workspace, const ScoreContext& context) override {
     LINEAGE_ASSIGN_OR_RETURN(const Exercise* ex, Find(id));
-    LINEAGE_ASSIGN_OR_RETURN(std::vector<TreeEntry> pristine, ReadTree(ex->dir));
+    LINEAGE_ASSIGN_OR_RETURN(std::vector<TreeEntry> exercise, ReadTree(ex->dir));
+    std::erase_if(exercise, [&](const TreeEntry& e) { return IsHidden(e.path); });
     std::set<std::string> solutions(ex->solution_files.begin(), ex->solution_files.end());
-    std::set<std::string> tests(ex->test_files.begin(), ex->test_files.end());
-    std::erase_if(pristine, [&](const TreeEntry& e) { return IsHidden(e.path) || solutions.count(e.path); });
+    std::vector<TreeEntry> pristine;
+    std::copy_if(exercise.begin(), exercise.end(), std::back_inserter(pristine),
+                 [&](const TreeEntry& e) { return !solutions.count(e.path); });
+    const Language& language = *ex->language;
     TestRun run;
-    std::vector<TreeEntry> test_files;
-    std::copy_if(pristine.begin(), pristine.end(), std::back_inserter(test_files),
-                 [&](const TreeEntry& e) { return tests.count(e.path) > 0; });
-    run.expected_tests = ExpectedTestNames(test_files, ex->info.language);
-    run.overlay = std::move(pristine);
+    run.expected_tests = ex->expected_tests;
+    run.adjust = [&language, &exercise](std::vector<TreeEntry>& files) { AdjustAgentFiles(language, exercise, files); };
+    run.overlay = pristine;
     // Some build files name their targets after the directory the exercise is in.
     const std::string slug = ex->dir.filename().string();
     run.inside = "/workspace/" + slug;
-    std::string command = ex->language->test_command;
+    std::string command = language.test_command;
     for (std::size_t at = command.find("{exercise}"); at != std::string::npos; at = command.find("{exercise}")) {
       command.replace(at, std::string("{exercise}").size(), slug);
     }
-    run.argv = {"sh", "-c", command};
+    run.argv = {"bash", "-o", "pipefail", "-c", command};
+    run.report = language.report;
+    run.env = language.env;
     run.timeout_ms = 120'000;
-    const fs::path node_modules = root_ / "javascript" / "node_modules";
-    if (std::string(ex->language->name) == "javascript" && fs::is_directory(node_modules)) {
-      run.mounts.push_back({SandboxMount::Kind::kReadOnly, node_modules.string(), run.inside + "/node_modules"});
+    if (std::string(language.name) == "javascript") {
+      run.mounts.push_back({SandboxMount::Kind::kReadOnly, NodeModules().string(), run.inside + "/node_modules"});
+    }
+    if (std::string(language.name) == "rust") {
+      // The manifest the tests build with keeps only the dependencies the agent may add.
+      std::erase_if(run.overlay, [](const TreeEntry& e) { return e.path == "Cargo.toml"; });
     }
     return RunTests(workspace, run, context);
   }
@@ -221,17 +434,53 @@ class PolyglotEvaluator : public IndexedEvaluator<Exercise> {
  private:
   PolyglotEvaluator() : IndexedEvaluator("polyglot") {}
 
-  static std::string Unavailable(const Language& language, const fs::path& root) {
-    if (!language.reports) {
-      return std::string("lineage does not read ") + language.name + "'s test reports yet, and an exit status alone "
-             "never means solved (docs/evaluators.md)";
+  // The agent's files as the tests see them: without tool configuration the exercise does not have, and
+  // for Rust with the exercise's own Cargo.toml plus the registry dependencies the agent's names (Exercism
+  // lists Cargo.toml among the solution files, for dependencies; a build script or test target of the
+  // agent's would run before the tests and could fake them).
+  static void AdjustAgentFiles(const Language& language, const std::vector<TreeEntry>& pristine,
+                               std::vector<TreeEntry>& files) {
+    auto in_pristine = [&](const std::string& path) {
+      return std::any_of(pristine.begin(), pristine.end(), [&](const TreeEntry& e) { return e.path == path; });
+    };
+    std::erase_if(files, [&](const TreeEntry& e) {
+      return std::any_of(language.tool_config.begin(), language.tool_config.end(), [&](const std::string& config) {
+        return (e.path == config || e.path.rfind(config + "/", 0) == 0) && !in_pristine(e.path);
+      });
+    });
+    if (std::string(language.name) != "rust") return;
+    auto manifest = std::find_if(pristine.begin(), pristine.end(), [](const TreeEntry& e) { return e.path == "Cargo.toml"; });
+    if (manifest == pristine.end()) return;
+    auto theirs = std::find_if(files.begin(), files.end(), [](const TreeEntry& e) { return e.path == "Cargo.toml"; });
+    TreeEntry merged = *manifest;
+    if (theirs != files.end() && theirs->kind == TreeEntry::Kind::kFile) {
+      merged.data = MergeCargoDependencies(manifest->data, theirs->data);
+      *theirs = std::move(merged);
+    } else {
+      if (theirs != files.end()) files.erase(theirs);
+      files.push_back(std::move(merged));
     }
-    for (const char* program : language.programs) {
-      if (!HasProgram(program)) return std::string("no ") + language.name + " toolchain: '" + program + "' is not installed";
+  }
+
+  // Why `language`'s exercises cannot run here ("" when they can), with the command that fixes it.
+  static std::string Unavailable(const Language& language) {
+    std::string missing, packages;
+    for (const Need& need : language.needs) {
+      if (Present(need)) continue;
+      missing += std::string(missing.empty() ? "" : ", ") + need.path;
+      if (packages.find(need.package) == std::string::npos) packages += std::string(" ") + need.package;
     }
-    if (std::string(language.name) == "javascript" && !fs::is_directory(root / "javascript" / "node_modules")) {
-      return "javascript needs its test dependencies: run 'npm install' in " + (root / "javascript").string() +
-             " (the sandbox has no network)";
+    if (!missing.empty()) {
+      return std::string("no ") + language.name + " toolchain here (missing: " + missing + "); install it with "
+             "'sudo apt-get install" + packages + "' or scripts/setup.sh";
+    }
+    if (std::string(language.name) == "javascript" && !fs::is_directory(NodeModules() / "jest")) {
+      if (const char* env = std::getenv("LINEAGE_POLYGLOT_NODE_MODULES"); env && *env) {
+        return "$LINEAGE_POLYGLOT_NODE_MODULES (" + std::string(env) + ") holds no jest: install there the test "
+               "dependencies of evaluators/polyglot/javascript/package.json";
+      }
+      return "the JavaScript test dependencies are not installed: run 'npm ci --prefix " +
+             NodeModules().parent_path().string() + "' (scripts/setup.sh does; the sandbox has no network)";
     }
     return "";
   }
@@ -250,8 +499,6 @@ class PolyglotEvaluator : public IndexedEvaluator<Exercise> {
             "like unit tests, etc.\nOnly use standard libraries, don't suggest installing any packages.\n";
     return text;
   }
-
-  fs::path root_;
 };
 
 }  // namespace

@@ -98,7 +98,42 @@ std::string CompiledLines(const std::string& text) {
   return out;
 }
 
-// Names declared on the line after a marker line (#[test] fn x, @Test void x()).
+// Rust's #[test] functions, leaving out those a #[cfg(feature = ...)] attribute on them or on a module
+// around them compiles out: the tests run with no feature enabled, as DGM's harness runs them.
+void RustTests(const std::string& text, std::vector<std::string>& out) {
+  static const std::regex kAttribute(R"(^[ \t]*#\[)");
+  static const std::regex kTest(R"(^[ \t]*#\[test\])");
+  static const std::regex kFeatureGate(R"(^[ \t]*#\[cfg\([ \t]*(?:all\(|any\()?[ \t]*feature\b)");
+  static const std::regex kFn(R"(^[ \t]*(?:pub[ \t]+)?(?:async[ \t]+)?fn[ \t]+(\w+))");
+  static const std::regex kMod(R"(^[ \t]*(?:pub[ \t]+)?mod[ \t]+\w+[ \t]*\{)");
+  std::istringstream lines(text);
+  bool test = false, gated = false;
+  int skip_depth = 0;  // > 0: inside a gated module, this many braces deep
+  for (std::string line; std::getline(lines, line);) {
+    if (skip_depth > 0) {
+      skip_depth += static_cast<int>(std::count(line.begin(), line.end(), '{')) -
+                    static_cast<int>(std::count(line.begin(), line.end(), '}'));
+      continue;
+    }
+    std::smatch m;
+    if (std::regex_search(line, kAttribute)) {
+      test = test || std::regex_search(line, kTest);
+      gated = gated || std::regex_search(line, kFeatureGate);
+      continue;
+    }
+    if (gated && std::regex_search(line, kMod)) {
+      skip_depth = static_cast<int>(std::count(line.begin(), line.end(), '{')) -
+                   static_cast<int>(std::count(line.begin(), line.end(), '}'));
+    } else if (test && !gated && std::regex_search(line, m, kFn)) {
+      out.push_back(m[1].str());
+    }
+    // Blank lines and comments between an attribute and its item keep the attribute.
+    const std::size_t first = line.find_first_not_of(" \t\r");
+    if (first != std::string::npos && line.compare(first, 2, "//") != 0) test = gated = false;
+  }
+}
+
+// Names declared on the line after a marker line (@Test void x()).
 void AfterMarker(const std::string& text, const std::regex& marker, const std::regex& declaration,
                  std::vector<std::string>& out) {
   std::istringstream lines(text);
@@ -137,8 +172,6 @@ std::vector<std::string> ExpectedTestNames(const std::vector<TreeEntry>& test_fi
   static const std::regex kCppTest(R"(^[ \t]*TEST[ \t]*\([ \t]*(\w+)[ \t]*\))");
   static const std::regex kCatch(R"re(^[ \t]*TEST_CASE[ \t]*\([ \t]*"((?:[^"\\]|\\.)*)")re");
   static const std::regex kGo(R"(^func[ \t]+(Test\w*)[ \t]*\([ \t]*\w+[ \t]+\*testing\.T[ \t]*\))");
-  static const std::regex kRustMarker(R"(^[ \t]*#\[test\])");
-  static const std::regex kRustFn(R"(^[ \t]*(?:pub[ \t]+)?fn[ \t]+(\w+))");
   static const std::regex kJavaMarker(R"(^[ \t]*@Test\b)");
   static const std::regex kJavaMethod(R"(\bvoid[ \t]+(\w+)[ \t]*\()");
   static const std::regex kJs(R"re(^[ \t]*(?:x?test|it)[ \t]*\([ \t]*(['"`])(.*?)\1)re");
@@ -152,24 +185,23 @@ std::vector<std::string> ExpectedTestNames(const std::vector<TreeEntry>& test_fi
       Matches(compiled, kCatch, 1, names);
     }
     if (language == "go" && EndsWith(file.path, "_test.go")) Matches(file.data, kGo, 1, names);
-    if (language == "rust" && EndsWith(file.path, ".rs")) AfterMarker(file.data, kRustMarker, kRustFn, names);
+    if (language == "rust" && EndsWith(file.path, ".rs")) RustTests(file.data, names);
     if (language == "java" && EndsWith(file.path, ".java")) AfterMarker(file.data, kJavaMarker, kJavaMethod, names);
     if (language == "javascript" && EndsWith(file.path, ".js")) Matches(file.data, kJs, 2, names);
   }
   return names;
 }
 
-ReportVerdict CheckReports(const std::vector<TreeEntry>& reports, const std::vector<std::string>& expected) {
-  ReportVerdict v;
-  v.expected = static_cast<int>(expected.size());
-  std::vector<Testcase> testcases;
-  int files = 0;
+namespace {
+
+// The testcases of JUnit XML reports; false (with v.summary saying why) when a report cannot be read.
+bool ReadJUnit(const std::vector<TreeEntry>& reports, std::vector<Testcase>& testcases, int& files, ReportVerdict& v) {
   for (const TreeEntry& report : reports) {
     if (report.kind == TreeEntry::Kind::kSymlink || !EndsWith(report.path, ".xml")) continue;
     ++files;
     if (XmlNesting(report.data) > kMaxNesting) {
       v.summary = "the test report " + report.path + " nests deeper than " + std::to_string(kMaxNesting) + " elements";
-      return v;
+      return false;
     }
     try {
       std::istringstream in(report.data);
@@ -178,12 +210,59 @@ ReportVerdict CheckReports(const std::vector<TreeEntry>& reports, const std::vec
       CollectTestcases(tree, testcases);
     } catch (const std::exception& e) {
       v.summary = "the test report " + report.path + " is not valid XML (" + e.what() + ")";
-      return v;
+      return false;
     }
+  }
+  return true;
+}
+
+// The testcases of a test runner's verbose text output: each line `pattern` matches is one, its name in
+// group `name_group` and its verdict in group `verdict_group` (`passed` / `skipped` spell the good ones).
+void ReadText(const std::vector<TreeEntry>& reports, const std::regex& pattern, int name_group, int verdict_group,
+              const std::string& passed, const std::string& skipped, std::vector<Testcase>& testcases, int& files) {
+  for (const TreeEntry& report : reports) {
+    if (report.kind == TreeEntry::Kind::kSymlink) continue;
+    ++files;
+    std::istringstream lines(report.data);
+    for (std::string line; std::getline(lines, line);) {
+      std::smatch m;
+      if (!std::regex_search(line, m, pattern)) continue;
+      Testcase t;
+      t.name = m[name_group].str();
+      const std::string verdict = m[verdict_group].str();
+      t.outcome = verdict == passed    ? Testcase::Outcome::kPassed
+                  : verdict == skipped ? Testcase::Outcome::kSkipped
+                                       : Testcase::Outcome::kFailed;
+      testcases.push_back(std::move(t));
+    }
+  }
+}
+
+}  // namespace
+
+ReportVerdict CheckReports(const std::vector<TreeEntry>& reports, const std::vector<std::string>& expected,
+                           ReportFormat format) {
+  // go test -v: "--- PASS: TestX (0.00s)", subtests indented. libtest: "test tests::x ... ok".
+  static const std::regex kGoLine(R"(^[ \t]*--- (PASS|FAIL|SKIP): (\S+) \()");
+  static const std::regex kLibtestLine(R"(^test (?:\S+::)?(\S+) \.\.\. (ok|FAILED|ignored)\b)");
+  ReportVerdict v;
+  v.expected = static_cast<int>(expected.size());
+  std::vector<Testcase> testcases;
+  int files = 0;
+  switch (format) {
+    case ReportFormat::kJUnit:
+      if (!ReadJUnit(reports, testcases, files, v)) return v;
+      break;
+    case ReportFormat::kGoTest:
+      ReadText(reports, kGoLine, 2, 1, "PASS", "SKIP", testcases, files);
+      break;
+    case ReportFormat::kLibtest:
+      ReadText(reports, kLibtestLine, 1, 2, "ok", "ignored", testcases, files);
+      break;
   }
   v.testcases = static_cast<int>(testcases.size());
   if (files == 0) {
-    v.summary = "the tests wrote no JUnit report to $LINEAGE_REPORT_DIR: an exit status alone never means solved";
+    v.summary = "the tests wrote no report to $LINEAGE_REPORT_DIR: an exit status alone never means solved";
     return v;
   }
   std::string missing;
@@ -214,6 +293,7 @@ ReportVerdict CheckReports(const std::vector<TreeEntry>& reports, const std::vec
 Result<TestRunResult> RunOnCopy(const fs::path& workspace, const TestRun& run, const ScoreContext& context) {
   if (!context.sandbox) return Status::Internal("scoring needs a sandbox");
   LINEAGE_ASSIGN_OR_RETURN(std::vector<TreeEntry> tree, ReadTree(workspace));
+  if (run.adjust) run.adjust(tree);
   const fs::path copy = context.scratch / "workspace", reports = context.scratch / "report";
   LINEAGE_RETURN_IF_ERROR(WriteTree(copy, LayOver(std::move(tree), run.overlay)));
   std::error_code ec;
@@ -226,6 +306,7 @@ Result<TestRunResult> RunOnCopy(const fs::path& workspace, const TestRun& run, c
   spec.mounts = {{SandboxMount::Kind::kScratch, copy.string(), run.inside},
                  {SandboxMount::Kind::kReadWrite, reports.string(), kReportDirInside}};
   spec.mounts.insert(spec.mounts.end(), run.mounts.begin(), run.mounts.end());
+  for (const auto& [name, value] : run.env) spec.env[name] = value;
   spec.env["LINEAGE_REPORT_DIR"] = kReportDirInside;
   spec.stdin_data = run.stdin_data;
   spec.limits.wall_ms = run.timeout_ms;
@@ -244,7 +325,7 @@ Result<TestRunResult> RunOnCopy(const fs::path& workspace, const TestRun& run, c
 
 Result<TaskScore> RunTests(const fs::path& workspace, const TestRun& run, const ScoreContext& context) {
   LINEAGE_ASSIGN_OR_RETURN(TestRunResult r, RunOnCopy(workspace, run, context));
-  const ReportVerdict verdict = CheckReports(r.reports, run.expected_tests);
+  const ReportVerdict verdict = CheckReports(r.reports, run.expected_tests, run.report);
   TaskScore score;
   score.solved = r.process.ok() && verdict.proven;
   score.timed_out = r.process.limit == SandboxLimit::kWall || r.process.limit == SandboxLimit::kCpu;

@@ -4,12 +4,15 @@
 // An exit status alone never means solved: a solution that calls _exit(0) at exit, prints a fake summary
 // or hooks the test runner must not pass. The tests run with $LINEAGE_REPORT_DIR naming an empty directory
 // outside the workspace, created for this run only (so nothing the agent left can be in it), and the test
-// command writes a JUnit XML report there. A task is solved when the command exits 0 in time and the report
-// shows every test the pristine test files hold as passed, and none failed.
+// command writes its report there: JUnit XML, or the verbose text of `go test -v` or of Rust's libtest for
+// the runners that write no XML. A task is solved when the command exits 0 in time and the report shows
+// every test the pristine test files hold as passed, and none failed.
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -22,7 +25,17 @@ namespace lineage {
 // Where the report directory is inside the scoring sandbox; $LINEAGE_REPORT_DIR names it.
 inline constexpr const char* kReportDirInside = "/lineage/report";
 
+// What the test command leaves in $LINEAGE_REPORT_DIR.
+enum class ReportFormat {
+  kJUnit,    // *.xml: testsuite/testcase elements
+  kGoTest,   // `go test -v` output: "--- PASS: TestName/subtest (0.00s)"
+  kLibtest,  // Rust's libtest output: "test module::name ... ok"
+};
+
 struct TestRun {
+  // Applied to the agent's files before the overlay: a format drops what it does not let an agent add
+  // (a test runner's configuration, say) or rewrites what it lets an agent change only in part.
+  std::function<void(std::vector<TreeEntry>& files)> adjust;
   std::vector<TreeEntry> overlay;  // hidden tests and protected files, written over the workspace copy
   std::vector<std::string> argv;   // run in `inside`
   std::string inside = "/workspace";  // where the workspace copy is, inside the sandbox
@@ -30,6 +43,8 @@ struct TestRun {
   std::vector<SandboxMount> mounts;  // extra read-only paths the tests need
   std::string stdin_data;
   std::vector<std::string> expected_tests;  // names the report must show passed (ExpectedTestNames)
+  ReportFormat report = ReportFormat::kJUnit;
+  std::map<std::string, std::string> env;  // added to the sandbox's environment
 };
 
 struct TestRunResult {
@@ -46,8 +61,9 @@ Result<TestRunResult> RunOnCopy(const std::filesystem::path& workspace, const Te
 Result<TaskScore> RunTests(const std::filesystem::path& workspace, const TestRun& run, const ScoreContext& context);
 
 // The names of the tests in `test_files`, by the conventions of `language` (python: def test_*; cpp:
-// TEST(name) and Catch2's TEST_CASE("name"); go: func TestX; rust: #[test] fn x; java: @Test void x();
-// javascript: test("name") and it("name")). Empty when the language is unknown or nothing matched.
+// TEST(name) and Catch2's TEST_CASE("name") outside #if blocks not naming EXERCISM_RUN_ALL_TESTS; go: func
+// TestX; rust: #[test] fn x, but not under #[cfg(feature = ...)]; java: @Test void x(); javascript:
+// test("name"), xtest("name") and it("name")). Empty when the language is unknown or nothing matched.
 std::vector<std::string> ExpectedTestNames(const std::vector<TreeEntry>& test_files, const std::string& language);
 
 struct ReportVerdict {
@@ -56,10 +72,12 @@ struct ReportVerdict {
   std::string summary;    // "5 of 5 expected tests passed", or why nothing is proven
 };
 
-// Reads the JUnit XML reports among `reports` (testsuite/testcase elements, at any depth) against
-// `expected`: a testcase stands for an expected name when its name equals it or continues it with "[",
-// "(", "/" or " " (parametrized, JUnit 5 and Catch2 section forms).
-ReportVerdict CheckReports(const std::vector<TreeEntry>& reports, const std::vector<std::string>& expected);
+// Reads the reports among `reports` in `format` (JUnit: *.xml, testsuite/testcase elements at any depth;
+// the text formats: every file) against `expected`: a testcase stands for an expected name when its name
+// equals it or continues it with "[", "(", "/" or " " (parametrized, JUnit 5, Go subtest and Catch2
+// section forms). Libtest names are matched by their last "::" component (tests in a module).
+ReportVerdict CheckReports(const std::vector<TreeEntry>& reports, const std::vector<std::string>& expected,
+                           ReportFormat format = ReportFormat::kJUnit);
 
 // `tree` with `overlay` laid over it: same paths replaced; entries in the way of an overlay path (a file
 // where the overlay needs a directory, or the reverse) removed.

@@ -21,6 +21,31 @@ const char* const kKinds = "taskdir, polyglot, exec";
 
 bool IsKnownKind(const std::string& kind) { return kind == "taskdir" || kind == "polyglot" || kind == "exec"; }
 
+// A suite's path may begin with "~/" or an environment variable ($NAME or ${NAME}): a shared configuration
+// (examples/dgm-polyglot.toml) names a benchmark wherever each user keeps it.
+Result<std::string> ExpandPath(const std::string& path) {
+  if (path.rfind("~/", 0) == 0) {
+    const char* home = std::getenv("HOME");
+    if (!home || !*home) return Status::InvalidArgument("'" + path + "' starts with ~/ but HOME is not set");
+    return std::string(home) + path.substr(1);
+  }
+  if (path.empty() || path[0] != '$') return path;
+  const bool braced = path.size() > 1 && path[1] == '{';
+  std::size_t end = braced ? path.find('}') : path.find('/');
+  if (braced && end == std::string::npos) return Status::InvalidArgument("'" + path + "' has no closing }");
+  if (end == std::string::npos) end = path.size();
+  const std::string name = path.substr(braced ? 2 : 1, end - (braced ? 2 : 1));
+  const bool valid = !name.empty() && !std::isdigit(static_cast<unsigned char>(name[0])) &&
+                     std::all_of(name.begin(), name.end(), [](unsigned char c) { return std::isalnum(c) || c == '_'; });
+  if (!valid) return Status::InvalidArgument("'" + path + "' does not start with a variable name");
+  const char* value = std::getenv(name.c_str());
+  if (!value || !*value) {
+    return Status::InvalidArgument("'" + path + "' names $" + name + ", which is not set: export " + name +
+                                   "=DIR (the suite's directory)");
+  }
+  return std::string(value) + path.substr(end + (braced ? 1 : 0));
+}
+
 Result<SuiteSpec> ParseSuiteTable(const std::string& name, const toml::table& table, const std::string& source,
                                   const fs::path& base_dir) {
   TableReader read(table, source + ": [suites." + name + "]");
@@ -31,6 +56,9 @@ Result<SuiteSpec> ParseSuiteTable(const std::string& name, const toml::table& ta
   if (!IsKnownKind(spec.kind)) return read.Error("kind", "'" + spec.kind + "' is not one of " + kKinds);
   LINEAGE_ASSIGN_OR_RETURN(std::string path, read.String("path", "", true));
   if (path.empty()) return read.Error("path", "must not be empty");
+  auto expanded = ExpandPath(path);
+  if (!expanded.ok()) return read.Error("path", expanded.status().message());
+  path = std::move(expanded).value();
   spec.path = fs::path(path).is_absolute() ? fs::path(path) : base_dir / path;
   LINEAGE_ASSIGN_OR_RETURN(spec.args, read.StringList("args"));
   if (!spec.args.empty() && spec.kind != "exec") return read.Error("args", "only an exec suite takes arguments");
@@ -197,23 +225,28 @@ std::vector<TaskInfo> SampleTasks(const std::vector<TaskInfo>& tasks, int n, std
   return out;
 }
 
+Result<std::vector<std::string>> SubsetPatterns(Evaluator& evaluator, const std::string& suite,
+                                               const std::string& name) {
+  LINEAGE_ASSIGN_OR_RETURN(auto subsets, evaluator.Subsets());
+  auto it = subsets.find(name);
+  if (it != subsets.end()) return it->second;
+  std::string known;
+  for (const auto& [subset, ids] : subsets) known += (known.empty() ? "" : ", ") + subset;
+  return Status::InvalidArgument("suite '" + suite + "' has no subset '" + name + "' (it has: " +
+                                 (known.empty() ? "none" : known) + ")");
+}
+
 Result<std::vector<TaskInfo>> StageTasks(const StageSpec& stage, Evaluator& evaluator) {
   LINEAGE_ASSIGN_OR_RETURN(std::vector<TaskInfo> all, evaluator.ListTasks());
   std::vector<std::string> patterns = stage.tasks;
+  const std::string context = "stage " + std::to_string(stage.number);
   if (!stage.subset.empty()) {
-    LINEAGE_ASSIGN_OR_RETURN(auto subsets, evaluator.Subsets());
-    auto it = subsets.find(stage.subset);
-    if (it == subsets.end()) {
-      std::string known;
-      for (const auto& [name, ids] : subsets) known += (known.empty() ? "" : ", ") + name;
-      return Status::InvalidArgument("stage " + std::to_string(stage.number) + ": suite '" + stage.suite +
-                                     "' has no subset '" + stage.subset + "' (it has: " +
-                                     (known.empty() ? "none" : known) + ")");
-    }
-    patterns = it->second;
+    auto subset = SubsetPatterns(evaluator, stage.suite, stage.subset);
+    if (!subset.ok()) return subset.status().WithContext(context);
+    patterns = std::move(subset).value();
   }
   auto selected = SelectTasks(all, patterns);
-  if (!selected.ok()) return selected.status().WithContext("stage " + std::to_string(stage.number));
+  if (!selected.ok()) return selected.status().WithContext(context);
   return SampleTasks(selected.value(), stage.sample, stage.seed);
 }
 

@@ -84,6 +84,10 @@ Result<std::vector<TaskInfo>> SelectTasks(const std::vector<TaskInfo>& tasks, co
 // same tasks, on any machine. Returned in suite order.
 std::vector<TaskInfo> SampleTasks(const std::vector<TaskInfo>& tasks, int n, std::uint64_t seed);
 
+// The ids and globs of the subset `name` of `evaluator` (the suite named `suite`); an InvalidArgument
+// naming the subsets the suite has when it has no such subset.
+Result<std::vector<std::string>> SubsetPatterns(Evaluator& evaluator, const std::string& suite, const std::string& name);
+
 // The tasks of one stage of `evaluator`'s suite, before removing those earlier stages ran.
 Result<std::vector<TaskInfo>> StageTasks(const StageSpec& stage, Evaluator& evaluator);
 

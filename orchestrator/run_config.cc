@@ -282,6 +282,12 @@ Status CheckRunConfig(const RunConfig& config) {
     if (tasks->empty()) {
       return Status::InvalidArgument(config.source + ": stage " + std::to_string(stage.number) + " selects no task");
     }
+    auto runnable = std::find_if(tasks->begin(), tasks->end(), [](const TaskInfo& t) { return t.unavailable.empty(); });
+    if (runnable == tasks->end()) {
+      return Status::FailedPrecondition(config.source + ": stage " + std::to_string(stage.number) + ": none of its " +
+                                        std::to_string(tasks->size()) + " tasks can run here (" +
+                                        tasks->front().id + ": " + tasks->front().unavailable + ")");
+    }
   }
   return Status::OK();
 }

@@ -38,7 +38,7 @@ namespace {
 // /etc entries a toolchain needs; the rest of /etc (shadow, ssh keys, the host's configuration) stays out.
 constexpr const char* kEtcEntries[] = {
     "alternatives", "bash.bashrc", "ca-certificates", "ca-certificates.conf", "environment", "gitconfig", "group",
-    "host.conf", "hosts", "inputrc", "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "mime.types",
+    "host.conf", "hosts", "inputrc", "java-11-openjdk", "java-17-openjdk", "java-21-openjdk", "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "mime.types",
     "nsswitch.conf", "passwd", "perl", "profile", "protocols", "python3", "python3.11", "services", "ssl",
     "terminfo", "timezone",
 };

@@ -12,7 +12,15 @@ PACKAGES=(
   libcurl4-openssl-dev libtomlplusplus-dev curl
   python3 python3-pytest chromium
   libboost-date-time-dev
+  # The Polyglot benchmark's six languages, offline (docs/evaluators.md): Go, Rust with the crates its
+  # exercises use as Debian's packaged registry, Java with JUnit 5 and AssertJ (no Gradle), C++ and Python
+  # above, JavaScript's jest from the npm registry below.
+  golang-go rustc cargo default-jdk-headless junit5 libassertj-core-java
+  librust-time-dev librust-anyhow-dev librust-rand-dev librust-itertools-dev librust-permutohedron-dev
+  librust-num-bigint-dev librust-num-traits-dev librust-thiserror-dev librust-regex-dev librust-aho-corasick-dev
 )
+# Node.js may come from elsewhere (NodeSource's nodejs bundles npm and conflicts with Debian's npm).
+command -v node >/dev/null && command -v npm >/dev/null || PACKAGES+=(nodejs npm)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do
@@ -26,6 +34,14 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 else
   echo "setup: all ${#PACKAGES[@]} Debian packages present"
+fi
+
+# The JavaScript exercises' test dependencies (jest, babel, jest-junit), pinned by package-lock.json, once:
+# every JavaScript test run gets them read-only.
+js=evaluators/polyglot/javascript
+if [ ! -f "$js/node_modules/.package-lock.json" ] || [ "$js/package-lock.json" -nt "$js/node_modules/.package-lock.json" ]; then
+  echo "setup: installing the Polyglot JavaScript test dependencies (npm ci in $js)"
+  npm ci --prefix "$js" --no-audit --no-fund --loglevel=error >/dev/null
 fi
 
 preset="${LINEAGE_PRESET:-dev}"

@@ -183,6 +183,53 @@ TEST_CASE("bench validate --gold: every format's reference solutions pass, and p
   CHECK_THAT(broken.err, Catch::Contains("4 validation problems"));  // crash, garbage, hang, stdout
 }
 
+TEST_CASE("bench list, validate and run take a subset by name, and an unknown one names those there are") {
+  TempDir home;
+  const std::string suite = "polyglot:" + (kData / "polyglot-dgm-small").string();
+  auto small = RunLineage(home.path(), {"bench", "list", "--suite", suite, "--subset", "dgm-small", "--json"});
+  REQUIRE(small.exit_code == 0);
+  CHECK(json::parse(small.out)["tasks"].size() == 10);
+  auto narrowed = RunLineage(home.path(), {"bench", "list", "--suite", suite, "--subset", "dgm-small", "--tasks", "python/*", "--json"});
+  REQUIRE(narrowed.exit_code == 0);
+  CHECK(json::parse(narrowed.out)["tasks"].size() == 2);
+  auto unknown = RunLineage(home.path(), {"bench", "list", "--suite", suite, "--subset", "dgm-large"});
+  CHECK(unknown.exit_code == 1);
+  CHECK_THAT(unknown.err, Catch::Contains("has no subset 'dgm-large' (it has: dgm-medium, dgm-small, dgm-stage1)"));
+
+  auto medium = RunLineage(home.path(), {"bench", "validate", "--gold", "--suite", suite, "--subset", "dgm-medium", "--json"});
+  INFO(medium.err);
+  REQUIRE(medium.exit_code == 0);
+  json m = json::parse(medium.out);
+  CHECK(m["tasks"] == 1);  // of DGM's 50, only python/dominoes is among the ten here
+  CHECK(m["checks"][0]["passed"] == 1);
+
+  Bench bench;
+  json run = bench.Run(OracleAgent(bench.files / "oracle"), suite, {"--subset", "dgm-medium"});
+  CHECK(run["attempted"] == 1);
+  CHECK(run["results"][0]["task"] == "python/dominoes");
+}
+
+TEST_CASE("bench validate skips, with the reason, a task whose reference cannot pass here or cannot run") {
+  TempDir home, suite;
+  // An exercise named as one whose reference needs what Debian lacks, and one whose test files hold no test.
+  for (const char* slug : {"poker", "counter"}) {
+    const fs::path ex = suite / "rust" / "exercises" / "practice" / slug;
+    WriteFile(ex / ".meta" / "config.json", R"({"files": {"solution": ["src/lib.rs"], "test": ["tests/t.rs"], )"
+                                            R"("example": [".meta/example.rs"]}})");
+    WriteFile(ex / "Cargo.toml", std::string("[package]\nname = \"") + slug + "\"\nversion = \"0.1.0\"\n");
+    WriteFile(ex / "src" / "lib.rs", "\n");
+    WriteFile(ex / ".meta" / "example.rs", "\n");
+    WriteFile(ex / "tests" / "t.rs", std::string(slug) == "poker" ? "#[test]\nfn wins() {}\n" : "// write tests here\n");
+  }
+  auto r = RunLineage(home.path(), {"bench", "validate", "--gold", "--suite", "polyglot:" + suite.path().string()});
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.out, Catch::Contains("SKIP gold      rust/poker: no reference solution to try: the reference needs the "
+                                    "counter crate"));
+  CHECK_THAT(r.out, Catch::Contains("SKIP gold      rust/counter: its test files hold no test"));
+  CHECK_THAT(r.out, Catch::Contains("2 tasks, 0 problems, 2 skipped"));
+}
+
 TEST_CASE("bench list shows the suites and their tasks") {
   TempDir home;
   auto suites = RunLineage(home.path(), {"bench", "list"});

@@ -74,6 +74,23 @@ TEST_CASE("run validate accepts a good configuration and names the key and allow
   CHECK_THAT(ValidateError(bad_task), Catch::Contains("'py/nonexistent' matches no task"));
 }
 
+TEST_CASE("DGM's Polyglot preset validates given the benchmark's path and a key, and says what each stage runs") {
+  TempDir dir;
+  const std::string preset = (fs::path(LINEAGE_SOURCE_DIR) / "examples" / "dgm-polyglot.toml").string();
+  const std::string data = (fs::path(LINEAGE_SOURCE_DIR) / "tests" / "evaluators" / "data" / "polyglot-dgm-small").string();
+  auto ok = RunLineage(dir / "home", {"run", "validate", preset}, {{"POLYGLOT_BENCHMARK", data}, {"ANTHROPIC_API_KEY", "k"}});
+  INFO(ok.err);
+  CHECK(ok.exit_code == 0);
+  CHECK_THAT(ok.out, Catch::Contains("80 children, strategy dgm, 2 stages"));
+  CHECK_THAT(ok.out, Catch::Contains("stage 1: 10 tasks of polyglot (dgm-small); on to stage 2 at 40% solved"));
+  CHECK_FALSE(fs::exists(dir / "home"));
+
+  auto no_path = RunLineage(dir / "home", {"run", "validate", preset}, {{"ANTHROPIC_API_KEY", "k"}});
+  CHECK(no_path.exit_code == 1);
+  CHECK_THAT(no_path.err, Catch::Contains("[suites.polyglot] path: '$POLYGLOT_BENCHMARK' names $POLYGLOT_BENCHMARK, "
+                                          "which is not set"));
+}
+
 // The children of run 1 in `home`, by status, and fsck's verdict.
 struct Observed {
   std::string run_status;

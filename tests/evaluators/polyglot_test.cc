@@ -1,5 +1,8 @@
 // The polyglot format, on a small checkout laid out like Aider's polyglot-benchmark (tests/evaluators/data).
 #include <catch2/catch.hpp>
+#include <cstdlib>
+#include <optional>
+#include <set>
 
 #include "evaluators/evaluator.h"
 #include "evaluators/scoring.h"
@@ -13,17 +16,160 @@ using test::WriteFile;
 
 std::unique_ptr<Evaluator> Polyglot() { return test::OpenSuite("polyglot:" + (test::kEvaluatorData / "polyglot").string()); }
 
-TEST_CASE("exercises of every language present are listed, and a missing toolchain is reported") {
-  auto evaluator = Polyglot();
-  auto tasks = evaluator->ListTasks();
+std::map<std::string, TaskInfo> ById(Evaluator& evaluator) {
+  auto tasks = evaluator.ListTasks();
   REQUIRE(tasks.ok());
   std::map<std::string, TaskInfo> by_id;
   for (const TaskInfo& t : *tasks) by_id[t.id] = t;
+  return by_id;
+}
+
+// The ten tasks of DGM's first stage, copied from the benchmark (tests/evaluators/data/polyglot-dgm-small).
+const fs::path kDgmSmall = test::kEvaluatorData / "polyglot-dgm-small";
+
+// Sets an environment variable for one scope.
+struct ScopedEnv {
+  ScopedEnv(const char* name, const std::string& value) : name(name) {
+    if (const char* old = std::getenv(name)) saved = old;
+    setenv(name, value.c_str(), 1);
+  }
+  ~ScopedEnv() {
+    if (saved) setenv(name, saved->c_str(), 1);
+    else unsetenv(name);
+  }
+  const char* name;
+  std::optional<std::string> saved;
+};
+
+// A sandbox that runs nothing: it keeps the files the tests would have run on, and what it was asked.
+class RecordingSandbox : public Sandbox {
+ public:
+  Result<SandboxResult> Run(const SandboxSpec& spec) override {
+    this->spec = spec;
+    auto tree = ReadTree(spec.mounts.at(0).host);
+    if (tree.ok()) files = std::move(tree).value();
+    return SandboxResult{};
+  }
+  std::vector<std::string> EnforcedLimits() const override { return {}; }
+
+  const TreeEntry* File(const std::string& path) const {
+    for (const TreeEntry& e : files) {
+      if (e.path == path) return &e;
+    }
+    return nullptr;
+  }
+
+  SandboxSpec spec;
+  std::vector<TreeEntry> files;
+};
+
+TEST_CASE("exercises of every language present are listed, each with the runner lineage reads") {
+  auto evaluator = Polyglot();
+  auto by_id = ById(*evaluator);
   REQUIRE(by_id.size() == 3);
   CHECK(by_id["cpp/leap"].language == "cpp");
   CHECK(by_id["python/leap"].unavailable.empty());
-  // Go writes no report lineage reads yet: unavailable, with the reason, rather than never solved.
-  CHECK_THAT(by_id["go/leap"].unavailable, Catch::Contains("does not read go's test reports yet"));
+  CHECK(by_id["go/leap"].unavailable.empty());
+}
+
+TEST_CASE("DGM's subsets are named dgm-small and dgm-medium, as far as the checkout holds their tasks") {
+  auto evaluator = test::OpenSuite("polyglot:" + kDgmSmall.string());
+  auto subsets = evaluator->Subsets();
+  REQUIRE(subsets.ok());
+  REQUIRE(subsets->count("dgm-small") == 1);
+  CHECK(subsets->at("dgm-small").size() == 10);
+  CHECK(subsets->at("dgm-small") == subsets->at("dgm-stage1"));  // the earlier name still works
+  // Of the 50, only python/dominoes is among the ten copied here.
+  CHECK(subsets->at("dgm-medium") == std::vector<std::string>{"python/dominoes"});
+}
+
+TEST_CASE("JavaScript without its test dependencies is unavailable, with the command that installs them") {
+  test::TempDir empty;
+  ScopedEnv env("LINEAGE_POLYGLOT_NODE_MODULES", empty.path().string());
+  auto evaluator = test::OpenSuite("polyglot:" + kDgmSmall.string());
+  auto by_id = ById(*evaluator);
+  CHECK_THAT(by_id["javascript/robot-name"].unavailable, Catch::Contains("holds no jest"));
+  CHECK(by_id["python/beer-song"].unavailable.empty());
+}
+
+TEST_CASE("a Java exercise whose tests import a library nobody installed is unavailable, naming it") {
+  test::TempDir dir;
+  const fs::path ex = dir / "java" / "exercises" / "practice" / "hangman";
+  WriteFile(ex / ".meta" / "config.json",
+            R"({"files": {"solution": ["src/main/java/Hangman.java"], "test": ["src/test/java/HangmanTest.java"]}})");
+  WriteFile(ex / "src" / "main" / "java" / "Hangman.java", "class Hangman {}\n");
+  WriteFile(ex / "src" / "test" / "java" / "HangmanTest.java",
+            "import io.reactivex.Observable;\nimport org.junit.jupiter.api.Test;\nimport java.util.List;\n"
+            "class HangmanTest {\n  @Test\n  void guesses() {}\n}\n");
+  auto evaluator = test::OpenSuite("polyglot:" + dir.path().string());
+  CHECK_THAT(ById(*evaluator)["java/hangman"].unavailable, Catch::Contains("import io.reactivex.Observable"));
+}
+
+TEST_CASE("an Exercism track cloned as <suite>/<language> loads and validates like the benchmark") {
+  test::TempDir dir;
+  // An upstream track also holds concept exercises, its own config and tooling: only practice/ is read.
+  fs::create_directories(dir / "python" / "exercises" / "practice");
+  fs::copy(kDgmSmall / "python" / "exercises" / "practice" / "beer-song",
+           dir / "python" / "exercises" / "practice" / "beer-song", fs::copy_options::recursive);
+  WriteFile(dir / "python" / "config.json", "{\"language\": \"Python\"}\n");
+  WriteFile(dir / "python" / "exercises" / "concept" / "lists" / "lists.py", "\n");
+  WriteFile(dir / "python" / "bin" / "fetch-configlet", "#!/bin/sh\n");
+  auto evaluator = test::OpenSuite("polyglot:" + dir.path().string());
+  auto by_id = ById(*evaluator);
+  REQUIRE(by_id.size() == 1);
+  auto gold = test::AttemptTask(*evaluator, "python/beer-song",
+                                [&](const fs::path& ws) { REQUIRE(evaluator->ApplyGold("python/beer-song", ws).ok()); });
+  REQUIRE(gold.score.ok());
+  CHECK(gold.score->solved);
+}
+
+TEST_CASE("an agent's Cargo.toml adds registry crates and nothing else, and its tool configuration is dropped") {
+  auto evaluator = test::OpenSuite("polyglot:" + kDgmSmall.string());
+  test::TempDir dir;
+  REQUIRE(evaluator->Prepare("rust/bowling", dir / "ws").ok());
+  WriteFile(dir / "ws" / "Cargo.toml",
+            "[package]\nname = \"bowling\"\nversion = \"1.2.0\"\nedition = \"2021\"\nbuild = \"evil.rs\"\n"
+            "[dependencies]\nitertools = \"0.10\"\nnum-traits = { version = \"0.2\", default-features = false }\n"
+            "evil = { path = \"../evil\" }\n[[test]]\nname = \"fake\"\nharness = false\n");
+  WriteFile(dir / "ws" / ".cargo" / "config.toml", "[target.x86_64-unknown-linux-gnu]\nrunner = \"true\"\n");
+  WriteFile(dir / "ws" / "build.rs", "fn main() {}\n");
+  RecordingSandbox sandbox;
+  fs::create_directories(dir / "scratch");
+  REQUIRE(evaluator->Score("rust/bowling", dir / "ws", ScoreContext{&sandbox, dir / "scratch"}).ok());
+  const TreeEntry* manifest = sandbox.File("Cargo.toml");
+  REQUIRE(manifest != nullptr);
+  INFO(manifest->data);
+  // Debian has one version of each crate: the one asked for becomes "whichever there is".
+  CHECK_THAT(manifest->data, Catch::Contains("itertools = '*'") || Catch::Contains("itertools = \"*\""));
+  CHECK_THAT(manifest->data, Catch::Contains("num-traits"));
+  CHECK_THAT(manifest->data, !Catch::Contains("evil"));
+  CHECK_THAT(manifest->data, !Catch::Contains("harness"));
+  CHECK(sandbox.File(".cargo/config.toml") == nullptr);
+  CHECK(sandbox.File("build.rs") == nullptr);
+  CHECK(sandbox.File("src/lib.rs") != nullptr);
+  CHECK(sandbox.spec.env.at("CARGO_HOME") == "/tmp/cargo");
+}
+
+// The harness proven in every language: DGM's first-stage tasks pass with their reference solutions and
+// fail untouched (the full 225: scripts/polyglot-validate.sh).
+TEST_CASE("gold solutions of DGM's dgm-small pass in all six languages, and untouched stubs fail") {
+  auto evaluator = test::OpenSuite("polyglot:" + kDgmSmall.string());
+  auto subsets = evaluator->Subsets();
+  REQUIRE(subsets.ok());
+  std::set<std::string> languages;
+  for (const std::string& task : subsets->at("dgm-small")) {
+    INFO(task);
+    languages.insert(task.substr(0, task.find('/')));
+    REQUIRE(ById(*evaluator)[task].unavailable.empty());
+    auto gold = test::AttemptTask(*evaluator, task, [&](const fs::path& ws) { REQUIRE(evaluator->ApplyGold(task, ws).ok()); });
+    REQUIRE(gold.score.ok());
+    INFO(gold.score->output);
+    CHECK(gold.score->solved);
+    auto unchanged = test::AttemptTask(*evaluator, task, nullptr);
+    REQUIRE(unchanged.score.ok());
+    CHECK_FALSE(unchanged.score->solved);
+  }
+  CHECK(languages.size() == 6);
 }
 
 TEST_CASE("the agent sees neither .meta, .docs nor the tests, and the instruction names the solution files") {
@@ -40,9 +186,9 @@ TEST_CASE("the agent sees neither .meta, .docs nor the tests, and the instructio
   CHECK_THAT(prepared->instruction, Catch::Contains("modify the supplied files: leap.cpp, leap.h"));
 }
 
-TEST_CASE("gold solutions pass in C++ and Python, and untouched stubs fail") {
+TEST_CASE("gold solutions pass in C++, Go and Python, and untouched stubs fail") {
   auto evaluator = Polyglot();
-  for (const char* task : {"cpp/leap", "python/leap"}) {
+  for (const char* task : {"cpp/leap", "go/leap", "python/leap"}) {
     INFO(task);
     auto gold = test::AttemptTask(*evaluator, task, [&](const fs::path& ws) { REQUIRE(evaluator->ApplyGold(task, ws).ok()); });
     REQUIRE(gold.score.ok());

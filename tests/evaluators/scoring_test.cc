@@ -37,7 +37,7 @@ TEST_CASE("a report proves a task only when every expected test passed and none 
 TEST_CASE("no report, a broken one, or no known tests prove nothing") {
   ReportVerdict none = CheckReports({}, {"test_a"});
   CHECK_FALSE(none.proven);
-  CHECK_THAT(none.summary, Catch::Contains("no JUnit report"));
+  CHECK_THAT(none.summary, Catch::Contains("no report"));
   ReportVerdict broken = CheckReports(Report("<testsuite><testcase name="), {"test_a"});
   CHECK_FALSE(broken.proven);
   CHECK_THAT(broken.summary, Catch::Contains("not valid XML"));
@@ -82,6 +82,38 @@ TEST_CASE("the tests a task holds are read from its test files by the language's
   CHECK(names("x.spec.js", "test('adds', () => {});\n  xtest(\"subtracts\", () => {});\nit(`names`, f);\n", "javascript") ==
         std::vector<std::string>{"adds", "subtracts", "names"});
   CHECK(names("x.txt", "def test_one():\n", "text").empty());
+}
+
+TEST_CASE("go test -v and libtest output are read as reports, subtests and modules included") {
+  auto text = [](const std::string& s) { return std::vector<TreeEntry>{{"out.txt", TreeEntry::Kind::kFile, s}}; };
+  const std::string go = "=== RUN   TestLeap\n=== RUN   TestLeap/year_2000\n    --- PASS: TestLeap/year_2000 (0.00s)\n"
+                         "--- PASS: TestLeap (0.00s)\n--- PASS: TestOther (0.01s)\nPASS\nok  \tleap\t0.01s\n";
+  CHECK(CheckReports(text(go), {"TestLeap", "TestOther"}, ReportFormat::kGoTest).proven);
+  ReportVerdict failed = CheckReports(text(go + "    --- FAIL: TestLeap/year_1900 (0.00s)\n"), {"TestLeap"},
+                                      ReportFormat::kGoTest);
+  CHECK_FALSE(failed.proven);
+  CHECK(failed.failed == 1);
+  CHECK_FALSE(CheckReports(text("--- SKIP: TestLeap (0.00s)\n"), {"TestLeap"}, ReportFormat::kGoTest).proven);
+
+  const std::string libtest = "running 2 tests\ntest one ... ok\ntest io::reader::two ... ok\n\ntest result: ok.\n";
+  CHECK(CheckReports(text(libtest), {"one", "two"}, ReportFormat::kLibtest).proven);
+  CHECK_FALSE(CheckReports(text(libtest), {"one", "two", "three"}, ReportFormat::kLibtest).proven);
+  CHECK_FALSE(CheckReports(text("test one ... FAILED\n"), {"one"}, ReportFormat::kLibtest).proven);
+  CHECK_FALSE(CheckReports(text("test one ... ignored\n"), {"one"}, ReportFormat::kLibtest).proven);
+  // A JUnit reader finds nothing in text, and the reverse: the format is the language's, not a guess.
+  CHECK_FALSE(CheckReports(text(libtest), {"one"}, ReportFormat::kJUnit).proven);
+}
+
+TEST_CASE("Rust tests a feature gate compiles out are not expected, since no feature is enabled") {
+  const std::string text =
+      "#[cfg(feature = \"io\")]\nuse std::io::Read;\n\n#[test]\nfn plain() {}\n\n#[test]\n#[ignore]\n"
+      "#[cfg(feature = \"exponentials\")]\nfn gated() {}\n\n#[cfg(feature = \"advanced\")]\n#[test]\n"
+      "// a comment\nfn gated_too() {}\n\nmod outer {\n    #[test]\n    fn inner() {}\n\n"
+      "    #[cfg(feature = \"io\")]\n    mod io {\n        fn helper() { if true { } }\n        #[test]\n"
+      "        fn in_gated_module() {}\n    }\n\n    #[test]\n    fn after() {}\n}\n"
+      "#[cfg(not(feature = \"io\"))]\n#[test]\nfn without_io() {}\n";
+  CHECK(ExpectedTestNames({{"tests/x.rs", TreeEntry::Kind::kFile, text}}, "rust") ==
+        std::vector<std::string>{"plain", "inner", "after", "without_io"});
 }
 
 TEST_CASE("laying files over a tree replaces them and clears what is in the way") {
