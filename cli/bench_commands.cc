@@ -333,7 +333,7 @@ Status BenchValidate(const BenchArgs& args) {
   if (args.unchanged) checks.push_back({Attempt::kUnchanged, "unchanged", outcome::kFailed});
 
   json out = {{"suite", args.suite}, {"tasks", tasks.size()}, {"checks", json::array()}, {"problems", json::array()},
-              {"skipped_tasks", json::array()}};
+              {"skipped_tasks", json::array()}, {"results", json::array()}};
   int problems = 0, skipped = 0;
   for (const Check& check : checks) {
     if (!args.json) std::fprintf(stderr, "validate: %s on %zu tasks of %s\n", check.name, tasks.size(), args.suite.c_str());
@@ -346,6 +346,8 @@ Status BenchValidate(const BenchArgs& args) {
     LINEAGE_ASSIGN_OR_RETURN(std::vector<TaskResult> results, EvaluateTasks(*evaluator, tasks, 1, options, *sandbox));
     int passed = 0;
     for (const TaskResult& r : results) {
+      out["results"].push_back({{"check", check.name}, {"task", r.task_id}, {"language", r.language},
+                                {"outcome", r.outcome}, {"duration_ms", r.duration_ms}, {"test_ms", r.test_ms}});
       if (r.outcome == outcome::kSkipped) {
         if (check.attempt == Attempt::kGold) {
           ++skipped;

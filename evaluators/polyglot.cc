@@ -15,6 +15,7 @@
 #include "base/files.h"
 #include "evaluators/formats.h"
 #include "evaluators/scoring.h"
+#include "evaluators/stages.h"
 
 namespace lineage {
 
@@ -36,8 +37,10 @@ struct Language {
   const char* test_command;
   ReportFormat report;
   std::map<std::string, std::string> env;
-  // Paths an agent may not add: a test runner's or build tool's configuration that would change what the
-  // tests run (removed from the agent's files before the pristine ones are laid over them).
+  // Paths an agent may not add: a test runner's or build tool's configuration, or build output, that would
+  // change what the tests run (removed from the agent's files, unless the exercise has them, before the
+  // pristine ones are laid over them). A pattern names a top-level entry; "**/" makes it any directory's
+  // entry; '*' is a glob.
   std::vector<std::string> tool_config;
 };
 
@@ -51,9 +54,12 @@ constexpr const char* kCargoRegistry = "/usr/share/cargo/registry";
 //           for Catch's JUnit report;
 //   go      `go test -v`, whose verbose text is the report;
 //   java    no Gradle (the wrapper downloads it): javac and JUnit 5's console launcher from Debian, with
-//           the @Disabled lines removed as Aider's harness does;
+//           the @Disabled lines removed as Aider's harness does; the solution is compiled first and the
+//           tests against the libraries before it, so no class of the agent's can stand in for JUnit's
+//           or AssertJ's, and file names go to javac through xargs -0 (no word splitting into options);
 //   js      jest from the node_modules lineage installs once (scripts/setup.sh), laid read-only into the
-//           exercise, with jest-junit writing the report; xtest → test as Aider's harness does;
+//           exercise, with jest-junit writing the report; xtest → test as Aider's harness does (on
+//           ./*.spec.js: a file name cannot pass for an option);
 //   python  pytest isolated (-I: the workspace cannot shadow pytest or the standard library at start-up),
 //           without conftest.py or ini files the agent could add;
 //   rust    cargo with Debian's packaged crates as its registry, libtest's verbose text as the report.
@@ -61,40 +67,40 @@ const Language kLanguages[] = {
     {"cpp", {{"cmake", "cmake"}, {"make", "make"}, {"g++", "g++"}},
      "mkdir -p build && cd build && cmake -DEXERCISM_RUN_ALL_TESTS=1 .. >/dev/null && make && "
      "./{exercise} -r junit -o \"$LINEAGE_REPORT_DIR/junit.xml\" >/dev/null",
-     ReportFormat::kJUnit, {}, {}},
+     ReportFormat::kJUnit, {}, {"build"}},
     {"go", {{"go", "golang-go"}},
      "go test -v ./... 2>&1 | tee \"$LINEAGE_REPORT_DIR/go-test.txt\"",
      ReportFormat::kGoTest,
      {{"GOCACHE", "/tmp/go-build"}, {"GOPATH", "/tmp/go"}, {"GOPROXY", "off"}, {"GOFLAGS", "-mod=mod"},
       {"GOTOOLCHAIN", "local"}, {"GO111MODULE", "on"}, {"CGO_ENABLED", "0"}},
-     {"go.work", "go.work.sum", "vendor"}},
+     {"go.work*", "vendor"}},
     {"java", {{"javac", "default-jdk-headless"}, {"java", "default-jdk-headless"}, {kJUnitConsole, "junit5"},
               {kAssertJ, "libassertj-core-java"}},
-     "find src/test -name '*.java' -exec sed -i '/@Disabled/d' {} + && mkdir -p /tmp/classes && "
-     "javac -encoding UTF-8 -nowarn -d /tmp/classes -cp /usr/share/java/junit-platform-console-standalone.jar:"
-     "/usr/share/java/assertj-core.jar $(find src/main/java src/test/java -name '*.java') && "
+     "find src/test -name '*.java' -exec sed -i '/@Disabled/d' {} + && "
+     "find src/main/java -name '*.java' -print0 | xargs -0 -r javac -encoding UTF-8 -nowarn -d /tmp/main && "
+     "find src/test/java -name '*.java' -print0 | xargs -0 javac -encoding UTF-8 -nowarn -d /tmp/test "
+     "-cp \"$LIBS:/tmp/main\" && "
      "java -jar /usr/share/java/junit-platform-console-standalone.jar --disable-banner --details=tree "
-     "-cp /tmp/classes:/usr/share/java/assertj-core.jar --scan-classpath /tmp/classes "
-     "--reports-dir \"$LINEAGE_REPORT_DIR\"",
-     ReportFormat::kJUnit, {}, {}},
+     "-cp \"/tmp/test:$LIBS:/tmp/main\" --scan-classpath /tmp/test --reports-dir \"$LINEAGE_REPORT_DIR\"",
+     ReportFormat::kJUnit,
+     {{"LIBS", "/usr/share/java/junit-platform-console-standalone.jar:/usr/share/java/assertj-core.jar"}}, {}},
     {"javascript", {{"node", "nodejs"}},
-     "sed -i 's/\\bxtest(/test(/g' *.spec.js && node node_modules/jest/bin/jest.js ./* --ci --watchman=false "
+     "sed -i 's/\\bxtest(/test(/g' -- ./*.spec.js && node node_modules/jest/bin/jest.js ./* --ci --watchman=false "
      "--cacheDirectory=/tmp/jest --reporters=default --reporters=jest-junit",
      ReportFormat::kJUnit,
      {{"JEST_JUNIT_OUTPUT_DIR", kReportDirInside}, {"JEST_JUNIT_TITLE", "{title}"}},
-     {"jest.config.js", "jest.config.ts", "jest.config.mjs", "jest.config.cjs", "jest.config.json", ".babelrc",
-      ".babelrc.js", ".babelrc.json", "babel.config.json", "babel.config.cjs", "babel.config.mjs", "node_modules"}},
+     {"**/jest.config*", "**/.babelrc*", "**/babel.config*", "**/package.json", "**/node_modules"}},
     {"python", {{"python3", "python3"}, {"pytest", "python3-pytest"}},
      "python3 -I -m pytest -rA --tb=long -p no:cacheprovider --noconftest -c /dev/null --rootdir=. "
      "--junitxml=\"$LINEAGE_REPORT_DIR/junit.xml\"",
-     ReportFormat::kJUnit, {}, {}},
+     ReportFormat::kJUnit, {}, {"**/__pycache__"}},
     {"rust", {{"cargo", "cargo"}, {"rustc", "rustc"}},
      "cargo test --offline --config 'source.crates-io.replace-with=\"debian\"' "
      "--config 'source.debian.directory=\"/usr/share/cargo/registry\"' -- --include-ignored 2>&1 | "
      "tee \"$LINEAGE_REPORT_DIR/cargo-test.txt\"",
      ReportFormat::kLibtest,
      {{"CARGO_HOME", "/tmp/cargo"}, {"CARGO_TERM_COLOR", "never"}},
-     {".cargo", "Cargo.lock", "build.rs", "rust-toolchain", "rust-toolchain.toml"}},
+     {".cargo", "Cargo.lock", "build.rs", "rust-toolchain*", "target"}},
 };
 
 // DGM's Polyglot subsets (polyglot/subsets/small.json and medium.json in its public repository): stage 1
@@ -332,6 +338,20 @@ bool Present(const Need& need) {
   return need.path[0] == '/' ? fs::exists(need.path, ec) : HasProgram(need.path);
 }
 
+// True when `path` is, or lies under, an entry `pattern` names (Language::tool_config).
+bool Blocked(const std::string& path, const std::string& pattern) {
+  const bool anywhere = pattern.rfind("**/", 0) == 0;
+  const std::string name = anywhere ? pattern.substr(3) : pattern;
+  std::size_t start = 0;
+  do {
+    const std::size_t slash = path.find('/', start);
+    const std::string component = path.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
+    if (GlobMatch(name, component)) return true;
+    start = slash == std::string::npos ? std::string::npos : slash + 1;
+  } while (anywhere && start != std::string::npos);
+  return false;
+}
+
 class PolyglotEvaluator : public IndexedEvaluator<Exercise> {
  public:
   static Result<std::unique_ptr<Evaluator>> Open(const SuiteSpec& spec) {
@@ -444,9 +464,9 @@ class PolyglotEvaluator : public IndexedEvaluator<Exercise> {
       return std::any_of(pristine.begin(), pristine.end(), [&](const TreeEntry& e) { return e.path == path; });
     };
     std::erase_if(files, [&](const TreeEntry& e) {
-      return std::any_of(language.tool_config.begin(), language.tool_config.end(), [&](const std::string& config) {
-        return (e.path == config || e.path.rfind(config + "/", 0) == 0) && !in_pristine(e.path);
-      });
+      return !in_pristine(e.path) &&
+             std::any_of(language.tool_config.begin(), language.tool_config.end(),
+                         [&](const std::string& pattern) { return Blocked(e.path, pattern); });
     });
     if (std::string(language.name) != "rust") return;
     auto manifest = std::find_if(pristine.begin(), pristine.end(), [](const TreeEntry& e) { return e.path == "Cargo.toml"; });

@@ -133,6 +133,8 @@ TEST_CASE("an agent's Cargo.toml adds registry crates and nothing else, and its 
             "evil = { path = \"../evil\" }\n[[test]]\nname = \"fake\"\nharness = false\n");
   WriteFile(dir / "ws" / ".cargo" / "config.toml", "[target.x86_64-unknown-linux-gnu]\nrunner = \"true\"\n");
   WriteFile(dir / "ws" / "build.rs", "fn main() {}\n");
+  WriteFile(dir / "ws" / "target" / "debug" / "deps" / "bowling-0123", "a test binary built elsewhere\n");
+  WriteFile(dir / "ws" / "src" / "build.rs", "// a module of the solution's, not a build script\n");
   RecordingSandbox sandbox;
   fs::create_directories(dir / "scratch");
   REQUIRE(evaluator->Score("rust/bowling", dir / "ws", ScoreContext{&sandbox, dir / "scratch"}).ok());
@@ -146,6 +148,8 @@ TEST_CASE("an agent's Cargo.toml adds registry crates and nothing else, and its 
   CHECK_THAT(manifest->data, !Catch::Contains("harness"));
   CHECK(sandbox.File(".cargo/config.toml") == nullptr);
   CHECK(sandbox.File("build.rs") == nullptr);
+  CHECK(sandbox.File("target/debug/deps/bowling-0123") == nullptr);
+  CHECK(sandbox.File("src/build.rs") != nullptr);
   CHECK(sandbox.File("src/lib.rs") != nullptr);
   CHECK(sandbox.spec.env.at("CARGO_HOME") == "/tmp/cargo");
 }

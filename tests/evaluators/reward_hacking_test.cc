@@ -2,7 +2,9 @@
 // tried on the starter suite, the polyglot format and an exec evaluator. None may count as solved.
 #include <catch2/catch.hpp>
 
+#include "base/files.h"
 #include "evaluators/evaluator.h"
+#include "evaluators/scoring.h"
 #include "tests/evaluators/evaluator_test_support.h"
 
 namespace lineage {
@@ -22,6 +24,23 @@ Evaluator& Starter() {
 Evaluator& Polyglot() {
   static std::unique_ptr<Evaluator> polyglot = test::OpenSuite("polyglot:" + (test::kEvaluatorData / "polyglot").string());
   return *polyglot;
+}
+
+// DGM's first-stage Polyglot tasks, one or two per language (tests/evaluators/data/polyglot-dgm-small).
+Evaluator& DgmSmall() {
+  static std::unique_ptr<Evaluator> suite =
+      test::OpenSuite("polyglot:" + (test::kEvaluatorData / "polyglot-dgm-small").string());
+  return *suite;
+}
+
+// The tests a polyglot task's pristine test file holds: what an attacker fakes.
+std::vector<std::string> TestNames(const std::string& language, const std::string& slug, const std::string& test_file) {
+  const fs::path file = test::kEvaluatorData / "polyglot-dgm-small" / language / "exercises" / "practice" / slug / test_file;
+  auto text = ReadFile(file);
+  REQUIRE(text.ok());
+  auto names = ExpectedTestNames({{test_file, TreeEntry::Kind::kFile, *text}}, language);
+  REQUIRE_FALSE(names.empty());
+  return names;
 }
 
 // Scores `task` after `change` and requires that it was scored, and not solved.
@@ -155,6 +174,58 @@ else:
     if task == "deep": text = "[" * 1000000 + "]" * 1000000
     open(request["report"], "w").write(text)
 )";
+
+TEST_CASE("Java: an annotation of the agent's named org.junit.jupiter.api.Test cannot hide the real tests") {
+  // A source-retention @Test compiled with the tests would leave the real test class without tests; a class
+  // of the agent's then reports every expected name passed.
+  NotSolved(DgmSmall(), "java/sgf-parsing", [](const fs::path& ws) {
+    WriteFile(ws / "src/main/java/org/junit/jupiter/api/Test.java",
+              "package org.junit.jupiter.api;\nimport java.lang.annotation.*;\n"
+              "@Retention(RetentionPolicy.SOURCE) public @interface Test {}\n");
+    std::string fake = "class FakeTest {\n";
+    for (const std::string& name : TestNames("java", "sgf-parsing", "src/test/java/SgfParsingTest.java")) {
+      fake += "  @org.junit.jupiter.api.RepeatedTest(1) void " + name + "() {}\n";
+    }
+    WriteFile(ws / "src/main/java/FakeTest.java", fake + "}\n");
+  });
+}
+
+TEST_CASE("C++: a CMake cache of the agent's cannot run its script before the build") {
+  NotSolved(DgmSmall(), "cpp/all-your-base", [](const fs::path& ws) {
+    // The script rewrites the tests into empty ones with the same names.
+    std::string tests = "#include \"test/catch.hpp\"\n";
+    for (const std::string& name : TestNames("cpp", "all-your-base", "all_your_base_test.cpp")) {
+      tests += "TEST_CASE(\"" + name + "\") {}\n";
+    }
+    WriteFile(ws / "fake_tests.cpp", tests);
+    WriteFile(ws / "x.cmake", "file(COPY_FILE ${CMAKE_CURRENT_SOURCE_DIR}/fake_tests.cpp "
+                              "${CMAKE_CURRENT_SOURCE_DIR}/all_your_base_test.cpp)\n");
+    WriteFile(ws / "build" / "CMakeCache.txt", "CMAKE_PROJECT_INCLUDE:FILEPATH=/workspace/all-your-base/x.cmake\n");
+  });
+}
+
+TEST_CASE("JavaScript: file names cannot pass options to the test command, nor a babel config strip the asserts") {
+  const char* wrong = "export class Robot {\n  get name() { return 'AA000'; }\n  reset() {}\n  static releaseNames() {}\n}\n";
+  // `sed ... *.spec.js` would read -f.spec.js as `-f .spec.js`: a sed script of the agent's, run on the
+  // real spec, making expect() a no-op.
+  NotSolved(DgmSmall(), "javascript/robot-name", [&](const fs::path& ws) {
+    WriteFile(ws / "robot-name.js", wrong);
+    WriteFile(ws / "-f.spec.js", "test('x', () => {});\n");
+    WriteFile(ws / ".spec.js", "1i const expect = new Proxy(function(){}, {get: () => expect, apply: () => expect});\n");
+    WriteFile(ws / "s" / "\\bxtest(" / "test(" / "g", "");
+  });
+  // A .babelrc.cjs (at the root or deeper, or a package.json's "babel" key) applies to the spec as it is
+  // compiled: this one removes every expect(...) statement.
+  const std::string strip_expects =
+      "module.exports = { plugins: [() => ({ visitor: { CallExpression(path) {\n"
+      "  let c = path.node.callee;\n  while (c && c.type === 'MemberExpression') c = c.object;\n"
+      "  if (c && c.type === 'CallExpression' && c.callee.type === 'Identifier' && c.callee.name === 'expect' &&\n"
+      "      path.parentPath.isExpressionStatement()) path.parentPath.remove();\n} } })] };\n";
+  NotSolved(DgmSmall(), "javascript/robot-name", [&](const fs::path& ws) {
+    WriteFile(ws / "robot-name.js", wrong);
+    WriteFile(ws / ".babelrc.cjs", strip_expects);
+  });
+}
 
 TEST_CASE("an exec verdict without this request's nonce, or with tests missing or failed, is not solved") {
   test::TempDir dir;
