@@ -485,6 +485,34 @@ Result<Archive::SpendBreakdown> Archive::RunSpendBreakdown(RunId run) {
     into.calls += s.Int(4);
   }
   LINEAGE_RETURN_IF_ERROR(s.status());
+  sql::Stmt cache(impl_->db,
+                  "SELECT COALESCE(SUM(input_tokens), 0), COALESCE(SUM(cache_read_tokens), 0), "
+                  "COALESCE(SUM(cache_write_tokens), 0) FROM model_calls WHERE run_id = ?");
+  cache.Bind(1, run);
+  if (cache.Step()) {
+    out.input_tokens = cache.Int(0);
+    out.cache_read_tokens = cache.Int(1);
+    out.cache_write_tokens = cache.Int(2);
+  }
+  LINEAGE_RETURN_IF_ERROR(cache.status());
+  return out;
+}
+
+Result<std::map<std::string, Archive::CostAverage>> Archive::AverageCosts(const std::vector<std::string>& models) {
+  std::map<std::string, CostAverage> out;
+  if (models.empty()) return out;
+  std::string in;
+  for (std::size_t i = 0; i < models.size(); ++i) in += i ? ", ?" : "?";
+  std::lock_guard lock(impl_->mu);
+  sql::Stmt s(impl_->db, "SELECT purpose, SUM(cost_usd), COUNT(DISTINCT COALESCE(agent_id, 0) || ':' || "
+                         "COALESCE(task_id, '')) FROM model_calls WHERE outcome IN ('ok', 'replayed') AND model IN (" +
+                             in + ") GROUP BY purpose");
+  for (std::size_t i = 0; i < models.size(); ++i) s.Bind(static_cast<int>(i + 1), models[i]);
+  while (s.Step()) {
+    const std::int64_t units = s.Int(2);
+    if (units > 0) out[s.Text(0)] = CostAverage{s.Double(1) / static_cast<double>(units), units};
+  }
+  LINEAGE_RETURN_IF_ERROR(s.status());
   return out;
 }
 
@@ -617,13 +645,13 @@ Result<std::int64_t> Archive::RecordModelCall(ModelCall c, const std::string& re
   LINEAGE_RETURN_IF_ERROR(txn.status());
   sql::Stmt s(impl_->db, R"sql(
 INSERT INTO model_calls (run_id, agent_id, task_id, purpose, provider, model, input_tokens, output_tokens, cost_usd,
-  latency_ms, outcome, error, request_blob, response_blob, created_at, label)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?))sql");
+  latency_ms, outcome, error, request_blob, response_blob, created_at, label, cache_read_tokens, cache_write_tokens)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?))sql");
   std::optional<std::string> task = c.task_id.empty() ? std::nullopt : std::optional<std::string>(c.task_id);
   s.Bind(1, c.run_id).Bind(2, c.agent_id).Bind(3, task).Bind(4, c.purpose).Bind(5, c.provider).Bind(6, c.model);
   s.Bind(7, c.input_tokens).Bind(8, c.output_tokens).Bind(9, c.cost_usd).Bind(10, c.latency_ms).Bind(11, c.outcome);
   s.Bind(12, c.error).Bind(13, c.request_blob).Bind(14, c.response_blob).Bind(15, c.created_at ? c.created_at : NowMillis());
-  s.Bind(16, c.label);
+  s.Bind(16, c.label).Bind(17, c.cache_read_tokens).Bind(18, c.cache_write_tokens);
   LINEAGE_RETURN_IF_ERROR(s.Run());
   std::int64_t id = impl_->db.LastInsertId();
   if (c.agent_id) {
@@ -672,13 +700,16 @@ Result<std::vector<ModelCall>> Archive::Impl::ListCalls(const std::string& where
   std::lock_guard lock(mu);
   sql::Stmt s(db,
               "SELECT id, run_id, agent_id, task_id, purpose, provider, model, input_tokens, output_tokens, cost_usd, "
-              "latency_ms, outcome, error, request_blob, response_blob, created_at, label FROM model_calls "
+              "latency_ms, outcome, error, request_blob, response_blob, created_at, label, cache_read_tokens, "
+              "cache_write_tokens FROM model_calls "
               "WHERE " + where + " ORDER BY id");
   bind(s);
   std::vector<ModelCall> out;
   while (s.Step()) {
     out.push_back({s.Int(0), s.OptInt(1), s.OptInt(2), s.Text(3), s.Text(4), s.Text(16), s.Text(5), s.Text(6), s.Int(7),
                    s.Int(8), s.Double(9), s.Int(10), s.Text(11), s.Text(12), s.Text(13), s.Text(14), s.Int(15)});
+    out.back().cache_read_tokens = s.Int(17);
+    out.back().cache_write_tokens = s.Int(18);
   }
   LINEAGE_RETURN_IF_ERROR(s.status());
   return out;

@@ -137,6 +137,8 @@ struct ModelCall {
   std::string outcome, error;
   std::string request_blob, response_blob;  // hashes in blobs/
   std::int64_t created_at = 0;
+  // Of input_tokens: read from the provider's prompt cache, and written to it (priced apart).
+  std::int64_t cache_read_tokens = 0, cache_write_tokens = 0;
 };
 
 struct Event {
@@ -271,8 +273,17 @@ class Archive {
   struct SpendBreakdown {
     std::map<std::string, Spend> by_purpose;
     Spend failed;
+    std::int64_t input_tokens = 0, cache_read_tokens = 0, cache_write_tokens = 0;  // over every call
   };
   Result<SpendBreakdown> RunSpendBreakdown(RunId run);
+  // What one unit of work cost on average, over every run in the home, by purpose, counting only calls
+  // of `models` (upstream model names) that succeeded: a unit is what a call's agent and task name
+  // together (a child's diagnosis or self-modification, one task run).
+  struct CostAverage {
+    double usd = 0;
+    std::int64_t units = 0;  // how many the mean is over
+  };
+  Result<std::map<std::string, CostAverage>> AverageCosts(const std::vector<std::string>& models);
   Result<std::int64_t> AppendEvent(const Event& event);
   Result<std::vector<Event>> ListEvents(std::optional<RunId> run);
 

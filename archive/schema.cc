@@ -124,6 +124,11 @@ CREATE TRIGGER runs_state_update BEFORE UPDATE OF status ON runs
   WHEN NEW.status NOT IN ('queued', 'running', 'pausing', 'paused', 'stopping', 'stopped', 'finished', 'failed')
   BEGIN SELECT RAISE(ABORT, 'unknown run state'); END;
 )sql",
+      // 4: a model call's cached input, read and written, apart (prompt caching is priced apart).
+      R"sql(
+ALTER TABLE model_calls ADD COLUMN cache_read_tokens INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE model_calls ADD COLUMN cache_write_tokens INTEGER NOT NULL DEFAULT 0;
+)sql",
   };
   return kMigrations;
 }

@@ -120,8 +120,9 @@ Status Show(const Context& ctx, AgentId id, bool as_json) {
     json mc = json::array();
     for (const ModelCall& c : calls) {
       mc.push_back({{"id", c.id}, {"purpose", c.purpose}, {"label", c.label}, {"provider", c.provider}, {"model", c.model},
-                    {"input_tokens", c.input_tokens}, {"output_tokens", c.output_tokens}, {"cost_usd", c.cost_usd},
-                    {"latency_ms", c.latency_ms}, {"outcome", c.outcome}});
+                    {"input_tokens", c.input_tokens}, {"output_tokens", c.output_tokens},
+                    {"cache_read_tokens", c.cache_read_tokens}, {"cache_write_tokens", c.cache_write_tokens},
+                    {"cost_usd", c.cost_usd}, {"latency_ms", c.latency_ms}, {"outcome", c.outcome}});
     }
     out["evaluations"] = ev;
     out["model_calls"] = mc;
@@ -167,7 +168,21 @@ Status Show(const Context& ctx, AgentId id, bool as_json) {
     for (const Evaluation& e : evals) solved += e.outcome == "solved";
     row("evaluations", std::to_string(evals.size()) + " tasks, " + std::to_string(solved) + " solved");
   }
-  if (!calls.empty()) row("model calls", std::to_string(calls.size()));
+  if (!calls.empty()) {
+    std::int64_t input = 0, read = 0, written = 0;
+    for (const ModelCall& c : calls) {
+      input += c.input_tokens;
+      read += c.cache_read_tokens;
+      written += c.cache_write_tokens;
+    }
+    std::string line = std::to_string(calls.size());
+    if (read + written > 0) {
+      line += "; prompt cache: " + std::to_string(read) + " of " + std::to_string(input) + " input tokens read" +
+              (input > 0 ? " (" + std::to_string(100 * read / input) + "%)" : "") + ", " + std::to_string(written) +
+              " written";
+    }
+    row("model calls", line);
+  }
   return Status::OK();
 }
 

@@ -79,7 +79,50 @@ Status PrintStages(const RunConfig& config) {
   return Status::OK();
 }
 
-Status Validate(const RunArgs& args) {
+std::string Usd(double usd) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, usd < 10 ? "$%.4f" : "$%.2f", usd);
+  return buf;
+}
+
+std::string Basis(const CostForecast::Part& part) {
+  return part.recorded > 0 ? " (mean of " + std::to_string(part.recorded) + " recorded)" : "";
+}
+
+// The forecast's lines, and a warning when the dollar budget cannot pay for stage 1 of the children asked
+// for. The home's records are used when it exists; it is never created here.
+Status PrintForecast(const RunConfig& config, const fs::path& home) {
+  std::unique_ptr<Archive> archive;
+  std::error_code ec;
+  if (fs::exists(home / "archive.db", ec)) {
+    auto opened = Archive::Open(home);
+    if (opened.ok()) archive = std::move(opened).value();
+  }
+  LINEAGE_ASSIGN_OR_RETURN(CostForecast f, ForecastCost(config, archive.get()));
+  std::printf("forecast, per child: %s to diagnose%s, %s to self-modify%s; per task run %s%s\n", Usd(f.diagnosis.usd).c_str(),
+              Basis(f.diagnosis).c_str(), Usd(f.self_modification.usd).c_str(), Basis(f.self_modification).c_str(),
+              Usd(f.task.usd).c_str(), Basis(f.task).c_str());
+  std::string stages;
+  for (std::size_t i = 0; i < f.stage_tasks.size(); ++i) {
+    stages += (i ? ", " : "") + Usd(f.ChildThrough(static_cast<int>(i + 1))) + " through stage " + std::to_string(i + 1);
+  }
+  const double low = f.ChildThrough(1) * config.children, high = f.ChildThrough(static_cast<int>(f.stage_tasks.size())) * config.children;
+  std::printf("forecast: a child costs %s; %d children: %s if none passes stage 1, %s if all reach the last stage "
+              "(the seed's own evaluation aside)\n", stages.c_str(), config.children, Usd(low).c_str(), Usd(high).c_str());
+  const bool from_prices = f.diagnosis.recorded == 0 || f.self_modification.recorded == 0 || f.task.recorded == 0;
+  if (from_prices) std::printf("  (figures without 'recorded' are estimates from prices and typical sizes: docs/runs.md)\n");
+  for (const std::string& alias : f.unpriced) {
+    std::printf("  no price for model alias '%s': its calls count as free; set input_usd_per_mtok and "
+                "output_usd_per_mtok (docs/models.md)\n", alias.c_str());
+  }
+  if (config.cost_usd && low > *config.cost_usd) {
+    std::printf("warning: [budget] cost_usd %s cannot cover even stage 1 of the %d children asked for (about %s): the "
+                "run will stop early\n", Usd(*config.cost_usd).c_str(), config.children, Usd(low).c_str());
+  }
+  return Status::OK();
+}
+
+Status Validate(const RunArgs& args, const fs::path& command_line_home) {
   LINEAGE_ASSIGN_OR_RETURN(RunConfig config, LoadRunConfig(args.config));
   if (!args.models.empty()) LINEAGE_RETURN_IF_ERROR(OverrideModels(config, args.models));
   LINEAGE_RETURN_IF_ERROR(CheckRunConfig(config));
@@ -88,7 +131,8 @@ Status Validate(const RunArgs& args) {
               args.config.c_str(), config.name.c_str(), config.children,
               SelectionStrategyName(config.selection.strategy), config.evaluation.stages.size(),
               config.children_in_flight, config.sandboxes);
-  return PrintStages(config);
+  LINEAGE_RETURN_IF_ERROR(PrintStages(config));
+  return PrintForecast(config, config.home.empty() ? command_line_home : config.home);
 }
 
 Result<std::string> RunView(Archive& archive, RunId id);
@@ -203,6 +247,13 @@ std::string SpendLines(Archive& archive, const Run& run, const json& summary) {
   std::snprintf(part, sizeof(part), " failed calls: %lld ($%.4f)\n", static_cast<long long>(breakdown->failed.calls),
                 breakdown->failed.cost_usd);
   out += part;
+  if (breakdown->cache_read_tokens + breakdown->cache_write_tokens > 0) {
+    std::snprintf(part, sizeof(part), "  prompt cache: %lld of %lld input tokens read from it (%.0f%%), %lld written\n",
+                  static_cast<long long>(breakdown->cache_read_tokens), static_cast<long long>(breakdown->input_tokens),
+                  breakdown->input_tokens ? 100.0 * breakdown->cache_read_tokens / breakdown->input_tokens : 0.0,
+                  static_cast<long long>(breakdown->cache_write_tokens));
+    out += part;
+  }
   const double cost = summary.value("cost_usd", 0.0);
   const int admitted = summary.value("admitted", 0);
   if (admitted > 0) {
@@ -349,7 +400,7 @@ void RegisterRunCommands(CLI::App& app, Context& ctx) {
   validate->add_option("CONFIG", args->config, "the run configuration (TOML)")->required();
   validate->add_flag("--probe", args->probe, "also call each model the run's roles use once, with a tiny prompt");
   validate->add_option("--models", args->models, "a models file to use instead of the configuration's (as run start)");
-  validate->callback([&ctx, args] { ctx.action = [args] { return Validate(*args); }; });
+  validate->callback([&ctx, args] { ctx.action = [args, &ctx] { return Validate(*args, ctx.home); }; });
 
   auto* start = run->add_subcommand("start", "Hand a run to the daemon (or run it here with --foreground)");
   start->add_option("CONFIG", args->config, "the run configuration (TOML)")->required();

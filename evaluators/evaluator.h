@@ -28,6 +28,10 @@
 
 namespace lineage {
 
+// A task whose starting workspace passes its tests by design (the task is to improve working code): an
+// unchanged workspace passing proves nothing wrong with its tests.
+inline constexpr const char* kRefactoringTag = "refactoring";
+
 struct TaskInfo {
   std::string id;  // unique in the suite; '/'-separated ("cpp/all-your-base")
   std::string language;

@@ -133,6 +133,8 @@ const std::map<std::string, std::string> kUnrunnable = {
 const std::map<std::string, std::string> kUnrunnableReference = {
     {"go/dnd-character", "the reference imports Go 1.21's slices package; Debian 12 has Go 1.19, with which the "
                          "task itself is solvable"},
+    {"rust/pig-latin", "the reference uses std::sync::LazyLock (Rust 1.80); Debian 12 has Rust 1.63, with which the "
+                       "task itself is solvable"},
     {"rust/poker", "the reference needs the counter crate, which Debian does not package (the task needs no crate)"},
     {"rust/robot-name", "the reference is written for rand 0.3; Debian packages rand 0.8, which the task may use"},
 };
@@ -208,6 +210,10 @@ Result<Exercise> ReadExercise(const Language& language, const fs::path& dir, con
   ex.info.tags = {language.name};
   ex.info.unavailable = unavailable;
   ex.info.agent_timeout_ms = 600'000;
+  // Exercism's refactoring exercises (ledger, markdown, tree-building in some tracks) start from code
+  // that passes: the task is to improve it.
+  const std::string instructions = ReadOptional(dir / ".docs" / "instructions.md").substr(0, 400);
+  if (std::regex_search(instructions, std::regex("refactor", std::regex::icase))) ex.info.tags.push_back(kRefactoringTag);
   const fs::path config_file = dir / ".meta" / "config.json";
   LINEAGE_ASSIGN_OR_RETURN(std::string text, ReadFile(config_file));
   json config = json::parse(text, nullptr, false);

@@ -16,6 +16,8 @@ llm::CallRecorder ArchiveCallRecorder(Archive& archive) {
     row.model = call.model.empty() ? call.alias : call.model;
     row.input_tokens = call.usage.input;
     row.output_tokens = call.usage.output;
+    row.cache_read_tokens = call.usage.cache_read;
+    row.cache_write_tokens = call.usage.cache_write;
     row.cost_usd = call.cost_usd;
     row.latency_ms = call.latency_ms;
     row.outcome = call.replayed && call.outcome == "ok" ? "replayed" : call.outcome;

@@ -300,10 +300,16 @@ CallResult ModelClient::Call(const std::string& alias, const ChatRequest& reques
   }
 
   const std::string url = Endpoint(*m);
-  const std::string body = wire::Request(m->provider == Provider::kOpenAI ? wire::Dialect::kOpenAI
-                                                                          : wire::Dialect::kAnthropic,
-                                         request, m->model, m->default_max_tokens)
-                               .dump();
+  std::string body;
+  if (m->provider == Provider::kAnthropic && m->prompt_cache == ModelConfig::PromptCache::kAuto) {
+    ChatRequest cached = request;
+    AddCacheBreakpoints(cached);
+    body = wire::AnthropicRequest(cached, m->model, m->default_max_tokens).dump();
+  } else {
+    body = wire::Request(m->provider == Provider::kOpenAI ? wire::Dialect::kOpenAI : wire::Dialect::kAnthropic,
+                         request, m->model, m->default_max_tokens)
+               .dump();
+  }
   curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
   headers = curl_slist_append(headers, "Expect:");  // no 100-continue round trip on large prompts
   if (m->provider == Provider::kAnthropic) {

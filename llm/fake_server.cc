@@ -1,5 +1,9 @@
 #include "llm/fake_server.h"
 
+#include <algorithm>
+
+#include <deque>
+
 #include <chrono>
 #include <fstream>
 #include <mutex>
@@ -54,6 +58,7 @@ struct Script {
   std::vector<ScriptEntry> entries;
   WhenExhausted when_exhausted = WhenExhausted::kError;
   std::vector<Outage> outages;
+  std::int64_t cache_min_tokens = 1024;  // the shortest prefix a provider caches
 };
 
 Result<Fault> ParseFault(const std::string& name, const std::string& where) {
@@ -154,6 +159,12 @@ Result<Script> ParseScript(const std::string& text, const std::string& source) {
       script.outages.push_back(std::move(outage));
     }
   }
+  if (root.contains("cache_min_tokens")) {
+    if (!root["cache_min_tokens"].is_number_integer() || root["cache_min_tokens"].get<std::int64_t>() < 1) {
+      return Status::InvalidArgument(source + ": cache_min_tokens must be a positive integer");
+    }
+    script.cache_min_tokens = root["cache_min_tokens"].get<std::int64_t>();
+  }
   const std::string when = root.value("when_exhausted", "error");
   if (when == "error") script.when_exhausted = WhenExhausted::kError;
   else if (when == "repeat_last") script.when_exhausted = WhenExhausted::kRepeatLast;
@@ -171,6 +182,27 @@ std::string LatestText(const ChatRequest& request) {
     if (b.kind == Block::Kind::kToolCall) text += b.input.dump() + "\n";
   }
   return text;
+}
+
+// A prompt as the provider caches it: its parts in order (tools, system, each message block), and the
+// parts after which the caller set a cache breakpoint.
+struct PromptParts {
+  std::vector<std::string> parts;
+  std::vector<size_t> breakpoints;  // index of the part a breakpoint follows
+};
+
+PromptParts PartsOf(const ChatRequest& request) {
+  PromptParts p;
+  auto add = [&](std::string part, bool breakpoint) {
+    p.parts.push_back(std::move(part));
+    if (breakpoint) p.breakpoints.push_back(p.parts.size() - 1);
+  };
+  for (const Tool& t : request.tools) add(t.name + t.description + t.parameters.dump(), t.cache);
+  add(request.system, request.system_cache);
+  for (const Message& m : request.messages) {
+    for (const Block& b : m.content) add(std::string(m.role == Role::kUser ? "u:" : "a:") + b.id + b.name + b.text + b.input.dump(), b.cache);
+  }
+  return p;
 }
 
 std::string KeyOf(const HttpRequest& http) {
@@ -193,6 +225,43 @@ struct FakeModelServer::Impl {
   size_t next_sequential = 0;
   int responses_made = 0;
   int chat_requests = 0;  // valid chat requests so far, outages included
+  // Prompt caching as the providers account it: Anthropic caches the prefix up to each breakpoint the
+  // caller marks; OpenAI caches every prompt's prefix, in steps of 128 tokens, by itself.
+  std::set<std::string> cached_prefixes;  // Anthropic: hashes of prefixes written
+  std::deque<std::string> recent_prompts;   // OpenAI: the latest prompts, whose prefixes are cached
+
+  // The cached part of `request`'s prompt of `input` tokens (4 bytes a token), and the part written.
+  std::pair<std::int64_t, std::int64_t> CacheUsage(wire::Dialect dialect, const ChatRequest& request) {
+    const PromptParts p = PartsOf(request);
+    std::string prefix;
+    std::vector<std::string> prefixes;  // the whole prompt's prefix after each part
+    for (const std::string& part : p.parts) prefixes.push_back(prefix += part + "\x1f");
+    auto tokens = [](const std::string& text) { return static_cast<std::int64_t>(text.size() / 4); };
+    if (dialect == wire::Dialect::kOpenAI) {
+      std::size_t longest = 0;
+      for (const std::string& earlier : recent_prompts) {
+        const auto mismatch = std::mismatch(prefix.begin(), prefix.end(), earlier.begin(), earlier.end());
+        longest = std::max<std::size_t>(longest, mismatch.first - prefix.begin());
+      }
+      recent_prompts.push_back(prefix);
+      if (recent_prompts.size() > 64) recent_prompts.pop_front();
+      const std::int64_t cached = (static_cast<std::int64_t>(longest / 4) / 128) * 128;
+      return {cached >= script.cache_min_tokens ? cached : 0, 0};
+    }
+    std::int64_t read = 0, written = 0;
+    for (size_t at : p.breakpoints) {
+      const std::string& up_to = prefixes[at];
+      if (tokens(up_to) < script.cache_min_tokens) continue;
+      const std::string key = Sha256Hex(up_to);
+      if (cached_prefixes.count(key)) {
+        read = std::max(read, tokens(up_to));
+      } else {
+        cached_prefixes.insert(key);
+        written = std::max(written, tokens(up_to));
+      }
+    }
+    return {read, std::max<std::int64_t>(0, written - read)};
+  }
 
   // The outage the `n`-th chat request falls in, if any.
   const Outage* OutageAt(int n) {
@@ -229,7 +298,7 @@ struct FakeModelServer::Impl {
     return -1;
   }
 
-  ChatResponse Answer(const ScriptEntry& e, const ChatRequest& request, size_t request_bytes) {
+  ChatResponse Answer(const ScriptEntry& e, wire::Dialect dialect, const ChatRequest& request, size_t request_bytes) {
     ChatResponse r;
     r.id = "fake-" + std::to_string(++responses_made);
     r.model = request.model;
@@ -244,8 +313,13 @@ struct FakeModelServer::Impl {
     if (e.stop_reason == "max_tokens") r.stop_reason = StopReason::kMaxTokens;
     if (e.stop_reason == "refusal") r.stop_reason = StopReason::kRefusal;
     if (e.stop_reason == "stop_sequence") r.stop_reason = StopReason::kStopSequence;
+    const auto [read, written] = CacheUsage(dialect, request);
     r.usage = e.usage.value_or(Usage{static_cast<std::int64_t>(request_bytes / 4),
                                      static_cast<std::int64_t>(e.text.size() / 4 + 10 * e.tool_calls.size() + 1), 0, 0, 0});
+    if (!e.usage) {
+      r.usage.cache_read = std::min(read, r.usage.input);
+      r.usage.cache_write = std::min(written, r.usage.input - r.usage.cache_read);
+    }
     return r;
   }
 
@@ -328,7 +402,7 @@ struct FakeModelServer::Impl {
                          "the fake model server's script has no response left for this request");
       } else {
         entry = &script.entries[index];
-        std::string body = wire::Response(dialect, Answer(*entry, *request, http.body.size())).dump();
+        std::string body = wire::Response(dialect, Answer(*entry, dialect, *request, http.body.size())).dump();
         response = entry->fault != Fault::kNone ? Fail(*entry, dialect, KeyOf(http), body) : HttpResponse{200, body};
       }
       received_request.response_index = index;

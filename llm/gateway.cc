@@ -253,13 +253,12 @@ struct Gateway::Impl {
 
   HttpResponse Handle(const HttpRequest& http) {
     const auto start = std::chrono::steady_clock::now();
-    wire::Dialect dialect = wire::Dialect::kOpenAI;
-    if (http.method == "POST" && http.target == "/v1/messages") {
-      dialect = wire::Dialect::kAnthropic;
-    } else if (!(http.method == "POST" && http.target == "/v1/chat/completions") &&
-               !(http.method == "GET" && http.target == "/v1/models")) {
+    const wire::Api api = wire::ApiOf(http.method, http.target);
+    const wire::Dialect dialect = wire::DialectOf(api);
+    if (api == wire::Api::kNone && !(http.method == "GET" && http.target == "/v1/models")) {
       return ErrorResponse(dialect, ErrorKind::kNotRecorded,
-                           "lineage's gateway serves POST /v1/chat/completions, POST /v1/messages and GET /v1/models");
+                           "lineage's gateway serves POST /v1/chat/completions, POST /v1/responses, POST /v1/messages "
+                           "and GET /v1/models");
     }
     std::optional<Grant> grant = Find(TokenOf(http));
     if (!grant) {
@@ -274,10 +273,10 @@ struct Gateway::Impl {
     CallRecord record;
     record.who = grant->who;
     record.who.label = CleanPurpose(http.Header("x-lineage-purpose"));
-    record.dialect = wire::DialectName(dialect);
+    record.dialect = api == wire::Api::kResponses ? "openai-responses" : wire::DialectName(dialect);
     record.request_body = http.body;
-    HttpResponse response = Serve(dialect, http, *grant, record);
-    record.response_body = response.body;
+    HttpResponse response = Serve(api, http, *grant, record);
+    if (record.response_body.empty()) record.response_body = response.body;
     if (record.outcome != "ok") {
       CountFault(record);
       // A refused call is not worth its whole body, nor free.
@@ -307,7 +306,8 @@ struct Gateway::Impl {
   }
 
   // Parses, admits, calls and answers; fills `record` on the way.
-  HttpResponse Serve(wire::Dialect dialect, const HttpRequest& http, const Grant& grant, CallRecord& record) {
+  HttpResponse Serve(wire::Api api, const HttpRequest& http, const Grant& grant, CallRecord& record) {
+    const wire::Dialect dialect = wire::DialectOf(api);
     auto refuse = [&](ErrorKind kind, const std::string& message) {
       record.outcome = ErrorKindName(kind);
       record.error_kind = kind;
@@ -323,7 +323,7 @@ struct Gateway::Impl {
     }
     json body = json::parse(http.body, nullptr, false);
     if (body.is_discarded()) return refuse(ErrorKind::kBadRequest, "the request body is not valid JSON");
-    Result<ChatRequest> request = wire::ParseRequest(dialect, body);
+    Result<ChatRequest> request = wire::ParseApiRequest(api, body);
     if (!request.ok()) return refuse(ErrorKind::kBadRequest, request.status().message());
     record.alias = request->model;
     const ModelConfig* m = client.config().Find(request->model);
@@ -372,7 +372,14 @@ struct Gateway::Impl {
     record.outcome = "ok";
     record.usage = result.response->usage;
     record.cost_usd = result.cost_usd;
-    return HttpResponse{200, wire::Response(dialect, *result.response).dump()};
+    // The record keeps the whole response; a caller that asked for a stream gets it as its API's events.
+    record.response_body = wire::ApiResponse(api, *result.response).dump();
+    const wire::StreamRequest stream = wire::ParseStreamRequest(body);
+    if (!stream.stream) return HttpResponse{200, record.response_body};
+    HttpResponse streamed{200, wire::StreamBody(api, *result.response, stream.include_usage)};
+    streamed.content_type = "text/event-stream";
+    streamed.headers.push_back({"cache-control", "no-cache"});
+    return streamed;
   }
 };
 

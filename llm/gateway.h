@@ -2,8 +2,10 @@
 //
 // An HTTP server on a Unix socket (bound into each sandbox) and optionally on loopback TCP, serving
 //   POST /v1/chat/completions   OpenAI-compatible
+//   POST /v1/responses          OpenAI's Responses API
 //   POST /v1/messages           Anthropic-compatible
 //   GET  /v1/models             the configured aliases, OpenAI's list format
+// each plain or, with `stream: true`, as the API's server-sent events (written from the whole answer).
 // A caller authenticates with a token the gateway issued (`Authorization: Bearer T` or `x-api-key: T`)
 // and names a configured alias as its model ("default", "conductor", "expert", ...). The gateway calls the
 // alias's upstream through a ModelClient, translating between the two formats (tools included) when the

@@ -43,6 +43,7 @@ struct Block {
   std::string name;      // kToolCall: the tool's name
   nlohmann::json input;  // kToolCall: the arguments (an object; a string when a model sent invalid JSON)
   bool is_error = false;  // kToolResult
+  bool cache = false;     // a prompt-cache breakpoint: the prompt up to and including this block is cached
 
   static Block Text(std::string text);
   static Block ToolCall(std::string id, std::string name, nlohmann::json input);
@@ -63,6 +64,7 @@ struct Tool {
   std::string name;
   std::string description;
   nlohmann::json parameters = nlohmann::json::object();  // JSON Schema of the arguments
+  bool cache = false;  // a prompt-cache breakpoint after the tools up to this one
 };
 
 struct ToolChoice {
@@ -74,6 +76,7 @@ struct ToolChoice {
 struct ChatRequest {
   std::string model;   // an alias of the configuration (or, at the gateway, a configured model name)
   std::string system;  // empty: none
+  bool system_cache = false;  // a prompt-cache breakpoint after the system prompt
   std::vector<Message> messages;
   std::vector<Tool> tools;
   std::optional<ToolChoice> tool_choice;
@@ -106,7 +109,15 @@ struct ChatResponse {
   std::vector<const Block*> ToolCalls() const;
 };
 
-// The internal form as JSON (for record/replay caches, logs and tests).
+// Anthropic's prompt caching, where the caller marked nothing: breakpoints after the system prompt and on
+// the latest turn's last block, so that each call of a growing conversation reads the one before from
+// the cache. Breakpoints the caller set are kept; beyond Anthropic's four, the earliest message ones go.
+void AddCacheBreakpoints(ChatRequest& request);
+// How many breakpoints `request` carries.
+int CacheBreakpoints(const ChatRequest& request);
+
+// The internal form as JSON (for record/replay caches, logs and tests). Cache breakpoints are left out:
+// they change what a call costs, not what it answers, so a request hashes the same with or without them.
 nlohmann::json ToJson(const ChatRequest& request);
 nlohmann::json ToJson(const ChatResponse& response);
 Result<ChatResponse> ChatResponseFromJson(const nlohmann::json& json);
@@ -162,7 +173,8 @@ const char* ProviderName(Provider provider);
 struct Price {
   double input = 0;
   double output = 0;
-  std::optional<double> cache_read;  // the input price when unset
+  std::optional<double> cache_read;   // the input price when unset
+  std::optional<double> cache_write;  // the input price when unset (Anthropic charges 1.25x)
 };
 // Built-in prices of common models (exact name or a dated variant such as "gpt-4.1-mini-2025-04-14").
 std::optional<Price> DefaultPrice(const std::string& model);
@@ -183,6 +195,10 @@ struct ModelConfig {
   int retry_max_ms = 60'000;
   int max_concurrency = 16;  // calls in flight to this provider and base_url, shared by its aliases
   int default_max_tokens = 4096;
+  // Anthropic upstreams: with kAuto (the default) the client marks prompt-cache breakpoints itself when the
+  // caller set none (AddCacheBreakpoints); kOff sends the caller's breakpoints only.
+  enum class PromptCache { kAuto, kOff };
+  PromptCache prompt_cache = PromptCache::kAuto;
   std::optional<Price> price;  // from the table, else DefaultPrice(model); no cost is counted without one
 };
 

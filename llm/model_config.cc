@@ -18,7 +18,8 @@ struct KnownPrice {
   Price price;
 };
 
-// US dollars per million tokens (input, output, cached input), as published by the providers in 2025.
+// US dollars per million tokens (input, output, cached input read, and for Anthropic cached input written),
+// as published by the providers in 2025.
 // A table in the configuration overrides them; docs/models.md says how.
 const KnownPrice kKnownPrices[] = {
     {"gpt-5", {1.25, 10.00, 0.125}},          {"gpt-5-mini", {0.25, 2.00, 0.025}},
@@ -26,10 +27,10 @@ const KnownPrice kKnownPrices[] = {
     {"gpt-4.1-mini", {0.40, 1.60, 0.10}},     {"gpt-4.1-nano", {0.10, 0.40, 0.025}},
     {"gpt-4o", {2.50, 10.00, 1.25}},          {"gpt-4o-mini", {0.15, 0.60, 0.075}},
     {"o3", {2.00, 8.00, 0.50}},               {"o4-mini", {1.10, 4.40, 0.275}},
-    {"claude-opus-4", {15.00, 75.00, 1.50}},  {"claude-opus-4-1", {15.00, 75.00, 1.50}},
-    {"claude-sonnet-4", {3.00, 15.00, 0.30}}, {"claude-sonnet-4-5", {3.00, 15.00, 0.30}},
-    {"claude-3-7-sonnet", {3.00, 15.00, 0.30}}, {"claude-haiku-4-5", {1.00, 5.00, 0.10}},
-    {"claude-3-5-haiku", {0.80, 4.00, 0.08}},
+    {"claude-opus-4", {15.00, 75.00, 1.50, 18.75}},  {"claude-opus-4-1", {15.00, 75.00, 1.50, 18.75}},
+    {"claude-sonnet-4", {3.00, 15.00, 0.30, 3.75}},  {"claude-sonnet-4-5", {3.00, 15.00, 0.30, 3.75}},
+    {"claude-3-7-sonnet", {3.00, 15.00, 0.30, 3.75}}, {"claude-haiku-4-5", {1.00, 5.00, 0.10, 1.25}},
+    {"claude-3-5-haiku", {0.80, 4.00, 0.08, 1.00}},
 };
 
 // "gpt-4.1-mini-2025-04-14" is a dated "gpt-4.1-mini"; "gpt-4.1-mini" is not a dated "gpt-4.1".
@@ -46,7 +47,7 @@ const std::set<std::string> kModelKeys = {
     "provider",         "base_url",      "model",           "api_key_env",        "unix_socket",
     "connect_timeout_s", "timeout_s",    "max_retries",     "retry_initial_s",    "retry_max_s",
     "max_concurrency",  "default_max_tokens", "input_usd_per_mtok", "output_usd_per_mtok",
-    "cache_read_usd_per_mtok"};
+    "cache_read_usd_per_mtok", "cache_write_usd_per_mtok", "prompt_cache"};
 
 Result<ModelConfig> ParseModelTable(const std::string& alias, const toml::table& table, const std::string& source) {
   const std::string where = source + ": [models." + alias + "]";
@@ -108,6 +109,13 @@ Result<ModelConfig> ParseModelTable(const std::string& alias, const toml::table&
     if (!m.price) return read.Error("cache_read_usd_per_mtok", "needs input_usd_per_mtok and output_usd_per_mtok");
     LINEAGE_ASSIGN_OR_RETURN(m.price->cache_read, read.Number("cache_read_usd_per_mtok", 0, 0));
   }
+  if (read.Has("cache_write_usd_per_mtok")) {
+    if (!m.price) return read.Error("cache_write_usd_per_mtok", "needs input_usd_per_mtok and output_usd_per_mtok");
+    LINEAGE_ASSIGN_OR_RETURN(m.price->cache_write, read.Number("cache_write_usd_per_mtok", 0, 0));
+  }
+  LINEAGE_ASSIGN_OR_RETURN(std::string prompt_cache, read.String("prompt_cache", "auto"));
+  if (prompt_cache != "auto" && prompt_cache != "off") return read.Error("prompt_cache", "'" + prompt_cache + "' is not one of auto, off");
+  m.prompt_cache = prompt_cache == "off" ? ModelConfig::PromptCache::kOff : ModelConfig::PromptCache::kAuto;
   return m;
 }
 
@@ -127,10 +135,11 @@ std::optional<Price> DefaultPrice(const std::string& model) {
 }
 
 double CostUsd(const Usage& usage, const Price& price) {
-  const double cached = static_cast<double>(std::min(usage.cache_read, usage.input));
-  const double uncached = static_cast<double>(usage.input) - cached;
-  return (uncached * price.input + cached * price.cache_read.value_or(price.input) +
-          static_cast<double>(usage.output) * price.output) /
+  const double read = static_cast<double>(std::min(usage.cache_read, usage.input));
+  const double written = std::min(static_cast<double>(usage.cache_write), static_cast<double>(usage.input) - read);
+  const double uncached = static_cast<double>(usage.input) - read - written;
+  return (uncached * price.input + read * price.cache_read.value_or(price.input) +
+          written * price.cache_write.value_or(price.input) + static_cast<double>(usage.output) * price.output) /
          1e6;
 }
 

@@ -1,4 +1,5 @@
 // The internal form: constructors, names and its JSON representation.
+#include <algorithm>
 #include <array>
 
 #include "llm/llm.h"
@@ -201,6 +202,39 @@ Result<ChatResponse> ChatResponseFromJson(const json& j) {
   r.usage.cache_write = usage.value("cache_write", 0);
   r.usage.reasoning = usage.value("reasoning", 0);
   return r;
+}
+
+}  // namespace lineage::llm
+
+namespace lineage::llm {
+
+int CacheBreakpoints(const ChatRequest& request) {
+  int n = request.system_cache ? 1 : 0;
+  for (const Tool& t : request.tools) n += t.cache ? 1 : 0;
+  for (const Message& m : request.messages) {
+    for (const Block& b : m.content) n += b.cache ? 1 : 0;
+  }
+  return n;
+}
+
+void AddCacheBreakpoints(ChatRequest& request) {
+  constexpr int kMaxBreakpoints = 4;  // Anthropic's limit per request
+  if (CacheBreakpoints(request) == 0) {
+    request.system_cache = !request.system.empty();
+    // The latest turn's last block that Anthropic will see (empty text blocks are not sent).
+    if (!request.messages.empty()) {
+      std::vector<Block>& latest = request.messages.back().content;
+      auto last = std::find_if(latest.rbegin(), latest.rend(),
+                               [](const Block& b) { return b.kind != Block::Kind::kText || !b.text.empty(); });
+      if (last != latest.rend()) last->cache = true;
+    }
+  }
+  for (Message& m : request.messages) {
+    for (Block& b : m.content) {
+      if (CacheBreakpoints(request) <= kMaxBreakpoints) return;
+      b.cache = false;
+    }
+  }
 }
 
 }  // namespace lineage::llm

@@ -18,23 +18,19 @@ Status Bad(const std::string& field, const std::string& what) {
   return Status::InvalidArgument(field + " " + what);
 }
 
-// Text from a string or an array of text parts ({type:"text", text}); anything else is refused.
-Result<std::string> TextOf(const json& content, const std::string& path) {
-  if (content.is_null()) return std::string();
-  if (content.is_string()) return content.get<std::string>();
-  if (!content.is_array()) return Bad(path, "must be a string or an array of text parts");
-  std::string text;
-  for (size_t i = 0; i < content.size(); ++i) {
-    const json& part = content[i];
-    if (!part.is_object() || part.value("type", "") != "text" || !part.contains("text") ||
-        !part["text"].is_string()) {
-      return Bad(Index(path, i), "is not a text part: only text content is supported");
-    }
-    if (!text.empty()) text += "\n";
-    text += part["text"].get<std::string>();
-  }
-  return text;
+
+// Whether a block or part carries Anthropic's cache_control (OpenAI-dialect proxies accept it on content
+// parts too).
+bool CacheControl(const json& part) {
+  return part.is_object() && part.contains("cache_control") && part["cache_control"].is_object();
 }
+
+// Whether any part of an array of content parts carries cache_control.
+bool AnyCacheControl(const json& content) {
+  return content.is_array() && std::any_of(content.begin(), content.end(), CacheControl);
+}
+
+const json kEphemeral = {{"type", "ephemeral"}};
 
 Result<std::optional<double>> OptionalNumber(const json& body, const char* key) {
   if (!body.contains(key) || body[key].is_null()) return std::optional<double>();
@@ -50,16 +46,13 @@ Result<std::optional<int>> OptionalPositiveInt(const json& body, const char* key
   return std::optional<int>(static_cast<int>(std::min<std::int64_t>(body[key].get<std::int64_t>(), 1 << 30)));
 }
 
-// Shared parameter fields: temperature, top_p, streaming (refused).
+// Shared parameter fields: temperature, top_p.
 Status ParseCommon(const json& body, ChatRequest& request) {
   if (!body.is_object()) return Status::InvalidArgument("the request body must be a JSON object");
   if (!body.contains("model") || !body["model"].is_string()) return Bad("model", "is required (a string)");
   request.model = body["model"].get<std::string>();
   if (!body.contains("messages") || !body["messages"].is_array()) {
     return Bad("messages", "is required (an array)");
-  }
-  if (body.value("stream", false)) {
-    return Bad("stream", "is not supported by lineage's gateway; send the request without streaming");
   }
   LINEAGE_ASSIGN_OR_RETURN(request.temperature, OptionalNumber(body, "temperature"));
   LINEAGE_ASSIGN_OR_RETURN(request.top_p, OptionalNumber(body, "top_p"));
@@ -119,6 +112,24 @@ std::string Lower(std::string s) {
 
 }  // namespace
 
+Result<std::string> TextOf(const json& content, const std::string& path, const std::vector<std::string>& types) {
+  if (content.is_null()) return std::string();
+  if (content.is_string()) return content.get<std::string>();
+  if (!content.is_array()) return Bad(path, "must be a string or an array of text parts");
+  std::string text;
+  for (size_t i = 0; i < content.size(); ++i) {
+    const json& part = content[i];
+    const std::string type = part.is_object() ? part.value("type", "") : "";
+    if (std::find(types.begin(), types.end(), type) == types.end() || !part.contains("text") ||
+        !part["text"].is_string()) {
+      return Bad(Index(path, i), "is not a text part: only text content is supported");
+    }
+    if (!text.empty()) text += "\n";
+    text += part["text"].get<std::string>();
+  }
+  return text;
+}
+
 const char* DialectName(Dialect dialect) { return dialect == Dialect::kOpenAI ? "openai" : "anthropic"; }
 
 // --- OpenAI requests ----------------------------------------------------------------------------------
@@ -147,11 +158,15 @@ Result<ChatRequest> ParseOpenAIRequest(const json& body) {
     }
     const std::string role = m["role"].get<std::string>();
     LINEAGE_ASSIGN_OR_RETURN(std::string text, TextOf(m.value("content", json()), Field(path, "content")));
+    const bool cache = AnyCacheControl(m.value("content", json()));
     if (role == "system" || role == "developer") {
       if (!request.system.empty()) request.system += "\n\n";
       request.system += text;
+      request.system_cache = request.system_cache || cache;
     } else if (role == "user") {
-      Append(request.messages, Role::kUser, {Block::Text(text)});
+      Block block = Block::Text(text);
+      block.cache = cache;
+      Append(request.messages, Role::kUser, {std::move(block)});
     } else if (role == "assistant") {
       std::vector<Block> blocks;
       if (!text.empty()) blocks.push_back(Block::Text(text));
@@ -178,7 +193,9 @@ Result<ChatRequest> ParseOpenAIRequest(const json& body) {
       if (!m.contains("tool_call_id") || !m["tool_call_id"].is_string()) {
         return Bad(Field(path, "tool_call_id"), "is required for a tool message");
       }
-      Append(request.messages, Role::kUser, {Block::ToolResult(m["tool_call_id"].get<std::string>(), text)});
+      Block result = Block::ToolResult(m["tool_call_id"].get<std::string>(), text);
+      result.cache = cache;
+      Append(request.messages, Role::kUser, {std::move(result)});
     } else {
       return Bad(Field(path, "role"), "'" + role + "' is not one of system, developer, user, assistant, tool");
     }
@@ -296,6 +313,7 @@ Result<ChatRequest> ParseAnthropicRequest(const json& body) {
   LINEAGE_ASSIGN_OR_RETURN(request.stop, ParseStop(body, "stop_sequences"));
   if (body.contains("system")) {
     LINEAGE_ASSIGN_OR_RETURN(request.system, TextOf(body["system"], "system"));
+    request.system_cache = AnyCacheControl(body["system"]);
   }
 
   const json& messages = body["messages"];
@@ -338,6 +356,7 @@ Result<ChatRequest> ParseAnthropicRequest(const json& body) {
       } else {
         return Bad(Field(block_path, "type"), "'" + type + "' is not supported (text, tool_use, tool_result)");
       }
+      blocks.back().cache = CacheControl(b);
     }
     Append(request.messages, role, std::move(blocks));
   }
@@ -351,7 +370,8 @@ Result<ChatRequest> ParseAnthropicRequest(const json& body) {
       }
       request.tools.push_back(Tool{t["name"].get<std::string>(), t.value("description", ""),
                                    t.contains("input_schema") && t["input_schema"].is_object() ? t["input_schema"]
-                                                                                               : json::object()});
+                                                                                               : json::object(),
+                                   CacheControl(t)});
     }
   }
   if (body.contains("tool_choice") && body["tool_choice"].is_object()) {
@@ -372,7 +392,8 @@ json AnthropicRequest(const ChatRequest& request, const std::string& model, int 
     for (const Block& b : m.content) {
       switch (b.kind) {
         case Block::Kind::kText:
-          if (!b.text.empty()) content.push_back({{"type", "text"}, {"text", b.text}});
+          if (b.text.empty()) continue;
+          content.push_back({{"type", "text"}, {"text", b.text}});
           break;
         case Block::Kind::kToolCall:
           content.push_back({{"type", "tool_use"}, {"id", b.id}, {"name", b.name}, {"input", AnthropicInput(b.input)}});
@@ -381,6 +402,7 @@ json AnthropicRequest(const ChatRequest& request, const std::string& model, int 
           content.push_back({{"type", "tool_result"}, {"tool_use_id", b.id}, {"content", b.text}, {"is_error", b.is_error}});
           break;
       }
+      if (b.cache) content.back()["cache_control"] = kEphemeral;
     }
     // Anthropic refuses empty text blocks but needs some content in every message.
     if (content.empty()) content.push_back({{"type", "text"}, {"text", "(empty)"}});
@@ -388,7 +410,12 @@ json AnthropicRequest(const ChatRequest& request, const std::string& model, int 
   }
   json body = {{"model", model}, {"messages", messages},
                {"max_tokens", request.max_tokens.value_or(default_max_tokens)}};
-  if (!request.system.empty()) body["system"] = request.system;
+  if (!request.system.empty()) {
+    body["system"] = request.system;
+    if (request.system_cache) {
+      body["system"] = json::array({{{"type", "text"}, {"text", request.system}, {"cache_control", kEphemeral}}});
+    }
+  }
   if (request.temperature) body["temperature"] = *request.temperature;
   if (request.top_p) body["top_p"] = *request.top_p;
   if (!request.stop.empty()) body["stop_sequences"] = request.stop;
@@ -396,6 +423,7 @@ json AnthropicRequest(const ChatRequest& request, const std::string& model, int 
     json tools = json::array();
     for (const Tool& t : request.tools) {
       tools.push_back({{"name", t.name}, {"description", t.description}, {"input_schema", t.parameters}});
+      if (t.cache) tools.back()["cache_control"] = kEphemeral;
     }
     body["tools"] = tools;
   }

@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "base/status.h"
 #include "llm/llm.h"
@@ -14,8 +15,13 @@ namespace lineage::llm::wire {
 enum class Dialect { kOpenAI, kAnthropic };
 const char* DialectName(Dialect dialect);
 
+// Text from a string or an array of text parts ({type, text}) whose type is one of `types`; anything else
+// is refused, naming the part at `path`.
+Result<std::string> TextOf(const nlohmann::json& content, const std::string& path,
+                           const std::vector<std::string>& types = {"text"});
+
 // Requests as a caller sent them. InvalidArgument names the field at fault ("messages[2].content").
-// Streaming and n > 1 are refused.
+// n > 1 is refused; `stream` is read apart (ParseStreamRequest).
 Result<ChatRequest> ParseOpenAIRequest(const nlohmann::json& body);
 Result<ChatRequest> ParseAnthropicRequest(const nlohmann::json& body);
 Result<ChatRequest> ParseRequest(Dialect dialect, const nlohmann::json& body);
@@ -40,6 +46,35 @@ nlohmann::json Response(Dialect dialect, const ChatResponse& response);
 // An error as each dialect writes it, and the HTTP status it travels with.
 nlohmann::json ErrorBody(Dialect dialect, const ModelError& error);
 int HttpStatus(Dialect dialect, ErrorKind kind);
+
+// --- The APIs agents call, and streams (wire_stream.cc) -----------------------------------------------
+
+// What a caller's request asks for: OpenAI's Chat Completions or Responses, or Anthropic's Messages.
+enum class Api { kNone, kChatCompletions, kMessages, kResponses };
+Api ApiOf(const std::string& method, const std::string& target);  // kNone for any other endpoint
+Dialect DialectOf(Api api);  // how its errors are written: Responses as OpenAI
+
+// A caller's request and the whole response it gets, in its API's form.
+Result<ChatRequest> ParseApiRequest(Api api, const nlohmann::json& body);
+nlohmann::json ApiResponse(Api api, const ChatResponse& response);
+
+// The Responses API: `input` as a string or items (messages, function_call, function_call_output),
+// `instructions`, flat function `tools`, `max_output_tokens`. Conversation state on the server
+// (previous_response_id) is refused: lineage keeps none.
+Result<ChatRequest> ParseResponsesRequest(const nlohmann::json& body);
+nlohmann::json ResponsesResponse(const ChatResponse& response);
+
+// `stream: true` (and OpenAI's stream_options.include_usage) in a caller's request.
+struct StreamRequest {
+  bool stream = false;
+  bool include_usage = false;
+};
+StreamRequest ParseStreamRequest(const nlohmann::json& body);
+
+// A whole response as its API's server-sent events (a text/event-stream body): Chat Completions chunks
+// ending "data: [DONE]" (with a usage chunk when asked), Messages' message_start ... message_stop, the
+// Responses API's response.created ... response.completed.
+std::string StreamBody(Api api, const ChatResponse& response, bool include_usage);
 
 // Classifies a non-2xx answer from a provider. `body` may be anything, JSON or not.
 ModelError ClassifyHttpError(int http_status, const std::string& body);

@@ -43,7 +43,7 @@ for language in sorted(rows):
 print("mean/task: one gold task from start to verdict; tests: the test command's sandbox, start to exit;")
 print("lineage: the rest (preparing the workspace, the reference, reading and copying it, laying the tests over)")
 for s in report["skipped_tasks"]:
-    print(f"skipped {s['task']}: {s['why']}")
+    print(f"skipped ({s['check']}) {s['task']}: {s['why']}")
 for p in report["problems"]:
     print(f"PROBLEM {p['check']} {p['task']}: {p['why']}")
 PY

@@ -44,6 +44,13 @@ if [ ! -f "$js/node_modules/.package-lock.json" ] || [ "$js/package-lock.json" -
   npm ci --prefix "$js" --no-audit --no-fund --loglevel=error >/dev/null
 fi
 
+# The official OpenAI and Anthropic SDKs, which the tests run against the gateway as agents would.
+sdk=tests/llm/sdk
+if [ ! -f "$sdk/node_modules/.package-lock.json" ] || [ "$sdk/package-lock.json" -nt "$sdk/node_modules/.package-lock.json" ]; then
+  echo "setup: installing the official model SDKs for the tests (npm ci in $sdk)"
+  npm ci --prefix "$sdk" --no-audit --no-fund --loglevel=error >/dev/null
+fi
+
 preset="${LINEAGE_PRESET:-dev}"
 cmake --preset "$preset" >/dev/null
 cmake --build --preset "$preset"

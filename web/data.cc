@@ -141,6 +141,7 @@ Result<json> AgentJson(Archive& archive, AgentId id) {
     tokens += c.input_tokens + c.output_tokens;
     model_calls.push_back({{"purpose", c.purpose}, {"label", c.label}, {"task", c.task_id}, {"model", c.model},
                            {"input_tokens", c.input_tokens}, {"output_tokens", c.output_tokens},
+                           {"cache_read_tokens", c.cache_read_tokens}, {"cache_write_tokens", c.cache_write_tokens},
                            {"cost_usd", c.cost_usd}, {"latency_ms", c.latency_ms}, {"outcome", c.outcome},
                            {"at", FormatTimestamp(c.created_at)}});
   }

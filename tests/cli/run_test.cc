@@ -57,6 +57,18 @@ TEST_CASE("run validate accepts a good configuration and names the key and allow
   CHECK(live.exit_code == 0);
   CHECK_THAT(live.out, Catch::Contains("probe: diagnosis (alias default): ok"));
 
+  // What it would cost, from the model's prices (nothing is recorded yet), and a budget that cannot pay.
+  CHECK_THAT(ok.out, Catch::Contains("forecast, per child: $") && Catch::Contains(" to self-modify; per task run $") &&
+                         Catch::Contains("estimates from prices"));
+  CHECK_THAT(ok.out, Catch::Contains("a child costs $") && Catch::Contains(" through stage 2; 4 children: $"));
+  std::string poor = good;
+  poor.replace(poor.find("children = 4"), 12, "children = 4\ncost_usd = 0.0001");
+  WriteFile(dir / "poor.toml", poor);
+  auto warned = RunLineage(dir / "home", {"run", "validate", (dir / "poor.toml").string()});
+  CHECK(warned.exit_code == 0);
+  CHECK_THAT(warned.out, Catch::Contains("warning: [budget] cost_usd $0.0001 cannot cover even stage 1 of the 4 "
+                                         "children asked for"));
+
   CHECK_THAT(ValidateError(good + "[selection]\nstrategy = \"greedy\"\n"),
              Catch::Contains("[selection] strategy: 'greedy' is not one of dgm, score-prop, best, random, hgm, "
                              "no-open-ended, no-self-improve"));
@@ -145,6 +157,11 @@ TEST_CASE("run start --foreground runs to the end: run status, list and logs rep
   CHECK_THAT(watch.out, Catch::Contains("by purpose: diagnose $") && Catch::Contains("evaluate $") &&
                             Catch::Contains("self_modify $") && Catch::Contains("failed calls: 0"));
   CHECK_THAT(watch.out, Catch::Contains("per admitted child: $"));
+  // The next run's forecast reads this one's records.
+  auto forecast = RunLineage(dir / "home", {"run", "validate", (dir / "run.toml").string()});
+  CHECK(forecast.exit_code == 0);
+  CHECK_THAT(forecast.out, Catch::Contains("to diagnose (mean of "));
+  CHECK_THAT(forecast.out, Catch::Contains("per task run $") && Catch::Contains("recorded)\n"));
   // What one child cost: its diagnosis and its parent's self-modification, and its own evaluation.
   int evaluated = 0;
   for (const char* id : {"2", "3", "4", "5"}) {

@@ -94,13 +94,59 @@ TEST_CASE("Agents of either dialect reach upstreams of either kind, tools transl
         CHECK(up["messages"][3]["role"] == "tool");
         CHECK(up["tools"][0]["function"]["name"] == "bash");
       } else {
-        CHECK(up["system"] == "You fix bugs.");
+        // With a cache breakpoint, as the gateway marks one for Anthropic upstreams (prompt_cache = "auto").
+        CHECK(up["system"][0]["text"] == "You fix bugs.");
+        CHECK(up["system"][0]["cache_control"]["type"] == "ephemeral");
         CHECK(up["messages"][1]["content"][1]["type"] == "tool_use");
         CHECK(up["messages"][2]["content"][0]["tool_use_id"] == "call_1");
         CHECK(up["tools"][0]["input_schema"]["type"] == "object");
       }
     }
   }
+}
+
+TEST_CASE("Prompt caching: an OpenAI-dialect agent's growing conversation is cached by an Anthropic upstream") {
+  Rig rig(R"({"responses": [{"text": "ok"}], "when_exhausted": "repeat_last", "cache_min_tokens": 16})",
+          Provider::kAnthropic);
+  auto agent = rig.Agent(Provider::kOpenAI, rig.gateway->IssueToken({}, nullptr));
+  ChatRequest first;
+  first.system = std::string(2000, 's');
+  first.messages.push_back(Message::User("first question"));
+  CallResult r1 = agent->Call("default", first);
+  REQUIRE(r1.ok());
+  CHECK(r1.response->usage.cache_read == 0);
+  rig.gateway->Flush();
+  {
+    std::lock_guard lock(rig.mu);
+    CHECK(rig.records.at(0).usage.cache_write > 0);  // OpenAI's format has no field for it; the record has
+  }
+  // The gateway marked the breakpoints: the system prompt and the latest turn.
+  const json up = rig.fake->requests().at(0).body;
+  CHECK(up["system"][0]["cache_control"]["type"] == "ephemeral");
+  CHECK(up["messages"].back()["content"].back()["cache_control"]["type"] == "ephemeral");
+
+  ChatRequest second = first;
+  second.messages.push_back(Message::Assistant("ok"));
+  second.messages.push_back(Message::User("second question"));
+  CallResult r2 = agent->Call("default", second);
+  REQUIRE(r2.ok());
+  CHECK(r2.response->usage.cache_read >= 500);  // the system prompt and the first turn, read back
+  // Cached input costs less: the same call priced without the cache would cost more.
+  const Price price = *DefaultPrice("claude-sonnet-4-5");
+  Usage uncached = r2.response->usage;
+  uncached.cache_read = uncached.cache_write = 0;
+  CHECK(CostUsd(r2.response->usage, price) < CostUsd(uncached, price));
+
+  // prompt_cache = "off": the caller's breakpoints only (none here), nothing cached.
+  auto fake = test::StartFake(R"({"responses": [{"text": "ok"}], "when_exhausted": "repeat_last", "cache_min_tokens": 16})");
+  ModelConfig m = FakeModel("default", Provider::kAnthropic, fake->url());
+  m.prompt_cache = ModelConfig::PromptCache::kOff;
+  ModelClient direct(Config({m}));
+  REQUIRE(direct.Call("default", first).ok());
+  CallResult off = direct.Call("default", second);
+  REQUIRE(off.ok());
+  CHECK(off.response->usage.cache_read == 0);
+  CHECK_FALSE(fake->requests().at(0).body["system"].is_array());
 }
 
 TEST_CASE("The gateway refuses unknown tokens and unknown models, in the caller's dialect") {

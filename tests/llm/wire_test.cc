@@ -130,6 +130,108 @@ TEST_CASE("Responses translate both ways with tool calls, stop reasons and usage
   CHECK(o["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"] == "{\"command\":\"make\"}");
 }
 
+TEST_CASE("A Responses API request becomes the internal form, and a response goes back as output items") {
+  auto request = wire::ParseResponsesRequest(json::parse(R"({"model": "m", "instructions": "Be brief.",
+    "max_output_tokens": 100, "tools": [{"type": "function", "name": "bash", "parameters": {"type": "object"}}],
+    "input": [{"role": "user", "content": [{"type": "input_text", "text": "List files."}]},
+              {"type": "function_call", "call_id": "c1", "name": "bash", "arguments": "{\"command\": \"ls\"}"},
+              {"type": "function_call_output", "call_id": "c1", "output": "a.txt"}]})"));
+  REQUIRE(request.ok());
+  CHECK(request->system == "Be brief.");
+  CHECK(request->max_tokens == 100);
+  REQUIRE(request->messages.size() == 3);
+  CHECK(request->messages[1].content[0].kind == Block::Kind::kToolCall);
+  CHECK(request->messages[1].content[0].input == json{{"command", "ls"}});
+  CHECK(request->messages[2].content[0].kind == Block::Kind::kToolResult);
+  CHECK(request->messages[2].content[0].id == "c1");
+  CHECK(request->tools.at(0).name == "bash");
+
+  ChatResponse response;
+  response.id = "x";
+  response.content = {Block::Text("Done."), Block::ToolCall("c2", "bash", json{{"command", "pwd"}})};
+  response.stop_reason = StopReason::kToolUse;
+  response.usage = Usage{10, 5, 4, 0, 0};
+  const json out = wire::ResponsesResponse(response);
+  CHECK(out["object"] == "response");
+  CHECK(out["output"][0]["content"][0] == json{{"type", "output_text"}, {"text", "Done."}, {"annotations", json::array()}});
+  CHECK(out["output"][1]["type"] == "function_call");
+  CHECK(out["output"][1]["arguments"] == R"({"command":"pwd"})");
+  CHECK(out["usage"]["input_tokens_details"]["cached_tokens"] == 4);
+}
+
+TEST_CASE("A whole response streams as each API's events, tool-call arguments included") {
+  ChatResponse response;
+  response.id = "x";
+  response.content = {Block::Text("Hi."), Block::ToolCall("c2", "bash", json{{"command", "pwd"}})};
+  response.stop_reason = StopReason::kToolUse;
+  const std::string chat = wire::StreamBody(wire::Api::kChatCompletions, response, true);
+  CHECK(chat.find(R"("delta":{"content":"Hi."})") != std::string::npos);
+  CHECK(chat.find(R"("arguments":"{\"command\":\"pwd\"}")") != std::string::npos);
+  CHECK(chat.find(R"("finish_reason":"tool_calls")") != std::string::npos);
+  CHECK(chat.find(R"("choices":[],)") != std::string::npos);  // the usage chunk
+  CHECK(chat.rfind("data: [DONE]\n\n") == chat.size() - 14);
+  const std::string messages = wire::StreamBody(wire::Api::kMessages, response, false);
+  CHECK(messages.rfind("event: message_start\n", 0) == 0);
+  CHECK(messages.find(R"("partial_json":"{\"command\":\"pwd\"}","type":"input_json_delta")") != std::string::npos);
+  CHECK(messages.find("event: message_stop\n") != std::string::npos);
+  const std::string responses = wire::StreamBody(wire::Api::kResponses, response, false);
+  CHECK(responses.rfind("event: response.created\n", 0) == 0);
+  CHECK(responses.find("event: response.function_call_arguments.delta") != std::string::npos);
+  CHECK(responses.find("event: response.completed") != std::string::npos);
+}
+
+TEST_CASE("cache_control breakpoints pass through, from either dialect, to an Anthropic upstream") {
+  auto anthropic = wire::ParseAnthropicRequest(json::parse(R"({"model": "m", "max_tokens": 10,
+    "system": [{"type": "text", "text": "rules", "cache_control": {"type": "ephemeral"}}],
+    "tools": [{"name": "bash", "input_schema": {"type": "object"}, "cache_control": {"type": "ephemeral"}}],
+    "messages": [{"role": "user", "content": [{"type": "text", "text": "long", "cache_control": {"type": "ephemeral"}}]},
+                 {"role": "assistant", "content": "ok"}, {"role": "user", "content": "next"}]})"));
+  REQUIRE(anthropic.ok());
+  CHECK(anthropic->system_cache);
+  CHECK(anthropic->tools[0].cache);
+  CHECK(anthropic->messages[0].content[0].cache);
+  CHECK(CacheBreakpoints(*anthropic) == 3);
+  const json out = wire::AnthropicRequest(*anthropic, "claude", 100);
+  CHECK(out["system"][0]["cache_control"]["type"] == "ephemeral");
+  CHECK(out["tools"][0]["cache_control"]["type"] == "ephemeral");
+  CHECK(out["messages"][0]["content"][0]["cache_control"]["type"] == "ephemeral");
+  CHECK_FALSE(out["messages"][2]["content"][0].contains("cache_control"));
+
+  // OpenAI-dialect callers mark content parts (as LiteLLM and OpenRouter accept).
+  auto openai = wire::ParseOpenAIRequest(json::parse(R"({"model": "m", "messages": [
+    {"role": "system", "content": [{"type": "text", "text": "rules", "cache_control": {"type": "ephemeral"}}]},
+    {"role": "user", "content": "hi"}]})"));
+  REQUIRE(openai.ok());
+  CHECK(openai->system_cache);
+  CHECK_FALSE(openai->messages[0].content[0].cache);
+}
+
+TEST_CASE("Automatic breakpoints mark the system prompt and the latest turn, within Anthropic's four") {
+  ChatRequest r;
+  r.system = "rules";
+  r.messages = {Message::User("a"), Message::Assistant("b"),
+                Message{Role::kUser, {Block::ToolResult("c1", "out"), Block::Text("")}}};
+  AddCacheBreakpoints(r);
+  CHECK(r.system_cache);
+  CHECK(r.messages[2].content[0].cache);  // the last block Anthropic will see: empty text is not sent
+  CHECK_FALSE(r.messages[2].content[1].cache);
+  CHECK(CacheBreakpoints(r) == 2);
+
+  // The caller's own breakpoints are kept; past four, the earliest message ones go.
+  ChatRequest mine;
+  mine.system = "rules";
+  mine.system_cache = true;
+  for (int i = 0; i < 5; ++i) {
+    mine.messages.push_back(Message::User("u" + std::to_string(i)));
+    mine.messages.back().content[0].cache = true;
+  }
+  AddCacheBreakpoints(mine);
+  CHECK(CacheBreakpoints(mine) == 4);
+  CHECK(mine.system_cache);
+  CHECK_FALSE(mine.messages[0].content[0].cache);
+  CHECK(mine.messages[4].content[0].cache);
+}
+
 TEST_CASE("Invalid tool arguments from a model are kept, not lost") {
   json openai = json::parse(R"({"choices": [{"finish_reason": "tool_calls", "message": {"role": "assistant",
       "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "bash", "arguments": "{not json"}}]}}]})");
@@ -155,8 +257,10 @@ TEST_CASE("Bad requests name the field at fault") {
   CHECK(no_model.status().message().find("model") != std::string::npos);
   auto bad_role = wire::ParseOpenAIRequest(json::parse(R"({"model": "m", "messages": [{"role": "robot", "content": "x"}]})"));
   CHECK(bad_role.status().message().find("messages[0].role") != std::string::npos);
-  auto streaming = wire::ParseAnthropicRequest(json::parse(R"({"model": "m", "stream": true, "messages": []})"));
-  CHECK(streaming.status().message().find("stream") != std::string::npos);
+  auto stateful = wire::ParseResponsesRequest(json::parse(R"({"model": "m", "input": "hi", "previous_response_id": "r1"})"));
+  CHECK(stateful.status().message().find("previous_response_id") != std::string::npos);
+  auto builtin = wire::ParseResponsesRequest(json::parse(R"({"model": "m", "input": "hi", "tools": [{"type": "web_search"}]})"));
+  CHECK(builtin.status().message().find("tools[0]") != std::string::npos);
   auto image = wire::ParseAnthropicRequest(
       json::parse(R"({"model": "m", "messages": [{"role": "user", "content": [{"type": "image"}]}]})"));
   CHECK(image.status().message().find("messages[0].content[0].type") != std::string::npos);

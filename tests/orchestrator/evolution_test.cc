@@ -156,15 +156,16 @@ TEST_CASE("children made two at a time end the same way") {
 TEST_CASE("a run stops cleanly at its dollar budget") {
   auto fake = test::StartFakeModel();
   test::TempDir dir;
-  // Calls are admitted on their worst case (max_tokens): about $0.007 each at gpt-4.1-mini prices.
-  Outcome out = Evolve(dir, test::RunToml(fake->url(), 50, 1, "cost_usd = 0.03\n"));
+  // Calls are admitted on their worst case (max_tokens): about $0.007 each at gpt-4.1-mini prices. What they
+  // cost is less, the more so as the fake server, like OpenAI, reads repeated prompt prefixes from a cache.
+  Outcome out = Evolve(dir, test::RunToml(fake->url(), 50, 1, "cost_usd = 0.012\n"));
   CHECK(out.state == RunState::kFinished);
   CHECK(out.children.size() < 50);
   auto archive = Archive::Open(dir / "home");
   REQUIRE(archive.ok());
   auto spent = (*archive)->RunSpend(out.run);
   REQUIRE(spent.ok());
-  CHECK(spent->cost_usd <= 0.03);
+  CHECK(spent->cost_usd <= 0.012);
   auto events = (*archive)->ListEvents(out.run);
   REQUIRE(events.ok());
   std::string ended;
