@@ -38,13 +38,17 @@ struct Run {
   }
 };
 
+// `provider`: the upstream the gateway calls ("openai" or "anthropic"), the fake server either way.
 Run RunAgent(const std::string& script, const fs::path& workspace, const std::string& agent = kConductor.string(),
-             std::vector<std::string> extra = {}) {
+             std::vector<std::string> extra = {}, const std::string& provider = "openai") {
   auto fake = llm::FakeModelServer::Start(script, "test script");
   REQUIRE(fake.ok());
   TempDir dir;
-  WriteFile(dir / "models.toml", "[models.default]\nprovider = \"openai\"\nbase_url = \"" + (*fake)->url() +
-                                     "/v1\"\nmodel = \"gpt-4.1-mini\"\n");
+  WriteFile(dir / "models.toml",
+            provider == "openai"
+                ? "[models.default]\nprovider = \"openai\"\nbase_url = \"" + (*fake)->url() + "/v1\"\nmodel = \"gpt-4.1-mini\"\n"
+                : "[models.default]\nprovider = \"anthropic\"\nbase_url = \"" + (*fake)->url() +
+                      "\"\nmodel = \"claude-sonnet-4-5\"\n");
   std::vector<std::string> args = {"agent", "run", agent, "--workspace", workspace.string(), "--instruction",
                                    "Fix the failing test.", "--models", (dir / "models.toml").string(), "--json"};
   args.insert(args.end(), extra.begin(), extra.end());
@@ -217,6 +221,40 @@ TEST_CASE("agent run takes an archived agent by id and records its model calls")
   REQUIRE(calls->size() == 1);
   CHECK((*calls)[0].purpose == "agent_run");
   CHECK((*calls)[0].label == "conductor");
+}
+
+TEST_CASE("The conductor's later rounds read the conversation so far from an Anthropic upstream's prompt cache") {
+  REQUIRE(RunLineage(kHome, {"init"}).exit_code == 0);
+  auto imported = RunLineage(kHome, {"agent", "import", kConductor.string(), "--name", "seed"});
+  std::smatch id;
+  REQUIRE(std::regex_search(imported.out, id, std::regex("#([0-9]+)")));
+  TempDir ws;
+  WriteBuggyProject(ws.path());
+  // The conductor marks no breakpoint; the gateway does (prompt_cache = "auto"), on the system prompt and the
+  // latest turn, so each round's prefix is the round before's.
+  Run run = RunAgent(R"({"cache_min_tokens": 64, "responses": [
+      {"tool_calls": [{"name": "bash", "arguments": {"command": "./test.sh"}}]},
+      {"tool_calls": [{"name": "bash", "arguments": {"command": "cat add.sh"}}]},
+      {"tool_calls": [{"name": "finish", "arguments": {"summary": "looked"}}]}]})",
+                     ws.path(), id[1], {}, "anthropic");
+  CHECK(run.out["status"] == "finished");
+  auto archive = Archive::Open(kHome);
+  REQUIRE(archive.ok());
+  auto calls = (*archive)->ListModelCalls(std::stoll(id[1]));
+  REQUIRE(calls.ok());
+  std::vector<ModelCall> rounds;
+  for (const ModelCall& c : *calls) {
+    if (c.label == "conductor" && c.model == "claude-sonnet-4-5") rounds.push_back(c);  // this test's upstream
+  }
+  REQUIRE(rounds.size() >= 3);
+  const std::vector<ModelCall> last(rounds.end() - 3, rounds.end());
+  CHECK(last[0].cache_read_tokens == 0);
+  CHECK(last[0].cache_write_tokens > 0);
+  for (int i : {1, 2}) {
+    INFO("round " << i + 1);
+    CHECK(last[i].cache_read_tokens > 0);
+    CHECK(last[i].cache_read_tokens >= last[i - 1].cache_read_tokens);
+  }
 }
 
 TEST_CASE("agent run explains a missing agent.toml and a failing build") {
