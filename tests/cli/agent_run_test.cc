@@ -62,6 +62,15 @@ Run RunAgent(const std::string& script, const fs::path& workspace, const std::st
   return run;
 }
 
+// The seed conductor stored in the shared home as a new agent: its id.
+std::string ImportConductor() {
+  REQUIRE(RunLineage(kHome, {"init"}).exit_code == 0);
+  auto imported = RunLineage(kHome, {"agent", "import", kConductor.string(), "--name", "seed"});
+  std::smatch id;
+  REQUIRE(std::regex_search(imported.out, id, std::regex("#([0-9]+)")));
+  return id[1];
+}
+
 // A tiny project with a failing test.
 void WriteBuggyProject(const fs::path& dir) {
   WriteFile(dir / "add.sh", "#!/bin/sh\necho $(( $1 - $2 ))\n", true);
@@ -206,17 +215,14 @@ TEST_CASE("The conductor edits its own prompt and the child still builds") {
 }
 
 TEST_CASE("agent run takes an archived agent by id and records its model calls") {
-  REQUIRE(RunLineage(kHome, {"init"}).exit_code == 0);
-  auto imported = RunLineage(kHome, {"agent", "import", kConductor.string(), "--name", "seed"});
-  std::smatch id;
-  REQUIRE(std::regex_search(imported.out, id, std::regex("#([0-9]+)")));
+  const std::string id = ImportConductor();
   TempDir ws;
   Run run = RunAgent(R"({"responses": [{"tool_calls": [{"name": "finish", "arguments": {"summary": "ok"}}]}]})",
-                     ws.path(), id[1]);
+                     ws.path(), id);
   CHECK(run.out["status"] == "finished");
   auto archive = Archive::Open(kHome);
   REQUIRE(archive.ok());
-  auto calls = (*archive)->ListModelCalls(std::stoll(id[1]));
+  auto calls = (*archive)->ListModelCalls(std::stoll(id));
   REQUIRE(calls.ok());
   REQUIRE(calls->size() == 1);
   CHECK((*calls)[0].purpose == "agent_run");
@@ -224,10 +230,7 @@ TEST_CASE("agent run takes an archived agent by id and records its model calls")
 }
 
 TEST_CASE("The conductor's later rounds read the conversation so far from an Anthropic upstream's prompt cache") {
-  REQUIRE(RunLineage(kHome, {"init"}).exit_code == 0);
-  auto imported = RunLineage(kHome, {"agent", "import", kConductor.string(), "--name", "seed"});
-  std::smatch id;
-  REQUIRE(std::regex_search(imported.out, id, std::regex("#([0-9]+)")));
+  const std::string id = ImportConductor();
   TempDir ws;
   WriteBuggyProject(ws.path());
   // The conductor marks no breakpoint; the gateway does (prompt_cache = "auto"), on the system prompt and the
@@ -236,11 +239,11 @@ TEST_CASE("The conductor's later rounds read the conversation so far from an Ant
       {"tool_calls": [{"name": "bash", "arguments": {"command": "./test.sh"}}]},
       {"tool_calls": [{"name": "bash", "arguments": {"command": "cat add.sh"}}]},
       {"tool_calls": [{"name": "finish", "arguments": {"summary": "looked"}}]}]})",
-                     ws.path(), id[1], {}, "anthropic");
+                     ws.path(), id, {}, "anthropic");
   CHECK(run.out["status"] == "finished");
   auto archive = Archive::Open(kHome);
   REQUIRE(archive.ok());
-  auto calls = (*archive)->ListModelCalls(std::stoll(id[1]));
+  auto calls = (*archive)->ListModelCalls(std::stoll(id));
   REQUIRE(calls.ok());
   std::vector<ModelCall> rounds;
   for (const ModelCall& c : *calls) {
