@@ -234,9 +234,9 @@ struct FakeModelServer::Impl {
   std::pair<std::int64_t, std::int64_t> CacheUsage(wire::Dialect dialect, const ChatRequest& request) {
     const PromptParts p = PartsOf(request);
     std::string prefix;
-    std::vector<std::string> prefixes;  // the whole prompt's prefix after each part
-    for (const std::string& part : p.parts) prefixes.push_back(prefix += part + "\x1f");
-    auto tokens = [](const std::string& text) { return static_cast<std::int64_t>(text.size() / 4); };
+    std::vector<std::size_t> ends;  // where the prompt's prefix after each part ends
+    for (const std::string& part : p.parts) ends.push_back((prefix += part + "\x1f").size());
+    auto tokens = [](std::size_t bytes) { return static_cast<std::int64_t>(bytes / 4); };
     if (dialect == wire::Dialect::kOpenAI) {
       std::size_t longest = 0;
       for (const std::string& earlier : recent_prompts) {
@@ -250,14 +250,13 @@ struct FakeModelServer::Impl {
     }
     std::int64_t read = 0, written = 0;
     for (size_t at : p.breakpoints) {
-      const std::string& up_to = prefixes[at];
-      if (tokens(up_to) < script.cache_min_tokens) continue;
-      const std::string key = Sha256Hex(up_to);
+      if (tokens(ends[at]) < script.cache_min_tokens) continue;
+      const std::string key = Sha256Hex(prefix.substr(0, ends[at]));
       if (cached_prefixes.count(key)) {
-        read = std::max(read, tokens(up_to));
+        read = std::max(read, tokens(ends[at]));
       } else {
         cached_prefixes.insert(key);
-        written = std::max(written, tokens(up_to));
+        written = std::max(written, tokens(ends[at]));
       }
     }
     return {read, std::max<std::int64_t>(0, written - read)};

@@ -323,7 +323,14 @@ struct Gateway::Impl {
     }
     json body = json::parse(http.body, nullptr, false);
     if (body.is_discarded()) return refuse(ErrorKind::kBadRequest, "the request body is not valid JSON");
-    Result<ChatRequest> request = wire::ParseApiRequest(api, body);
+    // A field of the wrong type deep in a hostile body must be the caller's 400, recorded and counted,
+    // never an exception past the ledger.
+    Result<ChatRequest> request = Status::Internal("not parsed");
+    try {
+      request = wire::ParseApiRequest(api, body);
+    } catch (const json::exception& e) {
+      request = Status::InvalidArgument(std::string("the request has a field of the wrong type: ") + e.what());
+    }
     if (!request.ok()) return refuse(ErrorKind::kBadRequest, request.status().message());
     record.alias = request->model;
     const ModelConfig* m = client.config().Find(request->model);

@@ -113,6 +113,8 @@ Result<ModelConfig> ParseModelTable(const std::string& alias, const toml::table&
     if (!m.price) return read.Error("cache_write_usd_per_mtok", "needs input_usd_per_mtok and output_usd_per_mtok");
     LINEAGE_ASSIGN_OR_RETURN(m.price->cache_write, read.Number("cache_write_usd_per_mtok", 0, 0));
   }
+  // Anthropic charges 1.25x the input price for cache writes; a table giving no write price means that.
+  if (m.price && !m.price->cache_write && m.provider == Provider::kAnthropic) m.price->cache_write = 1.25 * m.price->input;
   LINEAGE_ASSIGN_OR_RETURN(std::string prompt_cache, read.String("prompt_cache", "auto"));
   if (prompt_cache != "auto" && prompt_cache != "off") return read.Error("prompt_cache", "'" + prompt_cache + "' is not one of auto, off");
   m.prompt_cache = prompt_cache == "off" ? ModelConfig::PromptCache::kOff : ModelConfig::PromptCache::kAuto;

@@ -229,12 +229,20 @@ void AddCacheBreakpoints(ChatRequest& request) {
       if (last != latest.rend()) last->cache = true;
     }
   }
-  for (Message& m : request.messages) {
-    for (Block& b : m.content) {
-      if (CacheBreakpoints(request) <= kMaxBreakpoints) return;
-      b.cache = false;
+  // Counted once and cleared one at a time (a request may mark every one of thousands of blocks): the
+  // earliest message ones go first, then tools', then the system prompt's.
+  int n = CacheBreakpoints(request);
+  auto clear = [&](bool& cache) {
+    if (n > kMaxBreakpoints && cache) {
+      cache = false;
+      --n;
     }
+  };
+  for (Message& m : request.messages) {
+    for (Block& b : m.content) clear(b.cache);
   }
+  for (Tool& t : request.tools) clear(t.cache);
+  clear(request.system_cache);
 }
 
 }  // namespace lineage::llm

@@ -119,7 +119,7 @@ Result<std::string> TextOf(const json& content, const std::string& path, const s
   std::string text;
   for (size_t i = 0; i < content.size(); ++i) {
     const json& part = content[i];
-    const std::string type = part.is_object() ? part.value("type", "") : "";
+    const std::string type = part.is_object() && part.contains("type") && part["type"].is_string() ? part["type"].get<std::string>() : "";
     if (std::find(types.begin(), types.end(), type) == types.end() || !part.contains("text") ||
         !part["text"].is_string()) {
       return Bad(Index(path, i), "is not a text part: only text content is supported");
@@ -444,7 +444,7 @@ namespace {
 
 std::int64_t Int(const json& object, const char* key) {
   if (!object.is_object() || !object.contains(key) || !object[key].is_number_integer()) return 0;
-  return object[key].get<std::int64_t>();
+  return std::max<std::int64_t>(0, object[key].get<std::int64_t>());  // a usage count is never negative
 }
 
 // The stop reasons of both formats. Reading takes the first row whose name matches (so OpenAI's "stop"

@@ -231,7 +231,9 @@ Result<ChatRequest> ParseResponsesRequest(const json& body) {
     const std::string path = Index("input", i);
     const json& item = input[i];
     if (!item.is_object()) return Bad(path, "must be an object");
-    const std::string type = item.value("type", item.contains("role") ? "message" : "");
+    const std::string type = item.contains("type") && item["type"].is_string() ? item["type"].get<std::string>()
+                             : item.contains("role")                          ? "message"
+                                                                              : "";
     if (type == "message") {
       const std::string role = item.contains("role") && item["role"].is_string() ? item["role"].get<std::string>() : "";
       LINEAGE_ASSIGN_OR_RETURN(std::string text, PartsText(item.value("content", json()), path + ".content"));
@@ -245,8 +247,9 @@ Result<ChatRequest> ParseResponsesRequest(const json& body) {
     } else if (type == "function_call") {
       if (!item.contains("name") || !item["name"].is_string()) return Bad(path + ".name", "is required (a string)");
       const std::string arguments = item.contains("arguments") && item["arguments"].is_string() ? item["arguments"].get<std::string>() : "";
+      const std::string call_id = item.contains("call_id") && item["call_id"].is_string() ? item["call_id"].get<std::string>() : "";
       Add(request.messages, Role::kAssistant,
-          Block::ToolCall(item.value("call_id", ""), item["name"].get<std::string>(), ParseArgumentsText(arguments)));
+          Block::ToolCall(call_id, item["name"].get<std::string>(), ParseArgumentsText(arguments)));
     } else if (type == "function_call_output") {
       if (!item.contains("call_id") || !item["call_id"].is_string()) return Bad(path + ".call_id", "is required (a string)");
       LINEAGE_ASSIGN_OR_RETURN(std::string output, PartsText(item.value("output", json("")), path + ".output"));
@@ -263,7 +266,7 @@ Result<ChatRequest> ParseResponsesRequest(const json& body) {
     const json& tools = body["tools"];
     for (size_t i = 0; i < tools.size(); ++i) {
       const json& t = tools[i];
-      if (!t.is_object() || t.value("type", "") != "function" || !t.contains("name") || !t["name"].is_string()) {
+      if (!t.is_object() || !t.contains("type") || t["type"] != "function" || !t.contains("name") || !t["name"].is_string()) {
         return Bad(Index("tools", i), "must be {type:\"function\", name, description, parameters}: lineage's gateway "
                                       "serves function tools only");
       }
@@ -278,7 +281,8 @@ Result<ChatRequest> ParseResponsesRequest(const json& body) {
     if (mode == "auto") request.tool_choice = ToolChoice{ToolChoice::Mode::kAuto, ""};
     else if (mode == "required") request.tool_choice = ToolChoice{ToolChoice::Mode::kAny, ""};
     else if (mode == "none") request.tool_choice = ToolChoice{ToolChoice::Mode::kNone, ""};
-    else if (choice.is_object() && choice.value("type", "") == "function" && choice.contains("name") && choice["name"].is_string())
+    else if (choice.is_object() && choice.contains("type") && choice["type"] == "function" && choice.contains("name") &&
+             choice["name"].is_string())
       request.tool_choice = ToolChoice{ToolChoice::Mode::kTool, choice["name"].get<std::string>()};
     else return Bad("tool_choice", "must be auto, required, none or {type:\"function\", name}");
   }

@@ -149,6 +149,26 @@ TEST_CASE("Prompt caching: an OpenAI-dialect agent's growing conversation is cac
   CHECK_FALSE(fake->requests().at(0).body["system"].is_array());
 }
 
+TEST_CASE("A Responses request with fields of the wrong type is answered, recorded and counted, never a 500") {
+  Rig rig(R"({"responses": [{"text": "ok"}], "when_exhausted": "repeat_last"})", Provider::kOpenAI);
+  auto budget = std::make_shared<Budget>(BudgetLimits{std::nullopt, std::nullopt, 100});
+  const std::string token = rig.gateway->IssueToken({}, budget);
+  for (const char* body : {R"({"model": "default", "input": [{"type": 5, "role": "user", "content": "x"}]})",
+                           R"({"model": "default", "input": [{"type": "function_call", "name": "f", "call_id": 7}]})",
+                           R"({"model": "default", "input": "x", "tools": [{"type": null, "name": "f"}]})",
+                           R"({"model": "default", "input": [{"role": "user", "content": [{"type": [], "text": "x"}]}]})"}) {
+    INFO(body);
+    auto reply = Http(rig.gateway->tcp_url() + "/v1/responses", {{"Authorization", "Bearer " + token}}, body);
+    // A 400 naming the field, or read leniently (a type that is not a string is ignored); never an
+    // exception that skips the ledger (a 500, unrecorded and free).
+    CHECK((reply.status == 400 || reply.status == 200));
+  }
+  rig.gateway->Flush();
+  CHECK(budget->spent().calls == 4);  // refused calls are not free either
+  std::lock_guard lock(rig.mu);
+  CHECK(rig.records.size() == 4);
+}
+
 TEST_CASE("The gateway refuses unknown tokens and unknown models, in the caller's dialect") {
   Rig rig(R"({"responses": [{"text": "ok"}]})", Provider::kOpenAI);
   const std::string token = rig.gateway->IssueToken({}, nullptr);

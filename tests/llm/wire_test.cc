@@ -230,6 +230,13 @@ TEST_CASE("Automatic breakpoints mark the system prompt and the latest turn, wit
   CHECK(mine.system_cache);
   CHECK_FALSE(mine.messages[0].content[0].cache);
   CHECK(mine.messages[4].content[0].cache);
+
+  // Tools can carry too many as well: those go too, and the count stays Anthropic's.
+  ChatRequest tools;
+  tools.messages = {Message::User("a")};
+  for (int i = 0; i < 6; ++i) tools.tools.push_back(Tool{"t" + std::to_string(i), "", json::object(), true});
+  AddCacheBreakpoints(tools);
+  CHECK(CacheBreakpoints(tools) == 4);
 }
 
 TEST_CASE("Invalid tool arguments from a model are kept, not lost") {
