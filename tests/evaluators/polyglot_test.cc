@@ -63,6 +63,17 @@ class RecordingSandbox : public Sandbox {
   std::vector<TreeEntry> files;
 };
 
+// The task's reference solution is scored solved, and its untouched starting workspace is not.
+void CheckGoldPassesAndStubFails(Evaluator& evaluator, const std::string& task) {
+  auto gold = test::AttemptTask(evaluator, task, [&](const fs::path& ws) { REQUIRE(evaluator.ApplyGold(task, ws).ok()); });
+  REQUIRE(gold.score.ok());
+  INFO(gold.score->output);
+  CHECK(gold.score->solved);
+  auto unchanged = test::AttemptTask(evaluator, task, nullptr);
+  REQUIRE(unchanged.score.ok());
+  CHECK_FALSE(unchanged.score->solved);
+}
+
 TEST_CASE("exercises of every language present are listed, each with the runner lineage reads") {
   auto evaluator = Polyglot();
   auto by_id = ById(*evaluator);
@@ -165,13 +176,7 @@ TEST_CASE("gold solutions of DGM's dgm-small pass in all six languages, and unto
     INFO(task);
     languages.insert(task.substr(0, task.find('/')));
     REQUIRE(ById(*evaluator)[task].unavailable.empty());
-    auto gold = test::AttemptTask(*evaluator, task, [&](const fs::path& ws) { REQUIRE(evaluator->ApplyGold(task, ws).ok()); });
-    REQUIRE(gold.score.ok());
-    INFO(gold.score->output);
-    CHECK(gold.score->solved);
-    auto unchanged = test::AttemptTask(*evaluator, task, nullptr);
-    REQUIRE(unchanged.score.ok());
-    CHECK_FALSE(unchanged.score->solved);
+    CheckGoldPassesAndStubFails(*evaluator, task);
   }
   CHECK(languages.size() == 6);
 }
@@ -194,13 +199,7 @@ TEST_CASE("gold solutions pass in C++, Go and Python, and untouched stubs fail")
   auto evaluator = Polyglot();
   for (const char* task : {"cpp/leap", "go/leap", "python/leap"}) {
     INFO(task);
-    auto gold = test::AttemptTask(*evaluator, task, [&](const fs::path& ws) { REQUIRE(evaluator->ApplyGold(task, ws).ok()); });
-    REQUIRE(gold.score.ok());
-    INFO(gold.score->output);
-    CHECK(gold.score->solved);
-    auto unchanged = test::AttemptTask(*evaluator, task, nullptr);
-    REQUIRE(unchanged.score.ok());
-    CHECK_FALSE(unchanged.score->solved);
+    CheckGoldPassesAndStubFails(*evaluator, task);
   }
 }
 
