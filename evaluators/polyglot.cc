@@ -177,12 +177,11 @@ Result<std::vector<std::string>> FileList(const json& config, const char* key, c
 // Why a Java exercise's tests cannot compile here, or "": they import a package that neither the JDK, JUnit
 // 5, AssertJ nor the exercise's own sources provide (Exercism's Java track uses a few libraries that Debian
 // does not package, and without Gradle nothing downloads them).
-std::string MissingJavaLibrary(const fs::path& dir, const std::vector<std::string>& test_files) {
+std::string MissingJavaLibrary(const fs::path& dir, const std::vector<TreeEntry>& test_files) {
   static const std::regex kImport(R"(^[ \t]*import[ \t]+(?:static[ \t]+)?([\w.]+)[ \t]*(?:\.\*)?[ \t]*;)");
   static const char* const kProvided[] = {"java.", "javax.", "org.junit.", "org.assertj.", "org.opentest4j."};
-  for (const std::string& test : test_files) {
-    const std::string text = ReadOptional(dir / test);
-    std::istringstream lines(text);
+  for (const TreeEntry& test : test_files) {
+    std::istringstream lines(test.data);
     for (std::string line; std::getline(lines, line);) {
       std::smatch m;
       if (!std::regex_search(line, m, kImport)) continue;
@@ -213,7 +212,8 @@ Result<Exercise> ReadExercise(const Language& language, const fs::path& dir, con
   // Exercism's refactoring exercises (ledger, markdown, tree-building in some tracks) start from code
   // that passes: the task is to improve it.
   const std::string instructions = ReadOptional(dir / ".docs" / "instructions.md").substr(0, 400);
-  if (std::regex_search(instructions, std::regex("refactor", std::regex::icase))) ex.info.tags.push_back(kRefactoringTag);
+  static const std::regex kRefactor("refactor", std::regex::icase);
+  if (std::regex_search(instructions, kRefactor)) ex.info.tags.push_back(kRefactoringTag);
   const fs::path config_file = dir / ".meta" / "config.json";
   LINEAGE_ASSIGN_OR_RETURN(std::string text, ReadFile(config_file));
   json config = json::parse(text, nullptr, false);
@@ -232,7 +232,7 @@ Result<Exercise> ReadExercise(const Language& language, const fs::path& dir, con
     ex.info.unavailable = "its test files hold no test lineage can name, so nothing could prove it solved";
   }
   if (ex.info.unavailable.empty() && std::string(language.name) == "java") {
-    ex.info.unavailable = MissingJavaLibrary(dir, ex.test_files);
+    ex.info.unavailable = MissingJavaLibrary(dir, tests);
   }
   if (auto known = kUnrunnable.find(ex.info.id); ex.info.unavailable.empty() && known != kUnrunnable.end()) {
     ex.info.unavailable = known->second;
