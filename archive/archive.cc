@@ -253,9 +253,7 @@ namespace {
 // The home is its owner's alone: 0700, and the database 0600 (SQLite gives its journal files the
 // database's mode). Applied to an existing home too, which older versions left open.
 Status MakePrivate(const fs::path& home) {
-  if (chmod(home.c_str(), 0700) != 0) {
-    return Status::IOError("cannot make lineage home '" + home.string() + "' private (chmod 0700): " + std::strerror(errno));
-  }
+  LINEAGE_RETURN_IF_ERROR(MakePrivateDirectory(home));
   for (const char* name : {"archive.db", "archive.db-wal", "archive.db-shm"}) {
     const fs::path file = home / name;
     if (chmod(file.c_str(), 0600) != 0 && errno != ENOENT) {
@@ -275,8 +273,6 @@ int Archive::schema_version() const { return impl_->schema_version; }
 
 Result<std::unique_ptr<Archive>> Archive::Init(const fs::path& home, ArchiveOptions options) {
   std::error_code ec;
-  fs::create_directories(home, ec);
-  if (ec) return Status::IOError("cannot create lineage home '" + home.string() + "': " + ec.message());
   LINEAGE_RETURN_IF_ERROR(MakePrivate(home));
   fs::create_directories(home / "blobs", ec);
   if (ec) return Status::IOError("cannot create lineage home '" + home.string() + "': " + ec.message());

@@ -37,6 +37,16 @@ Result<std::string> ReadFile(const std::filesystem::path& path) {
   }
 }
 
+Status MakePrivateDirectory(const std::filesystem::path& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return Status::IOError("cannot create '" + dir.string() + "': " + ec.message());
+  if (chmod(dir.c_str(), 0700) != 0) {
+    return Status::IOError("cannot make '" + dir.string() + "' private (chmod 0700): " + std::strerror(errno));
+  }
+  return Status::OK();
+}
+
 Status WriteFileAtomic(const std::filesystem::path& path, std::string_view data, int mode) {
   static thread_local std::mt19937_64 rng{std::random_device{}()};
   std::filesystem::path tmp = path;

@@ -18,6 +18,9 @@ Result<std::string> ReadFile(const std::filesystem::path& path);
 // `mode` (before the umask).
 Status WriteFileAtomic(const std::filesystem::path& path, std::string_view data, int mode = 0644);
 
+// Creates `dir` (and its parents) if needed and makes it its owner's alone (0700), whatever its mode was.
+Status MakePrivateDirectory(const std::filesystem::path& dir);
+
 // `text` cut to its first `max` bytes, with a note saying how many were cut; unchanged when it fits.
 std::string ClipText(const std::string& text, std::size_t max);
 

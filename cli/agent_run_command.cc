@@ -55,6 +55,9 @@ Status RunAgentCommand(const RunArgs& args, const fs::path& home) {
   if (args.wall <= 0) return Status::InvalidArgument("--wall must be positive");
   LINEAGE_ASSIGN_OR_RETURN(llm::ModelsConfig models, llm::LoadModelsConfig(args.models));
 
+  // A home is private with or without an archive: `lineage init` would otherwise close it under a running
+  // sandbox that found its build readable a moment before.
+  LINEAGE_RETURN_IF_ERROR(MakePrivateDirectory(home));
   std::unique_ptr<Archive> archive;
   if (Result<std::unique_ptr<Archive>> opened = Archive::Open(home); opened.ok()) archive = std::move(opened).value();
   std::optional<AgentId> id;

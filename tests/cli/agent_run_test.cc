@@ -276,5 +276,20 @@ TEST_CASE("agent run explains a missing agent.toml and a failing build") {
   CHECK(broken.err.find("compiling") != std::string::npos);
 }
 
+// Run as root, the sandbox stages what its user cannot reach; a home that `lineage init` closes later would
+// pull a build out from under a sandbox starting on it.
+TEST_CASE("agent run keeps a home without an archive as private as lineage init would") {
+  TempDir dir;
+  const fs::path home = dir / "home";
+  fs::create_directories(home);
+  fs::permissions(home, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec | fs::perms::others_read |
+                            fs::perms::others_exec);
+  WriteFile(dir / "agent" / "agent.toml", "protocol = 1\n[run]\ncommand = \"true\"\n");
+  WriteFile(dir / "models.toml", "[models.default]\nprovider = \"openai\"\nmodel = \"m\"\n");
+  RunLineage(home, {"agent", "run", (dir / "agent").string(), "--workspace", dir.path().string(), "--instruction", "x",
+                    "--models", (dir / "models.toml").string()});
+  CHECK(fs::status(home).permissions() == fs::perms::owner_all);
+}
+
 }  // namespace
 }  // namespace lineage
