@@ -6,7 +6,9 @@
 // (a) makes N sequential calls straight to the fake server and N through the gateway with the same client,
 // printing p50/p95 latency and the difference (the gateway's added latency: parse, translate, budget,
 // record, and the second HTTP hop); (b) has C concurrent callers make N calls each through the gateway
-// and prints calls per second. Without --archive the recorder is a no-op; with it, every call is stored in a
+// and prints calls per second; (c) streams answers from an upstream that sends an event every 2 ms and
+// prints the time to the first piece straight from the upstream and through the gateway (the gateway
+// streams from the upstream as it answers, so it adds only its own hop). Without --archive the recorder is a no-op; with it, every call is stored in a
 // new archive at DIR as `lineage gateway serve` and the daemon do (a row plus request and response blobs).
 #include <algorithm>
 #include <atomic>
@@ -14,6 +16,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -71,6 +74,26 @@ Percentiles Measure(llm::ModelClient& client, int calls) {
   return {ms[ms.size() / 2], ms[ms.size() * 95 / 100]};
 }
 
+// The time from a streamed call to its first piece (the response's start), p50 and p95.
+Percentiles MeasureFirstPiece(llm::ModelClient& client, int calls) {
+  std::vector<double> ms;
+  for (int i = 0; i < calls + 10; ++i) {
+    const auto start = Clock::now();
+    std::optional<Clock::time_point> first;
+    auto result = client.Call("default", Request(), [&](const llm::StreamDelta&) {
+      if (!first) first = Clock::now();
+      return true;
+    });
+    if (!result.ok() || !first) {
+      std::fprintf(stderr, "gateway_bench: a streamed call failed: %s\n", result.error.message.c_str());
+      std::exit(2);
+    }
+    if (i >= 10) ms.push_back(std::chrono::duration<double, std::milli>(*first - start).count());  // after warm-up
+  }
+  std::sort(ms.begin(), ms.end());
+  return {ms[ms.size() / 2], ms[ms.size() * 95 / 100]};
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -94,6 +117,7 @@ int main(int argc, char** argv) {
   if (!fake.ok()) return 2;
   llm::GatewayOptions options;
   options.tcp_listen = "127.0.0.1:0";
+  options.max_connections = 256;  // the clients of the sequential runs keep theirs open beside the 64 callers'
   options.recorder = archive ? ArchiveCallRecorder(*archive) : [](const llm::CallRecord&) {};
   llm::ModelsConfig upstream{"bench", {Model(llm::Provider::kOpenAI, (*fake)->url() + "/v1", "gpt-4.1-mini", "")}};
   auto gateway = llm::Gateway::Start(upstream, options);
@@ -115,13 +139,49 @@ int main(int argc, char** argv) {
   std::printf("  added by the gateway at p50: %.3f ms (same format), %.3f ms (translated)\n", g.p50 - d.p50,
               t.p50 - d.p50);
 
+  // Streaming: the answer takes ~50 ms to arrive whole; its first piece should not wait for the rest.
+  auto slow = llm::FakeModelServer::Start(
+      R"({"responses": [{"text": ")" + std::string(400, 'a') + R"(", "chunk_delay_ms": 2}], "when_exhausted": "repeat_last"})",
+      "bench");
+  if (!slow.ok()) return 2;
+  llm::ModelsConfig streaming{"bench", {Model(llm::Provider::kOpenAI, (*slow)->url() + "/v1", "gpt-4.1-mini", "")}};
+  auto streaming_gateway = llm::Gateway::Start(streaming, options);
+  if (!streaming_gateway.ok()) return 2;
+  ::setenv("GATEWAY_BENCH_STREAM_TOKEN", (*streaming_gateway)->IssueToken({}, nullptr).c_str(), 1);
+  llm::ModelClient stream_direct(streaming);
+  llm::ModelClient stream_openai(
+      {"bench", {Model(llm::Provider::kOpenAI, (*streaming_gateway)->tcp_url() + "/v1", "default", "GATEWAY_BENCH_STREAM_TOKEN")}});
+  llm::ModelClient stream_anthropic(
+      {"bench", {Model(llm::Provider::kAnthropic, (*streaming_gateway)->tcp_url(), "default", "GATEWAY_BENCH_STREAM_TOKEN")}});
+  const int streamed_calls = std::max(20, calls / 10);
+  Percentiles sd = MeasureFirstPiece(stream_direct, streamed_calls);
+  Percentiles sg = MeasureFirstPiece(stream_openai, streamed_calls);
+  Percentiles st = MeasureFirstPiece(stream_anthropic, streamed_calls);
+  std::printf("  streamed, %d calls, answer ~55 ms long; time to the first piece:\n", streamed_calls);
+  std::printf("  %-44s p50 %6.3f ms   p95 %6.3f ms\n", "direct to the fake server", sd.p50, sd.p95);
+  std::printf("  %-44s p50 %6.3f ms   p95 %6.3f ms\n", "through the gateway (OpenAI -> OpenAI)", sg.p50, sg.p95);
+  std::printf("  %-44s p50 %6.3f ms   p95 %6.3f ms\n", "through the gateway (Anthropic -> OpenAI)", st.p50, st.p95);
+  std::printf("  time to first byte added by the gateway at p50: %.3f ms (same format), %.3f ms (translated)\n",
+              sg.p50 - sd.p50, st.p50 - sd.p50);
+
   std::atomic<int> failed{0};
   const int per_caller = std::max(1, calls / 10);
   auto start = Clock::now();
   std::vector<std::thread> threads;
+  // Each caller with its own token, as each sandbox has: one token holds at most 16 connections.
+  std::vector<std::unique_ptr<llm::ModelClient>> clients;
   for (int c = 0; c < callers; ++c) {
-    threads.emplace_back([&] {
-      for (int i = 0; i < per_caller; ++i) failed += via_openai.Call("default", Request()).ok() ? 0 : 1;
+    const std::string variable = "GATEWAY_BENCH_TOKEN_" + std::to_string(c);
+    ::setenv(variable.c_str(), (*gateway)->IssueToken({}, nullptr).c_str(), 1);
+    clients.push_back(std::make_unique<llm::ModelClient>(
+        llm::ModelsConfig{"bench", {Model(llm::Provider::kOpenAI, (*gateway)->tcp_url() + "/v1", "default", variable)}}));
+  }
+  for (int c = 0; c < callers; ++c) {
+    threads.emplace_back([&, c] {
+      for (int i = 0; i < per_caller; ++i) {
+        auto result = clients[c]->Call("default", Request());
+        if (!result.ok() && failed++ == 0) std::fprintf(stderr, "gateway_bench: %s\n", result.error.message.c_str());
+      }
     });
   }
   for (auto& th : threads) th.join();

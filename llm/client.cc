@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <condition_variable>
 #include <cstdlib>
 #include <map>
@@ -62,10 +63,24 @@ struct Attempt {
   std::string body;
   std::optional<std::int64_t> retry_after_ms;
   bool too_large = false;
+  // A streamed call: a 2xx event stream goes to the decoder as it arrives; anything else is a body.
+  CURL* handle = nullptr;
+  wire::StreamDecoder* decoder = nullptr;
+  std::optional<bool> streaming;  // known at the first byte of the body
 };
 
 std::size_t OnBody(char* data, std::size_t size, std::size_t n, void* user) {
   auto* attempt = static_cast<Attempt*>(user);
+  if (attempt->decoder && !attempt->streaming) {
+    long status = 0;
+    char* type = nullptr;
+    curl_easy_getinfo(attempt->handle, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_getinfo(attempt->handle, CURLINFO_CONTENT_TYPE, &type);
+    attempt->streaming = status >= 200 && status < 300 && type && std::strstr(type, "text/event-stream");
+  }
+  if (attempt->streaming.value_or(false)) {
+    return attempt->decoder->Feed(std::string_view(data, size * n)) ? size * n : 0;  // 0 aborts the transfer
+  }
   if (attempt->body.size() + size * n > kMaxResponseBytes) {
     attempt->too_large = true;
     return 0;  // aborts the transfer
@@ -197,9 +212,11 @@ struct ModelClient::Impl {
   }
 
   Attempt Post(const ModelConfig& m, const std::string& url, curl_slist* headers, const std::string& body,
-               std::int64_t remaining_ms) {
+               std::int64_t remaining_ms, wire::StreamDecoder* decoder) {
     Attempt attempt;
     CURL* h = TakeHandle();
+    attempt.handle = h;
+    attempt.decoder = decoder;
     curl_easy_reset(h);
     curl_easy_setopt(h, CURLOPT_URL, url.c_str());
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
@@ -225,6 +242,7 @@ struct ModelClient::Impl {
   CallResult Judge(const ModelConfig& m, const std::string& url, const Attempt& a, bool* retryable) {
     CallResult result;
     *retryable = false;
+    if (a.streaming.value_or(false)) return JudgeStream(url, a, retryable);
     if (a.too_large) {
       result.error = {ErrorKind::kMalformedResponse, static_cast<int>(a.http_status),
                       "the response from " + url + " is larger than 64 MiB"};
@@ -252,7 +270,34 @@ struct ModelClient::Impl {
     result.response = std::move(parsed).value();
     return result;
   }
+
+  CallResult JudgeStream(const std::string& url, const Attempt& a, bool* retryable);
 };
+
+// A streamed attempt: the answer, or why it ended early. Retried only while the caller has seen nothing.
+CallResult ModelClient::Impl::JudgeStream(const std::string& url, const Attempt& a, bool* retryable) {
+  CallResult result;
+  const wire::StreamDecoder& decoder = *a.decoder;
+  if (decoder.stopped()) {
+    result.error = {ErrorKind::kUnreachable, static_cast<int>(a.http_status), "the caller stopped the stream from " + url};
+    return result;
+  }
+  if (decoder.error()) {
+    result.error = *decoder.error();
+    *retryable = IsRetryable(result.error.kind);
+  } else if (a.curl != CURLE_OK) {
+    result.error = TransportError(a.curl, url, retryable);
+    result.error.message = "mid-stream, " + result.error.message;
+  } else if (Result<ChatResponse> whole = a.decoder->Finish(); !whole.ok()) {
+    result.error = {ErrorKind::kMalformedResponse, static_cast<int>(a.http_status),
+                    "the stream from " + url + " is malformed: " + whole.status().message()};
+  } else {
+    result.response = std::move(whole).value();
+    return result;
+  }
+  if (decoder.handed_over()) *retryable = false;
+  return result;
+}
 
 ModelClient::ModelClient(ModelsConfig config) : impl_(std::make_unique<Impl>()) {
   static std::once_flag curl_init;
@@ -264,7 +309,7 @@ ModelClient::~ModelClient() = default;
 
 const ModelsConfig& ModelClient::config() const { return impl_->config; }
 
-CallResult ModelClient::Call(const std::string& alias, const ChatRequest& request) {
+CallResult ModelClient::Call(const std::string& alias, const ChatRequest& request, const DeltaHandler& on_delta) {
   const auto start = Clock::now();
   auto finish = [&](CallResult result, const ModelConfig* m, const std::string& secret) {
     result.latency_ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
@@ -300,16 +345,20 @@ CallResult ModelClient::Call(const std::string& alias, const ChatRequest& reques
   }
 
   const std::string url = Endpoint(*m);
-  std::string body;
+  const wire::Dialect dialect = m->provider == Provider::kOpenAI ? wire::Dialect::kOpenAI : wire::Dialect::kAnthropic;
+  json wire_request;
   if (m->provider == Provider::kAnthropic && m->prompt_cache == ModelConfig::PromptCache::kAuto) {
     ChatRequest cached = request;
     AddCacheBreakpoints(cached);
-    body = wire::AnthropicRequest(cached, m->model, m->default_max_tokens).dump();
+    wire_request = wire::AnthropicRequest(cached, m->model, m->default_max_tokens);
   } else {
-    body = wire::Request(m->provider == Provider::kOpenAI ? wire::Dialect::kOpenAI : wire::Dialect::kAnthropic,
-                         request, m->model, m->default_max_tokens)
-               .dump();
+    wire_request = wire::Request(dialect, request, m->model, m->default_max_tokens);
   }
+  if (on_delta) {
+    wire_request["stream"] = true;
+    if (dialect == wire::Dialect::kOpenAI) wire_request["stream_options"] = {{"include_usage", true}};
+  }
+  const std::string body = wire_request.dump();
   curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
   headers = curl_slist_append(headers, "Expect:");  // no 100-continue round trip on large prompts
   if (m->provider == Provider::kAnthropic) {
@@ -345,12 +394,22 @@ CallResult ModelClient::Call(const std::string& alias, const ChatRequest& reques
                           (result.error.message.empty() ? "" : "; last error: " + result.error.message)};
       return finish(std::move(result), m, key);
     }
-    Attempt a = impl_->Post(*m, url, headers, body, remaining);
+    std::optional<wire::StreamDecoder> decoder;
+    if (on_delta) decoder.emplace(dialect, on_delta);
+    Attempt a = impl_->Post(*m, url, headers, body, remaining, decoder ? &*decoder : nullptr);
     bool retryable = false;
     const int attempts = attempt;
     result = impl_->Judge(*m, url, a, &retryable);
     result.attempts = attempts;
-    if (result.ok()) return finish(std::move(result), m, key);
+    if (result.ok()) {
+      // A provider that answered a stream request whole: the caller gets the pieces all the same.
+      if (on_delta && !a.streaming.value_or(false)) {
+        for (const StreamDelta& piece : wire::Pieces(*result.response)) {
+          if (!on_delta(piece)) break;
+        }
+      }
+      return finish(std::move(result), m, key);
+    }
     spdlog::debug("model call to [models.{}] attempt {} failed: {}", m->alias, attempt,
                   Redact(result.error.message, key));
     if (!retryable || attempt > m->max_retries) return finish(std::move(result), m, key);

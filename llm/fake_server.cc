@@ -39,6 +39,7 @@ struct ScriptEntry {
   std::string fault_message;
   int retry_after_s = -1;
   int delay_ms = 0;
+  int chunk_delay_ms = 0;  // streamed: the pause after each event but the last
 };
 
 enum class WhenExhausted { kError, kRepeatLast, kCycle };
@@ -83,7 +84,7 @@ Result<Script> ParseScript(const std::string& text, const std::string& source) {
     return Status::InvalidArgument(source + ": responses must be an array");
   }
   static const std::set<std::string> kKeys = {"match", "text", "tool_calls", "usage", "stop_reason",
-                                              "fault", "message", "retry_after", "delay_ms"};
+                                              "fault", "message", "retry_after", "delay_ms", "chunk_delay_ms"};
   Script script;
   const json& responses = root["responses"];
   for (size_t i = 0; i < responses.size(); ++i) {
@@ -124,6 +125,7 @@ Result<Script> ParseScript(const std::string& text, const std::string& source) {
       e.fault_message = r.value("message", "");
       e.retry_after_s = r.value("retry_after", -1);
       e.delay_ms = r.value("delay_ms", 0);
+      e.chunk_delay_ms = r.value("chunk_delay_ms", 0);
     } catch (const json::exception& err) {
       return Status::InvalidArgument(where + ": a value has the wrong type (" + err.what() + ")");
     }
@@ -387,6 +389,7 @@ struct FakeModelServer::Impl {
     int index = -1;
     HttpResponse response;
     const ScriptEntry* entry = nullptr;
+    std::optional<ChatResponse> answer;
     {
       std::lock_guard lock(mu);
       Result<ChatRequest> request = wire::ParseRequest(dialect, received_request.body);
@@ -401,7 +404,8 @@ struct FakeModelServer::Impl {
                          "the fake model server's script has no response left for this request");
       } else {
         entry = &script.entries[index];
-        std::string body = wire::Response(dialect, Answer(*entry, dialect, *request, http.body.size())).dump();
+        answer = Answer(*entry, dialect, *request, http.body.size());
+        std::string body = wire::Response(dialect, *answer).dump();
         response = entry->fault != Fault::kNone ? Fail(*entry, dialect, KeyOf(http), body) : HttpResponse{200, body};
       }
       received_request.response_index = index;
@@ -409,7 +413,32 @@ struct FakeModelServer::Impl {
       Log(received_request);
     }
     if (entry && entry->delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(entry->delay_ms));
+    const wire::StreamRequest stream = wire::ParseStreamRequest(received_request.body);
+    if (stream.stream && answer && (entry->fault == Fault::kNone || entry->fault == Fault::kTruncate)) {
+      return Streamed(dialect == wire::Dialect::kOpenAI ? wire::Api::kChatCompletions : wire::Api::kMessages, *answer,
+                      stream.include_usage, entry->chunk_delay_ms, entry->fault == Fault::kTruncate);
+    }
     return response;
+  }
+
+  // An answer as the provider streams it: text and arguments in pieces of a few bytes, `chunk_delay_ms`
+  // apart; `cut` stops halfway, as a connection lost mid-answer.
+  static HttpResponse Streamed(wire::Api api, ChatResponse answer, bool include_usage, int chunk_delay_ms, bool cut) {
+    HttpResponse out;
+    out.content_type = "text/event-stream";
+    out.stream = [api, answer = std::move(answer), include_usage, chunk_delay_ms, cut](net::StreamWriter& writer) {
+      wire::StreamEncoder encoder(api, include_usage);
+      const std::vector<StreamDelta> pieces = wire::Pieces(answer, 16);
+      const size_t end = cut ? pieces.size() / 2 : pieces.size();
+      for (size_t i = 0; i < end; ++i) {
+        if (!writer.Write(encoder.Piece(pieces[i]))) return HttpResponse{};
+        if (chunk_delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(chunk_delay_ms));
+      }
+      if (cut) writer.Cut();
+      else writer.Write(encoder.Finish(answer));
+      return HttpResponse{};
+    };
+    return out;
   }
 };
 

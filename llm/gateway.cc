@@ -20,6 +20,7 @@ using net::HttpServer;
 using net::HttpServerOptions;
 
 using json = nlohmann::json;
+using Clock = std::chrono::steady_clock;
 
 // --- Budget -------------------------------------------------------------------------------------------
 
@@ -252,7 +253,7 @@ struct Gateway::Impl {
   }
 
   HttpResponse Handle(const HttpRequest& http) {
-    const auto start = std::chrono::steady_clock::now();
+    const auto start = Clock::now();
     const wire::Api api = wire::ApiOf(http.method, http.target);
     const wire::Dialect dialect = wire::DialectOf(api);
     if (api == wire::Api::kNone && !(http.method == "GET" && http.target == "/v1/models")) {
@@ -270,12 +271,18 @@ struct Gateway::Impl {
     }
     if (http.method == "GET") return Models();
 
-    CallRecord record;
-    record.who = grant->who;
-    record.who.label = CleanPurpose(http.Header("x-lineage-purpose"));
-    record.dialect = api == wire::Api::kResponses ? "openai-responses" : wire::DialectName(dialect);
-    record.request_body = http.body;
-    HttpResponse response = Serve(api, http, *grant, record);
+    auto record = std::make_shared<CallRecord>();
+    record->who = grant->who;
+    record->who.label = CleanPurpose(http.Header("x-lineage-purpose"));
+    record->dialect = api == wire::Api::kResponses ? "openai-responses" : wire::DialectName(dialect);
+    record->request_body = http.body;
+    HttpResponse response = Serve(api, http, *grant, record, start);
+    if (!response.stream) Conclude(*record, *grant, response, start);  // a stream concludes itself as it ends
+    return response;
+  }
+
+  // Counts and records a call that has been answered.
+  void Conclude(CallRecord& record, const Grant& grant, const HttpResponse& response, Clock::time_point start) {
     if (record.response_body.empty()) record.response_body = response.body;
     if (record.outcome != "ok") {
       CountFault(record);
@@ -284,12 +291,11 @@ struct Gateway::Impl {
       record.response_body = ClipText(record.response_body, kMaxRefusedRecordBytes);
       // (A call refused for the budget itself is not counted: that budget is spent already.)
       if (!record.charged && record.outcome != ErrorKindName(ErrorKind::kBudgetExceeded)) {
-        grant->budget->Settle(Spend{}, Spend{0, 0, 1});
+        grant.budget->Settle(Spend{}, Spend{0, 0, 1});
       }
     }
-    record.latency_ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+    record.latency_ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
     Enqueue(std::move(record));
-    return response;
   }
 
   void CountFault(const CallRecord& record) {
@@ -305,13 +311,19 @@ struct Gateway::Impl {
     }
   }
 
-  // Parses, admits, calls and answers; fills `record` on the way.
-  HttpResponse Serve(wire::Api api, const HttpRequest& http, const Grant& grant, CallRecord& record) {
+  static void Failed(CallRecord& record, ErrorKind kind, const std::string& message) {
+    record.outcome = ErrorKindName(kind);
+    record.error_kind = kind;
+    record.error = message;
+  }
+
+  // Parses, admits, calls and answers; fills `record` on the way (a streamed answer, as it ends).
+  HttpResponse Serve(wire::Api api, const HttpRequest& http, const Grant& grant, const std::shared_ptr<CallRecord>& call,
+                     Clock::time_point start) {
     const wire::Dialect dialect = wire::DialectOf(api);
+    CallRecord& record = *call;
     auto refuse = [&](ErrorKind kind, const std::string& message) {
-      record.outcome = ErrorKindName(kind);
-      record.error_kind = kind;
-      record.error = message;
+      Failed(record, kind, message);
       return ErrorResponse(dialect, kind, message);
     };
     // A spent budget refuses before the body is even read as JSON: a flood past it costs nothing more.
@@ -359,6 +371,10 @@ struct Gateway::Impl {
 
     record.charged = true;  // Settle below counts the call
     const std::string hash = options.cache_mode == CacheMode::kOff ? "" : RequestHash(*m, *request);
+    const wire::StreamRequest stream = wire::ParseStreamRequest(body);
+    if (stream.stream && options.cache_mode != CacheMode::kReplay) {
+      return StreamCall(api, stream, *m, std::move(*request), grant, estimate, max_tokens, hash, call, start);
+    }
     CallResult result;
     if (options.cache_mode == CacheMode::kReplay) {
       result = Replay(*m, hash);
@@ -381,12 +397,75 @@ struct Gateway::Impl {
     record.cost_usd = result.cost_usd;
     // The record keeps the whole response; a caller that asked for a stream gets it as its API's events.
     record.response_body = wire::ApiResponse(api, *result.response).dump();
-    const wire::StreamRequest stream = wire::ParseStreamRequest(body);
     if (!stream.stream) return HttpResponse{200, record.response_body};
     HttpResponse streamed{200, wire::StreamBody(api, *result.response, stream.include_usage)};
     streamed.content_type = "text/event-stream";
     streamed.headers.push_back({"cache-control", "no-cache"});
     return streamed;
+  }
+
+  // Calls the upstream streaming and writes the caller's stream as the pieces arrive. The answer is
+  // cut, with the API's error event, when it outgrows what was reserved for it (`reserved_output`
+  // tokens) and the budget cannot cover the excess, or when the upstream fails midway.
+  HttpResponse StreamCall(wire::Api api, wire::StreamRequest stream, const ModelConfig& m, ChatRequest request,
+                          const Grant& grant, Spend estimate, std::int64_t reserved_output, std::string hash,
+                          std::shared_ptr<CallRecord> call, Clock::time_point start) {
+    HttpResponse out{200, ""};
+    out.content_type = "text/event-stream";
+    out.headers.push_back({"cache-control", "no-cache"});
+    out.stream = [=, this](net::StreamWriter& writer) {
+      CallRecord& record = *call;
+      wire::StreamEncoder encoder(api, stream.include_usage);
+      std::int64_t output_bytes = 0;
+      std::optional<ModelError> stopped;  // why the gateway ended the answer early
+      auto output_cost = [&](std::int64_t tokens) { return m.price ? CostUsd(Usage{0, tokens, 0, 0, 0}, *m.price) : 0.0; };
+      CallResult result = client.Call(m.alias, request, [&](const StreamDelta& piece) {
+        output_bytes += static_cast<std::int64_t>(piece.text.size());
+        const std::int64_t over = output_bytes / 4 - reserved_output;
+        if (over > 0 && !grant.budget->Fits(Spend{over, output_cost(over), 0})) {
+          stopped = ModelError{ErrorKind::kBudgetExceeded, 0,
+                               "budget exhausted mid-answer: the answer outgrew the " + std::to_string(reserved_output) +
+                                   " tokens reserved for it and the budget cannot cover more"};
+          return false;
+        }
+        if (!writer.Write(encoder.Piece(piece))) {
+          stopped = ModelError{ErrorKind::kBadRequest, 0, "the caller closed the connection mid-answer"};
+          return false;
+        }
+        return true;
+      });
+      record.attempts = result.attempts;
+      if (result.ok() && !stopped) {
+        grant.budget->Settle(estimate, Spend{result.response->usage.input + result.response->usage.output, result.cost_usd, 1});
+        if (options.cache_mode == CacheMode::kRecord) Store(hash, *result.response);
+        record.outcome = "ok";
+        record.usage = result.response->usage;
+        record.cost_usd = result.cost_usd;
+        record.response_body = wire::ApiResponse(api, *result.response).dump();
+        // Recorded before the last event leaves: a caller that has its answer finds the call on record.
+        const std::string last = encoder.Finish(*result.response);
+        Conclude(record, grant, HttpResponse{}, start);
+        writer.Write(last);
+        return HttpResponse{};
+      }
+      const ModelError error = stopped ? *stopped : result.error;
+      // What the provider produced before the end is paid for all the same.
+      const std::int64_t produced = encoder.started() ? output_bytes / 4 : 0;
+      const std::int64_t prompt = encoder.started() ? estimate.tokens - reserved_output : 0;
+      grant.budget->Settle(estimate, Spend{prompt + produced, encoder.started() ? estimate.cost_usd - output_cost(reserved_output) + output_cost(produced) : 0.0, 1});
+      Failed(record, error.kind, error.message);
+      if (!encoder.started()) {
+        HttpResponse refused = ErrorResponse(wire::DialectOf(api), error.kind, error.message);
+        Conclude(record, grant, refused, start);
+        return refused;
+      }
+      const std::string last = encoder.Fail(error);
+      record.response_body = last;
+      Conclude(record, grant, HttpResponse{}, start);
+      writer.Write(last);
+      return HttpResponse{};
+    };
+    return out;
   }
 };
 

@@ -5,7 +5,8 @@
 //   POST /v1/responses          OpenAI's Responses API
 //   POST /v1/messages           Anthropic-compatible
 //   GET  /v1/models             the configured aliases, OpenAI's list format
-// each plain or, with `stream: true`, as the API's server-sent events (written from the whole answer).
+// each plain or, with `stream: true`, as the API's server-sent events, streamed from the upstream as it
+// answers (a failure midway ends the stream with the API's error event; docs/models.md).
 // A caller authenticates with a token the gateway issued (`Authorization: Bearer T` or `x-api-key: T`)
 // and names a configured alias as its model ("default", "conductor", "expert", ...). The gateway calls the
 // alias's upstream through a ModelClient, translating between the two formats (tools included) when the

@@ -19,6 +19,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -108,6 +109,21 @@ struct ChatResponse {
   std::string Text() const;  // all text blocks, joined by newlines
   std::vector<const Block*> ToolCalls() const;
 };
+
+// One piece of an answer as it streams in, whatever the provider's format. A stream is one kStart, then
+// pieces in order; a block's pieces carry its index (blocks may be text or tool calls, as in `content`).
+struct StreamDelta {
+  enum class Kind { kStart, kText, kToolCall, kToolArguments };
+  Kind kind = Kind::kText;
+  int block = 0;
+  std::string text;   // kText: text; kToolArguments: a fragment of the arguments' JSON
+  std::string id;     // kStart: the response's id; kToolCall: the call's id (a kToolCall opens its block)
+  std::string name;   // kToolCall: the tool's name
+  std::string model;  // kStart: the model, as the provider names it
+  Usage usage;        // kStart: what the provider counted before answering (Anthropic's input tokens)
+};
+// Takes each piece as it arrives; returning false abandons the call.
+using DeltaHandler = std::function<bool(const StreamDelta&)>;
 
 // Anthropic's prompt caching, where the caller marked nothing: breakpoints after the system prompt and on
 // the latest turn's last block, so that each call of a growing conversation reads the one before from
@@ -231,8 +247,10 @@ class ModelClient {
 
   const ModelsConfig& config() const;
 
-  // Calls the model configured for `alias` (request.model is ignored).
-  CallResult Call(const std::string& alias, const ChatRequest& request);
+  // Calls the model configured for `alias` (request.model is ignored). With `on_delta`, the provider is
+  // asked to stream, and each piece is handed over as it arrives; the result holds the whole response all
+  // the same. A call is retried only while no piece has been handed over.
+  CallResult Call(const std::string& alias, const ChatRequest& request, const DeltaHandler& on_delta = {});
 
  private:
   struct Impl;

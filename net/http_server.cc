@@ -192,6 +192,13 @@ struct HttpServer::Impl {
         response = HttpResponse{500, "{\"error\":{\"message\":\"internal error\"}}"};
       }
       Release(body);
+      if (response.stream) {
+        const bool whole = Stream(socket, response, request.version(), request.keep_alive());
+        conn->busy = false;
+        conn->last_activity_ms = NowMs();
+        if (!whole || !request.keep_alive() || response.close) break;
+        continue;
+      }
       conn->busy = false;
       conn->last_activity_ms = NowMs();
       if (response.delivery == HttpResponse::Delivery::kDropConnection) break;
@@ -214,6 +221,61 @@ struct HttpServer::Impl {
     std::lock_guard lock(mu);
     conn->done = true;
     socket.close(ignored);
+  }
+
+  // Writes a streamed response (HttpResponse::stream). False when the connection must end: the client
+  // went away, or the body was cut short.
+  template <class Socket>
+  bool Stream(Socket& socket, const HttpResponse& response, unsigned version, bool keep_alive) {
+    class Writer : public StreamWriter {
+     public:
+      Writer(Socket& socket, const HttpResponse& response, unsigned version, bool keep_alive)
+          : socket_(socket), head_{static_cast<http::status>(response.status), version} {
+        head_.set(http::field::server, "lineage");
+        head_.set(http::field::content_type, response.content_type);
+        for (const auto& [name, value] : response.headers) head_.set(name, value);
+        head_.keep_alive(keep_alive);
+        head_.chunked(true);
+      }
+      bool Write(std::string_view piece) override {
+        if (!open_) return false;
+        if (!started_) {
+          started_ = true;
+          http::response_serializer<http::empty_body> serializer{head_};
+          http::write_header(socket_, serializer, ec_);
+          if ((open_ = !ec_) == false) return false;
+        }
+        if (piece.empty()) return true;  // an empty chunk would end the body
+        asio::write(socket_, http::make_chunk(asio::buffer(piece.data(), piece.size())), ec_);
+        return open_ = !ec_;
+      }
+      void Cut() override { open_ = false; }
+      bool Finish() {
+        if (!open_) return false;
+        asio::write(socket_, http::make_chunk_last(), ec_);
+        return !ec_;
+      }
+      bool started() const { return started_; }
+
+     private:
+      Socket& socket_;
+      http::response<http::empty_body> head_;
+      beast::error_code ec_;
+      bool started_ = false, open_ = true;
+    };
+    Writer writer(socket, response, version, keep_alive);
+    HttpResponse whole;
+    try {
+      whole = response.stream(writer);
+    } catch (const std::exception& e) {
+      spdlog::error("http stream failed: {}", e.what());
+      if (writer.started()) return false;  // the client sees the body end without its last chunk
+      whole = HttpResponse{500, "{\"error\":{\"message\":\"internal error\"}}"};
+    }
+    if (writer.started()) return writer.Finish();
+    beast::error_code ec;
+    http::write(socket, ToBeast(whole, version, keep_alive), ec);
+    return !ec && !whole.close;
   }
 
   // Lets a client still sending a refused body read the refusal: stop writing, then read and drop what
@@ -243,6 +305,10 @@ struct HttpServer::Impl {
       beast::error_code ec;
       acceptor.accept(socket, ec);
       if (!ec) ::fcntl(socket.native_handle(), F_SETFD, FD_CLOEXEC);  // Asio does not
+      if constexpr (std::is_same_v<typename Acceptor::protocol_type, asio::ip::tcp>) {
+        // A streamed response is many small writes: Nagle's algorithm would hold each one back for an ACK.
+        if (!ec) socket.set_option(asio::ip::tcp::no_delay(true), ec);
+      }
       std::lock_guard lock(mu);
       if (stopping) return;
       if (ec) continue;

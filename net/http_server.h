@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -30,6 +31,19 @@ struct HttpRequest {
   std::string Header(const std::string& lower_case_name) const;
 };
 
+struct HttpResponse;
+
+// What a streamed response writes with (HttpResponse::stream).
+class StreamWriter {
+ public:
+  virtual ~StreamWriter() = default;
+  // Sends `piece` at once (the response's status and headers first, with the first piece); false once the
+  // client is gone.
+  virtual bool Write(std::string_view piece) = 0;
+  // Ends the body without its last chunk, as a connection lost midway would (fault injection).
+  virtual void Cut() = 0;
+};
+
 struct HttpResponse {
   int status = 200;
   std::string body;
@@ -39,6 +53,11 @@ struct HttpResponse {
   enum class Delivery { kNormal, kDropConnection, kTruncateBody };
   Delivery delivery = Delivery::kNormal;
   bool close = false;  // end the connection once this response is written (a refused caller, say)
+  // A response written while it is produced (server-sent events): when set, `stream` runs on the
+  // connection's thread; this response's status and headers go out with its first Write, chunked, and each
+  // Write leaves as it is made. If it writes nothing, the response it returns is sent instead, whole: an
+  // error found before the first byte keeps its own status. `body` is ignored.
+  std::function<HttpResponse(StreamWriter& writer)> stream;
 };
 
 using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;

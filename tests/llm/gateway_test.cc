@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <thread>
 
@@ -501,6 +502,97 @@ TEST_CASE("A refused call's record is bounded, and junk counts against the call 
   std::lock_guard lock(rig.mu);
   REQUIRE(rig.records.size() == 8);
   for (const CallRecord& r : rig.records) CHECK(r.request_body.size() < 2 * kMaxRefusedRecordBytes);
+}
+
+// --- Streaming from the upstream ----------------------------------------------------------------------
+
+TEST_CASE("A streamed answer reaches the caller piece by piece as the upstream sends it, and is recorded whole") {
+  const std::string text = "Hello from a slow model, sent piece by piece.";  // three pieces of 16 bytes
+  Rig rig(R"({"responses": [{"text": ")" + text + R"(", "chunk_delay_ms": 300, "usage": {"input": 40, "output": 12}}]})",
+          Provider::kOpenAI);
+  auto budget = std::make_shared<Budget>();
+  auto agent = rig.Agent(Provider::kAnthropic, rig.gateway->IssueToken({}, budget));  // translated on the way
+  ChatRequest hello;
+  hello.messages = {Message::User("hi")};
+  using Clock = std::chrono::steady_clock;
+  const auto start = Clock::now();
+  std::vector<double> seconds;
+  std::string streamed;
+  CallResult result = agent->Call("default", hello, [&](const StreamDelta& piece) {
+    if (piece.kind == StreamDelta::Kind::kText) {
+      seconds.push_back(std::chrono::duration<double>(Clock::now() - start).count());
+      streamed += piece.text;
+    }
+    return true;
+  });
+  REQUIRE(result.ok());
+  CHECK(streamed == text);
+  CHECK(result.response->Text() == text);
+  CHECK(result.response->usage.input == 40);
+  REQUIRE(seconds.size() >= 3);
+  // The upstream takes 1.2 s to finish (a pause after each of its four events): the first piece must not
+  // wait for the last.
+  CHECK(seconds.front() < 0.6);
+  CHECK(seconds.back() >= 0.6);
+  CHECK(budget->spent().tokens == 52);
+  rig.gateway->Flush();
+  std::lock_guard lock(rig.mu);
+  REQUIRE(rig.records.size() == 1);
+  CHECK(rig.records[0].outcome == "ok");
+  CHECK(rig.records[0].usage.output == 12);
+  const json whole = json::parse(rig.records[0].response_body);  // the record keeps the answer whole
+  CHECK(whole["content"][0]["text"] == text);
+}
+
+TEST_CASE("A stream the upstream cuts short ends with the caller's error event and is the world's fault") {
+  Rig rig(R"({"responses": [{"text": ")" + std::string(200, 'a') + R"(", "fault": "truncate"}], "when_exhausted": "repeat_last"})",
+          Provider::kAnthropic);
+  const std::string token = rig.gateway->IssueToken({}, nullptr);
+  const std::map<std::string, std::string> auth = {{"Authorization", "Bearer " + token}};
+  auto chat = Http(rig.gateway->tcp_url() + "/v1/chat/completions", auth,
+                   R"({"model": "default", "stream": true, "messages": [{"role": "user", "content": "hi"}]})");
+  CHECK(chat.status == 200);
+  CHECK_THAT(chat.body, Catch::Contains(R"("content":"aaaa)"));  // pieces came before the cut
+  CHECK_THAT(chat.body, Catch::Contains(R"(data: {"error":{"code":"unreachable")"));
+  CHECK_THAT(chat.body, !Catch::Contains("[DONE]"));
+  auto messages = Http(rig.gateway->tcp_url() + "/v1/messages", auth,
+                       R"({"model": "default", "max_tokens": 99, "stream": true, "messages": [{"role": "user", "content": "hi"}]})");
+  CHECK_THAT(messages.body, Catch::Contains("event: message_start"));
+  CHECK_THAT(messages.body, Catch::Contains("event: error\ndata: {\"error\":{\"message\":\"mid-stream, the connection to " +
+                                            rig.fake->url() + "/v1/messages dropped"));
+  CHECK_THAT(messages.body, Catch::EndsWith("\"type\":\"api_error\"},\"type\":\"error\"}\n\n"));
+  auto responses = Http(rig.gateway->tcp_url() + "/v1/responses", auth,
+                        R"({"model": "default", "stream": true, "input": "hi"})");
+  CHECK_THAT(responses.body, Catch::Contains("event: response.output_text.delta"));
+  CHECK_THAT(responses.body, Catch::Contains("event: error\ndata: {\"code\":\"unreachable\""));
+  CHECK(rig.gateway->faults().world == 3);
+  CHECK(rig.fake->requests().size() == 3);  // a stream the caller has begun to read is never retried
+  rig.gateway->Flush();
+  std::lock_guard lock(rig.mu);
+  REQUIRE(rig.records.size() == 3);
+  CHECK(rig.records[0].outcome == "unreachable");
+}
+
+TEST_CASE("An answer that outgrows what it reserved stops at the budget with the budget's error event") {
+  // The fake model ignores max_tokens, as a provider never would; the gateway must hold the line anyway.
+  Rig rig(R"({"responses": [{"text": ")" + std::string(4000, 'a') + R"("}]})", Provider::kOpenAI);
+  auto budget = std::make_shared<Budget>(BudgetLimits{300, std::nullopt, std::nullopt});
+  const std::string token = rig.gateway->IssueToken({}, budget);
+  auto reply = Http(rig.gateway->tcp_url() + "/v1/chat/completions", {{"Authorization", "Bearer " + token}},
+                    R"({"model": "default", "max_tokens": 10, "stream": true, "messages": [{"role": "user", "content": "hi"}]})");
+  CHECK(reply.status == 200);
+  CHECK_THAT(reply.body, Catch::Contains(R"("code":"budget_exceeded")"));
+  CHECK_THAT(reply.body, Catch::Contains("budget exhausted mid-answer"));
+  int pieces = 0;
+  for (size_t at = 0; (at = reply.body.find(R"("content":"aaaaaaaaaaaaaaaa")", at)) != std::string::npos; ++at) ++pieces;
+  CHECK(pieces > 50);
+  CHECK(pieces < 100);  // of 250
+  // What was produced is paid for: the budget is passed by the piece that crossed it (16 bytes), no more.
+  CHECK(budget->spent().tokens > 250);
+  CHECK(budget->spent().tokens <= 300 + 4);
+  CHECK(budget->in_flight().tokens == 0);
+  CHECK(rig.gateway->faults().budget == 1);
+  CHECK(rig.gateway->faults().world == 0);
 }
 
 }  // namespace

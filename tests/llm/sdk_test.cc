@@ -1,6 +1,7 @@
 // The official SDKs from the npm registry (tests/llm/sdk: openai, @anthropic-ai/sdk) as agents, against a
 // real gateway in front of the fake model server of either kind: the wire formats as the SDKs parse
-// them, streaming included, not as our own client does.
+// them, streaming included (from an upstream that streams, and one that is cut off), not as our own
+// client does.
 #include <catch2/catch.hpp>
 
 #include "llm/gateway.h"
@@ -17,7 +18,8 @@ const fs::path kSdkDir = fs::path(LINEAGE_SOURCE_DIR) / "tests" / "llm" / "sdk";
 
 constexpr const char* kScript = R"({"responses": [
   {"match": "use the tool", "tool_calls": [{"name": "bash", "id": "call_9", "arguments": {"command": "ls -la"}}]},
-  {"match": "say hello", "text": "Hello from the model."}],
+  {"match": "say hello", "text": "Hello from the model."},
+  {"match": "break midway", "text": "This answer is long enough to be cut off halfway through.", "fault": "truncate"}],
   "when_exhausted": "repeat_last", "cache_min_tokens": 256})";
 
 void RunSdkChecks(Provider upstream) {

@@ -180,6 +180,58 @@ TEST_CASE("A whole response streams as each API's events, tool-call arguments in
   CHECK(responses.find("event: response.completed") != std::string::npos);
 }
 
+// What a provider streams, read back by the decoder however the bytes are split, is the answer unstreamed.
+TEST_CASE("A provider's stream of either dialect decodes to the whole answer, split at any byte") {
+  ChatResponse response;
+  response.id = "msg_1";
+  response.model = "m";
+  response.content = {Block::Text("Let me look."), Block::ToolCall("c1", "bash", json{{"command", "ls -la"}}),
+                      Block::ToolCall("c2", "editor", json{{"path", "a.txt"}})};
+  response.stop_reason = StopReason::kToolUse;
+  response.usage = Usage{100, 20, 60, 10, 0};
+  for (wire::Api api : {wire::Api::kChatCompletions, wire::Api::kMessages}) {
+    wire::StreamEncoder encoder(api, /*include_usage=*/true);
+    std::string events;
+    for (const StreamDelta& piece : wire::Pieces(response, 5)) events += encoder.Piece(piece);
+    events += encoder.Finish(response);
+    for (size_t split : {size_t{1}, size_t{7}, events.size()}) {
+      INFO("api " << static_cast<int>(api) << ", split every " << split << " bytes");
+      std::string text, arguments;
+      int calls = 0;
+      wire::StreamDecoder decoder(wire::DialectOf(api), [&](const StreamDelta& d) {
+        if (d.kind == StreamDelta::Kind::kText) text += d.text;
+        if (d.kind == StreamDelta::Kind::kToolCall) ++calls;
+        if (d.kind == StreamDelta::Kind::kToolArguments) arguments += d.text;
+        return true;
+      });
+      for (size_t at = 0; at < events.size(); at += split) REQUIRE(decoder.Feed(std::string_view(events).substr(at, split)));
+      auto whole = decoder.Finish();
+      REQUIRE(whole.ok());
+      CHECK(text == "Let me look.");
+      CHECK(calls == 2);
+      CHECK(arguments == R"({"command":"ls -la"}{"path":"a.txt"})");
+      ChatResponse expected = response;
+      if (api == wire::Api::kChatCompletions) expected.usage.cache_write = 0;  // OpenAI reports none
+      CHECK(ToJson(*whole) == ToJson(expected));
+    }
+  }
+}
+
+TEST_CASE("A provider's error event mid-stream is classified, and the decoder stops") {
+  wire::StreamDecoder anthropic(wire::Dialect::kAnthropic, nullptr);
+  CHECK(anthropic.Feed("event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"m\",\"content\":[],"
+                       "\"usage\":{\"input_tokens\":5}}}\n\n: a comment\n\nevent: ping\ndata: {\"type\":\"ping\"}\n\n"));
+  CHECK_FALSE(anthropic.Feed("event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"busy\"}}\n\n"));
+  REQUIRE(anthropic.error());
+  CHECK(anthropic.error()->kind == ErrorKind::kOverloaded);
+  wire::StreamDecoder openai(wire::Dialect::kOpenAI, nullptr);
+  CHECK_FALSE(openai.Feed("data: {\"error\": {\"message\": \"oops\", \"type\": \"server_error\"}}\r\n\r\n"));
+  CHECK(openai.error()->kind == ErrorKind::kServer);
+  wire::StreamDecoder junk(wire::Dialect::kOpenAI, nullptr);
+  CHECK_FALSE(junk.Feed("data: {not json\n\n"));
+  CHECK(junk.error()->kind == ErrorKind::kMalformedResponse);
+}
+
 TEST_CASE("cache_control breakpoints pass through, from either dialect, to an Anthropic upstream") {
   auto anthropic = wire::ParseAnthropicRequest(json::parse(R"({"model": "m", "max_tokens": 10,
     "system": [{"type": "text", "text": "rules", "cache_control": {"type": "ephemeral"}}],

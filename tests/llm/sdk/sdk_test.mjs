@@ -2,7 +2,8 @@
 // Completions and Responses API and Anthropic's Messages, each plain and streaming, text and tool calls.
 // tests/llm/sdk_test.cc starts the fake model server and a gateway in front of it, then runs this with
 // LINEAGE_GATEWAY_URL and LINEAGE_GATEWAY_TOKEN set. The fake model answers "say hello" with
-// "Hello from the model." and "use the tool" with a call of bash {"command": "ls -la"}.
+// "Hello from the model." and "use the tool" with a call of bash {"command": "ls -la"}, streaming when
+// asked (16 bytes a piece), and "break midway" with a stream it cuts off halfway.
 // Exits 1 after printing every check that failed.
 import OpenAI from 'openai';
 import Anthropic from '@anthropic-ai/sdk';
@@ -37,11 +38,16 @@ async function chatCompletions() {
   });
   let text = '';
   let usage = null;
+  let pieces = 0;
   for await (const chunk of stream) {
-    if (chunk.choices.length > 0) text += chunk.choices[0].delta.content ?? '';
+    if (chunk.choices.length > 0 && chunk.choices[0].delta.content) {
+      text += chunk.choices[0].delta.content;
+      pieces += 1;
+    }
     if (chunk.usage) usage = chunk.usage;
   }
   check('chat: streamed text', text === HELLO, text);
+  check('chat: streamed as the upstream sent it, in pieces', pieces >= 2, pieces);
   check('chat: streamed usage (include_usage)', usage !== null && usage.completion_tokens > 0, usage);
 
   // The SDK's helper merges tool-call fragments by index.
@@ -53,6 +59,42 @@ async function chatCompletions() {
   const call = done.choices[0].message.tool_calls?.[0];
   check('chat: streamed tool call', call?.function.name === 'bash' &&
         JSON.parse(call.function.arguments).command === 'ls -la' && done.choices[0].finish_reason === 'tool_calls', done.choices[0]);
+}
+
+// A stream the provider cuts off halfway ends with an error each SDK raises, after the pieces before it.
+async function cutShort() {
+  let text = '';
+  let raised = null;
+  try {
+    const stream = await openai.chat.completions.create({
+      model: 'default', messages: [{ role: 'user', content: 'break midway' }], stream: true,
+    });
+    for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? '';
+  } catch (error) {
+    raised = error;
+  }
+  check('chat: a stream cut short raises an APIError after its first pieces',
+        raised instanceof OpenAI.APIError && text.length > 0, { text, raised: String(raised) });
+
+  raised = null;
+  try {
+    await anthropic.messages.stream({
+      model: 'default', max_tokens: 256, messages: [{ role: 'user', content: 'break midway' }],
+    }).finalMessage();
+  } catch (error) {
+    raised = error;
+  }
+  check('messages: a stream cut short raises an APIError', raised instanceof Anthropic.APIError, String(raised));
+
+  const events = [];
+  const stream = await openai.responses.create({ model: 'default', input: 'break midway', stream: true });
+  try {
+    for await (const event of stream) events.push(event.type);
+  } catch (error) {
+    events.push(`raised ${error?.constructor?.name}`);
+  }
+  check('responses: a stream cut short ends with an error event', events.includes('response.output_text.delta') &&
+        events.at(-1) === 'error' && !events.includes('response.completed'), events);
 }
 
 async function responses() {
@@ -149,7 +191,7 @@ async function caching() {
 }
 
 for (const [name, run] of [['chat completions', chatCompletions], ['responses', responses], ['messages', messages],
-                           ['caching', caching]]) {
+                           ['caching', caching], ['cut short', cutShort]]) {
   try {
     await run();
   } catch (error) {
