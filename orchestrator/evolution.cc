@@ -282,8 +282,11 @@ class Evolution {
     LINEAGE_ASSIGN_OR_RETURN(gateway_, llm::Gateway::Start(config_.models, gateway_options));
     llm::ModelConfig to_gateway;
     to_gateway.alias = "diagnosis";
-    to_gateway.provider = llm::Provider::kOpenAI;
-    to_gateway.base_url = "http://lineage-gateway/v1";
+    // Anthropic's dialect carries prompt-cache breakpoints (the diagnosis marks one after the source
+    // listing); the gateway passes them to an Anthropic upstream and drops them for an OpenAI one.
+    to_gateway.provider = llm::Provider::kAnthropic;
+    to_gateway.base_url = "http://lineage-gateway";
+    to_gateway.prompt_cache = llm::ModelConfig::PromptCache::kOff;  // the breakpoints are the prompt's own
     to_gateway.unix_socket = gateway_options.unix_socket;
     to_gateway.model = config_.diagnosis_model;
     to_gateway.max_retries = 0;  // the gateway retries upstream; a 402 must not be retried
@@ -676,6 +679,20 @@ class Evolution {
   // can be told (lineage show).
   static std::string SlotTag(int slot) { return "child " + std::to_string(slot + 1); }
 
+  // The diagnosis prompt, its source listing first: the part up to the problem is the same for every
+  // diagnosis of one parent, so it ends in a prompt-cache breakpoint (Anthropic) and is a stable prefix
+  // (OpenAI caches those by itself).
+  llm::Message DiagnosisPrompt(const std::string& source, const std::string& problem) const {
+    const std::map<std::string, std::string> values = {{"agent_source", source}, {"problem", problem}};
+    const std::string& text = prompts_.diagnose;
+    const std::size_t cut = text.find("{{problem}}");
+    if (cut == std::string::npos || text.find("{{agent_source}}") > cut) return llm::Message::User(Fill(text, values));
+    llm::Message message{llm::Role::kUser, {llm::Block::Text(Fill(text.substr(0, cut), values)),
+                                            llm::Block::Text(Fill(text.substr(cut), values))}};
+    message.content[0].cache = true;
+    return message;
+  }
+
   Diagnosis Diagnose(AgentId parent, const std::vector<TreeEntry>& tree, const Problem& problem, int slot) {
     llm::ModelConfig model = diagnosis_model_;
     model.gateway_token = gateway_->IssueToken(llm::Attribution{run_.id, std::nullopt, SlotTag(slot), "diagnose"}, budget_);
@@ -685,10 +702,8 @@ class Evolution {
       ~Revoke() { gateway.RevokeToken(token); }
     } revoke{*gateway_, model.gateway_token};
     llm::ModelClient diagnosis_client(llm::ModelsConfig{"the run's gateway", {model}});
-    const std::string prompt =
-        Fill(prompts_.diagnose, {{"agent_source", SourceListing(tree)}, {"problem", problem.text}});
     llm::ChatRequest request;
-    request.messages = {llm::Message::User(prompt)};
+    request.messages = {DiagnosisPrompt(SourceListing(tree), problem.text)};
     Diagnosis last{json(), Diagnosis::Refusal::kInvalidAnswer, "no diagnosis attempted"};
     for (int i = 0; i < kDiagnosisAttempts; ++i) {
       llm::CallResult r = diagnosis_client.Call("diagnosis", request);

@@ -61,6 +61,23 @@ TEST_CASE("fast: an answer that is no diagnosis is asked again, and the child is
   CHECK(diagnoses == 2);
 }
 
+TEST_CASE("fast: a diagnosis ends its source listing with a prompt-cache breakpoint, the problem after it") {
+  test::World w({"good"}, 1, "", "", json::array(), "anthropic");
+  REQUIRE(w.Evolve().ok());
+  REQUIRE(w.Children().size() == 1);
+  json diagnosis;
+  for (const auto& r : w.model->requests()) {
+    if (r.body.dump().find("problem to learn from") != std::string::npos) diagnosis = r.body;
+  }
+  REQUIRE(diagnosis.is_object());
+  const json& content = diagnosis["messages"][0]["content"];
+  REQUIRE(content.size() == 2);
+  CHECK(content[0]["cache_control"]["type"] == "ephemeral");  // the same for every diagnosis of this parent
+  CHECK_THAT(content[0]["text"].get<std::string>(), Catch::Contains("agent.toml"));
+  CHECK_FALSE(content[1].contains("cache_control"));
+  CHECK_THAT(content[1]["text"].get<std::string>(), !Catch::Contains("agent.toml"));
+}
+
 TEST_CASE("fast: a model that keeps refusing the diagnosis request: attempts are redone, then the run fails saying why") {
   test::World w({"fault"}, 2);
   auto ended = w.Evolve();

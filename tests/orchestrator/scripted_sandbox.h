@@ -175,10 +175,14 @@ inline void WriteFastWorld(const std::filesystem::path& dir) {
 }
 
 // A run configuration over the fast world; `extra` is appended (a [budget] key, say).
+// `provider`: the kind of upstream the fake model stands for, "openai" or "anthropic".
 inline std::string FastRunToml(const std::filesystem::path& dir, const std::string& model_url, int children,
-                               const std::string& budget = "", const std::string& extra = "") {
+                               const std::string& budget = "", const std::string& extra = "",
+                               const std::string& provider = "openai") {
+  const bool openai = provider == "openai";
   return "name = \"fast\"\nseed_agent = \"" + (dir / "seed").string() + "\"\nrandom_seed = 7\n"
-         "[models.default]\nprovider = \"openai\"\nbase_url = \"" + model_url + "/v1\"\nmodel = \"gpt-4.1-mini\"\n"
+         "[models.default]\nprovider = \"" + provider + "\"\nbase_url = \"" + model_url + (openai ? "/v1" : "") +
+         "\"\nmodel = \"" + (openai ? "gpt-4.1-mini" : "claude-sonnet-4-5") + "\"\n"
          "max_retries = 0\ndefault_max_tokens = 3000\n"
          "[budget]\nchildren = " + std::to_string(children) + "\n" + budget +
          "[concurrency]\nchildren = 1\nsandboxes = 2\n"
