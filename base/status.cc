@@ -12,6 +12,7 @@ const char* CodeName(Status::Code code) {
     case Status::Code::kFailedPrecondition: return "failed precondition";
     case Status::Code::kIOError: return "I/O error";
     case Status::Code::kCorruption: return "corruption";
+    case Status::Code::kUnavailable: return "unavailable";
     case Status::Code::kInternal: return "internal error";
   }
   return "unknown";

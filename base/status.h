@@ -28,6 +28,7 @@ class Status {
     kIOError,             // the operating system refused
     kCorruption,          // stored data is inconsistent
     kInternal,            // a bug or an unexpected library failure
+    kUnavailable,         // the infrastructure lost the work (a cluster job lost or preempted): redo it
   };
 
   Status() = default;
@@ -39,6 +40,7 @@ class Status {
   static Status IOError(std::string msg) { return Status(Code::kIOError, std::move(msg)); }
   static Status Corruption(std::string msg) { return Status(Code::kCorruption, std::move(msg)); }
   static Status Internal(std::string msg) { return Status(Code::kInternal, std::move(msg)); }
+  static Status Unavailable(std::string msg) { return Status(Code::kUnavailable, std::move(msg)); }
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "sandbox/slurm.h"
 #include "evaluators/evaluator.h"
 #include "evaluators/stages.h"
 #include "llm/llm.h"
@@ -28,6 +29,7 @@ struct BenchArgs {
   std::optional<std::int64_t> max_tokens, max_calls;
   std::optional<double> max_cost;
   bool staged = false, gold = false, unchanged = false, json = false, unsafe = false;
+  std::string executor = "local", shared_dir;  // validate: where the sandboxed runs go (sandbox/slurm.h)
 };
 
 // The evaluation configuration of --config, when given.
@@ -313,9 +315,20 @@ Status BenchValidate(const BenchArgs& args) {
   SuiteCache suites(config ? &*config : nullptr);
   LINEAGE_ASSIGN_OR_RETURN(Evaluator* evaluator, suites.Open(args.suite));
   LINEAGE_ASSIGN_OR_RETURN(std::vector<TaskInfo> tasks, PickTasks(args, *evaluator));
-  LINEAGE_ASSIGN_OR_RETURN(auto sandbox, Sandbox::Create(args.unsafe ? Sandbox::Backend::kNone : Sandbox::Backend::kBwrap));
-  // Nothing is recorded: workspaces go to a scratch directory, removed at the end.
-  const fs::path scratch_home = fs::temp_directory_path() / ("lineage-validate-" + std::to_string(getpid()));
+  std::unique_ptr<Sandbox> sandbox;
+  // Nothing is recorded: workspaces go to a scratch directory, removed at the end (on the shared directory
+  // when the runs are Slurm jobs: the nodes must see them).
+  fs::path scratch_home = fs::temp_directory_path() / ("lineage-validate-" + std::to_string(getpid()));
+  if (args.executor == "slurm") {
+    if (args.shared_dir.empty()) return Status::InvalidArgument("--executor slurm needs --shared-dir DIR (a directory every node sees)");
+    SlurmOptions slurm;
+    slurm.shared_dir = fs::absolute(args.shared_dir);
+    slurm.job_prefix = "lineage-validate-" + std::to_string(getpid());
+    LINEAGE_ASSIGN_OR_RETURN(sandbox, CreateSlurmSandbox(slurm));
+    scratch_home = slurm.shared_dir / ("validate-" + std::to_string(getpid()));
+  } else {
+    LINEAGE_ASSIGN_OR_RETURN(sandbox, Sandbox::Create(args.unsafe ? Sandbox::Backend::kNone : Sandbox::Backend::kBwrap));
+  }
   struct Cleanup {
     fs::path dir;
     ~Cleanup() {
@@ -450,6 +463,10 @@ void RegisterBenchCommands(CLI::App& app, Context& ctx) {
   validate->add_flag("--unchanged", validate_args->unchanged, "score each starting workspace and expect it to fail");
   validate->add_option("--parallel", validate_args->parallel, "tasks at a time")->capture_default_str();
   validate->add_flag("--unsafe-no-sandbox", validate_args->unsafe, "run WITHOUT isolation (only for code you trust)");
+  validate->add_option("--executor", validate_args->executor, "local, or slurm: each sandboxed run a Slurm job")
+      ->check(CLI::IsMember({"local", "slurm"}))
+      ->capture_default_str();
+  validate->add_option("--shared-dir", validate_args->shared_dir, "slurm: a directory every node sees at the same path");
   validate->callback([&ctx, validate_args] {
     ctx.action = [validate_args] { return BenchValidate(*validate_args); };
   });

@@ -4,7 +4,9 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "base/files.h"
 #include "sandbox/sandbox.h"
+#include "sandbox/slurm.h"
 
 namespace lineage::cli {
 namespace {
@@ -24,6 +26,44 @@ Status Check() {
   LINEAGE_ASSIGN_OR_RETURN(auto sandbox, Sandbox::Create(Sandbox::Backend::kBwrap));
   std::printf("limits enforced:\n");
   for (const std::string& line : sandbox->EnforcedLimits()) std::printf("  %s\n", line.c_str());
+  return Status::OK();
+}
+
+// What a Slurm job's node enforces: one sandboxed run through the executor (timed from submission to its
+// result), then `lineage sandbox check` run on a node.
+Status CheckSlurm(const std::string& shared_dir) {
+  if (shared_dir.empty()) return Status::InvalidArgument("--executor slurm needs --shared-dir DIR (a directory every node sees)");
+  SlurmOptions options;
+  options.shared_dir = std::filesystem::absolute(shared_dir);
+  options.job_prefix = "lineage-check";
+  LINEAGE_ASSIGN_OR_RETURN(auto sandbox, CreateSlurmSandbox(options));
+  SandboxSpec spec;
+  spec.argv = {"sh", "-c", "echo sandboxed on $(hostname)"};
+  spec.limits.wall_ms = 60'000;
+  spec.tag = "lineage sandbox check";
+  const std::int64_t start = NowMillis();
+  LINEAGE_ASSIGN_OR_RETURN(SandboxResult r, sandbox->Run(spec));
+  if (!r.ok()) return Status::FailedPrecondition("the sandboxed job failed on the node: " + r.stderr_text + r.stdout_text);
+  std::printf("slurm            a sandboxed job ran: %s, %.1f s from submission to its result\n",
+              r.stdout_text.substr(0, r.stdout_text.find('\n')).c_str(), (NowMillis() - start) / 1000.0);
+  std::error_code ec;
+  const std::string self = std::filesystem::read_symlink("/proc/self/exe", ec).string();
+  const std::filesystem::path out = options.shared_dir / ("check-" + RandomHex(4) + ".out");
+  SandboxSpec check;
+  check.argv = {"sbatch", "--wait", "--quiet", "--job-name=lineage-check", "--output=" + out.string(),
+                "--wrap=exec '" + self + "' sandbox check"};
+  check.limits.wall_ms = 300'000;
+  LINEAGE_ASSIGN_OR_RETURN(SandboxResult node, RunTrusted(check));
+  auto text = ReadFile(out);
+  std::filesystem::remove(out, ec);
+  std::printf("on a node:\n");
+  for (std::size_t at = 0; text.ok() && at < text->size();) {
+    std::size_t end = text->find('\n', at);
+    if (end == std::string::npos) end = text->size();
+    std::printf("  %s\n", text->substr(at, end - at).c_str());
+    at = end + 1;
+  }
+  if (!node.ok()) return Status::FailedPrecondition("lineage sandbox check failed on the node (" + node.stderr_text + ")");
   return Status::OK();
 }
 
@@ -114,8 +154,21 @@ Status RunCommand(const RunArgs& args) {
 void RegisterSandboxCommands(CLI::App& app, Context& ctx) {
   auto* sandbox = app.add_subcommand("sandbox", "Check this host's isolation, or run a command in a sandbox");
   sandbox->require_subcommand(1);
-  sandbox->add_subcommand("check", "Show what isolation this host supports and which limits are enforced")
-      ->callback([&ctx] { ctx.action = [] { return Check(); }; });
+  auto executor = std::make_shared<std::pair<std::string, std::string>>("local", "");
+  auto* check = sandbox->add_subcommand("check", "Show what isolation this host supports and which limits are enforced");
+  check->add_option("--executor", executor->first, "local, or slurm: submit a job and report what the nodes enforce")
+      ->check(CLI::IsMember({"local", "slurm"}))
+      ->capture_default_str();
+  check->add_option("--shared-dir", executor->second, "slurm: a directory every node sees at the same path");
+  check->callback([&ctx, executor] {
+    ctx.action = [executor] { return executor->first == "slurm" ? CheckSlurm(executor->second) : Check(); };
+  });
+  auto job_dir = std::make_shared<std::string>();
+  auto* exec = sandbox->add_subcommand("exec", "Run a Slurm job's sandbox on this node (the Slurm executor's jobs "
+                                               "run this; docs/slurm.md)");
+  exec->group("");  // not for people
+  exec->add_option("JOBDIR", *job_dir, "the job's directory, holding spec.json")->required();
+  exec->callback([&ctx, job_dir] { ctx.action = [job_dir] { return RunSandboxJob(*job_dir); }; });
 
   auto args = std::make_shared<RunArgs>();
   auto* run = sandbox->add_subcommand(

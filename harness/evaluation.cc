@@ -49,7 +49,8 @@ class TaskAttempt {
       result_.outcome = outcome::kSkipped;
       result_.detail = task_.unavailable;
     } else if (Status s = AttemptCatching(); !s.ok()) {
-      result_.outcome = outcome::kError;
+      // A sandboxed run the executor lost (a cluster job gone) is the world's fault: redone, never scored.
+      result_.outcome = s.code() == Status::Code::kUnavailable ? outcome::kFaulted : outcome::kError;
       result_.detail = s.message();
     }
     std::error_code ec;

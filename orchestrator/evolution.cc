@@ -19,6 +19,7 @@
 #include "llm/gateway.h"
 #include "harness/harness.h"
 #include "orchestrator/selection.h"
+#include "sandbox/slurm.h"
 
 namespace lineage {
 
@@ -221,6 +222,7 @@ class Evolution {
       stop_reason_ = low;
       low_disk_ = true;
       gateway_->Stop();
+    EndJobs();
       return Finish();
     }
     for (;;) {
@@ -233,11 +235,13 @@ class Evolution {
       if (seed->end == Step::End::kBudgetSpent) {
         stop_reason_ = "budget: a model call was refused (" + seed->why + ")";
         gateway_->Stop();
+    EndJobs();
         return Finish();
       }
       if (!AbsorbFault("seed", seed->why)) {
         if (stop_reason_.empty()) stop_reason_ = options_.stop && options_.stop->load() ? "stop requested" : "pausing";
         gateway_->Stop();
+    EndJobs();
         return Finish();
       }
     }
@@ -250,17 +254,53 @@ class Evolution {
       stop_reason_.clear();  // a pause undone before it completed: a full set of workers goes on
     }
     gateway_->Stop();
+    EndJobs();
     if (!fatal_.ok()) return Fail(fatal_);
     return Finish();
   }
 
  private:
+  // When the run's process lets go of it, no job of its stays in the cluster's queue.
+  void EndJobs() {
+    if (!slurm_) return;
+    if (auto cancelled = CancelSlurmJobs(SlurmJobPrefix()); !cancelled.ok()) {
+      spdlog::warn("slurm: cannot cancel the run's jobs: {}", cancelled.status().message());
+    }
+  }
+
   // --- Setting up ---------------------------------------------------------------------------------------
+  // The names of this run's Slurm jobs begin with this: the home and the run.
+  std::string SlurmJobPrefix() const {
+    return "lineage-" + Sha256Hex(fs::absolute(options_.home).string()).substr(0, 8) + "-r" + std::to_string(run_.id) + "-";
+  }
+
+  SlurmOptions SlurmOptionsFor(const ExecutorConfig& e) const {
+    SlurmOptions o;
+    o.partition = e.partition;
+    o.account = e.account;
+    o.qos = e.qos;
+    o.time_margin_s = e.time_margin_s;
+    o.sbatch_args = e.sbatch_args;
+    o.shared_dir = e.shared_dir;
+    o.job_prefix = SlurmJobPrefix();
+    o.job_prefix.pop_back();  // the executor adds its own "-"
+    return o;
+  }
+
   Status Setup() {
     if (!options_.sandbox) return Status::Internal("no sandbox to run in");
     LINEAGE_ASSIGN_OR_RETURN(prompts_, LoadPrompts());
     LINEAGE_RETURN_IF_ERROR(CheckModelKeys(config_));
-    sandbox_ = std::make_unique<ThrottledSandbox>(*options_.sandbox, config_.sandboxes, config_.sandbox_memory_bytes,
+    Sandbox* executor = options_.sandbox;
+    if (config_.executor.kind == ExecutorConfig::Kind::kSlurm) {
+      LINEAGE_ASSIGN_OR_RETURN(slurm_, CreateSlurmSandbox(SlurmOptionsFor(config_.executor)));
+      // Jobs a killed process left are cancelled, never waited for: their work is redone, so that no result
+      // of theirs can count twice.
+      LINEAGE_ASSIGN_OR_RETURN(int cancelled, CancelSlurmJobs(SlurmJobPrefix()));
+      if (cancelled > 0) Progress("slurm: cancelled " + std::to_string(cancelled) + " job(s) an earlier process left; their work is redone");
+      executor = slurm_.get();
+    }
+    sandbox_ = std::make_unique<ThrottledSandbox>(*executor, config_.sandboxes, config_.sandbox_memory_bytes,
                                                   config_.sandbox_pids, config_.sandbox_disk_bytes);
     run_dir_ = options_.home / "runs" / ("run-" + std::to_string(run_.id));
     std::error_code ec;
@@ -385,6 +425,8 @@ class Evolution {
         }
       }
       Result<Step> r = unfinished ? FinishChild(*unfinished) : MakeChild(attempt, slot);
+      // Work the executor lost (a cluster job gone: sandbox/slurm.h) is the world's fault, redone.
+      if (!r.ok() && r.status().code() == Status::Code::kUnavailable) r = Step{Step::End::kWorldFault, r.status().message()};
       std::unique_lock lock(mu_);
       if (!unfinished) --in_flight_;
       if (unfinished && r.ok() && r->end != Step::End::kDone) unfinished_.push_front(*unfinished);  // not judged yet
@@ -597,7 +639,11 @@ class Evolution {
                   {"lines_added", child.lines_added}, {"lines_removed", child.lines_removed}, {"reason", child.reason}}
                  .dump());
     if (empty) return Step::Done();
-    LINEAGE_ASSIGN_OR_RETURN(Step finished, FinishChild(child));
+    Result<Step> judged = FinishChild(child);
+    if (!judged.ok() && judged.status().code() == Status::Code::kUnavailable) {
+      judged = Step{Step::End::kWorldFault, judged.status().message()};
+    }
+    LINEAGE_ASSIGN_OR_RETURN(Step finished, std::move(judged));
     if (finished.end != Step::End::kDone) {
       std::lock_guard lock(mu_);
       unfinished_.push_back(child);  // the world interrupted its evaluation: taken up again
@@ -902,6 +948,7 @@ class Evolution {
   llm::ModelsConfig agent_models_;
   std::unique_ptr<llm::Gateway> gateway_;
   llm::ModelConfig diagnosis_model_;
+  std::unique_ptr<Sandbox> slurm_;  // [executor] kind = "slurm": the executor ThrottledSandbox wraps
   std::int64_t started_at_ = 0;
 
   std::mutex mu_;  // guards what follows

@@ -62,6 +62,17 @@ struct SelectionParams {
   double alpha0 = 0.5;  // dgm, score-prop: the score at the sigmoid's midpoint
 };
 
+// [executor]: where sandboxed work runs. kLocal: this machine (the default). kSlurm: one Slurm job per
+// sandboxed run (sandbox/slurm.h, docs/slurm.md); [concurrency] sandboxes is then the jobs in flight.
+struct ExecutorConfig {
+  enum class Kind { kLocal, kSlurm };
+  Kind kind = Kind::kLocal;
+  std::string partition, account, qos;
+  int time_margin_s = 60;
+  std::vector<std::string> sbatch_args;
+  std::filesystem::path shared_dir;  // required with kSlurm
+};
+
 struct RunConfig {
   std::string source;                // the file, for messages
   std::string text;                  // the file as given; stored with the run
@@ -102,6 +113,7 @@ struct RunConfig {
   // [faults] retry_s: how long after such a pause a daemon resumes the run by itself.
   std::int64_t fault_retry_ms = 5 * 60 * 1000;
 
+  ExecutorConfig executor;
   EvaluationConfig evaluation;       // [suites.*] and [[stages]]; at least one stage
 };
 

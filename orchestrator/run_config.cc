@@ -15,7 +15,7 @@ namespace {
 
 const std::set<std::string> kTopKeys = {"name",  "home",   "seed_agent",  "random_seed", "models",  "roles",
                                         "selection", "budget", "concurrency", "agent",     "sandbox", "suites",
-                                        "stages",    "faults"};
+                                        "stages",    "faults",  "executor"};
 const std::set<std::string> kFaultKeys = {"patience_s", "retry_s"};
 const std::set<std::string> kRoleKeys = {"diagnosis", "conductor", "expert"};
 const std::set<std::string> kSelectionKeys = {"strategy", "lambda", "alpha0"};
@@ -23,6 +23,7 @@ const std::set<std::string> kBudgetKeys = {"children", "cost_usd", "tokens", "wa
 const std::set<std::string> kConcurrencyKeys = {"children", "sandboxes"};
 const std::set<std::string> kAgentKeys = {"max_rounds", "self_modify_wall_s", "task_wall_s"};
 const std::set<std::string> kSandboxKeys = {"memory", "pids", "disk", "min_free", "build_cache"};
+const std::set<std::string> kExecutorKeys = {"kind", "partition", "account", "qos", "time_margin_s", "sbatch_args", "shared_dir"};
 const char* const kSee = "docs/runs.md";
 
 struct StrategyName {
@@ -185,6 +186,21 @@ Result<RunConfig> ParseRunConfig(std::string_view text, const std::string& sourc
     return Status::OK();
   }));
 
+  LINEAGE_RETURN_IF_ERROR(WithTable(top, "executor", kExecutorKeys, source, [&](const TableReader& r) -> Status {
+    ExecutorConfig& e = config.executor;
+    LINEAGE_ASSIGN_OR_RETURN(std::string kind, r.String("kind", "local"));
+    if (kind != "local" && kind != "slurm") return r.Error("kind", "'" + kind + "' is not one of local, slurm");
+    e.kind = kind == "slurm" ? ExecutorConfig::Kind::kSlurm : ExecutorConfig::Kind::kLocal;
+    LINEAGE_ASSIGN_OR_RETURN(e.partition, r.String("partition", ""));
+    LINEAGE_ASSIGN_OR_RETURN(e.account, r.String("account", ""));
+    LINEAGE_ASSIGN_OR_RETURN(e.qos, r.String("qos", ""));
+    LINEAGE_ASSIGN_OR_RETURN(std::int64_t margin, r.Integer("time_margin_s", 60, 0, 86400));
+    e.time_margin_s = static_cast<int>(margin);
+    LINEAGE_ASSIGN_OR_RETURN(e.sbatch_args, r.StringList("sbatch_args"));
+    LINEAGE_ASSIGN_OR_RETURN(std::string shared, r.String("shared_dir", "", e.kind == ExecutorConfig::Kind::kSlurm));
+    if (!shared.empty()) e.shared_dir = fs::absolute(shared);
+    return Status::OK();
+  }));
   LINEAGE_RETURN_IF_ERROR(WithTable(top, "sandbox", kSandboxKeys, source, [&](const TableReader& r) -> Status {
     LINEAGE_ASSIGN_OR_RETURN(std::string memory, r.String("memory", "4G"));
     auto bytes = ParseSize(memory, "memory");

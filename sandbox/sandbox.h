@@ -78,6 +78,8 @@ struct SandboxSpec {
   std::string stdin_data;  // the command's standard input; empty means /dev/null
   // A host Unix socket (the model gateway) to expose at `socket_inside`.
   std::string socket_host, socket_inside;
+  // What the run is for ("run 3 agent 7 task python/bob"), for an executor's job listing; not seen inside.
+  std::string tag;
 };
 
 // Which limit ended a run.

@@ -1,0 +1,280 @@
+#include "sandbox/slurm.h"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "base/files.h"
+
+namespace lineage {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+// --- Specs and results as job files ---------------------------------------------------------------------
+
+json LimitsToJson(const SandboxLimits& l) {
+  return {{"wall_ms", l.wall_ms},           {"cpu_seconds", l.cpu_seconds}, {"memory_bytes", l.memory_bytes},
+          {"pids", l.pids},                 {"file_size_bytes", l.file_size_bytes}, {"open_files", l.open_files},
+          {"output_bytes", l.output_bytes}, {"tmp_bytes", l.tmp_bytes},     {"disk_bytes", l.disk_bytes},
+          {"disk_entries", l.disk_entries}};
+}
+
+SandboxLimits LimitsFromJson(const json& j) {
+  SandboxLimits l;
+  l.wall_ms = j.at("wall_ms");
+  l.cpu_seconds = j.at("cpu_seconds");
+  l.memory_bytes = j.at("memory_bytes");
+  l.pids = j.at("pids");
+  l.file_size_bytes = j.at("file_size_bytes");
+  l.open_files = j.at("open_files");
+  l.output_bytes = j.at("output_bytes");
+  l.tmp_bytes = j.at("tmp_bytes");
+  l.disk_bytes = j.at("disk_bytes");
+  l.disk_entries = j.at("disk_entries");
+  return l;
+}
+
+json SpecToJson(const SandboxSpec& spec) {
+  json mounts = json::array();
+  for (const SandboxMount& m : spec.mounts) {
+    mounts.push_back({{"kind", static_cast<int>(m.kind)}, {"host", m.host}, {"inside", m.inside}, {"tmpfs_bytes", m.tmpfs_bytes}});
+  }
+  return {{"argv", spec.argv}, {"workdir", spec.workdir}, {"mounts", mounts}, {"env", spec.env},
+          {"limits", LimitsToJson(spec.limits)}, {"stdin", spec.stdin_data}, {"socket_host", spec.socket_host},
+          {"socket_inside", spec.socket_inside}, {"tag", spec.tag}};
+}
+
+SandboxSpec SpecFromJson(const json& j) {
+  SandboxSpec spec;
+  spec.argv = j.at("argv").get<std::vector<std::string>>();
+  spec.workdir = j.at("workdir");
+  for (const json& m : j.at("mounts")) {
+    spec.mounts.push_back({static_cast<SandboxMount::Kind>(m.at("kind").get<int>()), m.at("host"), m.at("inside"),
+                           m.at("tmpfs_bytes")});
+  }
+  spec.env = j.at("env").get<std::map<std::string, std::string>>();
+  spec.limits = LimitsFromJson(j.at("limits"));
+  spec.stdin_data = j.at("stdin");
+  spec.socket_host = j.at("socket_host");
+  spec.socket_inside = j.at("socket_inside");
+  spec.tag = j.value("tag", "");
+  return spec;
+}
+
+template <class T>
+json Optional(const std::optional<T>& v) {
+  return v ? json(*v) : json(nullptr);
+}
+
+json ResultToJson(const SandboxResult& r) {
+  return {{"exit_code", Optional(r.exit_code)},
+          {"signal", Optional(r.signal)},
+          {"limit", r.limit ? json(static_cast<int>(*r.limit)) : json(nullptr)},
+          {"stdout", r.stdout_text},
+          {"stderr", r.stderr_text},
+          {"stdout_truncated", r.stdout_truncated},
+          {"stderr_truncated", r.stderr_truncated},
+          {"wall_ms", r.wall_ms},
+          {"cpu_ms", r.cpu_ms},
+          {"peak_memory_bytes", r.peak_memory_bytes}};
+}
+
+SandboxResult ResultFromJson(const json& j) {
+  SandboxResult r;
+  if (!j.at("exit_code").is_null()) r.exit_code = j.at("exit_code").get<int>();
+  if (!j.at("signal").is_null()) r.signal = j.at("signal").get<int>();
+  if (!j.at("limit").is_null()) r.limit = static_cast<SandboxLimit>(j.at("limit").get<int>());
+  r.stdout_text = j.at("stdout");
+  r.stderr_text = j.at("stderr");
+  r.stdout_truncated = j.at("stdout_truncated");
+  r.stderr_truncated = j.at("stderr_truncated");
+  r.wall_ms = j.at("wall_ms");
+  r.cpu_ms = j.at("cpu_ms");
+  r.peak_memory_bytes = j.at("peak_memory_bytes");
+  return r;
+}
+
+// --- Slurm's commands -------------------------------------------------------------------------------------
+
+// Runs one of Slurm's client commands on this host: its output, or why it failed.
+Result<std::string> Slurm(std::vector<std::string> argv) {
+  SandboxSpec spec;
+  spec.argv = std::move(argv);
+  for (const char* name : {"SLURM_CONF", "MUNGE_SOCKET"}) {
+    if (const char* value = std::getenv(name)) spec.env[name] = value;
+  }
+  spec.limits.wall_ms = 60'000;
+  LINEAGE_ASSIGN_OR_RETURN(SandboxResult r, RunTrusted(spec));
+  if (!r.ok()) {
+    return Status::Unavailable(spec.argv[0] + " failed (exit " + std::to_string(r.exit_code.value_or(-1)) +
+                               "): " + ClipText(r.stderr_text + r.stdout_text, 2000));
+  }
+  return r.stdout_text;
+}
+
+std::string ShellQuote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+// A job's state while Slurm still lists it (completed jobs stay listed for a few minutes); empty when gone.
+std::string JobState(const std::string& id) {
+  auto out = Slurm({"squeue", "-h", "-t", "all", "-j", id, "-o", "%T|%r"});
+  if (!out.ok()) return "";
+  std::string line = out->substr(0, out->find('\n'));
+  return line;
+}
+
+class SlurmSandbox : public Sandbox {
+ public:
+  explicit SlurmSandbox(SlurmOptions options) : options_(std::move(options)) {}
+
+  Result<SandboxResult> Run(const SandboxSpec& spec) override {
+    static std::atomic<int> serial{0};
+    const std::string name =
+        options_.job_prefix + "-" + std::to_string(getpid()) + "-" + std::to_string(serial++) + "-" + RandomHex(3);
+    const fs::path dir = options_.shared_dir / "jobs" / name;
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (ec) return Status::IOError("cannot create the job directory " + dir.string() + ": " + ec.message());
+    struct Cleanup {
+      fs::path dir;
+      ~Cleanup() {
+        std::error_code ignored;
+        fs::remove_all(dir, ignored);
+      }
+    } cleanup{dir};
+    LINEAGE_RETURN_IF_ERROR(WriteFileAtomic(dir / "spec.json", SpecToJson(spec).dump(), 0600));
+    LINEAGE_ASSIGN_OR_RETURN(std::string id, Submit(spec, name, dir));
+    spdlog::debug("slurm: job {} ({}) submitted for {}", id, name, spec.tag);
+    return Await(id, name, dir);
+  }
+
+  std::vector<std::string> EnforcedLimits() const override {
+    return {"every limit: as the bubblewrap sandbox on the node enforces it (lineage sandbox check on a node)",
+            "time: Slurm's --time, the wall limit plus " + std::to_string(options_.time_margin_s) + " s",
+            "memory: Slurm's --mem, the sandbox's memory limit plus 512 MiB for lineage on the node"};
+  }
+
+ private:
+  Result<std::string> Submit(const SandboxSpec& spec, const std::string& name, const fs::path& dir) {
+    const std::int64_t minutes = std::max<std::int64_t>(1, (spec.limits.wall_ms / 1000 + options_.time_margin_s + 59) / 60);
+    const std::uint64_t mem_mib = spec.limits.memory_bytes / (1 << 20) + 512;
+    std::vector<std::string> argv = {"sbatch", "--parsable", "--job-name=" + name,
+                                     "--comment=" + (spec.tag.empty() ? std::string("lineage") : spec.tag),
+                                     "--output=" + (dir / "slurm.out").string(), "--time=" + std::to_string(minutes),
+                                     "--mem=" + std::to_string(mem_mib), "--cpus-per-task=1", "--requeue"};
+    if (!options_.partition.empty()) argv.push_back("--partition=" + options_.partition);
+    if (!options_.account.empty()) argv.push_back("--account=" + options_.account);
+    if (!options_.qos.empty()) argv.push_back("--qos=" + options_.qos);
+    argv.insert(argv.end(), options_.sbatch_args.begin(), options_.sbatch_args.end());
+    argv.push_back("--wrap=exec " + ShellQuote(options_.lineage_binary) + " sandbox exec " + ShellQuote(dir.string()));
+    auto out = Slurm(argv);
+    if (!out.ok()) return out.status().WithContext("submitting " + name);
+    const std::string id = out->substr(0, out->find_first_of(";\n"));
+    if (id.empty()) return Status::Unavailable("sbatch printed no job id for " + name);
+    return id;
+  }
+
+  // Waits for the job's result; Unavailable when the job left the queue without one.
+  Result<SandboxResult> Await(const std::string& id, const std::string& name, const fs::path& dir) {
+    using Clock = std::chrono::steady_clock;
+    auto next_check = Clock::now() + std::chrono::seconds(1);
+    int pause_ms = 20;
+    for (;;) {
+      if (auto text = ReadFile(dir / "result.json"); text.ok()) {
+        try {
+          return ResultFromJson(json::parse(*text));
+        } catch (const json::exception& e) {
+          return Status::Corruption("job " + id + " left an unreadable result: " + e.what());
+        }
+      }
+      if (Clock::now() >= next_check) {
+        next_check = Clock::now() + std::chrono::seconds(1);
+        const std::string state = JobState(id);
+        const bool live = state.rfind("PENDING", 0) == 0 || state.rfind("RUNNING", 0) == 0 ||
+                          state.rfind("CONFIGURING", 0) == 0 || state.rfind("COMPLETING", 0) == 0 ||
+                          state.rfind("REQUEUED", 0) == 0 || state.rfind("RESIZING", 0) == 0 ||
+                          state.rfind("SUSPENDED", 0) == 0;
+        if (!live && !fs::exists(dir / "result.json")) {
+          return Status::Unavailable("the cluster ended job " + id + " (" + name + ") without a result (" +
+                                     (state.empty() ? "gone from the queue" : state.substr(0, state.find('|'))) +
+                                     "): its work is redone");
+        }
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(pause_ms));
+      pause_ms = std::min(pause_ms * 2, 250);
+    }
+  }
+
+  SlurmOptions options_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Sandbox>> CreateSlurmSandbox(const SlurmOptions& given) {
+  SlurmOptions options = given;
+  if (FindInPath("sbatch").empty()) {
+    return Status::FailedPrecondition("the Slurm executor needs sbatch and squeue on this host (Debian: slurm-client); "
+                                      "scripts/slurm-local.sh start sets up a single-node cluster to try it");
+  }
+  if (options.shared_dir.empty()) return Status::InvalidArgument("[executor] shared_dir is required with kind = \"slurm\"");
+  std::error_code ec;
+  fs::create_directories(options.shared_dir / "jobs", ec);
+  if (ec) return Status::FailedPrecondition("[executor] shared_dir " + options.shared_dir.string() + " is not usable: " + ec.message());
+  if (options.lineage_binary.empty()) options.lineage_binary = fs::read_symlink("/proc/self/exe", ec).string();
+  return std::unique_ptr<Sandbox>(new SlurmSandbox(std::move(options)));
+}
+
+Status RunSandboxJob(const fs::path& job_dir) {
+  LINEAGE_ASSIGN_OR_RETURN(std::string text, ReadFile(job_dir / "spec.json"));
+  SandboxSpec spec;
+  try {
+    spec = SpecFromJson(json::parse(text));
+  } catch (const json::exception& e) {
+    return Status::InvalidArgument((job_dir / "spec.json").string() + " is not a sandbox spec: " + e.what());
+  }
+  LINEAGE_ASSIGN_OR_RETURN(auto sandbox, Sandbox::Create(Sandbox::Backend::kBwrap));
+  LINEAGE_ASSIGN_OR_RETURN(SandboxResult result, sandbox->Run(spec));
+  return WriteFileAtomic(job_dir / "result.json", ResultToJson(result).dump(), 0600);
+}
+
+Result<std::vector<SlurmJob>> ListSlurmJobs(const std::string& prefix) {
+  LINEAGE_ASSIGN_OR_RETURN(std::string out, Slurm({"squeue", "-h", "-o", "%i|%j|%T|%r"}));
+  std::vector<SlurmJob> jobs;
+  size_t at = 0;
+  while (at < out.size()) {
+    size_t end = out.find('\n', at);
+    if (end == std::string::npos) end = out.size();
+    const std::string line = out.substr(at, end - at);
+    at = end + 1;
+    SlurmJob job;
+    size_t a = line.find('|'), b = line.find('|', a + 1), c = line.find('|', b + 1);
+    if (a == std::string::npos || b == std::string::npos || c == std::string::npos) continue;
+    job.id = line.substr(0, a);
+    job.name = line.substr(a + 1, b - a - 1);
+    job.state = line.substr(b + 1, c - b - 1);
+    job.reason = line.substr(c + 1);
+    if (job.name.rfind(prefix, 0) == 0) jobs.push_back(std::move(job));
+  }
+  return jobs;
+}
+
+Result<int> CancelSlurmJobs(const std::string& prefix) {
+  LINEAGE_ASSIGN_OR_RETURN(std::vector<SlurmJob> jobs, ListSlurmJobs(prefix));
+  if (jobs.empty()) return 0;
+  std::vector<std::string> argv = {"scancel"};
+  for (const SlurmJob& job : jobs) argv.push_back(job.id);
+  LINEAGE_RETURN_IF_ERROR(Slurm(argv).status());
+  return static_cast<int>(jobs.size());
+}
+
+}  // namespace lineage

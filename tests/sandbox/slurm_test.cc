@@ -1,0 +1,157 @@
+// The Slurm executor against a real single-node Slurm (scripts/slurm-local.sh start): each run a job that
+// runs the same bubblewrap sandbox on the node, and the cluster's faults reported as the cluster's.
+//
+// Without a reachable Slurm these tests are skipped with a warning, unless LINEAGE_REQUIRE_SLURM=1 (as CI
+// sets it, after starting the cluster): then they fail.
+#include "sandbox/slurm.h"
+
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <cstdlib>
+#include <future>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "base/files.h"
+#include "tests/support/test_support.h"
+
+namespace lineage {
+namespace {
+
+namespace fs = std::filesystem;
+using test::TempDir;
+
+// Whether a cluster answers; fails the test when one is required and none does.
+bool SlurmUp() {
+  const bool up = test::RunCommand({"/usr/bin/env", "sinfo", "-h"}).exit_code == 0;
+  const char* required = std::getenv("LINEAGE_REQUIRE_SLURM");
+  if (!up && required && std::string(required) == "1") FAIL("no Slurm answers: run scripts/slurm-local.sh start");
+  if (!up) WARN("skipped: no Slurm answers (scripts/slurm-local.sh start sets one up)");
+  return up;
+}
+
+struct Cluster {
+  TempDir shared;
+  std::unique_ptr<Sandbox> sandbox;
+  std::string prefix = "lineage-test-" + RandomHex(4);
+
+  Cluster() {
+    SlurmOptions options;
+    options.shared_dir = shared.path();
+    options.job_prefix = prefix;
+    options.lineage_binary = LINEAGE_BINARY;
+    options.time_margin_s = 30;
+    auto created = CreateSlurmSandbox(options);
+    REQUIRE(created.ok());
+    sandbox = std::move(created).value();
+  }
+
+  // Waits until one of this cluster's jobs runs.
+  void AwaitRunning() {
+    for (int i = 0; i < 600; ++i) {
+      auto jobs = ListSlurmJobs(prefix);
+      REQUIRE(jobs.ok());
+      for (const SlurmJob& job : *jobs) {
+        if (job.state == "RUNNING") return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    FAIL("no job of " << prefix << " started within 60 s");
+  }
+};
+
+SandboxSpec Shell(const std::string& script, std::int64_t wall_ms = 60'000) {
+  SandboxSpec spec;
+  spec.argv = {"sh", "-c", script};
+  spec.limits.wall_ms = wall_ms;
+  spec.tag = "slurm_test";
+  return spec;
+}
+
+TEST_CASE("a Slurm job runs the command in the same sandbox: its output, exit code and limits come back") {
+  if (!SlurmUp()) return;
+  Cluster cluster;
+  TempDir work;
+  test::WriteFile(work / "in.txt", "from the host\n");
+  SandboxSpec spec = Shell("cat in.txt; echo made > out.txt; echo to stderr >&2; exit 3");
+  spec.mounts = {{SandboxMount::Kind::kReadWrite, work.path().string(), "/workspace", 0}};
+  spec.workdir = "/workspace";
+  auto r = cluster.sandbox->Run(spec);
+  REQUIRE(r.ok());
+  CHECK(r->exit_code == 3);
+  CHECK(r->stdout_text == "from the host\n");
+  CHECK(r->stderr_text == "to stderr\n");
+  CHECK(test::ReadFileOrDie(work / "out.txt") == "made\n");  // copied back, as a local sandbox does
+
+  // The node's sandbox enforces the spec's limits and its isolation.
+  auto slow = cluster.sandbox->Run(Shell("sleep 60", 1000));
+  REQUIRE(slow.ok());
+  CHECK(slow->limit == SandboxLimit::kWall);
+  auto net = cluster.sandbox->Run(Shell("cat /proc/net/dev | tail -n +3 | cut -d: -f1 | tr -d ' '"));
+  REQUIRE(net.ok());
+  CHECK(net->stdout_text == "lo\n");  // no network but its own loopback
+  CHECK(fs::is_empty(cluster.shared / "jobs"));  // job files go once the result is read
+}
+
+TEST_CASE("a job cancelled mid-run is the cluster's fault: Unavailable, never a result of the command") {
+  if (!SlurmUp()) return;
+  Cluster cluster;
+  auto running = std::async(std::launch::async, [&] { return cluster.sandbox->Run(Shell("sleep 120")); });
+  cluster.AwaitRunning();
+  auto jobs = ListSlurmJobs(cluster.prefix);
+  REQUIRE(jobs.ok());
+  REQUIRE(jobs->size() == 1);
+  REQUIRE(test::RunCommand({"/usr/bin/env", "scancel", (*jobs)[0].id}).exit_code == 0);
+  auto r = running.get();
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.status().code() == Status::Code::kUnavailable);
+  CHECK_THAT(r.status().message(), Catch::Contains("without a result (CANCELLED"));
+}
+
+TEST_CASE("cancelling by prefix ends every job of that prefix and leaves the queue without them") {
+  if (!SlurmUp()) return;
+  Cluster cluster;
+  auto a = std::async(std::launch::async, [&] { return cluster.sandbox->Run(Shell("sleep 120")); });
+  auto b = std::async(std::launch::async, [&] { return cluster.sandbox->Run(Shell("sleep 120")); });
+  for (int i = 0; i < 600; ++i) {
+    auto jobs = ListSlurmJobs(cluster.prefix);
+    if (jobs.ok() && jobs->size() == 2) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  auto cancelled = CancelSlurmJobs(cluster.prefix);
+  REQUIRE(cancelled.ok());
+  CHECK(*cancelled == 2);
+  CHECK(a.get().status().code() == Status::Code::kUnavailable);
+  CHECK(b.get().status().code() == Status::Code::kUnavailable);
+  auto left = ListSlurmJobs(cluster.prefix);
+  REQUIRE(left.ok());
+  for (const SlurmJob& job : *left) CHECK(job.state != "RUNNING");
+  CHECK(left->size() <= 2);
+}
+
+TEST_CASE("the starter suite's gold validation through Slurm jobs gives the local outcomes") {
+  if (!SlurmUp()) return;
+  TempDir shared, home;
+  const std::vector<std::string> validate = {"bench", "validate", "--gold", "--suite", "starter", "--json", "--tasks",
+                                             "py/*", "--parallel", "2"};
+  auto local = test::RunLineage(home.path(), validate);
+  std::vector<std::string> slurm = validate;
+  slurm.insert(slurm.end(), {"--executor", "slurm", "--shared-dir", shared.path().string()});
+  auto cluster = test::RunLineage(home.path(), slurm);
+  INFO(cluster.err);
+  REQUIRE(local.exit_code == 0);
+  REQUIRE(cluster.exit_code == 0);
+  auto outcomes = [](const std::string& out) {
+    std::map<std::string, std::string> by_task;
+    const nlohmann::json report = nlohmann::json::parse(out);
+    for (const auto& r : report["results"]) by_task[r["task"]] = r["outcome"];
+    return by_task;
+  };
+  CHECK(outcomes(cluster.out) == outcomes(local.out));
+  CHECK(outcomes(cluster.out).size() >= 5);
+}
+
+}  // namespace
+}  // namespace lineage
