@@ -222,11 +222,11 @@ class Evolution {
       stop_reason_ = low;
       low_disk_ = true;
       gateway_->Stop();
-    EndJobs();
+      EndJobs();
       return Finish();
     }
     for (;;) {
-      Result<Step> seed = EvaluateSeed();
+      Result<Step> seed = LostIsWorldFault(EvaluateSeed());
       if (!seed.ok()) return Fail(seed.status());
       if (seed->end == Step::End::kDone) {
         fault_since_.reset();
@@ -235,13 +235,13 @@ class Evolution {
       if (seed->end == Step::End::kBudgetSpent) {
         stop_reason_ = "budget: a model call was refused (" + seed->why + ")";
         gateway_->Stop();
-    EndJobs();
+        EndJobs();
         return Finish();
       }
       if (!AbsorbFault("seed", seed->why)) {
         if (stop_reason_.empty()) stop_reason_ = options_.stop && options_.stop->load() ? "stop requested" : "pausing";
         gateway_->Stop();
-    EndJobs();
+        EndJobs();
         return Finish();
       }
     }
@@ -364,6 +364,12 @@ class Evolution {
     return Step::Done();
   }
 
+  // Work the executor lost (a cluster job gone: sandbox/slurm.h) is the world's fault, redone like an outage.
+  static Result<Step> LostIsWorldFault(Result<Step> step) {
+    if (step.ok() || step.status().code() != Status::Code::kUnavailable) return step;
+    return Step{Step::End::kWorldFault, step.status().message()};
+  }
+
   // An evaluation the world interrupted: the agent stays evaluating, to be taken up again.
   static Step Interrupted(const StagedResult& staged) {
     return {staged.interrupted == StagedResult::Interrupted::kBudget ? Step::End::kBudgetSpent : Step::End::kWorldFault,
@@ -424,9 +430,7 @@ class Evolution {
           ++in_flight_;
         }
       }
-      Result<Step> r = unfinished ? FinishChild(*unfinished) : MakeChild(attempt, slot);
-      // Work the executor lost (a cluster job gone: sandbox/slurm.h) is the world's fault, redone.
-      if (!r.ok() && r.status().code() == Status::Code::kUnavailable) r = Step{Step::End::kWorldFault, r.status().message()};
+      Result<Step> r = LostIsWorldFault(unfinished ? FinishChild(*unfinished) : MakeChild(attempt, slot));
       std::unique_lock lock(mu_);
       if (!unfinished) --in_flight_;
       if (unfinished && r.ok() && r->end != Step::End::kDone) unfinished_.push_front(*unfinished);  // not judged yet
@@ -639,11 +643,7 @@ class Evolution {
                   {"lines_added", child.lines_added}, {"lines_removed", child.lines_removed}, {"reason", child.reason}}
                  .dump());
     if (empty) return Step::Done();
-    Result<Step> judged = FinishChild(child);
-    if (!judged.ok() && judged.status().code() == Status::Code::kUnavailable) {
-      judged = Step{Step::End::kWorldFault, judged.status().message()};
-    }
-    LINEAGE_ASSIGN_OR_RETURN(Step finished, std::move(judged));
+    LINEAGE_ASSIGN_OR_RETURN(Step finished, LostIsWorldFault(FinishChild(child)));
     if (finished.end != Step::End::kDone) {
       std::lock_guard lock(mu_);
       unfinished_.push_back(child);  // the world interrupted its evaluation: taken up again

@@ -9,12 +9,16 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <atomic>
+#include <csignal>
 #include <future>
+#include <sys/wait.h>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <thread>
 
 #include "base/files.h"
+#include "tests/orchestrator/evolution_test_support.h"
 #include "tests/support/test_support.h"
 
 namespace lineage {
@@ -151,6 +155,91 @@ TEST_CASE("the starter suite's gold validation through Slurm jobs gives the loca
   };
   CHECK(outcomes(cluster.out) == outcomes(local.out));
   CHECK(outcomes(cluster.out).size() >= 5);
+}
+
+// What a run made: each agent's parent, status and reason, by id.
+std::map<int, std::string> Tree(const fs::path& home) {
+  std::map<int, std::string> tree;
+  for (int id = 1;; ++id) {
+    auto shown = test::RunLineage(home, {"show", std::to_string(id), "--json"});
+    if (shown.exit_code != 0) break;
+    const nlohmann::json a = nlohmann::json::parse(shown.out);
+    tree[id] = a["parent"].dump() + " " + a["status"].get<std::string>() + " " + a.value("reason", "");
+  }
+  return tree;
+}
+
+// The jobs of run 1 of `home` still in the queue.
+std::vector<SlurmJob> RunJobs(const fs::path& home) {
+  auto jobs = ListSlurmJobs("lineage-" + Sha256Hex(fs::absolute(home).string()).substr(0, 8) + "-r1-");
+  REQUIRE(jobs.ok());
+  std::erase_if(*jobs, [](const SlurmJob& j) { return j.state != "PENDING" && j.state != "RUNNING"; });
+  return *jobs;
+}
+
+std::string SlurmRunToml(const std::string& url, const fs::path& shared) {
+  return test::RunToml(url, 3, 1) + "[executor]\nkind = \"slurm\"\nshared_dir = \"" + shared.string() + "\"\n";
+}
+
+TEST_CASE("a run on Slurm, one of its jobs cancelled midway, ends with the tree it has on this machine") {
+  if (!SlurmUp()) return;
+  TempDir local, cluster, shared;
+  auto local_model = test::StartFakeModel();
+  test::WriteFile(local / "run.toml", test::RunToml(local_model->url(), 3, 1));
+  auto here = test::RunLineage(local / "home", {"run", "start", (local / "run.toml").string(), "--foreground"});
+  REQUIRE(here.exit_code == 0);
+
+  auto cluster_model = test::StartFakeModel();
+  test::WriteFile(cluster / "run.toml", SlurmRunToml(cluster_model->url(), shared.path()));
+  // An administrator's scancel of the first job seen running: its work must be redone, not scored.
+  std::atomic<bool> done{false};
+  std::atomic<int> cancelled{0};
+  std::thread admin([&] {
+    for (int i = 0; i < 3000 && !done && cancelled == 0; ++i) {
+      for (const SlurmJob& job : RunJobs(cluster / "home")) {
+        if (job.state == "RUNNING" && test::RunCommand({"/usr/bin/env", "scancel", job.id}).exit_code == 0) ++cancelled;
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  });
+  auto there = test::RunLineage(cluster / "home", {"run", "start", (cluster / "run.toml").string(), "--foreground"});
+  done = true;
+  admin.join();
+  INFO(there.err);
+  REQUIRE(there.exit_code == 0);
+  CHECK(cancelled == 1);
+  CHECK(Tree(cluster / "home") == Tree(local / "home"));
+  CHECK(Tree(local / "home").size() == 4);
+  CHECK(RunJobs(cluster / "home").empty());
+}
+
+TEST_CASE("kill -9 of lineage while its Slurm jobs run, then resume: the same tree, and no job left queued") {
+  if (!SlurmUp()) return;
+  TempDir dir, shared, local;
+  auto local_model = test::StartFakeModel();
+  test::WriteFile(local / "run.toml", test::RunToml(local_model->url(), 3, 1));
+  REQUIRE(test::RunLineage(local / "home", {"run", "start", (local / "run.toml").string(), "--foreground"}).exit_code == 0);
+
+  auto model = test::StartFakeModel();
+  test::WriteFile(dir / "run.toml", SlurmRunToml(model->url(), shared.path()));
+  pid_t pid = test::SpawnCommand(test::LineageArgv(dir / "home", {"run", "start", (dir / "run.toml").string(), "--foreground"}));
+  bool saw_job = false;
+  for (int i = 0; i < 1200 && !saw_job; ++i) {  // kill it while a job of its runs
+    for (const SlurmJob& job : RunJobs(dir / "home")) saw_job |= job.state == "RUNNING";
+    if (!saw_job) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  REQUIRE(saw_job);
+  kill(pid, SIGKILL);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  auto resumed = test::RunLineage(dir / "home", {"run", "resume", "1", "--foreground"});
+  INFO(resumed.err);
+  REQUIRE(resumed.exit_code == 0);
+  CHECK_THAT(resumed.err, Catch::Contains("job(s) an earlier process left; their work is redone"));
+  CHECK(Tree(dir / "home") == Tree(local / "home"));
+  CHECK(RunJobs(dir / "home").empty());
+  CHECK(test::RunLineage(dir / "home", {"fsck"}).exit_code == 0);
 }
 
 }  // namespace
