@@ -282,6 +282,7 @@ Result<AgentRunResult> RunAgent(const BuiltAgent& agent, const AgentRunOptions& 
 
   llm::GatewayOptions gateway_options;
   gateway_options.unix_socket = (run_dir / "gateway.sock").string();
+  if (!options.gateway_host.empty()) gateway_options.tcp_listen = options.gateway_host + ":0";
   gateway_options.recorder = options.recorder;
   LINEAGE_ASSIGN_OR_RETURN(auto gateway, llm::Gateway::Start(options.models, gateway_options));
   auto budget = options.shared_budget ? options.shared_budget : std::make_shared<llm::Budget>(options.budget);
@@ -302,6 +303,9 @@ Result<AgentRunResult> RunAgent(const BuiltAgent& agent, const AgentRunOptions& 
   }
   spec.socket_host = gateway_options.unix_socket;
   spec.socket_inside = kGatewaySocket;
+  if (!options.gateway_host.empty()) spec.socket_tcp = gateway->tcp_url().substr(std::string("http://").size());
+  spec.tag = "agent " + (options.attribution.agent_id ? std::to_string(*options.attribution.agent_id) : std::string("?")) +
+             " task " + options.task_id;
   spec.env["LINEAGE_TASK"] = std::string(kInputDir) + "/task.json";
   spec.env["LINEAGE_OUTPUT_DIR"] = kOutputDir;
   spec.env["LINEAGE_AGENT_DIR"] = kAgentDir;

@@ -167,6 +167,7 @@ class TaskAttempt {
     run.wall_ms = options_.agent_wall_ms.value_or(task_.agent_timeout_ms > 0 ? task_.agent_timeout_ms : 600'000);
     run.budget = options_.budget_per_task;
     run.shared_budget = options_.shared_budget;
+    run.gateway_host = options_.gateway_host;
     run.attribution = llm::Attribution{options_.run_id, options_.agent_id, task_.id, "evaluate"};
     if (options_.archive) run.recorder = ArchiveCallRecorder(*options_.archive);
     auto ran = RunAgent(*options_.agent, run, sandbox_);

@@ -103,6 +103,9 @@ struct AgentRunOptions {
   llm::Attribution attribution;
   llm::CallRecorder recorder;  // optional: where the gateway's calls go
   std::filesystem::path git_dir;  // optional: a repository the agent may read at its workspace's .git
+  // An address of this host that the executor's nodes reach: the run's gateway listens there on TCP too
+  // (a free port), for agents on other hosts (the Slurm executor). Empty: the gateway's Unix socket only.
+  std::string gateway_host;
 };
 
 struct AgentRunResult {
@@ -185,6 +188,7 @@ struct EvaluationOptions {
   std::optional<std::int64_t> agent_wall_ms;  // overrides the suite's per-task time
   llm::BudgetLimits budget_per_task;
   std::shared_ptr<llm::Budget> shared_budget;  // when set, every task's calls count against it instead
+  std::string gateway_host;  // AgentRunOptions::gateway_host
   int parallel = 1;
   // Where results go (optional): one evaluation row per task, with its log as a blob.
   Archive* archive = nullptr;

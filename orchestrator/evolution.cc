@@ -810,6 +810,7 @@ class Evolution {
     run.max_rounds = config_.max_rounds;
     run.wall_ms = config_.self_modify_wall_ms;
     run.shared_budget = budget_;
+    run.gateway_host = config_.executor.gateway_host;
     run.attribution = llm::Attribution{run_.id, modifier, SlotTag(slot), "self_modify"};
     run.recorder = ArchiveCallRecorder(archive_);
     auto result = RunAgent(built, run, *sandbox_);
@@ -872,6 +873,7 @@ class Evolution {
     // Evaluation spends from the run's budget too: a dollar budget is a promise about the whole run. A child
     // evaluated as the budget runs out may be judged on truncated runs; no new child starts after that.
     eval.shared_budget = budget_;
+    eval.gateway_host = config_.executor.gateway_host;
     return EvaluateStaged(config_.evaluation.stages, [this](const std::string& suite) { return suites_.Open(suite); }, eval,
                           *sandbox_);
   }

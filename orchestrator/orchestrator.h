@@ -71,6 +71,10 @@ struct ExecutorConfig {
   int time_margin_s = 60;
   std::vector<std::string> sbatch_args;
   std::filesystem::path shared_dir;  // required with kSlurm
+  // gateway_listen: an address of this host the nodes reach; each agent run's gateway listens there on TCP
+  // too (a free port), and the job relays the agent's gateway socket to it. Empty: the Unix socket only
+  // (the nodes are this host, or see its sockets).
+  std::string gateway_host;
 };
 
 struct RunConfig {

@@ -23,7 +23,8 @@ const std::set<std::string> kBudgetKeys = {"children", "cost_usd", "tokens", "wa
 const std::set<std::string> kConcurrencyKeys = {"children", "sandboxes"};
 const std::set<std::string> kAgentKeys = {"max_rounds", "self_modify_wall_s", "task_wall_s"};
 const std::set<std::string> kSandboxKeys = {"memory", "pids", "disk", "min_free", "build_cache"};
-const std::set<std::string> kExecutorKeys = {"kind", "partition", "account", "qos", "time_margin_s", "sbatch_args", "shared_dir"};
+const std::set<std::string> kExecutorKeys = {"kind", "partition", "account", "qos", "time_margin_s", "sbatch_args", "shared_dir",
+                                            "gateway_listen"};
 const char* const kSee = "docs/runs.md";
 
 struct StrategyName {
@@ -199,6 +200,11 @@ Result<RunConfig> ParseRunConfig(std::string_view text, const std::string& sourc
     LINEAGE_ASSIGN_OR_RETURN(e.sbatch_args, r.StringList("sbatch_args"));
     LINEAGE_ASSIGN_OR_RETURN(std::string shared, r.String("shared_dir", "", e.kind == ExecutorConfig::Kind::kSlurm));
     if (!shared.empty()) e.shared_dir = fs::absolute(shared);
+    LINEAGE_ASSIGN_OR_RETURN(e.gateway_host, r.String("gateway_listen", ""));
+    if (e.gateway_host.find_first_of(":/ ") != std::string::npos && e.gateway_host.find('.') != std::string::npos) {
+      return r.Error("gateway_listen", "'" + e.gateway_host + "' must be an address of this host (10.0.0.5), without a port: "
+                                       "each agent run's gateway takes a free one");
+    }
     return Status::OK();
   }));
   LINEAGE_RETURN_IF_ERROR(WithTable(top, "sandbox", kSandboxKeys, source, [&](const TableReader& r) -> Status {

@@ -78,6 +78,9 @@ struct SandboxSpec {
   std::string stdin_data;  // the command's standard input; empty means /dev/null
   // A host Unix socket (the model gateway) to expose at `socket_inside`.
   std::string socket_host, socket_inside;
+  // Where the same server listens on TCP ("HOST:PORT"), for an executor whose runs are on other hosts: the
+  // Slurm executor's node relays `socket_inside` there. Empty: the Unix socket only.
+  std::string socket_tcp;
   // What the run is for ("run 3 agent 7 task python/bob"), for an executor's job listing; not seen inside.
   std::string tag;
 };

@@ -1,15 +1,24 @@
 #include "sandbox/slurm.h"
 
+#include <netdb.h>
+#include <poll.h>
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <set>
 #include <nlohmann/json.hpp>
 #include <thread>
 
 #include "base/files.h"
+#include "base/unique_fd.h"
 
 namespace lineage {
 namespace {
@@ -48,7 +57,7 @@ json SpecToJson(const SandboxSpec& spec) {
   }
   return {{"argv", spec.argv}, {"workdir", spec.workdir}, {"mounts", mounts}, {"env", spec.env},
           {"limits", LimitsToJson(spec.limits)}, {"stdin", spec.stdin_data}, {"socket_host", spec.socket_host},
-          {"socket_inside", spec.socket_inside}, {"tag", spec.tag}};
+          {"socket_inside", spec.socket_inside}, {"socket_tcp", spec.socket_tcp}, {"tag", spec.tag}};
 }
 
 SandboxSpec SpecFromJson(const json& j) {
@@ -64,6 +73,7 @@ SandboxSpec SpecFromJson(const json& j) {
   spec.stdin_data = j.at("stdin");
   spec.socket_host = j.at("socket_host");
   spec.socket_inside = j.at("socket_inside");
+  spec.socket_tcp = j.value("socket_tcp", "");
   spec.tag = j.value("tag", "");
   return spec;
 }
@@ -218,6 +228,125 @@ class SlurmSandbox : public Sandbox {
   SlurmOptions options_;
 };
 
+
+// --- The gateway from a node ----------------------------------------------------------------------------
+
+// Relays each connection made to a Unix socket on this node to a TCP address (the run's gateway on the
+// orchestrator's host): the sandbox is given the socket, as on the orchestrator's own host.
+class GatewayRelay {
+ public:
+  static Result<std::unique_ptr<GatewayRelay>> Start(const std::string& socket_path, const std::string& host_port) {
+    const size_t colon = host_port.rfind(':');
+    if (colon == std::string::npos) return Status::InvalidArgument("gateway address '" + host_port + "' is not HOST:PORT");
+    auto relay = std::unique_ptr<GatewayRelay>(new GatewayRelay(host_port.substr(0, colon), host_port.substr(colon + 1)));
+    relay->listener_ = UniqueFd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    if (socket_path.size() >= sizeof address.sun_path) return Status::InvalidArgument("socket path too long: " + socket_path);
+    std::strcpy(address.sun_path, socket_path.c_str());
+    ::unlink(socket_path.c_str());
+    if (!relay->listener_.valid() || ::bind(relay->listener_.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+        ::listen(relay->listener_.get(), 64) != 0) {
+      return Status::IOError("cannot listen on " + socket_path + ": " + std::strerror(errno));
+    }
+    relay->path_ = socket_path;
+    relay->accepting_ = std::thread([raw = relay.get()] { raw->Accept(); });
+    return relay;
+  }
+
+  ~GatewayRelay() {
+    ::shutdown(listener_.get(), SHUT_RDWR);  // wakes accept()
+    accepting_.join();
+    {
+      std::lock_guard lock(mu_);
+      for (int fd : open_) ::shutdown(fd, SHUT_RDWR);
+    }
+    for (std::thread& t : pumps_) t.join();
+    ::unlink(path_.c_str());
+  }
+
+ private:
+  GatewayRelay(std::string host, std::string port) : host_(std::move(host)), port_(std::move(port)) {}
+
+  void Accept() {
+    for (;;) {
+      const int client = ::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC);
+      if (client < 0) {
+        if (errno == EINTR) continue;
+        return;
+      }
+      std::lock_guard lock(mu_);
+      open_.insert(client);
+      pumps_.emplace_back([this, client] { Pump(client); });
+    }
+  }
+
+  int Connect() const {
+    addrinfo hints{};
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* found = nullptr;
+    if (::getaddrinfo(host_.c_str(), port_.c_str(), &hints, &found) != 0) return -1;
+    int fd = -1;
+    for (addrinfo* a = found; a && fd < 0; a = a->ai_next) {
+      fd = ::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
+      if (fd >= 0 && ::connect(fd, a->ai_addr, a->ai_addrlen) != 0) {
+        ::close(fd);
+        fd = -1;
+      }
+    }
+    ::freeaddrinfo(found);
+    return fd;
+  }
+
+  // Copies bytes both ways until both sides have finished writing.
+  void Pump(int client) {
+    const int server = Connect();
+    if (server >= 0) {
+      {
+        std::lock_guard lock(mu_);
+        open_.insert(server);
+      }
+      pollfd fds[2] = {{client, POLLIN, 0}, {server, POLLIN, 0}};
+      int open_ends = 2;
+      char buffer[65536];
+      while (open_ends > 0 && ::poll(fds, 2, -1) > 0) {
+        for (int i = 0; i < 2; ++i) {
+          if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+          const ssize_t n = ::read(fds[i].fd, buffer, sizeof buffer);
+          const int other = i == 0 ? server : client;
+          if (n <= 0) {
+            ::shutdown(other, SHUT_WR);  // the other side sees the end of what this one sent
+            fds[i].fd = -1;
+            --open_ends;
+            continue;
+          }
+          for (ssize_t sent = 0; sent < n;) {
+            const ssize_t w = ::send(other, buffer + sent, n - sent, MSG_NOSIGNAL);
+            if (w <= 0) {
+              open_ends = 0;
+              break;
+            }
+            sent += w;
+          }
+        }
+      }
+    }
+    std::lock_guard lock(mu_);
+    for (int fd : {client, server}) {
+      if (fd < 0) continue;
+      open_.erase(fd);
+      ::close(fd);
+    }
+  }
+
+  std::string host_, port_, path_;
+  UniqueFd listener_;
+  std::thread accepting_;
+  std::mutex mu_;
+  std::set<int> open_;
+  std::vector<std::thread> pumps_;
+};
+
 }  // namespace
 
 Result<std::unique_ptr<Sandbox>> CreateSlurmSandbox(const SlurmOptions& given) {
@@ -243,7 +372,15 @@ Status RunSandboxJob(const fs::path& job_dir) {
     return Status::InvalidArgument((job_dir / "spec.json").string() + " is not a sandbox spec: " + e.what());
   }
   LINEAGE_ASSIGN_OR_RETURN(auto sandbox, Sandbox::Create(Sandbox::Backend::kBwrap));
+  // The gateway is on the orchestrator's host: its socket here is a relay to its TCP address.
+  std::unique_ptr<GatewayRelay> relay;
+  if (!spec.socket_tcp.empty() && !spec.socket_inside.empty()) {
+    const std::string local = (fs::temp_directory_path() / ("lineage-gateway-" + RandomHex(8) + ".sock")).string();
+    LINEAGE_ASSIGN_OR_RETURN(relay, GatewayRelay::Start(local, spec.socket_tcp));
+    spec.socket_host = local;
+  }
   LINEAGE_ASSIGN_OR_RETURN(SandboxResult result, sandbox->Run(spec));
+  relay.reset();
   return WriteFileAtomic(job_dir / "result.json", ResultToJson(result).dump(), 0600);
 }
 

@@ -47,7 +47,7 @@ TaskPlugin=task/none
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core_Memory
 ReturnToService=2
-SchedulerParameters=sched_min_interval=100000
+SchedulerParameters=batch_sched_delay=0,sched_min_interval=100000
 StateSaveLocation=/var/spool/slurmctld
 SlurmdSpoolDir=/var/spool/slurmd
 SlurmctldPidFile=$state/slurmctld.pid

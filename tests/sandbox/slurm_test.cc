@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "base/files.h"
+#include "llm/fake_server.h"
 #include "tests/orchestrator/evolution_test_support.h"
 #include "tests/support/test_support.h"
 
@@ -99,6 +100,27 @@ TEST_CASE("a Slurm job runs the command in the same sandbox: its output, exit co
   CHECK(fs::is_empty(cluster.shared / "jobs"));  // job files go once the result is read
 }
 
+// On a cluster the gateway's Unix socket is on another host: the job relays the socket the sandbox is given
+// to the gateway's TCP address.
+TEST_CASE("a job reaches the gateway's TCP address through the socket its sandbox is given") {
+  if (!SlurmUp()) return;
+  Cluster cluster;
+  auto model = llm::FakeModelServer::Start(R"({"responses": [{"text": "ok"}]})", "relay test");
+  REQUIRE(model.ok());
+  SandboxSpec spec = Shell(
+      "python3 -c \"import socket; s = socket.socket(socket.AF_UNIX); s.connect('/run/gateway.sock'); "
+      "s.sendall(b'GET /v1/models HTTP/1.0\\r\\nHost: gateway\\r\\n\\r\\n'); "
+      "print(b''.join(iter(lambda: s.recv(4096), b'')).decode())\"");
+  spec.socket_host = "/nonexistent/on/the/node.sock";  // what the orchestrator's host has: not here
+  spec.socket_inside = "/run/gateway.sock";
+  spec.socket_tcp = (*model)->url().substr(std::string("http://").size());
+  auto r = cluster.sandbox->Run(spec);
+  REQUIRE(r.ok());
+  INFO(r->stderr_text);
+  CHECK(r->exit_code == 0);
+  CHECK_THAT(r->stdout_text, Catch::Contains("HTTP/1.0 200") && Catch::Contains("\"owned_by\":\"lineage\""));
+}
+
 TEST_CASE("a job cancelled mid-run is the cluster's fault: Unavailable, never a result of the command") {
   if (!SlurmUp()) return;
   Cluster cluster;
@@ -178,7 +200,9 @@ std::vector<SlurmJob> RunJobs(const fs::path& home) {
 }
 
 std::string SlurmRunToml(const std::string& url, const fs::path& shared) {
-  return test::RunToml(url, 3, 1) + "[executor]\nkind = \"slurm\"\nshared_dir = \"" + shared.string() + "\"\n";
+  // The agents reach their gateway over TCP, through the relay on the node, as on a real cluster.
+  return test::RunToml(url, 3, 1) + "[executor]\nkind = \"slurm\"\ngateway_listen = \"127.0.0.1\"\nshared_dir = \"" +
+         shared.string() + "\"\n";
 }
 
 TEST_CASE("a run on Slurm, one of its jobs cancelled midway, ends with the tree it has on this machine") {
