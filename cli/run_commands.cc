@@ -12,6 +12,7 @@
 
 #include "base/files.h"
 #include "cli/commands.h"
+#include "sandbox/slurm.h"
 #include "evaluators/evaluator.h"
 #include "evaluators/stages.h"
 #include "llm/llm.h"
@@ -270,6 +271,30 @@ std::string SpendLines(Archive& archive, const Run& run, const json& summary) {
   return out;
 }
 
+// A Slurm run's jobs in the queue, each pending one with Slurm's reason ("Resources", "Priority", ...).
+json ClusterJobs(const fs::path& home, const Run& run) {
+  auto config = StoredRunConfig(run);
+  if (!config.ok() || config->executor.kind != ExecutorConfig::Kind::kSlurm) return nullptr;
+  auto jobs = ListSlurmJobs(SlurmJobPrefix(home, run.id));
+  if (!jobs.ok()) return {{"error", jobs.status().message()}};
+  json out = json::array();
+  for (const SlurmJob& j : *jobs) out.push_back({{"id", j.id}, {"name", j.name}, {"state", j.state}, {"reason", j.reason}});
+  return out;
+}
+
+std::string ClusterView(const fs::path& home, const Run& run) {
+  const json jobs = ClusterJobs(home, run);
+  if (jobs.is_null()) return "";
+  if (jobs.is_object()) return "cluster: cannot list the run's jobs: " + jobs["error"].get<std::string>() + "\n";
+  int running = 0;
+  std::string pending;
+  for (const json& j : jobs) {
+    if (j["state"] == "RUNNING") ++running;
+    if (j["state"] == "PENDING") pending += "  job " + j["id"].get<std::string>() + " pending: " + j["reason"].get<std::string>() + "\n";
+  }
+  return "cluster: " + std::to_string(jobs.size()) + " job(s) queued, " + std::to_string(running) + " running\n" + pending;
+}
+
 Result<std::string> RunView(Archive& archive, RunId id) {
   LINEAGE_ASSIGN_OR_RETURN(Run run, archive.GetRun(id));
   LINEAGE_ASSIGN_OR_RETURN(json s, Summary(archive, id));
@@ -313,6 +338,7 @@ Result<std::string> RunView(Archive& archive, RunId id) {
     out += line;
   }
   out += "in flight:" + std::string(flying.empty() ? " none\n" : "\n" + flying);
+  out += ClusterView(archive.home(), run);
   LINEAGE_ASSIGN_OR_RETURN(std::vector<Event> events, archive.ListEvents(id));
   out += "latest:\n";
   for (std::size_t i = events.size() > 6 ? events.size() - 6 : 0; i < events.size(); ++i) {
@@ -328,6 +354,8 @@ Status ShowStatus(const RunArgs& args, const fs::path& home) {
   if (args.json) {
     LINEAGE_ASSIGN_OR_RETURN(json out, Summary(*archive, args.run));
     out["run"] = out["id"];
+    LINEAGE_ASSIGN_OR_RETURN(Run run, archive->GetRun(args.run));
+    if (json jobs = ClusterJobs(home, run); !jobs.is_null()) out["cluster_jobs"] = jobs;
     std::printf("%s\n", out.dump(2).c_str());
     return Status::OK();
   }

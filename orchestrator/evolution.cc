@@ -270,9 +270,7 @@ class Evolution {
 
   // --- Setting up ---------------------------------------------------------------------------------------
   // The names of this run's Slurm jobs begin with this: the home and the run.
-  std::string SlurmJobPrefix() const {
-    return "lineage-" + Sha256Hex(fs::absolute(options_.home).string()).substr(0, 8) + "-r" + std::to_string(run_.id) + "-";
-  }
+  std::string SlurmJobPrefix() const { return lineage::SlurmJobPrefix(options_.home, run_.id); }
 
   SlurmOptions SlurmOptionsFor(const ExecutorConfig& e) const {
     SlurmOptions o;
@@ -973,6 +971,10 @@ class Evolution {
 };
 
 }  // namespace
+
+std::string SlurmJobPrefix(const fs::path& home, RunId run) {
+  return "lineage-" + Sha256Hex(fs::absolute(home).string()).substr(0, 8) + "-r" + std::to_string(run) + "-";
+}
 
 Status CheckPromptTemplates() { return LoadPrompts().status(); }
 

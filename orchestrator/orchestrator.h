@@ -172,6 +172,9 @@ Result<RunId> CreateRun(Archive& archive, const RunConfig& config);
 // The configuration a run was created with.
 Result<RunConfig> StoredRunConfig(const Run& run);
 
+// What the names of a run's Slurm jobs begin with ([executor] kind = "slurm"): its home and its id.
+std::string SlurmJobPrefix(const std::filesystem::path& home, RunId run);
+
 struct EvolutionOptions {
   std::filesystem::path home;
   Sandbox* sandbox = nullptr;  // where all sandboxed work runs (the executor)

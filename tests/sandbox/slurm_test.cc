@@ -257,6 +257,11 @@ TEST_CASE("kill -9 of lineage while its Slurm jobs run, then resume: the same tr
   kill(pid, SIGKILL);
   int status = 0;
   waitpid(pid, &status, 0);
+  // The killed process's jobs are still in the queue, and run status says so, with Slurm's states.
+  auto shown = test::RunLineage(dir / "home", {"run", "status", "1"});
+  CHECK_THAT(shown.out, Catch::Contains("cluster: ") && Catch::Contains("job(s) queued"));
+  auto shown_json = nlohmann::json::parse(test::RunLineage(dir / "home", {"run", "status", "1", "--json"}).out);
+  CHECK(shown_json["cluster_jobs"].is_array());
   auto resumed = test::RunLineage(dir / "home", {"run", "resume", "1", "--foreground"});
   INFO(resumed.err);
   REQUIRE(resumed.exit_code == 0);
