@@ -37,6 +37,27 @@ Result<std::string> ReadFile(const std::filesystem::path& path) {
   }
 }
 
+std::string Base64(std::string_view data) {
+  std::string out(4 * ((data.size() + 2) / 3), '\0');
+  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(data.data()), static_cast<int>(data.size()));
+  out.resize(static_cast<std::size_t>(n));
+  return out;
+}
+
+Result<std::string> FromBase64(std::string_view text) {
+  if (text.size() % 4 != 0) return Status::InvalidArgument("not base64: its length is not a multiple of 4");
+  std::string out(3 * (text.size() / 4), '\0');
+  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(text.data()), static_cast<int>(text.size()));
+  if (n < 0) return Status::InvalidArgument("not base64");
+  std::size_t size = static_cast<std::size_t>(n);
+  // EVP_DecodeBlock counts the padding's zero bytes as data.
+  for (std::size_t i = text.size(); i > 0 && text[i - 1] == '=' && size > 0; --i) --size;
+  out.resize(size);
+  return out;
+}
+
 Status MakePrivateDirectory(const std::filesystem::path& dir) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);

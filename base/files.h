@@ -27,6 +27,11 @@ std::string ClipText(const std::string& text, std::size_t max);
 // Lowercase hex SHA-256 of `data`.
 std::string Sha256Hex(std::string_view data);
 
+// Standard base64 of `data`, and back (InvalidArgument when `text` is not base64): bytes that may not be
+// UTF-8 (a program's output), carried in JSON.
+std::string Base64(std::string_view data);
+Result<std::string> FromBase64(std::string_view text);
+
 // `bytes` bytes from the kernel's random source, as lowercase hex: tokens and nonces nobody can guess.
 std::string RandomHex(int bytes);
 

@@ -67,6 +67,7 @@ struct Attempt {
   CURL* handle = nullptr;
   wire::StreamDecoder* decoder = nullptr;
   std::optional<bool> streaming;  // known at the first byte of the body
+  std::size_t streamed_bytes = 0;
 };
 
 std::size_t OnBody(char* data, std::size_t size, std::size_t n, void* user) {
@@ -79,6 +80,11 @@ std::size_t OnBody(char* data, std::size_t size, std::size_t n, void* user) {
     attempt->streaming = status >= 200 && status < 300 && type && std::strstr(type, "text/event-stream");
   }
   if (attempt->streaming.value_or(false)) {
+    // A stream is bounded as a whole answer is: a provider that never ends an event cannot grow the buffer.
+    if ((attempt->streamed_bytes += size * n) > kMaxResponseBytes) {
+      attempt->too_large = true;
+      return 0;
+    }
     return attempt->decoder->Feed(std::string_view(data, size * n)) ? size * n : 0;  // 0 aborts the transfer
   }
   if (attempt->body.size() + size * n > kMaxResponseBytes) {
@@ -278,6 +284,11 @@ struct ModelClient::Impl {
 CallResult ModelClient::Impl::JudgeStream(const std::string& url, const Attempt& a, bool* retryable) {
   CallResult result;
   const wire::StreamDecoder& decoder = *a.decoder;
+  if (a.too_large) {
+    result.error = {ErrorKind::kMalformedResponse, static_cast<int>(a.http_status),
+                    "the stream from " + url + " is larger than 64 MiB"};
+    return result;
+  }
   if (decoder.stopped()) {
     result.error = {ErrorKind::kUnreachable, static_cast<int>(a.http_status), "the caller stopped the stream from " + url};
     return result;

@@ -418,6 +418,7 @@ struct Gateway::Impl {
       wire::StreamEncoder encoder(api, stream.include_usage);
       std::int64_t output_bytes = 0;
       std::optional<ModelError> stopped;  // why the gateway ended the answer early
+      bool client_gone = false;
       auto output_cost = [&](std::int64_t tokens) { return m.price ? CostUsd(Usage{0, tokens, 0, 0, 0}, *m.price) : 0.0; };
       CallResult result = client.Call(m.alias, request, [&](const StreamDelta& piece) {
         output_bytes += static_cast<std::int64_t>(piece.text.size());
@@ -429,6 +430,7 @@ struct Gateway::Impl {
           return false;
         }
         if (!writer.Write(encoder.Piece(piece))) {
+          client_gone = true;
           stopped = ModelError{ErrorKind::kBadRequest, 0, "the caller closed the connection mid-answer"};
           return false;
         }
@@ -436,7 +438,15 @@ struct Gateway::Impl {
       });
       record.attempts = result.attempts;
       if (result.ok() && !stopped) {
-        grant.budget->Settle(estimate, Spend{result.response->usage.input + result.response->usage.output, result.cost_usd, 1});
+        Usage& usage = result.response->usage;
+        if (usage.input == 0 && usage.output == 0) {
+          // A stream that reported no usage (an upstream ignoring stream_options) is not free: charge the
+          // prompt's estimate and what was produced, and record them as such.
+          usage.input = estimate.tokens - reserved_output;
+          usage.output = output_bytes / 4;
+          if (m.price) result.cost_usd = CostUsd(usage, *m.price);
+        }
+        grant.budget->Settle(estimate, Spend{usage.input + usage.output, result.cost_usd, 1});
         if (options.cache_mode == CacheMode::kRecord) Store(hash, *result.response);
         record.outcome = "ok";
         record.usage = result.response->usage;
@@ -449,10 +459,16 @@ struct Gateway::Impl {
         return HttpResponse{};
       }
       const ModelError error = stopped ? *stopped : result.error;
-      // What the provider produced before the end is paid for all the same.
-      const std::int64_t produced = encoder.started() ? output_bytes / 4 : 0;
-      const std::int64_t prompt = encoder.started() ? estimate.tokens - reserved_output : 0;
-      grant.budget->Settle(estimate, Spend{prompt + produced, encoder.started() ? estimate.cost_usd - output_cost(reserved_output) + output_cost(produced) : 0.0, 1});
+      if (client_gone) {
+        // A caller that hangs up mid-answer is charged all it reserved: the provider may have produced (and
+        // billed) hidden reasoning the gateway never saw.
+        grant.budget->Settle(estimate, estimate);
+      } else {
+        // What the provider produced before the end is paid for all the same.
+        const std::int64_t produced = encoder.started() ? output_bytes / 4 : 0;
+        const std::int64_t prompt = encoder.started() ? estimate.tokens - reserved_output : 0;
+        grant.budget->Settle(estimate, Spend{prompt + produced, encoder.started() ? estimate.cost_usd - output_cost(reserved_output) + output_cost(produced) : 0.0, 1});
+      }
       Failed(record, error.kind, error.message);
       if (!encoder.started()) {
         HttpResponse refused = ErrorResponse(wire::DialectOf(api), error.kind, error.message);

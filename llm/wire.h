@@ -124,6 +124,8 @@ class StreamDecoder {
   bool handed_over() const { return handed_; }  // some piece went to on_delta
 
  private:
+  bool FeedEvents(std::string_view bytes);
+  Result<ChatResponse> FinishWhole();
   bool OnEvent(const std::string& event, const std::string& data);
   bool OnOpenAI(const nlohmann::json& chunk);
   bool OnAnthropic(const std::string& type, const nlohmann::json& event);

@@ -474,6 +474,17 @@ bool StreamDecoder::Hand(StreamDelta delta) {
 
 bool StreamDecoder::Feed(std::string_view bytes) {
   if (error_ || stopped_) return false;
+  // A provider's event with a field of the wrong type fails the answer, never the caller (this runs inside
+  // curl's write callback, which no exception may cross).
+  try {
+    return FeedEvents(bytes);
+  } catch (const json::exception& e) {
+    error_ = ModelError{ErrorKind::kMalformedResponse, 200, std::string("the provider's stream is malformed: ") + e.what()};
+    return false;
+  }
+}
+
+bool StreamDecoder::FeedEvents(std::string_view bytes) {
   buffer_.append(bytes);
   // Events end with a blank line; a field line is "name: value" ("data" lines of one event join).
   for (;;) {
@@ -633,6 +644,14 @@ bool StreamDecoder::OnAnthropic(const std::string& type, const json& event) {
 
 Result<ChatResponse> StreamDecoder::Finish() {
   if (!started_) return Status::InvalidArgument("the stream ended before the answer began");
+  try {
+    return FinishWhole();
+  } catch (const json::exception& e) {
+    return Status::InvalidArgument(std::string("the stream's answer is malformed: ") + e.what());
+  }
+}
+
+Result<ChatResponse> StreamDecoder::FinishWhole() {
   if (dialect_ == Dialect::kAnthropic) {
     for (const auto& [index, text] : arguments_) whole_["content"][index]["input"] = ParseArgumentsText(text);
     json& content = whole_["content"];

@@ -246,14 +246,26 @@ struct HttpServer::Impl {
           if ((open_ = !ec_) == false) return false;
         }
         if (piece.empty()) return true;  // an empty chunk would end the body
-        asio::write(socket_, http::make_chunk(asio::buffer(piece.data(), piece.size())), ec_);
-        return open_ = !ec_;
+        char size[32];
+        std::snprintf(size, sizeof size, "%zx\r\n", piece.size());
+        return open_ = Send(size) && Send(piece) && Send("\r\n");
       }
       void Cut() override { open_ = false; }
-      bool Finish() {
-        if (!open_) return false;
-        asio::write(socket_, http::make_chunk_last(), ec_);
-        return !ec_;
+      bool Finish() { return open_ && Send("0\r\n\r\n"); }
+
+      // Sends all of `bytes`, or gives up when the client has read nothing for a minute: a caller that stops
+      // reading must not hold this thread (nor the stream's budget reservation) for ever.
+      bool Send(std::string_view bytes) {
+        const int fd = socket_.native_handle();
+        while (!bytes.empty()) {
+          pollfd p{fd, POLLOUT, 0};
+          if (::poll(&p, 1, 60'000) <= 0) return false;
+          const ssize_t n = ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+          if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+          if (n <= 0) return false;
+          bytes.remove_prefix(static_cast<std::size_t>(n));
+        }
+        return true;
       }
       bool started() const { return started_; }
 

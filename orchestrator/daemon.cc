@@ -21,6 +21,7 @@
 #include "base/files.h"
 #include "base/unique_fd.h"
 #include "sandbox/sandbox.h"
+#include "sandbox/slurm.h"
 
 namespace lineage {
 
@@ -374,6 +375,15 @@ std::optional<RunState> ControlTarget(RunState from, RunControl control) {
   return std::nullopt;
 }
 
+// A stopped Slurm run's jobs are cancelled at once rather than waited for: their work is not wanted any
+// more, and the run's process, seeing them lost while the run stops, finishes.
+void CancelClusterJobs(const fs::path& home, const Run& run) {
+  auto config = StoredRunConfig(run);
+  if (!config.ok() || config->executor.kind != ExecutorConfig::Kind::kSlurm) return;
+  auto cancelled = CancelSlurmJobs(SlurmJobPrefix(home, run.id));
+  if (!cancelled.ok()) spdlog::warn("run {}: cannot cancel its Slurm jobs: {}", run.id, cancelled.status().message());
+}
+
 const char* ControlName(RunControl control) {
   return control == RunControl::kPause ? "pause" : control == RunControl::kResume ? "resume" : "stop";
 }
@@ -399,6 +409,7 @@ Result<RunState> ApplyControl(Archive& archive, RunId id, RunControl control) {
       return run.state;
     }
     Status moved = archive.SetRunState(id, *next, json{{"control", ControlName(control)}}.dump());
+    if (moved.ok() && control == RunControl::kStop) CancelClusterJobs(archive.home(), run);
     if (moved.ok()) return *next;
     if (moved.code() != Status::Code::kFailedPrecondition || attempt == 3) return moved;
   }

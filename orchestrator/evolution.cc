@@ -295,7 +295,8 @@ class Evolution {
       // Jobs a killed process left are cancelled, never waited for: their work is redone, so that no result
       // of theirs can count twice.
       LINEAGE_ASSIGN_OR_RETURN(int cancelled, CancelSlurmJobs(SlurmJobPrefix()));
-      if (cancelled > 0) Progress("slurm: cancelled " + std::to_string(cancelled) + " job(s) an earlier process left; their work is redone");
+      Progress("slurm: sandboxed work goes to Slurm jobs named " + SlurmJobPrefix() + "*" +
+               (cancelled > 0 ? "; cancelled " + std::to_string(cancelled) + " job(s) an earlier process left; their work is redone" : ""));
       executor = slurm_.get();
     }
     sandbox_ = std::make_unique<ThrottledSandbox>(*executor, config_.sandboxes, config_.sandbox_memory_bytes,
@@ -599,7 +600,14 @@ class Evolution {
     const AgentId modifier = ModifyingAgent(config_.selection, parent, *run_.seed_agent_id);
     std::optional<SelfModification> modification;
     for (;;) {
-      LINEAGE_ASSIGN_OR_RETURN(modification, SelfModify(attempt, slot, modifier, parent_tree, statement));
+      Result<std::optional<SelfModification>> modified = SelfModify(attempt, slot, modifier, parent_tree, statement);
+      if (!modified.ok() && modified.status().code() == Status::Code::kUnavailable) {
+        // The executor lost the build or the run (a cluster job gone): again, on the same diagnosis.
+        const std::string why = "self-modifying agent " + std::to_string(modifier) + ": " + modified.status().message();
+        if (!AbsorbFault("attempt " + std::to_string(attempt), why)) return Step{Step::End::kWorldFault, why};
+        continue;
+      }
+      LINEAGE_ASSIGN_OR_RETURN(modification, std::move(modified));
       if (!modification) return Step{Step::End::kRedo, "agent " + std::to_string(modifier) + " no longer builds"};
       if (modification->faults.budget > 0) {
         return Step{Step::End::kBudgetSpent, "self-modifying agent " + std::to_string(modifier)};

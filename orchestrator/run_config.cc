@@ -201,9 +201,13 @@ Result<RunConfig> ParseRunConfig(std::string_view text, const std::string& sourc
     LINEAGE_ASSIGN_OR_RETURN(std::string shared, r.String("shared_dir", "", e.kind == ExecutorConfig::Kind::kSlurm));
     if (!shared.empty()) e.shared_dir = fs::absolute(shared);
     LINEAGE_ASSIGN_OR_RETURN(e.gateway_host, r.String("gateway_listen", ""));
-    if (e.gateway_host.find_first_of(":/ ") != std::string::npos && e.gateway_host.find('.') != std::string::npos) {
-      return r.Error("gateway_listen", "'" + e.gateway_host + "' must be an address of this host (10.0.0.5), without a port: "
-                                       "each agent run's gateway takes a free one");
+    const std::string& g = e.gateway_host;
+    if (g == "0.0.0.0" || g == "::" || g == "[::]") {
+      return r.Error("gateway_listen", "'" + g + "' is no address a node can dial: name this host's address on the cluster's network");
+    }
+    if (g.find_first_of("/ ") != std::string::npos || (g.find('.') != std::string::npos && g.find(':') != std::string::npos)) {
+      return r.Error("gateway_listen", "'" + g + "' must be an address of this host (10.0.0.5), without a port: each agent "
+                                       "run's gateway takes a free one");
     }
     return Status::OK();
   }));

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <condition_variable>
 #include <mutex>
 #include <set>
 #include <nlohmann/json.hpp>
@@ -87,8 +88,8 @@ json ResultToJson(const SandboxResult& r) {
   return {{"exit_code", Optional(r.exit_code)},
           {"signal", Optional(r.signal)},
           {"limit", r.limit ? json(static_cast<int>(*r.limit)) : json(nullptr)},
-          {"stdout", r.stdout_text},
-          {"stderr", r.stderr_text},
+          {"stdout", Base64(r.stdout_text)},  // raw bytes: a program's output need not be UTF-8
+          {"stderr", Base64(r.stderr_text)},
           {"stdout_truncated", r.stdout_truncated},
           {"stderr_truncated", r.stderr_truncated},
           {"wall_ms", r.wall_ms},
@@ -96,13 +97,22 @@ json ResultToJson(const SandboxResult& r) {
           {"peak_memory_bytes", r.peak_memory_bytes}};
 }
 
-SandboxResult ResultFromJson(const json& j) {
+Result<SandboxResult> ResultFromJson(const json& j) {
+  if (j.contains("error")) {
+    return Status::FailedPrecondition("the node could not run the sandbox: " + j["error"].get<std::string>());
+  }
+  if (j.value("relay_failures", 0) > 0) {
+    // The agent's model calls never reached the gateway, which therefore counted no fault: the world's.
+    return Status::Unavailable("the node could not reach the run's gateway at " + j.value("gateway", std::string("?")) +
+                               " (" + std::to_string(j["relay_failures"].get<int>()) + " connection(s) failed; check "
+                               "[executor] gateway_listen)");
+  }
   SandboxResult r;
   if (!j.at("exit_code").is_null()) r.exit_code = j.at("exit_code").get<int>();
   if (!j.at("signal").is_null()) r.signal = j.at("signal").get<int>();
   if (!j.at("limit").is_null()) r.limit = static_cast<SandboxLimit>(j.at("limit").get<int>());
-  r.stdout_text = j.at("stdout");
-  r.stderr_text = j.at("stderr");
+  LINEAGE_ASSIGN_OR_RETURN(r.stdout_text, FromBase64(j.at("stdout").get<std::string>()));
+  LINEAGE_ASSIGN_OR_RETURN(r.stderr_text, FromBase64(j.at("stderr").get<std::string>()));
   r.stdout_truncated = j.at("stdout_truncated");
   r.stderr_truncated = j.at("stderr_truncated");
   r.wall_ms = j.at("wall_ms");
@@ -135,12 +145,24 @@ std::string ShellQuote(const std::string& s) {
   return out + "'";
 }
 
-// A job's state while Slurm still lists it (completed jobs stay listed for a few minutes); empty when gone.
-std::string JobState(const std::string& id) {
-  auto out = Slurm({"squeue", "-h", "-t", "all", "-j", id, "-o", "%T|%r"});
-  if (!out.ok()) return "";
-  std::string line = out->substr(0, out->find('\n'));
-  return line;
+// A job's state while Slurm still lists it (completed jobs stay listed for a few minutes); empty when gone,
+// nullopt when squeue did not answer (a busy controller: nothing is known).
+std::optional<std::string> JobState(const std::string& id) {
+  auto out = Slurm({"squeue", "-h", "-t", "all", "-j", id, "-o", "%T"});
+  if (!out.ok()) {
+    // squeue refuses an id it no longer knows: that job is gone.
+    if (out.status().message().find("Invalid job id") != std::string::npos) return std::string();
+    return std::nullopt;
+  }
+  return out->substr(0, out->find('\n'));
+}
+
+bool Live(const std::string& state) {
+  for (const char* s : {"PENDING", "RUNNING", "CONFIGURING", "COMPLETING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED",
+                        "RESIZING", "SUSPENDED", "STAGE_OUT", "SIGNALING"}) {
+    if (state == s) return true;
+  }
+  return false;
 }
 
 class SlurmSandbox : public Sandbox {
@@ -155,6 +177,7 @@ class SlurmSandbox : public Sandbox {
     std::error_code ec;
     fs::create_directories(dir, ec);
     if (ec) return Status::IOError("cannot create the job directory " + dir.string() + ": " + ec.message());
+    fs::permissions(dir, fs::perms::owner_all, ec);  // its spec holds a gateway token
     struct Cleanup {
       fs::path dir;
       ~Cleanup() {
@@ -177,7 +200,14 @@ class SlurmSandbox : public Sandbox {
  private:
   Result<std::string> Submit(const SandboxSpec& spec, const std::string& name, const fs::path& dir) {
     const std::int64_t minutes = std::max<std::int64_t>(1, (spec.limits.wall_ms / 1000 + options_.time_margin_s + 59) / 60);
-    const std::uint64_t mem_mib = spec.limits.memory_bytes / (1 << 20) + 512;
+    // What the job holds in memory: the sandbox's own limit, and its private file systems, which are tmpfs
+    // (the private /tmp and /dev/shm, each writable mount), plus lineage and bubblewrap on the node.
+    std::uint64_t writable = 0;
+    for (const SandboxMount& m : spec.mounts) {
+      if (m.kind == SandboxMount::Kind::kReadWrite || m.kind == SandboxMount::Kind::kScratch) writable += spec.limits.disk_bytes;
+      if (m.kind == SandboxMount::Kind::kTmpfs) writable += m.tmpfs_bytes;
+    }
+    const std::uint64_t mem_mib = (spec.limits.memory_bytes + 2 * spec.limits.tmp_bytes + writable) / (1 << 20) + 512;
     std::vector<std::string> argv = {"sbatch", "--parsable", "--job-name=" + name,
                                      "--comment=" + (spec.tag.empty() ? std::string("lineage") : spec.tag),
                                      "--output=" + (dir / "slurm.out").string(), "--time=" + std::to_string(minutes),
@@ -194,11 +224,14 @@ class SlurmSandbox : public Sandbox {
     return id;
   }
 
-  // Waits for the job's result; Unavailable when the job left the queue without one.
+  // Waits for the job's result. A job that left the queue without one: its Slurm limits (memory, time)
+  // were the sandboxed run's, reported as its limit; anything else was the cluster's (Unavailable).
   Result<SandboxResult> Await(const std::string& id, const std::string& name, const fs::path& dir) {
     using Clock = std::chrono::steady_clock;
     auto next_check = Clock::now() + std::chrono::seconds(1);
     int pause_ms = 20;
+    std::optional<Clock::time_point> ended;  // when Slurm said the job was over
+    std::string final_state;
     for (;;) {
       if (auto text = ReadFile(dir / "result.json"); text.ok()) {
         try {
@@ -207,22 +240,43 @@ class SlurmSandbox : public Sandbox {
           return Status::Corruption("job " + id + " left an unreadable result: " + e.what());
         }
       }
+      if (ended) {
+        // A shared file system may show a file renamed into place on the node a few seconds late.
+        if (Clock::now() - *ended < std::chrono::seconds(5)) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(250));
+          continue;
+        }
+        return Lost(id, name, dir, final_state);
+      }
       if (Clock::now() >= next_check) {
         next_check = Clock::now() + std::chrono::seconds(1);
-        const std::string state = JobState(id);
-        const bool live = state.rfind("PENDING", 0) == 0 || state.rfind("RUNNING", 0) == 0 ||
-                          state.rfind("CONFIGURING", 0) == 0 || state.rfind("COMPLETING", 0) == 0 ||
-                          state.rfind("REQUEUED", 0) == 0 || state.rfind("RESIZING", 0) == 0 ||
-                          state.rfind("SUSPENDED", 0) == 0;
-        if (!live && !fs::exists(dir / "result.json")) {
-          return Status::Unavailable("the cluster ended job " + id + " (" + name + ") without a result (" +
-                                     (state.empty() ? "gone from the queue" : state.substr(0, state.find('|'))) +
-                                     "): its work is redone");
+        const std::optional<std::string> state = JobState(id);
+        if (state && !Live(*state)) {
+          ended = Clock::now();
+          final_state = *state;
         }
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(pause_ms));
       pause_ms = std::min(pause_ms * 2, 250);
     }
+  }
+
+  Result<SandboxResult> Lost(const std::string& id, const std::string& name, const fs::path& dir,
+                             const std::string& final_state) {
+    const std::string state = final_state.empty() ? "gone from the queue" : final_state;
+    (void)Slurm({"scancel", id});  // whatever is left of it
+    if (final_state == "OUT_OF_MEMORY" || final_state == "TIMEOUT") {
+      // The job outgrew what it asked Slurm for: the run's own doing (its memory, its disk on tmpfs, its time).
+      SandboxResult r;
+      r.limit = final_state == "TIMEOUT" ? SandboxLimit::kWall : SandboxLimit::kMemory;
+      r.signal = 9;
+      r.stderr_text = "[lineage: Slurm ended job " + id + " (" + final_state + ")]\n";
+      return r;
+    }
+    auto read = ReadFile(dir / "slurm.out");
+    const std::string log = read.ok() ? *read : "";
+    return Status::Unavailable("the cluster ended job " + id + " (" + name + ") without a result (" + state +
+                               "): its work is redone" + (log.empty() ? "" : "; the job's output ends: " + ClipText(log.substr(log.size() > 500 ? log.size() - 500 : 0), 500)));
   }
 
   SlurmOptions options_;
@@ -238,7 +292,9 @@ class GatewayRelay {
   static Result<std::unique_ptr<GatewayRelay>> Start(const std::string& socket_path, const std::string& host_port) {
     const size_t colon = host_port.rfind(':');
     if (colon == std::string::npos) return Status::InvalidArgument("gateway address '" + host_port + "' is not HOST:PORT");
-    auto relay = std::unique_ptr<GatewayRelay>(new GatewayRelay(host_port.substr(0, colon), host_port.substr(colon + 1)));
+    std::string host = host_port.substr(0, colon);
+    if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);  // IPv6
+    auto relay = std::unique_ptr<GatewayRelay>(new GatewayRelay(host, host_port.substr(colon + 1)));
     relay->listener_ = UniqueFd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
     sockaddr_un address{};
     address.sun_family = AF_UNIX;
@@ -257,27 +313,42 @@ class GatewayRelay {
   ~GatewayRelay() {
     ::shutdown(listener_.get(), SHUT_RDWR);  // wakes accept()
     accepting_.join();
-    {
-      std::lock_guard lock(mu_);
-      for (int fd : open_) ::shutdown(fd, SHUT_RDWR);
-    }
-    for (std::thread& t : pumps_) t.join();
+    std::unique_lock lock(mu_);
+    for (int fd : open_) ::shutdown(fd, SHUT_RDWR);
+    done_.wait(lock, [&] { return pumping_ == 0; });
     ::unlink(path_.c_str());
   }
+
+  // Connections the relay could not carry to the gateway: calls the gateway never saw.
+  int failures() const { return failures_.load(); }
 
  private:
   GatewayRelay(std::string host, std::string port) : host_(std::move(host)), port_(std::move(port)) {}
 
+  // One thread per connection, at most kMaxConnections at once (more wait in the listen queue); each
+  // leaves nothing behind when its connection ends.
+  static constexpr int kMaxConnections = 32;
+
   void Accept() {
     for (;;) {
+      {
+        std::unique_lock lock(mu_);
+        done_.wait(lock, [&] { return pumping_ < kMaxConnections; });
+      }
       const int client = ::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC);
       if (client < 0) {
         if (errno == EINTR) continue;
         return;
       }
       std::lock_guard lock(mu_);
-      open_.insert(client);
-      pumps_.emplace_back([this, client] { Pump(client); });
+      try {
+        std::thread([this, client] { Pump(client); }).detach();
+        open_.insert(client);
+        ++pumping_;
+      } catch (const std::system_error&) {
+        ::close(client);  // no thread to carry it: the caller sees its connection closed
+        ++failures_;
+      }
     }
   }
 
@@ -301,6 +372,7 @@ class GatewayRelay {
   // Copies bytes both ways until both sides have finished writing.
   void Pump(int client) {
     const int server = Connect();
+    if (server < 0) ++failures_;
     if (server >= 0) {
       {
         std::lock_guard lock(mu_);
@@ -337,14 +409,18 @@ class GatewayRelay {
       open_.erase(fd);
       ::close(fd);
     }
+    --pumping_;
+    done_.notify_all();
   }
 
   std::string host_, port_, path_;
   UniqueFd listener_;
   std::thread accepting_;
   std::mutex mu_;
+  std::condition_variable done_;
   std::set<int> open_;
-  std::vector<std::thread> pumps_;
+  int pumping_ = 0;
+  std::atomic<int> failures_{0};
 };
 
 }  // namespace
@@ -363,29 +439,55 @@ Result<std::unique_ptr<Sandbox>> CreateSlurmSandbox(const SlurmOptions& given) {
   return std::unique_ptr<Sandbox>(new SlurmSandbox(std::move(options)));
 }
 
-Status RunSandboxJob(const fs::path& job_dir) {
-  LINEAGE_ASSIGN_OR_RETURN(std::string text, ReadFile(job_dir / "spec.json"));
+namespace {
+
+// The node's side, its result as the job's JSON; a failure of lineage's own is an "error".
+json RunJob(const fs::path& job_dir) {
+  auto text = ReadFile(job_dir / "spec.json");
+  if (!text.ok()) return {{"error", text.status().message()}};
   SandboxSpec spec;
   try {
-    spec = SpecFromJson(json::parse(text));
+    spec = SpecFromJson(json::parse(*text));
   } catch (const json::exception& e) {
-    return Status::InvalidArgument((job_dir / "spec.json").string() + " is not a sandbox spec: " + e.what());
+    return {{"error", (job_dir / "spec.json").string() + " is not a sandbox spec: " + e.what()}};
   }
-  LINEAGE_ASSIGN_OR_RETURN(auto sandbox, Sandbox::Create(Sandbox::Backend::kBwrap));
+  auto sandbox = Sandbox::Create(Sandbox::Backend::kBwrap);
+  if (!sandbox.ok()) return {{"error", sandbox.status().message()}};
   // The gateway is on the orchestrator's host: its socket here is a relay to its TCP address.
   std::unique_ptr<GatewayRelay> relay;
   if (!spec.socket_tcp.empty() && !spec.socket_inside.empty()) {
     const std::string local = (fs::temp_directory_path() / ("lineage-gateway-" + RandomHex(8) + ".sock")).string();
-    LINEAGE_ASSIGN_OR_RETURN(relay, GatewayRelay::Start(local, spec.socket_tcp));
+    auto started = GatewayRelay::Start(local, spec.socket_tcp);
+    if (!started.ok()) return {{"error", started.status().message()}};
+    relay = std::move(started).value();
     spec.socket_host = local;
   }
-  LINEAGE_ASSIGN_OR_RETURN(SandboxResult result, sandbox->Run(spec));
-  relay.reset();
-  return WriteFileAtomic(job_dir / "result.json", ResultToJson(result).dump(), 0600);
+  auto result = (*sandbox)->Run(spec);
+  if (!result.ok()) return {{"error", result.status().message()}};
+  json out = ResultToJson(*result);
+  if (relay) {
+    const int failures = relay->failures();
+    relay.reset();
+    if (failures > 0) out["relay_failures"] = failures;
+    out["gateway"] = spec.socket_tcp;
+  }
+  return out;
+}
+
+}  // namespace
+
+Status RunSandboxJob(const fs::path& job_dir) {
+  json result;
+  try {
+    result = RunJob(job_dir);
+  } catch (const std::exception& e) {
+    result = {{"error", std::string("lineage failed on the node: ") + e.what()}};
+  }
+  return WriteFileAtomic(job_dir / "result.json", result.dump(-1, ' ', false, json::error_handler_t::replace), 0600);
 }
 
 Result<std::vector<SlurmJob>> ListSlurmJobs(const std::string& prefix) {
-  LINEAGE_ASSIGN_OR_RETURN(std::string out, Slurm({"squeue", "-h", "-o", "%i|%j|%T|%r"}));
+  LINEAGE_ASSIGN_OR_RETURN(std::string out, Slurm({"squeue", "--me", "-h", "-o", "%i|%j|%T|%r|%k"}));  // ours only
   std::vector<SlurmJob> jobs;
   size_t at = 0;
   while (at < out.size()) {
@@ -394,12 +496,13 @@ Result<std::vector<SlurmJob>> ListSlurmJobs(const std::string& prefix) {
     const std::string line = out.substr(at, end - at);
     at = end + 1;
     SlurmJob job;
-    size_t a = line.find('|'), b = line.find('|', a + 1), c = line.find('|', b + 1);
-    if (a == std::string::npos || b == std::string::npos || c == std::string::npos) continue;
+    size_t a = line.find('|'), b = line.find('|', a + 1), c = line.find('|', b + 1), d = line.find('|', c + 1);
+    if (a == std::string::npos || b == std::string::npos || c == std::string::npos || d == std::string::npos) continue;
     job.id = line.substr(0, a);
     job.name = line.substr(a + 1, b - a - 1);
     job.state = line.substr(b + 1, c - b - 1);
-    job.reason = line.substr(c + 1);
+    job.reason = line.substr(c + 1, d - c - 1);
+    job.comment = line.substr(d + 1);
     if (job.name.rfind(prefix, 0) == 0) jobs.push_back(std::move(job));
   }
   return jobs;

@@ -44,6 +44,7 @@ Status RunSandboxJob(const std::filesystem::path& job_dir);
 
 struct SlurmJob {
   std::string id, name, state, reason;  // state: PENDING, RUNNING, ...; reason: Slurm's, for a pending job
+  std::string comment;                  // what it runs (SandboxSpec::tag)
 };
 // The jobs in the queue whose names start with `prefix`.
 Result<std::vector<SlurmJob>> ListSlurmJobs(const std::string& prefix);

@@ -94,6 +94,10 @@ TEST_CASE("a Slurm job runs the command in the same sandbox: its output, exit co
   auto slow = cluster.sandbox->Run(Shell("sleep 60", 1000));
   REQUIRE(slow.ok());
   CHECK(slow->limit == SandboxLimit::kWall);
+  // Output need not be UTF-8: it comes back byte for byte.
+  auto bytes = cluster.sandbox->Run(Shell("printf 'caf\\351 \\377\\376'"));
+  REQUIRE(bytes.ok());
+  CHECK(bytes->stdout_text == "caf\xe9 \xff\xfe");
   auto net = cluster.sandbox->Run(Shell("cat /proc/net/dev | tail -n +3 | cut -d: -f1 | tr -d ' '"));
   REQUIRE(net.ok());
   CHECK(net->stdout_text == "lo\n");  // no network but its own loopback
@@ -119,6 +123,22 @@ TEST_CASE("a job reaches the gateway's TCP address through the socket its sandbo
   INFO(r->stderr_text);
   CHECK(r->exit_code == 0);
   CHECK_THAT(r->stdout_text, Catch::Contains("HTTP/1.0 200") && Catch::Contains("\"owned_by\":\"lineage\""));
+}
+
+// A gateway the node cannot reach fails the agent's calls before the gateway sees them: the world's fault,
+// never the agent's.
+TEST_CASE("a job whose gateway relay cannot reach the gateway is the cluster's fault") {
+  if (!SlurmUp()) return;
+  Cluster cluster;
+  SandboxSpec spec = Shell("python3 -c \"import socket; s = socket.socket(socket.AF_UNIX); s.connect('/run/gateway.sock'); "
+                           "s.sendall(b'GET / HTTP/1.0\\r\\n\\r\\n'); print(s.recv(10))\"");
+  spec.socket_host = "/nonexistent/on/the/node.sock";
+  spec.socket_inside = "/run/gateway.sock";
+  spec.socket_tcp = "127.0.0.1:1";  // nothing listens there
+  auto r = cluster.sandbox->Run(spec);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.status().code() == Status::Code::kUnavailable);
+  CHECK_THAT(r.status().message(), Catch::Contains("could not reach the run's gateway at 127.0.0.1:1"));
 }
 
 TEST_CASE("a job cancelled mid-run is the cluster's fault: Unavailable, never a result of the command") {
@@ -160,8 +180,7 @@ TEST_CASE("cancelling by prefix ends every job of that prefix and leaves the que
 TEST_CASE("the starter suite's gold validation through Slurm jobs gives the local outcomes") {
   if (!SlurmUp()) return;
   TempDir shared, home;
-  const std::vector<std::string> validate = {"bench", "validate", "--gold", "--suite", "starter", "--json", "--tasks",
-                                             "py/*", "--parallel", "2"};
+  const std::vector<std::string> validate = {"bench", "validate", "--gold", "--suite", "starter", "--json", "--parallel", "2"};
   auto local = test::RunLineage(home.path(), validate);
   std::vector<std::string> slurm = validate;
   slurm.insert(slurm.end(), {"--executor", "slurm", "--shared-dir", shared.path().string()});
@@ -176,7 +195,7 @@ TEST_CASE("the starter suite's gold validation through Slurm jobs gives the loca
     return by_task;
   };
   CHECK(outcomes(cluster.out) == outcomes(local.out));
-  CHECK(outcomes(cluster.out).size() >= 5);
+  CHECK(outcomes(cluster.out).size() == 26);  // Python and C++ alike
 }
 
 // What a run made: each agent's parent, status and reason, by id.
@@ -221,7 +240,8 @@ TEST_CASE("a run on Slurm, one of its jobs cancelled midway, ends with the tree 
   std::thread admin([&] {
     for (int i = 0; i < 3000 && !done && cancelled == 0; ++i) {
       for (const SlurmJob& job : RunJobs(cluster / "home")) {
-        if (job.state == "RUNNING" && test::RunCommand({"/usr/bin/env", "scancel", job.id}).exit_code == 0) ++cancelled;
+        if (job.state != "RUNNING") continue;
+        if (test::RunCommand({"/usr/bin/env", "scancel", job.id}).exit_code == 0) ++cancelled;
         break;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -245,12 +265,12 @@ TEST_CASE("kill -9 of lineage while its Slurm jobs run, then resume: the same tr
   test::WriteFile(local / "run.toml", test::RunToml(local_model->url(), 3, 1));
   REQUIRE(test::RunLineage(local / "home", {"run", "start", (local / "run.toml").string(), "--foreground"}).exit_code == 0);
 
-  auto model = test::StartFakeModel();
+  auto model = test::StartFakeModel(/*delay_ms=*/1500);  // slow answers: the agents' jobs outlive the kill
   test::WriteFile(dir / "run.toml", SlurmRunToml(model->url(), shared.path()));
   pid_t pid = test::SpawnCommand(test::LineageArgv(dir / "home", {"run", "start", (dir / "run.toml").string(), "--foreground"}));
   bool saw_job = false;
-  for (int i = 0; i < 1200 && !saw_job; ++i) {  // kill it while a job of its runs
-    for (const SlurmJob& job : RunJobs(dir / "home")) saw_job |= job.state == "RUNNING";
+  for (int i = 0; i < 1200 && !saw_job; ++i) {  // kill it while an agent's job of its runs (slow answers)
+    for (const SlurmJob& job : RunJobs(dir / "home")) saw_job |= job.state == "RUNNING" && job.comment.find("task") != std::string::npos;
     if (!saw_job) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   REQUIRE(saw_job);
@@ -262,13 +282,41 @@ TEST_CASE("kill -9 of lineage while its Slurm jobs run, then resume: the same tr
   CHECK_THAT(shown.out, Catch::Contains("cluster: ") && Catch::Contains("job(s) queued"));
   auto shown_json = nlohmann::json::parse(test::RunLineage(dir / "home", {"run", "status", "1", "--json"}).out);
   CHECK(shown_json["cluster_jobs"].is_array());
+  const bool left = !RunJobs(dir / "home").empty();
   auto resumed = test::RunLineage(dir / "home", {"run", "resume", "1", "--foreground"});
   INFO(resumed.err);
   REQUIRE(resumed.exit_code == 0);
-  CHECK_THAT(resumed.err, Catch::Contains("job(s) an earlier process left; their work is redone"));
+  // Jobs the killed process left are cancelled, never waited for (unless they ended meanwhile).
+  if (left) CHECK_THAT(resumed.err, Catch::Contains("job(s) an earlier process left; their work is redone"));
+  if (std::getenv("SLURM_TEST_DUMP")) test::WriteFile("/tmp/resumed.err", resumed.err);
+  WARN("jobs left at the resume: " << (left ? "yes" : "none: they ended first"));
   CHECK(Tree(dir / "home") == Tree(local / "home"));
   CHECK(RunJobs(dir / "home").empty());
   CHECK(test::RunLineage(dir / "home", {"fsck"}).exit_code == 0);
+}
+
+TEST_CASE("run stop cancels a Slurm run's jobs at once, and the run ends stopped with none left queued") {
+  if (!SlurmUp()) return;
+  TempDir dir, shared;
+  auto model = test::StartFakeModel();
+  test::WriteFile(dir / "run.toml", SlurmRunToml(model->url(), shared.path()));
+  pid_t pid = test::SpawnCommand(test::LineageArgv(dir / "home", {"run", "start", (dir / "run.toml").string(), "--foreground"}));
+  bool saw_job = false;
+  for (int i = 0; i < 1200 && !saw_job; ++i) {
+    for (const SlurmJob& job : RunJobs(dir / "home")) saw_job |= job.state == "RUNNING";
+    if (!saw_job) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  REQUIRE(saw_job);
+  auto stopped = test::RunLineage(dir / "home", {"run", "stop", "1"});
+  INFO(stopped.err);
+  CHECK(stopped.exit_code == 0);
+  CHECK(RunJobs(dir / "home").empty());  // cancelled, not waited for
+  int status = 0;
+  waitpid(pid, &status, 0);
+  CHECK(WIFEXITED(status));
+  auto shown = nlohmann::json::parse(test::RunLineage(dir / "home", {"run", "status", "1", "--json"}).out);
+  CHECK(shown["status"] == "stopped");
+  CHECK(RunJobs(dir / "home").empty());
 }
 
 }  // namespace
