@@ -194,7 +194,7 @@ class SlurmSandbox : public Sandbox {
   std::vector<std::string> EnforcedLimits() const override {
     return {"every limit: as the bubblewrap sandbox on the node enforces it (lineage sandbox check on a node)",
             "time: Slurm's --time, the wall limit plus " + std::to_string(options_.time_margin_s) + " s",
-            "memory: Slurm's --mem, the sandbox's memory limit plus 512 MiB for lineage on the node"};
+            "memory: Slurm's --mem, the sandbox's memory limit and its tmpfs file systems, plus 512 MiB for lineage"};
   }
 
  private:

@@ -5,8 +5,9 @@
 // path), submits `lineage sandbox exec JOBDIR` with sbatch, its Slurm limits taken from the sandbox's
 // (time: the wall limit plus `time_margin_s`; memory; one CPU), and waits for the job's result, which the
 // node writes atomically to JOBDIR/result.json. A job that ends without a result -- the node lost,
-// preempted, cancelled by an administrator or by scancel, killed at Slurm's time limit -- is the
-// cluster's fault, never the command's: Run() returns Unavailable, and the caller redoes the work.
+// preempted, cancelled by an administrator or by scancel -- is the cluster's fault, never the command's:
+// Run() returns Unavailable, and the caller redoes the work. A job Slurm ended for outgrowing what it asked
+// for (OUT_OF_MEMORY, TIMEOUT) is reported as the command's memory or wall limit.
 //
 // Every job is named PREFIX-..., and its comment says what it runs (SandboxSpec::tag), so that a restarted
 // lineage finds the jobs a killed one left (ListSlurmJobs) and cancels them (CancelSlurmJobs) before

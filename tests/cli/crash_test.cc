@@ -100,16 +100,20 @@ pid_t SpawnAdd(const CrashHome& h) {
 
 TEST_CASE("kill -9 at random moments never leaves an unrepairable home") {
   CrashHome h;
-  // Time one whole add, then kill later adds at random moments across that span.
-  RewriteTree(h.work, 0);
-  auto start = std::chrono::steady_clock::now();
+  // Time whole adds (the fastest of three: the first is slow with cold caches, and a loaded machine is
+  // slow at random), then kill later adds at random moments across that span.
   int status = 0;
-  waitpid(SpawnAdd(h), &status, 0);
-  REQUIRE((WIFEXITED(status) && WEXITSTATUS(status) == 0));
-  auto full = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start);
+  auto full = std::chrono::microseconds::max();
+  for (int i = 0; i < 3; ++i) {
+    RewriteTree(h.work, 100 + i);
+    auto start = std::chrono::steady_clock::now();
+    waitpid(SpawnAdd(h), &status, 0);
+    REQUIRE((WIFEXITED(status) && WEXITSTATUS(status) == 0));
+    full = std::min(full, std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start));
+  }
 
   std::mt19937 rng(20261126);
-  int completed = 1;
+  int completed = 3;
   for (int i = 1; i <= 16; ++i) {
     RewriteTree(h.work, i);
     pid_t pid = SpawnAdd(h);
@@ -119,7 +123,7 @@ TEST_CASE("kill -9 at random moments never leaves an unrepairable home") {
     waitpid(pid, &status, 0);
     completed += WIFEXITED(status) && WEXITSTATUS(status) == 0;
   }
-  CHECK(completed < 17);  // at least one kill landed before its add finished, else this proves nothing
+  CHECK(completed < 19);  // at least one kill landed before its add finished, else this proves nothing
   auto before = RunLineage(h.home, {"fsck"});
   int interrupted = static_cast<int>(std::count(before.out.begin(), before.out.end(), '\n')) - (before.exit_code == 0);
   WARN(completed << " adds completed, " << interrupted << " interrupted writes found by fsck");
