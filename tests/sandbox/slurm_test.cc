@@ -232,7 +232,8 @@ TEST_CASE("a run on Slurm, one of its jobs cancelled midway, ends with the tree 
   auto here = test::RunLineage(local / "home", {"run", "start", (local / "run.toml").string(), "--foreground"});
   REQUIRE(here.exit_code == 0);
 
-  auto cluster_model = test::StartFakeModel();
+  // Slow answers (the same ones) keep the agents' jobs running long enough to be caught and cancelled.
+  auto cluster_model = test::StartFakeModel(/*delay_ms=*/1500);
   test::WriteFile(cluster / "run.toml", SlurmRunToml(cluster_model->url(), shared.path()));
   // An administrator's scancel of the first job seen running: its work must be redone, not scored.
   std::atomic<bool> done{false};
@@ -240,7 +241,7 @@ TEST_CASE("a run on Slurm, one of its jobs cancelled midway, ends with the tree 
   std::thread admin([&] {
     for (int i = 0; i < 3000 && !done && cancelled == 0; ++i) {
       for (const SlurmJob& job : RunJobs(cluster / "home")) {
-        if (job.state != "RUNNING") continue;
+        if (job.state != "RUNNING" || job.comment.find("task") == std::string::npos) continue;
         if (test::RunCommand({"/usr/bin/env", "scancel", job.id}).exit_code == 0) ++cancelled;
         break;
       }
