@@ -467,7 +467,8 @@ struct Gateway::Impl {
         // What the provider produced before the end is paid for all the same.
         const std::int64_t produced = encoder.started() ? output_bytes / 4 : 0;
         const std::int64_t prompt = encoder.started() ? estimate.tokens - reserved_output : 0;
-        grant.budget->Settle(estimate, Spend{prompt + produced, encoder.started() ? estimate.cost_usd - output_cost(reserved_output) + output_cost(produced) : 0.0, 1});
+        const Usage used{prompt, produced, 0, 0, 0};
+        grant.budget->Settle(estimate, Spend{prompt + produced, m.price ? CostUsd(used, *m.price) : 0.0, 1});
       }
       Failed(record, error.kind, error.message);
       if (!encoder.started()) {

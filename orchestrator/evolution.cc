@@ -221,8 +221,7 @@ class Evolution {
     if (std::string low = LowDisk(); !low.empty()) {
       stop_reason_ = low;
       low_disk_ = true;
-      gateway_->Stop();
-      EndJobs();
+      StopServing();
       return Finish();
     }
     for (;;) {
@@ -234,14 +233,12 @@ class Evolution {
       }
       if (seed->end == Step::End::kBudgetSpent) {
         stop_reason_ = "budget: a model call was refused (" + seed->why + ")";
-        gateway_->Stop();
-        EndJobs();
+        StopServing();
         return Finish();
       }
       if (!AbsorbFault("seed", seed->why)) {
         if (stop_reason_.empty()) stop_reason_ = options_.stop && options_.stop->load() ? "stop requested" : "pausing";
-        gateway_->Stop();
-        EndJobs();
+        StopServing();
         return Finish();
       }
     }
@@ -253,15 +250,16 @@ class Evolution {
       if (!fatal_.ok() || !ResumedWhileDraining()) break;
       stop_reason_.clear();  // a pause undone before it completed: a full set of workers goes on
     }
-    gateway_->Stop();
-    EndJobs();
+    StopServing();
     if (!fatal_.ok()) return Fail(fatal_);
     return Finish();
   }
 
  private:
-  // When the run's process lets go of it, no job of its stays in the cluster's queue.
-  void EndJobs() {
+  // The run's process lets go of it, however it ends: its gateway stops, and no job of its stays in the
+  // cluster's queue.
+  void StopServing() {
+    gateway_->Stop();
     if (!slurm_) return;
     if (auto cancelled = CancelSlurmJobs(SlurmJobPrefix()); !cancelled.ok()) {
       spdlog::warn("slurm: cannot cancel the run's jobs: {}", cancelled.status().message());
@@ -921,7 +919,7 @@ class Evolution {
   }
 
   Result<RunState> Fail(const Status& why) {
-    if (gateway_) gateway_->Stop();
+    if (gateway_) StopServing();
     const json data = {{"error", why.message()}};
     Status marked = archive_.SetRunState(run_.id, RunState::kFailed, data.dump());
     if (!marked.ok()) spdlog::error("cannot mark run {} failed: {}", run_.id, marked.ToString());
