@@ -266,7 +266,7 @@ TEST_CASE("kill -9 of lineage while its Slurm jobs run, then resume: the same tr
   test::WriteFile(local / "run.toml", test::RunToml(local_model->url(), 3, 1));
   REQUIRE(test::RunLineage(local / "home", {"run", "start", (local / "run.toml").string(), "--foreground"}).exit_code == 0);
 
-  auto model = test::StartFakeModel(/*delay_ms=*/1500);  // slow answers: the agents' jobs outlive the kill
+  auto model = test::StartFakeModel(/*delay_ms=*/4000);  // slow answers: the agents' jobs outlive the kill and the resume's start
   test::WriteFile(dir / "run.toml", SlurmRunToml(model->url(), shared.path()));
   pid_t pid = test::SpawnCommand(test::LineageArgv(dir / "home", {"run", "start", (dir / "run.toml").string(), "--foreground"}));
   bool saw_job = false;
