@@ -232,14 +232,15 @@ TEST_CASE("a run on Slurm, one of its jobs cancelled midway, ends with the tree 
   auto here = test::RunLineage(local / "home", {"run", "start", (local / "run.toml").string(), "--foreground"});
   REQUIRE(here.exit_code == 0);
 
-  // Slow answers (the same ones) keep the agents' jobs running long enough to be caught and cancelled.
-  auto cluster_model = test::StartFakeModel(/*delay_ms=*/1500);
+  // Slow answers (the same ones: 3 s each) keep every agent's job running for several seconds, so the watcher,
+  // however loaded the node, sees one running; it looks until the run ends, not for a fixed number of times.
+  auto cluster_model = test::StartFakeModel(/*delay_ms=*/3000);
   test::WriteFile(cluster / "run.toml", SlurmRunToml(cluster_model->url(), shared.path()));
-  // An administrator's scancel of the first job seen running: its work must be redone, not scored.
+  // An administrator's scancel of the first agent job seen running: its work must be redone, not scored.
   std::atomic<bool> done{false};
   std::atomic<int> cancelled{0};
   std::thread admin([&] {
-    for (int i = 0; i < 3000 && !done && cancelled == 0; ++i) {
+    while (!done && cancelled == 0) {
       for (const SlurmJob& job : RunJobs(cluster / "home")) {
         if (job.state != "RUNNING" || job.comment.find("task") == std::string::npos) continue;
         if (test::RunCommand({"/usr/bin/env", "scancel", job.id}).exit_code == 0) ++cancelled;
@@ -253,10 +254,7 @@ TEST_CASE("a run on Slurm, one of its jobs cancelled midway, ends with the tree 
   admin.join();
   INFO(there.err);
   REQUIRE(there.exit_code == 0);
-  // On a busy CI node the agents' jobs may all run between two looks at the queue: then the run proved only
-  // that it matches the local tree, which the checks below still hold it to.
-  CHECK(cancelled <= 1);
-  if (cancelled == 0) WARN("no job of the run was seen running, so none was cancelled");
+  CHECK(cancelled == 1);
   CHECK(Tree(cluster / "home") == Tree(local / "home"));
   CHECK(Tree(local / "home").size() == 4);
   CHECK(RunJobs(cluster / "home").empty());
