@@ -334,6 +334,20 @@ Result<std::vector<TreeEntry>> Archive::Tree(AgentId id) {
   return impl_->git->ReadTree(agent.commit);
 }
 
+Result<std::optional<AgentId>> Archive::FindTree(const std::vector<TreeEntry>& tree, RunId run) {
+  LINEAGE_ASSIGN_OR_RETURN(std::vector<Agent> agents, ListAgents(run));
+  std::lock_guard lock(impl_->mu);
+  // Writing the tree's objects is harmless: git's store is content-addressed, and an unreferenced tree
+  // costs only its bytes.
+  LINEAGE_ASSIGN_OR_RETURN(std::string wanted, impl_->git->WriteTree(tree));
+  for (const Agent& a : agents) {
+    if (a.commit.empty() || a.state == AgentState::kFailed) continue;
+    LINEAGE_ASSIGN_OR_RETURN(std::string id, impl_->git->TreeOf(a.commit));
+    if (id == wanted) return std::optional<AgentId>(a.id);
+  }
+  return std::optional<AgentId>();
+}
+
 Status Archive::Materialize(AgentId id, const fs::path& dir) {
   LINEAGE_ASSIGN_OR_RETURN(std::vector<TreeEntry> tree, Tree(id));
   return WriteTree(dir, tree);

@@ -220,6 +220,9 @@ class Archive {
   Result<Agent> AddChild(AgentId parent, std::vector<TreeEntry> tree, const ChildOptions& options);
   // The variant's files, read from its commit.
   Result<std::vector<TreeEntry>> Tree(AgentId id);
+  // The oldest agent of `run` (its seed included) whose files are exactly `tree`, compared by git tree id;
+  // nullopt when none is. A child that would duplicate one is rejected before it costs an evaluation.
+  Result<std::optional<AgentId>> FindTree(const std::vector<TreeEntry>& tree, RunId run);
   // Writes the variant's files into `dir`, which must not exist or be empty.
   Status Materialize(AgentId id, const std::filesystem::path& dir);
   // Unified diff from `from` (its parent when nullopt; the empty tree for a root) to `to`.

@@ -6,12 +6,19 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "archive/scores.h"
 #include "base/files.h"
 
 namespace lineage {
 namespace {
 
 using json = nlohmann::ordered_json;
+
+// [low, high] of the agent's 95% interval (archive/scores.h), or null.
+json IntervalJson(const Agent& a) {
+  const auto interval = AgentInterval(a);
+  return interval ? json::array({interval->low, interval->high}) : json(nullptr);
+}
 
 json ToJson(const Agent& a) {
   json stages = json::array();
@@ -30,6 +37,9 @@ json ToJson(const Agent& a) {
           {"status", StateName(a.state)},
           {"reason", a.reason},
           {"score", a.score ? json(*a.score) : json(nullptr)},
+          {"score_interval", IntervalJson(a)},
+          {"solved", SolvedTasks(a)},
+          {"attempted", AttemptedTasks(a)},
           {"stage_reached", a.stage_reached},
           {"stages", stages},
           {"children", a.children},
@@ -45,12 +55,7 @@ json ToJson(const Agent& a) {
           {"updated_at", FormatTimestamp(a.updated_at)}};
 }
 
-std::string ScoreText(const Agent& a) {
-  if (!a.score) return "score -";
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "score %.3f", *a.score);
-  return buf;
-}
+std::string ScoreText(const Agent& a) { return "score " + ScoreWithInterval(a); }
 
 // One line of the tree: the agent, its depth, and the text drawn before it.
 struct TreeLine {
@@ -153,6 +158,7 @@ std::string RenderTreeJson(const std::vector<Agent>& agents, int max_depth) {
                      {"depth", line.depth},
                      {"name", a.name},
                      {"score", a.score ? json(*a.score) : json(nullptr)},
+                     {"score_interval", IntervalJson(a)},
                      {"status", StateName(a.state)},
                      {"stage_reached", a.stage_reached},
                      {"children", a.children}});

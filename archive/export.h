@@ -13,13 +13,13 @@ namespace lineage {
 
 // Roots are agents whose parent is absent from `agents`. max_depth < 0 means no limit; roots are depth 0.
 //
-//   #1 seed  score 0.40  admitted  [2/5]
-//   ├─ #2  score 0.60  admitted  +12 -3
+//   #1 seed  score 0.400 [0.168, 0.687]  admitted      (the mean, and its 95% interval: archive/scores.h)
+//   ├─ #2  score 0.600 [0.313, 0.832]  admitted  +12 -3
 //   │  #4  ...            (an only child continues its parent's column instead of indenting)
 //   └─ #3  ...  rejected: build failed
 std::string RenderTreeText(const std::vector<Agent>& agents, int max_depth, bool color);
 
-// {"roots":[1], "agents":[{"id":1,"parent":null,"depth":0,"score":0.4,"status":"admitted","children":[2,3],...}]}
+// {"roots":[1], "agents":[{"id":1,"parent":null,"depth":0,"score":0.4,"score_interval":[0.168,0.687],"status":"admitted","children":[2,3],...}]}
 std::string RenderTreeJson(const std::vector<Agent>& agents, int max_depth);
 
 // `lineage export`: every run and agent with stages (json), one agent per row (csv), a Graphviz digraph (dot).

@@ -9,6 +9,7 @@
 
 #include "archive/archive.h"
 #include "archive/export.h"
+#include "archive/scores.h"
 #include "base/files.h"
 #include "cli/commands.h"
 
@@ -109,6 +110,12 @@ Status Show(const Context& ctx, AgentId id, bool as_json) {
   LINEAGE_ASSIGN_OR_RETURN(std::vector<Evaluation> evals, archive->ListEvaluations(id));
   LINEAGE_ASSIGN_OR_RETURN(std::vector<ModelCall> calls, archive->ListModelCalls(id));
   LINEAGE_ASSIGN_OR_RETURN(auto cost, archive->AgentCost(a));
+  // Beside its parent, task by task, on the tasks both ran (archive/scores.h).
+  std::optional<PairedComparison> paired;
+  if (a.parent_id) {
+    LINEAGE_ASSIGN_OR_RETURN(std::vector<Evaluation> parent_evals, archive->ListEvaluations(*a.parent_id));
+    paired = ComparePaired(evals, parent_evals);
+  }
   if (as_json) {
     json out = json::parse(AgentJson(a));
     json ev = json::array();
@@ -127,6 +134,11 @@ Status Show(const Context& ctx, AgentId id, bool as_json) {
     out["evaluations"] = ev;
     out["model_calls"] = mc;
     out["cost"] = cost;  // {"diagnose": $, "self_modify": $, "evaluate": $}: what making and judging it cost
+    out["paired"] = nullptr;
+    if (paired) {
+      out["paired"] = {{"parent", *a.parent_id}, {"shared", paired->Shared()}, {"both_solved", paired->both_solved},
+                       {"child_only", paired->child_only}, {"parent_only", paired->parent_only}, {"neither", paired->neither}};
+    }
     Print(out.dump(2) + "\n");
     return Status::OK();
   }
@@ -137,15 +149,19 @@ Status Show(const Context& ctx, AgentId id, bool as_json) {
   row("run", OptionalId(a.run_id));
   row("generation", std::to_string(a.generation));
   row("commit", a.commit.empty() ? "-" : a.commit + "  (branch agents/" + std::to_string(a.id) + ")");
-  char score[64];
-  std::snprintf(score, sizeof score, "%s  (stage %d reached)", a.score ? std::to_string(*a.score).c_str() : "-",
-                a.stage_reached);
-  row("score", score);
+  row("score", ScoreWithInterval(a) + "  (" + std::to_string(SolvedTasks(a)) + "/" + std::to_string(AttemptedTasks(a)) +
+                   " tasks, 95% interval; stage " + std::to_string(a.stage_reached) + " reached)");
   for (const StageScore& s : a.stages) {
     row(("  stage " + std::to_string(s.stage)).c_str(),
         std::to_string(s.solved) + "/" + std::to_string(s.attempted) + " solved");
   }
   row("changes", a.parent_id ? ChangeSummary(a) + " against #" + std::to_string(*a.parent_id) : "root");
+  if (paired) {
+    row("vs parent", "on the " + std::to_string(paired->Shared()) + " tasks both ran: " + std::to_string(paired->child_only) +
+                         " solved only by it, " + std::to_string(paired->parent_only) + " only by #" +
+                         std::to_string(*a.parent_id) + ", " + std::to_string(paired->both_solved) + " by both, " +
+                         std::to_string(paired->neither) + " by neither");
+  }
   char spend[192];
   std::snprintf(spend, sizeof spend, "%lld in, %lld out, $%.4f", static_cast<long long>(a.tokens_in),
                 static_cast<long long>(a.tokens_out), a.cost_usd);

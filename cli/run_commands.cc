@@ -309,8 +309,15 @@ Result<std::string> RunView(Archive& archive, RunId id) {
                 s["admitted"].get<int>(), s["rejected"].get<int>(), s["in_progress"].get<int>());
   out += line;
   if (!s["best_score"].is_null()) {
-    std::snprintf(line, sizeof(line), "best score: %.3f\n", s["best_score"].get<double>());
+    // The best agent by the lower end of its 95% interval (archive/scores.h), not by a lucky mean.
+    std::snprintf(line, sizeof(line), "best agent: #%lld, score %.3f", static_cast<long long>(s["best_agent"].get<AgentId>()),
+                  s["best_score"].get<double>());
     out += line;
+    if (s["best_interval"].is_array()) {
+      std::snprintf(line, sizeof(line), " [%.3f, %.3f]", s["best_interval"][0].get<double>(), s["best_interval"][1].get<double>());
+      out += line;
+    }
+    out += "\n";
   }
   std::snprintf(line, sizeof(line), "spend: %lld model calls, %lld tokens, $%.4f\n",
                 static_cast<long long>(s.value("model_calls", 0)), static_cast<long long>(s.value("tokens", 0)),

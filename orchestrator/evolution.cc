@@ -243,9 +243,18 @@ class Evolution {
       }
     }
     if (Status s = ResumeChildren(); !s.ok()) return Fail(s);
+    if (hgm()) {
+      // The seed's evaluation just recorded is read again: its tasks are done.
+      done_.erase(*run_.seed_agent_id);
+      Result<std::int64_t> counted = CountEvaluations();
+      if (!counted.ok()) return Fail(counted.status());
+      evaluations_done_ = *counted;
+    }
     for (;;) {
       std::vector<std::thread> workers;
-      for (int i = 0; i < config_.children_in_flight; ++i) workers.emplace_back([this] { Worker(); });
+      // HGM's slots each take the next piece of work, an expansion or one task run; DGM's each make children.
+      const int slots = hgm() ? std::max(config_.sandboxes, config_.children_in_flight) : config_.children_in_flight;
+      for (int i = 0; i < slots; ++i) workers.emplace_back([this] { hgm() ? HgmWorker() : Worker(); });
       for (std::thread& t : workers) t.join();
       if (!fatal_.ok() || !ResumedWhileDraining()) break;
       stop_reason_.clear();  // a pause undone before it completed: a full set of workers goes on
@@ -341,6 +350,14 @@ class Evolution {
     }
     next_slot_ = made_;
     for (int i = 0; i < made_; ++i) made_slots_.insert(i);
+    if (hgm()) {
+      LINEAGE_RETURN_IF_ERROR(LoadTaskPool());
+      LINEAGE_ASSIGN_OR_RETURN(evaluations_done_, CountEvaluations());
+      // The draws go on from where the archive stands, so a resumed run makes the choices a run that was
+      // never interrupted would have made from the same archive.
+      hgm_rng_.seed(config_.random_seed ^ static_cast<std::uint64_t>(run_.id) * 0x9E3779B97F4A7C15ull ^
+                    static_cast<std::uint64_t>(evaluations_done_ + made_) * 0xD1B54A32D192ED03ull);
+    }
     return Status::OK();
   }
 
@@ -396,7 +413,9 @@ class Evolution {
     LINEAGE_ASSIGN_OR_RETURN(std::vector<Agent> agents, archive_.ListAgents(run_.id));
     for (Agent& a : agents) {
       if (!a.parent_id || a.id == *run_.seed_agent_id) continue;
-      if (a.state == AgentState::kCommitted || a.state == AgentState::kBuilt || a.state == AgentState::kEvaluating) {
+      // Under hgm a child being evaluated is simply evaluable again: it needs no slot of its own.
+      const bool evaluating = a.state == AgentState::kEvaluating && !hgm();
+      if (a.state == AgentState::kCommitted || a.state == AgentState::kBuilt || evaluating) {
         Progress("agent " + std::to_string(a.id) + ": resuming (" + StateName(a.state) + ")");
         unfinished_.push_back(a);
       }
@@ -414,7 +433,7 @@ class Evolution {
       {
         std::unique_lock lock(mu_);
         std::string why;
-        if (!fatal_.ok() || !MayStart(&why)) {
+        if (!fatal_.ok() || (unfinished_.empty() && made_ + in_flight_ >= config_.children) || !MayGoOn(&why)) {
           if (!why.empty() && stop_reason_.empty()) stop_reason_ = why;
           return;
         }
@@ -433,33 +452,40 @@ class Evolution {
       if (unfinished && r.ok() && r->end != Step::End::kDone) unfinished_.push_front(*unfinished);  // not judged yet
       if (!r.ok()) {
         if (fatal_.ok()) fatal_ = r.status();
-        continue;  // MayStart sees fatal_ and returns
+        continue;  // the loop sees fatal_ and returns
       }
       // A child that exists is counted; an attempt that made none gives its slot (and its draws) back.
       if (slot >= 0 && !made_slots_.count(slot)) free_slots_.insert(slot);
       const std::string step = unfinished ? "agent " + std::to_string(unfinished->id) : "attempt " + std::to_string(attempt);
-      switch (r->end) {
+      Ended(*r, step, attempt, slot, lock);
+    }
+  }
+
+  // Accounts for how a step ended (`step` names it in events). Called with `lock` (on mu_) held; a world
+  // fault's backoff releases it.
+  void Ended(const Step& r, const std::string& step, int attempt, int slot, std::unique_lock<std::mutex>& lock) {
+    switch (r.end) {
         case Step::End::kDone:
           consecutive_failures_ = 0;
           fault_since_.reset();
           break;
         case Step::End::kBudgetSpent:
           budget_spent_ = true;
-          if (stop_reason_.empty()) stop_reason_ = "budget: a model call was refused (" + r->why + ")";
+          if (stop_reason_.empty()) stop_reason_ = "budget: a model call was refused (" + r.why + ")";
           break;
         case Step::End::kRedo:
           if (slot >= 0) ++slot_redos_[slot];  // redone with fresh draws: the same parent may be why
-          Note("child.failed", {{"attempt", attempt}, {"error", r->why}});
+          Note("child.failed", {{"attempt", attempt}, {"error", r.why}});
           if (++consecutive_failures_ >= kMaxConsecutiveFailures && fatal_.ok()) {
             fatal_ = Status::FailedPrecondition(std::to_string(kMaxConsecutiveFailures) +
-                                                " attempts in a row made no child; the last: " + r->why);
+                                                " attempts in a row made no child; the last: " + r.why);
           }
           break;
         case Step::End::kWorldFault:
           lock.unlock();
-          AbsorbFault(step, r->why);
+          AbsorbFault(step, r.why);
+          lock.lock();
           break;
-      }
     }
   }
 
@@ -533,9 +559,9 @@ class Evolution {
            mib(config_.min_free_bytes) + "); free some space, then `lineage run resume " + std::to_string(run_.id) + "`";
   }
 
-  // Called with mu_ held. Empty `why` with false: nothing left to do.
-  bool MayStart(std::string* why) {
-    if (unfinished_.empty() && made_ + in_flight_ >= config_.children) return false;
+  // Whether new work may start, as far as the run's state, budgets and disk go. Called with mu_ held.
+  // Empty `why` with false: the run ends for a reason already given.
+  bool MayGoOn(std::string* why) {
     if (budget_spent_ || fault_paused_) return false;
     if (std::string low = LowDisk(); !low.empty()) {
       *why = low;
@@ -568,17 +594,248 @@ class Evolution {
     return true;
   }
 
+  // --- HGM's policy: every free slot expands a node or runs one more task of one -------------------------
+  bool hgm() const { return config_.selection.strategy == SelectionStrategy::kHgm; }
+
+  // One task of the run's pool: the stages' tasks in order, each once (stage thresholds do not gate under
+  // hgm: Thompson sampling decides who is evaluated further).
+  struct PoolTask {
+    std::string suite;
+    TaskInfo info;
+    int stage = 1;
+    std::string Key() const { return suite + "\t" + info.id; }
+  };
+
+  Status LoadTaskPool() {
+    std::set<std::string> seen;
+    for (const StageSpec& stage : config_.evaluation.stages) {
+      LINEAGE_ASSIGN_OR_RETURN(Evaluator* evaluator, suites_.Open(stage.suite));
+      LINEAGE_ASSIGN_OR_RETURN(std::vector<TaskInfo> tasks, StageTasks(stage, *evaluator));
+      for (TaskInfo& t : tasks) {
+        PoolTask task{stage.suite, std::move(t), stage.number};
+        if (seen.insert(task.Key()).second) pool_.push_back(std::move(task));
+      }
+    }
+    return Status::OK();
+  }
+
+  // The pool's tasks `agent` has a result for (a fault's or a spent budget's run is no result). Read from
+  // the archive once, then kept up to date: a recorded task evaluation is never run again. mu_ held.
+  Result<std::set<std::string>*> DoneTasks(AgentId agent) {
+    auto it = done_.find(agent);
+    if (it != done_.end()) return &it->second;
+    LINEAGE_ASSIGN_OR_RETURN(std::vector<Evaluation> evaluations, archive_.ListEvaluations(agent));
+    std::set<std::string>& done = done_[agent];
+    for (const Evaluation& e : evaluations) {
+      if (e.outcome != outcome::kFaulted && e.outcome != outcome::kOutOfBudget) done.insert(e.suite + "\t" + e.task_id);
+    }
+    return &done;
+  }
+
+  // The next pool task of `agent` neither done nor in flight; nullptr when none. mu_ held.
+  Result<const PoolTask*> NextTask(AgentId agent) {
+    LINEAGE_ASSIGN_OR_RETURN(std::set<std::string>* done, DoneTasks(agent));
+    for (const PoolTask& t : pool_) {
+      const std::string key = t.Key();
+      if (!done->count(key) && !evaluating_.count({agent, key})) return &t;
+    }
+    return static_cast<const PoolTask*>(nullptr);
+  }
+
+  // The run's task evaluations so far, the seed's included (Setup reads them; each one done adds one).
+  Result<std::int64_t> CountEvaluations() {
+    LINEAGE_ASSIGN_OR_RETURN(std::vector<Agent> agents, archive_.ListAgents(run_.id));
+    std::int64_t n = 0;
+    for (const Agent& a : agents) {
+      LINEAGE_ASSIGN_OR_RETURN(std::set<std::string>* done, DoneTasks(a.id));
+      n += static_cast<std::int64_t>(done->size());
+    }
+    return n;
+  }
+
+  // What the policy may choose from now. mu_ held.
+  Result<HgmState> HgmNow() {
+    LINEAGE_ASSIGN_OR_RETURN(std::vector<SelectionStats> all, archive_.LoadSelectionStats(run_.id));
+    HgmState state;
+    state.task_evaluations = evaluations_done_ + static_cast<std::int64_t>(evaluating_.size());
+    state.pending_expansions = in_flight_;
+    const bool children_left = made_ + in_flight_ < config_.children;
+    state.may_evaluate = !config_.task_evaluations || state.task_evaluations < *config_.task_evaluations;
+    // A child made once the task evaluations are spent could never be judged.
+    state.may_expand = children_left && in_flight_ < config_.children_in_flight && state.may_evaluate;
+    for (const SelectionStats& s : all) {
+      if (s.state == AgentState::kFailed || s.state == AgentState::kPending) continue;
+      const bool seed = s.id == *run_.seed_agent_id;
+      HgmNode node{s.id, seed ? std::nullopt : s.parent_id, s.solved, s.attempted,
+                   seed || s.state == AgentState::kAdmitted, false};
+      // Evaluated: admitted agents and children being judged; once the children are all made, and with no
+      // budget of task evaluations to spend, only children still being judged.
+      const bool judged = seed || s.state == AgentState::kAdmitted;
+      if ((judged && (children_left || config_.task_evaluations)) || s.state == AgentState::kEvaluating) {
+        LINEAGE_ASSIGN_OR_RETURN(const PoolTask* next, NextTask(s.id));
+        node.evaluable = next != nullptr;
+      }
+      state.nodes.push_back(node);
+    }
+    return state;
+  }
+
+  // A slot of HGM's policy: finishes children the world interrupted, then takes whatever DecideHgm says,
+  // until nothing is left to do or the run must stop. A slot with nothing to do while others work waits
+  // for them: what they finish may give it work.
+  void HgmWorker() {
+    for (;;) {
+      std::unique_lock lock(mu_);
+      std::optional<Agent> unfinished;
+      HgmDecision decision;
+      const PoolTask* task = nullptr;
+      int attempt = 0, slot = -1;
+      for (;;) {
+        std::string why;
+        if (!fatal_.ok() || !MayGoOn(&why)) {
+          if (!why.empty() && stop_reason_.empty()) stop_reason_ = why;
+          hgm_cv_.notify_all();
+          return;
+        }
+        if (!unfinished_.empty()) {
+          unfinished.emplace(std::move(unfinished_.front()));
+          unfinished_.pop_front();
+          ++busy_;
+          break;
+        }
+        Result<HgmState> now = HgmNow();
+        if (!now.ok()) {
+          fatal_ = now.status();
+          continue;
+        }
+        decision = DecideHgm(config_.selection.alpha, *now, hgm_rng_);
+        if (decision.action == HgmDecision::Action::kExpand) {
+          attempt = ++attempts_;
+          slot = TakeSlot();
+          ++in_flight_;
+          break;
+        }
+        if (decision.action == HgmDecision::Action::kEvaluate) {
+          Result<const PoolTask*> next = NextTask(decision.agent);
+          if (!next.ok()) {
+            fatal_ = next.status();
+            continue;
+          }
+          task = *next;
+          evaluating_.insert({decision.agent, task->Key()});
+          break;
+        }
+        if (in_flight_ == 0 && evaluating_.empty() && busy_ == 0) {  // nothing left, and nothing coming
+          if (config_.task_evaluations && now->task_evaluations >= *config_.task_evaluations && stop_reason_.empty()) {
+            stop_reason_ = "budget: task evaluations";
+          }
+          hgm_cv_.notify_all();
+          return;
+        }
+        hgm_cv_.wait(lock);
+      }
+      lock.unlock();
+      std::string step;
+      Result<Step> r = Step::Done();
+      if (unfinished) {
+        step = "agent " + std::to_string(unfinished->id);
+        r = LostIsWorldFault(FinishChild(*unfinished));
+      } else if (task) {
+        step = "agent " + std::to_string(decision.agent) + " on " + task->info.id;
+        r = LostIsWorldFault(EvaluateOne(decision.agent, *task));
+      } else {
+        step = "attempt " + std::to_string(attempt);
+        r = LostIsWorldFault(MakeChild(attempt, slot, decision.agent));
+      }
+      lock.lock();
+      if (unfinished) {
+        --busy_;
+        if (r.ok() && r->end != Step::End::kDone) unfinished_.push_front(*unfinished);
+      } else if (task) {
+        evaluating_.erase({decision.agent, task->Key()});
+      } else {
+        --in_flight_;
+        if (!made_slots_.count(slot)) free_slots_.insert(slot);
+      }
+      hgm_cv_.notify_all();
+      if (!r.ok()) {
+        if (fatal_.ok()) fatal_ = r.status();
+        continue;
+      }
+      Ended(*r, step, attempt, slot, lock);
+    }
+  }
+
+  // One task run of `agent` under HGM: recorded at once (so never run again), its stage score updated,
+  // and a child being judged admitted at its first non-empty stage-1 patch, or rejected once it has run
+  // every stage-1 task without one.
+  Result<Step> EvaluateOne(AgentId id, const PoolTask& task) {
+    LINEAGE_ASSIGN_OR_RETURN(Agent agent, archive_.GetAgent(id));
+    LINEAGE_ASSIGN_OR_RETURN(std::vector<TreeEntry> tree, archive_.Tree(id));
+    LINEAGE_ASSIGN_OR_RETURN(BuildOutcome build, BuildAgent(options_.home, tree, *sandbox_, config_.build_cache_bytes));
+    if (!build.built) return Step{Step::End::kWorldFault, "agent " + std::to_string(id) + " no longer builds"};
+    LINEAGE_ASSIGN_OR_RETURN(Evaluator* evaluator, suites_.Open(task.suite));
+    EvaluationOptions eval = EvaluationFor(id, *build.built);
+    eval.suite_name = task.suite;
+    eval.parallel = 1;
+    LINEAGE_ASSIGN_OR_RETURN(std::vector<TaskResult> results, EvaluateTasks(*evaluator, {task.info}, task.stage, eval, *sandbox_));
+    const TaskResult& r = results.at(0);
+    if (r.outcome == outcome::kFaulted) return Step{Step::End::kWorldFault, "evaluating " + r.task_id + ": " + r.detail};
+    if (r.outcome == outcome::kOutOfBudget) return Step{Step::End::kBudgetSpent, "evaluating " + r.task_id + ": " + r.detail};
+    {
+      std::lock_guard lock(mu_);
+      LINEAGE_ASSIGN_OR_RETURN(std::set<std::string>* done, DoneTasks(id));
+      if (done->insert(task.Key()).second) ++evaluations_done_;
+    }
+    LINEAGE_ASSIGN_OR_RETURN(std::vector<Evaluation> evaluations, archive_.ListEvaluations(id));
+    StageScore score{.stage = task.stage};
+    bool edited = false;
+    for (const Evaluation& e : evaluations) {
+      if (e.stage == 1 && e.patch_bytes > 0) edited = true;
+      if (e.stage != task.stage || e.outcome == outcome::kSkipped || e.outcome == outcome::kFaulted ||
+          e.outcome == outcome::kOutOfBudget) {
+        continue;
+      }
+      ++score.attempted;
+      score.solved += e.outcome == outcome::kSolved;
+    }
+    if (score.attempted > 0) score.score = static_cast<double>(score.solved) / score.attempted;
+    LINEAGE_RETURN_IF_ERROR(archive_.RecordStageScore(id, score));
+    if (agent.state != AgentState::kEvaluating) return Step::Done();
+    LINEAGE_ASSIGN_OR_RETURN(agent, archive_.GetAgent(id));  // its score, as just recorded
+    json data = {{"parent", agent.parent_id ? json(*agent.parent_id) : json(nullptr)},
+                 {"score", agent.score ? json(*agent.score) : json(nullptr)}, {"stage_reached", agent.stage_reached}};
+    if (edited) {
+      LINEAGE_RETURN_IF_ERROR(MoveAgent(agent, AgentState::kAdmitted, "", data));
+      return Step::Done();
+    }
+    bool stage_one_left = false;
+    {
+      std::lock_guard lock(mu_);
+      LINEAGE_ASSIGN_OR_RETURN(std::set<std::string>* done, DoneTasks(id));
+      for (const PoolTask& t : pool_) stage_one_left |= t.stage == 1 && !done->count(t.Key());
+    }
+    if (!stage_one_left) {
+      LINEAGE_RETURN_IF_ERROR(MoveAgent(agent, AgentState::kRejected,
+                                        "lost its editing ability: no non-empty patch on any stage-1 task", data));
+    }
+    return Step::Done();
+  }
+
   // --- Making one child ---------------------------------------------------------------------------------
-  Result<Step> MakeChild(int attempt, int slot) {
-    AgentId parent = 0;
+  // `chosen`: the parent HGM's policy chose; else one is selected here.
+  Result<Step> MakeChild(int attempt, int slot, std::optional<AgentId> chosen = std::nullopt) {
+    AgentId parent = chosen.value_or(0);
     std::mt19937_64 rng;
     {
       std::lock_guard lock(mu_);
       rng = SlotRng(slot);
-      LINEAGE_ASSIGN_OR_RETURN(std::vector<SelectionStats> all, archive_.LoadSelectionStats(run_.id));
-      std::vector<SelectionStats> candidates = SelectionCandidates(all, *run_.seed_agent_id);
-      if (candidates.empty()) return Status::Internal("no agent to select a parent from");
-      parent = SelectParent(config_.selection, candidates, all, rng);
+      if (!chosen) {
+        LINEAGE_ASSIGN_OR_RETURN(std::vector<SelectionStats> all, archive_.LoadSelectionStats(run_.id));
+        std::vector<SelectionStats> candidates = SelectionCandidates(all, *run_.seed_agent_id);
+        if (candidates.empty()) return Status::Internal("no agent to select a parent from");
+        parent = SelectParent(config_.selection, candidates, all, rng);
+      }
     }
     LINEAGE_ASSIGN_OR_RETURN(Problem problem, ChooseProblem(parent, rng));
     Progress("attempt " + std::to_string(attempt) + ": parent " + std::to_string(parent) + ", learning from " +
@@ -636,7 +893,20 @@ class Evolution {
                                  ? "empty change: the self-modification left the source as it was"
                                  : "unusable change: lineage will not read what the self-modification left: " + unusable;
     }
+    // A child whose files are an agent's of this run already (a sibling that made the same change) would
+    // only be evaluated again: rejected now, at no evaluation's cost. The look and the commit are one step,
+    // so two children in flight cannot both pass it.
+    std::unique_lock commit_lock(commit_mu_);
+    if (!empty) {
+      LINEAGE_ASSIGN_OR_RETURN(std::optional<AgentId> same, archive_.FindTree(child_tree, run_.id));
+      if (same) {
+        child_options.state = AgentState::kRejected;
+        child_options.reason = "duplicate of #" + std::to_string(*same);
+      }
+    }
+    const bool judged = child_options.state == AgentState::kRejected;
     LINEAGE_ASSIGN_OR_RETURN(Agent child, archive_.AddChild(parent, std::move(child_tree), child_options));
+    commit_lock.unlock();
     {
       std::lock_guard lock(mu_);
       ++made_;
@@ -646,7 +916,7 @@ class Evolution {
              json{{"agent", child.id}, {"parent", parent}, {"files_changed", child.files_changed},
                   {"lines_added", child.lines_added}, {"lines_removed", child.lines_removed}, {"reason", child.reason}}
                  .dump());
-    if (empty) return Step::Done();
+    if (judged) return Step::Done();
     LINEAGE_ASSIGN_OR_RETURN(Step finished, LostIsWorldFault(FinishChild(child)));
     if (finished.end != Step::End::kDone) {
       std::lock_guard lock(mu_);
@@ -843,6 +1113,7 @@ class Evolution {
       return Step::Done();
     }
     LINEAGE_RETURN_IF_ERROR(MoveToEvaluating(child));
+    if (hgm()) return Step::Done();  // evaluated one task at a time, as the policy chooses (HgmWorker)
     LINEAGE_ASSIGN_OR_RETURN(StagedResult staged, Evaluate(child.id, *build.built));
     if (staged.interrupted != StagedResult::Interrupted::kNo) return Interrupted(staged);
     const bool kept_editing = std::any_of(staged.results.begin(), staged.results.end(), [](const TaskResult& r) {
@@ -859,7 +1130,8 @@ class Evolution {
     return Step::Done();
   }
 
-  Result<StagedResult> Evaluate(AgentId agent, const BuiltAgent& built) {
+  // How the run evaluates `agent`: its models, limits, budget and archive.
+  EvaluationOptions EvaluationFor(AgentId agent, const BuiltAgent& built) {
     EvaluationOptions eval;
     eval.home = options_.home;
     eval.agent = &built;
@@ -870,7 +1142,6 @@ class Evolution {
     eval.archive = &archive_;
     eval.agent_id = agent;
     eval.run_id = run_.id;
-    LINEAGE_ASSIGN_OR_RETURN(eval.existing, archive_.ListEvaluations(agent));
     eval.on_result = [this, agent](const TaskResult& r) {
       Progress("agent " + std::to_string(agent) + " stage " + std::to_string(r.stage) + ": " + r.task_id + " " + r.outcome);
     };
@@ -878,8 +1149,17 @@ class Evolution {
     // evaluated as the budget runs out may be judged on truncated runs; no new child starts after that.
     eval.shared_budget = budget_;
     eval.gateway_host = config_.executor.gateway_host;
-    return EvaluateStaged(config_.evaluation.stages, [this](const std::string& suite) { return suites_.Open(suite); }, eval,
-                          *sandbox_);
+    return eval;
+  }
+
+  // Stage by stage. Under hgm only the seed is evaluated so, on the first stage: a baseline for the first
+  // diagnoses; the policy chooses every task run after it.
+  Result<StagedResult> Evaluate(AgentId agent, const BuiltAgent& built) {
+    EvaluationOptions eval = EvaluationFor(agent, built);
+    LINEAGE_ASSIGN_OR_RETURN(eval.existing, archive_.ListEvaluations(agent));
+    std::vector<StageSpec> stages = config_.evaluation.stages;
+    if (hgm()) stages.resize(1);
+    return EvaluateStaged(stages, [this](const std::string& suite) { return suites_.Open(suite); }, eval, *sandbox_);
   }
 
   // --- Ending -------------------------------------------------------------------------------------------
@@ -957,6 +1237,7 @@ class Evolution {
   std::unique_ptr<Sandbox> slurm_;  // [executor] kind = "slurm": the executor ThrottledSandbox wraps
   std::int64_t started_at_ = 0;
 
+  std::mutex commit_mu_;  // a child's duplicate check and its commit
   std::mutex mu_;  // guards what follows
   int made_ = 0, in_flight_ = 0, attempts_ = 0, consecutive_failures_ = 0;
   int next_slot_ = 0;                          // Setup: the children made so far
@@ -971,6 +1252,16 @@ class Evolution {
   std::string stop_reason_;
   bool budget_spent_ = false;                   // the gateway refused a diagnosis call
   bool low_disk_ = false;                       // the home's file system ran low: the run pauses
+
+  // hgm (guarded by mu_): the task pool, each agent's tasks done, the task runs in flight (agent, task),
+  // slots finishing interrupted children, and the draws.
+  std::vector<PoolTask> pool_;
+  std::map<AgentId, std::set<std::string>> done_;
+  std::set<std::pair<AgentId, std::string>> evaluating_;
+  std::int64_t evaluations_done_ = 0;
+  int busy_ = 0;
+  std::mt19937_64 hgm_rng_;
+  std::condition_variable hgm_cv_;
 
   SuiteCache suites_{&config_.evaluation};
   std::mutex progress_mu_;

@@ -60,6 +60,7 @@ struct SelectionParams {
   SelectionStrategy strategy = SelectionStrategy::kDgm;
   double lambda = 10;   // dgm, score-prop: steepness of the sigmoid over scores
   double alpha0 = 0.5;  // dgm, score-prop: the score at the sigmoid's midpoint
+  double alpha = 0.6;   // hgm: expand when (task evaluations)^alpha >= nodes - 1 + pending expansions
 };
 
 // [executor]: where sandboxed work runs. kLocal: this machine (the default). kSlurm: one Slurm job per
@@ -98,6 +99,8 @@ struct RunConfig {
   std::optional<double> cost_usd;
   std::optional<std::int64_t> tokens;
   std::optional<std::int64_t> wall_ms;
+  // hgm only: task runs over the whole run, the seed's included (each one a unit of evaluation).
+  std::optional<std::int64_t> task_evaluations;
 
   int children_in_flight = 1;        // N: children being made or evaluated at once
   int sandboxes = 2;                 // M: sandboxed runs at once, over the whole run

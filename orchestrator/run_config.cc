@@ -18,8 +18,8 @@ const std::set<std::string> kTopKeys = {"name",  "home",   "seed_agent",  "rando
                                         "stages",    "faults",  "executor"};
 const std::set<std::string> kFaultKeys = {"patience_s", "retry_s"};
 const std::set<std::string> kRoleKeys = {"diagnosis", "conductor", "expert"};
-const std::set<std::string> kSelectionKeys = {"strategy", "lambda", "alpha0"};
-const std::set<std::string> kBudgetKeys = {"children", "cost_usd", "tokens", "wall_s"};
+const std::set<std::string> kSelectionKeys = {"strategy", "lambda", "alpha0", "alpha"};
+const std::set<std::string> kBudgetKeys = {"children", "cost_usd", "tokens", "wall_s", "task_evaluations"};
 const std::set<std::string> kConcurrencyKeys = {"children", "sandboxes"};
 const std::set<std::string> kAgentKeys = {"max_rounds", "self_modify_wall_s", "task_wall_s"};
 const std::set<std::string> kSandboxKeys = {"memory", "pids", "disk", "min_free", "build_cache"};
@@ -138,6 +138,10 @@ Result<RunConfig> ParseRunConfig(std::string_view text, const std::string& sourc
     if (!found) return r.Error("strategy", "'" + name + "' is not one of " + StrategyList());
     LINEAGE_ASSIGN_OR_RETURN(config.selection.lambda, r.Number("lambda", 10, 0.001, 1000));
     LINEAGE_ASSIGN_OR_RETURN(config.selection.alpha0, r.Number("alpha0", 0.5, 0, 1));
+    LINEAGE_ASSIGN_OR_RETURN(config.selection.alpha, r.Number("alpha", 0.6, 0.01, 1));
+    if (r.Has("alpha") && config.selection.strategy != SelectionStrategy::kHgm) {
+      return r.Error("alpha", "applies only to strategy = \"hgm\" (this run's is \"" + name + "\")");
+    }
     return Status::OK();
   }));
 
@@ -158,6 +162,14 @@ Result<RunConfig> ParseRunConfig(std::string_view text, const std::string& sourc
     if (r.Has("wall_s")) {
       LINEAGE_ASSIGN_OR_RETURN(std::int64_t wall, r.Milliseconds("wall_s", 0));
       config.wall_ms = wall;
+    }
+    if (r.Has("task_evaluations")) {
+      LINEAGE_ASSIGN_OR_RETURN(std::int64_t evaluations, r.Integer("task_evaluations", 0, 1, 100'000'000));
+      if (config.selection.strategy != SelectionStrategy::kHgm) {
+        return r.Error("task_evaluations", "applies only to [selection] strategy = \"hgm\", whose unit of evaluation "
+                                           "is one task run; other strategies evaluate whole stages");
+      }
+      config.task_evaluations = evaluations;
     }
     return Status::OK();
   }));

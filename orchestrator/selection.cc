@@ -4,6 +4,8 @@
 #include <cmath>
 #include <map>
 
+#include "archive/scores.h"
+
 namespace lineage {
 
 namespace {
@@ -26,11 +28,16 @@ std::size_t Draw(const std::vector<double>& weights, std::mt19937_64& rng) {
   return weights.size() - 1;
 }
 
+// The lower end of the agent's 95% interval (archive/scores.h): 0 when it attempted nothing.
+double LowerBound(const SelectionStats& s) { return WilsonInterval(s.solved, s.attempted).value_or(ScoreInterval{0, 0}).low; }
+
+// The best by lower bound, as everywhere in lineage; then by mean, then fewer admitted children.
 std::size_t Best(const std::vector<SelectionStats>& c) {
   std::size_t best = 0;
   for (std::size_t i = 1; i < c.size(); ++i) {
+    const double l = LowerBound(c[i]), m = LowerBound(c[best]);
     const double a = Alpha(c[i]), b = Alpha(c[best]);
-    if (a > b || (a == b && c[i].admitted_children < c[best].admitted_children)) best = i;
+    if (l > m || (l == m && (a > b || (a == b && c[i].admitted_children < c[best].admitted_children)))) best = i;
   }
   return best;
 }
@@ -50,11 +57,12 @@ double Beta(double a, double b, std::mt19937_64& rng) {
 }
 
 // Each agent's clade (itself and every descendant): summed solved and attempted.
-std::map<AgentId, std::pair<int, int>> CladeResults(const std::vector<SelectionStats>& all) {
+template <typename Node>
+std::map<AgentId, std::pair<int, int>> CladeResults(const std::vector<Node>& all) {
   std::map<AgentId, std::optional<AgentId>> parent;
-  for (const SelectionStats& s : all) parent[s.id] = s.parent_id;
+  for (const Node& s : all) parent[s.id] = s.parent_id;
   std::map<AgentId, std::pair<int, int>> clade;
-  for (const SelectionStats& s : all) {
+  for (const Node& s : all) {
     // Credit the agent and each of its ancestors.
     for (std::optional<AgentId> a = s.id; a; a = parent.count(*a) ? parent[*a] : std::nullopt) {
       clade[*a].first += s.solved;
@@ -119,6 +127,34 @@ AgentId SelectParent(const SelectionParams& params, const std::vector<SelectionS
 
 AgentId ModifyingAgent(const SelectionParams& params, AgentId parent, AgentId seed) {
   return params.strategy == SelectionStrategy::kNoSelfImprove ? seed : parent;
+}
+
+HgmDecision DecideHgm(double alpha, const HgmState& state, std::mt19937_64& rng) {
+  bool can_expand = state.may_expand, can_evaluate = false;
+  if (can_expand) {
+    can_expand = std::any_of(state.nodes.begin(), state.nodes.end(), [](const HgmNode& n) { return n.expandable; });
+  }
+  if (state.may_evaluate) {
+    can_evaluate = std::any_of(state.nodes.begin(), state.nodes.end(), [](const HgmNode& n) { return n.evaluable; });
+  }
+  if (!can_expand && !can_evaluate) return {};
+  const double nodes = static_cast<double>(state.nodes.size());
+  const bool rule = std::pow(static_cast<double>(state.task_evaluations), alpha) >= nodes - 1 + state.pending_expansions;
+  const bool expand = can_expand && (rule || !can_evaluate);
+  // Thompson sampling: one draw per eligible node, the argmax wins (ties: the first, in id order).
+  const auto clade = CladeResults(state.nodes);
+  HgmDecision out{expand ? HgmDecision::Action::kExpand : HgmDecision::Action::kEvaluate, 0};
+  double best_theta = -1;
+  for (const HgmNode& n : state.nodes) {
+    if (expand ? !n.expandable : !n.evaluable) continue;
+    auto [solved, attempted] = expand ? clade.at(n.id) : std::pair<int, int>{n.solved, n.attempted};
+    const double theta = Beta(1.0 + solved, 1.0 + (attempted - solved), rng);
+    if (theta > best_theta) {
+      best_theta = theta;
+      out.agent = n.id;
+    }
+  }
+  return out;
 }
 
 }  // namespace lineage

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 
+#include "archive/scores.h"
 #include "base/files.h"
 
 namespace lineage::web {
@@ -18,6 +19,11 @@ json Opt(const std::optional<double>& v) { return v ? json(*v) : json(nullptr); 
 json Opt(const std::optional<std::int64_t>& v) { return v ? json(*v) : json(nullptr); }
 json Opt(const std::optional<int>& v) { return v ? json(*v) : json(nullptr); }
 
+json IntervalJson(const Agent& a) {
+  const auto interval = AgentInterval(a);
+  return interval ? json::array({interval->low, interval->high}) : json(nullptr);
+}
+
 json AgentRow(const Agent& a) {
   return {{"id", a.id},
           {"parent", Opt(a.parent_id)},
@@ -25,6 +31,9 @@ json AgentRow(const Agent& a) {
           {"status", StateName(a.state)},
           {"reason", a.reason},
           {"score", Opt(a.score)},
+          {"score_interval", IntervalJson(a)},
+          {"solved", SolvedTasks(a)},
+          {"attempted", AttemptedTasks(a)},
           {"stage_reached", a.stage_reached},
           {"generation", a.generation},
           {"files_changed", a.files_changed},
@@ -35,9 +44,9 @@ json AgentRow(const Agent& a) {
 
 json RunSummary(Archive& archive, const Run& run, const std::vector<Agent>& agents) {
   int children = 0, admitted = 0, rejected = 0;
-  std::optional<double> best;
+  // The best agent is the one with the best lower bound (archive/scores.h); best_score is its mean.
+  const Agent* best = BestAgent(agents);
   for (const Agent& a : agents) {
-    if (a.state == AgentState::kAdmitted && a.score && (!best || *a.score > *best)) best = a.score;
     if (!a.parent_id || a.state == AgentState::kFailed) continue;
     ++children;
     if (a.state == AgentState::kAdmitted) ++admitted;
@@ -45,7 +54,8 @@ json RunSummary(Archive& archive, const Run& run, const std::vector<Agent>& agen
   }
   json out = {{"id", run.id}, {"name", run.name}, {"status", StateName(run.state)}, {"children", children},
               {"children_wanted", Opt(run.children_wanted)}, {"admitted", admitted}, {"rejected", rejected},
-              {"in_progress", children - admitted - rejected}, {"best_score", Opt(best)},
+              {"in_progress", children - admitted - rejected}, {"best_score", best ? Opt(best->score) : json(nullptr)},
+              {"best_agent", best ? json(best->id) : json(nullptr)}, {"best_interval", best ? IntervalJson(*best) : json(nullptr)},
               {"created_at", FormatTimestamp(run.created_at)}, {"updated_at", FormatTimestamp(run.updated_at)}};
   auto spend = archive.RunSpend(run.id);
   if (spend.ok()) {
@@ -79,28 +89,33 @@ Result<json> RunJson(Archive& archive, RunId id) {
   LINEAGE_ASSIGN_OR_RETURN(std::vector<Agent> agents, archive.ListAgents(id));
   json out = {{"run", RunSummary(archive, run, agents)}, {"agents", json::array()}};
   std::map<AgentId, const Agent*> by_id;
-  const Agent* best = nullptr;
   for (const Agent& a : agents) {
     by_id[a.id] = &a;
     out["agents"].push_back(AgentRow(a));
-    if (a.state == AgentState::kAdmitted && a.score && (!best || *a.score > *best->score)) best = &a;
   }
+  const Agent* best = BestAgent(agents);
   json lineage = json::array();
   for (const Agent* a = best; a; a = a->parent_id && by_id.count(*a->parent_id) ? by_id[*a->parent_id] : nullptr) {
     lineage.push_back(a->id);
   }
   out["best_lineage"] = lineage;
-  // Score over time: after each agent arrives (id order), the best and mean score of the admitted ones.
+  // Score over time: after each agent arrives (id order), the best agent's score (by lower bound) and its
+  // lower bound, and the mean score of the admitted ones.
   json series = json::array();
-  double best_score = 0, sum = 0;
+  const Agent* leader = nullptr;
+  double sum = 0;
   int n = 0;
   for (const Agent& a : agents) {
     if (a.state == AgentState::kAdmitted && a.score) {
-      best_score = n == 0 ? *a.score : std::max(best_score, *a.score);
+      if (!leader || RanksAbove(a, *leader)) leader = &a;
       sum += *a.score;
       ++n;
     }
-    if (n > 0) series.push_back({{"agent", a.id}, {"best", best_score}, {"mean", sum / n}});
+    if (n > 0) {
+      const auto interval = AgentInterval(*leader);
+      series.push_back({{"agent", a.id}, {"best", *leader->score}, {"best_low", interval ? json(interval->low) : json(nullptr)},
+                        {"mean", sum / n}});
+    }
   }
   out["score_over_time"] = series;
   return out;
@@ -132,6 +147,15 @@ Result<json> AgentJson(Archive& archive, AgentId id) {
                      {"log", log}});
   }
   out["evaluations"] = evals;
+  out["paired"] = nullptr;
+  if (agent.parent_id) {
+    auto parent = archive.ListEvaluations(*agent.parent_id);
+    if (parent.ok()) {
+      const PairedComparison c = ComparePaired(evaluations, *parent);
+      out["paired"] = {{"parent", *agent.parent_id}, {"shared", c.Shared()}, {"both_solved", c.both_solved},
+                       {"child_only", c.child_only}, {"parent_only", c.parent_only}, {"neither", c.neither}};
+    }
+  }
   LINEAGE_ASSIGN_OR_RETURN(std::vector<ModelCall> calls, archive.ListModelCalls(id));
   json model_calls = json::array();
   double cost = 0;

@@ -11,6 +11,7 @@ Agent MakeAgent(AgentId id, std::optional<AgentId> parent, std::optional<double>
   a.id = id;
   a.parent_id = parent;
   a.score = score;
+  if (score) a.stages = {StageScore{1, 10, static_cast<int>(*score * 10 + 0.5), score}};  // of 10 tasks
   a.state = *ParseAgentState(state);
   return a;
 }
@@ -31,17 +32,17 @@ std::vector<Agent> SampleTree() {
 
 TEST_CASE("the terminal tree draws branches and keeps only children in their parent's column") {
   CHECK(RenderTreeText(SampleTree(), -1, false) ==
-        "#1 seed  score 0.400  admitted\n"
-        "├─ #2  score 0.600  admitted  +0 -0\n"
-        "│  #4  score 0.700  admitted  +0 -0\n"
+        "#1 seed  score 0.400 [0.168, 0.687]  admitted\n"
+        "├─ #2  score 0.600 [0.313, 0.832]  admitted  +0 -0\n"
+        "│  #4  score 0.700 [0.397, 0.892]  admitted  +0 -0\n"
         "│  #5  score -  committed  +0 -0\n"
         "└─ #3  score -  rejected: build failed  +0 -0\n");
 }
 
 TEST_CASE("a depth limit cuts the tree and says what is below") {
   CHECK(RenderTreeText(SampleTree(), 1, false) ==
-        "#1 seed  score 0.400  admitted\n"
-        "├─ #2  score 0.600  admitted  +0 -0  (1 child below)\n"
+        "#1 seed  score 0.400 [0.168, 0.687]  admitted\n"
+        "├─ #2  score 0.600 [0.313, 0.832]  admitted  +0 -0  (1 child below)\n"
         "└─ #3  score -  rejected: build failed  +0 -0\n");
   auto json = nlohmann::json::parse(RenderTreeJson(SampleTree(), 0));
   CHECK(json["agents"].size() == 1);
@@ -58,6 +59,9 @@ TEST_CASE("tree --json is flat, with parents, depths and children") {
   CHECK(five["depth"] == 3);
   CHECK(five["score"].is_null());
   CHECK(json["agents"][0]["score"] == 0.4);
+  CHECK(json["agents"][0]["score_interval"][0].get<double>() == Approx(0.168).margin(1e-3));
+  CHECK(json["agents"][0]["score_interval"][1].get<double>() == Approx(0.687).margin(1e-3));
+  CHECK(five["score_interval"].is_null());
 }
 
 TEST_CASE("a 100,000-deep chain renders without recursion") {
@@ -87,7 +91,7 @@ TEST_CASE("dot has one node per agent and one edge per parent link") {
   CHECK(dot.find("digraph lineage {") == 0);
   CHECK(dot.find("a1 -> a2;") != std::string::npos);
   CHECK(dot.find("a4 -> a5;") != std::string::npos);
-  CHECK(dot.find("label=\"#1 seed\\nscore 0.400\\nadmitted\"") != std::string::npos);
+  CHECK(dot.find("label=\"#1 seed\\nscore 0.400 [0.168, 0.687]\\nadmitted\"") != std::string::npos);
   CHECK(dot.find("style=\"filled,dashed\"") != std::string::npos);  // the rejected one
 }
 

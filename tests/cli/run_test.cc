@@ -175,6 +175,17 @@ TEST_CASE("run start --foreground runs to the end: run status, list and logs rep
     evaluated += child["status"] == "admitted" && child["cost"].contains("evaluate");
   }
   CHECK(evaluated == 1);  // the admitted child's evaluation is its own
+  // Scores carry their 95% interval, and a child is set beside its parent on the tasks both ran.
+  for (const char* id : {"2", "3", "4", "5"}) {
+    auto child = json::parse(RunLineage(dir / "home", {"show", id, "--json"}).out);
+    if (child["status"] != "admitted") continue;
+    CHECK(child["score_interval"].is_array());
+    CHECK(child["score_interval"][0].get<double>() < child["score"].get<double>());
+    CHECK(child["paired"]["shared"] == 3);
+    CHECK_THAT(RunLineage(dir / "home", {"show", id}).out,
+               Catch::Contains("vs parent    on the 3 tasks both ran: ") && Catch::Contains(" [0."));
+  }
+  CHECK_THAT(watch.out, Catch::Contains("best agent: #") && Catch::Contains(", score 1.000 [0.439, 1.000]"));
   CHECK_THAT(RunLineage(dir / "home", {"show", "2"}).out, Catch::Contains("cost         $") && Catch::Contains("diagnosis $"));
   auto list = RunLineage(dir / "home", {"run", "list"});
   CHECK_THAT(list.out, Catch::Contains("test run"));

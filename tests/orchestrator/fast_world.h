@@ -26,10 +26,11 @@ struct World {
   std::vector<std::string> progress;
 
   World(const std::vector<std::string>& modes, int children, const std::string& budget = "",
-        const std::string& extra = "", const json& outages = json::array(), const std::string& provider = "openai") {
+        const std::string& extra = "", const json& outages = json::array(), const std::string& provider = "openai",
+        int in_flight = 1) {
     model = test::FastModel(modes, outages);
     test::WriteFastWorld(dir.path());
-    test::WriteFile(dir / "run.toml", test::FastRunToml(dir.path(), model->url(), children, budget, extra, provider));
+    test::WriteFile(dir / "run.toml", test::FastRunToml(dir.path(), model->url(), children, budget, extra, provider, in_flight));
     auto config = LoadRunConfig(dir / "run.toml");
     INFO(config.status().ToString());
     REQUIRE(config.ok());

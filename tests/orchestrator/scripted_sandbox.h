@@ -26,6 +26,7 @@ namespace lineage::test {
 // files involved:
 //   build      fails (exit 2) when the agent's tree holds BROKEN, else succeeds;
 //   agent run  a self-modification applies its instruction's "MODE: <mode>": good appends to notes.md,
+//              same writes same.txt (always the same file), unique a file no other child writes,
 //              empty changes nothing, break writes BROKEN, noop writes mode.txt (the agent then leaves
 //              benchmark tasks alone), fifo leaves a FIFO lineage will not read, dotgit a file named
 //              .git. A benchmark task is
@@ -127,6 +128,11 @@ class ScriptedSandbox : public Sandbox {
     if (mode == "good") {
       auto notes = ReadFile(workspace / "notes.md");
       WriteFile(workspace / "notes.md", (notes.ok() ? *notes : "") + "Read the tests first.\n");
+    } else if (mode == "unique") {
+      static std::atomic<int> serial{0};
+      WriteFile(workspace / ("change-" + std::to_string(++serial) + ".txt"), "a change no other child makes\n");
+    } else if (mode == "same") {
+      WriteFile(workspace / "same.txt", "the same change, whoever makes it\n");
     } else if (mode == "break") {
       WriteFile(workspace / "BROKEN", "");
     } else if (mode == "noop") {
@@ -174,18 +180,18 @@ inline void WriteFastWorld(const std::filesystem::path& dir) {
   WriteFile(dir / "seed" / "lib" / "x.txt", "a file in a directory\n");
 }
 
-// A run configuration over the fast world; `extra` is appended (a [budget] key, say).
+// A run configuration over the fast world; `budget` goes in [budget], `extra` is appended (a table).
 // `provider`: the kind of upstream the fake model stands for, "openai" or "anthropic".
 inline std::string FastRunToml(const std::filesystem::path& dir, const std::string& model_url, int children,
                                const std::string& budget = "", const std::string& extra = "",
-                               const std::string& provider = "openai") {
+                               const std::string& provider = "openai", int in_flight = 1) {
   const bool openai = provider == "openai";
   return "name = \"fast\"\nseed_agent = \"" + (dir / "seed").string() + "\"\nrandom_seed = 7\n"
          "[models.default]\nprovider = \"" + provider + "\"\nbase_url = \"" + model_url + (openai ? "/v1" : "") +
          "\"\nmodel = \"" + (openai ? "gpt-4.1-mini" : "claude-sonnet-4-5") + "\"\n"
          "max_retries = 0\ndefault_max_tokens = 3000\n"
          "[budget]\nchildren = " + std::to_string(children) + "\n" + budget +
-         "[concurrency]\nchildren = 1\nsandboxes = 2\n"
+         "[concurrency]\nchildren = " + std::to_string(in_flight) + "\nsandboxes = 2\n"
          "[suites.fast]\nkind = \"taskdir\"\npath = \"" + (dir / "suite").string() + "\"\n"
          "[[stages]]\nsuite = \"fast\"\ntasks = [\"t1\", \"t2\"]\nthreshold = 0.5\n"
          "[[stages]]\nsuite = \"fast\"\ntasks = [\"t3\"]\n" + extra;

@@ -95,6 +95,84 @@ TEST_CASE("hgm favours the clade whose descendants solve more, by Thompson sampl
   CHECK(picks[3] < 10);
 }
 
+TEST_CASE("best ranks by the lower end of the 95% interval, not by the mean of a few tasks") {
+  // 3 of 3 (mean 1, lower bound 0.44) against 45 of 60 (mean 0.75, lower bound 0.63).
+  std::vector<SelectionStats> agents = {Agent(1, std::nullopt, 60, 45, 0), Agent(2, 1, 3, 3, 0)};
+  CHECK(Frequencies({.strategy = SelectionStrategy::kBest}, agents, 100)[1] == Approx(1.0));
+}
+
+HgmNode Node(AgentId id, std::optional<AgentId> parent, int attempted, int solved, bool expandable, bool evaluable) {
+  return HgmNode{id, parent, solved, attempted, expandable, evaluable};
+}
+
+TEST_CASE("hgm expands when (task evaluations)^alpha reaches nodes - 1 + pending expansions, else evaluates") {
+  std::mt19937_64 rng(1);
+  auto decide = [&](std::int64_t evaluations, int nodes, int pending) {
+    HgmState state;
+    for (int i = 1; i <= nodes; ++i) state.nodes.push_back(Node(i, i == 1 ? std::nullopt : std::optional<AgentId>(1), 0, 0, true, true));
+    state.task_evaluations = evaluations;
+    state.pending_expansions = pending;
+    return DecideHgm(0.6, state, rng).action;
+  };
+  using A = HgmDecision::Action;
+  CHECK(decide(0, 1, 0) == A::kExpand);      // 0^0.6 = 0 >= 0: the seed alone is expanded first
+  CHECK(decide(0, 1, 1) == A::kEvaluate);    // ...but not twice before anything is evaluated
+  CHECK(decide(100, 10, 0) == A::kExpand);   // 100^0.6 = 15.8 >= 9
+  CHECK(decide(100, 17, 0) == A::kEvaluate); // 15.8 < 16
+  CHECK(decide(100, 10, 7) == A::kEvaluate); // 15.8 < 9 + 7: pending expansions count
+  CHECK(decide(100, 10, 6) == A::kExpand);
+}
+
+TEST_CASE("hgm does the other action when the rule's choice is impossible, and nothing when neither is") {
+  std::mt19937_64 rng(1);
+  HgmState state;
+  state.nodes = {Node(1, std::nullopt, 0, 0, true, false)};
+  CHECK(DecideHgm(0.6, state, rng).action == HgmDecision::Action::kExpand);
+  state.task_evaluations = 1;
+  state.nodes = {Node(1, std::nullopt, 0, 0, true, false), Node(2, 1, 0, 0, false, false), Node(3, 1, 0, 0, false, false)};
+  CHECK(DecideHgm(0.6, state, rng).action == HgmDecision::Action::kExpand);  // the rule says evaluate: nothing is left to
+  state.may_expand = false;
+  CHECK(DecideHgm(0.6, state, rng).action == HgmDecision::Action::kNone);
+  state.nodes[1].evaluable = true;
+  state.task_evaluations = 1000;  // the rule says expand, but the budget allows no more children
+  HgmDecision d = DecideHgm(0.6, state, rng);
+  CHECK(d.action == HgmDecision::Action::kEvaluate);
+  CHECK(d.agent == 2);
+  state.may_evaluate = false;
+  CHECK(DecideHgm(0.6, state, rng).action == HgmDecision::Action::kNone);
+}
+
+TEST_CASE("hgm's choices follow Thompson sampling: expansion on clades, evaluation on own results") {
+  // 1 (seed) ─┬─ 2 ── 3 (solved 1 of 1)      clade of 2: 1 of 1, Beta(2, 1)
+  //           └─ 4 (failed 1 of 1)           clade of 1: 1 of 2, Beta(2, 2)
+  HgmState state;
+  state.nodes = {Node(1, std::nullopt, 0, 0, true, true), Node(2, 1, 0, 0, true, true), Node(3, 2, 1, 1, false, false),
+                 Node(4, 1, 1, 0, false, false)};
+  state.task_evaluations = 1000;  // the rule: expand
+  std::mt19937_64 rng(11);
+  std::map<AgentId, double> expanded, evaluated;
+  const int draws = 40000;
+  for (int i = 0; i < draws; ++i) {
+    HgmDecision d = DecideHgm(0.6, state, rng);
+    REQUIRE(d.action == HgmDecision::Action::kExpand);
+    expanded[d.agent] += 1.0 / draws;
+  }
+  // P(Beta(2, 1) > Beta(2, 2)) = ∫ 2x (3x² − 2x³) dx = 0.7
+  CHECK(expanded[2] == Approx(0.7).margin(0.01));
+  CHECK(expanded[1] == Approx(0.3).margin(0.01));
+  // Evaluation looks at the agents' own results: 3 (1 of 1, Beta(2, 1)) against 4 (0 of 0, Beta(1, 1)).
+  state.task_evaluations = 0;
+  state.pending_expansions = 5;  // the rule: evaluate
+  state.nodes = {Node(1, std::nullopt, 0, 0, false, false), Node(3, 1, 1, 1, false, true), Node(4, 1, 0, 0, false, true)};
+  for (int i = 0; i < draws; ++i) {
+    HgmDecision d = DecideHgm(0.6, state, rng);
+    REQUIRE(d.action == HgmDecision::Action::kEvaluate);
+    evaluated[d.agent] += 1.0 / draws;
+  }
+  CHECK(evaluated[3] == Approx(2.0 / 3).margin(0.01));  // P(Beta(2, 1) > U(0, 1)) = ∫ 2x · x dx
+  CHECK(evaluated[4] == Approx(1.0 / 3).margin(0.01));
+}
+
 TEST_CASE("only the seed and admitted agents are candidates") {
   std::vector<SelectionStats> all = {Agent(1, std::nullopt, 0, 0, 0, AgentState::kEvaluating),
                                      Agent(2, 1, 10, 9, 0, AgentState::kRejected), Agent(3, 1, 10, 5, 0)};

@@ -65,7 +65,9 @@ TEST_CASE("the dashboard shows a recorded run's tree and opens an agent's page f
   CHECK(runs.find("<a href=\"#/run/1\">#1</a>") != std::string::npos);
   const std::string run = test::RenderedDom(dashboard.url + "#/run/1");
   CHECK(test::NodeIds(run) == std::set<std::string>{"1", "2", "3", "4", "5"});
-  CHECK(run.find(R"(<b id="best-score">1.000</b>)") != std::string::npos);
+  // The best agent by the lower end of its 95% interval: the seed and the admitted child both solved 3 of
+  // 3, and the older wins the tie.
+  CHECK(run.find(R"(<b id="best-score">1.000 <small>[0.439, 1.000]</small></b> <a href="#/agent/1">#1</a>)") != std::string::npos);
   test::Screenshot(dashboard.url + "#/run/1", test::kArtifacts / "dashboard-run.png");
 
   static const std::regex kAdmittedChild(R"re(<a href="(#/agent/(\d+))" class="node admitted" data-id)re");
@@ -74,6 +76,10 @@ TEST_CASE("the dashboard shows a recorded run's tree and opens an agent's page f
   const std::string agent = test::RenderedDom(dashboard.url + link[1].str());
   CHECK(agent.find("id=\"agent-title\">Agent #" + link[2].str()) != std::string::npos);
   CHECK(agent.find("make the change called good") != std::string::npos);
+  // Its score with its interval, and beside its parent on the tasks both ran.
+  CHECK(agent.find(R"(<b id="agent-score">1.000 <small>[0.439, 1.000]</small></b> (3/3 tasks))") != std::string::npos);
+  CHECK(agent.find("beside its parent, on the 3 tasks both ran: 0 solved only by it, 0 only by the parent, 3 by both") !=
+        std::string::npos);
   test::Screenshot(dashboard.url + link[1].str(), test::kArtifacts / "dashboard-agent.png");
 
   CHECK(Curl({"-X", "POST", dashboard.url + "api/runs"}) == "405");

@@ -21,6 +21,10 @@ function esc(value) {
 }
 
 function score(value) { return value == null ? "–" : value.toFixed(3); }
+// The mean and its 95% interval over the tasks attempted: "0.600 [0.313, 0.832]".
+function scoreRange(value, interval) {
+  return value == null || interval == null ? score(value) : `${score(value)} <small>[${score(interval[0])}, ${score(interval[1])}]</small>`;
+}
 function money(value) { return value == null ? "–" : "$" + value.toFixed(4); }
 
 // Red (0) to green (1); grey when there is no score.
@@ -29,7 +33,7 @@ function scoreColor(value) { return value == null ? "#c9ced6" : `hsl(${Math.roun
 function runsPage(runs) {
   const rows = runs.map((r) => `<tr><td><a href="#/run/${r.id}">#${r.id}</a></td><td>${esc(r.name)}</td>
     <td class="status-${esc(r.status)}">${esc(r.status)}</td><td>${r.children}/${r.children_wanted ?? "?"}</td>
-    <td>${r.admitted}</td><td>${score(r.best_score)}</td><td>${r.model_calls ?? 0}</td><td>${money(r.cost_usd)}</td></tr>`);
+    <td>${r.admitted}</td><td>${scoreRange(r.best_score, r.best_interval)}</td><td>${r.model_calls ?? 0}</td><td>${money(r.cost_usd)}</td></tr>`);
   return `<h1>Runs</h1><table id="runs"><tr><th>run</th><th>name</th><th>status</th><th>children</th>
     <th>admitted</th><th>best score</th><th>model calls</th><th>cost</th></tr>${rows.join("")}</table>`;
 }
@@ -97,12 +101,12 @@ function scoreChart(series) {
 function runPage(data) {
   const r = data.run;
   const rows = data.agents.map((a) => `<tr><td><a href="#/agent/${a.id}">#${a.id}</a></td><td>${a.parent == null ? "–" : "#" + a.parent}</td>
-    <td class="status-${esc(a.status)}">${esc(a.status)}</td><td>${score(a.score)}</td><td>${a.stage_reached}</td>
+    <td class="status-${esc(a.status)}">${esc(a.status)}</td><td>${scoreRange(a.score, a.score_interval)}</td><td>${a.stage_reached}</td>
     <td>+${a.lines_added} −${a.lines_removed}</td><td>${esc(a.reason)}</td></tr>`);
   return `<h1>Run #${r.id}: ${esc(r.name)}</h1>
     <p class="facts"><span>status <b class="status-${esc(r.status)}">${esc(r.status)}</b></span>
     <span>children <b>${r.children}/${r.children_wanted ?? "?"}</b></span><span>admitted <b>${r.admitted}</b></span>
-    <span>best score <b id="best-score">${score(r.best_score)}</b></span>
+    <span>best score (by lower bound) <b id="best-score">${scoreRange(r.best_score, r.best_interval)}</b>${r.best_agent != null ? ` <a href="#/agent/${r.best_agent}">#${r.best_agent}</a>` : ""}</span>
     <span>model calls <b>${r.model_calls ?? 0}</b></span><span>tokens <b>${r.tokens ?? 0}</b></span>
     <span>cost <b>${money(r.cost_usd)}</b></span></p>
     <h2>Archive tree</h2><p class="legend">colour: score (red 0 → green 1, grey none); dashed: rejected;
@@ -127,7 +131,8 @@ function agentPage(data) {
   return `<h1 id="agent-title">Agent #${a.id} <span class="status-${esc(a.status)}">${esc(a.status)}</span></h1>
     <p class="facts">${data.run != null ? `<span>run <a href="#/run/${data.run}">#${data.run}</a></span>` : ""}
     <span>parent ${a.parent == null ? "none" : `<a href="#/agent/${a.parent}">#${a.parent}</a>`}</span>
-    <span>score <b>${score(a.score)}</b></span><span>stage reached <b>${a.stage_reached}</b></span>
+    <span>score <b id="agent-score">${scoreRange(a.score, a.score_interval)}</b> (${a.solved}/${a.attempted} tasks)</span><span>stage reached <b>${a.stage_reached}</b></span>
+    ${data.paired ? `<span id="paired">beside its parent, on the ${data.paired.shared} tasks both ran: ${data.paired.child_only} solved only by it, ${data.paired.parent_only} only by the parent, ${data.paired.both_solved} by both, ${data.paired.neither} by neither</span>` : ""}
     <span>generation ${a.generation}</span><span>cost <b>${money(data.spend.cost_usd)}</b> (${data.spend.tokens} tokens)</span>
     ${Object.keys(data.cost || {}).length ? `<span id="made-cost">to make and judge: ${Object.entries(data.cost).map(([p, usd]) => `${esc(p)} <b>${money(usd)}</b>`).join(", ")}</span>` : ""}</p>
     ${a.reason ? `<p>reason: ${esc(a.reason)}</p>` : ""}
