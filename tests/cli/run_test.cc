@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <map>
 #include <chrono>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -241,6 +242,54 @@ TEST_CASE("kill -9 at random moments, then resume: nothing lost, nothing duplica
   CHECK(s.fsck_clean);
   auto fsck = RunLineage(dir / "home", {"fsck"});
   CHECK(fsck.exit_code == 0);
+}
+
+// Every task evaluation recorded in the home: "agent task" -> its log's blob, which a rerun would replace.
+std::map<std::string, std::string> RecordedEvaluations(const fs::path& home) {
+  std::map<std::string, std::string> out;
+  const json tree = json::parse(RunLineage(home, {"tree", "--json"}).out);
+  for (const json& agent : tree["agents"]) {
+    const std::string id = std::to_string(agent["id"].get<int>());
+    const json shown = json::parse(RunLineage(home, {"show", id, "--json"}).out);
+    for (const json& e : shown["evaluations"]) {
+      if (e["outcome"] != "faulted" && e["outcome"] != "out_of_budget") out[id + " " + e["task"].get<std::string>()] = e["log_blob"];
+    }
+  }
+  return out;
+}
+
+TEST_CASE("an hgm run killed with -9 midway resumes without running any recorded task evaluation again") {
+  auto fake = test::StartFakeModel(/*delay_ms=*/300);  // slow answers: the kill lands between evaluations
+  TempDir dir;
+  WriteFile(dir / "run.toml", test::RunToml(fake->url(), 4, 1, "task_evaluations = 9\n") + "[selection]\nstrategy = \"hgm\"\n");
+  pid_t pid = test::SpawnCommand(test::LineageArgv(dir / "home", {"run", "start", (dir / "run.toml").string(), "--foreground"}));
+  std::map<std::string, std::string> before;
+  for (int i = 0; i < 600 && before.size() < 4; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (fs::exists(dir / "home" / "archive.db")) before = RecordedEvaluations(dir / "home");
+  }
+  REQUIRE(before.size() >= 4);
+  kill(pid, SIGKILL);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  before = RecordedEvaluations(dir / "home");  // what was recorded when it died
+  REQUIRE(before.size() < 9);  // else the kill came too late to prove anything
+  auto resumed = RunLineage(dir / "home", {"run", "resume", "1", "--foreground"});
+  INFO(resumed.err);
+  REQUIRE(resumed.exit_code == 0);
+  const std::map<std::string, std::string> after = RecordedEvaluations(dir / "home");
+  for (const auto& [key, blob] : before) {
+    INFO(key);
+    CHECK(after.at(key) == blob);  // recorded once, never run again
+  }
+  // Within the budget; a child rejected for lost editing is evaluated no further, so fewer may be spent.
+  CHECK(after.size() > before.size());
+  CHECK(after.size() <= 9);
+  int of_children = 0;
+  for (const auto& [key, blob] : after) of_children += key.rfind("1 ", 0) != 0;
+  CHECK(of_children > 0);  // both decisions: children were made, and evaluated
+  CHECK(json::parse(RunLineage(dir / "home", {"run", "status", "1", "--json"}).out)["status"] == "finished");
+  CHECK(RunLineage(dir / "home", {"fsck"}).exit_code == 0);
 }
 
 // Waits until `done` is true of run 1's status, polling the CLI.
