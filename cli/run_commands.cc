@@ -28,6 +28,10 @@ using json = nlohmann::json;
 struct RunArgs {
   std::string config, models;
   std::int64_t run = 0;
+  // run final
+  std::string suite, subset;
+  std::vector<std::string> tasks;
+  int top = 3, sample = 0, parallel = 2;
   bool foreground = false, json = false, follow = false, unsafe = false, watch = false, probe = false;
   BudgetRaise raise;  // run resume --children/--cost-usd/--tokens
 };
@@ -134,6 +138,43 @@ Status Validate(const RunArgs& args, const fs::path& command_line_home) {
               config.children_in_flight, config.sandboxes);
   LINEAGE_RETURN_IF_ERROR(PrintStages(config));
   return PrintForecast(config, config.home.empty() ? command_line_home : config.home);
+}
+
+// "0.615 [0.425, 0.776]" from a JSON score and interval.
+std::string ScoreText(const json& score, const json& interval) {
+  if (!score.is_number()) return "-";
+  char buf[64];
+  if (interval.is_array()) {
+    std::snprintf(buf, sizeof buf, "%.3f [%.3f, %.3f]", score.get<double>(), interval[0].get<double>(), interval[1].get<double>());
+  } else {
+    std::snprintf(buf, sizeof buf, "%.3f", score.get<double>());
+  }
+  return buf;
+}
+
+// The final evaluations a run recorded ("final" events), as `run final` prints them.
+std::string FinalView(const json& final) {
+  std::string out = "final: " + std::to_string(final["agents"].size()) + " agent(s) on " +
+                    std::to_string(final["tasks"].get<int>()) + " held-out task(s) of " + final["suite"].get<std::string>() + "\n";
+  char line[256];
+  std::snprintf(line, sizeof line, "  %-7s %-24s %s\n", "agent", "run score", "held out");
+  out += line;
+  for (const json& a : final["agents"]) {
+    std::snprintf(line, sizeof line, "  #%-6lld %-24s %s  %d/%d\n", static_cast<long long>(a["agent"].get<AgentId>()),
+                  ScoreText(a["run_score"], a["run_interval"]).c_str(), ScoreText(a["score"], a["score_interval"]).c_str(),
+                  a["solved"].get<int>(), a["attempted"].get<int>());
+    out += line;
+  }
+  return out;
+}
+
+Result<json> FinalEvents(Archive& archive, RunId run) {
+  LINEAGE_ASSIGN_OR_RETURN(std::vector<Event> events, archive.ListEvents(run));
+  json out = json::array();
+  for (const Event& e : events) {
+    if (e.kind == "final") out.push_back(json::parse(e.data_json, nullptr, false));
+  }
+  return out;
 }
 
 Result<std::string> RunView(Archive& archive, RunId id);
@@ -345,6 +386,8 @@ Result<std::string> RunView(Archive& archive, RunId id) {
     out += line;
   }
   out += "in flight:" + std::string(flying.empty() ? " none\n" : "\n" + flying);
+  LINEAGE_ASSIGN_OR_RETURN(json finals, FinalEvents(archive, id));
+  for (const json& final : finals) out += FinalView(final);
   out += ClusterView(archive.home(), run);
   LINEAGE_ASSIGN_OR_RETURN(std::vector<Event> events, archive.ListEvents(id));
   out += "latest:\n";
@@ -363,6 +406,7 @@ Status ShowStatus(const RunArgs& args, const fs::path& home) {
     out["run"] = out["id"];
     LINEAGE_ASSIGN_OR_RETURN(Run run, archive->GetRun(args.run));
     if (json jobs = ClusterJobs(home, run); !jobs.is_null()) out["cluster_jobs"] = jobs;
+    LINEAGE_ASSIGN_OR_RETURN(out["final"], FinalEvents(*archive, args.run));
     std::printf("%s\n", out.dump(2).c_str());
     return Status::OK();
   }
@@ -376,6 +420,45 @@ Status ShowStatus(const RunArgs& args, const fs::path& home) {
     if (!args.watch || HasEnded(run.state)) return Status::OK();
     std::this_thread::sleep_for(std::chrono::seconds(1));
   }
+}
+
+// `lineage run final RUN --suite S`: the run's best agents on a held-out set, after the run.
+Status Final(const RunArgs& args, const fs::path& home) {
+  if (args.top < 1) return Status::InvalidArgument("--top must be at least 1");
+  if (args.parallel < 1) return Status::InvalidArgument("--parallel must be at least 1");
+  if (!args.tasks.empty() && !args.subset.empty()) return Status::InvalidArgument("give --tasks or --subset, not both");
+  LINEAGE_ASSIGN_OR_RETURN(auto archive, Archive::Open(home));
+  LINEAGE_ASSIGN_OR_RETURN(Run run, archive->GetRun(args.run));
+  if (!HasEnded(run.state) && run.state != RunState::kPaused) {
+    return Status::FailedPrecondition("run " + std::to_string(run.id) + " is " + StateName(run.state) +
+                                      "; its final evaluation runs once it has ended or is paused");
+  }
+  LINEAGE_ASSIGN_OR_RETURN(RunConfig config, StoredRunConfig(run));
+  LINEAGE_RETURN_IF_ERROR(CheckModelKeys(config));
+  FinalSpec final;
+  final.tasks.suite = args.suite;
+  final.tasks.tasks = args.tasks;
+  final.tasks.subset = args.subset;
+  final.tasks.sample = args.sample;
+  final.top = args.top;
+  LINEAGE_ASSIGN_OR_RETURN(auto sandbox, Sandbox::Create(args.unsafe ? Sandbox::Backend::kNone : Sandbox::Backend::kBwrap));
+  FinalOptions options;
+  options.home = home;
+  options.sandbox = sandbox.get();
+  options.parallel = args.parallel;
+  if (!args.json) {
+    options.on_progress = [](const std::string& line) {
+      if (line.rfind("final {", 0) != 0) std::fprintf(stderr, "%s\n", line.c_str());
+    };
+  }
+  LINEAGE_RETURN_IF_ERROR(EvaluateFinal(*archive, run.id, config, final, options).status());
+  LINEAGE_ASSIGN_OR_RETURN(json finals, FinalEvents(*archive, run.id));
+  if (args.json) {
+    std::printf("%s\n", finals.back().dump(2).c_str());
+  } else {
+    std::printf("%s", FinalView(finals.back()).c_str());
+  }
+  return Status::OK();
 }
 
 // Pause, resume and stop go to the daemon when one runs; otherwise the archive records the wish, which a
@@ -469,6 +552,20 @@ void RegisterRunCommands(CLI::App& app, Context& ctx) {
     }
     cmd->callback([&ctx, args, op] { ctx.action = [args, &ctx, op] { return Control(*args, ctx.home, op); }; });
   }
+
+  auto* final = run->add_subcommand("final", "Evaluate a run's best agents (by the lower end of their score's interval) "
+                                             "on a held-out suite; the results are reported apart from their scores");
+  final->add_option("RUN", args->run, "the run id")->required();
+  final->add_option("--suite", args->suite, "the held-out suite: one of the run's [suites.*], KIND:PATH, or starter")
+      ->required();
+  final->add_option("--top", args->top, "how many of the run's best admitted agents")->capture_default_str();
+  final->add_option("--tasks", args->tasks, "task ids or glob patterns of the suite (default: all)")->delimiter(',');
+  final->add_option("--subset", args->subset, "a subset the suite defines");
+  final->add_option("--sample", args->sample, "draw this many of the selected tasks");
+  final->add_option("--parallel", args->parallel, "tasks at a time")->capture_default_str();
+  final->add_flag("--json", args->json, "print JSON");
+  final->add_flag("--unsafe-no-sandbox", args->unsafe, "run WITHOUT isolation (only for code you trust)");
+  final->callback([&ctx, args] { ctx.action = [args, &ctx] { return Final(*args, ctx.home); }; });
 
   auto* logs = run->add_subcommand("logs", "A run's events: children started, diagnosed, admitted, rejected...");
   logs->add_option("RUN", args->run, "the run id")->required();

@@ -66,8 +66,10 @@ Result<SuiteSpec> ParseSuiteTable(const std::string& name, const toml::table& ta
   return spec;
 }
 
-Result<StageSpec> ParseStageTable(int number, const toml::table& table, const EvaluationConfig& config) {
-  TableReader read(table, config.source + ": [[stages]] #" + std::to_string(number));
+// `where` names the table in messages; empty: [[stages]] #number.
+Result<StageSpec> ParseStageTable(int number, const toml::table& table, const EvaluationConfig& config,
+                                  const std::string& where = "") {
+  TableReader read(table, where.empty() ? config.source + ": [[stages]] #" + std::to_string(number) : where);
   LINEAGE_RETURN_IF_ERROR(read.OnlyKeys(kStageKeys, "docs/evaluators.md"));
   StageSpec stage;
   stage.number = number;
@@ -143,6 +145,26 @@ Result<EvaluationConfig> ParseEvaluationConfig(std::string_view text, const std:
     for (const toml::node& node : *array) {
       LINEAGE_ASSIGN_OR_RETURN(StageSpec stage, ParseStageTable(++number, *node.as_table(), config));
       config.stages.push_back(std::move(stage));
+    }
+  }
+  if (const toml::node* finals = root.get("final")) {
+    const toml::array* array = finals->as_array();
+    if (!array || !array->is_array_of_tables()) {
+      return Status::InvalidArgument(source + ": final must be an array of tables ([[final]])");
+    }
+    int number = 0;
+    for (const toml::node& node : *array) {
+      // A stage's keys, less threshold (nothing follows it), plus top.
+      toml::table table = *node.as_table();
+      const std::string where = source + ": [[final]] #" + std::to_string(++number);
+      TableReader read(*node.as_table(), where);
+      FinalSpec final;
+      LINEAGE_ASSIGN_OR_RETURN(std::int64_t top, read.Integer("top", 3, 1, 1000));
+      final.top = static_cast<int>(top);
+      if (read.Has("threshold")) return read.Error("threshold", "has no meaning for the final evaluation: nothing follows it");
+      table.erase("top");
+      LINEAGE_ASSIGN_OR_RETURN(final.tasks, ParseStageTable(0, table, config, where));
+      config.finals.push_back(std::move(final));
     }
   }
   return config;

@@ -41,10 +41,18 @@ struct StageSpec {
   double threshold = 0;            // 0 = always go on
 };
 
+// [[final]]: a held-out set the run's top agents are evaluated on once it ends (or `lineage run final`).
+// Its results are reported apart and never count toward a score, nor reach a diagnosis.
+struct FinalSpec {
+  StageSpec tasks;  // suite, tasks | subset, sample, seed (no threshold)
+  int top = 3;      // the run's best admitted agents, by the lower end of their interval
+};
+
 struct EvaluationConfig {
   std::string source;  // the file, for messages
   std::map<std::string, SuiteSpec> suites;
   std::vector<StageSpec> stages;
+  std::vector<FinalSpec> finals;
 };
 
 // Reads the [suites.*] tables and [[stages]] of a run configuration; other top-level keys are left to the

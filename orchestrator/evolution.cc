@@ -155,18 +155,6 @@ Result<json> ParseDiagnosis(const std::string& reply) {
   return d;
 }
 
-// The models an agent sees: the configured ones, with the roles' choices under the aliases agents ask for.
-llm::ModelsConfig AgentModels(const RunConfig& config) {
-  llm::ModelsConfig models = config.models;
-  for (const auto& [alias, chosen] : {std::pair<std::string, std::string>{"conductor", config.conductor_model},
-                                      {"expert", config.expert_model}}) {
-    if (models.FindAlias(alias)) continue;
-    llm::ModelConfig copy = *config.models.FindAlias(chosen);
-    copy.alias = alias;
-    models.models.push_back(copy);
-  }
-  return models;
-}
 
 // How a piece of the run's work ended (evaluating the seed, making a child, finishing one), when lineage
 // itself did not fail: an error is fatal to the run.
@@ -259,9 +247,40 @@ class Evolution {
       if (!fatal_.ok() || !ResumedWhileDraining()) break;
       stop_reason_.clear();  // a pause undone before it completed: a full set of workers goes on
     }
+    if (fatal_.ok()) {
+      if (Status s = RunFinals(); !s.ok()) return Fail(s);
+    }
     StopServing();
     if (!fatal_.ok()) return Fail(fatal_);
     return Finish();
+  }
+
+  // [[final]]: once the run has done its work (not when it pauses or stops), its top agents on each
+  // held-out set, unless an earlier process of the run did so already.
+  Status RunFinals() {
+    if (config_.evaluation.finals.empty() || stop_reason_ == "stop requested" || low_disk_ || fault_paused_) return Status::OK();
+    LINEAGE_ASSIGN_OR_RETURN(class Run now, archive_.GetRun(run_.id));
+    if (now.state != RunState::kRunning) return Status::OK();
+    if (budget_spent_) {
+      Progress("final: skipped, the run's budget is spent; `lineage run final " + std::to_string(run_.id) + "` runs it");
+      return Status::OK();
+    }
+    LINEAGE_ASSIGN_OR_RETURN(std::vector<Event> events, archive_.ListEvents(run_.id));
+    for (const FinalSpec& final : config_.evaluation.finals) {
+      const bool done = std::any_of(events.begin(), events.end(), [&](const Event& e) {
+        return e.kind == "final" && json::parse(e.data_json, nullptr, false).value("suite", "") == final.tasks.suite;
+      });
+      if (done) continue;
+      FinalOptions options;
+      options.home = options_.home;
+      options.sandbox = sandbox_.get();
+      options.parallel = config_.sandboxes;
+      options.shared_budget = budget_;
+      options.gateway_host = config_.executor.gateway_host;
+      options.on_progress = [this](const std::string& line) { Progress(line); };
+      LINEAGE_RETURN_IF_ERROR(EvaluateFinal(archive_, run_.id, config_, final, options).status());
+    }
+    return Status::OK();
   }
 
  private:
@@ -627,7 +646,8 @@ class Evolution {
     LINEAGE_ASSIGN_OR_RETURN(std::vector<Evaluation> evaluations, archive_.ListEvaluations(agent));
     std::set<std::string>& done = done_[agent];
     for (const Evaluation& e : evaluations) {
-      if (e.outcome != outcome::kFaulted && e.outcome != outcome::kOutOfBudget) done.insert(e.suite + "\t" + e.task_id);
+      const bool result = e.outcome != outcome::kFaulted && e.outcome != outcome::kOutOfBudget;
+      if (result && e.stage > 0) done.insert(e.suite + "\t" + e.task_id);  // stage 0: held out, not the pool's
     }
     return &done;
   }
@@ -933,6 +953,7 @@ class Evolution {
     int empty = 0, attempted = 0;
     for (const Evaluation& e : evaluations) {
       if (e.outcome == outcome::kSkipped || e.outcome == outcome::kFaulted || e.outcome == outcome::kOutOfBudget) continue;
+      if (e.stage == 0) continue;  // held out ([[final]]): never shown to a diagnosis
       ++attempted;
       if (e.outcome == outcome::kEmptyPatch) {
         ++empty;
@@ -1268,6 +1289,18 @@ class Evolution {
 };
 
 }  // namespace
+
+llm::ModelsConfig AgentModels(const RunConfig& config) {
+  llm::ModelsConfig models = config.models;
+  for (const auto& [alias, chosen] : {std::pair<std::string, std::string>{"conductor", config.conductor_model},
+                                      {"expert", config.expert_model}}) {
+    if (models.FindAlias(alias)) continue;
+    llm::ModelConfig copy = *config.models.FindAlias(chosen);
+    copy.alias = alias;
+    models.models.push_back(copy);
+  }
+  return models;
+}
 
 std::string SlurmJobPrefix(const fs::path& home, RunId run) {
   return "lineage-" + Sha256Hex(fs::absolute(home).string()).substr(0, 8) + "-r" + std::to_string(run) + "-";

@@ -37,6 +37,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -51,6 +52,10 @@
 #include "sandbox/sandbox.h"
 
 namespace lineage {
+
+namespace llm {
+class Budget;  // llm/gateway.h
+}
 
 // How parents are chosen (orchestrator/selection.h).
 enum class SelectionStrategy { kDgm, kScoreProp, kBest, kRandom, kHgm, kNoOpenEnded, kNoSelfImprove };
@@ -175,6 +180,10 @@ Result<RunId> CreateRun(Archive& archive, const RunConfig& config);
 // The configuration a run was created with.
 Result<RunConfig> StoredRunConfig(const Run& run);
 
+// The models an agent of the run sees: the configured ones, with the roles' choices under the aliases
+// agents ask for ("conductor", "expert").
+llm::ModelsConfig AgentModels(const RunConfig& config);
+
 // What the names of a run's Slurm jobs begin with ([executor] kind = "slurm"): its home and its id.
 std::string SlurmJobPrefix(const std::filesystem::path& home, RunId run);
 
@@ -212,6 +221,35 @@ Result<RunState> RunEvolution(Archive& archive, RunId run, const EvolutionOption
 std::filesystem::path PromptsDir();
 // FailedPrecondition naming the template that is missing or lacks a placeholder.
 Status CheckPromptTemplates();
+
+// ---- The final stage: the top agents on a held-out set ------------------------------------------------------
+
+// How the top agents did on a held-out set ([[final]], `lineage run final`). Their task runs are recorded
+// under the suite "final:<suite>" and stage 0: shown with the agent, never part of its score, never shown to
+// a diagnosis.
+struct FinalResult {
+  AgentId agent = 0;
+  int solved = 0, attempted = 0;             // on the held-out tasks
+  std::optional<double> run_score;            // the score the run gave it, for comparison
+};
+
+struct FinalOptions {
+  std::filesystem::path home;
+  Sandbox* sandbox = nullptr;
+  int parallel = 2;
+  std::shared_ptr<llm::Budget> shared_budget;  // the run's, when the run itself evaluates; else none
+  std::string gateway_host;
+  std::function<void(const std::string&)> on_progress;
+};
+
+// The run's `final.top` best admitted agents (by the lower end of their interval) on `final.tasks`, with the
+// run's models and limits. Task runs recorded before (an interrupted final) are kept. Records a run event
+// "final" with the results, which `run status` shows.
+Result<std::vector<FinalResult>> EvaluateFinal(Archive& archive, RunId run, const RunConfig& config,
+                                               const FinalSpec& final, const FinalOptions& options);
+
+// The suite name held-out results are recorded under.
+std::string FinalSuiteName(const std::string& suite);
 
 // ---- The daemon -------------------------------------------------------------------------------------------
 

@@ -15,7 +15,7 @@ namespace {
 
 const std::set<std::string> kTopKeys = {"name",  "home",   "seed_agent",  "random_seed", "models",  "roles",
                                         "selection", "budget", "concurrency", "agent",     "sandbox", "suites",
-                                        "stages",    "faults",  "executor"};
+                                        "stages",    "faults",  "executor", "final"};
 const std::set<std::string> kFaultKeys = {"patience_s", "retry_s"};
 const std::set<std::string> kRoleKeys = {"diagnosis", "conductor", "expert"};
 const std::set<std::string> kSelectionKeys = {"strategy", "lambda", "alpha0", "alpha"};

@@ -244,6 +244,33 @@ TEST_CASE("kill -9 at random moments, then resume: nothing lost, nothing duplica
   CHECK(fsck.exit_code == 0);
 }
 
+TEST_CASE("run final evaluates a run's best agents on a held-out suite and reports it apart from their scores") {
+  auto fake = test::StartFakeModel();
+  TempDir dir;
+  WriteFile(dir / "run.toml", test::RunToml(fake->url(), 1, 1));
+  REQUIRE(RunLineage(dir / "home", {"run", "start", (dir / "run.toml").string(), "--foreground"}).exit_code == 0);
+  const json before = json::parse(RunLineage(dir / "home", {"show", "1", "--json"}).out);
+  auto final = RunLineage(dir / "home", {"run", "final", "1", "--suite", "starter", "--tasks", "py/palindrome,py/fizzbuzz", "--top", "1"});
+  INFO(final.err);
+  REQUIRE(final.exit_code == 0);
+  CHECK_THAT(final.out, Catch::Contains("final: 1 agent(s) on 2 held-out task(s) of starter"));
+  CHECK_THAT(final.out, Catch::Contains("#1      1.000 [0.439, 1.000]     1.000 [0.342, 1.000]  2/2"));
+  const json status = json::parse(RunLineage(dir / "home", {"run", "status", "1", "--json"}).out);
+  REQUIRE(status["final"].size() == 1);
+  CHECK(status["final"][0]["agents"][0]["agent"] == 1);
+  CHECK_THAT(RunLineage(dir / "home", {"run", "status", "1"}).out, Catch::Contains("held-out task(s) of starter"));
+  // The held-out runs are the agent's, under their own suite name; its score is the run's still.
+  const json after = json::parse(RunLineage(dir / "home", {"show", "1", "--json"}).out);
+  CHECK(after["score"] == before["score"]);
+  CHECK(after["attempted"] == before["attempted"]);
+  int held_out = 0;
+  for (const json& e : after["evaluations"]) held_out += e["suite"] == "final:starter" && e["stage"] == 0;
+  CHECK(held_out == 2);
+  auto bad = RunLineage(dir / "home", {"run", "final", "1", "--suite", "nosuch"});
+  CHECK(bad.exit_code != 0);
+  CHECK_THAT(bad.err, Catch::Contains("nosuch"));
+}
+
 // Every task evaluation recorded in the home: "agent task" -> its log's blob, which a rerun would replace.
 std::map<std::string, std::string> RecordedEvaluations(const fs::path& home) {
   std::map<std::string, std::string> out;

@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include "archive/archive.h"
+#include "archive/scores.h"
 #include "orchestrator/orchestrator.h"
 #include "tests/orchestrator/fast_world.h"
 
@@ -379,6 +380,39 @@ TEST_CASE("fast: a run that runs out of budget, mid-evaluation or not, resumed w
   auto refused = RaiseBudget(*calm.archive, calm.run, less);
   REQUIRE_FALSE(refused.ok());
   CHECK_THAT(refused.status().message(), Catch::Contains("--children 2 does not raise run 1's 4"));
+}
+
+}  // namespace
+}  // namespace lineage
+
+namespace lineage {
+namespace {
+
+TEST_CASE("fast: [[final]] evaluates the run's top agents on a held-out set as it ends, apart from their scores") {
+  test::World w({"unique", "noop"}, 2, "", "[[final]]\nsuite = \"fast\"\ntasks = [\"t1\", \"t3\"]\ntop = 5\n");
+  auto ended = w.Evolve();
+  INFO(ended.status().ToString());
+  REQUIRE(ended.ok());
+  CHECK(*ended == RunState::kFinished);
+  const json final = w.LastEvent("final");
+  REQUIRE(final.is_object());
+  CHECK(final["suite"] == "fast");
+  CHECK(final["tasks"] == 2);
+  REQUIRE(final["agents"].size() == 2);  // the admitted ones: the seed and the unique child (noop was rejected)
+  for (const json& a : final["agents"]) {
+    CHECK(a["attempted"] == 2);
+    CHECK(a["solved"] == 2);
+    CHECK(a["score_interval"].is_array());
+    auto evaluations = w.archive->ListEvaluations(a["agent"].get<AgentId>());
+    REQUIRE(evaluations.ok());
+    int held_out = 0;
+    for (const Evaluation& e : *evaluations) held_out += e.suite == "final:fast" && e.stage == 0;
+    CHECK(held_out == 2);
+    // Its score is the run's alone: 3 of 3, not 5 of 5.
+    auto agent = w.archive->GetAgent(a["agent"].get<AgentId>());
+    CHECK(AttemptedTasks(*agent) == 3);
+  }
+  CHECK(w.Count("final") == 1);
 }
 
 }  // namespace
