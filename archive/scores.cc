@@ -64,8 +64,9 @@ const Agent* BestAgent(const std::vector<Agent>& agents) {
 
 PairedComparison ComparePaired(const std::vector<Evaluation>& child, const std::vector<Evaluation>& parent) {
   // The outcomes that say nothing of the agent (evaluators/evaluator.h names them; the archive sits below).
+  // Held-out runs (stage 0: [[final]]) are not part of the comparison.
   auto attempted = [](const Evaluation& e) {
-    return e.outcome != "skipped" && e.outcome != "faulted" && e.outcome != "out_of_budget";
+    return e.stage > 0 && e.outcome != "skipped" && e.outcome != "faulted" && e.outcome != "out_of_budget";
   };
   std::map<std::pair<std::string, std::string>, bool> parent_solved;
   for (const Evaluation& e : parent) {

@@ -32,6 +32,7 @@ struct RunArgs {
   std::string suite, subset;
   std::vector<std::string> tasks;
   int top = 3, sample = 0, parallel = 2;
+  std::int64_t from = 0;  // run fork --from
   bool foreground = false, json = false, follow = false, unsafe = false, watch = false, probe = false;
   BudgetRaise raise;  // run resume --children/--cost-usd/--tokens
 };
@@ -344,6 +345,11 @@ Result<std::string> RunView(Archive& archive, RunId id) {
   std::snprintf(line, sizeof(line), "run %lld (%s): %s\n", static_cast<long long>(run.id), run.name.c_str(),
                 StateName(run.state));
   out += line;
+  if (const json origin = RunOrigin(run); origin.is_object() && origin.value("kind", "") == "fork") {
+    std::snprintf(line, sizeof(line), "origin: fork of run %lld from agent #%lld\n",
+                  static_cast<long long>(origin["run"].get<RunId>()), static_cast<long long>(origin["agent"].get<AgentId>()));
+    out += line;
+  }
   std::snprintf(line, sizeof(line), "children: %d of %s (%d admitted, %d rejected, %d in progress)\n",
                 s["children"].get<int>(),
                 s["children_wanted"].is_null() ? "?" : std::to_string(s["children_wanted"].get<int>()).c_str(),
@@ -461,10 +467,37 @@ Status Final(const RunArgs& args, const fs::path& home) {
   return Status::OK();
 }
 
+// `lineage run fork RUN --from AGENT`: a new run from one of RUN's agents, queued (or run here).
+Status Fork(const RunArgs& args, const fs::path& home) {
+  if (!args.foreground && DaemonRunning(home)) {
+    json request = {{"op", "fork"}, {"run", args.run}, {"from", args.from}};
+    if (!args.config.empty()) request["config"] = fs::absolute(args.config).string();
+    if (!args.models.empty()) request["models"] = fs::absolute(args.models).string();
+    LINEAGE_ASSIGN_OR_RETURN(json reply, CallDaemon(home, request));
+    std::printf("run %lld: fork of run %lld from agent #%lld; the daemon started it (lineage run status %lld)\n",
+                static_cast<long long>(reply.value("run", 0)), static_cast<long long>(args.run),
+                static_cast<long long>(args.from), static_cast<long long>(reply.value("run", 0)));
+    return Status::OK();
+  }
+  LINEAGE_ASSIGN_OR_RETURN(auto archive, Archive::Open(home));
+  ForkOptions options;
+  options.from = args.run;
+  options.agent = args.from;
+  options.config = args.config;
+  options.models = args.models;
+  LINEAGE_ASSIGN_OR_RETURN(RunId run, ForkRun(*archive, options));
+  std::printf("run %lld: fork of run %lld from agent #%lld, queued\n", static_cast<long long>(run),
+              static_cast<long long>(args.run), static_cast<long long>(args.from));
+  if (args.foreground) return RunInForeground(*archive, run, args.unsafe);
+  std::printf("no daemon is running: `lineage daemon` starts it, or `lineage run resume %lld --foreground`\n",
+              static_cast<long long>(run));
+  return Status::OK();
+}
+
 // Pause, resume and stop go to the daemon when one runs; otherwise the archive records the wish, which a
 // daemon (or `run resume --foreground`) reads when it starts.
 Status Control(const RunArgs& args, const fs::path& home, const std::string& op) {
-  if (args.raise.children || args.raise.cost_usd || args.raise.tokens) {
+  if (args.raise.children || args.raise.cost_usd || args.raise.tokens || args.raise.task_evaluations) {
     LINEAGE_ASSIGN_OR_RETURN(auto archive, Archive::Open(home));
     LINEAGE_ASSIGN_OR_RETURN(RunState raised, RaiseBudget(*archive, args.run, args.raise));
     std::printf("run %lld: budget raised (%s)\n", static_cast<long long>(args.run), StateName(raised));
@@ -548,6 +581,7 @@ void RegisterRunCommands(CLI::App& app, Context& ctx) {
       cmd->add_option("--children", args->raise.children, "raise the number of children the run makes");
       cmd->add_option("--cost-usd", args->raise.cost_usd, "raise the run's dollar budget (a finished run goes on)");
       cmd->add_option("--tokens", args->raise.tokens, "raise the run's token budget");
+      cmd->add_option("--task-evaluations", args->raise.task_evaluations, "raise an hgm run's task-evaluation budget");
       cmd->add_flag("--unsafe-no-sandbox", args->unsafe, "run WITHOUT isolation (only for code you trust)");
     }
     cmd->callback([&ctx, args, op] { ctx.action = [args, &ctx, op] { return Control(*args, ctx.home, op); }; });
@@ -566,6 +600,16 @@ void RegisterRunCommands(CLI::App& app, Context& ctx) {
   final->add_flag("--json", args->json, "print JSON");
   final->add_flag("--unsafe-no-sandbox", args->unsafe, "run WITHOUT isolation (only for code you trust)");
   final->callback([&ctx, args] { ctx.action = [args, &ctx] { return Final(*args, ctx.home); }; });
+
+  auto* fork = run->add_subcommand("fork", "Start a new run whose seed is an agent of RUN, keeping that agent's "
+                                           "task results where the stages are the same");
+  fork->add_option("RUN", args->run, "the run forked from")->required();
+  fork->add_option("--from", args->from, "an admitted agent of RUN: the new run's seed")->required();
+  fork->add_option("--config", args->config, "a run configuration for the new run (default: RUN's, as its file gave it)");
+  fork->add_option("--models", args->models, "a models file to use instead of the configuration's (as run start)");
+  fork->add_flag("--foreground", args->foreground, "run it in this process with live progress");
+  fork->add_flag("--unsafe-no-sandbox", args->unsafe, "run WITHOUT isolation (only for code you trust)");
+  fork->callback([&ctx, args] { ctx.action = [args, &ctx] { return Fork(*args, ctx.home); }; });
 
   auto* logs = run->add_subcommand("logs", "A run's events: children started, diagnosed, admitted, rejected...");
   logs->add_option("RUN", args->run, "the run id")->required();

@@ -233,6 +233,7 @@ std::optional<TaskResult> Existing(const EvaluationOptions& options, const TaskI
     r.non_empty_patch = e.patch_bytes > 0;
     r.duration_ms = e.duration_ms;
     r.detail = "kept from an earlier attempt";
+    r.kept = true;
     return r;
   }
   return std::nullopt;

@@ -173,6 +173,7 @@ struct TaskResult {
   int rounds = 0;
   llm::Spend spend;
   std::int64_t agent_ms = 0, test_ms = 0, duration_ms = 0;
+  bool kept = false;  // recorded by an earlier attempt (EvaluationOptions::existing), not run now
 };
 
 // Counts toward a score: every outcome but skipped, faulted and out_of_budget.

@@ -293,6 +293,20 @@ class Daemon {
       StartRunnable();
       return json{{"ok", true}, {"run", run}};
     }
+    if (op == "fork") {
+      if (!request.contains("run") || !request["run"].is_number_integer() || !request.contains("from") ||
+          !request["from"].is_number_integer()) {
+        return Status::InvalidArgument("fork needs \"run\" and \"from\": ids");
+      }
+      ForkOptions fork;
+      fork.from = request["run"].get<RunId>();
+      fork.agent = request["from"].get<AgentId>();
+      fork.config = request.value("config", "");
+      fork.models = request.value("models", "");
+      LINEAGE_ASSIGN_OR_RETURN(RunId run, ForkRun(*archive_, fork));
+      StartRunnable();
+      return json{{"ok", true}, {"run", run}};
+    }
     if (std::optional<RunControl> control = ParseRunControl(op)) {
       if (!request.contains("run") || !request["run"].is_number_integer()) {
         return Status::InvalidArgument(op + " needs \"run\": an id");
@@ -300,7 +314,7 @@ class Daemon {
       LINEAGE_ASSIGN_OR_RETURN(RunState state, ApplyControl(*archive_, request["run"].get<RunId>(), *control));
       return json{{"ok", true}, {"status", StateName(state)}};
     }
-    return Status::InvalidArgument("unknown op '" + op + "' (ping, start, pause, resume, stop)");
+    return Status::InvalidArgument("unknown op '" + op + "' (ping, start, fork, pause, resume, stop)");
   }
 
   void Progress(const std::string& line) {

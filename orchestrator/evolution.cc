@@ -19,6 +19,7 @@
 #include "llm/gateway.h"
 #include "harness/harness.h"
 #include "orchestrator/selection.h"
+#include "orchestrator/throttled_sandbox.h"
 #include "sandbox/slurm.h"
 
 namespace lineage {
@@ -35,32 +36,6 @@ constexpr int kMaxConsecutiveFailures = 3;          // attempts that fail before
 
 const char* const kDiagnosisFields[] = {"log_summarization", "potential_improvements", "improvement_proposal",
                                         "implementation_suggestion", "problem_description"};
-
-// All sandboxed work of a run goes through one of these: at most `slots` sandboxes at once, each with the
-// run's memory and pids limits ([sandbox] in the run configuration).
-class ThrottledSandbox : public Sandbox {
- public:
-  ThrottledSandbox(Sandbox& inner, int slots, std::uint64_t memory_bytes, int pids, std::uint64_t disk_bytes)
-      : inner_(inner), slots_(slots), memory_bytes_(memory_bytes), pids_(pids), disk_bytes_(disk_bytes) {}
-  Result<SandboxResult> Run(const SandboxSpec& spec) override {
-    SandboxSpec limited = spec;
-    limited.limits.memory_bytes = std::min(limited.limits.memory_bytes, memory_bytes_);
-    limited.limits.pids = std::min(limited.limits.pids, pids_);
-    limited.limits.disk_bytes = std::min(limited.limits.disk_bytes, disk_bytes_);
-    slots_.acquire();
-    auto result = inner_.Run(limited);
-    slots_.release();
-    return result;
-  }
-  std::vector<std::string> EnforcedLimits() const override { return inner_.EnforcedLimits(); }
-
- private:
-  Sandbox& inner_;
-  std::counting_semaphore<4096> slots_;
-  const std::uint64_t memory_bytes_;
-  const int pids_;
-  const std::uint64_t disk_bytes_;
-};
 
 // The prompt templates, read once when a run starts: a missing file or placeholder fails the run then,
 // never an empty prompt in the middle of it.
@@ -237,6 +212,7 @@ class Evolution {
       Result<std::int64_t> counted = CountEvaluations();
       if (!counted.ok()) return Fail(counted.status());
       evaluations_done_ = *counted;
+      if (Status s = JudgeLeftovers(); !s.ok()) return Fail(s);
     }
     for (;;) {
       std::vector<std::thread> workers;
@@ -255,35 +231,41 @@ class Evolution {
     return Finish();
   }
 
-  // [[final]]: once the run has done its work (not when it pauses or stops), its top agents on each
-  // held-out set, unless an earlier process of the run did so already.
+  // [[final]]: once the run has done its work (not when it pauses or stops, nor when its budget is spent),
+  // its top agents on each held-out set, unless an earlier process of the run did so already. A final that
+  // cannot run is reported, never the run's failure: its work is done.
   Status RunFinals() {
     if (config_.evaluation.finals.empty() || stop_reason_ == "stop requested" || low_disk_ || fault_paused_) return Status::OK();
+    if (options_.stop && options_.stop->load()) return Status::OK();
     LINEAGE_ASSIGN_OR_RETURN(class Run now, archive_.GetRun(run_.id));
     if (now.state != RunState::kRunning) return Status::OK();
-    if (budget_spent_) {
-      Progress("final: skipped, the run's budget is spent; `lineage run final " + std::to_string(run_.id) + "` runs it");
+    if (budget_spent_ || stop_reason_.rfind("budget:", 0) == 0) {
+      Progress("final: skipped, the run's budget is spent (" + stop_reason_ + "); `lineage run final " +
+               std::to_string(run_.id) + " --suite S` runs it");
       return Status::OK();
     }
     LINEAGE_ASSIGN_OR_RETURN(std::vector<Event> events, archive_.ListEvents(run_.id));
-    for (const FinalSpec& final : config_.evaluation.finals) {
+    for (std::size_t i = 0; i < config_.evaluation.finals.size(); ++i) {
+      const int table = static_cast<int>(i) + 1;
       const bool done = std::any_of(events.begin(), events.end(), [&](const Event& e) {
-        return e.kind == "final" && json::parse(e.data_json, nullptr, false).value("suite", "") == final.tasks.suite;
+        return e.kind == "final" && json::parse(e.data_json, nullptr, false).value("table", 0) == table;
       });
       if (done) continue;
       FinalOptions options;
       options.home = options_.home;
       options.sandbox = sandbox_.get();
       options.parallel = config_.sandboxes;
+      options.table = table;
       options.shared_budget = budget_;
       options.gateway_host = config_.executor.gateway_host;
       options.on_progress = [this](const std::string& line) { Progress(line); };
-      LINEAGE_RETURN_IF_ERROR(EvaluateFinal(archive_, run_.id, config_, final, options).status());
+      if (auto ran = EvaluateFinal(archive_, run_.id, config_, config_.evaluation.finals[i], options); !ran.ok()) {
+        Note("final.failed", {{"table", table}, {"error", ran.status().message()}});
+      }
     }
     return Status::OK();
   }
 
- private:
   // The run's process lets go of it, however it ends: its gateway stops, and no job of its stays in the
   // cluster's queue.
   void StopServing() {
@@ -383,7 +365,7 @@ class Evolution {
   // --- The seed and resumed children ----------------------------------------------------------------------
   Result<Step> EvaluateSeed() {
     LINEAGE_ASSIGN_OR_RETURN(Agent seed, archive_.GetAgent(*run_.seed_agent_id));
-    if (seed.state == AgentState::kAdmitted) return Step::Done();
+    if (seed.state == AgentState::kAdmitted) return EvaluateAdmittedSeed(seed);
     Progress("seed agent " + std::to_string(seed.id) + ": building and evaluating");
     LINEAGE_ASSIGN_OR_RETURN(std::vector<TreeEntry> tree, archive_.Tree(seed.id));
     LINEAGE_ASSIGN_OR_RETURN(BuildOutcome build, BuildAgent(options_.home, tree, *sandbox_, config_.build_cache_bytes));
@@ -394,6 +376,32 @@ class Evolution {
     LINEAGE_RETURN_IF_ERROR(MoveAgent(seed, AgentState::kAdmitted, "seed",
                                       {{"score", staged.score ? json(*staged.score) : json(nullptr)},
                                        {"stage_reached", staged.stage_reached}, {"seed", true}}));
+    return Step::Done();
+  }
+
+  // A seed admitted before (an agent of another run, a fork's): its recorded task results stand, and only
+  // the tasks of this run's stages it has not run are run, so its score is over this run's stages.
+  Result<Step> EvaluateAdmittedSeed(const Agent& seed) {
+    LINEAGE_ASSIGN_OR_RETURN(std::vector<Evaluation> recorded, archive_.ListEvaluations(seed.id));
+    std::set<std::string> done;
+    for (const Evaluation& e : recorded) {
+      if (e.outcome != outcome::kFaulted && e.outcome != outcome::kOutOfBudget) done.insert(e.suite + "\t" + e.task_id);
+    }
+    std::vector<StageSpec> stages = config_.evaluation.stages;
+    if (hgm()) stages.resize(1);
+    bool missing = false;
+    for (const StageSpec& stage : stages) {
+      LINEAGE_ASSIGN_OR_RETURN(Evaluator* evaluator, suites_.Open(stage.suite));
+      LINEAGE_ASSIGN_OR_RETURN(std::vector<TaskInfo> tasks, StageTasks(stage, *evaluator));
+      for (const TaskInfo& t : tasks) missing |= !done.count(stage.suite + "\t" + t.id);
+    }
+    if (!missing) return Step::Done();
+    Progress("seed agent " + std::to_string(seed.id) + ": evaluating it on this run's tasks it has not run");
+    LINEAGE_ASSIGN_OR_RETURN(std::vector<TreeEntry> tree, archive_.Tree(seed.id));
+    LINEAGE_ASSIGN_OR_RETURN(BuildOutcome build, BuildAgent(options_.home, tree, *sandbox_, config_.build_cache_bytes));
+    if (!build.built) return Status::FailedPrecondition("the seed agent does not build: " + build.failure.Describe());
+    LINEAGE_ASSIGN_OR_RETURN(StagedResult staged, Evaluate(seed.id, *build.built));
+    if (staged.interrupted != StagedResult::Interrupted::kNo) return Interrupted(staged);
     return Step::Done();
   }
 
@@ -631,6 +639,7 @@ class Evolution {
       LINEAGE_ASSIGN_OR_RETURN(Evaluator* evaluator, suites_.Open(stage.suite));
       LINEAGE_ASSIGN_OR_RETURN(std::vector<TaskInfo> tasks, StageTasks(stage, *evaluator));
       for (TaskInfo& t : tasks) {
+        if (!t.unavailable.empty()) continue;  // its toolchain is missing here: no evaluation to spend on it
         PoolTask task{stage.suite, std::move(t), stage.number};
         if (seen.insert(task.Key()).second) pool_.push_back(std::move(task));
       }
@@ -665,10 +674,13 @@ class Evolution {
   // The run's task evaluations so far, the seed's included (Setup reads them; each one done adds one).
   Result<std::int64_t> CountEvaluations() {
     LINEAGE_ASSIGN_OR_RETURN(std::vector<Agent> agents, archive_.ListAgents(run_.id));
+    // Only the pool's tasks: a reused seed's results on other tasks are no part of this run's spending.
+    std::set<std::string> pool;
+    for (const PoolTask& t : pool_) pool.insert(t.Key());
     std::int64_t n = 0;
     for (const Agent& a : agents) {
       LINEAGE_ASSIGN_OR_RETURN(std::set<std::string>* done, DoneTasks(a.id));
-      n += static_cast<std::int64_t>(done->size());
+      for (const std::string& key : *done) n += pool.count(key);
     }
     return n;
   }
@@ -678,8 +690,9 @@ class Evolution {
     LINEAGE_ASSIGN_OR_RETURN(std::vector<SelectionStats> all, archive_.LoadSelectionStats(run_.id));
     HgmState state;
     state.task_evaluations = evaluations_done_ + static_cast<std::int64_t>(evaluating_.size());
-    state.pending_expansions = in_flight_;
-    const bool children_left = made_ + in_flight_ < config_.children;
+    // Pending: expansions whose child is not committed yet (a committed one being built is a node already).
+    for (int slot : expanding_) state.pending_expansions += !made_slots_.count(slot);
+    const bool children_left = made_ + state.pending_expansions < config_.children;
     state.may_evaluate = !config_.task_evaluations || state.task_evaluations < *config_.task_evaluations;
     // A child made once the task evaluations are spent could never be judged.
     state.may_expand = children_left && in_flight_ < config_.children_in_flight && state.may_evaluate;
@@ -733,6 +746,7 @@ class Evolution {
           attempt = ++attempts_;
           slot = TakeSlot();
           ++in_flight_;
+          expanding_.insert(slot);
           break;
         }
         if (decision.action == HgmDecision::Action::kEvaluate) {
@@ -775,6 +789,7 @@ class Evolution {
         evaluating_.erase({decision.agent, task->Key()});
       } else {
         --in_flight_;
+        expanding_.erase(slot);
         if (!made_slots_.count(slot)) free_slots_.insert(slot);
       }
       hgm_cv_.notify_all();
@@ -793,7 +808,20 @@ class Evolution {
     LINEAGE_ASSIGN_OR_RETURN(Agent agent, archive_.GetAgent(id));
     LINEAGE_ASSIGN_OR_RETURN(std::vector<TreeEntry> tree, archive_.Tree(id));
     LINEAGE_ASSIGN_OR_RETURN(BuildOutcome build, BuildAgent(options_.home, tree, *sandbox_, config_.build_cache_bytes));
-    if (!build.built) return Step{Step::End::kWorldFault, "agent " + std::to_string(id) + " no longer builds"};
+    if (!build.built) {
+      // A child being judged that no longer builds is judged by it, as when it was first built; an agent
+      // admitted before did build, so its failure now is the machine's (a limit under load).
+      if (agent.state != AgentState::kEvaluating) {
+        return Step{Step::End::kWorldFault, "agent " + std::to_string(id) + " no longer builds: " + build.failure.Describe()};
+      }
+      std::lock_guard judging(judge_mu_);
+      LINEAGE_ASSIGN_OR_RETURN(std::string log_blob, archive_.PutBlob(build.failure.Describe() + "\n\n" + build.failure.log));
+      LINEAGE_ASSIGN_OR_RETURN(agent, archive_.GetAgent(id));
+      if (agent.state == AgentState::kEvaluating) {
+        LINEAGE_RETURN_IF_ERROR(MoveAgent(agent, AgentState::kRejected, build.failure.Reason(), {{"build_log_blob", log_blob}}));
+      }
+      return Step::Done();
+    }
     LINEAGE_ASSIGN_OR_RETURN(Evaluator* evaluator, suites_.Open(task.suite));
     EvaluationOptions eval = EvaluationFor(id, *build.built);
     eval.suite_name = task.suite;
@@ -807,39 +835,63 @@ class Evolution {
       LINEAGE_ASSIGN_OR_RETURN(std::set<std::string>* done, DoneTasks(id));
       if (done->insert(task.Key()).second) ++evaluations_done_;
     }
+    // Two slots may finish tasks of one agent at once: its stage score and its verdict are one step each.
+    std::lock_guard judging(judge_mu_);
     LINEAGE_ASSIGN_OR_RETURN(std::vector<Evaluation> evaluations, archive_.ListEvaluations(id));
     StageScore score{.stage = task.stage};
-    bool edited = false;
     for (const Evaluation& e : evaluations) {
-      if (e.stage == 1 && e.patch_bytes > 0) edited = true;
-      if (e.stage != task.stage || e.outcome == outcome::kSkipped || e.outcome == outcome::kFaulted ||
-          e.outcome == outcome::kOutOfBudget) {
-        continue;
-      }
+      if (e.stage != task.stage || !Counts(e)) continue;
       ++score.attempted;
       score.solved += e.outcome == outcome::kSolved;
     }
     if (score.attempted > 0) score.score = static_cast<double>(score.solved) / score.attempted;
     LINEAGE_RETURN_IF_ERROR(archive_.RecordStageScore(id, score));
+    return Judge(id, evaluations);
+  }
+
+  // Whether a recorded task run says something of its agent: not skipped, and not cut by the world or the
+  // budget (whose patch, however long, is no sign of anything).
+  static bool Counts(const Evaluation& e) {
+    return e.outcome != outcome::kSkipped && e.outcome != outcome::kFaulted && e.outcome != outcome::kOutOfBudget;
+  }
+
+  // Under hgm, a child being judged is admitted at its first non-empty patch on a stage-1 task, and
+  // rejected once it has run every stage-1 task without one. judge_mu_ held (or no other slot running).
+  Result<Step> Judge(AgentId id, const std::vector<Evaluation>& evaluations) {
+    LINEAGE_ASSIGN_OR_RETURN(Agent agent, archive_.GetAgent(id));
     if (agent.state != AgentState::kEvaluating) return Step::Done();
-    LINEAGE_ASSIGN_OR_RETURN(agent, archive_.GetAgent(id));  // its score, as just recorded
+    bool edited = false;
+    std::set<std::string> ran;
+    for (const Evaluation& e : evaluations) {
+      if (e.stage == 1 && Counts(e) && e.patch_bytes > 0) edited = true;
+      if (e.outcome != outcome::kFaulted && e.outcome != outcome::kOutOfBudget) ran.insert(e.suite + "\t" + e.task_id);
+    }
     json data = {{"parent", agent.parent_id ? json(*agent.parent_id) : json(nullptr)},
                  {"score", agent.score ? json(*agent.score) : json(nullptr)}, {"stage_reached", agent.stage_reached}};
     if (edited) {
       LINEAGE_RETURN_IF_ERROR(MoveAgent(agent, AgentState::kAdmitted, "", data));
       return Step::Done();
     }
-    bool stage_one_left = false;
-    {
-      std::lock_guard lock(mu_);
-      LINEAGE_ASSIGN_OR_RETURN(std::set<std::string>* done, DoneTasks(id));
-      for (const PoolTask& t : pool_) stage_one_left |= t.stage == 1 && !done->count(t.Key());
-    }
+    const bool stage_one_left = std::any_of(pool_.begin(), pool_.end(), [&](const PoolTask& t) {
+      return t.stage == 1 && !ran.count(t.Key());
+    });
     if (!stage_one_left) {
       LINEAGE_RETURN_IF_ERROR(MoveAgent(agent, AgentState::kRejected,
                                         "lost its editing ability: no non-empty patch on any stage-1 task", data));
     }
     return Step::Done();
+  }
+
+  // Children a killed process left being judged with their verdict due (their last stage-1 task recorded,
+  // the verdict not): judged now, else they would wait forever for a task that is not left.
+  Status JudgeLeftovers() {
+    LINEAGE_ASSIGN_OR_RETURN(std::vector<Agent> agents, archive_.ListAgents(run_.id));
+    for (const Agent& a : agents) {
+      if (a.state != AgentState::kEvaluating || a.id == *run_.seed_agent_id) continue;
+      LINEAGE_ASSIGN_OR_RETURN(std::vector<Evaluation> evaluations, archive_.ListEvaluations(a.id));
+      LINEAGE_RETURN_IF_ERROR(Judge(a.id, evaluations).status());
+    }
+    return Status::OK();
   }
 
   // --- Making one child ---------------------------------------------------------------------------------
@@ -1164,7 +1216,8 @@ class Evolution {
     eval.agent_id = agent;
     eval.run_id = run_.id;
     eval.on_result = [this, agent](const TaskResult& r) {
-      Progress("agent " + std::to_string(agent) + " stage " + std::to_string(r.stage) + ": " + r.task_id + " " + r.outcome);
+      Progress("agent " + std::to_string(agent) + " stage " + std::to_string(r.stage) + ": " + r.task_id + " " + r.outcome +
+               (r.kept ? " (recorded before)" : ""));
     };
     // Evaluation spends from the run's budget too: a dollar budget is a promise about the whole run. A child
     // evaluated as the budget runs out may be judged on truncated runs; no new child starts after that.
@@ -1189,7 +1242,14 @@ class Evolution {
   bool ResumedWhileDraining() {
     if (stop_reason_ != StateName(RunState::kPausing) && stop_reason_ != StateName(RunState::kStopping)) return false;
     auto now = archive_.GetRun(run_.id);
-    return now.ok() && now->state == RunState::kRunning && (made_ < config_.children || !unfinished_.empty());
+    if (!now.ok() || now->state != RunState::kRunning) return false;
+    if (made_ < config_.children || !unfinished_.empty()) return true;
+    if (!hgm()) return false;
+    // Under hgm the work left may be task runs alone.
+    std::lock_guard lock(mu_);
+    Result<HgmState> state = HgmNow();
+    return state.ok() && state->may_evaluate &&
+           std::any_of(state->nodes.begin(), state->nodes.end(), [](const HgmNode& n) { return n.evaluable; });
   }
 
   Result<RunState> Finish() {
@@ -1259,6 +1319,7 @@ class Evolution {
   std::int64_t started_at_ = 0;
 
   std::mutex commit_mu_;  // a child's duplicate check and its commit
+  std::mutex judge_mu_;   // hgm: an agent's stage score and verdict after a task run
   std::mutex mu_;  // guards what follows
   int made_ = 0, in_flight_ = 0, attempts_ = 0, consecutive_failures_ = 0;
   int next_slot_ = 0;                          // Setup: the children made so far
@@ -1279,6 +1340,7 @@ class Evolution {
   std::vector<PoolTask> pool_;
   std::map<AgentId, std::set<std::string>> done_;
   std::set<std::pair<AgentId, std::string>> evaluating_;
+  std::set<int> expanding_;  // the slots of expansions in flight
   std::int64_t evaluations_done_ = 0;
   int busy_ = 0;
   std::mt19937_64 hgm_rng_;
@@ -1334,11 +1396,42 @@ Result<RunId> CreateRun(Archive& archive, const RunConfig& config) {
                  {"text", config.text},
                  {"models_override", config.models_override},
                  {"models_override_text", config.models_override_text}};
+  if (!config.origin.is_null()) stored["origin"] = config.origin;
   LINEAGE_ASSIGN_OR_RETURN(class Run run, archive.CreateRun(config.name, stored.dump(), seed, config.children));
   return run.id;
 }
 
-Result<RunConfig> StoredRunConfig(const Run& run) {
+json RunOrigin(const Run& run) {
+  const json stored = json::parse(run.config, nullptr, false);
+  return stored.is_object() ? stored.value("origin", json()) : json();
+}
+
+Result<RunId> ForkRun(Archive& archive, const ForkOptions& options) {
+  LINEAGE_ASSIGN_OR_RETURN(class Run from, archive.GetRun(options.from));
+  LINEAGE_ASSIGN_OR_RETURN(Agent agent, archive.GetAgent(options.agent));
+  const std::string name = "agent " + std::to_string(agent.id);
+  if (agent.run_id != from.id && from.seed_agent_id != agent.id) {
+    return Status::InvalidArgument("--from: " + name + " is not of run " + std::to_string(from.id) +
+                                   (agent.run_id ? " (it is of run " + std::to_string(*agent.run_id) + ")" : ""));
+  }
+  if (agent.state != AgentState::kAdmitted) {
+    return Status::InvalidArgument("--from: " + name + " is " + StateName(agent.state) +
+                                   (agent.reason.empty() ? "" : " (" + agent.reason + ")") + "; a fork starts from an admitted agent");
+  }
+  RunConfig config;
+  if (options.config.empty()) {
+    LINEAGE_ASSIGN_OR_RETURN(config, StoredRunConfig(from, /*with_raised_budgets=*/false));
+  } else {
+    LINEAGE_ASSIGN_OR_RETURN(config, LoadRunConfig(options.config));
+  }
+  if (!options.models.empty()) LINEAGE_RETURN_IF_ERROR(OverrideModels(config, options.models));
+  config.seed_agent = std::to_string(agent.id);
+  config.origin = {{"kind", "fork"}, {"run", from.id}, {"agent", agent.id}};
+  LINEAGE_RETURN_IF_ERROR(CheckRunConfig(config));
+  return CreateRun(archive, config);
+}
+
+Result<RunConfig> StoredRunConfig(const Run& run, bool with_raised_budgets) {
   json stored = json::parse(run.config, nullptr, false);
   if (!stored.is_object() || !stored.contains("text") || !stored["text"].is_string()) {
     return Status::Corruption("run " + std::to_string(run.id) + " has no stored configuration");
@@ -1349,11 +1442,13 @@ Result<RunConfig> StoredRunConfig(const Run& run) {
   if (!models.empty()) {
     LINEAGE_RETURN_IF_ERROR(OverrideModelsText(config, models, stored.value("models_override", "--models")));
   }
+  if (!with_raised_budgets) return config;
   // Budgets raised since (RaiseBudget) stand over the file's.
   const json raised = stored.value("budget_raised", json::object());
   if (raised.contains("children")) config.children = raised["children"].get<int>();
   if (raised.contains("cost_usd")) config.cost_usd = raised["cost_usd"].get<double>();
   if (raised.contains("tokens")) config.tokens = raised["tokens"].get<std::int64_t>();
+  if (raised.contains("task_evaluations")) config.task_evaluations = raised["task_evaluations"].get<std::int64_t>();
   return config;
 }
 
@@ -1388,6 +1483,15 @@ Result<RunState> RaiseBudget(Archive& archive, RunId id, const BudgetRaise& rais
                                      (config.tokens ? std::to_string(*config.tokens) : "(it has no token budget)"));
     }
     raised["tokens"] = *raise.tokens;
+  }
+  if (raise.task_evaluations) {
+    if (!config.task_evaluations || *raise.task_evaluations <= *config.task_evaluations) {
+      return Status::InvalidArgument("--task-evaluations " + std::to_string(*raise.task_evaluations) + " does not raise " +
+                                     name + "'s " +
+                                     (config.task_evaluations ? std::to_string(*config.task_evaluations)
+                                                              : "(it has no [budget] task_evaluations)"));
+    }
+    raised["task_evaluations"] = *raise.task_evaluations;
   }
   stored["budget_raised"] = raised;
   LINEAGE_RETURN_IF_ERROR(archive.SetRunConfig(id, stored.dump(), raised.value("children", config.children),

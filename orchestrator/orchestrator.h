@@ -27,6 +27,7 @@
 // line: the client sends a request and reads one reply, then the connection closes.
 //   {"op": "ping"}                       -> {"ok": true, "pid": N, "active": [run ids]}
 //   {"op": "start", "config": PATH}      -> {"ok": true, "run": ID}   (validated first; queued and started)
+//   {"op": "fork", "run": ID, "from": AGENT[, "config": PATH, "models": PATH]} -> {"ok": true, "run": ID}
 //   {"op": "pause"|"resume"|"stop", "run": ID} -> {"ok": true, "status": "pausing"|"queued"|"stopping"|...}
 // A failure is {"ok": false, "error": "message"}. Run control lives in the archive (runs.status), so it
 // survives the daemon: a run paused while no daemon runs stays paused; one the daemon was running when it
@@ -127,6 +128,10 @@ struct RunConfig {
 
   ExecutorConfig executor;
   EvaluationConfig evaluation;       // [suites.*] and [[stages]]; at least one stage
+
+  // Where the run came from, when not from a file alone: {"kind": "fork", "run": R, "agent": A}. Stored
+  // with the run (RunOrigin reads it back); null otherwise.
+  nlohmann::json origin;
 };
 
 // Parses and checks the keys and their values. Relative paths are relative to the file's directory.
@@ -177,8 +182,23 @@ Result<CostForecast> ForecastCost(const RunConfig& config, Archive* archive);
 // (RunState, archive/archive.h, draws what follows).
 Result<RunId> CreateRun(Archive& archive, const RunConfig& config);
 
-// The configuration a run was created with.
-Result<RunConfig> StoredRunConfig(const Run& run);
+// The configuration a run was created with; with the budgets raised since (RaiseBudget), unless not asked.
+Result<RunConfig> StoredRunConfig(const Run& run, bool with_raised_budgets = true);
+
+// A run's origin as CreateRun stored it (RunConfig::origin); null for a run started from a file.
+nlohmann::json RunOrigin(const Run& run);
+
+// `lineage run fork RUN --from AGENT`: a new run in the same home whose seed is AGENT, an admitted agent of
+// run `from` (or its seed), with `from`'s configuration as its file gave it, or `config` (a path, with
+// `models` overriding its models file, as `run start --models`). The seed keeps the task results the
+// archive holds for it: a stage whose suite and tasks it has run already is not run again; any other is.
+// The new run is queued, with origin {"kind": "fork", "run": from, "agent": agent}.
+struct ForkOptions {
+  RunId from = 0;
+  AgentId agent = 0;
+  std::filesystem::path config, models;  // empty: from's
+};
+Result<RunId> ForkRun(Archive& archive, const ForkOptions& options);
 
 // The models an agent of the run sees: the configured ones, with the roles' choices under the aliases
 // agents ask for ("conductor", "expert").
@@ -235,18 +255,23 @@ struct FinalResult {
 
 struct FinalOptions {
   std::filesystem::path home;
-  Sandbox* sandbox = nullptr;
+  Sandbox* sandbox = nullptr;  // held to the run's [sandbox] limits here
   int parallel = 2;
+  int table = 0;  // the [[final]] table (1-based) the run evaluates; 0: `lineage run final`
   std::shared_ptr<llm::Budget> shared_budget;  // the run's, when the run itself evaluates; else none
   std::string gateway_host;
   std::function<void(const std::string&)> on_progress;
 };
 
 // The run's `final.top` best admitted agents (by the lower end of their interval) on `final.tasks`, with the
-// run's models and limits. Task runs recorded before (an interrupted final) are kept. Records a run event
-// "final" with the results, which `run status` shows.
+// run's models and [sandbox] limits; the calls are recorded with the run. Task runs recorded before (an
+// interrupted final) are kept. Only a whole final is reported, as a run event "final" that `run status`
+// shows; when a provider fault or the budget cut a task run, Unavailable says so, and running it again
+// goes on from there.
 Result<std::vector<FinalResult>> EvaluateFinal(Archive& archive, RunId run, const RunConfig& config,
                                                const FinalSpec& final, const FinalOptions& options);
+// That every [[final]] table selects tasks that can run here (part of CheckRunConfig).
+Status CheckFinals(const RunConfig& config);
 
 // The suite name held-out results are recorded under.
 std::string FinalSuiteName(const std::string& suite);
@@ -283,13 +308,15 @@ std::optional<RunControl> ParseRunControl(std::string_view op);  // "pause", "re
 // sense (resuming a stopped run, say).
 Result<RunState> ApplyControl(Archive& archive, RunId run, RunControl control);
 
-// Raises a run's budget: `lineage run resume RUN --children N --cost-usd X --tokens T`. Each value given
+// Raises a run's budget: `lineage run resume RUN --children N --cost-usd X --tokens T --task-evaluations E`.
+// Each value given
 // must be above the run's own; a finished run is queued again (the children its budget interrupted are
 // judged, then more are made). A running run must be paused first. Returns the run's state after.
 struct BudgetRaise {
   std::optional<int> children;
   std::optional<double> cost_usd;
   std::optional<std::int64_t> tokens;
+  std::optional<std::int64_t> task_evaluations;  // hgm runs
 };
 Result<RunState> RaiseBudget(Archive& archive, RunId id, const BudgetRaise& raise);
 

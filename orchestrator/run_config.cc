@@ -327,7 +327,7 @@ Status CheckRunConfig(const RunConfig& config) {
                                         tasks->front().id + ": " + tasks->front().unavailable + ")");
     }
   }
-  return Status::OK();
+  return CheckFinals(config);
 }
 
 }  // namespace lineage

@@ -42,12 +42,20 @@ json AgentRow(const Agent& a) {
           {"created_at", FormatTimestamp(a.created_at)}};
 }
 
+// Where the run came from ({"kind": "fork", "run": R, "agent": A}), as the orchestrator stored it with the
+// run's configuration (orchestrator.h, RunOrigin); null for a run started from a file.
+json Origin(const Run& run) {
+  const json stored = json::parse(run.config, nullptr, false);
+  return stored.is_object() ? stored.value("origin", json()) : json();
+}
+
 json RunSummary(Archive& archive, const Run& run, const std::vector<Agent>& agents) {
   int children = 0, admitted = 0, rejected = 0;
   // The best agent is the one with the best lower bound (archive/scores.h); best_score is its mean.
   const Agent* best = BestAgent(agents);
   for (const Agent& a : agents) {
-    if (!a.parent_id || a.state == AgentState::kFailed) continue;
+    // The run's seed is no child of it, even when it has a parent (a fork's, or an agent of another run).
+    if (!a.parent_id || a.state == AgentState::kFailed || a.id == run.seed_agent_id) continue;
     ++children;
     if (a.state == AgentState::kAdmitted) ++admitted;
     if (a.state == AgentState::kRejected) ++rejected;
@@ -56,6 +64,7 @@ json RunSummary(Archive& archive, const Run& run, const std::vector<Agent>& agen
               {"children_wanted", Opt(run.children_wanted)}, {"admitted", admitted}, {"rejected", rejected},
               {"in_progress", children - admitted - rejected}, {"best_score", best ? Opt(best->score) : json(nullptr)},
               {"best_agent", best ? json(best->id) : json(nullptr)}, {"best_interval", best ? IntervalJson(*best) : json(nullptr)},
+              {"origin", Origin(run)},
               {"created_at", FormatTimestamp(run.created_at)}, {"updated_at", FormatTimestamp(run.updated_at)}};
   auto spend = archive.RunSpend(run.id);
   if (spend.ok()) {

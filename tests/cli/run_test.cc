@@ -271,6 +271,46 @@ TEST_CASE("run final evaluates a run's best agents on a held-out suite and repor
   CHECK_THAT(bad.err, Catch::Contains("nosuch"));
 }
 
+TEST_CASE("run fork starts a run from a child, keeping its task results where the stages are the same") {
+  auto fake = test::StartFakeModel();
+  TempDir dir;
+  WriteFile(dir / "run.toml", test::RunToml(fake->url(), 1, 1));
+  REQUIRE(RunLineage(dir / "home", {"run", "start", (dir / "run.toml").string(), "--foreground"}).exit_code == 0);
+  const json child = json::parse(RunLineage(dir / "home", {"show", "2", "--json"}).out);
+  REQUIRE(child["status"] == "admitted");  // the script's first change is a good one
+
+  // The same stages: the child's results stand, and nothing of it is run again.
+  auto same = RunLineage(dir / "home", {"run", "fork", "1", "--from", "2", "--foreground"});
+  INFO(same.err);
+  REQUIRE(same.exit_code == 0);
+  CHECK_THAT(same.out, Catch::Contains("run 2: fork of run 1 from agent #2") && Catch::Contains("run 2: finished"));
+  CHECK_THAT(same.err, !Catch::Contains("agent 2 stage"));
+  const json status = json::parse(RunLineage(dir / "home", {"run", "status", "2", "--json"}).out);
+  CHECK(status["origin"] == json({{"kind", "fork"}, {"run", 1}, {"agent", 2}}));
+  CHECK(status["children"] == 1);
+  CHECK_THAT(RunLineage(dir / "home", {"run", "status", "2"}).out, Catch::Contains("origin: fork of run 1 from agent #2"));
+  const json tree = json::parse(RunLineage(dir / "home", {"tree", "--json"}).out);
+  bool grandchild = false;
+  for (const json& a : tree["agents"]) grandchild |= a["parent"] == 2;
+  CHECK(grandchild);  // the fork's child grew from agent 2
+
+  // Another benchmark: only the tasks the child never ran are run.
+  std::string other = test::RunToml(fake->url(), 1, 1);
+  other.replace(other.find("[\"py/palindrome\"]"), std::string("[\"py/palindrome\"]").size(), "[\"py/palindrome\", \"py/word-count\"]");
+  WriteFile(dir / "other.toml", other);
+  auto moved = RunLineage(dir / "home", {"run", "fork", "1", "--from", "2", "--config", (dir / "other.toml").string(), "--foreground"});
+  INFO(moved.err);
+  REQUIRE(moved.exit_code == 0);
+  CHECK_THAT(moved.err, Catch::Contains("agent 2 stage 1: py/fizzbuzz solved (recorded before)") &&
+                            Catch::Contains("agent 2 stage 2: py/palindrome solved (recorded before)"));
+  CHECK_THAT(moved.err, Catch::Contains("agent 2 stage 2: py/word-count") &&
+                            !Catch::Contains("py/word-count empty_patch (recorded before)"));
+
+  auto refused = RunLineage(dir / "home", {"run", "fork", "1", "--from", "99"});
+  CHECK(refused.exit_code != 0);
+  CHECK_THAT(refused.err, Catch::Contains("99"));
+}
+
 // Every task evaluation recorded in the home: "agent task" -> its log's blob, which a rerun would replace.
 std::map<std::string, std::string> RecordedEvaluations(const fs::path& home) {
   std::map<std::string, std::string> out;

@@ -79,6 +79,18 @@ TEST_CASE("fast: hgm expands and evaluates one task at a time, within its task-e
   for (const Agent& c : children) {
     if (evaluations.count(c.id)) CHECK(c.state == AgentState::kAdmitted);
   }
+  // More task evaluations: the run goes on from where it stood.
+  BudgetRaise raise;
+  raise.task_evaluations = 14;
+  auto raised = RaiseBudget(*w.archive, w.run, raise);
+  INFO(raised.status().ToString());
+  REQUIRE(raised.ok());
+  CHECK(*raised == RunState::kQueued);
+  REQUIRE(w.Evolve().ok());
+  CHECK(Total(Evaluations(w)) == 14);
+  CHECK(w.sandbox.count(Kind::kTask) == 14);
+  raise.task_evaluations = 10;
+  CHECK_THAT(RaiseBudget(*w.archive, w.run, raise).status().message(), Catch::Contains("does not raise"));
 }
 
 TEST_CASE("fast: an hgm run stopped midway and resumed runs no task evaluation twice and spends the same budget") {

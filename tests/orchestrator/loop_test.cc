@@ -415,5 +415,20 @@ TEST_CASE("fast: [[final]] evaluates the run's top agents on a held-out set as i
   CHECK(w.Count("final") == 1);
 }
 
+TEST_CASE("fast: a [[final]] that selects nothing is refused before the run starts, naming its table") {
+  test::TempDir dir;
+  test::WriteFastWorld(dir.path());
+  auto config = ParseRunConfig(test::FastRunToml(dir.path(), "http://127.0.0.1:9", 1, "",
+                                                 "[[final]]\nsuite = \"fast\"\ntasks = [\"t9*\"]\n"),
+                               (dir / "run.toml").string(), dir.path());
+  REQUIRE(config.ok());
+  Status checked = CheckFinals(*config);
+  CHECK_THAT(checked.message(), Catch::Contains("[[final]] #1") && Catch::Contains("t9*"));
+  auto threshold = ParseRunConfig(test::FastRunToml(dir.path(), "http://127.0.0.1:9", 1, "",
+                                                    "[[final]]\nsuite = \"fast\"\nthreshold = 0.5\n"),
+                                  (dir / "run.toml").string(), dir.path());
+  CHECK_THAT(threshold.status().message(), Catch::Contains("[[final]] #1") && Catch::Contains("threshold"));
+}
+
 }  // namespace
 }  // namespace lineage

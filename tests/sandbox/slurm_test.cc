@@ -288,8 +288,11 @@ TEST_CASE("kill -9 of lineage while its Slurm jobs run, then resume: the same tr
   auto resumed = test::RunLineage(dir / "home", {"run", "resume", "1", "--foreground"});
   INFO(resumed.err);
   REQUIRE(resumed.exit_code == 0);
-  // Jobs the killed process left are cancelled, never waited for (unless they ended meanwhile).
-  if (left) CHECK_THAT(resumed.err, Catch::Contains("job(s) an earlier process left; their work is redone"));
+  // Jobs the killed process left are cancelled, never waited for, unless they ended meanwhile: with its
+  // gateway gone, an agent's job ends soon after the kill, so whether one is still queued when the resume
+  // starts is a race. Cancelling by prefix is attacked deterministically above.
+  const bool cancelled = resumed.err.find("job(s) an earlier process left; their work is redone") != std::string::npos;
+  if (left && !cancelled) WARN("the killed process's jobs ended before the resume could cancel them");
   if (std::getenv("SLURM_TEST_DUMP")) test::WriteFile("/tmp/resumed.err", resumed.err);
   WARN("jobs left at the resume: " << (left ? "yes" : "none: they ended first"));
   CHECK(Tree(dir / "home") == Tree(local / "home"));
