@@ -334,6 +334,13 @@ Result<std::vector<TreeEntry>> Archive::Tree(AgentId id) {
   return impl_->git->ReadTree(agent.commit);
 }
 
+Result<std::string> Archive::TreeId(AgentId id) {
+  std::lock_guard lock(impl_->mu);
+  LINEAGE_ASSIGN_OR_RETURN(Agent agent, impl_->LoadAgentRow(id));
+  LINEAGE_RETURN_IF_ERROR(RequireCommit(agent));
+  return impl_->git->TreeOf(agent.commit);
+}
+
 Result<std::optional<AgentId>> Archive::FindTree(const std::vector<TreeEntry>& tree, RunId run) {
   LINEAGE_ASSIGN_OR_RETURN(std::vector<Agent> agents, ListAgents(run));
   std::lock_guard lock(impl_->mu);
@@ -678,6 +685,10 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?))sql");
 
 Result<std::vector<ModelCall>> Archive::ListModelCalls(RunId run, const std::string& task_id) {
   return impl_->ListCalls("run_id = ? AND task_id = ?", [&](sql::Stmt& s) { s.Bind(1, run).Bind(2, task_id); });
+}
+
+Result<std::vector<ModelCall>> Archive::ListRunModelCalls(RunId run) {
+  return impl_->ListCalls("run_id = ?", [&](sql::Stmt& s) { s.Bind(1, run); });
 }
 
 Result<std::map<std::string, double>> Archive::AgentCost(const Agent& a) {

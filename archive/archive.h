@@ -220,6 +220,8 @@ class Archive {
   Result<Agent> AddChild(AgentId parent, std::vector<TreeEntry> tree, const ChildOptions& options);
   // The variant's files, read from its commit.
   Result<std::vector<TreeEntry>> Tree(AgentId id);
+  // The git id of the variant's root tree: two agents with the same files have the same one.
+  Result<std::string> TreeId(AgentId id);
   // The oldest agent of `run` (its seed included) whose files are exactly `tree`, compared by git tree id;
   // nullopt when none is. A child that would duplicate one is rejected before it costs an evaluation.
   Result<std::optional<AgentId>> FindTree(const std::vector<TreeEntry>& tree, RunId run);
@@ -261,6 +263,8 @@ class Archive {
   Result<std::vector<ModelCall>> ListModelCalls(AgentId agent);
   // The calls a run recorded under `task_id` ("child 3": those made to make a run's third child).
   Result<std::vector<ModelCall>> ListModelCalls(RunId run, const std::string& task_id);
+  // Every call a run recorded, in the order they were recorded.
+  Result<std::vector<ModelCall>> ListRunModelCalls(RunId run);
   // What making and judging an agent of a run cost, in dollars by purpose: the calls that made it (its
   // diagnosis and its parent's self-modification, recorded under the task its first event names as
   // calls_task) and its own evaluation. Empty for an agent no run made.

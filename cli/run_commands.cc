@@ -33,6 +33,7 @@ struct RunArgs {
   std::vector<std::string> tasks;
   int top = 3, sample = 0, parallel = 2;
   std::int64_t from = 0;  // run fork --from
+  std::string to;         // run replay --to
   bool foreground = false, json = false, follow = false, unsafe = false, watch = false, probe = false;
   BudgetRaise raise;  // run resume --children/--cost-usd/--tokens
 };
@@ -349,6 +350,8 @@ Result<std::string> RunView(Archive& archive, RunId id) {
     std::snprintf(line, sizeof(line), "origin: fork of run %lld from agent #%lld\n",
                   static_cast<long long>(origin["run"].get<RunId>()), static_cast<long long>(origin["agent"].get<AgentId>()));
     out += line;
+  } else if (origin.is_object() && origin.value("kind", "") == "replay") {
+    out += "origin: replay of run " + std::to_string(origin["run"].get<RunId>()) + " of " + origin.value("home", "?") + "\n";
   }
   std::snprintf(line, sizeof(line), "children: %d of %s (%d admitted, %d rejected, %d in progress)\n",
                 s["children"].get<int>(),
@@ -464,6 +467,40 @@ Status Final(const RunArgs& args, const fs::path& home) {
   } else {
     std::printf("%s", FinalView(finals.back()).c_str());
   }
+  return Status::OK();
+}
+
+// `lineage run replay RUN --to NEWHOME`: RUN again, every model call answered from its record.
+Status Replay(const RunArgs& args, const fs::path& home) {
+  LINEAGE_ASSIGN_OR_RETURN(auto archive, Archive::Open(home));
+  LINEAGE_ASSIGN_OR_RETURN(auto sandbox, Sandbox::Create(args.unsafe ? Sandbox::Backend::kNone : Sandbox::Backend::kBwrap));
+  static std::atomic<bool> stop{false};
+  std::signal(SIGINT, [](int) { stop = true; });
+  std::signal(SIGTERM, [](int) { stop = true; });
+  ReplayOptions options;
+  options.to = args.to;
+  options.sandbox = sandbox.get();
+  options.stop = &stop;
+  options.on_progress = [](const std::string& line) {
+    std::fprintf(stderr, "%s %s\n", FormatTimestamp(NowMillis()).substr(11, 8).c_str(), line.c_str());
+  };
+  std::fprintf(stderr, "replaying run %lld into %s: every model call is answered from its record\n",
+               static_cast<long long>(args.run), args.to.c_str());
+  LINEAGE_ASSIGN_OR_RETURN(ReplayReport report, ReplayRun(*archive, args.run, options));
+  std::printf("replay of run %lld: run %lld of %s, %s; %lld model calls answered from the record\n",
+              static_cast<long long>(args.run), static_cast<long long>(report.run), args.to.c_str(),
+              StateName(report.state), static_cast<long long>(report.calls));
+  for (std::size_t i = 0; i < report.notes.size() && i < 20; ++i) std::printf("note: %s\n", report.notes[i].c_str());
+  if (report.notes.size() > 20) std::printf("note: ... and %zu more\n", report.notes.size() - 20);
+  if (!report.divergence.empty()) {
+    std::printf("diverged at %s\n", report.divergence.c_str());
+    return Status::FailedPrecondition("the replay of run " + std::to_string(args.run) + " diverged from its record");
+  }
+  if (!report.differences.empty()) {
+    for (const std::string& d : report.differences) std::printf("differs: %s\n", d.c_str());
+    return Status::FailedPrecondition("the replay of run " + std::to_string(args.run) + " ended with another tree");
+  }
+  std::printf("the same tree: %d agents with the same parents, statuses, reasons, scores and source trees\n", report.agents);
   return Status::OK();
 }
 
@@ -600,6 +637,13 @@ void RegisterRunCommands(CLI::App& app, Context& ctx) {
   final->add_flag("--json", args->json, "print JSON");
   final->add_flag("--unsafe-no-sandbox", args->unsafe, "run WITHOUT isolation (only for code you trust)");
   final->callback([&ctx, args] { ctx.action = [args, &ctx] { return Final(*args, ctx.home); }; });
+
+  auto* replay = run->add_subcommand("replay", "Run RUN again in a new home, every model call answered from RUN's "
+                                               "record (no provider needed), and compare the trees");
+  replay->add_option("RUN", args->run, "the recorded run")->required();
+  replay->add_option("--to", args->to, "a new home for the replay")->required();
+  replay->add_flag("--unsafe-no-sandbox", args->unsafe, "run WITHOUT isolation (only for code you trust)");
+  replay->callback([&ctx, args] { ctx.action = [args, &ctx] { return Replay(*args, ctx.home); }; });
 
   auto* fork = run->add_subcommand("fork", "Start a new run whose seed is an agent of RUN, keeping that agent's "
                                            "task results where the stages are the same");

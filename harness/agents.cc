@@ -284,6 +284,7 @@ Result<AgentRunResult> RunAgent(const BuiltAgent& agent, const AgentRunOptions& 
   gateway_options.unix_socket = (run_dir / "gateway.sock").string();
   if (!options.gateway_host.empty()) gateway_options.tcp_listen = options.gateway_host + ":0";
   gateway_options.recorder = options.recorder;
+  gateway_options.replayer = options.replayer;
   LINEAGE_ASSIGN_OR_RETURN(auto gateway, llm::Gateway::Start(options.models, gateway_options));
   auto budget = options.shared_budget ? options.shared_budget : std::make_shared<llm::Budget>(options.budget);
   const llm::Spend spent_before = budget->spent();

@@ -168,6 +168,7 @@ class TaskAttempt {
     run.budget = options_.budget_per_task;
     run.shared_budget = options_.shared_budget;
     run.gateway_host = options_.gateway_host;
+    run.replayer = options_.replayer;
     run.attribution = llm::Attribution{options_.run_id, options_.agent_id, task_.id, "evaluate"};
     if (options_.archive) run.recorder = ArchiveCallRecorder(*options_.archive);
     auto ran = RunAgent(*options_.agent, run, sandbox_);

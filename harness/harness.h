@@ -106,6 +106,8 @@ struct AgentRunOptions {
   // An address of this host that the executor's nodes reach: the run's gateway listens there on TCP too
   // (a free port), for agents on other hosts (the Slurm executor). Empty: the gateway's Unix socket only.
   std::string gateway_host;
+  // Set when replaying a recorded run: the agent's calls are answered from the recording.
+  std::shared_ptr<llm::CallReplayer> replayer;
 };
 
 struct AgentRunResult {
@@ -190,6 +192,7 @@ struct EvaluationOptions {
   llm::BudgetLimits budget_per_task;
   std::shared_ptr<llm::Budget> shared_budget;  // when set, every task's calls count against it instead
   std::string gateway_host;  // AgentRunOptions::gateway_host
+  std::shared_ptr<llm::CallReplayer> replayer;  // AgentRunOptions::replayer
   int parallel = 1;
   // Where results go (optional): one evaluation row per task, with its log as a blob.
   Archive* archive = nullptr;

@@ -215,6 +215,43 @@ struct Gateway::Impl {
     return Sha256Hex(json{{"model", m.model}, {"provider", ProviderName(m.provider)}, {"request", ToJson(request)}}.dump());
   }
 
+  static const char* ApiName(wire::Api api) {
+    switch (api) {
+      case wire::Api::kChatCompletions: return "chat_completions";
+      case wire::Api::kMessages: return "messages";
+      case wire::Api::kResponses: return "responses";
+      case wire::Api::kNone: break;
+    }
+    return "none";
+  }
+
+  // A recorded run's answer (CallReplayer) as the upstream's would be.
+  static CallResult FromRecording(wire::Api api, ReplayedCall replayed) {
+    CallResult result;
+    result.provider = replayed.provider;
+    result.model = replayed.model;
+    result.attempts = 1;
+    if (replayed.error.kind != ErrorKind::kNone) {
+      result.error = replayed.error;
+      return result;
+    }
+    if (api == wire::Api::kResponses) {
+      result.error = {ErrorKind::kNotRecorded, 0, "replay: a Responses API call cannot be replayed from its record"};
+      return result;
+    }
+    json body = json::parse(replayed.response_body, nullptr, false);
+    Result<ChatResponse> response = body.is_discarded() ? Result<ChatResponse>(Status::InvalidArgument("not JSON"))
+                                                        : wire::ParseResponse(wire::DialectOf(api), body);
+    if (!response.ok()) {
+      result.error = {ErrorKind::kMalformedResponse, 0, "replay: the recorded response: " + response.status().message()};
+      return result;
+    }
+    response->usage = replayed.usage;
+    result.response = std::move(*response);
+    result.cost_usd = replayed.cost_usd;
+    return result;
+  }
+
   CallResult Replay(const ModelConfig& m, const std::string& hash) {
     CallResult result;
     result.provider = ProviderName(m.provider);
@@ -372,11 +409,14 @@ struct Gateway::Impl {
     record.charged = true;  // Settle below counts the call
     const std::string hash = options.cache_mode == CacheMode::kOff ? "" : RequestHash(*m, *request);
     const wire::StreamRequest stream = wire::ParseStreamRequest(body);
-    if (stream.stream && options.cache_mode != CacheMode::kReplay) {
+    if (stream.stream && options.cache_mode != CacheMode::kReplay && !options.replayer) {
       return StreamCall(api, stream, *m, std::move(*request), grant, estimate, max_tokens, hash, call, start);
     }
     CallResult result;
-    if (options.cache_mode == CacheMode::kReplay) {
+    if (options.replayer) {
+      result = FromRecording(api, options.replayer->Answer(grant.who, ApiName(api), http.body));
+      record.replayed = true;
+    } else if (options.cache_mode == CacheMode::kReplay) {
       result = Replay(*m, hash);
       record.replayed = true;
     } else {

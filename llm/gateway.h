@@ -110,12 +110,29 @@ using CallRecorder = std::function<void(const CallRecord&)>;
 
 enum class CacheMode { kOff, kRecord, kReplay };
 
+// Answers calls from a recorded run instead of the upstream (`lineage run replay`, orchestrator/replay.cc):
+// given whom the call serves, the caller's API ("chat_completions", "messages", "responses") and its request
+// body as sent, the result the recorded run got. Called from the gateway's threads.
+struct ReplayedCall {
+  std::string response_body;  // as the recorded caller received it (its API's JSON); empty with an error
+  ModelError error;           // kind kNone: answered
+  Usage usage;
+  double cost_usd = 0;
+  std::string provider, model;
+};
+class CallReplayer {
+ public:
+  virtual ~CallReplayer() = default;
+  virtual ReplayedCall Answer(const Attribution& who, const std::string& api, const std::string& request_body) = 0;
+};
+
 struct GatewayOptions {
   std::string unix_socket;  // path; empty: none
   std::string tcp_listen;   // "127.0.0.1:PORT"; empty: none
   CallRecorder recorder;    // optional; called from one background thread, in call order
   CacheMode cache_mode = CacheMode::kOff;
   std::filesystem::path cache_dir;  // kRecord, kReplay
+  std::shared_ptr<CallReplayer> replayer;  // set: every admitted call is answered by it, never by the upstream
   // What one caller can hold of the gateway (net/http_server.h): a bigger body is refused with 413; all
   // bodies in flight together stay under the second; one token holds at most that many connections.
   std::size_t max_body_bytes = 4 << 20;

@@ -257,6 +257,7 @@ class Evolution {
       options.parallel = config_.sandboxes;
       options.table = table;
       options.shared_budget = budget_;
+      options.replayer = options_.replayer;
       options.gateway_host = config_.executor.gateway_host;
       options.on_progress = [this](const std::string& line) { Progress(line); };
       if (auto ran = EvaluateFinal(archive_, run_.id, config_, config_.evaluation.finals[i], options); !ran.ok()) {
@@ -296,7 +297,7 @@ class Evolution {
   Status Setup() {
     if (!options_.sandbox) return Status::Internal("no sandbox to run in");
     LINEAGE_ASSIGN_OR_RETURN(prompts_, LoadPrompts());
-    LINEAGE_RETURN_IF_ERROR(CheckModelKeys(config_));
+    if (!options_.replayer) LINEAGE_RETURN_IF_ERROR(CheckModelKeys(config_));  // a replay calls no provider
     Sandbox* executor = options_.sandbox;
     if (config_.executor.kind == ExecutorConfig::Kind::kSlurm) {
       LINEAGE_ASSIGN_OR_RETURN(slurm_, CreateSlurmSandbox(SlurmOptionsFor(config_.executor)));
@@ -326,6 +327,7 @@ class Evolution {
     llm::GatewayOptions gateway_options;
     gateway_options.unix_socket = (run_dir_ / "gateway.sock").string();
     gateway_options.recorder = ArchiveCallRecorder(archive_);
+    gateway_options.replayer = options_.replayer;
     LINEAGE_ASSIGN_OR_RETURN(gateway_, llm::Gateway::Start(config_.models, gateway_options));
     llm::ModelConfig to_gateway;
     to_gateway.alias = "diagnosis";
@@ -1160,6 +1162,7 @@ class Evolution {
     run.gateway_host = config_.executor.gateway_host;
     run.attribution = llm::Attribution{run_.id, modifier, SlotTag(slot), "self_modify"};
     run.recorder = ArchiveCallRecorder(archive_);
+    run.replayer = options_.replayer;
     auto result = RunAgent(built, run, *sandbox_);
     if (!result.ok()) return result.status().WithContext("self-modification");
     // The self-modification's transcript outlives its scratch directory as a blob.
@@ -1223,6 +1226,7 @@ class Evolution {
     // evaluated as the budget runs out may be judged on truncated runs; no new child starts after that.
     eval.shared_budget = budget_;
     eval.gateway_host = config_.executor.gateway_host;
+    eval.replayer = options_.replayer;
     return eval;
   }
 

@@ -98,6 +98,7 @@ Result<std::vector<FinalResult>> EvaluateFinal(Archive& archive, RunId run, cons
     eval.run_id = run;
     eval.suite_name = FinalSuiteName(final.tasks.suite);
     eval.shared_budget = options.shared_budget;
+    eval.replayer = options.replayer;
     eval.gateway_host = options.gateway_host;
     LINEAGE_ASSIGN_OR_RETURN(eval.existing, archive.ListEvaluations(agent.id));
     eval.on_result = [&](const TaskResult& r) {

@@ -55,7 +55,8 @@
 namespace lineage {
 
 namespace llm {
-class Budget;  // llm/gateway.h
+class Budget;        // llm/gateway.h
+class CallReplayer;  // llm/gateway.h
 }
 
 // How parents are chosen (orchestrator/selection.h).
@@ -218,6 +219,9 @@ struct EvolutionOptions {
   std::function<std::int64_t()> clock;
   // Waits `ms` between retries of work a fault interrupted; unset: sleeps (waking for `stop`). Seams for tests.
   std::function<void(std::int64_t ms)> sleep;
+  // Set when replaying (ReplayRun): every model call of the run is answered from the recording, and no
+  // model key is needed.
+  std::shared_ptr<llm::CallReplayer> replayer;
 };
 
 // One process at a time runs a home's runs (a daemon, or `run start|resume --foreground`): it holds an
@@ -259,6 +263,7 @@ struct FinalOptions {
   int parallel = 2;
   int table = 0;  // the [[final]] table (1-based) the run evaluates; 0: `lineage run final`
   std::shared_ptr<llm::Budget> shared_budget;  // the run's, when the run itself evaluates; else none
+  std::shared_ptr<llm::CallReplayer> replayer;  // the run's, when replaying
   std::string gateway_host;
   std::function<void(const std::string&)> on_progress;
 };
@@ -275,6 +280,32 @@ Status CheckFinals(const RunConfig& config);
 
 // The suite name held-out results are recorded under.
 std::string FinalSuiteName(const std::string& suite);
+
+// ---- Replaying a run -----------------------------------------------------------------------------------
+
+// `lineage run replay RUN --to NEWHOME`: runs RUN again in a new home with the same configuration, seed
+// agent and random seed, every model call (diagnoses, self-modifications, the agents' task runs) answered
+// from RUN's recorded responses, so no provider is called or needs a key. A recorded call is found by its
+// place in the run: its agent, purpose, task, and its index among that agent's calls for that purpose and
+// task. Its request is compared with the recorded one: a difference only in what varies from run to run
+// (timings, temporary paths, process ids, clock times) is a note; any other, or a call never recorded, stops
+// the replay at that call, which the report names with a diff of the two requests.
+struct ReplayOptions {
+  std::filesystem::path to;          // a home with no run in it (created when missing)
+  Sandbox* sandbox = nullptr;
+  std::atomic<bool>* stop = nullptr;  // set by the caller to stop; set by the replay when it diverges
+  std::function<void(const std::string&)> on_progress;
+};
+struct ReplayReport {
+  RunId run = 0;                         // the replay, in the new home
+  RunState state = RunState::kQueued;    // how it ended
+  std::string divergence;                // empty: none; else the first divergent call and the diff
+  std::vector<std::string> notes;        // calls whose requests differed only in what varies
+  std::vector<std::string> differences;  // agents that ended otherwise than recorded; empty: the same tree
+  int agents = 0;                        // compared
+  std::int64_t calls = 0;                // answered from the record
+};
+Result<ReplayReport> ReplayRun(Archive& source, RunId run, const ReplayOptions& options);
 
 // ---- The daemon -------------------------------------------------------------------------------------------
 

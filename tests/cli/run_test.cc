@@ -311,6 +311,60 @@ TEST_CASE("run fork starts a run from a child, keeping its task results where th
   CHECK_THAT(refused.err, Catch::Contains("99"));
 }
 
+TEST_CASE("run replay re-runs a recorded run with no model reachable, to the same tree, and stops where a record was altered") {
+  TempDir dir;
+  {
+    auto fake = test::StartFakeModel();
+    WriteFile(dir / "run.toml", test::RunToml(fake->url(), 3, 1));
+    auto recorded = RunLineage(dir / "home", {"run", "start", (dir / "run.toml").string(), "--foreground"});
+    INFO(recorded.err);
+    REQUIRE(recorded.exit_code == 0);
+  }  // the fake model server is stopped: nothing answers at its address any more
+
+  auto replayed = RunLineage(dir / "home", {"run", "replay", "1", "--to", (dir / "replay").string()});
+  INFO(replayed.out << replayed.err);
+  REQUIRE(replayed.exit_code == 0);
+  CHECK_THAT(replayed.out, Catch::Contains("the same tree: 4 agents with the same parents, statuses, reasons, scores and source trees"));
+  // The same tree, as `tree` prints it, and the same commit trees.
+  CHECK(RunLineage(dir / "replay", {"tree"}).out == RunLineage(dir / "home", {"tree"}).out);
+  for (const char* id : {"1", "2", "3", "4"}) {
+    CHECK(json::parse(RunLineage(dir / "replay", {"show", id, "--json"}).out)["score"] ==
+          json::parse(RunLineage(dir / "home", {"show", id, "--json"}).out)["score"]);
+  }
+  const json status = json::parse(RunLineage(dir / "replay", {"run", "status", "1", "--json"}).out);
+  CHECK(status["origin"]["kind"] == "replay");
+  CHECK_THAT(RunLineage(dir / "replay", {"run", "status", "1"}).out, Catch::Contains("origin: replay of run 1 of "));
+
+  // Into a home that has runs: refused, nothing touched.
+  auto again = RunLineage(dir / "home", {"run", "replay", "1", "--to", (dir / "replay").string()});
+  CHECK(again.exit_code != 0);
+  CHECK_THAT(again.err, Catch::Contains("holds runs already"));
+
+  // A recorded answer altered: the second child's diagnosis answers the first child's. The parent's
+  // self-modification then asks what the record never asked: the replay stops there and names the call.
+  auto archive = Archive::Open(dir / "home");
+  REQUIRE(archive.ok());
+  auto first = (*archive)->ListModelCalls(1, "child 1");
+  auto second = (*archive)->ListModelCalls(1, "child 2");
+  REQUIRE(first.ok());
+  REQUIRE(second.ok());
+  std::string first_diagnosis, second_diagnosis;
+  for (const ModelCall& c : *first) if (c.purpose == "diagnose") first_diagnosis = c.response_blob;
+  for (const ModelCall& c : *second) if (c.purpose == "diagnose") second_diagnosis = c.response_blob;
+  REQUIRE_FALSE(first_diagnosis.empty());
+  REQUIRE(first_diagnosis != second_diagnosis);
+  archive->reset();
+  test::RunCommand({"/usr/bin/env", "python3", "-c",
+                    "import sqlite3,sys; db=sqlite3.connect(sys.argv[1]); db.execute(\"UPDATE model_calls SET response_blob=? "
+                    "WHERE task_id='child 1' AND purpose='diagnose'\", (sys.argv[2],)); db.commit()",
+                    (dir / "home" / "archive.db").string(), second_diagnosis});
+  auto diverged = RunLineage(dir / "home", {"run", "replay", "1", "--to", (dir / "replay2").string()});
+  INFO(diverged.out << diverged.err);
+  CHECK(diverged.exit_code != 0);
+  CHECK_THAT(diverged.out, Catch::Contains("diverged at agent #1, purpose self_modify, task child 1, call 1: the request differs"));
+  CHECK_THAT(diverged.out, Catch::Contains("--- recorded") && Catch::Contains("+++ replayed"));
+}
+
 // Every task evaluation recorded in the home: "agent task" -> its log's blob, which a rerun would replace.
 std::map<std::string, std::string> RecordedEvaluations(const fs::path& home) {
   std::map<std::string, std::string> out;

@@ -106,6 +106,7 @@ function runPage(data) {
   return `<h1>Run #${r.id}: ${esc(r.name)}</h1>
     <p class="facts"><span>status <b class="status-${esc(r.status)}">${esc(r.status)}</b></span>
     ${r.origin && r.origin.kind === "fork" ? `<span id="origin">fork of <a href="#/run/${r.origin.run}">run #${r.origin.run}</a> from <a href="#/agent/${r.origin.agent}">agent #${r.origin.agent}</a></span>` : ""}
+    ${r.origin && r.origin.kind === "replay" ? `<span id="origin">replay of run #${r.origin.run} of ${esc(r.origin.home)}</span>` : ""}
     <span>children <b>${r.children}/${r.children_wanted ?? "?"}</b></span><span>admitted <b>${r.admitted}</b></span>
     <span>best score (by lower bound) <b id="best-score">${scoreRange(r.best_score, r.best_interval)}</b>${r.best_agent != null ? ` <a href="#/agent/${r.best_agent}">#${r.best_agent}</a>` : ""}</span>
     <span>model calls <b>${r.model_calls ?? 0}</b></span><span>tokens <b>${r.tokens ?? 0}</b></span>

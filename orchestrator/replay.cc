@@ -1,0 +1,238 @@
+// Replaying a recorded run in a new home, every model call answered from the record (orchestrator.h).
+#include <algorithm>
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <tuple>
+
+#include "base/files.h"
+#include "llm/gateway.h"
+#include "orchestrator/orchestrator.h"
+
+namespace lineage {
+
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+// What may differ between a run and its replay without meaning anything: clock times, durations,
+// temporary paths and process ids that tools print.
+std::string Steady(const std::string& text) {
+  static const std::regex kVarying(
+      R"(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?Z?|\d+(\.\d+)?\s?(ms|s|sec|seconds)\b|/tmp/[^\s"'\\]*|\bpid[ =:]?\d+)");
+  return std::regex_replace(text, kVarying, "<varies>");
+}
+
+// Where two texts part, with some context from each.
+std::string Diff(const std::string& recorded, const std::string& now) {
+  std::size_t at = 0;
+  while (at < recorded.size() && at < now.size() && recorded[at] == now[at]) ++at;
+  const std::size_t from = at > 200 ? at - 200 : 0;
+  return "first difference at byte " + std::to_string(at) + "\n--- recorded\n" + recorded.substr(from, 500) +
+         "\n+++ replayed\n" + now.substr(from, 500);
+}
+
+llm::ErrorKind KindNamed(const std::string& name) {
+  for (int k = 0; k <= static_cast<int>(llm::ErrorKind::kNotRecorded); ++k) {
+    if (name == llm::ErrorKindName(static_cast<llm::ErrorKind>(k))) return static_cast<llm::ErrorKind>(k);
+  }
+  return llm::ErrorKind::kServer;
+}
+
+// The recorded run's calls, answered in the order the replay asks for them at each place in the run.
+class RecordedRun : public llm::CallReplayer {
+ public:
+  RecordedRun(Archive& source, std::vector<AgentId> source_agents, Archive& replay, RunId replay_run,
+              std::atomic<bool>* stop)
+      : source_(source), source_agents_(std::move(source_agents)), replay_(replay), replay_run_(replay_run), stop_(stop) {}
+
+  Status Load(RunId run) {
+    LINEAGE_ASSIGN_OR_RETURN(std::vector<ModelCall> calls, source_.ListRunModelCalls(run));
+    for (ModelCall& c : calls) calls_[{c.agent_id.value_or(0), c.purpose, c.task_id}].push_back(std::move(c));
+    return Status::OK();
+  }
+
+  llm::ReplayedCall Answer(const llm::Attribution& who, const std::string& api, const std::string& request_body) override {
+    (void)api;
+    std::lock_guard lock(mu_);
+    llm::ReplayedCall out;
+    if (!divergence_.empty()) return Refused("the replay has stopped at an earlier divergence");
+    const AgentId agent = who.agent_id ? SourceAgent(*who.agent_id) : 0;
+    const Key key{agent, who.purpose, who.task_id};
+    const std::size_t index = next_[key]++;
+    const std::string place = "agent " + (agent ? "#" + std::to_string(agent) : std::string("none")) + ", purpose " +
+                              who.purpose + ", task " + who.task_id + ", call " + std::to_string(index + 1);
+    auto it = calls_.find(key);
+    if (it == calls_.end() || index >= it->second.size()) {
+      return Diverge(place + ": the recorded run made no such call (it made " +
+                     std::to_string(it == calls_.end() ? 0 : it->second.size()) + " there)");
+    }
+    const ModelCall& recorded = it->second[index];
+    auto request = source_.GetBlob(recorded.request_blob);
+    if (!request.ok()) return Diverge(place + ": its recorded request is unreadable: " + request.status().message());
+    if (*request != request_body) {
+      const std::string a = Steady(*request), b = Steady(request_body);
+      if (a != b) return Diverge(place + ": the request differs from the recorded one\n" + Diff(*request, request_body));
+      notes_.push_back(place + ": differs only in what varies from run to run");
+    }
+    ++answered_;
+    out.provider = recorded.provider;
+    out.model = recorded.model;
+    if (recorded.outcome != "ok") {
+      out.error = {KindNamed(recorded.outcome), 0, "replayed: " + recorded.error};
+      return out;
+    }
+    auto response = source_.GetBlob(recorded.response_blob);
+    if (!response.ok()) return Diverge(place + ": its recorded response is unreadable: " + response.status().message());
+    out.response_body = *response;
+    out.usage.input = recorded.input_tokens;
+    out.usage.output = recorded.output_tokens;
+    out.usage.cache_read = recorded.cache_read_tokens;
+    out.usage.cache_write = recorded.cache_write_tokens;
+    out.cost_usd = recorded.cost_usd;
+    return out;
+  }
+
+  std::string divergence() {
+    std::lock_guard lock(mu_);
+    return divergence_;
+  }
+  std::vector<std::string> notes() {
+    std::lock_guard lock(mu_);
+    return notes_;
+  }
+  std::int64_t answered() {
+    std::lock_guard lock(mu_);
+    return answered_;
+  }
+
+ private:
+  using Key = std::tuple<AgentId, std::string, std::string>;
+
+  // The recorded agent in the replayed one's place: the k-th agent of the replay is the k-th of the record.
+  AgentId SourceAgent(AgentId replayed) {
+    auto agents = replay_.ListAgents(replay_run_);
+    if (!agents.ok()) return 0;
+    for (std::size_t k = 0; k < agents->size(); ++k) {
+      if ((*agents)[k].id == replayed) return k < source_agents_.size() ? source_agents_[k] : 0;
+    }
+    return 0;
+  }
+
+  llm::ReplayedCall Refused(const std::string& why) {
+    llm::ReplayedCall out;
+    out.error = {llm::ErrorKind::kNotRecorded, 0, "replay: " + why};
+    return out;
+  }
+
+  llm::ReplayedCall Diverge(const std::string& report) {
+    if (divergence_.empty()) divergence_ = report;
+    if (stop_) *stop_ = true;
+    return Refused(report.substr(0, report.find('\n')));
+  }
+
+  Archive& source_;
+  const std::vector<AgentId> source_agents_;
+  Archive& replay_;
+  const RunId replay_run_;
+  std::atomic<bool>* stop_;
+  std::mutex mu_;
+  std::map<Key, std::vector<ModelCall>> calls_;
+  std::map<Key, std::size_t> next_;
+  std::string divergence_;
+  std::vector<std::string> notes_;
+  std::int64_t answered_ = 0;
+};
+
+std::string Describe(const Agent& a) {
+  return std::string(StateName(a.state)) + (a.reason.empty() ? "" : " (" + a.reason + ")") + ", score " +
+         (a.score ? std::to_string(*a.score) : "-");
+}
+
+// Each recorded agent against its replayed counterpart, in order: parents, states, reasons, scores, trees.
+Result<std::vector<std::string>> Compare(Archive& source, const std::vector<Agent>& recorded, Archive& replay,
+                                         const std::vector<Agent>& replayed) {
+  std::vector<std::string> out;
+  std::map<AgentId, std::size_t> rank_recorded, rank_replayed;
+  for (std::size_t k = 0; k < recorded.size(); ++k) rank_recorded[recorded[k].id] = k;
+  for (std::size_t k = 0; k < replayed.size(); ++k) rank_replayed[replayed[k].id] = k;
+  if (recorded.size() != replayed.size()) {
+    out.push_back("the record has " + std::to_string(recorded.size()) + " agents, the replay " + std::to_string(replayed.size()));
+  }
+  for (std::size_t k = 0; k < std::min(recorded.size(), replayed.size()); ++k) {
+    const Agent& a = recorded[k];
+    const Agent& b = replayed[k];
+    const std::string name = "agent #" + std::to_string(a.id) + (a.id == b.id ? "" : " (replayed as #" + std::to_string(b.id) + ")");
+    auto rank = [](const std::map<AgentId, std::size_t>& ranks, const std::optional<AgentId>& parent) {
+      return parent && ranks.count(*parent) ? static_cast<long>(ranks.at(*parent)) : -1L;
+    };
+    if (k > 0 && rank(rank_recorded, a.parent_id) != rank(rank_replayed, b.parent_id)) out.push_back(name + ": another parent");
+    if (a.state != b.state || a.reason != b.reason || a.score != b.score) {
+      out.push_back(name + ": recorded " + Describe(a) + ", replayed " + Describe(b));
+    }
+    if (!a.commit.empty() && !b.commit.empty()) {
+      LINEAGE_ASSIGN_OR_RETURN(std::string ta, source.TreeId(a.id));
+      LINEAGE_ASSIGN_OR_RETURN(std::string tb, replay.TreeId(b.id));
+      if (ta != tb) out.push_back(name + ": another source tree (" + ta.substr(0, 12) + " recorded, " + tb.substr(0, 12) + " replayed)");
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<ReplayReport> ReplayRun(Archive& source, RunId id, const ReplayOptions& options) {
+  if (!options.sandbox) return Status::Internal("no sandbox to run in");
+  LINEAGE_ASSIGN_OR_RETURN(Run run, source.GetRun(id));
+  if (!run.seed_agent_id) return Status::Corruption("run " + std::to_string(id) + " has no seed agent");
+  LINEAGE_ASSIGN_OR_RETURN(RunConfig config, StoredRunConfig(run));
+  if (fs::equivalent(fs::absolute(options.to), source.home())) return Status::InvalidArgument("--to must be another home than the run's");
+  LINEAGE_ASSIGN_OR_RETURN(auto replay, Archive::Init(options.to));
+  LINEAGE_ASSIGN_OR_RETURN(std::vector<Run> existing, replay->ListRuns());
+  if (!existing.empty()) {
+    return Status::FailedPrecondition("--to " + options.to.string() + " holds runs already; a replay goes into a new home");
+  }
+  LINEAGE_ASSIGN_OR_RETURN(std::vector<Agent> recorded, source.ListAgents(id));
+
+  // The seed, as the record has it, is the replay's root.
+  const fs::path seed_dir = options.to / "runs" / "replay-seed";
+  std::error_code ec;
+  fs::remove_all(seed_dir, ec);
+  LINEAGE_RETURN_IF_ERROR(source.Materialize(*run.seed_agent_id, seed_dir));
+  config.seed_agent = seed_dir.string();
+  config.origin = {{"kind", "replay"}, {"run", id}, {"home", source.home().string()}};
+  auto created = CreateRun(*replay, config);
+  fs::remove_all(seed_dir, ec);
+  LINEAGE_ASSIGN_OR_RETURN(RunId replay_run, std::move(created));
+
+  std::vector<AgentId> source_agents;
+  for (const Agent& a : recorded) source_agents.push_back(a.id);
+  auto replayer = std::make_shared<RecordedRun>(source, source_agents, *replay, replay_run, options.stop);
+  LINEAGE_RETURN_IF_ERROR(replayer->Load(id));
+
+  LINEAGE_ASSIGN_OR_RETURN(UniqueFd lock, LockHomeForRuns(options.to, "the replay of run " + std::to_string(id)));
+  EvolutionOptions evolution;
+  evolution.home = replay->home();
+  evolution.sandbox = options.sandbox;
+  evolution.stop = options.stop;
+  evolution.on_progress = options.on_progress;
+  evolution.replayer = replayer;
+  Result<RunState> ended = RunEvolution(*replay, replay_run, evolution);
+
+  ReplayReport report;
+  report.run = replay_run;
+  report.divergence = replayer->divergence();
+  report.notes = replayer->notes();
+  report.calls = replayer->answered();
+  if (!ended.ok() && report.divergence.empty()) return ended.status();
+  report.state = ended.ok() ? *ended : RunState::kFailed;
+  LINEAGE_ASSIGN_OR_RETURN(std::vector<Agent> replayed, replay->ListAgents(replay_run));
+  LINEAGE_ASSIGN_OR_RETURN(report.differences, Compare(source, recorded, *replay, replayed));
+  report.agents = static_cast<int>(std::min(recorded.size(), replayed.size()));
+  return report;
+}
+
+}  // namespace lineage
