@@ -899,6 +899,10 @@ class Evolution {
   // --- Making one child ---------------------------------------------------------------------------------
   // `chosen`: the parent HGM's policy chose; else one is selected here.
   Result<Step> MakeChild(int attempt, int slot, std::optional<AgentId> chosen = std::nullopt) {
+    // A replay makes the child the record says this slot made (EvolutionOptions::child_plan).
+    std::optional<EvolutionOptions::ChildPlan> plan;
+    if (options_.child_plan) plan = options_.child_plan(SlotTag(slot));
+    if (plan) chosen = plan->parent;
     AgentId parent = chosen.value_or(0);
     std::mt19937_64 rng;
     {
@@ -911,7 +915,7 @@ class Evolution {
         parent = SelectParent(config_.selection, candidates, all, rng);
       }
     }
-    LINEAGE_ASSIGN_OR_RETURN(Problem problem, ChooseProblem(parent, rng));
+    LINEAGE_ASSIGN_OR_RETURN(Problem problem, ChooseProblem(parent, rng, plan ? &*plan : nullptr));
     Progress("attempt " + std::to_string(attempt) + ": parent " + std::to_string(parent) + ", learning from " +
              (problem.task_id.empty() ? problem.kind : problem.task_id));
     LINEAGE_ASSIGN_OR_RETURN(std::vector<TreeEntry> parent_tree, archive_.Tree(parent));
@@ -971,6 +975,7 @@ class Evolution {
     // only be evaluated again: rejected now, at no evaluation's cost. The look and the commit are one step,
     // so two children in flight cannot both pass it.
     std::unique_lock commit_lock(commit_mu_);
+    if (plan) LINEAGE_RETURN_IF_ERROR(AwaitCommitTurn(plan->commit_turn, commit_lock));
     if (!empty) {
       LINEAGE_ASSIGN_OR_RETURN(std::optional<AgentId> same, archive_.FindTree(child_tree, run_.id));
       if (same) {
@@ -999,9 +1004,25 @@ class Evolution {
     return finished;
   }
 
+  // A replayed child commits when the run holds as many agents as the record's did when it committed:
+  // concurrent children get the same ids, in the same order. `lock` (on commit_mu_) is let go meanwhile.
+  Status AwaitCommitTurn(std::size_t turn, std::unique_lock<std::mutex>& lock) {
+    for (int waited_ms = 0;; waited_ms += 10) {
+      LINEAGE_ASSIGN_OR_RETURN(std::vector<Agent> agents, archive_.ListAgents(run_.id));
+      if (agents.size() >= turn) return Status::OK();
+      if ((options_.stop && options_.stop->load()) || waited_ms > 10 * 60 * 1000) {
+        return Status::FailedPrecondition("replay: the child committed when the run held " + std::to_string(turn) +
+                               " agents waited in vain for its turn (the run holds " + std::to_string(agents.size()) + ")");
+      }
+      lock.unlock();
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      lock.lock();
+    }
+  }
+
   // What the child should learn from: a systemic problem when most of the parent's patches were empty,
-  // else a task it failed (chosen at random), else one it solved.
-  Result<Problem> ChooseProblem(AgentId parent, std::mt19937_64& rng) {
+  // else a task it failed (chosen at random), else one it solved. A replay's `plan` names it.
+  Result<Problem> ChooseProblem(AgentId parent, std::mt19937_64& rng, const EvolutionOptions::ChildPlan* plan = nullptr) {
     LINEAGE_ASSIGN_OR_RETURN(std::vector<Evaluation> evaluations, archive_.ListEvaluations(parent));
     std::vector<const Evaluation*> failed, solved, empty_patches;
     int empty = 0, attempted = 0;
@@ -1030,6 +1051,11 @@ class Evolution {
       return p;
     }
     const Evaluation* e = pool[static_cast<std::size_t>(rng() % pool.size())];
+    if (plan && !plan->task.empty()) {
+      for (const Evaluation& recorded : evaluations) {
+        if (recorded.task_id == plan->task && recorded.stage > 0) e = &recorded;
+      }
+    }
     p.kind = failed.empty() ? "all_solved" : "failed_task";
     p.task_id = e->task_id;
     p.text = std::string(failed.empty() ? "The agent solved every task it attempted; make it more reliable or "
@@ -1117,7 +1143,7 @@ class Evolution {
       auto parsed = ParseDiagnosis(r.response->Text());
       if (parsed.ok()) {
         Note("diagnosis", {{"parent", parent}, {"problem", problem.kind}, {"task", problem.task_id},
-                           {"proposal", (*parsed)["improvement_proposal"]}});
+                           {"proposal", (*parsed)["improvement_proposal"]}, {"calls_task", SlotTag(slot)}});
         return {std::move(*parsed), Diagnosis::Refusal::kNone, ""};
       }
       last = {json(), Diagnosis::Refusal::kInvalidAnswer, parsed.status().message()};

@@ -222,6 +222,15 @@ struct EvolutionOptions {
   // Set when replaying (ReplayRun): every model call of the run is answered from the recording, and no
   // model key is needed.
   std::shared_ptr<llm::CallReplayer> replayer;
+  // Set when replaying: what the record says the child of a slot ("child 3") was made from, so that
+  // children made concurrently, whose choices depend on timing, are made as they were. nullopt: choose.
+  struct ChildPlan {
+    AgentId parent = 0;        // in this run's ids
+    std::string problem;       // what it learnt from: "failed_task", "empty_patches", ...
+    std::string task;          // and on which task, if any
+    std::size_t commit_turn = 0;  // how many agents the run holds when it commits (its seed included)
+  };
+  std::function<std::optional<ChildPlan>(const std::string& slot)> child_plan;
 };
 
 // One process at a time runs a home's runs (a daemon, or `run start|resume --foreground`): it holds an

@@ -5,6 +5,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <regex>
+#include <thread>
 #include <tuple>
 
 #include "base/files.h"
@@ -182,6 +183,37 @@ Result<std::vector<std::string>> Compare(Archive& source, const std::vector<Agen
   return out;
 }
 
+// What the record says each slot's child was made from (EvolutionOptions::ChildPlan), in the record's ids
+// and ranks: the parent's rank among the run's agents, what it learnt from, and when it was committed.
+struct RecordedChild {
+  std::size_t parent_rank = 0;
+  std::string problem, task;
+  std::size_t commit_turn = 0;
+  bool committed = false;
+};
+
+Result<std::map<std::string, RecordedChild>> RecordedChildren(Archive& source, RunId run, const std::vector<Agent>& recorded) {
+  std::map<AgentId, std::size_t> rank;
+  for (std::size_t k = 0; k < recorded.size(); ++k) rank[recorded[k].id] = k;
+  LINEAGE_ASSIGN_OR_RETURN(std::vector<Event> events, source.ListEvents(run));
+  std::map<std::string, RecordedChild> out;
+  for (const Event& e : events) {
+    const json data = json::parse(e.data_json, nullptr, false);
+    if (!data.is_object() || !data.contains("calls_task") || !data["calls_task"].is_string()) continue;
+    RecordedChild& child = out[data["calls_task"].get<std::string>()];
+    if (e.kind == "diagnosis" && data.contains("parent") && rank.count(data["parent"].get<AgentId>())) {
+      child.parent_rank = rank[data["parent"].get<AgentId>()];  // the last diagnosis is the one that made it
+      child.problem = data.value("problem", "");
+      child.task = data.value("task", "");
+    } else if ((e.kind == "agent.committed" || e.kind == "agent.rejected") && e.agent_id && rank.count(*e.agent_id)) {
+      child.commit_turn = rank[*e.agent_id];
+      child.committed = true;
+    }
+  }
+  std::erase_if(out, [](const auto& entry) { return !entry.second.committed; });
+  return out;
+}
+
 }  // namespace
 
 Result<ReplayReport> ReplayRun(Archive& source, RunId id, const ReplayOptions& options) {
@@ -220,6 +252,27 @@ Result<ReplayReport> ReplayRun(Archive& source, RunId id, const ReplayOptions& o
   evolution.stop = options.stop;
   evolution.on_progress = options.on_progress;
   evolution.replayer = replayer;
+  LINEAGE_ASSIGN_OR_RETURN(auto children, RecordedChildren(source, id, recorded));
+  Archive* replay_archive = replay.get();
+  std::atomic<bool>* stop = options.stop;
+  evolution.child_plan = [children, replay_archive, replay_run, stop](const std::string& slot) -> std::optional<EvolutionOptions::ChildPlan> {
+    auto it = children.find(slot);
+    if (it == children.end()) return std::nullopt;
+    // The record chose an admitted parent: a concurrent replay waits until it is admitted here too, so that
+    // what the child learns from is read from the same results.
+    for (int waited_ms = 0; waited_ms < 10 * 60 * 1000 && !(stop && stop->load()); waited_ms += 10) {
+      auto agents = replay_archive->ListAgents(replay_run);
+      if (!agents.ok()) return std::nullopt;
+      if (it->second.parent_rank < agents->size()) {
+        const Agent& parent = (*agents)[it->second.parent_rank];
+        if (parent.state == AgentState::kAdmitted || IsFinal(parent.state) || parent.state == AgentState::kRejected) {
+          return EvolutionOptions::ChildPlan{parent.id, it->second.problem, it->second.task, it->second.commit_turn};
+        }
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return std::nullopt;
+  };
   Result<RunState> ended = RunEvolution(*replay, replay_run, evolution);
 
   ReplayReport report;

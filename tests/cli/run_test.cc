@@ -365,6 +365,22 @@ TEST_CASE("run replay re-runs a recorded run with no model reachable, to the sam
   CHECK_THAT(diverged.out, Catch::Contains("--- recorded") && Catch::Contains("+++ replayed"));
 }
 
+TEST_CASE("a run with two children in flight replays exactly") {
+  TempDir dir;
+  {
+    auto fake = test::StartFakeModel();
+    WriteFile(dir / "run.toml", test::RunToml(fake->url(), 6, 2));
+    auto recorded = RunLineage(dir / "home", {"run", "start", (dir / "run.toml").string(), "--foreground"});
+    INFO(recorded.err);
+    REQUIRE(recorded.exit_code == 0);
+  }
+  auto replayed = RunLineage(dir / "home", {"run", "replay", "1", "--to", (dir / "replay").string()});
+  INFO(replayed.out << replayed.err);
+  REQUIRE(replayed.exit_code == 0);
+  CHECK_THAT(replayed.out, Catch::Contains("the same tree: 7 agents"));
+  CHECK(RunLineage(dir / "replay", {"tree"}).out == RunLineage(dir / "home", {"tree"}).out);
+}
+
 // Every task evaluation recorded in the home: "agent task" -> its log's blob, which a rerun would replace.
 std::map<std::string, std::string> RecordedEvaluations(const fs::path& home) {
   std::map<std::string, std::string> out;
