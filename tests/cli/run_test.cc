@@ -363,6 +363,17 @@ TEST_CASE("run replay re-runs a recorded run with no model reachable, to the sam
   CHECK(diverged.exit_code != 0);
   CHECK_THAT(diverged.out, Catch::Contains("diverged at agent #1, purpose self_modify, task child 1, call 1: the request differs"));
   CHECK_THAT(diverged.out, Catch::Contains("--- recorded") && Catch::Contains("+++ replayed"));
+
+  // A recorded response whose bytes were altered: the replay stops at that very call.
+  const fs::path blob = dir / "home" / "blobs" / second_diagnosis.substr(0, 2) / second_diagnosis.substr(2);
+  REQUIRE(fs::exists(blob));
+  fs::permissions(blob, fs::perms::owner_write, fs::perm_options::add);
+  WriteFile(blob, "not what was recorded");
+  auto tampered = RunLineage(dir / "home", {"run", "replay", "1", "--to", (dir / "replay3").string()});
+  INFO(tampered.out << tampered.err);
+  CHECK(tampered.exit_code != 0);
+  CHECK_THAT(tampered.out, Catch::Contains("diverged at agent none, purpose diagnose, task child 1, call 1: its recorded "
+                                           "response is unreadable"));
 }
 
 TEST_CASE("a run with two children in flight replays exactly") {
