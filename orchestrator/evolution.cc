@@ -358,7 +358,7 @@ class Evolution {
       LINEAGE_ASSIGN_OR_RETURN(evaluations_done_, CountEvaluations());
       // The draws go on from where the archive stands, so a resumed run makes the choices a run that was
       // never interrupted would have made from the same archive.
-      hgm_rng_.seed(config_.random_seed ^ static_cast<std::uint64_t>(run_.id) * 0x9E3779B97F4A7C15ull ^
+      hgm_rng_.seed(config_.random_seed ^ static_cast<std::uint64_t>(options_.draws_as_run.value_or(run_.id)) * 0x9E3779B97F4A7C15ull ^
                     static_cast<std::uint64_t>(evaluations_done_ + made_) * 0xD1B54A32D192ED03ull);
     }
     return Status::OK();
@@ -529,7 +529,7 @@ class Evolution {
 
   // Called with mu_ held.
   std::mt19937_64 SlotRng(int slot) {
-    return std::mt19937_64(config_.random_seed ^ static_cast<std::uint64_t>(run_.id) * 0x9E3779B97F4A7C15ull ^
+    return std::mt19937_64(config_.random_seed ^ static_cast<std::uint64_t>(options_.draws_as_run.value_or(run_.id)) * 0x9E3779B97F4A7C15ull ^
                            (static_cast<std::uint64_t>(slot) + 1) * 0xBF58476D1CE4E5B9ull ^
                            static_cast<std::uint64_t>(slot_redos_[slot]) * 0x94D049BB133111EBull);
   }
@@ -1009,6 +1009,7 @@ class Evolution {
   Status AwaitCommitTurn(std::size_t turn, std::unique_lock<std::mutex>& lock) {
     for (int waited_ms = 0;; waited_ms += 10) {
       LINEAGE_ASSIGN_OR_RETURN(std::vector<Agent> agents, archive_.ListAgents(run_.id));
+      std::erase_if(agents, [](const Agent& a) { return a.state == AgentState::kFailed || a.state == AgentState::kPending; });
       if (agents.size() >= turn) return Status::OK();
       if ((options_.stop && options_.stop->load()) || waited_ms > 10 * 60 * 1000) {
         return Status::FailedPrecondition("replay: the child committed when the run held " + std::to_string(turn) +
@@ -1541,6 +1542,11 @@ Status RepairHome(Archive& archive) {
 
 Result<RunState> RunEvolution(Archive& archive, RunId run_id, const EvolutionOptions& options) {
   LINEAGE_ASSIGN_OR_RETURN(Run run, archive.GetRun(run_id));
+  if (const json origin = RunOrigin(run); !options.replayer && origin.is_object() && origin.value("kind", "") == "replay") {
+    // Going on live would call real providers, at a cost, inside an experiment meant to be offline.
+    return Status::FailedPrecondition("run " + std::to_string(run_id) + " is a replay of a recorded run; it goes on only "
+                                      "as a replay (`lineage run replay`), never with live models");
+  }
   if (!run.seed_agent_id) return Status::Corruption("run " + std::to_string(run_id) + " has no seed agent");
   LINEAGE_ASSIGN_OR_RETURN(RunConfig config, StoredRunConfig(run));
   Evolution evolution(archive, std::move(run), std::move(config), options);

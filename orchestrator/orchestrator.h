@@ -231,6 +231,8 @@ struct EvolutionOptions {
     std::size_t commit_turn = 0;  // how many agents the run holds when it commits (its seed included)
   };
   std::function<std::optional<ChildPlan>(const std::string& slot)> child_plan;
+  // Set when replaying: the recorded run's id, which the draws mix in instead of this run's.
+  std::optional<RunId> draws_as_run;
 };
 
 // One process at a time runs a home's runs (a daemon, or `run start|resume --foreground`): it holds an

@@ -9,6 +9,7 @@
 #include <tuple>
 
 #include "base/files.h"
+#include "base/unique_fd.h"
 #include "llm/gateway.h"
 #include "orchestrator/orchestrator.h"
 
@@ -36,6 +37,13 @@ std::string Diff(const std::string& recorded, const std::string& now) {
          "\n+++ replayed\n" + now.substr(from, 500);
 }
 
+// A run's agents that were made, in id order: failed ones (a commit a crash cut short) never were.
+Result<std::vector<Agent>> Made(Archive& archive, RunId run) {
+  LINEAGE_ASSIGN_OR_RETURN(std::vector<Agent> agents, archive.ListAgents(run));
+  std::erase_if(agents, [](const Agent& a) { return a.state == AgentState::kFailed || a.state == AgentState::kPending; });
+  return agents;
+}
+
 llm::ErrorKind KindNamed(const std::string& name) {
   for (int k = 0; k <= static_cast<int>(llm::ErrorKind::kNotRecorded); ++k) {
     if (name == llm::ErrorKindName(static_cast<llm::ErrorKind>(k))) return static_cast<llm::ErrorKind>(k);
@@ -57,7 +65,6 @@ class RecordedRun : public llm::CallReplayer {
   }
 
   llm::ReplayedCall Answer(const llm::Attribution& who, const std::string& api, const std::string& request_body) override {
-    (void)api;
     std::lock_guard lock(mu_);
     llm::ReplayedCall out;
     if (!divergence_.empty()) return Refused("the replay has stopped at an earlier divergence");
@@ -72,17 +79,21 @@ class RecordedRun : public llm::CallReplayer {
                      std::to_string(it == calls_.end() ? 0 : it->second.size()) + " there)");
     }
     const ModelCall& recorded = it->second[index];
+    if (api == "responses") return Diverge(place + ": a Responses API call, whose recorded answer the replay cannot read back");
     auto request = source_.GetBlob(recorded.request_blob);
     if (!request.ok()) return Diverge(place + ": its recorded request is unreadable: " + request.status().message());
-    if (*request != request_body) {
-      const std::string a = Steady(*request), b = Steady(request_body);
-      if (a != b) return Diverge(place + ": the request differs from the recorded one\n" + Diff(*request, request_body));
+    // A refused or failed call's record keeps only the start of its request (llm/gateway.h).
+    const bool answered = recorded.outcome == "ok" || recorded.outcome == "replayed";
+    const std::string asked = answered ? request_body : ClipText(request_body, llm::kMaxRefusedRecordBytes);
+    if (*request != asked) {
+      const std::string a = Steady(*request), b = Steady(asked);
+      if (a != b) return Diverge(place + ": the request differs from the recorded one\n" + Diff(*request, asked));
       notes_.push_back(place + ": differs only in what varies from run to run");
     }
     ++answered_;
     out.provider = recorded.provider;
     out.model = recorded.model;
-    if (recorded.outcome != "ok") {
+    if (!answered) {
       out.error = {KindNamed(recorded.outcome), 0, "replayed: " + recorded.error};
       return out;
     }
@@ -109,13 +120,24 @@ class RecordedRun : public llm::CallReplayer {
     std::lock_guard lock(mu_);
     return answered_;
   }
+  // Recorded calls the replay never asked for.
+  std::int64_t unasked() {
+    std::lock_guard lock(mu_);
+    std::int64_t n = 0;
+    for (const auto& [key, calls] : calls_) {
+      auto it = next_.find(key);
+      const std::size_t asked = it == next_.end() ? 0 : it->second;
+      if (asked < calls.size()) n += static_cast<std::int64_t>(calls.size() - asked);
+    }
+    return n;
+  }
 
  private:
   using Key = std::tuple<AgentId, std::string, std::string>;
 
   // The recorded agent in the replayed one's place: the k-th agent of the replay is the k-th of the record.
   AgentId SourceAgent(AgentId replayed) {
-    auto agents = replay_.ListAgents(replay_run_);
+    auto agents = Made(replay_, replay_run_);
     if (!agents.ok()) return 0;
     for (std::size_t k = 0; k < agents->size(); ++k) {
       if ((*agents)[k].id == replayed) return k < source_agents_.size() ? source_agents_[k] : 0;
@@ -123,9 +145,11 @@ class RecordedRun : public llm::CallReplayer {
     return 0;
   }
 
+  // After a divergence nothing the agents do says anything: their calls fail as the world's fault would,
+  // so no task run is scored on them, while the run stops.
   llm::ReplayedCall Refused(const std::string& why) {
     llm::ReplayedCall out;
-    out.error = {llm::ErrorKind::kNotRecorded, 0, "replay: " + why};
+    out.error = {llm::ErrorKind::kUnreachable, 0, "replay: " + why};
     return out;
   }
 
@@ -189,7 +213,7 @@ struct RecordedChild {
   std::size_t parent_rank = 0;
   std::string problem, task;
   std::size_t commit_turn = 0;
-  bool committed = false;
+  bool committed = false, diagnosed = false;  // runs recorded before diagnoses named their slot have none
 };
 
 Result<std::map<std::string, RecordedChild>> RecordedChildren(Archive& source, RunId run, const std::vector<Agent>& recorded) {
@@ -205,12 +229,13 @@ Result<std::map<std::string, RecordedChild>> RecordedChildren(Archive& source, R
       child.parent_rank = rank[data["parent"].get<AgentId>()];  // the last diagnosis is the one that made it
       child.problem = data.value("problem", "");
       child.task = data.value("task", "");
+      child.diagnosed = true;
     } else if ((e.kind == "agent.committed" || e.kind == "agent.rejected") && e.agent_id && rank.count(*e.agent_id)) {
       child.commit_turn = rank[*e.agent_id];
       child.committed = true;
     }
   }
-  std::erase_if(out, [](const auto& entry) { return !entry.second.committed; });
+  std::erase_if(out, [](const auto& entry) { return !entry.second.committed || !entry.second.diagnosed; });
   return out;
 }
 
@@ -227,7 +252,9 @@ Result<ReplayReport> ReplayRun(Archive& source, RunId id, const ReplayOptions& o
   if (!existing.empty()) {
     return Status::FailedPrecondition("--to " + options.to.string() + " holds runs already; a replay goes into a new home");
   }
-  LINEAGE_ASSIGN_OR_RETURN(std::vector<Agent> recorded, source.ListAgents(id));
+  LINEAGE_ASSIGN_OR_RETURN(std::vector<Agent> recorded, Made(source, id));
+  // Held before the run exists, so that no daemon of the new home can take it up without its record.
+  LINEAGE_ASSIGN_OR_RETURN(UniqueFd lock, LockHomeForRuns(options.to, "the replay of run " + std::to_string(id)));
 
   // The seed, as the record has it, is the replay's root.
   const fs::path seed_dir = options.to / "runs" / "replay-seed";
@@ -242,26 +269,27 @@ Result<ReplayReport> ReplayRun(Archive& source, RunId id, const ReplayOptions& o
 
   std::vector<AgentId> source_agents;
   for (const Agent& a : recorded) source_agents.push_back(a.id);
-  auto replayer = std::make_shared<RecordedRun>(source, source_agents, *replay, replay_run, options.stop);
+  std::atomic<bool> own_stop{false};
+  std::atomic<bool>* stop = options.stop ? options.stop : &own_stop;  // a divergence must be able to stop the run
+  auto replayer = std::make_shared<RecordedRun>(source, source_agents, *replay, replay_run, stop);
   LINEAGE_RETURN_IF_ERROR(replayer->Load(id));
 
-  LINEAGE_ASSIGN_OR_RETURN(UniqueFd lock, LockHomeForRuns(options.to, "the replay of run " + std::to_string(id)));
   EvolutionOptions evolution;
   evolution.home = replay->home();
   evolution.sandbox = options.sandbox;
-  evolution.stop = options.stop;
+  evolution.stop = stop;
+  evolution.draws_as_run = id;  // the draws of the recorded run, whatever id the replay has
   evolution.on_progress = options.on_progress;
   evolution.replayer = replayer;
   LINEAGE_ASSIGN_OR_RETURN(auto children, RecordedChildren(source, id, recorded));
   Archive* replay_archive = replay.get();
-  std::atomic<bool>* stop = options.stop;
   evolution.child_plan = [children, replay_archive, replay_run, stop](const std::string& slot) -> std::optional<EvolutionOptions::ChildPlan> {
     auto it = children.find(slot);
     if (it == children.end()) return std::nullopt;
     // The record chose an admitted parent: a concurrent replay waits until it is admitted here too, so that
     // what the child learns from is read from the same results.
     for (int waited_ms = 0; waited_ms < 10 * 60 * 1000 && !(stop && stop->load()); waited_ms += 10) {
-      auto agents = replay_archive->ListAgents(replay_run);
+      auto agents = Made(*replay_archive, replay_run);
       if (!agents.ok()) return std::nullopt;
       if (it->second.parent_rank < agents->size()) {
         const Agent& parent = (*agents)[it->second.parent_rank];
@@ -282,8 +310,11 @@ Result<ReplayReport> ReplayRun(Archive& source, RunId id, const ReplayOptions& o
   report.calls = replayer->answered();
   if (!ended.ok() && report.divergence.empty()) return ended.status();
   report.state = ended.ok() ? *ended : RunState::kFailed;
-  LINEAGE_ASSIGN_OR_RETURN(std::vector<Agent> replayed, replay->ListAgents(replay_run));
+  LINEAGE_ASSIGN_OR_RETURN(std::vector<Agent> replayed, Made(*replay, replay_run));
   LINEAGE_ASSIGN_OR_RETURN(report.differences, Compare(source, recorded, *replay, replayed));
+  if (const std::int64_t unasked = replayer->unasked(); unasked > 0 && report.divergence.empty()) {
+    report.differences.push_back(std::to_string(unasked) + " recorded model call(s) were never asked for");
+  }
   report.agents = static_cast<int>(std::min(recorded.size(), replayed.size()));
   return report;
 }

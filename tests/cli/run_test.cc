@@ -335,6 +335,11 @@ TEST_CASE("run replay re-runs a recorded run with no model reachable, to the sam
   CHECK(status["origin"]["kind"] == "replay");
   CHECK_THAT(RunLineage(dir / "replay", {"run", "status", "1"}).out, Catch::Contains("origin: replay of run 1 of "));
 
+  // The replay never goes on live, where it would call real providers.
+  auto live = RunLineage(dir / "replay", {"run", "resume", "1", "--foreground"});
+  CHECK(live.exit_code != 0);
+  CHECK_THAT(live.err, Catch::Contains("is a replay of a recorded run"));
+
   // Into a home that has runs: refused, nothing touched.
   auto again = RunLineage(dir / "home", {"run", "replay", "1", "--to", (dir / "replay").string()});
   CHECK(again.exit_code != 0);
