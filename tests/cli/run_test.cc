@@ -336,7 +336,7 @@ TEST_CASE("run replay re-runs a recorded run with no model reachable, to the sam
   CHECK_THAT(RunLineage(dir / "replay", {"run", "status", "1"}).out, Catch::Contains("origin: replay of run 1 of "));
 
   // The replay never goes on live, where it would call real providers.
-  auto live = RunLineage(dir / "replay", {"run", "resume", "1", "--foreground"});
+  auto live = RunLineage(dir / "replay", {"run", "resume", "1", "--children", "5", "--foreground"});
   CHECK(live.exit_code != 0);
   CHECK_THAT(live.err, Catch::Contains("is a replay of a recorded run"));
 
