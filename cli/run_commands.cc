@@ -435,6 +435,7 @@ Status ShowStatus(const RunArgs& args, const fs::path& home) {
 Status Final(const RunArgs& args, const fs::path& home) {
   if (args.top < 1) return Status::InvalidArgument("--top must be at least 1");
   if (args.parallel < 1) return Status::InvalidArgument("--parallel must be at least 1");
+  if (args.sample < 0) return Status::InvalidArgument("--sample must be a number of tasks (0: every selected task)");
   if (!args.tasks.empty() && !args.subset.empty()) return Status::InvalidArgument("give --tasks or --subset, not both");
   LINEAGE_ASSIGN_OR_RETURN(auto archive, Archive::Open(home));
   LINEAGE_ASSIGN_OR_RETURN(Run run, archive->GetRun(args.run));
