@@ -147,6 +147,22 @@ struct Step {
   static Step Done() { return {End::kDone, ""}; }
 };
 
+// A recorded task run that stands as a result: one the world or the budget cut short is run again.
+bool IsResult(const Evaluation& e) { return e.outcome != outcome::kFaulted && e.outcome != outcome::kOutOfBudget; }
+// A result that says something of its agent: skipped runs (a toolchain missing here) do not.
+bool Counts(const Evaluation& e) { return IsResult(e) && e.outcome != outcome::kSkipped; }
+
+std::string TaskKey(const std::string& suite, const std::string& task) { return suite + "\t" + task; }
+
+// The tasks (TaskKey) an agent has results for, held-out runs (stage 0, [[final]]) aside.
+std::set<std::string> ResultKeys(const std::vector<Evaluation>& evaluations) {
+  std::set<std::string> keys;
+  for (const Evaluation& e : evaluations) {
+    if (IsResult(e) && e.stage > 0) keys.insert(TaskKey(e.suite, e.task_id));
+  }
+  return keys;
+}
+
 // A diagnosis: the model's answer, or why there is none.
 struct Diagnosis {
   enum class Refusal { kNone, kBudget, kWorldFault, kInvalidAnswer };
@@ -385,17 +401,14 @@ class Evolution {
   // the tasks of this run's stages it has not run are run, so its score is over this run's stages.
   Result<Step> EvaluateAdmittedSeed(const Agent& seed) {
     LINEAGE_ASSIGN_OR_RETURN(std::vector<Evaluation> recorded, archive_.ListEvaluations(seed.id));
-    std::set<std::string> done;
-    for (const Evaluation& e : recorded) {
-      if (e.outcome != outcome::kFaulted && e.outcome != outcome::kOutOfBudget) done.insert(e.suite + "\t" + e.task_id);
-    }
+    const std::set<std::string> done = ResultKeys(recorded);
     std::vector<StageSpec> stages = config_.evaluation.stages;
     if (hgm()) stages.resize(1);
     bool missing = false;
     for (const StageSpec& stage : stages) {
       LINEAGE_ASSIGN_OR_RETURN(Evaluator* evaluator, suites_.Open(stage.suite));
       LINEAGE_ASSIGN_OR_RETURN(std::vector<TaskInfo> tasks, StageTasks(stage, *evaluator));
-      for (const TaskInfo& t : tasks) missing |= !done.count(stage.suite + "\t" + t.id);
+      for (const TaskInfo& t : tasks) missing |= !done.count(TaskKey(stage.suite, t.id));
     }
     if (!missing) return Step::Done();
     Progress("seed agent " + std::to_string(seed.id) + ": evaluating it on this run's tasks it has not run");
@@ -632,7 +645,7 @@ class Evolution {
     std::string suite;
     TaskInfo info;
     int stage = 1;
-    std::string Key() const { return suite + "\t" + info.id; }
+    std::string Key() const { return TaskKey(suite, info.id); }
   };
 
   Status LoadTaskPool() {
@@ -656,10 +669,7 @@ class Evolution {
     if (it != done_.end()) return &it->second;
     LINEAGE_ASSIGN_OR_RETURN(std::vector<Evaluation> evaluations, archive_.ListEvaluations(agent));
     std::set<std::string>& done = done_[agent];
-    for (const Evaluation& e : evaluations) {
-      const bool result = e.outcome != outcome::kFaulted && e.outcome != outcome::kOutOfBudget;
-      if (result && e.stage > 0) done.insert(e.suite + "\t" + e.task_id);  // stage 0: held out, not the pool's
-    }
+    done = ResultKeys(evaluations);
     return &done;
   }
 
@@ -851,23 +861,16 @@ class Evolution {
     return Judge(id, evaluations);
   }
 
-  // Whether a recorded task run says something of its agent: not skipped, and not cut by the world or the
-  // budget (whose patch, however long, is no sign of anything).
-  static bool Counts(const Evaluation& e) {
-    return e.outcome != outcome::kSkipped && e.outcome != outcome::kFaulted && e.outcome != outcome::kOutOfBudget;
-  }
-
   // Under hgm, a child being judged is admitted at its first non-empty patch on a stage-1 task, and
   // rejected once it has run every stage-1 task without one. judge_mu_ held (or no other slot running).
   Result<Step> Judge(AgentId id, const std::vector<Evaluation>& evaluations) {
     LINEAGE_ASSIGN_OR_RETURN(Agent agent, archive_.GetAgent(id));
     if (agent.state != AgentState::kEvaluating) return Step::Done();
-    bool edited = false;
-    std::set<std::string> ran;
-    for (const Evaluation& e : evaluations) {
-      if (e.stage == 1 && Counts(e) && e.patch_bytes > 0) edited = true;
-      if (e.outcome != outcome::kFaulted && e.outcome != outcome::kOutOfBudget) ran.insert(e.suite + "\t" + e.task_id);
-    }
+    // A patch cut short by the world or the budget is no sign of anything, however long.
+    const bool edited = std::any_of(evaluations.begin(), evaluations.end(), [](const Evaluation& e) {
+      return e.stage == 1 && Counts(e) && e.patch_bytes > 0;
+    });
+    const std::set<std::string> ran = ResultKeys(evaluations);
     json data = {{"parent", agent.parent_id ? json(*agent.parent_id) : json(nullptr)},
                  {"score", agent.score ? json(*agent.score) : json(nullptr)}, {"stage_reached", agent.stage_reached}};
     if (edited) {
@@ -1028,8 +1031,7 @@ class Evolution {
     std::vector<const Evaluation*> failed, solved, empty_patches;
     int empty = 0, attempted = 0;
     for (const Evaluation& e : evaluations) {
-      if (e.outcome == outcome::kSkipped || e.outcome == outcome::kFaulted || e.outcome == outcome::kOutOfBudget) continue;
-      if (e.stage == 0) continue;  // held out ([[final]]): never shown to a diagnosis
+      if (!Counts(e) || e.stage == 0) continue;  // stage 0: held out ([[final]]), never shown to a diagnosis
       ++attempted;
       if (e.outcome == outcome::kEmptyPatch) {
         ++empty;

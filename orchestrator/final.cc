@@ -29,9 +29,7 @@ json IntervalJson(int solved, int attempted) {
 }
 
 // The final's tasks, able to run here; errors name `where` (the [[final]] table, or the command).
-Result<std::vector<TaskInfo>> FinalTasks(const RunConfig& config, const FinalSpec& final, SuiteCache& suites,
-                                         const std::string& where) {
-  (void)config;
+Result<std::vector<TaskInfo>> FinalTasks(const FinalSpec& final, SuiteCache& suites, const std::string& where) {
   auto evaluator = suites.Open(final.tasks.suite);
   if (!evaluator.ok()) return evaluator.status().WithContext(where);
   auto tasks = StageTasks(final.tasks, **evaluator);
@@ -64,7 +62,7 @@ Result<std::vector<FinalResult>> EvaluateFinal(Archive& archive, RunId run, cons
   if (!options.sandbox) return Status::Internal("no sandbox to run in");
   const std::string where = options.table > 0 ? "[[final]] #" + std::to_string(options.table) : "the final stage";
   SuiteCache suites(&config.evaluation);
-  LINEAGE_ASSIGN_OR_RETURN(std::vector<TaskInfo> tasks, FinalTasks(config, final, suites, where));
+  LINEAGE_ASSIGN_OR_RETURN(std::vector<TaskInfo> tasks, FinalTasks(final, suites, where));
   LINEAGE_ASSIGN_OR_RETURN(Evaluator* evaluator, suites.Open(final.tasks.suite));
   LINEAGE_ASSIGN_OR_RETURN(std::vector<Agent> top, TopAgents(archive, run, final.top));
   if (top.empty()) return Status::FailedPrecondition("run " + std::to_string(run) + " has no admitted agent with a score");
@@ -135,7 +133,7 @@ Status CheckFinals(const RunConfig& config) {
   SuiteCache suites(&config.evaluation);
   for (std::size_t i = 0; i < config.evaluation.finals.size(); ++i) {
     const std::string where = config.source + ": [[final]] #" + std::to_string(i + 1);
-    LINEAGE_RETURN_IF_ERROR(FinalTasks(config, config.evaluation.finals[i], suites, where).status());
+    LINEAGE_RETURN_IF_ERROR(FinalTasks(config.evaluation.finals[i], suites, where).status());
   }
   return Status::OK();
 }

@@ -136,13 +136,14 @@ class RecordedRun : public llm::CallReplayer {
   using Key = std::tuple<AgentId, std::string, std::string>;
 
   // The recorded agent in the replayed one's place: the k-th agent of the replay is the k-th of the record.
+  // Read from the replay's archive only for an agent not seen before: every call of every gateway asks.
   AgentId SourceAgent(AgentId replayed) {
+    if (auto it = mapped_.find(replayed); it != mapped_.end()) return it->second;
     auto agents = Made(replay_, replay_run_);
     if (!agents.ok()) return 0;
-    for (std::size_t k = 0; k < agents->size(); ++k) {
-      if ((*agents)[k].id == replayed) return k < source_agents_.size() ? source_agents_[k] : 0;
-    }
-    return 0;
+    for (std::size_t k = 0; k < agents->size() && k < source_agents_.size(); ++k) mapped_[(*agents)[k].id] = source_agents_[k];
+    auto it = mapped_.find(replayed);
+    return it == mapped_.end() ? 0 : it->second;
   }
 
   // After a divergence nothing the agents do says anything: their calls fail as the world's fault would,
@@ -167,6 +168,7 @@ class RecordedRun : public llm::CallReplayer {
   std::mutex mu_;
   std::map<Key, std::vector<ModelCall>> calls_;
   std::map<Key, std::size_t> next_;
+  std::map<AgentId, AgentId> mapped_;  // replayed agent -> recorded agent
   std::string divergence_;
   std::vector<std::string> notes_;
   std::int64_t answered_ = 0;

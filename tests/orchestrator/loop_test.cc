@@ -415,6 +415,29 @@ TEST_CASE("fast: [[final]] evaluates the run's top agents on a held-out set as i
   CHECK(w.Count("final") == 1);
 }
 
+TEST_CASE("fast: held-out results never reach a diagnosis, even of an agent evaluated on them") {
+  // Every agent solves every task, so each diagnosis learns from a task drawn among its parent's results:
+  // were the held-out ones among them, six diagnoses would miss both about one time in twenty.
+  test::World w({"unique"}, 2, "", "[[final]]\nsuite = \"fast\"\ntasks = [\"t1\", \"t3\"]\ntop = 5\n");
+  REQUIRE(w.Evolve().ok());
+  REQUIRE(w.Count("final") == 1);
+  BudgetRaise raise;
+  raise.children = 8;
+  REQUIRE(RaiseBudget(*w.archive, w.run, raise).ok());
+  auto ended = w.Evolve();
+  INFO(ended.status().ToString());
+  REQUIRE(ended.ok());
+  CHECK(w.Children().size() == 8);
+  int diagnoses = 0;
+  for (const auto& r : w.model->requests()) {
+    const std::string body = r.body.dump();
+    if (body.find("AGENT-CALL") != std::string::npos) continue;
+    ++diagnoses;
+    CHECK(body.find("final:fast") == std::string::npos);
+  }
+  CHECK(diagnoses >= 8);
+}
+
 TEST_CASE("fast: a [[final]] that selects nothing is refused before the run starts, naming its table") {
   test::TempDir dir;
   test::WriteFastWorld(dir.path());
