@@ -91,7 +91,7 @@ int main(int argc, char** argv) {
   std::string sandbox_user;
   app.add_option("--sandbox-user", sandbox_user,
                  "when lineage runs as root, the unprivileged host user sandboxes run as (NAME or UID[:GID]; "
-                 "default nobody)")
+                 "default uid 2000000000, which no account has)")
       ->envname("LINEAGE_SANDBOX_USER");
 
   auto* version = app.add_subcommand("version", "Print the version of lineage, of its storage libraries, and where its data is");

@@ -70,7 +70,7 @@ Status CheckSlurm(const std::string& shared_dir) {
 struct RunArgs {
   double wall = 600, cpu = 600;
   std::string memory = "4G", output = "1M", disk = "2G";
-  int pids = 256;
+  int pids = SandboxLimits{}.pids;
   std::vector<std::string> binds, ro_binds, envs, command;
   std::string workdir;
   bool json = false, unsafe = false;

@@ -58,10 +58,10 @@ constexpr const char* kCargoRegistry = "/usr/share/cargo/registry";
 //           tests against the libraries before it, so no class of the agent's can stand in for JUnit's
 //           or AssertJ's, and file names go to javac through xargs -0 (no word splitting into options);
 //   js      jest from the node_modules lineage installs once (scripts/setup.sh), laid read-only into the
-//           exercise, with jest-junit writing the report; xtest → test as Aider's harness does (on
+//           exercise, under lineage's guard (test_guard.h), with jest-junit writing the report; xtest → test as Aider's harness does (on
 //           ./*.spec.js: a file name cannot pass for an option);
 //   python  pytest isolated (-I: the workspace cannot shadow pytest or the standard library at start-up),
-//           without conftest.py or ini files the agent could add;
+//           without conftest.py or ini files the agent could add, under lineage's guard (test_guard.h);
 //   rust    cargo with Debian's packaged crates as its registry, libtest's verbose text as the report.
 const Language kLanguages[] = {
     {"cpp", {{"cmake", "cmake"}, {"make", "make"}, {"g++", "g++"}},
@@ -86,12 +86,12 @@ const Language kLanguages[] = {
      {{"LIBS", "/usr/share/java/junit-platform-console-standalone.jar:/usr/share/java/assertj-core.jar"}}, {}},
     {"javascript", {{"node", "nodejs"}},
      "sed -i 's/\\bxtest(/test(/g' -- ./*.spec.js && node node_modules/jest/bin/jest.js ./* --ci --watchman=false "
-     "--cacheDirectory=/tmp/jest --reporters=default --reporters=jest-junit",
+     "--cacheDirectory=/tmp/jest --setupFilesAfterEnv /lineage/jest_guard.js --reporters=default --reporters=jest-junit",
      ReportFormat::kJUnit,
      {{"JEST_JUNIT_OUTPUT_DIR", kReportDirInside}, {"JEST_JUNIT_TITLE", "{title}"}},
      {"**/jest.config*", "**/.babelrc*", "**/babel.config*", "**/package.json", "**/node_modules"}},
     {"python", {{"python3", "python3"}, {"pytest", "python3-pytest"}},
-     "python3 -I -m pytest -rA --tb=long -p no:cacheprovider --noconftest -c /dev/null --rootdir=. "
+     "python3 -I /lineage/pytest_guard.py -rA --tb=long -p no:cacheprovider --noconftest -c /dev/null --rootdir=. "
      "--junitxml=\"$LINEAGE_REPORT_DIR/junit.xml\"",
      ReportFormat::kJUnit, {}, {"**/__pycache__"}},
     {"rust", {{"cargo", "cargo"}, {"rustc", "rustc"}},

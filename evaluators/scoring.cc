@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "base/files.h"
+#include "evaluators/test_guard.h"
 
 namespace lineage {
 
@@ -295,16 +296,23 @@ Result<TestRunResult> RunOnCopy(const fs::path& workspace, const TestRun& run, c
   LINEAGE_ASSIGN_OR_RETURN(std::vector<TreeEntry> tree, ReadTree(workspace));
   if (run.adjust) run.adjust(tree);
   const fs::path copy = context.scratch / "workspace", reports = context.scratch / "report";
-  LINEAGE_RETURN_IF_ERROR(WriteTree(copy, LayOver(std::move(tree), run.overlay)));
+  std::vector<TreeEntry> overlay = run.overlay;
+  GuardCppTests(overlay);
+  LINEAGE_RETURN_IF_ERROR(WriteTree(copy, LayOver(std::move(tree), overlay)));
   std::error_code ec;
   fs::create_directories(reports, ec);
   if (ec) return Status::IOError("cannot create " + reports.string() + ": " + ec.message());
+  const fs::path pytest_guard = context.scratch / "pytest_guard.py", jest_guard = context.scratch / "jest_guard.js";
+  LINEAGE_RETURN_IF_ERROR(WriteFileAtomic(pytest_guard, kPytestGuard));
+  LINEAGE_RETURN_IF_ERROR(WriteFileAtomic(jest_guard, kJestGuard));
   SandboxSpec spec;
   spec.argv = run.argv;
   spec.workdir = run.inside;
   // The workspace first: later mounts may sit inside it (node_modules, say).
   spec.mounts = {{SandboxMount::Kind::kScratch, copy.string(), run.inside},
-                 {SandboxMount::Kind::kReadWrite, reports.string(), kReportDirInside}};
+                 {SandboxMount::Kind::kReadWrite, reports.string(), kReportDirInside},
+                 {SandboxMount::Kind::kReadOnly, pytest_guard.string(), kPytestGuardInside},
+                 {SandboxMount::Kind::kReadOnly, jest_guard.string(), kJestGuardInside}};
   spec.mounts.insert(spec.mounts.end(), run.mounts.begin(), run.mounts.end());
   for (const auto& [name, value] : run.env) spec.env[name] = value;
   spec.env["LINEAGE_REPORT_DIR"] = kReportDirInside;

@@ -15,6 +15,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <chrono>
 #include <cstdio>
@@ -22,6 +23,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <mutex>
 #include <sstream>
 
 #include "base/files.h"
@@ -451,9 +453,18 @@ class Launch {
     }
     a.insert(a.end(), {"--proc", "/proc", "--dev", "/dev", "--size", tmp_bytes, "--tmpfs", "/tmp", "--size", tmp_bytes,
                        "--tmpfs", "/dev/shm"});
+    const std::vector<std::string> hidden = Hidden();
+    for (const std::string& h : hidden) {
+      if (IsWithin(h, "/usr")) Cover(h, a);
+    }
     for (const SandboxMount& m : spec_.mounts) {
       switch (m.kind) {
-        case SandboxMount::Kind::kReadOnly: a.insert(a.end(), {"--ro-bind", Stage(m.host), m.inside}); break;
+        case SandboxMount::Kind::kReadOnly:
+          a.insert(a.end(), {"--ro-bind", Stage(m.host), m.inside});
+          for (const std::string& h : hidden) {
+            if (h != m.host && IsWithin(h, m.host)) Cover(h, a, Dir(m.inside) + h.substr(Dir(m.host).size()));
+          }
+          break;
         case SandboxMount::Kind::kReadWrite:
         case SandboxMount::Kind::kScratch: {
           a.insert(a.end(), {"--size", std::to_string(spec_.limits.disk_bytes), "--tmpfs", m.inside});
@@ -473,11 +484,38 @@ class Launch {
     // bwrap's root is a tmpfs; once every mount point exists, make it read-only so that only the binds
     // and the tmpfs mounts can be written. /proc is read-only too: no process writes another's memory. So
     // is /dev, bwrap's own tmpfs, which nothing caps (its devices and /dev/shm are mounts of their own).
+    for (const std::string& covered : covered_) a.insert(a.end(), {"--remount-ro", covered});
     a.insert(a.end(), {"--remount-ro", "/", "--remount-ro", "/proc", "--remount-ro", "/dev", "--chdir", spec_.workdir, "--info-fd",
                        std::to_string(info_.write.get()), "--seccomp", std::to_string(filter_.get()), "--", kShimInside,
                        "--ready-fd", std::to_string(ready_.write.get()), "--go-fd", std::to_string(go_.read.get()), "--"});
     a.insert(a.end(), spec_.argv.begin(), spec_.argv.end());
     return a;
+  }
+
+  // The spec's hidden directories and the process's: canonical, existing, once each. They are covered
+  // before the spec's mounts, so a mount the caller asks for (an exec suite's program directory, say) is
+  // laid over the cover and stays visible.
+  std::vector<std::string> Hidden() const {
+    std::vector<std::string> all = spec_.hidden, out;
+    for (const std::string& h : HiddenFromSandboxes()) all.push_back(h);
+    for (const std::string& h : all) {
+      std::error_code ec;
+      const fs::path canonical = fs::canonical(h, ec);
+      if (ec || !fs::is_directory(canonical, ec)) continue;
+      if (std::find(out.begin(), out.end(), canonical.string()) == out.end()) out.push_back(canonical.string());
+    }
+    return out;
+  }
+
+  // An empty file system over `inside` (`host` as the sandbox would see it), made read-only at the end.
+  void Cover(const std::string& host, std::vector<std::string>& a, std::string inside = "") {
+    if (inside.empty()) inside = host;
+    a.insert(a.end(), {"--size", "4096", "--tmpfs", inside});
+    covered_.push_back(inside);
+  }
+
+  static bool IsWithin(const std::string& path, const std::string& dir) {
+    return path == dir || path.rfind(Dir(dir), 0) == 0;
   }
 
   const SandboxSpec& spec_;
@@ -489,6 +527,7 @@ class Launch {
   Pipe info_, ready_, go_;
   std::vector<std::string> stage_;
   std::vector<Place> places_;
+  std::vector<std::string> covered_;  // where Cover() put an empty file system
 };
 
 class BwrapSandbox : public Sandbox {
@@ -604,7 +643,7 @@ class UnsafeSandbox : public Sandbox {
   }
 };
 
-// The sandbox user: as given, else from $LINEAGE_SANDBOX_USER, else nobody:nogroup.
+// The sandbox user: as given, else from $LINEAGE_SANDBOX_USER, else lineage's own uid (kSandboxUid).
 Result<SandboxUser> ResolveUser(const SandboxOptions& options) {
   if (options.user) return *options.user;
   if (const char* env = std::getenv("LINEAGE_SANDBOX_USER"); env && *env) {
@@ -769,6 +808,29 @@ Result<SandboxResult> RunTrusted(const SandboxSpec& spec) {
     return Status::InvalidArgument("a trusted host command takes no mounts or sockets");
   }
   return UnsafeSandbox().Run(spec);
+}
+
+namespace {
+std::mutex hidden_mu;
+std::vector<std::string>& HiddenDirs() {
+  static std::vector<std::string> dirs;
+  return dirs;
+}
+}  // namespace
+
+void HideFromSandboxes(const std::string& host_dir) {
+  std::error_code ec;
+  const std::string path = fs::weakly_canonical(fs::absolute(host_dir, ec), ec).string();
+  std::lock_guard<std::mutex> lock(hidden_mu);
+  if (std::find(HiddenDirs().begin(), HiddenDirs().end(), path) == HiddenDirs().end()) HiddenDirs().push_back(path);
+}
+
+std::vector<std::string> HiddenFromSandboxes() {
+  std::error_code ec;
+  std::vector<std::string> out = {fs::weakly_canonical(DataDir() / "evaluators", ec).string()};
+  std::lock_guard<std::mutex> lock(hidden_mu);
+  out.insert(out.end(), HiddenDirs().begin(), HiddenDirs().end());
+  return out;
 }
 
 Result<std::unique_ptr<Sandbox>> Sandbox::Create(Backend backend, const SandboxOptions& options) {

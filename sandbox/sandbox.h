@@ -53,7 +53,7 @@ struct SandboxLimits {
   std::int64_t wall_ms = 600'000;                     // whole run, then everything is killed
   std::int64_t cpu_seconds = 600;                     // RLIMIT_CPU per process
   std::uint64_t memory_bytes = 4ull << 30;            // cgroup memory limit (RLIMIT_AS without cgroups)
-  int pids = 256;                                     // cgroup pids limit
+  int pids = 2048;  // cgroup pids limit; Polyglot's bank-account references run 1,000 threads at once
   std::uint64_t file_size_bytes = 1ull << 30;         // RLIMIT_FSIZE
   int open_files = 1024;                              // RLIMIT_NOFILE
   std::uint64_t output_bytes = 1ull << 20;            // captured stdout, and separately stderr; more ends the run
@@ -83,7 +83,18 @@ struct SandboxSpec {
   std::string socket_tcp;
   // What the run is for ("run 3 agent 7 task python/bob"), for an executor's job listing; not seen inside.
   std::string tag;
+  // Host directories the command must not see wherever a system directory or a read-only mount would show
+  // them (a suite's tasks, reference solutions and hidden tests, installed under /usr, say): each is covered
+  // by an empty read-only file system. A mount whose host path lies inside one is the caller's explicit
+  // choice and stays visible. The backend adds HiddenFromSandboxes() to these.
+  std::vector<std::string> hidden;
 };
+
+// Adds `host_dir` to what every sandbox this process starts hides (SandboxSpec::hidden): OpenEvaluator adds
+// each suite's directory. lineage's own suites, DataDir()/evaluators, are always hidden.
+void HideFromSandboxes(const std::string& host_dir);
+// Every directory HideFromSandboxes() was given, and DataDir()/evaluators; canonical paths.
+std::vector<std::string> HiddenFromSandboxes();
 
 // Which limit ended a run.
 enum class SandboxLimit { kWall, kCpu, kMemory, kPids, kOutput, kFileSize, kDisk };
@@ -104,15 +115,18 @@ struct SandboxResult {
 
 inline constexpr const char* kTruncationMarker = "\n[lineage: output truncated]\n";
 
-// Who a sandbox runs as on the host when lineage runs as root (otherwise: lineage's own user).
+// Who a sandbox runs as on the host when lineage runs as root (otherwise: lineage's own user). By default a
+// uid and gid of lineage's own that no account has: a host process of any user (nobody's, say) could
+// otherwise read a sandbox's /proc/PID/environ, with its gateway token, or ptrace it.
+inline constexpr std::uint32_t kSandboxUid = 2'000'000'000;
 struct SandboxUser {
-  std::uint32_t uid = 65534, gid = 65534;  // nobody:nogroup
+  std::uint32_t uid = kSandboxUid, gid = kSandboxUid;
 };
 // Parses "nobody", "1234", "1234:1234" or "name:group"; InvalidArgument names `what` when unknown.
 Result<SandboxUser> ParseSandboxUser(const std::string& text, const std::string& what);
 
 struct SandboxOptions {
-  // Who sandboxes run as when lineage runs as root; unset: $LINEAGE_SANDBOX_USER, else nobody:nogroup.
+  // Who sandboxes run as when lineage runs as root; unset: $LINEAGE_SANDBOX_USER, else kSandboxUid.
   std::optional<SandboxUser> user;
 };
 
@@ -125,7 +139,7 @@ struct HostSupport {
   int cgroup_version = 0;  // 0 (unusable), 1 or 2
   bool cgroup_memory = false, cgroup_pids = false;
   std::string shim_path;  // lineage-sandbox-shim; empty when missing
-  std::string identity;   // "lineage's own user (uid 1000)" or "uid 65534:65534 (lineage runs as root)"
+  std::string identity;   // "lineage's own user (uid 1000)" or "uid 2000000000:2000000000 (lineage runs as root)"
   std::string problem;  // why the bwrap backend cannot run here, with the fix; empty when it can
 };
 HostSupport DetectHost(const SandboxOptions& options = {});

@@ -58,7 +58,8 @@ json SpecToJson(const SandboxSpec& spec) {
   }
   return {{"argv", spec.argv}, {"workdir", spec.workdir}, {"mounts", mounts}, {"env", spec.env},
           {"limits", LimitsToJson(spec.limits)}, {"stdin", spec.stdin_data}, {"socket_host", spec.socket_host},
-          {"socket_inside", spec.socket_inside}, {"socket_tcp", spec.socket_tcp}, {"tag", spec.tag}};
+          {"socket_inside", spec.socket_inside}, {"socket_tcp", spec.socket_tcp}, {"tag", spec.tag},
+          {"hidden", spec.hidden}};
 }
 
 SandboxSpec SpecFromJson(const json& j) {
@@ -76,6 +77,7 @@ SandboxSpec SpecFromJson(const json& j) {
   spec.socket_inside = j.at("socket_inside");
   spec.socket_tcp = j.value("socket_tcp", "");
   spec.tag = j.value("tag", "");
+  spec.hidden = j.value("hidden", std::vector<std::string>{});
   return spec;
 }
 
@@ -185,7 +187,10 @@ class SlurmSandbox : public Sandbox {
         fs::remove_all(dir, ignored);
       }
     } cleanup{dir};
-    LINEAGE_RETURN_IF_ERROR(WriteFileAtomic(dir / "spec.json", SpecToJson(spec).dump(), 0600));
+    // The node hides what this process hides, whatever its own registry holds.
+    SandboxSpec sent = spec;
+    for (const std::string& h : HiddenFromSandboxes()) sent.hidden.push_back(h);
+    LINEAGE_RETURN_IF_ERROR(WriteFileAtomic(dir / "spec.json", SpecToJson(sent).dump(), 0600));
     LINEAGE_ASSIGN_OR_RETURN(std::string id, Submit(spec, name, dir));
     spdlog::debug("slurm: job {} ({}) submitted for {}", id, name, spec.tag);
     return Await(id, name, dir);

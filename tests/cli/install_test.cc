@@ -1,5 +1,7 @@
 // An install as a user gets it: `cmake --install` into a fresh prefix, then the installed `lineage` finds its
 // data (prompts, starter suite, seed agent, examples) and its sandbox shim relative to itself.
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 
 #include "tests/support/test_support.h"
@@ -44,6 +46,34 @@ TEST_CASE("cmake --install lays out a lineage that finds its data and shim besid
                              {{"OPENAI_API_KEY", "sk-test-not-a-real-key"}});
   INFO(validate.out << validate.err);
   CHECK(validate.exit_code == 0);
+}
+
+TEST_CASE("an install under /usr shows no sandbox its starter suite's references or hidden tests") {
+  // A root install puts the starter suite under /usr/local/share/lineage, and every sandbox sees /usr.
+  if (geteuid() != 0) {
+    WARN("skipped: installing under /usr needs root");
+    return;
+  }
+  const fs::path prefix = "/usr/local/lineage-install-test-" + std::to_string(getpid());
+  struct Remove {
+    fs::path path;
+    ~Remove() {
+      std::error_code ec;
+      fs::remove_all(path, ec);
+    }
+  } remove{prefix};
+  auto installed = RunCommand({LINEAGE_CMAKE, "--install", LINEAGE_BUILD_DIR, "--prefix", prefix.string()});
+  INFO(installed.out << installed.err);
+  REQUIRE(installed.exit_code == 0);
+  const fs::path starter = prefix / "share/lineage/evaluators/starter";
+  REQUIRE(fs::exists(starter / "cpp/leap-year/solution/leap.cpp"));
+  auto read = RunCommand({(prefix / "bin/lineage").string(), "sandbox", "run", "--", "sh", "-c",
+                          "ls -A " + starter.string() + "; cat " + (starter / "cpp/leap-year/solution/leap.cpp").string() +
+                              " " + (starter / "cpp/leap-year/tests/test_leap.cpp").string()});
+  INFO(read.out << read.err);
+  CHECK(read.out.find("cpp") == std::string::npos);
+  CHECK(read.out.find("is_leap") == std::string::npos);
+  CHECK(read.out.find("TEST(") == std::string::npos);
 }
 
 }  // namespace

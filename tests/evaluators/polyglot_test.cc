@@ -134,6 +134,33 @@ TEST_CASE("an Exercism track cloned as <suite>/<language> loads and validates li
   CHECK(gold.score->solved);
 }
 
+TEST_CASE("the concurrency tests of bank-account pass with their references under the default limits") {
+  // 1,000 threads at once, in C++ and in Java: a pids limit sized below what a benchmark's own reference
+  // needs fails it (DGM's medium set holds cpp/bank-account).
+  const char* env = std::getenv("POLYGLOT_BENCHMARK");
+  const fs::path benchmark = env && *env ? fs::path(env)
+                                         : test::kEvaluatorData.parent_path().parent_path().parent_path().parent_path() /
+                                               "shared/data/polyglot-benchmark";
+  if (!fs::exists(benchmark / "cpp/exercises/practice/bank-account")) {
+    WARN("skipped: no Polyglot benchmark at " << benchmark.string() << " (set POLYGLOT_BENCHMARK)");
+    return;
+  }
+  test::TempDir dir;
+  for (const char* language : {"cpp", "java"}) {
+    fs::create_directories(dir / language / "exercises" / "practice");
+    fs::copy(benchmark / language / "exercises/practice/bank-account",
+             dir / language / "exercises/practice/bank-account", fs::copy_options::recursive);
+  }
+  auto evaluator = test::OpenSuite("polyglot:" + dir.path().string());
+  for (const char* task : {"cpp/bank-account", "java/bank-account"}) {
+    INFO(task);
+    auto gold = test::AttemptTask(*evaluator, task, [&](const fs::path& ws) { REQUIRE(evaluator->ApplyGold(task, ws).ok()); });
+    REQUIRE(gold.score.ok());
+    INFO(gold.score->output);
+    CHECK(gold.score->solved);
+  }
+}
+
 TEST_CASE("an agent's Cargo.toml adds registry crates and nothing else, and its tool configuration is dropped") {
   auto evaluator = test::OpenSuite("polyglot:" + kDgmSmall.string());
   test::TempDir dir;

@@ -175,6 +175,82 @@ else:
     open(request["report"], "w").write(text)
 )";
 
+TEST_CASE("C++: the solution's header cannot switch the hidden tests' assertions off") {
+  // The reported attack: two lines in the agent-owned header, nothing implemented.
+  NotSolved(Starter(), "cpp/leap-year", [](const fs::path& ws) {
+    WriteFile(ws / "leap.h", "#pragma once\n#undef CHECK\n#define CHECK(c) ((void)0)\nbool is_leap(int year);\n");
+  });
+  // A keyword redefined: no check in the harness ever fails.
+  NotSolved(Starter(), "cpp/leap-year", [](const fs::path& ws) {
+    WriteFile(ws / "leap.h", "#pragma once\n#define if(c) if (0)\nbool is_leap(int year);\n");
+  });
+  // The tested function as a macro that makes every check hold: `!is_leap(1900)` reads `!true ? true : (1900)`.
+  NotSolved(Starter(), "cpp/leap-year", [](const fs::path& ws) {
+    WriteFile(ws / "leap.h", "#pragma once\n#define is_leap(y) true ? true : (y)\n");
+    WriteFile(ws / "leap.cpp", "bool unused() { return false; }\n");
+  });
+  // Catch configured from the solution's header: its macros move to CATCH_*, the header's no-ops take their place.
+  NotSolved(DgmSmall(), "cpp/all-your-base", [](const fs::path& ws) {
+    WriteFile(ws / "all_your_base.h",
+              "#pragma once\n#include <vector>\n#define CATCH_CONFIG_PREFIX_ALL\n"
+              "#define TEST_CASE(...) CATCH_TEST_CASE(__VA_ARGS__)\n#define REQUIRE(...) (void)0\n"
+              "#define REQUIRE_THROWS_AS(...) (void)0\n"
+              "namespace all_your_base {\nstd::vector<unsigned int> convert(unsigned int, const std::vector<unsigned int>&, "
+              "unsigned int);\n}\n");
+    WriteFile(ws / "all_your_base.cpp",
+              "#include \"all_your_base.h\"\nnamespace all_your_base {\nstd::vector<unsigned int> convert(unsigned int, "
+              "const std::vector<unsigned int>&, unsigned int) { return {}; }\n}\n");
+  });
+}
+
+TEST_CASE("C++: a solution's own macros that the tests do not use still build and pass") {
+  auto attempt = test::AttemptTask(Starter(), "cpp/leap-year", [](const fs::path& ws) {
+    WriteFile(ws / "leap.h", "#ifndef LEAP_H\n#define LEAP_H\n#include <climits>\n#define CENTURY 100\nbool is_leap(int year);\n#endif\n");
+    WriteFile(ws / "leap.cpp", "#include \"leap.h\"\nbool is_leap(int y) { return y % 4 == 0 && (y % CENTURY != 0 || y % 400 == 0); }\n");
+  });
+  REQUIRE(attempt.score.ok());
+  INFO(attempt.score->output);
+  CHECK(attempt.score->solved);
+}
+
+TEST_CASE("Python: the solution's module cannot replace pytest's machinery") {
+  const std::string patch = "import _pytest.python\n_pytest.python.Function.runtest = lambda self: None\n";
+  NotSolved(Starter(), "py/fizzbuzz", [&](const fs::path& ws) { WriteFile(ws / "fizzbuzz.py", patch + kWrongFizzbuzz); });
+  NotSolved(Polyglot(), "python/leap", [&](const fs::path& ws) {
+    WriteFile(ws / "leap.py", "import _pytest.runner, _pytest.reports\n"
+                              "_pytest.reports.TestReport.from_item_and_call = classmethod(\n"
+                              "    lambda cls, item, call: cls(item.nodeid, item.location, {}, 'passed', None, call.when))\n"
+                              "def leap_year(year):\n    return False\n");
+  });
+}
+
+TEST_CASE("JavaScript: the solution's module cannot replace expect or its matchers") {
+  NotSolved(DgmSmall(), "javascript/bottle-song", [](const fs::path& ws) {
+    WriteFile(ws / "bottle-song.js",
+              "const fake = () => new Proxy(function () {}, { get: (t, k) => ['not', 'resolves', 'rejects'].includes(k) "
+              "? fake() : () => {} });\nglobalThis.expect = fake;\nexport const recite = () => [];\n");
+  });
+  NotSolved(DgmSmall(), "javascript/bottle-song", [](const fs::path& ws) {
+    WriteFile(ws / "bottle-song.js", "expect.extend({ toEqual: () => ({ pass: true, message: () => '' }) });\n"
+                                     "export const recite = () => [];\n");
+  });
+}
+
+TEST_CASE("Rust: the crate's own assert macros do not stand in for the standard ones") {
+  // The tests glob-import the crate (`use bowling::*;`): exported assert macros that check nothing are
+  // ambiguous with the prelude's, which rustc refuses.
+  NotSolved(DgmSmall(), "rust/bowling", [](const fs::path& ws) {
+    std::string lib = *ReadFile(ws / "src/lib.rs");
+    const std::pair<std::string, std::string> stubs[] = {
+        {"todo!();", "BowlingGame {}"},
+        {"todo!(\"Record that {pins} pins have been scored\");", "Ok(())"},
+        {"todo!(\"Return the score if the game is complete, or None if not.\");", "None"}};
+    for (const auto& [todo, body] : stubs) lib.replace(lib.find(todo), todo.size(), body);
+    WriteFile(ws / "src/lib.rs", lib + "#[macro_export]\nmacro_rules! assert_eq { ($($t:tt)*) => { () }; }\n"
+                                       "#[macro_export]\nmacro_rules! assert { ($($t:tt)*) => { () }; }\n");
+  });
+}
+
 TEST_CASE("Java: an annotation of the agent's named org.junit.jupiter.api.Test cannot hide the real tests") {
   // A source-retention @Test compiled with the tests would leave the real test class without tests; a class
   // of the agent's then reports every expected name passed.

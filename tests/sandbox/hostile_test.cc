@@ -17,6 +17,7 @@
 #include <fstream>
 #include <thread>
 
+#include "base/files.h"
 #include "base/safe_tree.h"
 #include "sandbox/sandbox.h"
 #include "tests/support/test_support.h"
@@ -103,6 +104,78 @@ TEST_CASE("host secrets outside the binds cannot be read") {
   CHECK(r.stdout_text.find("TOP-SECRET-VALUE") == std::string::npos);
   CHECK(r.stdout_text.find("ARCHIVE-CONTENTS") == std::string::npos);
   CHECK(r.stdout_text.find("/etc/shadow: No such file") != std::string::npos);
+}
+
+TEST_CASE("a suite's references and hidden tests are unreadable wherever a bind shows them") {
+  // A suite kept inside a directory that is bound into the sandbox (as /usr is into every one): the agent
+  // lists and reads it there.
+  Attack a;
+  test::WriteFile(a.outside / "suites/mine/task/solution/answer.py", "REFERENCE-SOLUTION");
+  test::WriteFile(a.outside / "suites/mine/task/tests/test_answer.py", "HIDDEN-TEST");
+  test::WriteFile(a.outside / "suites/notes.txt", "visible");
+  HideFromSandboxes((a.outside / "suites/mine").string());
+  a.spec.mounts.push_back({SandboxMount::Kind::kReadOnly, a.outside.path().string(), "/opt/data", 0});
+  a.spec.argv = {"sh", "-c", "cat /opt/data/suites/notes.txt; ls -A /opt/data/suites/mine; "
+                             "cat /opt/data/suites/mine/task/solution/answer.py /opt/data/suites/mine/task/tests/*; "
+                             "touch /opt/data/suites/mine/planted && echo planted"};
+  auto r = a.sandbox->Run(a.spec);
+  REQUIRE(r.ok());
+  INFO(r->stdout_text << r->stderr_text);
+  CHECK(r->stdout_text.rfind("visible", 0) == 0);
+  CHECK(r->stdout_text.find("REFERENCE-SOLUTION") == std::string::npos);
+  CHECK(r->stdout_text.find("HIDDEN-TEST") == std::string::npos);
+  CHECK(r->stdout_text.find("task") == std::string::npos);
+  CHECK(r->stdout_text.find("planted") == std::string::npos);
+
+  // lineage's own suites, wherever lineage is installed: the data directory's evaluators/ (under /usr for a
+  // root install) shows nothing.
+  if (geteuid() == 0) {
+    const fs::path installed = "/usr/local/share/lineage-hostile-test-" + std::to_string(getpid());
+    test::WriteFile(installed / "solution.txt", "INSTALLED-REFERENCE");
+    HideFromSandboxes(installed.string());
+    a.spec.argv = {"sh", "-c", "cat " + (installed / "solution.txt").string() + "; ls -A " + installed.string()};
+    auto under_usr = a.sandbox->Run(a.spec);
+    std::error_code ec;
+    fs::remove_all(installed, ec);
+    REQUIRE(under_usr.ok());
+    INFO(under_usr->stdout_text << under_usr->stderr_text);
+    CHECK(under_usr->stdout_text.find("INSTALLED-REFERENCE") == std::string::npos);
+    CHECK(under_usr->stdout_text.find("solution.txt") == std::string::npos);
+  }
+}
+
+TEST_CASE("a host process of another user, nobody's, cannot read a sandbox's environment and token") {
+  // Sandboxes of a root lineage once ran as nobody, like many host services: any of them could read an
+  // agent's gateway token from /proc/PID/environ, or ptrace it.
+  if (geteuid() != 0) {
+    WARN("skipped: the sandbox runs as lineage's own user when lineage is not root");
+    return;
+  }
+  Attack a;
+  a.spec.env["LINEAGE_GATEWAY_TOKEN"] = "TOKEN-SECRET-4711";
+  a.spec.argv = {"sleep", "6"};
+  std::thread run([&] { (void)a.sandbox->Run(a.spec); });
+  std::string pid;
+  for (int i = 0; i < 100 && pid.empty(); ++i) {
+    for (const auto& entry : fs::directory_iterator("/proc")) {
+      const std::string name = entry.path().filename().string();
+      if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+      auto environ = ReadFile(entry.path() / "environ");
+      auto cmdline = ReadFile(entry.path() / "cmdline");
+      if (environ.ok() && environ->find("TOKEN-SECRET-4711") != std::string::npos && cmdline.ok() &&
+          cmdline->rfind("sleep", 0) == 0) {
+        pid = name;
+      }
+    }
+    if (pid.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  REQUIRE_FALSE(pid.empty());
+  auto read = test::RunCommand({"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "/bin/sh", "-c",
+                                "cat /proc/" + pid + "/environ; grep -E '^(Uid|Gid)' /proc/" + pid + "/status"});
+  run.join();
+  INFO(read.out << read.err);
+  CHECK(read.out.find("TOKEN-SECRET-4711") == std::string::npos);
+  CHECK(read.out.find("\t65534\t") == std::string::npos);  // the sandbox is not nobody's
 }
 
 TEST_CASE("the host's environment is not visible, neither inherited nor through /proc") {
@@ -399,7 +472,7 @@ TEST_CASE("a sandbox never runs as host root, and nothing it writes comes out se
   auto r = a.Run("setuid.sh");
   done = true;
   watcher.join();
-  const std::string expected = geteuid() == 0 ? "65534" : std::to_string(geteuid());
+  const std::string expected = std::to_string(geteuid() == 0 ? kSandboxUid : geteuid());
   INFO("host view of the sandbox's process: " << host_uid);
   CHECK(host_uid.find("\t" + expected + "\t") != std::string::npos);
   CHECK(r.stdout_text.find("suid-env") != std::string::npos);  // it did make one, inside

@@ -1,5 +1,5 @@
-#include "check.h"
 #include "binary_search.h"
+#include "check.h"
 
 TEST(empty) { CHECK(find({}, 3) == -1); }
 TEST(found) {

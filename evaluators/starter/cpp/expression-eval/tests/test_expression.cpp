@@ -1,5 +1,5 @@
-#include "check.h"
 #include "expression.h"
+#include "check.h"
 
 TEST(precedence) {
   CHECK(evaluate("2+3*4") == 14);

@@ -1,5 +1,5 @@
-#include "check.h"
 #include "average.h"
+#include "check.h"
 
 TEST(exact) {
   CHECK(average({1, 2}) == 1.5);

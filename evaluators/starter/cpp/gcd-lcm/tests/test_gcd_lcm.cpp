@@ -1,5 +1,5 @@
-#include "check.h"
 #include "gcd_lcm.h"
+#include "check.h"
 
 TEST(gcd_values) {
   CHECK(gcd(12, 18) == 6);

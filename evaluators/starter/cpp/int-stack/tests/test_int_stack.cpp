@@ -1,5 +1,5 @@
-#include "check.h"
 #include "int_stack.h"
+#include "check.h"
 
 TEST(push_pop) {
   IntStack s;

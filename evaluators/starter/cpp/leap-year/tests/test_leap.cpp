@@ -1,5 +1,5 @@
-#include "check.h"
 #include "leap.h"
+#include "check.h"
 
 TEST(common_years) {
   CHECK(!is_leap(2015));

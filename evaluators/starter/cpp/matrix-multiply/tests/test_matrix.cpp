@@ -1,5 +1,5 @@
-#include "check.h"
 #include "matrix.h"
+#include "check.h"
 
 TEST(square) { CHECK(multiply({{1, 2}, {3, 4}}, {{5, 6}, {7, 8}}) == Matrix({{19, 22}, {43, 50}})); }
 TEST(rectangular) { CHECK(multiply({{1, 2, 3}}, {{1}, {2}, {3}}) == Matrix({{14}})); }

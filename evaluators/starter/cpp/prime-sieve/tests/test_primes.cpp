@@ -1,5 +1,5 @@
-#include "check.h"
 #include "primes.h"
+#include "check.h"
 
 TEST(small) {
   CHECK(primes_up_to(1).empty());

@@ -1,5 +1,5 @@
-#include "check.h"
 #include "reverse_string.h"
+#include "check.h"
 
 TEST(empty) { CHECK(reverse_string("").empty()); }
 TEST(words) {

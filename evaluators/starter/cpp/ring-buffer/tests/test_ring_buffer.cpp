@@ -1,5 +1,5 @@
-#include "check.h"
 #include "ring_buffer.h"
+#include "check.h"
 
 TEST(fifo) {
   RingBuffer b(3);

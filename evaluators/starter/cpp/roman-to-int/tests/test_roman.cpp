@@ -1,5 +1,5 @@
-#include "check.h"
 #include "roman.h"
+#include "check.h"
 
 TEST(simple) {
   CHECK(roman_to_int("III") == 3);

@@ -1,5 +1,5 @@
-#include "check.h"
 #include "sum_digits.h"
+#include "check.h"
 
 TEST(zero) { CHECK(sum_digits(0) == 0); }
 TEST(positive) {

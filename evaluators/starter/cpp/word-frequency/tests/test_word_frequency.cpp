@@ -1,5 +1,5 @@
-#include "check.h"
 #include "word_frequency.h"
+#include "check.h"
 
 TEST(simple) {
   auto c = count_words("one fish two fish");
