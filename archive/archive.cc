@@ -515,21 +515,31 @@ Result<Archive::SpendBreakdown> Archive::RunSpendBreakdown(RunId run) {
   return out;
 }
 
-Result<std::map<std::string, Archive::CostAverage>> Archive::AverageCosts(const std::vector<std::string>& models) {
+Result<std::map<std::string, Archive::CostAverage>> Archive::AverageCosts(
+    const std::vector<std::string>& models, const std::function<bool(const CallCost&)>& counts) {
   std::map<std::string, CostAverage> out;
   if (models.empty()) return out;
   std::string in;
   for (std::size_t i = 0; i < models.size(); ++i) in += i ? ", ?" : "?";
-  std::lock_guard lock(impl_->mu);
-  sql::Stmt s(impl_->db, "SELECT purpose, SUM(cost_usd), COUNT(DISTINCT COALESCE(agent_id, 0) || ':' || "
-                         "COALESCE(task_id, '')) FROM model_calls WHERE outcome IN ('ok', 'replayed') AND model IN (" +
-                             in + ") GROUP BY purpose");
-  for (std::size_t i = 0; i < models.size(); ++i) s.Bind(static_cast<int>(i + 1), models[i]);
-  while (s.Step()) {
-    const std::int64_t units = s.Int(2);
-    if (units > 0) out[s.Text(0)] = CostAverage{s.Double(1) / static_cast<double>(units), units};
+  std::map<std::string, std::set<std::string>> units;  // by purpose
+  {
+    std::lock_guard lock(impl_->mu);
+    sql::Stmt s(impl_->db, "SELECT purpose, COALESCE(agent_id, 0) || ':' || COALESCE(task_id, ''), model, input_tokens, "
+                           "output_tokens, cache_read_tokens, cache_write_tokens, cost_usd FROM model_calls "
+                           "WHERE outcome IN ('ok', 'replayed') AND model IN (" + in + ")");
+    for (std::size_t i = 0; i < models.size(); ++i) s.Bind(static_cast<int>(i + 1), models[i]);
+    while (s.Step()) {
+      const CallCost call{s.Text(2), s.Int(3), s.Int(4), s.Int(5), s.Int(6), s.Double(7)};
+      if (counts && !counts(call)) continue;
+      out[s.Text(0)].usd += call.cost_usd;
+      units[s.Text(0)].insert(s.Text(1));
+    }
+    LINEAGE_RETURN_IF_ERROR(s.status());
   }
-  LINEAGE_RETURN_IF_ERROR(s.status());
+  for (auto& [purpose, average] : out) {
+    average.units = static_cast<std::int64_t>(units[purpose].size());
+    average.usd /= static_cast<double>(average.units);
+  }
   return out;
 }
 

@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -284,13 +285,20 @@ class Archive {
   };
   Result<SpendBreakdown> RunSpendBreakdown(RunId run);
   // What one unit of work cost on average, over every run in the home, by purpose, counting only calls
-  // of `models` (upstream model names) that succeeded: a unit is what a call's agent and task name
-  // together (a child's diagnosis or self-modification, one task run).
+  // of `models` (upstream model names) that succeeded and that `counts` accepts (a forecast takes only calls
+  // priced as the run's models are now): a unit is what a call's agent and task name together (a child's
+  // diagnosis or self-modification, one task run).
   struct CostAverage {
     double usd = 0;
     std::int64_t units = 0;  // how many the mean is over
   };
-  Result<std::map<std::string, CostAverage>> AverageCosts(const std::vector<std::string>& models);
+  struct CallCost {
+    std::string model;
+    std::int64_t input_tokens = 0, output_tokens = 0, cache_read_tokens = 0, cache_write_tokens = 0;
+    double cost_usd = 0;
+  };
+  Result<std::map<std::string, CostAverage>> AverageCosts(const std::vector<std::string>& models,
+                                                          const std::function<bool(const CallCost&)>& counts);
   Result<std::int64_t> AppendEvent(const Event& event);
   Result<std::vector<Event>> ListEvents(std::optional<RunId> run);
 

@@ -177,6 +177,91 @@ std::string FormatTimestamp(std::int64_t unix_millis) {
   return out;
 }
 
+namespace {
+
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+bool IsWordChar(char c) { return IsDigit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
+
+// The length of `pattern` at `text[at]`, where 'd' is a digit and '?' any of "T ", other characters
+// themselves; 0 when it does not match.
+std::size_t MatchShape(std::string_view text, std::size_t at, std::string_view pattern) {
+  if (text.size() - at < pattern.size()) return 0;
+  for (std::size_t k = 0; k < pattern.size(); ++k) {
+    const char c = text[at + k], p = pattern[k];
+    if (p == 'd' ? !IsDigit(c) : p == '?' ? (c != 'T' && c != ' ') : c != p) return 0;
+  }
+  return pattern.size();
+}
+
+std::size_t Digits(std::string_view text, std::size_t at) {
+  std::size_t n = 0;
+  while (at + n < text.size() && IsDigit(text[at + n])) ++n;
+  return n;
+}
+
+// A clock time at `at`: 2026-11-26T04:13:55, then optional fractions and Z.
+std::size_t ClockTime(std::string_view text, std::size_t at) {
+  std::size_t n = MatchShape(text, at, "dddd-dd-dd?dd:dd:dd");
+  if (n == 0) return 0;
+  if (at + n < text.size() && text[at + n] == '.' && Digits(text, at + n + 1) > 0) n += 1 + Digits(text, at + n + 1);
+  if (at + n < text.size() && text[at + n] == 'Z') ++n;
+  return n;
+}
+
+// A duration at `at`: a number, an optional space, then ms, s, sec or seconds ending a word.
+std::size_t Duration(std::string_view text, std::size_t at) {
+  std::size_t n = Digits(text, at);
+  if (n == 0) return 0;
+  if (at + n < text.size() && text[at + n] == '.' && Digits(text, at + n + 1) > 0) n += 1 + Digits(text, at + n + 1);
+  if (at + n < text.size() && text[at + n] == ' ') ++n;
+  for (std::string_view unit : {"seconds", "sec", "ms", "s"}) {
+    if (text.substr(at + n, unit.size()) == unit &&
+        (at + n + unit.size() == text.size() || !IsWordChar(text[at + n + unit.size()]))) {
+      return n + unit.size();
+    }
+  }
+  return 0;
+}
+
+// A temporary path at `at`: /tmp/ and what follows up to a space, a quote or a backslash.
+std::size_t TempPath(std::string_view text, std::size_t at) {
+  if (text.substr(at, 5) != "/tmp/") return 0;
+  std::size_t n = 5;
+  while (at + n < text.size() && std::string_view(" \t\n\r\"'\\").find(text[at + n]) == std::string_view::npos) ++n;
+  return n;
+}
+
+// A process id at `at`: pid, an optional one of " =:", digits.
+std::size_t ProcessId(std::string_view text, std::size_t at) {
+  if (text.substr(at, 3) != "pid") return 0;
+  std::size_t n = 3;
+  if (at + n < text.size() && std::string_view(" =:").find(text[at + n]) != std::string_view::npos) ++n;
+  const std::size_t digits = Digits(text, at + n);
+  return digits == 0 ? 0 : n + digits;
+}
+
+}  // namespace
+
+std::string Unvarying(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t at = 0; at < text.size();) {
+    const bool word_start = at == 0 || !IsWordChar(text[at - 1]);
+    const bool number_start = at == 0 || (!IsDigit(text[at - 1]) && text[at - 1] != '.');
+    std::size_t n = 0;
+    if (IsDigit(text[at]) && number_start) n = ClockTime(text, at) ? ClockTime(text, at) : Duration(text, at);
+    if (n == 0 && text[at] == '/') n = TempPath(text, at);
+    if (n == 0 && text[at] == 'p' && word_start) n = ProcessId(text, at);
+    if (n > 0) {
+      out += "<varies>";
+      at += n;
+    } else {
+      out += text[at++];
+    }
+  }
+  return out;
+}
+
 std::string ClipText(const std::string& text, std::size_t max) {
   if (text.size() <= max) return text;
   return text.substr(0, max) + "\n[... " + std::to_string(text.size() - max) + " bytes cut]\n";

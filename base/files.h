@@ -24,6 +24,12 @@ Status MakePrivateDirectory(const std::filesystem::path& dir);
 // `text` cut to its first `max` bytes, with a note saying how many were cut; unchanged when it fits.
 std::string ClipText(const std::string& text, std::size_t max);
 
+// `text` with what varies from run to run replaced by "<varies>": clock times ("2026-11-26T04:13:55.1Z"),
+// durations ("0.04s", "95 ms"), temporary paths ("/tmp/..."), process ids ("pid 123"). What lineage writes
+// into a prompt goes through it (a stable prompt replays and caches); a replay compares requests through it.
+// Linear in the text's size, without recursion: a megabytes-long path is one match.
+std::string Unvarying(std::string_view text);
+
 // Lowercase hex SHA-256 of `data`.
 std::string Sha256Hex(std::string_view data);
 

@@ -34,6 +34,7 @@ struct RunArgs {
   int top = 3, sample = 0, parallel = 2;
   std::int64_t from = 0;  // run fork --from
   std::string to;         // run replay --to
+  bool allow_exec = false;  // run replay --allow-exec
   bool foreground = false, json = false, follow = false, unsafe = false, watch = false, probe = false;
   BudgetRaise raise;  // run resume --children/--cost-usd/--tokens
 };
@@ -479,7 +480,8 @@ Status Replay(const RunArgs& args, const fs::path& home) {
   std::signal(SIGINT, [](int) { stop = true; });
   std::signal(SIGTERM, [](int) { stop = true; });
   ReplayOptions options;
-  options.to = args.to;
+  options.to = fs::absolute(args.to);
+  options.allow_exec = args.allow_exec;
   options.sandbox = sandbox.get();
   options.stop = &stop;
   options.on_progress = [](const std::string& line) {
@@ -644,6 +646,8 @@ void RegisterRunCommands(CLI::App& app, Context& ctx) {
   replay->add_option("RUN", args->run, "the recorded run")->required();
   replay->add_option("--to", args->to, "a new home for the replay")->required();
   replay->add_flag("--unsafe-no-sandbox", args->unsafe, "run WITHOUT isolation (only for code you trust)");
+  replay->add_flag("--allow-exec", args->allow_exec,
+                   "run an exec suite the run's configuration names (its program runs on this host, unsandboxed)");
   replay->callback([&ctx, args] { ctx.action = [args, &ctx] { return Replay(*args, ctx.home); }; });
 
   auto* fork = run->add_subcommand("fork", "Start a new run whose seed is an agent of RUN, keeping that agent's "

@@ -1091,11 +1091,14 @@ class Evolution {
       std::string steps;
       const json& t = j["trajectory"];
       for (std::size_t i = t.size(); i-- > 0 && steps.size() < kMaxLogBytes - log.size();) {
-        steps.insert(0, ClipText(text(t[i]), 4096) + "\n");
+        json step = t[i];
+        if (step.is_object()) step.erase("at_ms");  // when a step happened says nothing, and varies
+        steps.insert(0, ClipText(text(step), 4096) + "\n");
       }
       log += "\nThe end of the agent's trajectory (one step per line):\n" + steps;
     }
-    return ClipText(log, kMaxLogBytes + 4096);
+    // Nothing volatile goes into a prompt: the same failure reads the same in a replay and hits the cache.
+    return Unvarying(ClipText(log, kMaxLogBytes + 4096));
   }
 
   // The calls made to make the run's k-th child (its diagnosis, its parent's self-modification, redone ones
@@ -1425,7 +1428,8 @@ Result<RunId> CreateRun(Archive& archive, const RunConfig& config) {
     }
   }
   json stored = {{"source", config.source},
-                 {"base_dir", fs::absolute(config.source).parent_path().string()},
+                 {"base_dir", config.base_dir.empty() ? fs::absolute(config.source).parent_path().string()
+                                                      : fs::absolute(config.base_dir).string()},
                  {"text", config.text},
                  {"models_override", config.models_override},
                  {"models_override_text", config.models_override_text}};

@@ -60,6 +60,15 @@ std::string FinalSuiteName(const std::string& suite) { return "final:" + suite; 
 Result<std::vector<FinalResult>> EvaluateFinal(Archive& archive, RunId run, const RunConfig& config,
                                                const FinalSpec& final, const FinalOptions& options) {
   if (!options.sandbox) return Status::Internal("no sandbox to run in");
+  // A replay's models answer from a record; outside the replay itself there is none to answer from, and a
+  // final would reach the providers the replay was made to do without.
+  LINEAGE_ASSIGN_OR_RETURN(Run stored, archive.GetRun(run));
+  if (const json origin = RunOrigin(stored); !options.replayer && origin.is_object() && origin.value("kind", "") == "replay") {
+    return Status::FailedPrecondition(
+        "run " + std::to_string(run) + " is a replay of run " + origin.value("run", json(0)).dump() + " of " +
+        origin.value("home", "?") + ": its model calls come from that record, and a final here would call the "
+        "providers live; run the final on the recorded run in its own home");
+  }
   const std::string where = options.table > 0 ? "[[final]] #" + std::to_string(options.table) : "the final stage";
   SuiteCache suites(&config.evaluation);
   LINEAGE_ASSIGN_OR_RETURN(std::vector<TaskInfo> tasks, FinalTasks(final, suites, where));

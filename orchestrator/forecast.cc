@@ -1,5 +1,6 @@
 // What a run is expected to spend: from the home's records where it has them, else from prices.
 #include <algorithm>
+#include <cmath>
 #include <set>
 
 #include "base/safe_tree.h"
@@ -68,7 +69,18 @@ Result<CostForecast> ForecastCost(const RunConfig& config, Archive* archive) {
   f.task.usd = by_role["conductor"].Cost(kTaskRoundInput * (rounds / 3 + 1), kTaskRoundOutput * (rounds / 3 + 1));
 
   if (archive) {
-    LINEAGE_ASSIGN_OR_RETURN(auto averages, archive->AverageCosts(upstream));
+    // A record teaches only where it was priced as the run's models are now: calls to a fake model, or
+    // at another price, say nothing of what this run will spend.
+    auto priced_now = [&](const Archive::CallCost& call) {
+      for (const llm::ModelConfig& m : config.models.models) {
+        if (m.model != call.model || !m.price) continue;
+        const double now = llm::CostUsd(llm::Usage{call.input_tokens, call.output_tokens, call.cache_read_tokens,
+                                                   call.cache_write_tokens, 0}, *m.price);
+        if (std::abs(now - call.cost_usd) <= 1e-9 + 1e-6 * std::abs(now)) return true;
+      }
+      return false;
+    };
+    LINEAGE_ASSIGN_OR_RETURN(auto averages, archive->AverageCosts(upstream, priced_now));
     auto use = [&](const char* purpose, CostForecast::Part& part) {
       auto it = averages.find(purpose);
       if (it != averages.end()) part = CostForecast::Part{it->second.usd, it->second.units};

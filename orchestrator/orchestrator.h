@@ -87,6 +87,7 @@ struct ExecutorConfig {
 
 struct RunConfig {
   std::string source;                // the file, for messages
+  std::filesystem::path base_dir;    // what relative paths in it are relative to (absolute)
   std::string text;                  // the file as given; stored with the run
   std::string name;
   std::filesystem::path home;        // empty: the command line's --home
@@ -116,7 +117,7 @@ struct RunConfig {
   std::int64_t self_modify_wall_ms = 30 * 60 * 1000;
   std::optional<std::int64_t> task_wall_ms;  // overrides the suites' agent time per task
   std::uint64_t sandbox_memory_bytes = 4ull << 30;
-  int sandbox_pids = 256;
+  int sandbox_pids = SandboxLimits{}.pids;
   std::uint64_t sandbox_disk_bytes = 2ull << 30;  // each writable place of a sandbox
   std::uint64_t min_free_bytes = 1ull << 30;      // the home's free space under which the run pauses
   std::uint64_t build_cache_bytes = 4ull << 30;   // the home's cache of built agents, least recently used evicted
@@ -306,6 +307,7 @@ struct ReplayOptions {
   Sandbox* sandbox = nullptr;
   std::atomic<bool>* stop = nullptr;  // set by the caller to stop; set by the replay when it diverges
   std::function<void(const std::string&)> on_progress;
+  bool allow_exec = false;  // run an exec suite the stored configuration names (its program runs on the host)
 };
 struct ReplayReport {
   RunId run = 0;                         // the replay, in the new home

@@ -4,7 +4,6 @@
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
-#include <regex>
 #include <thread>
 #include <tuple>
 
@@ -19,14 +18,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
-
-// What may differ between a run and its replay without meaning anything: clock times, durations,
-// temporary paths and process ids that tools print.
-std::string Steady(const std::string& text) {
-  static const std::regex kVarying(
-      R"(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?Z?|\d+(\.\d+)?\s?(ms|s|sec|seconds)\b|/tmp/[^\s"'\\]*|\bpid[ =:]?\d+)");
-  return std::regex_replace(text, kVarying, "<varies>");
-}
 
 // Where two texts part, with some context from each.
 std::string Diff(const std::string& recorded, const std::string& now) {
@@ -86,7 +77,9 @@ class RecordedRun : public llm::CallReplayer {
     const bool answered = recorded.outcome == "ok" || recorded.outcome == "replayed";
     const std::string asked = answered ? request_body : ClipText(request_body, llm::kMaxRefusedRecordBytes);
     if (*request != asked) {
-      const std::string a = Steady(*request), b = Steady(asked);
+      // What may differ between a run and its replay without meaning anything: clock times, durations,
+      // temporary paths and process ids that tools print.
+      const std::string a = Unvarying(*request), b = Unvarying(asked);
       if (a != b) return Diverge(place + ": the request differs from the recorded one\n" + Diff(*request, asked));
       notes_.push_back(place + ": differs only in what varies from run to run");
     }
@@ -241,6 +234,24 @@ Result<std::map<std::string, RecordedChild>> RecordedChildren(Archive& source, R
   return out;
 }
 
+// An exec suite's program runs on the host, outside any sandbox, to list and prepare its tasks: a replayed
+// archive is someone else's, and its stored configuration may name any program. Only the caller's explicit
+// word lets one run.
+Status RefuseExecSuites(const RunConfig& config, RunId id) {
+  std::vector<std::string> named;
+  for (const StageSpec& stage : config.evaluation.stages) named.push_back(stage.suite);
+  for (const FinalSpec& final : config.evaluation.finals) named.push_back(final.tasks.suite);
+  for (const std::string& name : named) {
+    auto suite = ResolveSuite(name, &config.evaluation);
+    if (!suite.ok() || suite->kind != "exec") continue;
+    return Status::FailedPrecondition(
+        "run " + std::to_string(id) + "'s configuration names the exec suite '" + name + "' (" + suite->path.string() +
+        "), a program lineage runs on this host outside any sandbox; a replay runs no program an archive names "
+        "unless you trust it: pass --allow-exec to run it");
+  }
+  return Status::OK();
+}
+
 }  // namespace
 
 Result<ReplayReport> ReplayRun(Archive& source, RunId id, const ReplayOptions& options) {
@@ -248,18 +259,20 @@ Result<ReplayReport> ReplayRun(Archive& source, RunId id, const ReplayOptions& o
   LINEAGE_ASSIGN_OR_RETURN(Run run, source.GetRun(id));
   if (!run.seed_agent_id) return Status::Corruption("run " + std::to_string(id) + " has no seed agent");
   LINEAGE_ASSIGN_OR_RETURN(RunConfig config, StoredRunConfig(run));
-  if (fs::equivalent(fs::absolute(options.to), source.home())) return Status::InvalidArgument("--to must be another home than the run's");
-  LINEAGE_ASSIGN_OR_RETURN(auto replay, Archive::Init(options.to));
+  if (!options.allow_exec) LINEAGE_RETURN_IF_ERROR(RefuseExecSuites(config, id));
+  const fs::path to = fs::absolute(options.to);
+  if (fs::equivalent(to, source.home())) return Status::InvalidArgument("--to must be another home than the run's");
+  LINEAGE_ASSIGN_OR_RETURN(auto replay, Archive::Init(to));
   LINEAGE_ASSIGN_OR_RETURN(std::vector<Run> existing, replay->ListRuns());
   if (!existing.empty()) {
-    return Status::FailedPrecondition("--to " + options.to.string() + " holds runs already; a replay goes into a new home");
+    return Status::FailedPrecondition("--to " + to.string() + " holds runs already; a replay goes into a new home");
   }
   LINEAGE_ASSIGN_OR_RETURN(std::vector<Agent> recorded, Made(source, id));
   // Held before the run exists, so that no daemon of the new home can take it up without its record.
-  LINEAGE_ASSIGN_OR_RETURN(UniqueFd lock, LockHomeForRuns(options.to, "the replay of run " + std::to_string(id)));
+  LINEAGE_ASSIGN_OR_RETURN(UniqueFd lock, LockHomeForRuns(to, "the replay of run " + std::to_string(id)));
 
   // The seed, as the record has it, is the replay's root.
-  const fs::path seed_dir = options.to / "runs" / "replay-seed";
+  const fs::path seed_dir = to / "runs" / "replay-seed";
   std::error_code ec;
   fs::remove_all(seed_dir, ec);
   LINEAGE_RETURN_IF_ERROR(source.Materialize(*run.seed_agent_id, seed_dir));
@@ -312,6 +325,25 @@ Result<ReplayReport> ReplayRun(Archive& source, RunId id, const ReplayOptions& o
   report.calls = replayer->answered();
   if (!ended.ok() && report.divergence.empty()) return ended.status();
   report.state = ended.ok() ? *ended : RunState::kFailed;
+  // A replay never goes on (it would call providers live), so one cut short is not left running: diverged,
+  // it failed; interrupted, it stopped.
+  if (!HasEnded(report.state)) {
+    const bool diverged = !report.divergence.empty();
+    const std::string why = json{{"reason", diverged ? "the replay diverged from its record: " +
+                                                           report.divergence.substr(0, report.divergence.find('\n'))
+                                                     : std::string("the replay was interrupted")}}.dump();
+    auto move = [&](RunState to) {
+      Status moved = replay->SetRunState(replay_run, to, why);
+      if (moved.ok()) report.state = to;
+      return moved;
+    };
+    if (diverged && MayFollow(report.state, RunState::kFailed)) {
+      LINEAGE_RETURN_IF_ERROR(move(RunState::kFailed));
+    } else {
+      if (MayFollow(report.state, RunState::kStopping)) LINEAGE_RETURN_IF_ERROR(move(RunState::kStopping));
+      LINEAGE_RETURN_IF_ERROR(move(RunState::kStopped));
+    }
+  }
   LINEAGE_ASSIGN_OR_RETURN(std::vector<Agent> replayed, Made(*replay, replay_run));
   LINEAGE_ASSIGN_OR_RETURN(report.differences, Compare(source, recorded, *replay, replayed));
   if (const std::int64_t unasked = replayer->unasked(); unasked > 0 && report.divergence.empty()) {

@@ -91,6 +91,7 @@ Result<RunConfig> ParseRunConfig(std::string_view text, const std::string& sourc
   LINEAGE_ASSIGN_OR_RETURN(toml::table root, ParseToml(text, source));
   RunConfig config;
   config.source = source;
+  config.base_dir = fs::absolute(base_dir);
   config.text = std::string(text);
   TableReader top(root, source + ":");
   LINEAGE_RETURN_IF_ERROR(top.OnlyKeys(kTopKeys, kSee));
@@ -228,7 +229,7 @@ Result<RunConfig> ParseRunConfig(std::string_view text, const std::string& sourc
     auto bytes = ParseSize(memory, "memory");
     if (!bytes.ok()) return r.Error("memory", bytes.status().message());
     config.sandbox_memory_bytes = *bytes;
-    LINEAGE_ASSIGN_OR_RETURN(std::int64_t pids, r.Integer("pids", 256, 16, 100000));
+    LINEAGE_ASSIGN_OR_RETURN(std::int64_t pids, r.Integer("pids", SandboxLimits{}.pids, 16, 100000));
     config.sandbox_pids = static_cast<int>(pids);
     LINEAGE_ASSIGN_OR_RETURN(std::string disk, r.String("disk", "2G"));
     auto disk_bytes = ParseSize(disk, "disk");

@@ -167,6 +167,16 @@ TEST_CASE("run start --foreground runs to the end: run status, list and logs rep
   CHECK(forecast.exit_code == 0);
   CHECK_THAT(forecast.out, Catch::Contains("to diagnose (mean of "));
   CHECK_THAT(forecast.out, Catch::Contains("per task run $") && Catch::Contains("recorded)\n"));
+  // Records priced otherwise than the run's models now are (a scripted run's, a price since changed) say
+  // nothing of what it will spend: the forecast falls back to its estimate.
+  std::string repriced = test::ReadFileOrDie(dir / "run.toml");
+  repriced.replace(repriced.find("model = \"gpt-4.1-mini\"\n"), std::string("model = \"gpt-4.1-mini\"\n").size(),
+                   "model = \"gpt-4.1-mini\"\ninput_usd_per_mtok = 30.0\noutput_usd_per_mtok = 120.0\n");
+  WriteFile(dir / "repriced.toml", repriced);
+  auto estimate = RunLineage(dir / "home", {"run", "validate", (dir / "repriced.toml").string()});
+  INFO(estimate.out << estimate.err);
+  CHECK(estimate.exit_code == 0);
+  CHECK_THAT(estimate.out, Catch::Contains("forecast, per child: $") && !Catch::Contains("recorded)"));
   // What one child cost: its diagnosis and its parent's self-modification, and its own evaluation.
   int evaluated = 0;
   for (const char* id : {"2", "3", "4", "5"}) {
@@ -379,6 +389,100 @@ TEST_CASE("run replay re-runs a recorded run with no model reachable, to the sam
   CHECK(tampered.exit_code != 0);
   CHECK_THAT(tampered.out, Catch::Contains("diverged at agent none, purpose diagnose, task child 1, call 1: its recorded "
                                            "response is unreadable"));
+}
+
+TEST_CASE("the README's quickstart replays to the same tree, from a relative --to, with the seed conductor") {
+  // The real seed agent's trajectory carries clock times; the diagnosis prompt must not, or the replayed
+  // request differs at the first diagnosis. The run is started and replayed from other directories than
+  // its configuration's, with relative paths, as a user types them.
+  TempDir dir;
+  const std::string lineage = test::LineageArgv(dir / "home", {})[0];
+  auto quickstart = test::RunCommand({"/bin/sh", "-c", "cd '" + std::string(LINEAGE_SOURCE_DIR) + "' && scripts/quickstart.sh"},
+                                     {{"LINEAGE_HOME", (dir / "home").string()}, {"LINEAGE_BIN", lineage},
+                                      {"OPENAI_API_KEY", ""}, {"ANTHROPIC_API_KEY", ""}});
+  INFO(quickstart.out << quickstart.err);
+  REQUIRE(quickstart.exit_code == 0);
+  auto replayed = test::RunCommand({"/bin/sh", "-c", "cd '" + dir.path().string() + "' && '" + lineage +
+                                                         "' --home home run replay 1 --to replay"});
+  INFO(replayed.out << replayed.err);
+  CHECK(replayed.exit_code == 0);
+  CHECK_THAT(replayed.out, Catch::Contains("the same tree: 4 agents"));
+  CHECK(RunLineage(dir / "replay", {"tree"}).out == RunLineage(dir / "home", {"tree"}).out);
+  // The diagnosis prompts carry no clock time: the same request, not one that differs only in what varies.
+  CHECK_THAT(replayed.out, !Catch::Contains("purpose diagnose") );
+
+  // A final on the replay's home would call the providers live: refused, nothing recorded.
+  auto final = RunLineage(dir / "replay", {"run", "final", "1", "--suite", "starter", "--tasks", "py/fizzbuzz"});
+  INFO(final.out << final.err);
+  CHECK(final.exit_code != 0);
+  CHECK_THAT(final.err, Catch::Contains("is a replay of run 1") && Catch::Contains("live"));
+  auto archive = Archive::Open(dir / "replay");
+  REQUIRE(archive.ok());
+  auto calls = (*archive)->ListRunModelCalls(1);
+  REQUIRE(calls.ok());
+  for (const ModelCall& c : *calls) CHECK(c.outcome == "replayed");
+}
+
+TEST_CASE("a replay that diverges, or meets a huge recorded string, ends the replay's run and never crashes") {
+  TempDir dir;
+  {
+    auto fake = test::StartFakeModel();
+    WriteFile(dir / "run.toml", test::RunToml(fake->url(), 1, 1));
+    auto recorded = RunLineage(dir / "home", {"run", "start", (dir / "run.toml").string(), "--foreground"});
+    INFO(recorded.err);
+    REQUIRE(recorded.exit_code == 0);
+  }
+  // The first diagnosis's recorded request becomes a 3 MB temporary path: a request-comparing regex recursed
+  // once per character and crashed the replay.
+  auto archive = Archive::Open(dir / "home");
+  REQUIRE(archive.ok());
+  auto calls = (*archive)->ListModelCalls(1, "child 1");
+  REQUIRE(calls.ok());
+  bool diagnosed = false;
+  for (const ModelCall& c : *calls) diagnosed |= c.purpose == "diagnose";
+  REQUIRE(diagnosed);
+  auto huge = (*archive)->PutBlob("{\"path\": \"/tmp/" + std::string(3 << 20, 'x') + "\"}");
+  REQUIRE(huge.ok());
+  archive->reset();
+  test::RunCommand({"/usr/bin/env", "python3", "-c",
+                    "import sqlite3,sys; db=sqlite3.connect(sys.argv[1]); db.execute(\"UPDATE model_calls SET request_blob=? "
+                    "WHERE task_id='child 1' AND purpose='diagnose'\", (sys.argv[2],)); db.commit()",
+                    (dir / "home" / "archive.db").string(), *huge});
+  auto replayed = RunLineage(dir / "home", {"run", "replay", "1", "--to", (dir / "replay").string()});
+  INFO(replayed.out.substr(0, 2000) << replayed.err.substr(0, 2000));
+  CHECK(replayed.signal == 0);
+  CHECK(replayed.exit_code == 1);
+  CHECK_THAT(replayed.out, Catch::Contains("diverged at agent none, purpose diagnose, task child 1, call 1: the request differs"));
+  // The diverged replay's run has ended, with why: nothing is left marked running.
+  const json status = json::parse(RunLineage(dir / "replay", {"run", "status", "1", "--json"}).out);
+  CHECK(status["status"] == "failed");
+  CHECK_THAT(RunLineage(dir / "replay", {"run", "list"}).out, !Catch::Contains("running"));
+}
+
+TEST_CASE("replaying an archive whose stored configuration names an exec suite runs no program of it") {
+  TempDir dir;
+  {
+    auto fake = test::StartFakeModel();
+    WriteFile(dir / "run.toml", test::RunToml(fake->url(), 1, 1));
+    auto recorded = RunLineage(dir / "home", {"run", "start", (dir / "run.toml").string(), "--foreground"});
+    INFO(recorded.err);
+    REQUIRE(recorded.exit_code == 0);
+  }
+  // Someone tampers with the home: its stored configuration now runs their program as an exec suite.
+  WriteFile(dir / "evil/evil.sh", "#!/bin/sh\ntouch '" + (dir / "pwned").string() + "'\necho '{\"tasks\": []}'\n");
+  fs::permissions(dir / "evil/evil.sh", fs::perms::owner_all);
+  test::RunCommand({"/usr/bin/env", "python3", "-c",
+                    "import json, sqlite3, sys; db = sqlite3.connect(sys.argv[1]); c = json.loads(db.execute('SELECT config "
+                    "FROM runs WHERE id=1').fetchone()[0]); c['text'] = c['text'].replace('suite = \"starter\"', "
+                    "'suite = \"evil\"', 1) + '[suites.evil]\\nkind = \"exec\"\\npath = \"' + sys.argv[2] + '\"\\n'; "
+                    "db.execute('UPDATE runs SET config=? WHERE id=1', "
+                    "(json.dumps(c),)); db.commit()",
+                    (dir / "home" / "archive.db").string(), (dir / "evil/evil.sh").string()});
+  auto replayed = RunLineage(dir / "home", {"run", "replay", "1", "--to", (dir / "replay").string()});
+  INFO(replayed.out << replayed.err);
+  CHECK(replayed.exit_code != 0);
+  CHECK_THAT(replayed.err, Catch::Contains("exec suite") && Catch::Contains("--allow-exec"));
+  CHECK_FALSE(fs::exists(dir / "pwned"));
 }
 
 TEST_CASE("a run with two children in flight replays exactly") {
