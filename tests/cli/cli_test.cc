@@ -122,7 +122,7 @@ TEST_CASE("import, add, tree, show, diff, checkout and export work together") {
 
   auto tree = cli({"tree"});
   CHECK(tree.exit_code == 0);
-  CHECK(tree.out == "#1 seed  score -  committed\n#2 greeter  score -  committed  +1 -1\n");
+  CHECK(tree.out == "#1 seed  score -  committed\n└─ #2 greeter  score -  committed  +1 -1\n");
   auto tree_json = nlohmann::json::parse(cli({"tree", "--json"}).out);
   CHECK(tree_json["agents"][0]["children"] == nlohmann::json({2}));
 
