@@ -125,23 +125,33 @@ function agentPage(data) {
   const diagnosis = d && typeof d === "object"
     ? `<table id="diagnosis">${Object.entries(d).map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(v)}</td></tr>`).join("")}</table>`
     : "<p>None: a seed or hand-made agent.</p>";
-  const evals = data.evaluations.map((e) => `<tr><td>${esc(e.task)}</td><td>${e.stage}</td>
-    <td class="status-${e.outcome === "solved" ? "admitted" : "rejected"}">${esc(e.outcome)}</td><td>${score(e.score)}</td>
-    <td>${(e.duration_ms / 1000).toFixed(1)} s</td><td><details><summary>log</summary><pre>${esc(e.log)}</pre></details></td></tr>`);
+  // A run the world cut (faulted), a missing toolchain (skipped) or a spent budget says nothing of the agent.
+  const notCounted = (e) => ["faulted", "skipped", "out_of_budget"].includes(e.outcome);
+  const outcomeClass = (e) => (e.outcome === "solved" ? "admitted" : notCounted(e) ? "uncounted" : "rejected");
+  const evalRow = (e) => `<tr><td>${esc(e.task)}</td><td>${e.held_out ? esc(e.suite) : e.stage}</td>
+    <td class="status-${outcomeClass(e)}">${esc(e.outcome)}${notCounted(e) ? " (not counted)" : ""}</td><td>${score(e.score)}</td>
+    <td>${(e.duration_ms / 1000).toFixed(1)} s</td><td><details><summary>log</summary><pre>${esc(e.log)}</pre></details></td></tr>`;
+  const evals = data.evaluations.filter((e) => !e.held_out).map(evalRow);
+  const heldOut = data.evaluations.filter((e) => e.held_out).map(evalRow);
+  const runFact = data.run != null ? `<span>run <a href="#/run/${data.run}">#${data.run}</a></span>`
+    : (data.seed_of || []).length ? `<span id="seed-of">seed of ${data.seed_of.map((r) => `<a href="#/run/${r}">run #${r}</a>`).join(", ")}</span>` : "";
   const calls = data.model_calls.map((c) => `<tr><td>${esc(c.purpose)}${c.label ? " · " + esc(c.label) : ""}</td><td>${esc(c.task)}</td><td>${esc(c.model)}</td>
     <td>${c.input_tokens}</td><td>${c.output_tokens}</td><td>${money(c.cost_usd)}</td><td>${c.latency_ms} ms</td><td>${esc(c.outcome)}</td></tr>`);
   return `<h1 id="agent-title">Agent #${a.id} <span class="status-${esc(a.status)}">${esc(a.status)}</span></h1>
-    <p class="facts">${data.run != null ? `<span>run <a href="#/run/${data.run}">#${data.run}</a></span>` : ""}
+    <p class="facts">${runFact}
     <span>parent ${a.parent == null ? "none" : `<a href="#/agent/${a.parent}">#${a.parent}</a>`}</span>
     <span>score <b id="agent-score">${scoreRange(a.score, a.score_interval)}</b> (${a.solved}/${a.attempted} tasks)</span><span>stage reached <b>${a.stage_reached}</b></span>
     ${data.paired ? `<span id="paired">beside its parent, on the ${data.paired.shared} tasks both ran: ${data.paired.child_only} solved only by it, ${data.paired.parent_only} only by the parent, ${data.paired.both_solved} by both, ${data.paired.neither} by neither</span>` : ""}
     <span>generation ${a.generation}</span><span>cost <b>${money(data.spend.cost_usd)}</b> (${data.spend.tokens} tokens)</span>
     ${Object.keys(data.cost || {}).length ? `<span id="made-cost">to make and judge: ${Object.entries(data.cost).map(([p, usd]) => `${esc(p)} <b>${money(usd)}</b>`).join(", ")}</span>` : ""}</p>
     ${a.reason ? `<p>reason: ${esc(a.reason)}</p>` : ""}
+    ${data.build_log ? `<h2>Build log</h2><pre id="build-log">${esc(data.build_log)}</pre>` : ""}
     <h2>Problem statement</h2><pre>${esc(data.problem_statement || "(none)")}</pre>
     <h2>Diagnosis</h2>${diagnosis}
     <h2>Diff against its parent</h2><pre id="diff">${esc(data.diff || "(none)")}</pre>
     <h2>Evaluations</h2><table id="evaluations"><tr><th>task</th><th>stage</th><th>outcome</th><th>score</th><th>time</th><th></th></tr>${evals.join("")}</table>
+    ${heldOut.length ? `<h2>Final: held-out evaluation</h2><p class="legend">The run's best agents on tasks kept out of the run (\`lineage run final\`, [[final]]): never part of the score.</p>
+    <table id="final-evaluations"><tr><th>task</th><th>suite</th><th>outcome</th><th>score</th><th>time</th><th></th></tr>${heldOut.join("")}</table>` : ""}
     <h2>Model calls</h2><table id="calls"><tr><th>purpose</th><th>task</th><th>model</th><th>in</th><th>out</th><th>cost</th><th>latency</th><th>outcome</th></tr>${calls.join("")}</table>`;
 }
 
