@@ -64,6 +64,17 @@ TEST_CASE("the static report of a recorded run renders its tree, best score and 
   CHECK(agent_dom.find("py/fizzbuzz") != std::string::npos);                     // its evaluations
   CHECK(std::regex_search(agent_dom, std::regex(R"re(<table id="calls">.*<td>evaluate</td>)re")));  // its model calls
   Screenshot(url + link[1].str(), kArtifacts / "report-agent.png");
+
+  // The child whose build failed (the scripted model breaks one) shows the loop's own build log.
+  std::string broken;
+  for (const std::string id : {"2", "3", "4", "5"}) {
+    const auto shown = nlohmann::json::parse(RunLineage(dir / "home", {"show", id, "--json"}).out);
+    if (shown["reason"].get<std::string>().rfind("build failed", 0) == 0) broken = id;
+  }
+  REQUIRE_FALSE(broken.empty());
+  CHECK_THAT(RunLineage(dir / "home", {"show", broken}).out, Catch::Contains("  build log    "));
+  const std::string broken_dom = RenderedDom(url + "#/agent/" + broken);
+  CHECK(broken_dom.find(R"(<pre id="build-log">)") != std::string::npos);
 }
 
 TEST_CASE("an agent's page in the report shows its failed build's log, its held-out results, and the run it seeded") {
