@@ -766,6 +766,25 @@ Result<std::vector<Event>> Archive::ListEvents(std::optional<RunId> run) {
   return out;
 }
 
+Result<std::string> Archive::BuildLog(AgentId agent) {
+  std::string blob;
+  {
+    std::lock_guard lock(impl_->mu);
+    sql::Stmt s(impl_->db, "SELECT data FROM events WHERE agent_id = ? AND kind = 'agent.rejected' ORDER BY id");
+    s.Bind(1, agent);
+    while (s.Step()) {
+      const nlohmann::json data = nlohmann::json::parse(s.Text(0), nullptr, false);
+      if (data.is_object() && data.contains("build_log_blob") && data["build_log_blob"].is_string()) {
+        blob = data["build_log_blob"];
+      }
+    }
+    LINEAGE_RETURN_IF_ERROR(s.status());
+  }
+  if (blob.empty()) return std::string();
+  auto text = GetBlob(blob);
+  return text.ok() ? *text : std::string();
+}
+
 Result<std::string> Archive::PutBlob(const std::string& data) { return impl_->blobs->Put(data); }
 Result<std::string> Archive::GetBlob(const std::string& hash) { return impl_->blobs->Get(hash); }
 

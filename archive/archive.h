@@ -301,6 +301,9 @@ class Archive {
                                                           const std::function<bool(const CallCost&)>& counts);
   Result<std::int64_t> AppendEvent(const Event& event);
   Result<std::vector<Event>> ListEvents(std::optional<RunId> run);
+  // The log of the agent's failed build: the blob its agent.rejected event names as build_log_blob. Empty
+  // when its build never failed, or the blob is gone (fsck reports that).
+  Result<std::string> BuildLog(AgentId agent);
 
   Result<std::string> PutBlob(const std::string& data);
   Result<std::string> GetBlob(const std::string& hash);

@@ -57,6 +57,9 @@ json ToJson(const Agent& a) {
 
 std::string ScoreText(const Agent& a) { return "score " + ScoreWithInterval(a); }
 
+// Generations drawn with their own indent in the terminal tree; deeper ones share the last column.
+constexpr int kMaxIndent = 24;
+
 // One line of the tree: the agent, its depth, and the text drawn before it.
 struct TreeLine {
   const Agent* agent;
@@ -88,10 +91,13 @@ void WalkTree(const std::vector<Agent>& agents, int max_depth, bool draw, Visit 
       if (it == by_id.end()) continue;
       TreeLine child{it->second, line.depth + 1, "", ""};
       if (draw) {
-        bool last = i + 1 == kids.size();
-        // An only child stays in its parent's column, so a chain of 1,000 generations stays readable.
-        child.lead = line.child_prefix + (kids.size() == 1 ? "" : last ? "└─ " : "├─ ");
-        child.child_prefix = line.child_prefix + (kids.size() == 1 ? "" : last ? "   " : "│  ");
+        // Every child hangs from a connector, an only child too: without one a chain reads as separate roots.
+        const bool last = i + 1 == kids.size();
+        child.lead = line.child_prefix + (last ? "└─ " : "├─ ");
+        // Past kMaxIndent generations the indent stops growing, so a chain of 100,000 stays linear in size
+        // (its lines keep their connectors; --json gives each agent's depth).
+        child.child_prefix = line.child_prefix;
+        if (line.depth + 1 <= kMaxIndent) child.child_prefix += last ? "   " : "│  ";
       }
       stack.push_back(std::move(child));
     }

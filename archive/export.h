@@ -15,7 +15,7 @@ namespace lineage {
 //
 //   #1 seed  score 0.400 [0.168, 0.687]  admitted      (the mean, and its 95% interval: archive/scores.h)
 //   ├─ #2  score 0.600 [0.313, 0.832]  admitted  +12 -3
-//   │  #4  ...            (an only child continues its parent's column instead of indenting)
+//   │  └─ #4  ...         (an only child has its connector too; past 24 generations the indent stops growing)
 //   └─ #3  ...  rejected: build failed
 std::string RenderTreeText(const std::vector<Agent>& agents, int max_depth, bool color);
 

@@ -62,12 +62,17 @@ const Agent* BestAgent(const std::vector<Agent>& agents) {
   return best;
 }
 
+bool IsHeldOut(const Evaluation& e) { return e.stage == 0; }
+
+bool IsAttempt(const Evaluation& e) {
+  // The outcome names are evaluators/evaluator.h's; the archive sits below it.
+  return e.outcome != "skipped" && e.outcome != "faulted" && e.outcome != "out_of_budget";
+}
+
+bool CountsTowardScore(const Evaluation& e) { return !IsHeldOut(e) && IsAttempt(e); }
+
 PairedComparison ComparePaired(const std::vector<Evaluation>& child, const std::vector<Evaluation>& parent) {
-  // The outcomes that say nothing of the agent (evaluators/evaluator.h names them; the archive sits below).
-  // Held-out runs (stage 0: [[final]]) are not part of the comparison.
-  auto attempted = [](const Evaluation& e) {
-    return e.stage > 0 && e.outcome != "skipped" && e.outcome != "faulted" && e.outcome != "out_of_budget";
-  };
+  auto attempted = CountsTowardScore;
   std::map<std::pair<std::string, std::string>, bool> parent_solved;
   for (const Evaluation& e : parent) {
     if (attempted(e)) parent_solved[{e.suite, e.task_id}] = e.outcome == "solved";

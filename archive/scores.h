@@ -35,6 +35,15 @@ const Agent* BestAgent(const std::vector<Agent>& agents);
 // Whether `a` ranks above `b` by that order (both scored).
 bool RanksAbove(const Agent& a, const Agent& b);
 
+// A held-out evaluation ([[final]], `lineage run final`: stage 0, suite "final:<suite>"): shown apart from
+// the agent's own results and never part of its score.
+bool IsHeldOut(const Evaluation& e);
+// Whether its outcome says something of the agent: skipped, faulted and out_of_budget runs say nothing (the
+// toolchain was missing, the world or the budget cut them) and are not attempts.
+bool IsAttempt(const Evaluation& e);
+// Whether an evaluation counts toward the agent's score: an attempt, not held out.
+bool CountsTowardScore(const Evaluation& e);
+
 // A child beside its parent, task by task, over the tasks both attempted (same suite and task; skipped,
 // faulted and out-of-budget runs are not attempts).
 struct PairedComparison {

@@ -4,6 +4,8 @@
 
 #include <cstdio>
 #include <fstream>
+#include <functional>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 
@@ -104,12 +106,59 @@ Status Tree(const Context& ctx, std::optional<RunId> run, int depth, bool as_jso
 
 std::string OptionalId(const std::optional<std::int64_t>& id) { return id ? "#" + std::to_string(*id) : "-"; }
 
+// "5 tasks: 3 solved, 1 failed; not counted: 1 faulted". Runs that say nothing of the agent (faulted,
+// skipped, out of budget) are named apart, so a fault never reads as a failure.
+std::string OutcomeSummary(const std::vector<const Evaluation*>& evals) {
+  std::map<std::string, int> counted, not_counted;
+  for (const Evaluation* e : evals) ++(IsAttempt(*e) ? counted : not_counted)[e->outcome];
+  auto list = [](std::map<std::string, int> tally, std::string out) {
+    for (const auto& [outcome, n] : tally) out += (out.empty() ? "" : ", ") + std::to_string(n) + " " + outcome;
+    return out;
+  };
+  const int solved = counted["solved"];
+  counted.erase("solved");
+  std::string line = std::to_string(evals.size()) + (evals.size() == 1 ? " task: " : " tasks: ") +
+                     list(counted, std::to_string(solved) + " solved");
+  if (!not_counted.empty()) line += "; not counted: " + list(not_counted, "");
+  return line;
+}
+
+// The agent's own evaluations, then each held-out suite's ("final:S"), summarized one line each.
+void PrintEvaluations(const std::vector<Evaluation>& evals, const std::function<void(const char*, const std::string&)>& row) {
+  std::vector<const Evaluation*> own;
+  std::map<std::string, std::vector<const Evaluation*>> held_out;
+  for (const Evaluation& e : evals) (IsHeldOut(e) ? held_out[e.suite] : own).push_back(&e);
+  if (!own.empty()) row("evaluations", OutcomeSummary(own));
+  for (const auto& [suite, runs] : held_out) row("final", suite + " (held out, not in the score): " + OutcomeSummary(runs));
+}
+
+// The last `n` lines of `text`, and how many it had. An agent's build wrote it: control characters other
+// than tab and newline become '?', so it cannot drive the terminal.
+std::string LastLines(const std::string& text, int n, int* total) {
+  std::vector<std::size_t> starts = {0};
+  for (std::size_t i = 0; i + 1 < text.size(); ++i) {
+    if (text[i] == '\n') starts.push_back(i + 1);
+  }
+  *total = static_cast<int>(starts.size());
+  std::string tail = text.substr(starts[std::max<int>(0, *total - n)]);
+  for (char& c : tail) {
+    const auto u = static_cast<unsigned char>(c);
+    if ((u < 0x20 && c != '\n' && c != '\t') || u == 0x7f) c = '?';
+  }
+  return tail;
+}
+
 Status Show(const Context& ctx, AgentId id, bool as_json) {
   LINEAGE_ASSIGN_OR_RETURN(auto archive, OpenHome(ctx));
   LINEAGE_ASSIGN_OR_RETURN(Agent a, archive->GetAgent(id));
   LINEAGE_ASSIGN_OR_RETURN(std::vector<Evaluation> evals, archive->ListEvaluations(id));
   LINEAGE_ASSIGN_OR_RETURN(std::vector<ModelCall> calls, archive->ListModelCalls(id));
   LINEAGE_ASSIGN_OR_RETURN(auto cost, archive->AgentCost(a));
+  // Why a rejected agent never ran: its failed build's log (empty for any other).
+  std::string build_log;
+  if (a.state == AgentState::kRejected) {
+    LINEAGE_ASSIGN_OR_RETURN(build_log, archive->BuildLog(id));
+  }
   // Beside its parent, task by task, on the tasks both ran (archive/scores.h).
   std::optional<PairedComparison> paired;
   if (a.parent_id) {
@@ -120,7 +169,7 @@ Status Show(const Context& ctx, AgentId id, bool as_json) {
     json out = json::parse(AgentJson(a));
     json ev = json::array();
     for (const Evaluation& e : evals) {
-      ev.push_back({{"suite", e.suite}, {"task", e.task_id}, {"stage", e.stage}, {"outcome", e.outcome},
+      ev.push_back({{"suite", e.suite}, {"task", e.task_id}, {"stage", e.stage}, {"held_out", IsHeldOut(e)}, {"outcome", e.outcome},
                     {"score", e.score ? json(*e.score) : json(nullptr)}, {"duration_ms", e.duration_ms},
                     {"patch_bytes", e.patch_bytes}, {"log_blob", e.log_blob.empty() ? json(nullptr) : json(e.log_blob)}});
     }
@@ -132,6 +181,7 @@ Status Show(const Context& ctx, AgentId id, bool as_json) {
                     {"cost_usd", c.cost_usd}, {"latency_ms", c.latency_ms}, {"outcome", c.outcome}});
     }
     out["evaluations"] = ev;
+    out["build_log"] = build_log.empty() ? json(nullptr) : json(build_log);
     out["model_calls"] = mc;
     out["cost"] = cost;  // {"diagnose": $, "self_modify": $, "evaluate": $}: what making and judging it cost
     out["paired"] = nullptr;
@@ -179,11 +229,7 @@ Status Show(const Context& ctx, AgentId id, bool as_json) {
   row("children", kids.empty() ? "-" : kids);
   if (!a.problem_statement.empty()) row("problem", a.problem_statement);
   if (!a.diagnosis_json.empty()) row("diagnosis", a.diagnosis_json);
-  if (!evals.empty()) {
-    int solved = 0;
-    for (const Evaluation& e : evals) solved += e.outcome == "solved";
-    row("evaluations", std::to_string(evals.size()) + " tasks, " + std::to_string(solved) + " solved");
-  }
+  PrintEvaluations(evals, row);
   if (!calls.empty()) {
     std::int64_t input = 0, read = 0, written = 0;
     for (const ModelCall& c : calls) {
@@ -198,6 +244,15 @@ Status Show(const Context& ctx, AgentId id, bool as_json) {
               " written";
     }
     row("model calls", line);
+  }
+  if (!build_log.empty()) {
+    constexpr int kTail = 40;
+    int total = 0;
+    const std::string tail = LastLines(build_log, kTail, &total);
+    row("build log", total > kTail ? "the last " + std::to_string(kTail) + " of " + std::to_string(total) +
+                                         " lines (all of it: show --json)"
+                                   : std::to_string(total) + (total == 1 ? " line" : " lines"));
+    Print(tail + (tail.empty() || tail.back() == '\n' ? "" : "\n"));
   }
   return Status::OK();
 }

@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include <nlohmann/json.hpp>
 
+#include "archive/scores.h"
 #include "cli/commands.h"
 #include "sandbox/slurm.h"
 #include "evaluators/evaluator.h"
@@ -206,6 +207,22 @@ Tally Count(const std::vector<TaskResult>& results) {
   return t;
 }
 
+// An agent's score comes from its stage scores, not its evaluation rows: without a stage 1 score, `lineage
+// show` would say "score -" after a run that recorded every task. It is recounted from every stage-1 row the
+// agent has (this run's and earlier ones), as a run's stage would count them.
+Status RecordStageOne(Archive& archive, AgentId agent) {
+  LINEAGE_ASSIGN_OR_RETURN(std::vector<Evaluation> evaluations, archive.ListEvaluations(agent));
+  StageScore stage{.stage = 1};
+  for (const Evaluation& e : evaluations) {
+    if (e.stage != 1 || !CountsTowardScore(e)) continue;
+    ++stage.attempted;
+    stage.solved += e.outcome == outcome::kSolved;
+  }
+  if (stage.attempted == 0) return Status::OK();  // nothing judged: no score rather than 0
+  stage.score = static_cast<double>(stage.solved) / stage.attempted;
+  return archive.RecordStageScore(agent, stage);
+}
+
 // The agent to evaluate: an archive id, or a directory stored in the archive first (results need an agent).
 Result<Agent> ResolveAgent(const std::string& which, Archive& archive, bool quiet) {
   std::error_code ec;
@@ -280,6 +297,7 @@ Status BenchRun(const BenchArgs& args, const fs::path& home) {
       std::fprintf(stderr, "bench: %zu tasks of %s, %d at a time\n", tasks.size(), args.suite.c_str(), args.parallel);
     }
     LINEAGE_ASSIGN_OR_RETURN(results, EvaluateTasks(*evaluator, tasks, 1, options, *sandbox));
+    LINEAGE_RETURN_IF_ERROR(RecordStageOne(*archive, agent.id));
   }
 
   const Tally t = Count(results);

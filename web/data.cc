@@ -14,6 +14,24 @@ using json = nlohmann::json;
 
 constexpr std::size_t kMaxLogBytes = 64 * 1024;    // per evaluation log in an agent's page
 constexpr std::size_t kMaxDiffBytes = 256 * 1024;  // of an agent's diff
+constexpr std::size_t kMaxBuildLogBytes = 64 * 1024;  // of a failed build's log
+
+// The end of a long build log (where the compiler's error is), with a note of what was cut.
+std::string BuildLogTail(const std::string& log) {
+  if (log.size() <= kMaxBuildLogBytes) return log;
+  return "[the first " + std::to_string(log.size() - kMaxBuildLogBytes) + " bytes are cut]\n" +
+         log.substr(log.size() - kMaxBuildLogBytes);
+}
+
+// The runs `agent` is the seed of. A seed belongs to no run (it may start several), so its run is found here.
+Result<json> SeedOf(Archive& archive, AgentId agent) {
+  LINEAGE_ASSIGN_OR_RETURN(std::vector<Run> runs, archive.ListRuns());
+  json out = json::array();
+  for (const Run& r : runs) {
+    if (r.seed_agent_id == agent) out.push_back(r.id);
+  }
+  return out;
+}
 
 json Opt(const std::optional<double>& v) { return v ? json(*v) : json(nullptr); }
 json Opt(const std::optional<std::int64_t>& v) { return v ? json(*v) : json(nullptr); }
@@ -133,6 +151,12 @@ Result<json> RunJson(Archive& archive, RunId id) {
 Result<json> AgentJson(Archive& archive, AgentId id) {
   LINEAGE_ASSIGN_OR_RETURN(Agent agent, archive.GetAgent(id));
   json out = {{"agent", AgentRow(agent)}, {"run", Opt(agent.run_id)}, {"problem_statement", agent.problem_statement}};
+  LINEAGE_ASSIGN_OR_RETURN(out["seed_of"], SeedOf(archive, id));
+  out["build_log"] = nullptr;
+  if (agent.state == AgentState::kRejected) {
+    LINEAGE_ASSIGN_OR_RETURN(std::string log, archive.BuildLog(id));
+    if (!log.empty()) out["build_log"] = BuildLogTail(log);
+  }
   out["diagnosis"] = agent.diagnosis_json.empty() ? json(nullptr) : json::parse(agent.diagnosis_json, nullptr, false);
   if (!agent.commit.empty()) {
     auto diff = archive.Diff(id);
@@ -151,7 +175,7 @@ Result<json> AgentJson(Archive& archive, AgentId id) {
       auto blob = archive.GetBlob(e.log_blob);
       if (blob.ok()) log = ClipText(*blob, kMaxLogBytes);
     }
-    evals.push_back({{"suite", e.suite}, {"task", e.task_id}, {"stage", e.stage}, {"outcome", e.outcome},
+    evals.push_back({{"suite", e.suite}, {"task", e.task_id}, {"stage", e.stage}, {"held_out", IsHeldOut(e)}, {"outcome", e.outcome},
                      {"score", Opt(e.score)}, {"duration_ms", e.duration_ms}, {"patch_bytes", e.patch_bytes},
                      {"log", log}});
   }

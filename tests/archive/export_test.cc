@@ -30,13 +30,25 @@ std::vector<Agent> SampleTree() {
   return agents;
 }
 
-TEST_CASE("the terminal tree draws branches and keeps only children in their parent's column") {
+TEST_CASE("the terminal tree hangs every child from a connector, an only child too") {
   CHECK(RenderTreeText(SampleTree(), -1, false) ==
         "#1 seed  score 0.400 [0.168, 0.687]  admitted\n"
         "├─ #2  score 0.600 [0.313, 0.832]  admitted  +0 -0\n"
-        "│  #4  score 0.700 [0.397, 0.892]  admitted  +0 -0\n"
-        "│  #5  score -  committed  +0 -0\n"
+        "│  └─ #4  score 0.700 [0.397, 0.892]  admitted  +0 -0\n"
+        "│     └─ #5  score -  committed  +0 -0\n"
         "└─ #3  score -  rejected: build failed  +0 -0\n");
+}
+
+TEST_CASE("a chain reads as one lineage, not as separate roots") {
+  std::vector<Agent> chain = {MakeAgent(1, std::nullopt, 0.5, "admitted"), MakeAgent(2, 1, 0.5, "admitted"),
+                              MakeAgent(3, 2, 0.5, "admitted")};
+  chain[0].children = {2};
+  chain[1].children = {3};
+  const std::string text = RenderTreeText(chain, -1, false);
+  CHECK(text.find("\n└─ #2 ") != std::string::npos);
+  CHECK(text.find("\n   └─ #3 ") != std::string::npos);
+  CHECK(std::count(text.begin(), text.end(), '#') == 3);
+  CHECK(text.find("\n#") == std::string::npos);  // one root line only
 }
 
 TEST_CASE("a depth limit cuts the tree and says what is below") {
@@ -75,6 +87,7 @@ TEST_CASE("a 100,000-deep chain renders without recursion") {
   CHECK(json["agents"][99999]["depth"] == 99999);
   std::string text = RenderTreeText(chain, -1, false);
   CHECK(std::count(text.begin(), text.end(), '\n') == 100000);
+  CHECK(text.size() < 100000 * 150);  // the indent stops growing: linear, not quadratic, in the depth
 }
 
 TEST_CASE("CSV quotes fields that need it") {

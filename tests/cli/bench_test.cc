@@ -109,6 +109,20 @@ TEST_CASE("bench run: a no-op agent never solves, and an agent that edits the te
   CHECK(Outcomes(cheat) == std::map<std::string, std::string>{{"py/fizzbuzz", "failed"}});
 }
 
+TEST_CASE("bench run: the agent it names for `lineage show` has the score the run printed") {
+  Bench bench;
+  auto r = RunLineage(bench.home.path(), {"bench", "run", "--agent", ShellAgent(bench.files / "noop", "noop", "true").string(),
+                                          "--models", bench.models.string(), "--suite", "starter", "--tasks", "py/fizzbuzz", "cpp/leap-year"});
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.out, Catch::Contains("agent 1: solved 0 of 2 attempted (0.0%)"));
+  CHECK_THAT(r.out, Catch::Contains("results are in the archive: lineage show 1"));
+  auto show = RunLineage(bench.home.path(), {"show", "1"});
+  INFO(show.out);
+  CHECK_THAT(show.out, Catch::Contains("  score        0.000 [0.000, 0.658]  (0/2 tasks, 95% interval; stage 1 reached)"));
+  CHECK_THAT(show.out, Catch::Contains("  evaluations  2 tasks: 0 solved, 2 empty_patch"));
+}
+
 TEST_CASE("bench run: an agent leaving a workspace lineage will not read fails its task, and leaves no scratch behind") {
   Bench bench;
   // A 20 MB file (over the 16 MiB lineage reads of one file), and a sparse gigabyte.

@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include "archive/archive.h"
 #include "tests/support/test_support.h"
 
 namespace lineage {
@@ -122,7 +123,7 @@ TEST_CASE("import, add, tree, show, diff, checkout and export work together") {
 
   auto tree = cli({"tree"});
   CHECK(tree.exit_code == 0);
-  CHECK(tree.out == "#1 seed  score -  committed\n#2 greeter  score -  committed  +1 -1\n");
+  CHECK(tree.out == "#1 seed  score -  committed\n└─ #2 greeter  score -  committed  +1 -1\n");
   auto tree_json = nlohmann::json::parse(cli({"tree", "--json"}).out);
   CHECK(tree_json["agents"][0]["children"] == nlohmann::json({2}));
 
@@ -156,6 +157,64 @@ TEST_CASE("import, add, tree, show, diff, checkout and export work together") {
   auto fsck = cli({"fsck"});
   CHECK(fsck.exit_code == 0);
   CHECK(fsck.out == "archive is consistent\n");
+}
+
+TEST_CASE("show prints why a rejected agent never ran: its failed build's log") {
+  Cli cli;
+  {
+    auto archive = Archive::Open(cli.home);
+    REQUIRE(archive.ok());
+    auto seed = (*archive)->ImportAgent(cli.MakeAgentDir("seed"), "seed");
+    REQUIRE(seed.ok());
+    WriteFile(cli.tmp / "seed" / "main.py", "print('hello'\n");
+    auto child = (*archive)->AddChild(seed->id, cli.tmp / "seed", {});
+    REQUIRE(child.ok());
+    // As the loop records it (orchestrator/evolution.cc): the whole log as a blob its agent.rejected event names.
+    auto log = (*archive)->PutBlob("build failed: exit status 1\n\n$ make\nmain.py:1: SyntaxError: '(' was never closed\n");
+    REQUIRE(log.ok());
+    REQUIRE((*archive)->SetAgentState(child->id, AgentState::kRejected, "build failed: exit status 1",
+                                      nlohmann::json{{"build_log_blob", *log}}.dump()).ok());
+  }
+  auto show = cli({"show", "2"});
+  INFO(show.out << show.err);
+  CHECK(show.exit_code == 0);
+  CHECK(show.out.find("  build log    4 lines\n") != std::string::npos);
+  CHECK(show.out.find("main.py:1: SyntaxError: '(' was never closed\n") != std::string::npos);
+  auto json = nlohmann::json::parse(cli({"show", "2", "--json"}).out);
+  CHECK_THAT(json["build_log"].get<std::string>(), Catch::Contains("SyntaxError"));
+  CHECK(nlohmann::json::parse(cli({"show", "1", "--json"}).out)["build_log"].is_null());
+  CHECK(cli({"show", "1"}).out.find("build log") == std::string::npos);
+}
+
+TEST_CASE("show counts faulted runs apart from failures, and labels held-out results as the final") {
+  Cli cli;
+  {
+    auto archive = Archive::Open(cli.home);
+    REQUIRE(archive.ok());
+    auto seed = (*archive)->ImportAgent(cli.MakeAgentDir("seed"), "seed");
+    REQUIRE(seed.ok());
+    auto record = [&](const std::string& suite, const std::string& task, int stage, const std::string& outcome) {
+      Evaluation e;
+      e.agent_id = seed->id;
+      e.suite = suite;
+      e.task_id = task;
+      e.stage = stage;
+      e.outcome = outcome;
+      REQUIRE((*archive)->RecordEvaluation(e).ok());
+    };
+    record("starter", "a", 1, "solved");
+    record("starter", "b", 1, "failed");
+    record("starter", "c", 1, "faulted");  // the provider was down: says nothing of the agent
+    record("final:starter", "d", 0, "solved");  // `lineage run final`: held out
+    REQUIRE((*archive)->RecordStageScore(seed->id, {.stage = 1, .attempted = 2, .solved = 1, .score = 0.5}).ok());
+  }
+  auto show = cli({"show", "1"});
+  INFO(show.out);
+  CHECK(show.out.find("  evaluations  3 tasks: 1 solved, 1 failed; not counted: 1 faulted\n") != std::string::npos);
+  CHECK(show.out.find("  final        final:starter (held out, not in the score): 1 task: 1 solved\n") != std::string::npos);
+  auto json = nlohmann::json::parse(cli({"show", "1", "--json"}).out);
+  REQUIRE(json["evaluations"].size() == 4);
+  for (const auto& e : json["evaluations"]) CHECK(e["held_out"] == (e["suite"] == "final:starter"));
 }
 
 TEST_CASE("a log file records debug logs") {

@@ -64,6 +64,61 @@ TEST_CASE("the static report of a recorded run renders its tree, best score and 
   CHECK(agent_dom.find("py/fizzbuzz") != std::string::npos);                     // its evaluations
   CHECK(std::regex_search(agent_dom, std::regex(R"re(<table id="calls">.*<td>evaluate</td>)re")));  // its model calls
   Screenshot(url + link[1].str(), kArtifacts / "report-agent.png");
+
+  // The child whose build failed (the scripted model breaks one) shows the loop's own build log.
+  std::string broken;
+  for (const std::string id : {"2", "3", "4", "5"}) {
+    const auto shown = nlohmann::json::parse(RunLineage(dir / "home", {"show", id, "--json"}).out);
+    if (shown["reason"].get<std::string>().rfind("build failed", 0) == 0) broken = id;
+  }
+  REQUIRE_FALSE(broken.empty());
+  CHECK_THAT(RunLineage(dir / "home", {"show", broken}).out, Catch::Contains("  build log    "));
+  const std::string broken_dom = RenderedDom(url + "#/agent/" + broken);
+  CHECK(broken_dom.find(R"(<pre id="build-log">)") != std::string::npos);
+}
+
+TEST_CASE("an agent's page in the report shows its failed build's log, its held-out results, and the run it seeded") {
+  if (!test::HaveChromium()) return;
+  TempDir dir;
+  REQUIRE(test::MakeRun(dir / "home", 3) == 1);
+  {
+    auto archive = Archive::Open(dir / "home");
+    REQUIRE(archive.ok());
+    Archive& a = **archive;
+    auto child = a.AddChild(1, {{"agent.txt", TreeEntry::Kind::kFile, "does not build\n"}}, {.run = 1});
+    REQUIRE(child.ok());
+    auto log = a.PutBlob("build failed: exit status 2\n\n$ make\nmain.cc:3:1: error: expected ';' before '}' token\n");
+    REQUIRE(log.ok());
+    REQUIRE(a.SetAgentState(child->id, AgentState::kRejected, "build failed: exit status 2",
+                            nlohmann::json{{"build_log_blob", *log}}.dump()).ok());
+    Evaluation held_out;
+    held_out.agent_id = 1;
+    held_out.suite = "final:starter";
+    held_out.task_id = "py/fizzbuzz";
+    held_out.stage = 0;
+    held_out.outcome = "solved";
+    REQUIRE(a.RecordEvaluation(held_out).ok());
+    REQUIRE(child->id == 5);
+  }
+  auto report = RunLineage(dir / "home", {"report", "1", "--out", (dir / "report.html").string()});
+  INFO(report.err);
+  REQUIRE(report.exit_code == 0);
+  const std::string url = "file://" + (dir / "report.html").string();
+
+  const std::string rejected = test::RenderedDom(url + "#/agent/5");
+  CHECK(rejected.find(R"(<pre id="build-log">build failed: exit status 2)") != std::string::npos);
+  CHECK(rejected.find("main.cc:3:1: error: expected ';' before '}' token") != std::string::npos);
+  test::Screenshot(url + "#/agent/5", test::kArtifacts / "report-build-log.png");
+
+  const std::string seed = test::RenderedDom(url + "#/agent/1");
+  CHECK(seed.find(R"(<span id="seed-of">seed of <a href="#/run/1">run #1</a></span>)") != std::string::npos);
+  std::smatch final;
+  REQUIRE(std::regex_search(seed, final, std::regex(R"(<table id="final-evaluations">[\s\S]*?</table>)")));
+  CHECK(final[0].str().find("<td>final:starter</td>") != std::string::npos);
+  CHECK(final[0].str().find("py/fizzbuzz") != std::string::npos);
+  std::smatch own;
+  REQUIRE(std::regex_search(seed, own, std::regex(R"(<table id="evaluations">[\s\S]*?</table>)")));
+  CHECK(own[0].str().find("py/fizzbuzz") == std::string::npos);  // not among its own results
 }
 
 }  // namespace

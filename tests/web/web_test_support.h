@@ -4,10 +4,12 @@
 
 #include <catch2/catch.hpp>
 #include <filesystem>
+#include <random>
 #include <regex>
 #include <set>
 #include <string>
 
+#include "archive/archive.h"
 #include "tests/support/test_support.h"
 
 namespace lineage::test {
@@ -21,16 +23,25 @@ inline std::vector<std::string> ChromiumArgv(std::vector<std::string> extra) {
   return argv;
 }
 
-inline std::string RenderedDom(const std::string& url) {
-  auto r = RunCommand(ChromiumArgv({"--dump-dom", url}));
+// Whether Debian's chromium (scripts/setup.sh installs it) is here; a test that needs it warns and skips.
+inline bool HaveChromium() {
+  if (std::filesystem::exists("/usr/bin/chromium")) return true;
+  WARN("skipped: no /usr/bin/chromium (scripts/setup.sh installs Debian's chromium)");
+  return false;
+}
+
+inline std::string RenderedDom(const std::string& url, const std::string& window_size = "") {
+  std::vector<std::string> args = {"--dump-dom", url};
+  if (!window_size.empty()) args.insert(args.begin(), "--window-size=" + window_size);
+  auto r = RunCommand(ChromiumArgv(args));
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
   return r.out;
 }
 
-inline void Screenshot(const std::string& url, const std::filesystem::path& png) {
+inline void Screenshot(const std::string& url, const std::filesystem::path& png, const std::string& window_size = "1280,1000") {
   std::filesystem::create_directories(png.parent_path());
-  auto r = RunCommand(ChromiumArgv({"--window-size=1280,1000", "--screenshot=" + png.string(), url}));
+  auto r = RunCommand(ChromiumArgv({"--window-size=" + window_size, "--screenshot=" + png.string(), url}));
   CHECK(r.exit_code == 0);
   CHECK(std::filesystem::exists(png));
   CHECK(std::filesystem::file_size(png) > 10000);
@@ -44,6 +55,47 @@ inline std::set<std::string> NodeIds(const std::string& dom) {
     ids.insert((*it)[1].str());
   }
   return ids;
+}
+
+// A run made straight through the archive, with no model and no sandbox, for views of large trees: a seed
+// and `children` agents, each a child of the seed (2 in 5, as DGM's seeds have many) or of an earlier
+// admitted agent; 1 in 4 is rejected, the rest admitted with a score out of 10 tasks. The same shape every
+// time. Returns the run's id.
+inline RunId MakeRun(const std::filesystem::path& home, int children) {
+  auto archive = Archive::Init(home);
+  REQUIRE(archive.ok());
+  Archive& a = **archive;
+  std::mt19937 rng(children);
+  auto tree = [](const std::string& text) { return std::vector<TreeEntry>{{"agent.txt", TreeEntry::Kind::kFile, text}}; };
+  auto admit = [&](AgentId id) {
+    REQUIRE(a.SetAgentState(id, AgentState::kBuilt).ok());
+    REQUIRE(a.SetAgentState(id, AgentState::kEvaluating).ok());
+    const int solved = static_cast<int>(rng() % 11);
+    REQUIRE(a.RecordStageScore(id, {.stage = 1, .attempted = 10, .solved = solved, .score = solved / 10.0}).ok());
+    REQUIRE(a.SetAgentState(id, AgentState::kAdmitted).ok());
+  };
+  const std::filesystem::path dir = home.parent_path() / "seed-agent";
+  WriteFile(dir / "agent.txt", "seed\n");
+  auto seed = a.ImportAgent(dir, "seed");
+  REQUIRE(seed.ok());
+  auto run = a.CreateRun("large", "{}", seed->id, children);
+  REQUIRE(run.ok());
+  REQUIRE(a.SetRunState(run->id, RunState::kRunning).ok());
+  admit(seed->id);
+  std::vector<AgentId> admitted = {seed->id};
+  for (int i = 0; i < children; ++i) {
+    const AgentId parent = rng() % 5 < 2 ? seed->id : admitted[rng() % admitted.size()];
+    auto child = a.AddChild(parent, tree("agent " + std::to_string(i) + "\n"), {.run = run->id});
+    REQUIRE(child.ok());
+    if (rng() % 4 == 0) {
+      REQUIRE(a.SetAgentState(child->id, AgentState::kRejected, "scored below its parent").ok());
+    } else {
+      admit(child->id);
+      admitted.push_back(child->id);
+    }
+  }
+  REQUIRE(a.SetRunState(run->id, RunState::kFinished).ok());
+  return run->id;
 }
 
 }  // namespace lineage::test
