@@ -62,8 +62,11 @@ class Budget {
   std::string Reserve(const Spend& estimate);
   // Whether Reserve(estimate) would admit the call now (nothing is reserved).
   bool Fits(const Spend& estimate) const;
-  // Settles an admitted call: its estimate leaves the in-flight spend and `actual` is added to spent.
-  void Settle(const Spend& estimate, const Spend& actual);
+  // Settles an admitted call: its estimate leaves the in-flight spend and `actual` is added to spent, but
+  // never past the budget: a call may use more than it reserved while the budget has room for it, and no
+  // more (an upstream may report more than it was asked for). Returns what was charged, which is what the
+  // call must be recorded with: a resumed run rebuilds its budgets from the records.
+  Spend Settle(const Spend& estimate, const Spend& actual);
   // Which limit is reached already, so that no call at all can be admitted; empty when none is.
   std::string Exhausted() const;
 

@@ -15,6 +15,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "archive/archive.h"
+#include "harness/harness.h"
 #include "tests/llm/llm_test_support.h"
 #include "tests/support/test_support.h"
 
@@ -593,6 +595,88 @@ TEST_CASE("An answer that outgrows what it reserved stops at the budget with the
   CHECK(budget->in_flight().tokens == 0);
   CHECK(rig.gateway->faults().budget == 1);
   CHECK(rig.gateway->faults().world == 0);
+}
+
+
+// --- What a call is charged, and recorded with -----------------------------------------------------------
+
+TEST_CASE("A stream the caller hangs up on is recorded with what it cost, so a budget rebuilt from the archive is spent as much") {
+  test::TempDir home;
+  auto archive = Archive::Init(home.path());
+  REQUIRE(archive.ok());
+  auto run = (*archive)->CreateRun("hang-up", "", std::nullopt);
+  REQUIRE(run.ok());
+  // A long answer, slowly: the caller hangs up after its first bytes, long before the end.
+  auto fake = StartFake(R"({"responses": [{"text": ")" + std::string(2000, 'a') + R"(", "chunk_delay_ms": 50}]})");
+  GatewayOptions options;
+  options.tcp_listen = "127.0.0.1:0";
+  options.recorder = ArchiveCallRecorder(**archive);  // as a run records its calls
+  auto gateway = Gateway::Start(Config({FakeModel("default", Provider::kOpenAI, fake->url())}), options);
+  REQUIRE(gateway.ok());
+  const BudgetLimits limits{12000, 1.0, std::nullopt};
+  auto budget = std::make_shared<Budget>(limits);
+  const std::string token = (*gateway)->IssueToken(Attribution{run->id, std::nullopt, "task-1", "evaluate"}, budget);
+  {
+    const std::string body =
+        R"({"model": "default", "max_tokens": 1000, "stream": true, "messages": [{"role": "user", "content": "hi"}]})";
+    RawConnection caller((*gateway)->tcp_url(), token, body.size());
+    REQUIRE(send(caller.fd, body.data(), body.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(body.size()));
+    REQUIRE(caller.Status(5000) == 200);
+  }  // hung up mid-answer
+  // The gateway finds the caller gone at its next write, then records the call.
+  Result<std::vector<ModelCall>> calls = std::vector<ModelCall>{};
+  for (int i = 0; i < 500 && calls.ok() && calls->empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    (*gateway)->Flush();
+    calls = (*archive)->ListRunModelCalls(run->id);
+  }
+  REQUIRE(calls.ok());
+  REQUIRE(calls->size() == 1);
+  REQUIRE(budget->in_flight().calls == 0);
+  const Spend spent = budget->spent();
+  CHECK(spent.tokens > 1000);  // the prompt and all the answer reserved
+  CHECK(spent.cost_usd > 0);
+  const ModelCall& call = (*calls)[0];
+  CHECK(call.outcome == "bad_request");
+  CHECK(call.input_tokens + call.output_tokens == spent.tokens);
+  CHECK(call.cost_usd == Approx(spent.cost_usd));
+  // A resumed run rebuilds its budget from the archive (orchestrator/evolution.cc): what is left is what
+  // was left before the restart, not a fresh 12,000 tokens.
+  auto recorded = (*archive)->RunSpend(run->id);
+  REQUIRE(recorded.ok());
+  CHECK(recorded->tokens == spent.tokens);
+  CHECK(recorded->cost_usd == Approx(spent.cost_usd));
+  Budget rebuilt(BudgetLimits{*limits.tokens - recorded->tokens, *limits.cost_usd - recorded->cost_usd, std::nullopt});
+  CHECK(rebuilt.Fits(Spend{*limits.tokens - spent.tokens, 0, 1}));
+  CHECK(!rebuilt.Fits(Spend{*limits.tokens - spent.tokens + 1, 0, 1}));
+}
+
+TEST_CASE("An upstream reporting more usage than a call was admitted for charges no more than the budget holds") {
+  // The fake model reports 50,010 tokens for every answer, whatever it was asked for.
+  Rig rig(R"({"responses": [{"text": "ok", "usage": {"input": 10, "output": 50000}}], "when_exhausted": "repeat_last"})",
+          Provider::kOpenAI);
+  for (const bool stream : {false, true}) {
+    INFO("stream: " << stream);
+    auto budget = std::make_shared<Budget>(BudgetLimits{5000, std::nullopt, std::nullopt});
+    const std::string token = rig.gateway->IssueToken({}, budget);
+    const std::string body = std::string(R"({"model": "default", "max_tokens": 100, "stream": )") +
+                             (stream ? "true" : "false") + R"(, "messages": [{"role": "user", "content": "hi"}]})";
+    auto reply = Http(rig.gateway->tcp_url() + "/v1/chat/completions", {{"Authorization", "Bearer " + token}}, body);
+    CHECK(reply.status == 200);
+    CHECK(budget->spent().tokens == 5000);  // all the budget had, and not a token more
+    CHECK(budget->in_flight().tokens == 0);
+    // The caller is told, and the call recorded with, what was charged.
+    if (!stream) CHECK(json::parse(reply.body)["usage"]["total_tokens"] == 5000);
+    rig.gateway->Flush();
+    std::lock_guard lock(rig.mu);
+    REQUIRE(!rig.records.empty());
+    const CallRecord& r = rig.records.back();
+    CHECK(r.outcome == "ok");
+    CHECK(r.usage.input + r.usage.output == 5000);
+    CHECK(r.usage.input == 10);
+    // The budget is spent: the next call is refused.
+    CHECK(Http(rig.gateway->tcp_url() + "/v1/chat/completions", {{"Authorization", "Bearer " + token}}, body).status == 402);
+  }
 }
 
 }  // namespace
