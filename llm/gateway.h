@@ -138,6 +138,8 @@ struct GatewayOptions {
   std::shared_ptr<CallReplayer> replayer;  // set: every admitted call is answered by it, never by the upstream
   // What one caller can hold of the gateway (net/http_server.h): a bigger body is refused with 413; all
   // bodies in flight together stay under the second; one token holds at most that many connections.
+  // Connections that present no token the gateway issued are held apart, few and briefly, and are answered
+  // 401 unread: they never keep a caller with a token out.
   std::size_t max_body_bytes = 4 << 20;
   std::size_t max_bytes_in_flight = 32 << 20;
   int max_connections = 64, max_connections_per_token = 16;

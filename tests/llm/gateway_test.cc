@@ -435,16 +435,19 @@ TEST_CASE("A flood of large bodies is turned away before it is read: bytes in fl
   // 20 callers, each a token of its own, each announcing 4 MB: the gateway holds at most 32 MiB of them.
   std::vector<std::unique_ptr<RawConnection>> flood;
   for (int i = 0; i < 20; ++i) {
-    flood.push_back(std::make_unique<RawConnection>(rig.gateway->tcp_url(), "lgw-flood-" + std::to_string(i), 4'000'000));
+    flood.push_back(std::make_unique<RawConnection>(rig.gateway->tcp_url(), rig.gateway->IssueToken({}, nullptr), 4'000'000));
   }
   int waiting = 0, turned_away = 0;
   for (auto& c : flood) {
     const int status = c->Status(300);
     if (status == 0) ++waiting;
-    if (status == 503 || status == 429) ++turned_away;  // bogus tokens also share one connection cap
+    if (status == 503) ++turned_away;
   }
   CHECK(waiting == 8);  // 8 x 4 MB fit under 32 MiB
   CHECK(turned_away == 12);
+  // A caller nobody knows holds no byte: it is answered 401 before its body is read.
+  RawConnection bogus(rig.gateway->tcp_url(), "lgw-bogus", 4'000'000);
+  CHECK(bogus.Status(1000) == 401);
 }
 
 TEST_CASE("One token holds at most 16 connections to the gateway") {
@@ -472,6 +475,68 @@ TEST_CASE("One token holds at most 16 connections to the gateway") {
   ChatRequest hello;
   hello.messages = {Message::User("hi")};
   CHECK(other->Call("default", hello).ok());
+}
+
+// Reads one whole response (headers and a Content-Length body) from `fd`; its status, or 0 when none came.
+int ReadResponse(int fd) {
+  std::string in;
+  char buf[4096];
+  for (;;) {
+    const auto head_end = in.find("\r\n\r\n");
+    if (head_end != std::string::npos) {
+      const auto at = in.find("Content-Length: ");
+      const std::size_t length = at == std::string::npos ? 0 : std::stoul(in.substr(at + 16));
+      if (in.size() >= head_end + 4 + length) return std::atoi(in.c_str() + 9);
+    }
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, 5000) <= 0) return 0;
+    const ssize_t n = recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) return 0;
+    in.append(buf, static_cast<std::size_t>(n));
+  }
+}
+
+TEST_CASE("A wrong token on a keep-alive connection that served another token is answered 401") {
+  Rig rig(R"({"responses": [{"text": "ok"}], "when_exhausted": "repeat_last"})", Provider::kOpenAI);
+  const std::string good = rig.gateway->IssueToken({}, nullptr);
+  const std::string body = R"({"model": "default", "messages": [{"role": "user", "content": "hi"}]})";
+  RawConnection connection(rig.gateway->tcp_url(), good, body.size());
+  REQUIRE(send(connection.fd, body.data(), body.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(body.size()));
+  REQUIRE(ReadResponse(connection.fd) == 200);
+  // The same connection, as a client's pool would reuse it, now with a token nobody issued.
+  const std::string wrong = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer lgw-wrong\r\n"
+                            "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+  REQUIRE(send(connection.fd, wrong.data(), wrong.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(wrong.size()));
+  CHECK(ReadResponse(connection.fd) == 401);
+}
+
+TEST_CASE("Slow connections that present no token never keep a caller with one out") {
+  Rig rig(R"({"responses": [{"text": "ok"}], "when_exhausted": "repeat_last"})", Provider::kOpenAI);
+  const std::string token = rig.gateway->IssueToken({}, nullptr);
+  // 100 connections (more than the gateway's 64) that begin a request and never finish its headers.
+  const int port = std::stoi(rig.gateway->tcp_url().substr(rig.gateway->tcp_url().rfind(':') + 1));
+  std::vector<int> slow;
+  for (int i = 0; i < 100; ++i) {
+    const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    const std::string start = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n";
+    (void)!send(fd, start.data(), start.size(), MSG_NOSIGNAL);
+    slow.push_back(fd);
+  }
+  using Clock = std::chrono::steady_clock;
+  for (int i = 0; i < 3; ++i) {  // each call a new connection, while the slow ones stay
+    const auto start = Clock::now();
+    test::HttpReply r = Http(rig.gateway->tcp_url() + "/v1/chat/completions", {{"Authorization", "Bearer " + token}},
+                             R"({"model": "default", "messages": [{"role": "user", "content": "hi"}]})");
+    INFO(r.body);
+    CHECK(r.status == 200);
+    CHECK(Clock::now() - start < std::chrono::seconds(2));
+  }
+  for (int fd : slow) close(fd);
 }
 
 TEST_CASE("A request nested deep enough to overflow a recursive copy is refused, and the gateway lives on") {
