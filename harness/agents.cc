@@ -307,6 +307,8 @@ Result<AgentRunResult> RunAgent(const BuiltAgent& agent, const AgentRunOptions& 
   if (!options.gateway_host.empty()) spec.socket_tcp = gateway->tcp_url().substr(std::string("http://").size());
   spec.tag = "agent " + (options.attribution.agent_id ? std::to_string(*options.attribution.agent_id) : std::string("?")) +
              " task " + options.task_id;
+  spec.run_id = options.attribution.run_id;
+  spec.agent_id = options.attribution.agent_id;
   spec.env["LINEAGE_TASK"] = std::string(kInputDir) + "/task.json";
   spec.env["LINEAGE_OUTPUT_DIR"] = kOutputDir;
   spec.env["LINEAGE_AGENT_DIR"] = kAgentDir;
