@@ -1,7 +1,9 @@
 #include "net/http_server.h"
 
 #include <spdlog/spdlog.h>
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -46,6 +48,36 @@ Status ParseHostPort(const std::string& value, const std::string& flag, std::str
     return Status::InvalidArgument(bad);
   }
   return Status::OK();
+}
+
+namespace {
+
+// `host` without the brackets of an IPv6 literal ("[::1]" -> "::1").
+std::string Unbracketed(const std::string& host) {
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') return host.substr(1, host.size() - 2);
+  return host;
+}
+
+}  // namespace
+
+bool IsAddressLiteral(const std::string& host) {
+  const std::string bare = Unbracketed(host);
+  in_addr v4;
+  in6_addr v6;
+  return ::inet_pton(AF_INET, bare.c_str(), &v4) == 1 || ::inet_pton(AF_INET6, bare.c_str(), &v6) == 1;
+}
+
+bool IsWildcardAddress(const std::string& host) {
+  const std::string bare = Unbracketed(host);
+  if (bare.empty()) return true;
+  in_addr v4;
+  if (::inet_pton(AF_INET, bare.c_str(), &v4) == 1) return v4.s_addr == INADDR_ANY;
+  in6_addr v6;
+  if (::inet_pton(AF_INET6, bare.c_str(), &v6) != 1) return false;
+  if (IN6_IS_ADDR_UNSPECIFIED(&v6)) return true;
+  // ::ffff:0.0.0.0, IPv4's wildcard as IPv6 spells it.
+  return IN6_IS_ADDR_V4MAPPED(&v6) && v6.s6_addr[12] == 0 && v6.s6_addr[13] == 0 && v6.s6_addr[14] == 0 &&
+         v6.s6_addr[15] == 0;
 }
 
 namespace {

@@ -109,4 +109,11 @@ class HttpServer {
 // Splits "HOST:PORT"; InvalidArgument names `flag` and the value.
 Status ParseHostPort(const std::string& value, const std::string& flag, std::string* host, int* port);
 
+// Whether `host` is an IPv4 or IPv6 address literal (IPv6 with or without brackets), which is what a
+// server can listen on.
+bool IsAddressLiteral(const std::string& host);
+// Whether listening on `host` listens on every interface: empty, or an unspecified address in any of its
+// spellings (0.0.0.0, ::, ::0, [::], 0:0::0, ::ffff:0.0.0.0, ...).
+bool IsWildcardAddress(const std::string& host);
+
 }  // namespace lineage::net
