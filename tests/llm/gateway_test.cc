@@ -534,7 +534,7 @@ TEST_CASE("Slow connections that present no token never keep a caller with one o
                              R"({"model": "default", "messages": [{"role": "user", "content": "hi"}]})");
     INFO(r.body);
     CHECK(r.status == 200);
-    CHECK(Clock::now() - start < std::chrono::seconds(2));
+    CHECK(Clock::now() - start < std::chrono::seconds(5));  // not the two minutes a wave of them cost
   }
   for (int fd : slow) close(fd);
 }
