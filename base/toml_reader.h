@@ -53,6 +53,13 @@ class TableReader {
     return std::string(node->as_string()->get());
   }
 
+  Result<bool> Bool(const std::string& key, bool fallback) const {
+    const toml::node* node = table_.get(key);
+    if (!node) return fallback;
+    if (!node->is_boolean()) return Error(key, "must be true or false");
+    return node->as_boolean()->get();
+  }
+
   Result<std::vector<std::string>> StringList(const std::string& key) const {
     const toml::node* node = table_.get(key);
     std::vector<std::string> out;

@@ -16,6 +16,7 @@
 #include "base/files.h"
 #include "base/toml_reader.h"
 #include "base/unique_fd.h"
+#include "net/http_server.h"
 
 namespace lineage {
 
@@ -101,6 +102,16 @@ void EvictBuilds(const fs::path& builds, std::uint64_t cap, const fs::path& keep
     fs::remove_all(e.dir, ec);
     if (!ec) total -= e.bytes;
   }
+}
+
+// Where the executor's nodes reach a gateway listening at `tcp_url` on `host`: that address, or this host's
+// name when it listens on every interface ([executor] gateway_listen_any), as no node can dial a wildcard.
+std::string GatewayAddressForNodes(const std::string& host, const std::string& tcp_url) {
+  const std::string address = tcp_url.substr(std::string("http://").size());
+  if (!net::IsWildcardAddress(host)) return address;
+  char name[256] = {0};
+  if (::gethostname(name, sizeof name - 1) != 0) return address;
+  return std::string(name) + address.substr(address.rfind(':'));
 }
 
 }  // namespace
@@ -304,9 +315,11 @@ Result<AgentRunResult> RunAgent(const BuiltAgent& agent, const AgentRunOptions& 
   }
   spec.socket_host = gateway_options.unix_socket;
   spec.socket_inside = kGatewaySocket;
-  if (!options.gateway_host.empty()) spec.socket_tcp = gateway->tcp_url().substr(std::string("http://").size());
+  if (!options.gateway_host.empty()) spec.socket_tcp = GatewayAddressForNodes(options.gateway_host, gateway->tcp_url());
   spec.tag = "agent " + (options.attribution.agent_id ? std::to_string(*options.attribution.agent_id) : std::string("?")) +
              " task " + options.task_id;
+  spec.run_id = options.attribution.run_id;
+  spec.agent_id = options.attribution.agent_id;
   spec.env["LINEAGE_TASK"] = std::string(kInputDir) + "/task.json";
   spec.env["LINEAGE_OUTPUT_DIR"] = kOutputDir;
   spec.env["LINEAGE_AGENT_DIR"] = kAgentDir;

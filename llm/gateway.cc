@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -70,14 +71,25 @@ std::string Budget::OverLocked(const Spend& estimate) const {
   return "";
 }
 
-void Budget::Settle(const Spend& estimate, const Spend& actual) {
+Spend Budget::Settle(const Spend& estimate, const Spend& actual) {
   std::lock_guard lock(mu_);
   in_flight_.tokens -= estimate.tokens;
   in_flight_.cost_usd -= estimate.cost_usd;
   in_flight_.calls -= estimate.calls;
-  spent_.tokens += actual.tokens;
-  spent_.cost_usd += actual.cost_usd;
-  spent_.calls += actual.calls;
+  // What the call was admitted for is its own; beyond that, only what no one else holds is left.
+  Spend charged = actual;
+  if (limits_.tokens) {
+    const std::int64_t room = *limits_.tokens - spent_.tokens - in_flight_.tokens;
+    charged.tokens = std::min(actual.tokens, std::max(estimate.tokens, room));
+  }
+  if (limits_.cost_usd) {
+    const double room = *limits_.cost_usd - spent_.cost_usd - in_flight_.cost_usd;
+    charged.cost_usd = std::min(actual.cost_usd, std::max(estimate.cost_usd, room));
+  }
+  spent_.tokens += charged.tokens;
+  spent_.cost_usd += charged.cost_usd;
+  spent_.calls += charged.calls;
+  return charged;
 }
 
 std::string Budget::Exhausted() const {
@@ -348,6 +360,24 @@ struct Gateway::Impl {
     }
   }
 
+  // Settles an admitted call at `usage` and `cost_usd`, and leaves them saying what the budget was charged:
+  // that is what the caller is told and what the call is recorded with, so that a budget rebuilt from the
+  // records (a resumed run) is spent exactly as this one is. An upstream reporting more than the budget
+  // allowed (Budget::Settle) is charged what it allowed, output first.
+  static void Charge(const Grant& grant, const Spend& estimate, const std::string& alias, Usage& usage, double& cost_usd) {
+    const Spend charged = grant.budget->Settle(estimate, Spend{usage.input + usage.output, cost_usd, 1});
+    if (charged.tokens == usage.input + usage.output && charged.cost_usd == cost_usd) return;
+    spdlog::warn("gateway: the upstream of '{}' reported {} tokens ({}) for a call its budget allowed {} ({}); "
+                 "charged and recorded at that",
+                 alias, usage.input + usage.output, Dollars(cost_usd), charged.tokens, Dollars(charged.cost_usd));
+    usage.output = std::clamp<std::int64_t>(charged.tokens - usage.input, 0, usage.output);
+    usage.input = std::min(usage.input, charged.tokens - usage.output);
+    usage.reasoning = std::min(usage.reasoning, usage.output);
+    usage.cache_read = std::min(usage.cache_read, usage.input);
+    usage.cache_write = std::min(usage.cache_write, usage.input - usage.cache_read);
+    cost_usd = charged.cost_usd;
+  }
+
   static void Failed(CallRecord& record, ErrorKind kind, const std::string& message) {
     record.outcome = ErrorKindName(kind);
     record.error_kind = kind;
@@ -423,13 +453,11 @@ struct Gateway::Impl {
       result = client.Call(m->alias, *request);
     }
     record.attempts = result.attempts;
-    Spend actual{0, 0, 1};
-    if (result.ok()) {
-      actual.tokens = result.response->usage.input + result.response->usage.output;
-      actual.cost_usd = result.cost_usd;
+    if (!result.ok()) {
+      grant.budget->Settle(estimate, Spend{0, 0, 1});  // nothing was produced
+      return refuse(result.error.kind, result.error.message);
     }
-    grant.budget->Settle(estimate, actual);
-    if (!result.ok()) return refuse(result.error.kind, result.error.message);
+    Charge(grant, estimate, m->alias, result.response->usage, result.cost_usd);
 
     if (options.cache_mode == CacheMode::kRecord) Store(hash, *result.response);
     record.outcome = "ok";
@@ -486,7 +514,7 @@ struct Gateway::Impl {
           usage.output = output_bytes / 4;
           if (m.price) result.cost_usd = CostUsd(usage, *m.price);
         }
-        grant.budget->Settle(estimate, Spend{usage.input + usage.output, result.cost_usd, 1});
+        Charge(grant, estimate, m.alias, usage, result.cost_usd);
         if (options.cache_mode == CacheMode::kRecord) Store(hash, *result.response);
         record.outcome = "ok";
         record.usage = result.response->usage;
@@ -499,17 +527,22 @@ struct Gateway::Impl {
         return HttpResponse{};
       }
       const ModelError error = stopped ? *stopped : result.error;
+      // An answer ended early is paid for all the same, and recorded with what it was charged.
+      Usage used;
+      double cost = 0;
       if (client_gone) {
         // A caller that hangs up mid-answer is charged all it reserved: the provider may have produced (and
         // billed) hidden reasoning the gateway never saw.
-        grant.budget->Settle(estimate, estimate);
-      } else {
-        // What the provider produced before the end is paid for all the same.
-        const std::int64_t produced = encoder.started() ? output_bytes / 4 : 0;
-        const std::int64_t prompt = encoder.started() ? estimate.tokens - reserved_output : 0;
-        const Usage used{prompt, produced, 0, 0, 0};
-        grant.budget->Settle(estimate, Spend{prompt + produced, m.price ? CostUsd(used, *m.price) : 0.0, 1});
+        used = Usage{estimate.tokens - reserved_output, reserved_output, 0, 0, 0};
+        cost = estimate.cost_usd;
+      } else if (encoder.started()) {
+        // What the provider produced before the end.
+        used = Usage{estimate.tokens - reserved_output, output_bytes / 4, 0, 0, 0};
+        cost = m.price ? CostUsd(used, *m.price) : 0.0;
       }
+      Charge(grant, estimate, m.alias, used, cost);
+      record.usage = used;
+      record.cost_usd = cost;
       Failed(record, error.kind, error.message);
       if (!encoder.started()) {
         HttpResponse refused = ErrorResponse(wire::DialectOf(api), error.kind, error.message);

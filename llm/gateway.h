@@ -62,8 +62,11 @@ class Budget {
   std::string Reserve(const Spend& estimate);
   // Whether Reserve(estimate) would admit the call now (nothing is reserved).
   bool Fits(const Spend& estimate) const;
-  // Settles an admitted call: its estimate leaves the in-flight spend and `actual` is added to spent.
-  void Settle(const Spend& estimate, const Spend& actual);
+  // Settles an admitted call: its estimate leaves the in-flight spend and `actual` is added to spent, but
+  // never past the budget: a call may use more than it reserved while the budget has room for it, and no
+  // more (an upstream may report more than it was asked for). Returns what was charged, which is what the
+  // call must be recorded with: a resumed run rebuilds its budgets from the records.
+  Spend Settle(const Spend& estimate, const Spend& actual);
   // Which limit is reached already, so that no call at all can be admitted; empty when none is.
   std::string Exhausted() const;
 
@@ -135,6 +138,8 @@ struct GatewayOptions {
   std::shared_ptr<CallReplayer> replayer;  // set: every admitted call is answered by it, never by the upstream
   // What one caller can hold of the gateway (net/http_server.h): a bigger body is refused with 413; all
   // bodies in flight together stay under the second; one token holds at most that many connections.
+  // Connections that present no token the gateway issued are held apart, few and briefly, and are answered
+  // 401 unread: they never keep a caller with a token out.
   std::size_t max_body_bytes = 4 << 20;
   std::size_t max_bytes_in_flight = 32 << 20;
   int max_connections = 64, max_connections_per_token = 16;

@@ -1,7 +1,9 @@
 #include "net/http_server.h"
 
 #include <spdlog/spdlog.h>
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -50,6 +52,36 @@ Status ParseHostPort(const std::string& value, const std::string& flag, std::str
 
 namespace {
 
+// `host` without the brackets of an IPv6 literal ("[::1]" -> "::1").
+std::string Unbracketed(const std::string& host) {
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') return host.substr(1, host.size() - 2);
+  return host;
+}
+
+}  // namespace
+
+bool IsAddressLiteral(const std::string& host) {
+  const std::string bare = Unbracketed(host);
+  in_addr v4;
+  in6_addr v6;
+  return ::inet_pton(AF_INET, bare.c_str(), &v4) == 1 || ::inet_pton(AF_INET6, bare.c_str(), &v6) == 1;
+}
+
+bool IsWildcardAddress(const std::string& host) {
+  const std::string bare = Unbracketed(host);
+  if (bare.empty()) return true;
+  in_addr v4;
+  if (::inet_pton(AF_INET, bare.c_str(), &v4) == 1) return v4.s_addr == INADDR_ANY;
+  in6_addr v6;
+  if (::inet_pton(AF_INET6, bare.c_str(), &v6) != 1) return false;
+  if (IN6_IS_ADDR_UNSPECIFIED(&v6)) return true;
+  // ::ffff:0.0.0.0, IPv4's wildcard as IPv6 spells it.
+  return IN6_IS_ADDR_V4MAPPED(&v6) && v6.s6_addr[12] == 0 && v6.s6_addr[13] == 0 && v6.s6_addr[14] == 0 &&
+         v6.s6_addr[15] == 0;
+}
+
+namespace {
+
 // One accepted connection, served on its own thread.
 struct Connection {
   int fd = -1;
@@ -57,6 +89,11 @@ struct Connection {
   std::atomic<bool> busy{false};  // inside the handler: idle time does not count
   std::atomic<bool> done{false};
   std::atomic<std::int64_t> last_activity_ms{0};
+  std::int64_t accepted_ms = 0;
+  // With a client_key: no request of it has named a client yet. Guarded by the server's mu, as `evicted`
+  // is: an anonymous connection pushed out by a newer one, or out of time for its first headers.
+  bool anonymous = false;
+  bool evicted = false;
   std::thread thread;
 };
 
@@ -108,6 +145,7 @@ struct HttpServer::Impl {
 
   std::size_t bytes_in_flight = 0;               // guarded by mu
   std::map<std::string, int> client_connections;  // guarded by mu
+  int named_connections = 0;                      // guarded by mu: those bound to a client
 
   // Counts `bytes` of request body in flight; false when that would pass the cap.
   bool Reserve(std::size_t bytes) {
@@ -121,46 +159,105 @@ struct HttpServer::Impl {
     bytes_in_flight -= bytes;
   }
 
-  // Binds the connection to the client its first request names; false past the client's cap.
-  bool Admit(Connection* conn, const HttpRequest& headers) {
-    if (!options.client_key) return true;
-    std::string key = options.client_key(headers);
+  // Binds an anonymous connection to the client `key` its first request names: 0, or the status that
+  // refuses it (429: the client holds its share of connections; 503: the server is full).
+  int Admit(Connection* conn, const std::string& key) {
     std::lock_guard lock(mu);
-    if (++client_connections[key] > options.max_connections_per_client) {
-      if (--client_connections[key] == 0) client_connections.erase(key);
-      return false;
-    }
-    conn->client = std::move(key);
-    return true;
+    if (named_connections >= options.max_connections) return 503;
+    auto it = client_connections.find(key);
+    if (it != client_connections.end() && it->second >= options.max_connections_per_client) return 429;
+    ++client_connections[key];
+    ++named_connections;
+    conn->client = key;
+    conn->anonymous = false;
+    return 0;
   }
   void Leave(Connection* conn) {
-    if (!options.client_key || conn->client.empty()) return;
+    if (conn->client.empty()) return;
     std::lock_guard lock(mu);
+    --named_connections;
     if (--client_connections[conn->client] == 0) client_connections.erase(conn->client);
+  }
+
+  // Ends an anonymous connection from another thread: its own wakes from its read and leaves. Holds `mu`.
+  static void Evict(Connection& c) {
+    c.evicted = true;
+    ::shutdown(c.fd, SHUT_RDWR);
+  }
+
+  // Makes room for one more anonymous connection: the oldest goes when they are at their cap. Refusing the
+  // new one instead would let whoever holds the cap (and renews it as fast as it is cut) keep everyone out.
+  // Holds `mu`.
+  void MakeRoomForAnonymous() {
+    int anonymous = 0;
+    Connection* oldest = nullptr;
+    for (auto& c : connections) {
+      if (!c->anonymous || c->evicted || c->done) continue;
+      if (anonymous++ == 0) oldest = c.get();
+    }
+    if (anonymous < options.max_anonymous_connections || !oldest) return;
+    spdlog::debug("http: {} connections named no client yet; the oldest is closed for a new one", anonymous);
+    Evict(*oldest);
+  }
+
+  HttpResponse Call(const HttpRequest& request) {
+    try {
+      return handler(request);
+    } catch (const std::exception& e) {
+      spdlog::error("http handler failed: {}", e.what());
+      return HttpResponse{500, "{\"error\":{\"message\":\"internal error\"}}"};
+    }
+  }
+
+  // Answers a request that names no client (HttpServerOptions::client_key) from its headers alone, and
+  // leaves the connection to be closed: its body is never read, so that a caller nobody knows holds
+  // neither bytes in flight nor the connection.
+  template <class Socket>
+  void AnswerAnonymous(Socket& socket, const HttpRequest& head, unsigned version, bool body_owed) {
+    HttpResponse response = Call(head);
+    beast::error_code ec;
+    if (response.stream) {
+      Stream(socket, response, version, /*keep_alive=*/false);
+    } else {
+      http::write(socket, ToBeast(response, version, /*keep_alive=*/false), ec);
+    }
+    if (body_owed) DiscardBriefly(socket.native_handle());
   }
 
   template <class Socket>
   void Serve(Socket socket, Connection* conn) {
     beast::flat_buffer buffer;
-    bool admitted = false;
     for (;;) {
       http::request_parser<http::string_body> parser;
       parser.body_limit(options.max_body_bytes);
       parser.header_limit(64 * 1024);
       beast::error_code ec;
       http::read_header(socket, buffer, parser, ec);
-      if (ec == http::error::body_limit) {  // the announced length is over the cap already
+      const bool too_large = ec == http::error::body_limit;  // the announced length is over the cap already
+      if (ec && !too_large) break;
+      if (options.client_key) {
+        const HttpRequest head = ToRequest(parser.get());  // the headers; no byte of the body is read yet
+        const std::string key = options.client_key(head);
+        if (key.empty()) {
+          // Whoever this is (an unknown token, or one just revoked) gets the handler's answer (a 401, say),
+          // never a refusal that speaks of connections or sizes: a client pooling connections retries those.
+          AnswerAnonymous(socket, head, parser.get().version(), too_large || !parser.is_done());
+          break;
+        }
+        if (conn->client.empty()) {
+          if (const int refused = Admit(conn, key)) {
+            WriteSimple(socket, refused, refused == 429 ? "{\"error\":{\"message\":\"too many connections for this client\"}}"
+                                                        : "{\"error\":{\"message\":\"too many connections\"}}");
+            break;
+          }
+        } else if (key != conn->client) {
+          WriteSimple(socket, 429, "{\"error\":{\"message\":\"a connection serves one client; open another\"}}");
+          break;
+        }
+      }
+      if (too_large) {
         WriteSimple(socket, 413, "{\"error\":{\"message\":\"request body too large\"}}");
         DiscardBriefly(socket.native_handle());
-        break;
-      }
-      if (ec) break;
-      if (!admitted && !(admitted = Admit(conn, ToRequest(parser.get())))) {
-        WriteSimple(socket, 429, "{\"error\":{\"message\":\"too many connections for this client\"}}");
-        break;
-      }
-      if (options.client_key && options.client_key(ToRequest(parser.get())) != conn->client) {
-        WriteSimple(socket, 429, "{\"error\":{\"message\":\"a connection serves one client; open another\"}}");
         break;
       }
       // A body announced (or, chunked, possible) is counted before a byte of it is read.
@@ -184,13 +281,7 @@ struct HttpServer::Impl {
       }
       conn->busy = true;
       const auto& request = parser.get();
-      HttpResponse response;
-      try {
-        response = handler(ToRequest(request));
-      } catch (const std::exception& e) {
-        spdlog::error("http handler failed: {}", e.what());
-        response = HttpResponse{500, "{\"error\":{\"message\":\"internal error\"}}"};
-      }
+      HttpResponse response = Call(ToRequest(request));
       Release(body);
       if (response.stream) {
         const bool whole = Stream(socket, response, request.version(), request.keep_alive());
@@ -325,20 +416,25 @@ struct HttpServer::Impl {
       if (stopping) return;
       if (ec) continue;
       Reap();
-      if (static_cast<int>(connections.size()) >= options.max_connections) {
+      if (options.client_key) {
+        // Counted against max_connections once it names a client (Admit); until then, among the anonymous.
+        MakeRoomForAnonymous();
+      } else if (static_cast<int>(connections.size()) >= options.max_connections) {
         WriteSimple(socket, 503, "{\"error\":{\"message\":\"too many connections\"}}");
         continue;
       }
       auto conn = std::make_unique<Connection>();
       conn->fd = socket.native_handle();
-      conn->last_activity_ms = NowMs();
+      conn->accepted_ms = NowMs();
+      conn->last_activity_ms = conn->accepted_ms;
+      conn->anonymous = static_cast<bool>(options.client_key);
       Connection* raw = conn.get();
       conn->thread = std::thread([this, s = std::move(socket), raw]() mutable { Serve(std::move(s), raw); });
       connections.push_back(std::move(conn));
     }
   }
 
-  // Joins finished connections and closes idle ones. Holds `mu`.
+  // Joins finished connections, and closes idle ones and anonymous ones out of time. Holds `mu`.
   void Reap() {
     const std::int64_t now = NowMs();
     for (auto it = connections.begin(); it != connections.end();) {
@@ -348,15 +444,20 @@ struct HttpServer::Impl {
         it = connections.erase(it);
         continue;
       }
-      if (!c.busy && now - c.last_activity_ms > options.idle_timeout_ms) ::shutdown(c.fd, SHUT_RDWR);
+      if (c.anonymous && !c.evicted && now - c.accepted_ms > options.anonymous_timeout_ms) {
+        Evict(c);
+      } else if (!c.busy && now - c.last_activity_ms > options.idle_timeout_ms) {
+        ::shutdown(c.fd, SHUT_RDWR);
+      }
       ++it;
     }
   }
 
   void ReaperLoop() {
     std::unique_lock lock(mu);
+    const int period_ms = std::min({1000, options.idle_timeout_ms, options.anonymous_timeout_ms});
     while (!stopping) {
-      stop_cv.wait_for(lock, std::chrono::milliseconds(std::min(1000, options.idle_timeout_ms)));
+      stop_cv.wait_for(lock, std::chrono::milliseconds(period_ms));
       if (!stopping) Reap();
     }
   }

@@ -8,6 +8,14 @@
 // the bodies being read or handled by all connections together stay under `max_bytes_in_flight` (a request
 // past it is answered 503 before its body is read); and with `client_key`, one client (a token, say) holds
 // at most `max_connections_per_client` connections (429 beyond).
+//
+// With `client_key`, nobody who cannot name a client can keep those who can out. A connection is anonymous
+// until a request of it names a client: anonymous connections are held apart from the others, at most
+// `max_anonymous_connections` of them (a new one pushes out the oldest, so that a flood of them, however
+// quickly renewed, cannot keep a real caller's new connection out), each with `anonymous_timeout_ms` to send
+// its first request's headers; only connections that named a client count against `max_connections`. A
+// request that names no client is handled from its headers alone, its body never read, and its connection
+// is closed after the answer.
 #pragma once
 
 #include <functional>
@@ -70,10 +78,12 @@ struct HttpServerOptions {
   std::size_t max_body_bytes = 32 << 20;
   std::size_t max_bytes_in_flight = 128 << 20;
   // Who a connection serves, from its first request's headers (the body is not read yet); empty: nobody
-  // in particular. Used with max_connections_per_client; a later request on the connection naming another
-  // client is refused (429) and the connection closed.
+  // it knows (an unknown token, say). Used with max_connections_per_client; a later request on the
+  // connection naming another client is refused (429) and the connection closed.
   std::function<std::string(const HttpRequest&)> client_key;
   int max_connections_per_client = 16;
+  int max_anonymous_connections = 64;
+  int anonymous_timeout_ms = 10'000;
 };
 
 class HttpServer {
@@ -98,5 +108,12 @@ class HttpServer {
 
 // Splits "HOST:PORT"; InvalidArgument names `flag` and the value.
 Status ParseHostPort(const std::string& value, const std::string& flag, std::string* host, int* port);
+
+// Whether `host` is an IPv4 or IPv6 address literal (IPv6 with or without brackets), which is what a
+// server can listen on.
+bool IsAddressLiteral(const std::string& host);
+// Whether listening on `host` listens on every interface: empty, or an unspecified address in any of its
+// spellings (0.0.0.0, ::, ::0, [::], 0:0::0, ::ffff:0.0.0.0, ...).
+bool IsWildcardAddress(const std::string& host);
 
 }  // namespace lineage::net

@@ -83,6 +83,9 @@ struct ExecutorConfig {
   // too (a free port), and the job relays the agent's gateway socket to it. Empty: the Unix socket only
   // (the nodes are this host, or see its sockets).
   std::string gateway_host;
+  // gateway_listen_any: gateway_listen may be a wildcard (0.0.0.0, ::), listening on every interface;
+  // the nodes then dial this host by its name.
+  bool gateway_listen_any = false;
 };
 
 struct RunConfig {

@@ -6,6 +6,7 @@
 #include "base/files.h"
 #include "base/toml_reader.h"
 #include "harness/harness.h"
+#include "net/http_server.h"
 
 namespace lineage {
 
@@ -24,7 +25,7 @@ const std::set<std::string> kConcurrencyKeys = {"children", "sandboxes"};
 const std::set<std::string> kAgentKeys = {"max_rounds", "self_modify_wall_s", "task_wall_s"};
 const std::set<std::string> kSandboxKeys = {"memory", "pids", "disk", "min_free", "build_cache"};
 const std::set<std::string> kExecutorKeys = {"kind", "partition", "account", "qos", "time_margin_s", "sbatch_args", "shared_dir",
-                                            "gateway_listen"};
+                                            "gateway_listen", "gateway_listen_any"};
 const char* const kSee = "docs/runs.md";
 
 struct StrategyName {
@@ -42,6 +43,33 @@ std::string StrategyList() {
   std::string out;
   for (const StrategyName& s : kStrategies) out += (out.empty() ? "" : ", ") + std::string(s.name);
   return out;
+}
+
+// [executor] gateway_listen: an address literal of this host, without a port. A wildcard would put every
+// agent's gateway on every network this host is on, so it takes gateway_listen_any = true to mean it.
+// Brackets around an IPv6 address are dropped: the gateway listens on the bare address.
+Status CheckGatewayListen(const TableReader& r, ExecutorConfig& e) {
+  std::string& g = e.gateway_host;
+  if (r.Has("gateway_listen") && g.empty()) {
+    return r.Error("gateway_listen", "'' names no address; name this host's address on the cluster's network (10.0.0.5), "
+                                     "or leave the key out for the Unix socket only");
+  }
+  if (g.size() >= 2 && g.front() == '[' && g.back() == ']') g = g.substr(1, g.size() - 2);
+  if (!g.empty() && !net::IsAddressLiteral(g)) {
+    return r.Error("gateway_listen", "'" + g + "' must be an IP address of this host (10.0.0.5), without a port: each "
+                                     "agent run's gateway takes a free one");
+  }
+  const bool wildcard = !g.empty() && net::IsWildcardAddress(g);
+  if (wildcard && !e.gateway_listen_any) {
+    return r.Error("gateway_listen", "'" + g + "' is a wildcard address: every agent's gateway would listen on every "
+                                     "interface of this host, open to every network it is on; name this host's "
+                                     "address on the cluster's network (10.0.0.5), or set gateway_listen_any = true "
+                                     "if every interface is meant");
+  }
+  if (e.gateway_listen_any && !wildcard) {
+    return r.Error("gateway_listen_any", "true needs gateway_listen to be a wildcard address (0.0.0.0 or ::), not '" + g + "'");
+  }
+  return Status::OK();
 }
 
 // Runs `parse` on the sub-table `key` (if present) after checking its keys.
@@ -214,15 +242,8 @@ Result<RunConfig> ParseRunConfig(std::string_view text, const std::string& sourc
     LINEAGE_ASSIGN_OR_RETURN(std::string shared, r.String("shared_dir", "", e.kind == ExecutorConfig::Kind::kSlurm));
     if (!shared.empty()) e.shared_dir = fs::absolute(shared);
     LINEAGE_ASSIGN_OR_RETURN(e.gateway_host, r.String("gateway_listen", ""));
-    const std::string& g = e.gateway_host;
-    if (g == "0.0.0.0" || g == "::" || g == "[::]") {
-      return r.Error("gateway_listen", "'" + g + "' is no address a node can dial: name this host's address on the cluster's network");
-    }
-    if (g.find_first_of("/ ") != std::string::npos || (g.find('.') != std::string::npos && g.find(':') != std::string::npos)) {
-      return r.Error("gateway_listen", "'" + g + "' must be an address of this host (10.0.0.5), without a port: each agent "
-                                       "run's gateway takes a free one");
-    }
-    return Status::OK();
+    LINEAGE_ASSIGN_OR_RETURN(e.gateway_listen_any, r.Bool("gateway_listen_any", false));
+    return CheckGatewayListen(r, e);
   }));
   LINEAGE_RETURN_IF_ERROR(WithTable(top, "sandbox", kSandboxKeys, source, [&](const TableReader& r) -> Status {
     LINEAGE_ASSIGN_OR_RETURN(std::string memory, r.String("memory", "4G"));

@@ -81,13 +81,17 @@ struct SandboxSpec {
   // Where the same server listens on TCP ("HOST:PORT"), for an executor whose runs are on other hosts: the
   // Slurm executor's node relays `socket_inside` there. Empty: the Unix socket only.
   std::string socket_tcp;
-  // What the run is for ("run 3 agent 7 task python/bob"), for an executor's job listing; not seen inside.
+  // What the run is for ("agent 7 task python/bob"), for this host's logs; not seen inside, nor by an
+  // executor's other users.
   std::string tag;
   // Host directories the command must not see wherever a system directory or a read-only mount would show
   // them (a suite's tasks, reference solutions and hidden tests, installed under /usr, say): each is covered
   // by an empty read-only file system. A mount whose host path lies inside one is the caller's explicit
   // choice and stays visible. The backend adds HiddenFromSandboxes() to these.
   std::vector<std::string> hidden;
+  // Whom the run serves, by ids alone, for an executor's job listing, which every user of a cluster may see
+  // (squeue shows a Slurm job's comment): never a task's name, which may be one of a held-out set.
+  std::optional<std::int64_t> run_id, agent_id;
 };
 
 // Adds `host_dir` to what every sandbox this process starts hides (SandboxSpec::hidden): OpenEvaluator adds

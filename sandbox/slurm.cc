@@ -214,7 +214,7 @@ class SlurmSandbox : public Sandbox {
     }
     const std::uint64_t mem_mib = (spec.limits.memory_bytes + 2 * spec.limits.tmp_bytes + writable) / (1 << 20) + 512;
     std::vector<std::string> argv = {"sbatch", "--parsable", "--job-name=" + name,
-                                     "--comment=" + (spec.tag.empty() ? std::string("lineage") : spec.tag),
+                                     "--comment=" + SlurmJobComment(spec),
                                      "--output=" + (dir / "slurm.out").string(), "--time=" + std::to_string(minutes),
                                      "--mem=" + std::to_string(mem_mib), "--cpus-per-task=1", "--requeue"};
     if (!options_.partition.empty()) argv.push_back("--partition=" + options_.partition);
@@ -480,6 +480,13 @@ json RunJob(const fs::path& job_dir) {
 }
 
 }  // namespace
+
+std::string SlurmJobComment(const SandboxSpec& spec) {
+  std::string comment = "lineage";
+  if (spec.run_id) comment += " run " + std::to_string(*spec.run_id);
+  if (spec.agent_id) comment += " agent " + std::to_string(*spec.agent_id);
+  return comment;
+}
 
 Status RunSandboxJob(const fs::path& job_dir) {
   json result;

@@ -9,9 +9,9 @@
 // Run() returns Unavailable, and the caller redoes the work. A job Slurm ended for outgrowing what it asked
 // for (OUT_OF_MEMORY, TIMEOUT) is reported as the command's memory or wall limit.
 //
-// Every job is named PREFIX-..., and its comment says what it runs (SandboxSpec::tag), so that a restarted
-// lineage finds the jobs a killed one left (ListSlurmJobs) and cancels them (CancelSlurmJobs) before
-// redoing their work: no result of a job submitted before the restart is ever used.
+// Every job is named PREFIX-..., so that a restarted lineage finds the jobs a killed one left
+// (ListSlurmJobs) and cancels them (CancelSlurmJobs) before redoing their work: no result of a job
+// submitted before the restart is ever used. Its comment says whom it serves by ids alone (SlurmJobComment).
 //
 // The paths a spec mounts must be the same on the nodes: on a cluster, keep the lineage home and the
 // suites under `shared_dir`'s file system. The gateway's socket is reached at the path the spec names.
@@ -43,9 +43,14 @@ Result<std::unique_ptr<Sandbox>> CreateSlurmSandbox(const SlurmOptions& options)
 // sandbox and writes JOBDIR/result.json atomically.
 Status RunSandboxJob(const std::filesystem::path& job_dir);
 
+// The comment of the job that runs `spec` ("lineage run 3 agent 7"). Every user of the cluster sees it
+// (squeue), so it is made of ids alone: no task's name, which may be held out, nor anything else from the
+// spec's free text.
+std::string SlurmJobComment(const SandboxSpec& spec);
+
 struct SlurmJob {
   std::string id, name, state, reason;  // state: PENDING, RUNNING, ...; reason: Slurm's, for a pending job
-  std::string comment;                  // what it runs (SandboxSpec::tag)
+  std::string comment;                  // SlurmJobComment
 };
 // The jobs in the queue whose names start with `prefix`.
 Result<std::vector<SlurmJob>> ListSlurmJobs(const std::string& prefix);

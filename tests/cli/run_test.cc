@@ -88,7 +88,7 @@ TEST_CASE("run validate accepts a good configuration and names the key and allow
   CHECK_THAT(ValidateError(good + "[executor]\nkind = \"cluster\"\n"), Catch::Contains("[executor] kind: 'cluster' is not one of local, slurm"));
   CHECK_THAT(ValidateError(good + "[executor]\nkind = \"slurm\"\n"), Catch::Contains("[executor] shared_dir: is required"));
   CHECK_THAT(ValidateError(good + "[executor]\nkind = \"slurm\"\nshared_dir = \"/tmp\"\ngateway_listen = \"0.0.0.0\"\n"),
-             Catch::Contains("[executor] gateway_listen: '0.0.0.0' is no address a node can dial"));
+             Catch::Contains("[executor] gateway_listen: '0.0.0.0' is a wildcard address"));
 }
 
 TEST_CASE("DGM's Polyglot preset validates given the benchmark's path and a key, and says what each stage runs") {

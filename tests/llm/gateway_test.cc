@@ -15,6 +15,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "archive/archive.h"
+#include "harness/harness.h"
 #include "tests/llm/llm_test_support.h"
 #include "tests/support/test_support.h"
 
@@ -433,16 +435,19 @@ TEST_CASE("A flood of large bodies is turned away before it is read: bytes in fl
   // 20 callers, each a token of its own, each announcing 4 MB: the gateway holds at most 32 MiB of them.
   std::vector<std::unique_ptr<RawConnection>> flood;
   for (int i = 0; i < 20; ++i) {
-    flood.push_back(std::make_unique<RawConnection>(rig.gateway->tcp_url(), "lgw-flood-" + std::to_string(i), 4'000'000));
+    flood.push_back(std::make_unique<RawConnection>(rig.gateway->tcp_url(), rig.gateway->IssueToken({}, nullptr), 4'000'000));
   }
   int waiting = 0, turned_away = 0;
   for (auto& c : flood) {
     const int status = c->Status(300);
     if (status == 0) ++waiting;
-    if (status == 503 || status == 429) ++turned_away;  // bogus tokens also share one connection cap
+    if (status == 503) ++turned_away;
   }
   CHECK(waiting == 8);  // 8 x 4 MB fit under 32 MiB
   CHECK(turned_away == 12);
+  // A caller nobody knows holds no byte: it is answered 401 before its body is read.
+  RawConnection bogus(rig.gateway->tcp_url(), "lgw-bogus", 4'000'000);
+  CHECK(bogus.Status(1000) == 401);
 }
 
 TEST_CASE("One token holds at most 16 connections to the gateway") {
@@ -470,6 +475,68 @@ TEST_CASE("One token holds at most 16 connections to the gateway") {
   ChatRequest hello;
   hello.messages = {Message::User("hi")};
   CHECK(other->Call("default", hello).ok());
+}
+
+// Reads one whole response (headers and a Content-Length body) from `fd`; its status, or 0 when none came.
+int ReadResponse(int fd) {
+  std::string in;
+  char buf[4096];
+  for (;;) {
+    const auto head_end = in.find("\r\n\r\n");
+    if (head_end != std::string::npos) {
+      const auto at = in.find("Content-Length: ");
+      const std::size_t length = at == std::string::npos ? 0 : std::stoul(in.substr(at + 16));
+      if (in.size() >= head_end + 4 + length) return std::atoi(in.c_str() + 9);
+    }
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, 5000) <= 0) return 0;
+    const ssize_t n = recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) return 0;
+    in.append(buf, static_cast<std::size_t>(n));
+  }
+}
+
+TEST_CASE("A wrong token on a keep-alive connection that served another token is answered 401") {
+  Rig rig(R"({"responses": [{"text": "ok"}], "when_exhausted": "repeat_last"})", Provider::kOpenAI);
+  const std::string good = rig.gateway->IssueToken({}, nullptr);
+  const std::string body = R"({"model": "default", "messages": [{"role": "user", "content": "hi"}]})";
+  RawConnection connection(rig.gateway->tcp_url(), good, body.size());
+  REQUIRE(send(connection.fd, body.data(), body.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(body.size()));
+  REQUIRE(ReadResponse(connection.fd) == 200);
+  // The same connection, as a client's pool would reuse it, now with a token nobody issued.
+  const std::string wrong = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer lgw-wrong\r\n"
+                            "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+  REQUIRE(send(connection.fd, wrong.data(), wrong.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(wrong.size()));
+  CHECK(ReadResponse(connection.fd) == 401);
+}
+
+TEST_CASE("Slow connections that present no token never keep a caller with one out") {
+  Rig rig(R"({"responses": [{"text": "ok"}], "when_exhausted": "repeat_last"})", Provider::kOpenAI);
+  const std::string token = rig.gateway->IssueToken({}, nullptr);
+  // 100 connections (more than the gateway's 64) that begin a request and never finish its headers.
+  const int port = std::stoi(rig.gateway->tcp_url().substr(rig.gateway->tcp_url().rfind(':') + 1));
+  std::vector<int> slow;
+  for (int i = 0; i < 100; ++i) {
+    const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    const std::string start = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n";
+    (void)!send(fd, start.data(), start.size(), MSG_NOSIGNAL);
+    slow.push_back(fd);
+  }
+  using Clock = std::chrono::steady_clock;
+  for (int i = 0; i < 3; ++i) {  // each call a new connection, while the slow ones stay
+    const auto start = Clock::now();
+    test::HttpReply r = Http(rig.gateway->tcp_url() + "/v1/chat/completions", {{"Authorization", "Bearer " + token}},
+                             R"({"model": "default", "messages": [{"role": "user", "content": "hi"}]})");
+    INFO(r.body);
+    CHECK(r.status == 200);
+    CHECK(Clock::now() - start < std::chrono::seconds(5));  // not the two minutes a wave of them cost
+  }
+  for (int fd : slow) close(fd);
 }
 
 TEST_CASE("A request nested deep enough to overflow a recursive copy is refused, and the gateway lives on") {
@@ -593,6 +660,88 @@ TEST_CASE("An answer that outgrows what it reserved stops at the budget with the
   CHECK(budget->in_flight().tokens == 0);
   CHECK(rig.gateway->faults().budget == 1);
   CHECK(rig.gateway->faults().world == 0);
+}
+
+
+// --- What a call is charged, and recorded with -----------------------------------------------------------
+
+TEST_CASE("A stream the caller hangs up on is recorded with what it cost, so a budget rebuilt from the archive is spent as much") {
+  test::TempDir home;
+  auto archive = Archive::Init(home.path());
+  REQUIRE(archive.ok());
+  auto run = (*archive)->CreateRun("hang-up", "", std::nullopt);
+  REQUIRE(run.ok());
+  // A long answer, slowly: the caller hangs up after its first bytes, long before the end.
+  auto fake = StartFake(R"({"responses": [{"text": ")" + std::string(2000, 'a') + R"(", "chunk_delay_ms": 50}]})");
+  GatewayOptions options;
+  options.tcp_listen = "127.0.0.1:0";
+  options.recorder = ArchiveCallRecorder(**archive);  // as a run records its calls
+  auto gateway = Gateway::Start(Config({FakeModel("default", Provider::kOpenAI, fake->url())}), options);
+  REQUIRE(gateway.ok());
+  const BudgetLimits limits{12000, 1.0, std::nullopt};
+  auto budget = std::make_shared<Budget>(limits);
+  const std::string token = (*gateway)->IssueToken(Attribution{run->id, std::nullopt, "task-1", "evaluate"}, budget);
+  {
+    const std::string body =
+        R"({"model": "default", "max_tokens": 1000, "stream": true, "messages": [{"role": "user", "content": "hi"}]})";
+    RawConnection caller((*gateway)->tcp_url(), token, body.size());
+    REQUIRE(send(caller.fd, body.data(), body.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(body.size()));
+    REQUIRE(caller.Status(5000) == 200);
+  }  // hung up mid-answer
+  // The gateway finds the caller gone at its next write, then records the call.
+  Result<std::vector<ModelCall>> calls = std::vector<ModelCall>{};
+  for (int i = 0; i < 500 && calls.ok() && calls->empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    (*gateway)->Flush();
+    calls = (*archive)->ListRunModelCalls(run->id);
+  }
+  REQUIRE(calls.ok());
+  REQUIRE(calls->size() == 1);
+  REQUIRE(budget->in_flight().calls == 0);
+  const Spend spent = budget->spent();
+  CHECK(spent.tokens > 1000);  // the prompt and all the answer reserved
+  CHECK(spent.cost_usd > 0);
+  const ModelCall& call = (*calls)[0];
+  CHECK(call.outcome == "bad_request");
+  CHECK(call.input_tokens + call.output_tokens == spent.tokens);
+  CHECK(call.cost_usd == Approx(spent.cost_usd));
+  // A resumed run rebuilds its budget from the archive (orchestrator/evolution.cc): what is left is what
+  // was left before the restart, not a fresh 12,000 tokens.
+  auto recorded = (*archive)->RunSpend(run->id);
+  REQUIRE(recorded.ok());
+  CHECK(recorded->tokens == spent.tokens);
+  CHECK(recorded->cost_usd == Approx(spent.cost_usd));
+  Budget rebuilt(BudgetLimits{*limits.tokens - recorded->tokens, *limits.cost_usd - recorded->cost_usd, std::nullopt});
+  CHECK(rebuilt.Fits(Spend{*limits.tokens - spent.tokens, 0, 1}));
+  CHECK(!rebuilt.Fits(Spend{*limits.tokens - spent.tokens + 1, 0, 1}));
+}
+
+TEST_CASE("An upstream reporting more usage than a call was admitted for charges no more than the budget holds") {
+  // The fake model reports 50,010 tokens for every answer, whatever it was asked for.
+  Rig rig(R"({"responses": [{"text": "ok", "usage": {"input": 10, "output": 50000}}], "when_exhausted": "repeat_last"})",
+          Provider::kOpenAI);
+  for (const bool stream : {false, true}) {
+    INFO("stream: " << stream);
+    auto budget = std::make_shared<Budget>(BudgetLimits{5000, std::nullopt, std::nullopt});
+    const std::string token = rig.gateway->IssueToken({}, budget);
+    const std::string body = std::string(R"({"model": "default", "max_tokens": 100, "stream": )") +
+                             (stream ? "true" : "false") + R"(, "messages": [{"role": "user", "content": "hi"}]})";
+    auto reply = Http(rig.gateway->tcp_url() + "/v1/chat/completions", {{"Authorization", "Bearer " + token}}, body);
+    CHECK(reply.status == 200);
+    CHECK(budget->spent().tokens == 5000);  // all the budget had, and not a token more
+    CHECK(budget->in_flight().tokens == 0);
+    // The caller is told, and the call recorded with, what was charged.
+    if (!stream) CHECK(json::parse(reply.body)["usage"]["total_tokens"] == 5000);
+    rig.gateway->Flush();
+    std::lock_guard lock(rig.mu);
+    REQUIRE(!rig.records.empty());
+    const CallRecord& r = rig.records.back();
+    CHECK(r.outcome == "ok");
+    CHECK(r.usage.input + r.usage.output == 5000);
+    CHECK(r.usage.input == 10);
+    // The budget is spent: the next call is refused.
+    CHECK(Http(rig.gateway->tcp_url() + "/v1/chat/completions", {{"Authorization", "Bearer " + token}}, body).status == 402);
+  }
 }
 
 }  // namespace

@@ -77,6 +77,17 @@ SandboxSpec Shell(const std::string& script, std::int64_t wall_ms = 60'000) {
   return spec;
 }
 
+TEST_CASE("a job's comment, which every user of the cluster sees, carries ids alone and never a task's name") {
+  SandboxSpec spec = Shell("true");
+  spec.tag = "agent 7 task held-out/secret-task";
+  spec.run_id = 3;
+  spec.agent_id = 7;
+  CHECK(SlurmJobComment(spec) == "lineage run 3 agent 7");
+  spec.run_id.reset();
+  spec.agent_id.reset();
+  CHECK(SlurmJobComment(spec) == "lineage");  // a build, or `lineage sandbox check`
+}
+
 TEST_CASE("a Slurm job runs the command in the same sandbox: its output, exit code and limits come back") {
   if (!SlurmUp()) return;
   Cluster cluster;
@@ -246,7 +257,7 @@ TEST_CASE("a run on Slurm, one of its jobs cancelled midway, ends with the tree 
     while (!done && cluster_model->requests().empty()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
     for (int look = 0; !done && cancelled == 0 && look < 100; ++look) {
       for (const SlurmJob& job : RunJobs(cluster / "home")) {
-        if (job.state != "RUNNING") continue;
+        if (job.state != "RUNNING" || job.comment.find("agent") == std::string::npos) continue;
         if (test::RunCommand({"/usr/bin/env", "scancel", job.id}).exit_code == 0) {
           cancelled_job = job.state + " " + job.comment;
           ++cancelled;
@@ -280,7 +291,7 @@ TEST_CASE("kill -9 of lineage while its Slurm jobs run, then resume: the same tr
   pid_t pid = test::SpawnCommand(test::LineageArgv(dir / "home", {"run", "start", (dir / "run.toml").string(), "--foreground"}));
   bool saw_job = false;
   for (int i = 0; i < 1200 && !saw_job; ++i) {  // kill it while an agent's job of its runs (slow answers)
-    for (const SlurmJob& job : RunJobs(dir / "home")) saw_job |= job.state == "RUNNING" && job.comment.find("task") != std::string::npos;
+    for (const SlurmJob& job : RunJobs(dir / "home")) saw_job |= job.state == "RUNNING" && job.comment.find("agent") != std::string::npos;
     if (!saw_job) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   REQUIRE(saw_job);
