@@ -140,119 +140,158 @@ std::string Guard(const std::set<std::string>& names) {
   return guard + "// lineage: end of guard\n";
 }
 
+// The harness's macros (its include guard among them) must not be defined before the test includes the
+// harness: a solution's header that includes the harness itself and then redefines them (`#include
+// "check.h"` / `#undef CHECK` / `#define CHECK(c) ...`) would otherwise have the last word, the test's own
+// #include being a no-op. Checked just before the test's first #include of a harness file; what the test
+// file itself defined before that point (CATCH_CONFIG_MAIN) is its own.
+void InsertHarnessGuard(TreeEntry& test, const std::set<std::string>& paths, const std::set<std::string>& own) {
+  static const std::regex kInclude(R"re((^|\n)[ \t]*#[ \t]*include[ \t]*"([^"]+)")re");
+  const std::string dir = test.path.find('/') == std::string::npos ? "" : test.path.substr(0, test.path.rfind('/') + 1);
+  for (auto it = std::sregex_iterator(test.data.begin(), test.data.end(), kInclude); it != std::sregex_iterator(); ++it) {
+    const std::string included = (*it)[2].str();
+    if (!paths.count(included) && !paths.count(dir + included)) continue;
+    const std::size_t at = static_cast<std::size_t>(it->position(0)) + (*it)[1].length();
+    std::set<std::string> before;
+    DefinedMacros(test.data.substr(0, at), before);
+    std::string guard = "// lineage: the harness's names are not the solution's (evaluators/test_guard.h)\n";
+    for (const std::string& name : own) {
+      if (before.count(name)) continue;
+      guard += "#ifdef " + name + "\n#error \"lineage: the solution's headers define " + name +
+               " before the tests include their harness\"\n#endif\n";
+    }
+    test.data.insert(at, guard);
+    return;
+  }
+}
+
 }  // namespace
 
 void GuardCppTests(std::vector<TreeEntry>& overlay) {
-  std::set<std::string> used, own;
+  std::set<std::string> used, harness, build, paths;
   bool any = false;
   for (const TreeEntry& e : overlay) {
     if (e.kind == TreeEntry::Kind::kSymlink) continue;
     if (IsCppFile(e.path)) {
       any = any || IsCppSource(e.path);
       used.merge(Identifiers(e.data));
-      DefinedMacros(e.data, own);
+      DefinedMacros(e.data, harness);
+      paths.insert(e.path);
     } else if (IsBuildFile(e.path)) {
-      own.merge(Identifiers(e.data));  // what the build defines (-D, target_compile_definitions) is its own
+      build.merge(Identifiers(e.data));  // what the build defines (-D, target_compile_definitions) is its own
     }
   }
   if (!any) return;
   const std::set<std::string>& standard = StandardMacros();
-  std::set<std::string> guarded;
+  // The preprocessor's own (__LINE__, __has_include, _Pragma, defined) are always "defined", and -dM does
+  // not list them; names of two leading underscores belong to the implementation.
+  auto implementation = [](const std::string& name) {
+    return name.rfind("__", 0) == 0 || name == "_Pragma" || name == "defined" ||
+           std::find_if(std::begin(kKeywords), std::end(kKeywords), [&](const char* k) { return name == k; }) !=
+               std::end(kKeywords);
+  };
+  std::set<std::string> guarded, own;
   for (const std::string& name : used) {
-    // The preprocessor's own (__LINE__, __has_include, _Pragma, defined) are always "defined", and -dM does
-    // not list them; names of two leading underscores belong to the implementation.
-    if (name.rfind("__", 0) == 0 || name == "_Pragma" || name == "defined") continue;
-    if (own.count(name) || standard.count(name)) continue;
-    if (std::find_if(std::begin(kKeywords), std::end(kKeywords), [&](const char* k) { return name == k; }) !=
-        std::end(kKeywords)) {
-      continue;
-    }
-    guarded.insert(name);
+    if (!implementation(name) && !harness.count(name) && !build.count(name) && !standard.count(name)) guarded.insert(name);
+  }
+  guarded.insert("NDEBUG");  // it switches <cassert>'s assert off
+  for (const std::string& name : build) guarded.erase(name);
+  for (const std::string& name : harness) {
+    if (!implementation(name) && !build.count(name) && !standard.count(name)) own.insert(name);
   }
   const std::string guard = Guard(guarded);
   for (TreeEntry& e : overlay) {
     if (e.kind == TreeEntry::Kind::kSymlink || !IsCppSource(e.path)) continue;
     e.data.insert(GuardOffset(e.data), guard);
+    InsertHarnessGuard(e, paths, own);
   }
 }
 
 const char* const kPytestGuard = R"PY("""lineage's pytest guard (evaluators/test_guard.h): loaded before any code of the task's, it fails the
-run when that code replaced a function of pytest, pluggy, the builtins, sys or os by the time the session ends.
-Run as: python3 -I pytest_guard.py PYTEST-ARGUMENTS..."""
+run when that code replaced a function of pytest, pluggy, unittest, the builtins, sys, os or this guard, or
+registered a plugin, by the time the session ends. Run as: python3 -I pytest_guard.py PYTEST-ARGUMENTS..."""
 import builtins
 import importlib
 import os
 import pkgutil
 import sys
+import unittest
 
 import _pytest
 import pluggy
 import pytest
 
-_exit = os._exit
-_write = os.write
-_WATCHED = ("_pytest", "pytest", "pluggy")
-_MISSING = object()
+_WATCHED = ("_pytest", "pytest", "pluggy", "unittest")
 
 
-def _load_all():
-    # Every module of pytest's and pluggy's now, so that none is first imported (and unwatched) later.
-    for package in (_pytest, pluggy):
-        for info in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
-            try:
-                importlib.import_module(info.name)
-            except Exception:
-                pass
+def _guard():
+    # Everything the guard uses is bound here, in its own frame, before any code of the task's runs.
+    exit_now, write, missing, this = os._exit, os.write, object(), sys.modules[__name__]
+    getvars, same_type = vars, isinstance
 
+    def load_all():
+        # Every module of pytest's and pluggy's now, so that none is first imported (and unwatched) later.
+        for package in (_pytest, pluggy):
+            for info in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
+                try:
+                    importlib.import_module(info.name)
+                except Exception:
+                    pass
 
-def _callable(value):
-    return callable(value) or isinstance(value, (property, staticmethod, classmethod))
+    def watched(value):
+        return callable(value) or same_type(value, (property, staticmethod, classmethod))
 
+    def snapshot():
+        owners = [m for n, m in list(sys.modules.items()) if n.split(".")[0] in _WATCHED]
+        owners += [builtins, sys, os, this]
+        snap = []
+        for owner in owners:
+            for name, value in list(getvars(owner).items()):
+                if not watched(value):
+                    continue
+                snap.append((owner, name, value))
+                if same_type(value, type) and str(getattr(value, "__module__", "")).split(".")[0] in _WATCHED:
+                    snap.extend((value, a, m) for a, m in list(getvars(value).items()) if watched(m))
+        return snap
 
-def _snapshot():
-    owners = [m for n, m in list(sys.modules.items()) if n.split(".")[0] in _WATCHED]
-    owners += [builtins, sys, os]
-    snap = []
-    for owner in owners:
-        for name, value in list(vars(owner).items()):
-            if not _callable(value):
-                continue
-            snap.append((owner, name, value))
-            if isinstance(value, type) and str(getattr(value, "__module__", "")).split(".")[0] in _WATCHED:
-                snap.extend((value, attr, member) for attr, member in list(vars(value).items()) if _callable(member))
-    return snap
+    def judge(snap, plugins=None, manager=None):
+        what = None
+        for owner, name, value in snap:
+            if getvars(owner).get(name, missing) is not value:
+                what = "%s.%s" % (getattr(owner, "__name__", "?"), name)
+                break
+        if what is None and manager is not None and manager.get_plugins() != plugins:
+            what = "pytest's plugins (one was registered)"
+        if what:
+            write(2, ("\nlineage: the code under test replaced %s; the run does not count\n" % what).encode())
+            exit_now(3)
 
+    class Guard:
+        # Pytest's own plugins patch pytest while it is configured (legacypath does) and register some as
+        # the session starts, so the session is compared with the start of collection, the first moment
+        # any code of the task's can run.
+        @pytest.hookimpl(tryfirst=True)
+        def pytest_collection(self, session):
+            self.snap = snapshot()
+            self.plugins = set(session.config.pluginmanager.get_plugins())
 
-def _judge(snap):
-    for owner, name, value in snap:
-        if vars(owner).get(name, _MISSING) is not value:
-            what = "%s.%s" % (getattr(owner, "__name__", "?"), name)
-            _write(2, ("\nlineage: the code under test replaced %s; the run does not count\n" % what).encode())
-            _exit(3)
+        @pytest.hookimpl(trylast=True)
+        def pytest_sessionfinish(self, session, exitstatus):
+            if hasattr(self, "snap"):
+                judge(self.snap, self.plugins, session.config.pluginmanager)
 
+    def main(args):
+        load_all()
+        before = snapshot()
+        code = pytest.main(args, plugins=[Guard()])
+        judge(before)
+        return code
 
-class _Guard:
-    # Pytest's own plugins patch pytest while it is configured (legacypath does), so the session is
-    # compared with its start: configured, and before collection imports any code of the task's.
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_sessionstart(self, session):
-        self.snap = _snapshot()
-
-    @pytest.hookimpl(trylast=True)
-    def pytest_sessionfinish(self, session, exitstatus):
-        _judge(self.snap)
-
-
-def main(args):
-    _load_all()
-    before = _snapshot()
-    code = pytest.main(args, plugins=[_Guard()])
-    _judge(before)
-    return code
+    return main
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(_guard()(sys.argv[1:]))
 )PY";
 
 const char* const kJestGuard = R"JS(// lineage's jest guard (evaluators/test_guard.h): run after jest has set up a test file's globals and before
@@ -271,6 +310,18 @@ const registry = Symbol.for('$$jest-matchers-object');
 // jest defines the registry itself, unchangeable; what it holds is frozen here.
 if (globalThis[registry]) Object.freeze(globalThis[registry].matchers);
 Object.freeze(globalThis.expect);
+// The matchers compare with the language's own functions (Object.is, Object.keys, Array.isArray, ...), which
+// run in the same realm as the task's code: those stay what they are too. Prototypes are left writable:
+// locking them breaks ordinary code that assigns a method of the same name to an object of its own.
+for (const owner of [Object, Array, Reflect, Number, String, Symbol, JSON, Math]) {
+  for (const key of Reflect.ownKeys(owner)) {
+    const descriptor = Object.getOwnPropertyDescriptor(owner, key);
+    if (!descriptor.configurable) continue;
+    const locked = { configurable: false };
+    if ('value' in descriptor) locked.writable = false;
+    Object.defineProperty(owner, key, locked);
+  }
+}
 )JS";
 
 }  // namespace lineage

@@ -1,5 +1,6 @@
 #include "orchestrator/orchestrator.h"
 
+#include <algorithm>
 #include <set>
 #include <tuple>
 
@@ -320,6 +321,20 @@ Status CheckModelKeys(const RunConfig& config) {
   return Status::OK();
 }
 
+// The seed's source is copied into every agent, where no cover can hide it: a suite inside it would hand
+// every agent its references and hidden tests.
+static Status RefuseSuiteInSeed(const RunConfig& config, const SuiteSpec& suite) {
+  std::error_code ec;
+  if (!fs::is_directory(config.seed_agent, ec)) return Status::OK();
+  const fs::path seed = fs::weakly_canonical(config.seed_agent, ec);
+  const fs::path root = fs::weakly_canonical(suite.kind == "exec" ? suite.path.parent_path() : suite.path, ec);
+  const auto [seed_end, ignored] = std::mismatch(seed.begin(), seed.end(), root.begin(), root.end());
+  if (seed_end != seed.end()) return Status::OK();
+  return Status::InvalidArgument(config.source + ": suite '" + suite.name + "' (" + root.string() +
+                                 ") lies inside seed_agent " + seed.string() +
+                                 ", whose files every agent gets: keep the suite outside the agent's source");
+}
+
 Status CheckRunConfig(const RunConfig& config) {
   LINEAGE_RETURN_IF_ERROR(CheckPromptTemplates());
   LINEAGE_RETURN_IF_ERROR(CheckModelKeys(config));
@@ -335,6 +350,7 @@ Status CheckRunConfig(const RunConfig& config) {
   for (const StageSpec& stage : config.evaluation.stages) {
     auto spec = ResolveSuite(stage.suite, &config.evaluation);
     if (!spec.ok()) return spec.status().WithContext(config.source);
+    LINEAGE_RETURN_IF_ERROR(RefuseSuiteInSeed(config, *spec));
     auto evaluator = OpenEvaluator(*spec);
     if (!evaluator.ok()) return evaluator.status().WithContext(config.source + ": stage " + std::to_string(stage.number));
     auto tasks = StageTasks(stage, **evaluator);

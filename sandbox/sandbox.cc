@@ -462,7 +462,9 @@ class Launch {
         case SandboxMount::Kind::kReadOnly:
           a.insert(a.end(), {"--ro-bind", Stage(m.host), m.inside});
           for (const std::string& h : hidden) {
-            if (h != m.host && IsWithin(h, m.host)) Cover(h, a, Dir(m.inside) + h.substr(Dir(m.host).size()));
+            std::error_code ec;
+            const std::string host = fs::weakly_canonical(m.host, ec).string();  // hidden paths are canonical
+            if (h != host && IsWithin(h, host)) Cover(h, a, Dir(m.inside) + h.substr(Dir(host).size()));
           }
           break;
         case SandboxMount::Kind::kReadWrite:

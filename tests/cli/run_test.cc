@@ -393,23 +393,37 @@ TEST_CASE("run replay re-runs a recorded run with no model reachable, to the sam
 
 TEST_CASE("the README's quickstart replays to the same tree, from a relative --to, with the seed conductor") {
   // The real seed agent's trajectory carries clock times; the diagnosis prompt must not, or the replayed
-  // request differs at the first diagnosis. The run is started and replayed from other directories than
-  // its configuration's, with relative paths, as a user types them.
+  // request differs at the first diagnosis. The quickstart's configuration and scripted model, one child
+  // (for time), started and replayed from the configuration's directory with relative paths, as a user
+  // types them.
   TempDir dir;
+  const fs::path source = LINEAGE_SOURCE_DIR;
+  auto fake = llm::FakeModelServer::StartFromFile(source / "examples" / "quickstart-script.json");
+  REQUIRE(fake.ok());
+  std::string config = test::ReadFileOrDie(source / "examples" / "quickstart.toml");
+  config.replace(config.find("../agents/conductor"), std::string("../agents/conductor").size(),
+                 (source / "agents" / "conductor").string());
+  config.replace(config.find("children = 3"), std::string("children = 3").size(), "children = 1");
+  config.replace(config.find("\"models-openai.toml\""), std::string("\"models-openai.toml\"").size(), "\"models.toml\"");
+  WriteFile(dir / "quickstart.toml", config);
+  fs::create_directories(dir / "elsewhere");
+  WriteFile(dir / "models.toml", "[models.default]\nprovider = \"openai\"\nbase_url = \"" + (*fake)->url() +
+                                     "/v1\"\nmodel = \"gpt-4.1-mini\"\n");
   const std::string lineage = test::LineageArgv(dir / "home", {})[0];
-  auto quickstart = test::RunCommand({"/bin/sh", "-c", "cd '" + std::string(LINEAGE_SOURCE_DIR) + "' && scripts/quickstart.sh"},
-                                     {{"LINEAGE_HOME", (dir / "home").string()}, {"LINEAGE_BIN", lineage},
-                                      {"OPENAI_API_KEY", ""}, {"ANTHROPIC_API_KEY", ""}});
-  INFO(quickstart.out << quickstart.err);
-  REQUIRE(quickstart.exit_code == 0);
-  auto replayed = test::RunCommand({"/bin/sh", "-c", "cd '" + dir.path().string() + "' && '" + lineage +
-                                                         "' --home home run replay 1 --to replay"});
+  auto started = test::RunCommand({"/bin/sh", "-c", "cd '" + dir.path().string() + "' && '" + lineage +
+                                                        "' --home home run start quickstart.toml --foreground"});
+  INFO(started.out << started.err);
+  REQUIRE(started.exit_code == 0);
+  (*fake)->Stop();
+  // From another directory: the run's models file is found where its configuration was.
+  auto replayed = test::RunCommand({"/bin/sh", "-c", "cd '" + (dir / "elsewhere").string() + "' && '" + lineage +
+                                                         "' --home ../home run replay 1 --to ../replay"});
   INFO(replayed.out << replayed.err);
   CHECK(replayed.exit_code == 0);
-  CHECK_THAT(replayed.out, Catch::Contains("the same tree: 4 agents"));
+  CHECK_THAT(replayed.out, Catch::Contains("the same tree: 2 agents"));
   CHECK(RunLineage(dir / "replay", {"tree"}).out == RunLineage(dir / "home", {"tree"}).out);
   // The diagnosis prompts carry no clock time: the same request, not one that differs only in what varies.
-  CHECK_THAT(replayed.out, !Catch::Contains("purpose diagnose") );
+  CHECK_THAT(replayed.out, !Catch::Contains("purpose diagnose"));
 
   // A final on the replay's home would call the providers live: refused, nothing recorded.
   auto final = RunLineage(dir / "replay", {"run", "final", "1", "--suite", "starter", "--tasks", "py/fizzbuzz"});
@@ -483,6 +497,22 @@ TEST_CASE("replaying an archive whose stored configuration names an exec suite r
   CHECK(replayed.exit_code != 0);
   CHECK_THAT(replayed.err, Catch::Contains("exec suite") && Catch::Contains("--allow-exec"));
   CHECK_FALSE(fs::exists(dir / "pwned"));
+}
+
+TEST_CASE("a suite kept inside the seed agent's source is refused: every agent would get its tests") {
+  TempDir dir;
+  fs::copy(test::kScriptedAgent, dir / "seed", fs::copy_options::recursive);
+  WriteFile(dir / "seed/suite/task/solution/answer.py", "REFERENCE\n");
+  std::string toml = test::RunToml("http://127.0.0.1:9", 1, 1);
+  toml.replace(toml.find(test::kScriptedAgent.string()), test::kScriptedAgent.string().size(), (dir / "seed").string());
+  for (std::size_t at = toml.find("suite = \"starter\""); at != std::string::npos; at = toml.find("suite = \"starter\"")) {
+    toml.replace(at, std::string("suite = \"starter\"").size(), "suite = \"mine\"");
+  }
+  WriteFile(dir / "run.toml", toml + "[suites.mine]\nkind = \"taskdir\"\npath = \"seed/suite\"\n");
+  auto validated = RunLineage(dir / "home", {"run", "validate", (dir / "run.toml").string()});
+  INFO(validated.out << validated.err);
+  CHECK(validated.exit_code != 0);
+  CHECK_THAT(validated.err, Catch::Contains("suite 'mine'") && Catch::Contains("lies inside seed_agent"));
 }
 
 TEST_CASE("a run with two children in flight replays exactly") {

@@ -189,6 +189,13 @@ TEST_CASE("C++: the solution's header cannot switch the hidden tests' assertions
     WriteFile(ws / "leap.h", "#pragma once\n#define is_leap(y) true ? true : (y)\n");
     WriteFile(ws / "leap.cpp", "bool unused() { return false; }\n");
   });
+  // The harness included by the solution's header itself, its macros then redefined: the test's own
+  // #include of it is a no-op (#pragma once).
+  NotSolved(Starter(), "cpp/leap-year", [](const fs::path& ws) {
+    WriteFile(ws / "leap.h", "#pragma once\n#if !defined(LEAP_IMPL) && __has_include(\"check.h\")\n#include \"check.h\"\n"
+                             "#undef CHECK\n#define CHECK(cond) ((void)sizeof(cond))\n#endif\nbool is_leap(int year);\n");
+    WriteFile(ws / "leap.cpp", "#define LEAP_IMPL\n#include \"leap.h\"\nbool is_leap(int) { return false; }\n");
+  });
   // Catch configured from the solution's header: its macros move to CATCH_*, the header's no-ops take their place.
   NotSolved(DgmSmall(), "cpp/all-your-base", [](const fs::path& ws) {
     WriteFile(ws / "all_your_base.h",
@@ -216,6 +223,25 @@ TEST_CASE("C++: a solution's own macros that the tests do not use still build an
 TEST_CASE("Python: the solution's module cannot replace pytest's machinery") {
   const std::string patch = "import _pytest.python\n_pytest.python.Function.runtest = lambda self: None\n";
   NotSolved(Starter(), "py/fizzbuzz", [&](const fs::path& ws) { WriteFile(ws / "fizzbuzz.py", patch + kWrongFizzbuzz); });
+  // The guard's own function, replaced first.
+  NotSolved(Starter(), "py/fizzbuzz", [&](const fs::path& ws) {
+    WriteFile(ws / "fizzbuzz.py", "import sys\nsys.modules['__main__']._judge = lambda *a: None\n" + patch + kWrongFizzbuzz);
+  });
+  // A plugin registered from the module under test, answering every test call itself.
+  NotSolved(Starter(), "py/fizzbuzz", [&](const fs::path& ws) {
+    WriteFile(ws / "fizzbuzz.py", std::string("import gc, pytest, _pytest.config\nclass _P:\n"
+                                              "    @pytest.hookimpl(tryfirst=True)\n"
+                                              "    def pytest_pyfunc_call(self, pyfuncitem): return True\n"
+                                              "for _o in gc.get_objects():\n"
+                                              "    if isinstance(_o, _pytest.config.Config): _o.pluginmanager.register(_P())\n") +
+                                      kWrongFizzbuzz);
+  });
+  // unittest's assertions, which Polyglot's Python tests use, made to check nothing.
+  NotSolved(Polyglot(), "python/leap", [&](const fs::path& ws) {
+    WriteFile(ws / "leap.py", "import unittest\nfor _n in [n for n in vars(unittest.TestCase) if n.startswith('assert')]:\n"
+                              "    setattr(unittest.TestCase, _n, lambda *a, **k: None)\n"
+                              "def leap_year(year):\n    return False\n");
+  });
   NotSolved(Polyglot(), "python/leap", [&](const fs::path& ws) {
     WriteFile(ws / "leap.py", "import _pytest.runner, _pytest.reports\n"
                               "_pytest.reports.TestReport.from_item_and_call = classmethod(\n"
@@ -233,6 +259,10 @@ TEST_CASE("JavaScript: the solution's module cannot replace expect or its matche
   NotSolved(DgmSmall(), "javascript/bottle-song", [](const fs::path& ws) {
     WriteFile(ws / "bottle-song.js", "expect.extend({ toEqual: () => ({ pass: true, message: () => '' }) });\n"
                                      "export const recite = () => [];\n");
+  });
+  // The language's own comparison, which every matcher uses, replaced.
+  NotSolved(DgmSmall(), "javascript/bottle-song", [](const fs::path& ws) {
+    WriteFile(ws / "bottle-song.js", "Object.is = () => true;\nexport const recite = () => [];\n");
   });
 }
 
