@@ -182,23 +182,42 @@ Result<json> FinalEvents(Archive& archive, RunId run) {
 
 Result<std::string> RunView(Archive& archive, RunId id);
 
-// Runs `run` in this process until it ends; SIGINT/SIGTERM stop it cleanly. On a terminal the run's view
-// (as `run status --watch` draws it) is redrawn every second; elsewhere each step is a line.
-Status RunInForeground(Archive& archive, RunId run, bool unsafe) {
-  LINEAGE_ASSIGN_OR_RETURN(auto sandbox, Sandbox::Create(unsafe ? Sandbox::Backend::kNone : Sandbox::Backend::kBwrap));
-  static std::atomic<bool> stop{false};
-  std::signal(SIGINT, [](int) { stop = true; });
-  std::signal(SIGTERM, [](int) { stop = true; });
-  if (DaemonRunning(archive.home())) {
-    return Status::FailedPrecondition("a daemon serves " + archive.home().string() +
-                                      "; hand it the run instead (without --foreground)");
+// Claims `home` for a run in this process, before anything is stored: refused while a daemon serves it
+// (it would take the stored run up and spend on it too).
+Result<UniqueFd> ClaimForForeground(const fs::path& home, const std::string& what) {
+  if (DaemonRunning(home)) {
+    return Status::FailedPrecondition("a daemon serves " + home.string() +
+                                      "; hand it the run instead (without --foreground); nothing was stored");
   }
-  LINEAGE_ASSIGN_OR_RETURN(UniqueFd home_lock, LockHomeForRuns(archive.home(), "run " + std::to_string(run) + " in the foreground"));
+  return LockHomeForRuns(home, what);
+}
+
+// Ctrl-C (or SIGTERM) once: the run stops cleanly, once the work in flight is done, and says so. Twice: at
+// once. Nothing committed is lost either way (every sandbox dies with lineage; the next start goes on).
+std::atomic<bool> foreground_stop{false};
+void OnForegroundSignal(int) {
+  if (foreground_stop.exchange(true)) {
+    constexpr char kNow[] = "\nstopped at once; nothing committed is lost\n";
+    (void)!write(STDERR_FILENO, kNow, sizeof kNow - 1);
+    _exit(130);
+  }
+  constexpr char kAck[] = "\nstopping: waiting for the work in flight (a task run or a build) to end; Ctrl-C again "
+                          "stops at once, losing nothing committed\n";
+  (void)!write(STDERR_FILENO, kAck, sizeof kAck - 1);
+}
+
+// Runs `run` in this process, which holds `home_lock` (ClaimForForeground), until it ends or is stopped.
+// On a terminal the run's view (as `run status --watch` draws it) is redrawn every second; elsewhere each
+// step is a line. A run stopped by a signal exits 130, the shell's code for it.
+Status RunInForeground(Archive& archive, RunId run, bool unsafe, UniqueFd home_lock) {
+  LINEAGE_ASSIGN_OR_RETURN(auto sandbox, Sandbox::Create(unsafe ? Sandbox::Backend::kNone : Sandbox::Backend::kBwrap));
+  std::signal(SIGINT, OnForegroundSignal);
+  std::signal(SIGTERM, OnForegroundSignal);
   LINEAGE_RETURN_IF_ERROR(RepairHome(archive));
   EvolutionOptions options;
   options.home = archive.home();
   options.sandbox = sandbox.get();
-  options.stop = &stop;
+  options.stop = &foreground_stop;
   const bool tty = isatty(STDERR_FILENO);
   std::atomic<bool> done{false};
   std::thread view;
@@ -206,8 +225,10 @@ Status RunInForeground(Archive& archive, RunId run, bool unsafe) {
     view = std::thread([&] {
       while (!done) {
         auto text = RunView(archive, run);
-        if (text.ok()) std::fprintf(stderr, "\033[H\033[2J%s(Ctrl-C stops the run; `lineage run resume %lld` goes on)\n",
-                                    text->c_str(), static_cast<long long>(run));
+        if (text.ok() && !foreground_stop) {
+          std::fprintf(stderr, "\033[H\033[2J%s(Ctrl-C stops the run; `lineage run resume %lld --foreground` goes on)\n",
+                       text->c_str(), static_cast<long long>(run));
+        }
         for (int i = 0; i < 10 && !done; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
       }
     });
@@ -215,7 +236,7 @@ Status RunInForeground(Archive& archive, RunId run, bool unsafe) {
     options.on_progress = [](const std::string& line) {
       std::fprintf(stderr, "%s %s\n", FormatTimestamp(NowMillis()).substr(11, 8).c_str(), line.c_str());
     };
-    std::fprintf(stderr, "run %lld: running in the foreground (Ctrl-C stops it; `lineage run resume %lld` goes on)\n",
+    std::fprintf(stderr, "run %lld: running in the foreground (Ctrl-C stops it; `lineage run resume %lld --foreground` goes on)\n",
                  static_cast<long long>(run), static_cast<long long>(run));
   }
   auto state = RunEvolution(archive, run, options);
@@ -223,6 +244,12 @@ Status RunInForeground(Archive& archive, RunId run, bool unsafe) {
   if (view.joinable()) view.join();
   if (!state.ok()) return state.status();
   std::printf("run %lld: %s\n", static_cast<long long>(run), StateName(*state));
+  if (foreground_stop) {
+    std::printf("run %lld: stopped by a signal; `lineage run resume %lld --foreground` goes on\n",
+                static_cast<long long>(run), static_cast<long long>(run));
+    std::fflush(stdout);
+    std::exit(130);
+  }
   return Status::OK();
 }
 
@@ -242,8 +269,9 @@ Status Start(const RunArgs& args, const fs::path& home, bool home_given) {
   }
   LINEAGE_RETURN_IF_ERROR(CheckRunConfig(config));
   LINEAGE_ASSIGN_OR_RETURN(auto archive, Archive::Init(run_home));
+  LINEAGE_ASSIGN_OR_RETURN(UniqueFd lock, ClaimForForeground(archive->home(), "a run in the foreground"));
   LINEAGE_ASSIGN_OR_RETURN(RunId run, CreateRun(*archive, config));
-  return RunInForeground(*archive, run, args.unsafe);
+  return RunInForeground(*archive, run, args.unsafe, std::move(lock));
 }
 
 // A run's summary as the dashboard shows it (web/web.h): one source for every view.
@@ -520,6 +548,10 @@ Status Fork(const RunArgs& args, const fs::path& home) {
     return Status::OK();
   }
   LINEAGE_ASSIGN_OR_RETURN(auto archive, Archive::Open(home));
+  UniqueFd lock;
+  if (args.foreground) {
+    LINEAGE_ASSIGN_OR_RETURN(lock, ClaimForForeground(home, "a fork in the foreground"));
+  }
   ForkOptions options;
   options.from = args.run;
   options.agent = args.from;
@@ -528,7 +560,7 @@ Status Fork(const RunArgs& args, const fs::path& home) {
   LINEAGE_ASSIGN_OR_RETURN(RunId run, ForkRun(*archive, options));
   std::printf("run %lld: fork of run %lld from agent #%lld, queued\n", static_cast<long long>(run),
               static_cast<long long>(args.run), static_cast<long long>(args.from));
-  if (args.foreground) return RunInForeground(*archive, run, args.unsafe);
+  if (args.foreground) return RunInForeground(*archive, run, args.unsafe, std::move(lock));
   std::printf("no daemon is running: `lineage daemon` starts it, or `lineage run resume %lld --foreground`\n",
               static_cast<long long>(run));
   return Status::OK();
@@ -549,7 +581,10 @@ Status Control(const RunArgs& args, const fs::path& home, const std::string& op)
   }
   LINEAGE_ASSIGN_OR_RETURN(auto archive, Archive::Open(home));
   LINEAGE_ASSIGN_OR_RETURN(RunState state, ApplyControl(*archive, args.run, *ParseRunControl(op)));
-  if (op == "resume" && args.foreground) return RunInForeground(*archive, args.run, args.unsafe);
+  if (op == "resume" && args.foreground) {
+    LINEAGE_ASSIGN_OR_RETURN(UniqueFd lock, ClaimForForeground(home, "run " + std::to_string(args.run) + " in the foreground"));
+    return RunInForeground(*archive, args.run, args.unsafe, std::move(lock));
+  }
   std::printf("run %lld: %s (no daemon is running; `lineage daemon` acts on it)\n", static_cast<long long>(args.run),
               StateName(state));
   return Status::OK();

@@ -169,12 +169,14 @@ void InsertHarnessGuard(TreeEntry& test, const std::set<std::string>& paths, con
 
 void GuardCppTests(std::vector<TreeEntry>& overlay) {
   std::set<std::string> used, harness, build, paths;
-  bool any = false;
+  bool any = false, asserts = false;
   for (const TreeEntry& e : overlay) {
     if (e.kind == TreeEntry::Kind::kSymlink) continue;
     if (IsCppFile(e.path)) {
       any = any || IsCppSource(e.path);
-      used.merge(Identifiers(e.data));
+      std::set<std::string> names = Identifiers(e.data);
+      asserts = asserts || (IsCppSource(e.path) && names.count("assert"));
+      used.merge(names);
       DefinedMacros(e.data, harness);
       paths.insert(e.path);
     } else if (IsBuildFile(e.path)) {
@@ -194,7 +196,9 @@ void GuardCppTests(std::vector<TreeEntry>& overlay) {
   for (const std::string& name : used) {
     if (!implementation(name) && !harness.count(name) && !build.count(name) && !standard.count(name)) guarded.insert(name);
   }
-  guarded.insert("NDEBUG");  // it switches <cassert>'s assert off
+  // NDEBUG switches <cassert>'s assert off: the solution may not define it where the tests assert (a
+  // Release build defines it itself, and says so: "Release" is then among the build's names).
+  if (asserts && !build.count("Release")) guarded.insert("NDEBUG");
   for (const std::string& name : build) guarded.erase(name);
   for (const std::string& name : harness) {
     if (!implementation(name) && !build.count(name) && !standard.count(name)) own.insert(name);

@@ -515,6 +515,61 @@ TEST_CASE("a suite kept inside the seed agent's source is refused: every agent w
   CHECK_THAT(validated.err, Catch::Contains("suite 'mine'") && Catch::Contains("lies inside seed_agent"));
 }
 
+TEST_CASE("run start --foreground while a daemon serves the home stores nothing, so the daemon spends nothing") {
+  auto fake = test::StartFakeModel();
+  TempDir dir;
+  WriteFile(dir / "run.toml", test::RunToml(fake->url(), 1, 1));
+  const fs::path home = dir / "home";
+  REQUIRE(RunLineage(home, {"init"}).exit_code == 0);
+  pid_t daemon = test::SpawnCommand(test::LineageArgv(home, {"daemon"}));
+  for (int i = 0; i < 100 && !fs::exists(home / "daemon.sock"); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  auto refused = RunLineage(home, {"run", "start", (dir / "run.toml").string(), "--foreground"});
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // a daemon would have taken a stored run up
+  const std::string runs = RunLineage(home, {"run", "list", "--json"}).out;
+  kill(daemon, SIGTERM);
+  int status = 0;
+  waitpid(daemon, &status, 0);
+  INFO(refused.out << refused.err);
+  CHECK(refused.exit_code == 1);
+  CHECK_THAT(refused.err, Catch::Contains("hand it the run instead") && Catch::Contains("nothing was stored"));
+  CHECK(json::parse(runs).empty());
+  CHECK(fake->requests().empty());
+}
+
+TEST_CASE("Ctrl-C in a foreground run is acknowledged, a second stops at once, and the hint it prints works") {
+  auto fake = test::StartFakeModel(/*delay_ms=*/2000);  // slow answers: work is in flight when Ctrl-C comes
+  TempDir dir;
+  WriteFile(dir / "run.toml", test::RunToml(fake->url(), 2, 1));
+  const int err_fd = open((dir / "err.txt").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  REQUIRE(err_fd >= 0);
+  pid_t pid = test::SpawnCommand(test::LineageArgv(dir / "home", {"run", "start", (dir / "run.toml").string(), "--foreground"}),
+                                 {}, -1, err_fd);
+  close(err_fd);
+  for (int i = 0; i < 600 && fake->requests().empty(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  REQUIRE_FALSE(fake->requests().empty());
+  kill(pid, SIGINT);
+  for (int i = 0; i < 100 && test::ReadFileOrDie(dir / "err.txt").find("stopping:") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  const auto second = std::chrono::steady_clock::now();
+  kill(pid, SIGINT);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  const std::string err = test::ReadFileOrDie(dir / "err.txt");
+  INFO(err);
+  CHECK_THAT(err, Catch::Contains("stopping: waiting for the work in flight") && Catch::Contains("stopped at once"));
+  CHECK(std::chrono::steady_clock::now() - second < std::chrono::seconds(5));
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 130);
+  CHECK_THAT(err, Catch::Contains("`lineage run resume 1 --foreground` goes on"));
+  // The hint works without a daemon: the run goes on to its end.
+  auto resumed = RunLineage(dir / "home", {"run", "resume", "1", "--foreground"});
+  INFO(resumed.out << resumed.err);
+  CHECK(resumed.exit_code == 0);
+  CHECK_THAT(resumed.out, Catch::Contains("run 1: finished"));
+  CHECK(RunLineage(dir / "home", {"fsck"}).exit_code == 0);
+}
+
 TEST_CASE("a run with two children in flight replays exactly") {
   TempDir dir;
   {
