@@ -210,6 +210,7 @@ void OnForegroundSignal(int) {
 // On a terminal the run's view (as `run status --watch` draws it) is redrawn every second; elsewhere each
 // step is a line. A run stopped by a signal exits 130, the shell's code for it.
 Status RunInForeground(Archive& archive, RunId run, bool unsafe, UniqueFd home_lock) {
+  SetHomeHolder(home_lock, "run " + std::to_string(run) + " in the foreground");
   LINEAGE_ASSIGN_OR_RETURN(auto sandbox, Sandbox::Create(unsafe ? Sandbox::Backend::kNone : Sandbox::Backend::kBwrap));
   std::signal(SIGINT, OnForegroundSignal);
   std::signal(SIGTERM, OnForegroundSignal);

@@ -444,10 +444,14 @@ Result<UniqueFd> LockHomeForRuns(const fs::path& home, const std::string& holder
                                       (who.ok() && !who->empty() ? *who : std::string("another lineage process")) +
                                       "; one process runs a home's runs at a time (hand runs to the daemon)");
   }
+  SetHomeHolder(fd, holder);
+  return fd;
+}
+
+void SetHomeHolder(const UniqueFd& lock, const std::string& holder) {
   // Who holds it, for the next one's message; the lock itself is the flock.
   const std::string me = holder + " (pid " + std::to_string(getpid()) + ")";
-  if (ftruncate(fd.get(), 0) == 0) (void)!pwrite(fd.get(), me.data(), me.size(), 0);
-  return fd;
+  if (ftruncate(lock.get(), 0) == 0) (void)!pwrite(lock.get(), me.data(), me.size(), 0);
 }
 
 }  // namespace lineage

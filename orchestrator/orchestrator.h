@@ -243,6 +243,8 @@ struct EvolutionOptions {
 // exclusive lock on HOME/daemon.lock for its life, and repairs the home only once it has it. Another gets
 // FailedPrecondition naming the holder (`holder` is how this one describes itself: "daemon", "run 3").
 Result<UniqueFd> LockHomeForRuns(const std::filesystem::path& home, const std::string& holder);
+// Renames who holds `lock` (taken by LockHomeForRuns) once it is known: "run 3 in the foreground".
+void SetHomeHolder(const UniqueFd& lock, const std::string& holder);
 
 // Finishes what an interrupted process left half-written in the home (Archive::Fsck with repair). Call it
 // before resuming runs, holding LockHomeForRuns.

@@ -321,15 +321,19 @@ TEST_CASE("run fork starts a run from a child, keeping its task results where th
   CHECK_THAT(refused.err, Catch::Contains("99"));
 }
 
+// Run 1 of dir/home, recorded with the scripted model, which is stopped afterwards: nothing answers at its
+// address any more, so only a replay can run it again.
+void RecordRun(const TempDir& dir, int children, int in_flight) {
+  auto fake = test::StartFakeModel();
+  WriteFile(dir / "run.toml", test::RunToml(fake->url(), children, in_flight));
+  auto recorded = RunLineage(dir / "home", {"run", "start", (dir / "run.toml").string(), "--foreground"});
+  INFO(recorded.err);
+  REQUIRE(recorded.exit_code == 0);
+}
+
 TEST_CASE("run replay re-runs a recorded run with no model reachable, to the same tree, and stops where a record was altered") {
   TempDir dir;
-  {
-    auto fake = test::StartFakeModel();
-    WriteFile(dir / "run.toml", test::RunToml(fake->url(), 3, 1));
-    auto recorded = RunLineage(dir / "home", {"run", "start", (dir / "run.toml").string(), "--foreground"});
-    INFO(recorded.err);
-    REQUIRE(recorded.exit_code == 0);
-  }  // the fake model server is stopped: nothing answers at its address any more
+  RecordRun(dir, 3, 1);
 
   auto replayed = RunLineage(dir / "home", {"run", "replay", "1", "--to", (dir / "replay").string()});
   INFO(replayed.out << replayed.err);
@@ -391,61 +395,9 @@ TEST_CASE("run replay re-runs a recorded run with no model reachable, to the sam
                                            "response is unreadable"));
 }
 
-TEST_CASE("the README's quickstart replays to the same tree, from a relative --to, with the seed conductor") {
-  // The real seed agent's trajectory carries clock times; the diagnosis prompt must not, or the replayed
-  // request differs at the first diagnosis. The quickstart's configuration and scripted model, one child
-  // (for time), started and replayed from the configuration's directory with relative paths, as a user
-  // types them.
-  TempDir dir;
-  const fs::path source = LINEAGE_SOURCE_DIR;
-  auto fake = llm::FakeModelServer::StartFromFile(source / "examples" / "quickstart-script.json");
-  REQUIRE(fake.ok());
-  std::string config = test::ReadFileOrDie(source / "examples" / "quickstart.toml");
-  config.replace(config.find("../agents/conductor"), std::string("../agents/conductor").size(),
-                 (source / "agents" / "conductor").string());
-  config.replace(config.find("children = 3"), std::string("children = 3").size(), "children = 1");
-  config.replace(config.find("\"models-openai.toml\""), std::string("\"models-openai.toml\"").size(), "\"models.toml\"");
-  WriteFile(dir / "quickstart.toml", config);
-  fs::create_directories(dir / "elsewhere");
-  WriteFile(dir / "models.toml", "[models.default]\nprovider = \"openai\"\nbase_url = \"" + (*fake)->url() +
-                                     "/v1\"\nmodel = \"gpt-4.1-mini\"\n");
-  const std::string lineage = test::LineageArgv(dir / "home", {})[0];
-  auto started = test::RunCommand({"/bin/sh", "-c", "cd '" + dir.path().string() + "' && '" + lineage +
-                                                        "' --home home run start quickstart.toml --foreground"});
-  INFO(started.out << started.err);
-  REQUIRE(started.exit_code == 0);
-  (*fake)->Stop();
-  // From another directory: the run's models file is found where its configuration was.
-  auto replayed = test::RunCommand({"/bin/sh", "-c", "cd '" + (dir / "elsewhere").string() + "' && '" + lineage +
-                                                         "' --home ../home run replay 1 --to ../replay"});
-  INFO(replayed.out << replayed.err);
-  CHECK(replayed.exit_code == 0);
-  CHECK_THAT(replayed.out, Catch::Contains("the same tree: 2 agents"));
-  CHECK(RunLineage(dir / "replay", {"tree"}).out == RunLineage(dir / "home", {"tree"}).out);
-  // The diagnosis prompts carry no clock time: the same request, not one that differs only in what varies.
-  CHECK_THAT(replayed.out, !Catch::Contains("purpose diagnose"));
-
-  // A final on the replay's home would call the providers live: refused, nothing recorded.
-  auto final = RunLineage(dir / "replay", {"run", "final", "1", "--suite", "starter", "--tasks", "py/fizzbuzz"});
-  INFO(final.out << final.err);
-  CHECK(final.exit_code != 0);
-  CHECK_THAT(final.err, Catch::Contains("is a replay of run 1") && Catch::Contains("live"));
-  auto archive = Archive::Open(dir / "replay");
-  REQUIRE(archive.ok());
-  auto calls = (*archive)->ListRunModelCalls(1);
-  REQUIRE(calls.ok());
-  for (const ModelCall& c : *calls) CHECK(c.outcome == "replayed");
-}
-
 TEST_CASE("a replay that diverges, or meets a huge recorded string, ends the replay's run and never crashes") {
   TempDir dir;
-  {
-    auto fake = test::StartFakeModel();
-    WriteFile(dir / "run.toml", test::RunToml(fake->url(), 1, 1));
-    auto recorded = RunLineage(dir / "home", {"run", "start", (dir / "run.toml").string(), "--foreground"});
-    INFO(recorded.err);
-    REQUIRE(recorded.exit_code == 0);
-  }
+  RecordRun(dir, 1, 1);
   // The first diagnosis's recorded request becomes a 3 MB temporary path: a request-comparing regex recursed
   // once per character and crashed the replay.
   auto archive = Archive::Open(dir / "home");
@@ -475,13 +427,7 @@ TEST_CASE("a replay that diverges, or meets a huge recorded string, ends the rep
 
 TEST_CASE("replaying an archive whose stored configuration names an exec suite runs no program of it") {
   TempDir dir;
-  {
-    auto fake = test::StartFakeModel();
-    WriteFile(dir / "run.toml", test::RunToml(fake->url(), 1, 1));
-    auto recorded = RunLineage(dir / "home", {"run", "start", (dir / "run.toml").string(), "--foreground"});
-    INFO(recorded.err);
-    REQUIRE(recorded.exit_code == 0);
-  }
+  RecordRun(dir, 1, 1);
   // Someone tampers with the home: its stored configuration now runs their program as an exec suite.
   WriteFile(dir / "evil/evil.sh", "#!/bin/sh\ntouch '" + (dir / "pwned").string() + "'\necho '{\"tasks\": []}'\n");
   fs::permissions(dir / "evil/evil.sh", fs::perms::owner_all);
@@ -572,13 +518,7 @@ TEST_CASE("Ctrl-C in a foreground run is acknowledged, a second stops at once, a
 
 TEST_CASE("a run with two children in flight replays exactly") {
   TempDir dir;
-  {
-    auto fake = test::StartFakeModel();
-    WriteFile(dir / "run.toml", test::RunToml(fake->url(), 6, 2));
-    auto recorded = RunLineage(dir / "home", {"run", "start", (dir / "run.toml").string(), "--foreground"});
-    INFO(recorded.err);
-    REQUIRE(recorded.exit_code == 0);
-  }
+  RecordRun(dir, 6, 2);
   auto replayed = RunLineage(dir / "home", {"run", "replay", "1", "--to", (dir / "replay").string()});
   INFO(replayed.out << replayed.err);
   REQUIRE(replayed.exit_code == 0);

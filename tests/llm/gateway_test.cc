@@ -399,12 +399,8 @@ struct RawConnection {
   int fd = -1;
   RawConnection(const std::string& url, const std::string& token, std::size_t content_length) {
     const int port = std::stoi(url.substr(url.rfind(':') + 1));
-    fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<uint16_t>(port));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    fd = test::ConnectLoopback(port);
+    REQUIRE(fd >= 0);
     const std::string head = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + token +
                              "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(content_length) + "\r\n\r\n";
     REQUIRE(send(fd, head.data(), head.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(head.size()));
@@ -517,12 +513,8 @@ TEST_CASE("Slow connections that present no token never keep a caller with one o
   const int port = std::stoi(rig.gateway->tcp_url().substr(rig.gateway->tcp_url().rfind(':') + 1));
   std::vector<int> slow;
   for (int i = 0; i < 100; ++i) {
-    const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<uint16_t>(port));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    const int fd = test::ConnectLoopback(port);
+    REQUIRE(fd >= 0);
     const std::string start = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n";
     (void)!send(fd, start.data(), start.size(), MSG_NOSIGNAL);
     slow.push_back(fd);

@@ -1,8 +1,6 @@
 // The HTTP server over real loopback sockets: what callers who name no client can hold of it.
 #include "net/http_server.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -12,6 +10,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "tests/support/test_support.h"
+
 namespace lineage::net {
 namespace {
 
@@ -19,12 +19,8 @@ namespace {
 struct Slow {
   int fd = -1;
   explicit Slow(int port) {
-    fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<uint16_t>(port));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    fd = test::ConnectLoopback(port);
+    REQUIRE(fd >= 0);
     const std::string start = "GET / HTTP/1.1\r\nHost: x\r\n";
     REQUIRE(send(fd, start.data(), start.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(start.size()));
   }

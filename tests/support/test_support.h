@@ -38,6 +38,9 @@ struct CommandResult {
 int SpawnCommand(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env = {},
                  int out_fd = -1, int err_fd = -1);
 
+// A TCP connection to 127.0.0.1:`port` (a close-on-exec descriptor the caller closes); -1 when refused.
+int ConnectLoopback(int port);
+
 // Runs argv (argv[0] is a path) with the current environment plus `env`, and waits for it.
 CommandResult RunCommand(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env = {});
 
