@@ -34,13 +34,41 @@ class TableReader {
     return Status::InvalidArgument(where_ + " " + key + ": " + what);
   }
 
-  // Fails on the first key not in `known`, naming it and `see` (where the keys are documented).
+  // Fails on the first key not in `known`, naming it, the nearest known key when one is close (a typo),
+  // the table's keys, and `see` (where the keys are documented).
   Status OnlyKeys(const std::set<std::string>& known, const std::string& see) const {
     for (const auto& [key, value] : table_) {
       const std::string name(key.str());
-      if (!known.count(name)) return Error(name, "is not a known key (see " + see + ")");
+      if (known.count(name)) continue;
+      std::string what = "is not a known key";
+      std::string nearest;
+      std::size_t best = 3;  // more edits than this is no typo
+      std::string all;
+      for (const std::string& k : known) {
+        const std::size_t d = EditDistance(name, k);
+        if (d < best) best = d, nearest = k;
+        all += (all.empty() ? "" : ", ") + k;
+      }
+      if (!nearest.empty()) what += "; did you mean " + nearest + "?";
+      return Error(name, what + " (allowed: " + all + "; see " + see + ")");
     }
     return Status::OK();
+  }
+
+  // Levenshtein distance: how many single-character edits turn a into b.
+  static std::size_t EditDistance(const std::string& a, const std::string& b) {
+    std::vector<std::size_t> row(b.size() + 1);
+    for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+    for (std::size_t i = 1; i <= a.size(); ++i) {
+      std::size_t diagonal = row[0];
+      row[0] = i;
+      for (std::size_t j = 1; j <= b.size(); ++j) {
+        const std::size_t above = row[j];
+        row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] != b[j - 1])});
+        diagonal = above;
+      }
+    }
+    return row[b.size()];
   }
 
   Result<std::string> String(const std::string& key, const std::string& fallback, bool required = false) const {

@@ -74,6 +74,10 @@ TEST_CASE("run validate accepts a good configuration and names the key and allow
              Catch::Contains("[selection] strategy: 'greedy' is not one of dgm, score-prop, best, random, hgm, "
                              "no-open-ended, no-self-improve"));
   CHECK_THAT(ValidateError(good + "colour = 3\n"), Catch::Contains("colour: is not a known key"));
+  // A typo gets the nearest key, and every unknown key the table's allowed keys.
+  CHECK_THAT(ValidateError(good + "[selection]\nstrateg = \"dgm\"\n"),
+             Catch::Contains("[selection] strateg: is not a known key; did you mean strategy? (allowed: alpha, alpha0, "
+                             "lambda, strategy; see"));
   std::string no_children = good;
   no_children.replace(no_children.find("children = 4"), 12, "cost_usd = 1");
   CHECK_THAT(ValidateError(no_children), Catch::Contains("[budget] children: is required"));
