@@ -455,18 +455,19 @@ class Launch {
                        "--tmpfs", "/dev/shm"});
     const std::vector<std::string> hidden = Hidden();
     for (const std::string& h : hidden) {
-      if (IsWithin(h, "/usr")) Cover(h, a);
+      if (IsWithin(h, "/usr")) Cover(h, a);  // where every sandbox sees it, at its own path
     }
     for (const SandboxMount& m : spec_.mounts) {
       switch (m.kind) {
-        case SandboxMount::Kind::kReadOnly:
+        case SandboxMount::Kind::kReadOnly: {
           a.insert(a.end(), {"--ro-bind", Stage(m.host), m.inside});
+          std::error_code ec;
+          const std::string host = fs::weakly_canonical(m.host, ec).string();  // hidden paths are canonical
           for (const std::string& h : hidden) {
-            std::error_code ec;
-            const std::string host = fs::weakly_canonical(m.host, ec).string();  // hidden paths are canonical
-            if (h != host && IsWithin(h, host)) Cover(h, a, Dir(m.inside) + h.substr(Dir(host).size()));
+            if (h != host && IsWithin(h, host)) Cover(Dir(m.inside) + h.substr(Dir(host).size()), a);
           }
           break;
+        }
         case SandboxMount::Kind::kReadWrite:
         case SandboxMount::Kind::kScratch: {
           a.insert(a.end(), {"--size", std::to_string(spec_.limits.disk_bytes), "--tmpfs", m.inside});
@@ -509,9 +510,8 @@ class Launch {
     return out;
   }
 
-  // An empty file system over `inside` (`host` as the sandbox would see it), made read-only at the end.
-  void Cover(const std::string& host, std::vector<std::string>& a, std::string inside = "") {
-    if (inside.empty()) inside = host;
+  // An empty file system over `inside`, made read-only at the end.
+  void Cover(const std::string& inside, std::vector<std::string>& a) {
     a.insert(a.end(), {"--size", "4096", "--tmpfs", inside});
     covered_.push_back(inside);
   }
