@@ -14,6 +14,7 @@
 #include <random>
 #include <thread>
 
+#include "base/environment.h"
 #include "base/files.h"
 #include "llm/llm.h"
 #include "llm/wire.h"
@@ -348,8 +349,8 @@ CallResult ModelClient::Call(const std::string& alias, const ChatRequest& reques
     if (!value || !*value) {
       CallResult result;
       result.error = {ErrorKind::kConfig, 0,
-                      "environment variable " + m->api_key_env + " (api_key_env of [models." + m->alias +
-                          "]) is not set; export the provider's key in it"};
+                      VariableMissing(m->api_key_env) + " (api_key_env of [models." + m->alias + "]); " +
+                          HowToSetVariable(m->api_key_env) + " (the provider's key)"};
       return finish(std::move(result), m, "");
     }
     key = value;

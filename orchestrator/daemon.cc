@@ -18,6 +18,7 @@
 #include <mutex>
 #include <thread>
 
+#include "base/environment.h"
 #include "base/files.h"
 #include "base/unique_fd.h"
 #include "sandbox/sandbox.h"
@@ -147,6 +148,8 @@ class Daemon {
   // One daemon per home, and no foreground run beside it.
   Status LockHome() {
     LINEAGE_ASSIGN_OR_RETURN(lock_fd_, LockHomeForRuns(options_.home, "a daemon"));
+    // Runs handed over later are checked against this process's environment, not the user's shell.
+    SetEnvironmentOwner("the daemon (pid " + std::to_string(getpid()) + ")");
     return Status::OK();
   }
 

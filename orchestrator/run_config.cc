@@ -4,6 +4,7 @@
 #include <set>
 #include <tuple>
 
+#include "base/environment.h"
 #include "base/files.h"
 #include "base/toml_reader.h"
 #include "harness/harness.h"
@@ -311,11 +312,12 @@ Status CheckModelKeys(const RunConfig& config) {
       for (const auto& [role, alias] : RoleAliases(config)) {
         if (alias == m.alias) roles += (roles.empty() ? "" : ", ") + role;
       }
-      return Status::InvalidArgument(config.models.source + ": [models." + m.alias + "] api_key_env: the environment variable " +
-                                     m.api_key_env + " is not set, and " +
+      return Status::InvalidArgument(config.models.source + ": [models." + m.alias + "] api_key_env: " +
+                                     VariableMissing(m.api_key_env) + ", and " +
                                      (roles.empty() ? std::string("the run's agents may call this model")
                                                     : "the run's " + roles + " role calls this model") +
-                                     "; export the provider's key in it, or pass --models with tables that need none");
+                                     "; " + HowToSetVariable(m.api_key_env) +
+                                     " (the provider's key), or pass --models with tables that need none");
     }
   }
   return Status::OK();

@@ -486,6 +486,35 @@ TEST_CASE("run start --foreground while a daemon serves the home stores nothing,
   CHECK(fake->requests().empty());
 }
 
+TEST_CASE("a run handed to a daemon started before the user exported a key or a suite's path says the daemon lacks it") {
+  auto fake = test::StartFakeModel();
+  TempDir dir;
+  const fs::path home = dir / "home";
+  pid_t daemon = test::SpawnCommand(test::LineageArgv(home, {"daemon"}));
+  for (int i = 0; i < 100 && !fs::exists(home / "daemon.sock"); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  // The user exports both after the daemon started: their shell has them, the daemon does not.
+  const std::map<std::string, std::string> shell = {{"LINEAGE_TEST_LATE_KEY", "k"}, {"LINEAGE_TEST_LATE_SUITE", dir.path().string()}};
+  std::string toml = test::RunToml(fake->url(), 1, 1);
+  toml.replace(toml.find("model = \"gpt-4.1-mini\"\n"), 23, "model = \"gpt-4.1-mini\"\napi_key_env = \"LINEAGE_TEST_LATE_KEY\"\n");
+  WriteFile(dir / "key.toml", toml);
+  auto key = RunLineage(home, {"run", "start", (dir / "key.toml").string()}, shell);
+  WriteFile(dir / "suite.toml", test::RunToml(fake->url(), 1, 1) + "[suites.late]\nkind = \"polyglot\"\npath = \"$LINEAGE_TEST_LATE_SUITE\"\n");
+  auto suite = RunLineage(home, {"run", "start", (dir / "suite.toml").string()}, shell);
+  const std::string runs = RunLineage(home, {"run", "list", "--json"}).out;
+  kill(daemon, SIGTERM);
+  int status = 0;
+  waitpid(daemon, &status, 0);
+  const std::string who = "the daemon (pid " + std::to_string(daemon) + ")";
+  INFO(key.err << suite.err);
+  CHECK(key.exit_code == 1);
+  CHECK_THAT(key.err, Catch::Contains(who + " lacks the environment variable LINEAGE_TEST_LATE_KEY") &&
+                          Catch::Contains("restart " + who + " with LINEAGE_TEST_LATE_KEY exported"));
+  CHECK(suite.exit_code == 1);
+  CHECK_THAT(suite.err, Catch::Contains(who + " lacks the environment variable LINEAGE_TEST_LATE_SUITE") &&
+                            Catch::Contains("restart " + who + " with LINEAGE_TEST_LATE_SUITE exported"));
+  CHECK(json::parse(runs).empty());
+}
+
 TEST_CASE("Ctrl-C in a foreground run is acknowledged, a second stops at once, and the hint it prints works") {
   auto fake = test::StartFakeModel(/*delay_ms=*/2000);  // slow answers: work is in flight when Ctrl-C comes
   TempDir dir;

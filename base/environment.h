@@ -1,0 +1,27 @@
+// Advice about the process's environment that names whose environment it is.
+//
+// A long-lived process (the daemon) keeps the environment it started with: a variable the user exports
+// afterwards reaches their shell, not the daemon. "X is not set: export X" is then wrong advice, since the
+// user's shell has X. The daemon names itself once, at start; every message about a missing variable says
+// whose environment lacks it and how to give it one.
+#ifndef LINEAGE_BASE_ENVIRONMENT_H_
+#define LINEAGE_BASE_ENVIRONMENT_H_
+
+#include <string>
+
+namespace lineage {
+
+// Names the process whose environment later messages speak of, e.g. "the daemon (pid 42)". Empty (the
+// default) means a command the user just typed, whose environment is their shell's.
+void SetEnvironmentOwner(std::string owner);
+
+// "the environment variable NAME is not set", or "the daemon (pid 42) lacks the environment variable NAME".
+std::string VariableMissing(const std::string& name);
+
+// What gives the process NAME: "export NAME" (with `example` as NAME's value when given: "export NAME=DIR"),
+// or "restart the daemon (pid 42) with NAME exported".
+std::string HowToSetVariable(const std::string& name, const std::string& example = "");
+
+}  // namespace lineage
+
+#endif  // LINEAGE_BASE_ENVIRONMENT_H_
