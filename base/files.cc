@@ -24,7 +24,15 @@ Result<std::string> ReadFile(const std::filesystem::path& path) {
   UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.valid()) {
     if (errno == ENOENT) return Status::NotFound("no file '" + path.string() + "'");
+    // A path that names no readable file is the caller's input to fix.
+    if (errno == ENOTDIR || errno == EACCES || errno == ELOOP) {
+      return Status::InvalidArgument("cannot read '" + path.string() + "': " + std::strerror(errno));
+    }
     return Status::IOError("cannot read '" + path.string() + "': " + std::strerror(errno));
+  }
+  struct stat st;
+  if (fstat(fd.get(), &st) == 0 && S_ISDIR(st.st_mode)) {
+    return Status::InvalidArgument("'" + path.string() + "' is a directory; a file was expected");
   }
   std::string out;
   char buf[65536];
@@ -61,7 +69,13 @@ Result<std::string> FromBase64(std::string_view text) {
 Status MakePrivateDirectory(const std::filesystem::path& dir) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
-  if (ec) return Status::IOError("cannot create '" + dir.string() + "': " + ec.message());
+  if (ec) {
+    // A path through a file, or where the caller may not write, is theirs to change.
+    const bool theirs = ec == std::errc::not_a_directory || ec == std::errc::file_exists ||
+                        ec == std::errc::permission_denied || ec == std::errc::read_only_file_system;
+    const std::string why = "cannot create '" + dir.string() + "': " + ec.message();
+    return theirs ? Status::InvalidArgument(why) : Status::IOError(why);
+  }
   if (chmod(dir.c_str(), 0700) != 0) {
     return Status::IOError("cannot make '" + dir.string() + "' private (chmod 0700): " + std::strerror(errno));
   }

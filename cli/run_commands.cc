@@ -140,6 +140,10 @@ Status Validate(const RunArgs& args, const fs::path& command_line_home) {
               SelectionStrategyName(config.selection.strategy), config.evaluation.stages.size(),
               config.children_in_flight, config.sandboxes);
   LINEAGE_RETURN_IF_ERROR(PrintStages(config));
+  if (!args.probe) {
+    std::printf("models: not contacted (a wrong base_url or key shows only when the run calls it; --probe calls "
+                "each role's model once)\n");
+  }
   return PrintForecast(config, config.home.empty() ? command_line_home : config.home);
 }
 
@@ -181,6 +185,29 @@ Result<json> FinalEvents(Archive& archive, RunId run) {
 }
 
 Result<std::string> RunView(Archive& archive, RunId id);
+
+// Why `run` is in its state, as the event that put it there says ("reason" of run.paused, "error" of
+// run.failed); empty when it says nothing.
+std::string StateReason(Archive& archive, const Run& run) {
+  auto events = archive.ListEvents(run.id);
+  if (!events.ok()) return "";
+  const std::string kind = std::string("run.") + StateName(run.state);
+  for (auto e = events->rbegin(); e != events->rend(); ++e) {
+    if (e->kind != kind) continue;
+    const json data = json::parse(e->data_json, nullptr, false);
+    if (!data.is_object()) return "";
+    return data.value("reason", data.value("error", ""));
+  }
+  return "";
+}
+
+// Whether `run` is left running, pausing or stopping by a process that ended (Ctrl-C, kill -9, a daemon
+// stopped): nothing goes on with it until `run resume --foreground` or a daemon takes it up.
+bool Interrupted(const Run& run, const std::optional<std::string>& holder) {
+  const bool owned_state = run.state == RunState::kRunning || run.state == RunState::kPausing ||
+                           run.state == RunState::kStopping;
+  return owned_state && !holder;
+}
 
 // Claims `home` for a run in this process, before anything is stored: refused while a daemon serves it
 // (it would take the stored run up and spend on it too).
@@ -244,7 +271,9 @@ Status RunInForeground(Archive& archive, RunId run, bool unsafe, UniqueFd home_l
   done = true;
   if (view.joinable()) view.join();
   if (!state.ok()) return state.status();
-  std::printf("run %lld: %s\n", static_cast<long long>(run), StateName(*state));
+  LINEAGE_ASSIGN_OR_RETURN(Run ended, archive.GetRun(run));
+  const std::string why = *state == RunState::kPaused || *state == RunState::kFailed ? StateReason(archive, ended) : "";
+  std::printf("run %lld: %s%s\n", static_cast<long long>(run), StateName(*state), why.empty() ? "" : (": " + why).c_str());
   if (foreground_stop) {
     std::printf("run %lld: stopped by a signal; `lineage run resume %lld --foreground` goes on\n",
                 static_cast<long long>(run), static_cast<long long>(run));
@@ -282,24 +311,30 @@ Status List(const RunArgs& args, const fs::path& home) {
   LINEAGE_ASSIGN_OR_RETURN(auto archive, Archive::Open(home));
   LINEAGE_ASSIGN_OR_RETURN(std::vector<Run> runs, archive->ListRuns());
   json out = json::array();
+  const std::optional<std::string> holder = HomeHolder(home);
   for (const Run& r : runs) {
     LINEAGE_ASSIGN_OR_RETURN(json summary, Summary(*archive, r.id));
     summary["run"] = summary["id"];
+    summary["interrupted"] = Interrupted(r, holder);
     out.push_back(summary);
   }
   if (args.json) {
     std::printf("%s\n", out.dump(2).c_str());
     return Status::OK();
   }
-  std::printf("%-4s  %-20s  %-9s  %-9s  %-8s  %-6s  %s\n", "RUN", "NAME", "STATUS", "CHILDREN", "ADMITTED", "BEST", "COST");
+  std::printf("%-4s  %-20s  %-11s  %-9s  %-8s  %-6s  %s\n", "RUN", "NAME", "STATUS", "CHILDREN", "ADMITTED", "BEST", "COST");
   for (const json& r : out) {
     std::string children = std::to_string(r["children"].get<int>()) + "/" +
                            (r["children_wanted"].is_null() ? "?" : std::to_string(r["children_wanted"].get<int>()));
     char best[16] = "-";
     if (!r["best_score"].is_null()) std::snprintf(best, sizeof(best), "%.3f", r["best_score"].get<double>());
-    std::printf("%-4lld  %-20s  %-9s  %-9s  %-8d  %-6s  $%.4f\n", static_cast<long long>(r["run"].get<RunId>()),
-                r["name"].get<std::string>().c_str(), r["status"].get<std::string>().c_str(), children.c_str(),
-                r["admitted"].get<int>(), best, r.value("cost_usd", 0.0));
+    const std::string status = r["interrupted"].get<bool>() ? "interrupted" : r["status"].get<std::string>();
+    std::printf("%-4lld  %-20s  %-11s  %-9s  %-8d  %-6s  $%.4f\n", static_cast<long long>(r["run"].get<RunId>()),
+                r["name"].get<std::string>().c_str(), status.c_str(), children.c_str(), r["admitted"].get<int>(), best,
+                r.value("cost_usd", 0.0));
+  }
+  if (std::any_of(out.begin(), out.end(), [](const json& r) { return r["interrupted"].get<bool>(); })) {
+    std::printf("interrupted: no process runs it; `lineage run resume RUN --foreground` or `lineage daemon` goes on\n");
   }
   return Status::OK();
 }
@@ -376,6 +411,12 @@ Result<std::string> RunView(Archive& archive, RunId id) {
   std::snprintf(line, sizeof(line), "run %lld (%s): %s\n", static_cast<long long>(run.id), run.name.c_str(),
                 StateName(run.state));
   out += line;
+  if (Interrupted(run, HomeHolder(archive.home()))) {
+    out += "interrupted: no process runs it; `lineage run resume " + std::to_string(run.id) +
+           " --foreground` or `lineage daemon` goes on\n";
+  } else if (std::string why = StateReason(archive, run); !why.empty()) {
+    out += "why: " + why + "\n";
+  }
   if (const json origin = RunOrigin(run); origin.is_object() && origin.value("kind", "") == "fork") {
     std::snprintf(line, sizeof(line), "origin: fork of run %lld from agent #%lld\n",
                   static_cast<long long>(origin["run"].get<RunId>()), static_cast<long long>(origin["agent"].get<AgentId>()));
@@ -444,6 +485,8 @@ Status ShowStatus(const RunArgs& args, const fs::path& home) {
     LINEAGE_ASSIGN_OR_RETURN(json out, Summary(*archive, args.run));
     out["run"] = out["id"];
     LINEAGE_ASSIGN_OR_RETURN(Run run, archive->GetRun(args.run));
+    out["interrupted"] = Interrupted(run, HomeHolder(home));
+    out["reason"] = StateReason(*archive, run);
     if (json jobs = ClusterJobs(home, run); !jobs.is_null()) out["cluster_jobs"] = jobs;
     LINEAGE_ASSIGN_OR_RETURN(out["final"], FinalEvents(*archive, args.run));
     std::printf("%s\n", out.dump(2).c_str());
@@ -570,10 +613,20 @@ Status Fork(const RunArgs& args, const fs::path& home) {
 // Pause, resume and stop go to the daemon when one runs; otherwise the archive records the wish, which a
 // daemon (or `run resume --foreground`) reads when it starts.
 Status Control(const RunArgs& args, const fs::path& home, const std::string& op) {
+  const bool here = op == "resume" && args.foreground;
+  if (here && DaemonRunning(home)) {
+    return Status::FailedPrecondition("a daemon serves " + home.string() + "; `lineage run resume " +
+                                      std::to_string(args.run) + "` (without --foreground) hands it the run");
+  }
   if (args.raise.children || args.raise.cost_usd || args.raise.tokens || args.raise.task_evaluations) {
     LINEAGE_ASSIGN_OR_RETURN(auto archive, Archive::Open(home));
     LINEAGE_ASSIGN_OR_RETURN(RunState raised, RaiseBudget(*archive, args.run, args.raise));
     std::printf("run %lld: budget raised (%s)\n", static_cast<long long>(args.run), StateName(raised));
+  }
+  if (!args.models.empty()) {
+    LINEAGE_ASSIGN_OR_RETURN(auto archive, Archive::Open(home));
+    LINEAGE_RETURN_IF_ERROR(ReplaceRunModels(*archive, args.run, args.models));
+    std::printf("run %lld: models from %s\n", static_cast<long long>(args.run), fs::absolute(args.models).c_str());
   }
   if (DaemonRunning(home)) {
     LINEAGE_ASSIGN_OR_RETURN(json reply, CallDaemon(home, {{"op", op}, {"run", args.run}}));
@@ -581,11 +634,18 @@ Status Control(const RunArgs& args, const fs::path& home, const std::string& op)
     return Status::OK();
   }
   LINEAGE_ASSIGN_OR_RETURN(auto archive, Archive::Open(home));
+  // No daemon. Unless a foreground process runs the home's runs, this one holds the home for a moment:
+  // nothing runs the run then, so a pause or a stop has no work in flight to wait for and completes now.
+  Result<UniqueFd> lock = LockHomeForRuns(home, "`lineage run " + op + "`");
+  if (here && !lock.ok()) return lock.status();
   LINEAGE_ASSIGN_OR_RETURN(RunState state, ApplyControl(*archive, args.run, *ParseRunControl(op)));
-  if (op == "resume" && args.foreground) {
-    LINEAGE_ASSIGN_OR_RETURN(UniqueFd lock, ClaimForForeground(home, "run " + std::to_string(args.run) + " in the foreground"));
-    return RunInForeground(*archive, args.run, args.unsafe, std::move(lock));
+  if (lock.ok() && (state == RunState::kPausing || state == RunState::kStopping)) {
+    const RunState settled = state == RunState::kPausing ? RunState::kPaused : RunState::kStopped;
+    LINEAGE_RETURN_IF_ERROR(archive->SetRunState(args.run, settled, json{{"control", op}, {"reason", op + " while no process ran it"}}.dump()));
+    std::printf("run %lld: %s\n", static_cast<long long>(args.run), StateName(settled));
+    return Status::OK();
   }
+  if (here) return RunInForeground(*archive, args.run, args.unsafe, std::move(lock).value());
   std::printf("run %lld: %s (no daemon is running; `lineage daemon` acts on it)\n", static_cast<long long>(args.run),
               StateName(state));
   return Status::OK();
@@ -658,6 +718,8 @@ void RegisterRunCommands(CLI::App& app, Context& ctx) {
       cmd->add_option("--cost-usd", args->raise.cost_usd, "raise the run's dollar budget (a finished run goes on)");
       cmd->add_option("--tokens", args->raise.tokens, "raise the run's token budget");
       cmd->add_option("--task-evaluations", args->raise.task_evaluations, "raise an hgm run's task-evaluation budget");
+      cmd->add_option("--models", args->models, "a models file to use from now on instead of the run's (a wrong "
+                                                "base_url or key variable fixed)");
       cmd->add_flag("--unsafe-no-sandbox", args->unsafe, "run WITHOUT isolation (only for code you trust)");
     }
     cmd->callback([&ctx, args, op] { ctx.action = [args, &ctx, op] { return Control(*args, ctx.home, op); }; });

@@ -450,4 +450,23 @@ std::vector<CallResult> ProbeModels(ModelsConfig models, const std::vector<std::
   return results;
 }
 
+ModelError ConnectToModel(const ModelsConfig& models, const std::string& alias) {
+  const ModelConfig* m = models.FindAlias(alias);
+  if (!m) return {ErrorKind::kConfig, 0, "no model alias '" + alias + "' in " + models.source};
+  CURL* h = curl_easy_init();
+  if (!h) return {ErrorKind::kConfig, 0, "libcurl cannot start"};
+  const std::string url = Endpoint(*m);
+  curl_easy_setopt(h, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(h, CURLOPT_CONNECT_ONLY, 1L);
+  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(m->connect_timeout_ms));
+  if (!m->unix_socket.empty()) curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, m->unix_socket.c_str());
+  curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, OpenSocket);
+  const CURLcode code = curl_easy_perform(h);
+  curl_easy_cleanup(h);
+  if (code == CURLE_OK) return {};
+  bool retryable = false;
+  return TransportError(code, url, &retryable);
+}
+
 }  // namespace lineage::llm

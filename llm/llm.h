@@ -261,4 +261,9 @@ class ModelClient {
 // check`, `lineage run validate --probe`): whether the models answer, and what it took.
 std::vector<CallResult> ProbeModels(ModelsConfig models, const std::vector<std::string>& aliases);
 
+// Whether `alias`'s server takes a connection (TCP, and TLS for https), within its connect_timeout_s: no
+// request is sent and nothing is spent. kNone when it does; kUnreachable or kConfig (with what to fix) when
+// it refuses, cannot be resolved or the URL is bad; kTimeout when it does not answer.
+ModelError ConnectToModel(const ModelsConfig& models, const std::string& alias);
+
 }  // namespace lineage::llm

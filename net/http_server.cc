@@ -490,6 +490,17 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& o
       impl->tcp_port = impl->tcp_acceptor->local_endpoint().port();
       ::fcntl(impl->tcp_acceptor->native_handle(), F_SETFD, FD_CLOEXEC);
     }
+  } catch (const boost::system::system_error& e) {
+    const std::string where = options.unix_socket.empty() ? options.tcp_listen : options.unix_socket;
+    // An address in use, or not one of this host's, is the caller's choice to change, not lineage's fault.
+    const auto code = e.code();
+    if (code == asio::error::address_in_use) {
+      return Status::FailedPrecondition("cannot listen on " + where + ": the address is in use; choose another port");
+    }
+    if (code == asio::error::access_denied || code == boost::system::errc::address_not_available) {
+      return Status::InvalidArgument("cannot listen on " + where + ": " + code.message());
+    }
+    return Status::IOError("cannot listen on " + where + ": " + e.what());
   } catch (const std::exception& e) {
     return Status::IOError("cannot listen on " +
                            (options.unix_socket.empty() ? options.tcp_listen : options.unix_socket) + ": " + e.what());

@@ -451,6 +451,16 @@ Result<UniqueFd> LockHomeForRuns(const fs::path& home, const std::string& holder
   return fd;
 }
 
+std::optional<std::string> HomeHolder(const fs::path& home) {
+  const fs::path path = home / "daemon.lock";
+  UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) return std::nullopt;  // no process ever ran this home's runs
+  // A shared lock, let go at once: it is refused only while a holder has the exclusive one.
+  if (flock(fd.get(), LOCK_SH | LOCK_NB) == 0) return std::nullopt;
+  auto who = ReadFile(path);
+  return who.ok() && !who->empty() ? *who : std::string("another lineage process");
+}
+
 void SetHomeHolder(const UniqueFd& lock, const std::string& holder) {
   // Who holds it, for the next one's message; the lock itself is the flock.
   const std::string me = holder + " (pid " + std::to_string(getpid()) + ")";

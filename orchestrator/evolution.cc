@@ -203,6 +203,12 @@ class Evolution {
       StopServing();
       return Finish();
     }
+    if (std::string wrong = UnreachableBeforeFirstAnswer(); !wrong.empty()) {
+      stop_reason_ = wrong;
+      config_paused_ = true;
+      StopServing();
+      return Finish();
+    }
     for (;;) {
       Result<Step> seed = LostIsWorldFault(EvaluateSeed());
       if (!seed.ok()) return Fail(seed.status());
@@ -545,6 +551,29 @@ class Evolution {
     return std::mt19937_64(config_.random_seed ^ static_cast<std::uint64_t>(options_.draws_as_run.value_or(run_.id)) * 0x9E3779B97F4A7C15ull ^
                            (static_cast<std::uint64_t>(slot) + 1) * 0xBF58476D1CE4E5B9ull ^
                            static_cast<std::uint64_t>(slot_redos_[slot]) * 0x94D049BB133111EBull);
+  }
+
+  // Until a provider has answered one of the run's calls, a server that refuses the connection or a host
+  // that does not resolve is a wrong base_url (or a server not started), not an outage: the run pauses at
+  // once with what to fix, instead of waiting out its fault patience. Empty when the models can be reached,
+  // when one of the run's calls was answered already, or in a replay (it calls no provider).
+  std::string UnreachableBeforeFirstAnswer() {
+    if (options_.replayer) return "";
+    auto calls = archive_.ListRunModelCalls(run_.id);
+    if (!calls.ok() || std::any_of(calls->begin(), calls->end(), [](const ModelCall& c) { return c.outcome == "ok"; })) {
+      return "";
+    }
+    std::set<std::string> tried;
+    for (const auto& [role, alias] : RoleAliases(config_)) {
+      if (!tried.insert(alias).second) continue;
+      const llm::ModelError e = llm::ConnectToModel(config_.models, alias);
+      if (e.kind != llm::ErrorKind::kUnreachable && e.kind != llm::ErrorKind::kConfig) continue;
+      return "config: the " + role + " role's model ([models." + alias + "] of " + config_.models.source +
+             ") cannot be reached, and no call of this run has been answered yet: " + e.message +
+             " Fix base_url (or start the server), then `lineage run resume " + std::to_string(run_.id) +
+             "` (--models FILE gives the run another models file)";
+    }
+    return "";
   }
 
   // A fault of the world interrupted `step`: record it, and wait before the step is redone (1 s, doubling to
@@ -1297,7 +1326,7 @@ class Evolution {
       if (now.state == RunState::kPausing) state = RunState::kPaused;
       else if (now.state == RunState::kStopping) state = RunState::kStopped;
       else if (stop_reason_ == "stop requested") state = RunState::kRunning;  // resumed when the daemon returns
-      else if (low_disk_ || fault_paused_) state = RunState::kPaused;
+      else if (low_disk_ || fault_paused_ || config_paused_) state = RunState::kPaused;
       json data = {{"children_made", made_}, {"reason", stop_reason_}};
       if (fault_paused_ && state == RunState::kPaused && now.state == RunState::kRunning) {
         data["fault"] = true;  // a daemon resumes it by itself at retry_at
@@ -1365,6 +1394,7 @@ class Evolution {
   std::optional<std::int64_t> fault_since_;    // the first fault of the current run of faults (Now())
   std::string fault_first_;
   std::int64_t fault_backoff_ms_ = 1000;
+  bool config_paused_ = false;                 // a model could not be reached before any call was answered
   bool fault_paused_ = false;                  // the faults outlasted the patience: the run pauses
   Status fatal_;
   std::string stop_reason_;
@@ -1487,6 +1517,26 @@ Result<RunConfig> StoredRunConfig(const Run& run, bool with_raised_budgets) {
   if (raised.contains("tokens")) config.tokens = raised["tokens"].get<std::int64_t>();
   if (raised.contains("task_evaluations")) config.task_evaluations = raised["task_evaluations"].get<std::int64_t>();
   return config;
+}
+
+Status ReplaceRunModels(Archive& archive, RunId id, const fs::path& models) {
+  LINEAGE_ASSIGN_OR_RETURN(class Run run, archive.GetRun(id));
+  const std::string name = "run " + std::to_string(id);
+  if (run.state != RunState::kPaused && run.state != RunState::kFailed && run.state != RunState::kFinished) {
+    return Status::FailedPrecondition(name + " is " + StateName(run.state) + "; its models can be replaced once it is " +
+                                      "paused, failed or finished (`lineage run pause " + std::to_string(id) + "` first)");
+  }
+  if (!RunOrigin(run).is_null() && RunOrigin(run).value("kind", "") == "replay") {
+    return Status::FailedPrecondition(name + " is a replay; it calls no model, so it has no models to replace");
+  }
+  LINEAGE_ASSIGN_OR_RETURN(RunConfig config, StoredRunConfig(run, /*with_raised_budgets=*/false));
+  LINEAGE_RETURN_IF_ERROR(OverrideModels(config, models));
+  LINEAGE_RETURN_IF_ERROR(CheckModelKeys(config));
+  json stored = json::parse(run.config, nullptr, false);
+  stored["models_override"] = config.models_override;
+  stored["models_override_text"] = config.models_override_text;
+  const std::optional<int> children = run.children_wanted;
+  return archive.SetRunConfig(id, stored.dump(), children, json{{"models_override", config.models_override}}.dump());
 }
 
 Result<RunState> RaiseBudget(Archive& archive, RunId id, const BudgetRaise& raise) {

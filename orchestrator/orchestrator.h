@@ -245,6 +245,9 @@ struct EvolutionOptions {
 Result<UniqueFd> LockHomeForRuns(const std::filesystem::path& home, const std::string& holder);
 // Renames who holds `lock` (taken by LockHomeForRuns) once it is known: "run 3 in the foreground".
 void SetHomeHolder(const UniqueFd& lock, const std::string& holder);
+// Who runs the home's runs now ("a daemon (pid 42)"), or nothing when no process does: a run left
+// running, pausing or stopping is then interrupted, and waits for `run resume --foreground` or a daemon.
+std::optional<std::string> HomeHolder(const std::filesystem::path& home);
 
 // Finishes what an interrupted process left half-written in the home (Archive::Fsck with repair). Call it
 // before resuming runs, holding LockHomeForRuns.
@@ -368,5 +371,10 @@ struct BudgetRaise {
   std::optional<std::int64_t> task_evaluations;  // hgm runs
 };
 Result<RunState> RaiseBudget(Archive& archive, RunId id, const BudgetRaise& raise);
+
+// Gives a run another models file: `lineage run resume RUN --models FILE`, after a wrong base_url or key
+// variable paused or failed it. The file is checked as `run start --models` checks it, and the run's
+// configuration is otherwise unchanged; a running run must be paused first.
+Status ReplaceRunModels(Archive& archive, RunId id, const std::filesystem::path& models);
 
 }  // namespace lineage

@@ -1,4 +1,6 @@
 // Drives the real `lineage` binary: exit codes, messages and every archive command.
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
@@ -77,6 +79,25 @@ TEST_CASE("bad input exits 1 with one line naming the value") {
     auto r = cli({"agent", "import", (cli.tmp / "nope").string(), "--name", "x"});
     CHECK(r.exit_code == 1);
     CHECK(r.err.find("nope") != std::string::npos);
+  }
+  SECTION("a directory given as a run configuration") {
+    auto r = cli({"run", "validate", cli.tmp.path().string()});
+    CHECK(r.exit_code == 1);
+    CHECK(r.err == "lineage: '" + cli.tmp.path().string() + "' is a directory; a file was expected\n");
+  }
+  SECTION("a home that is a file") {
+    WriteFile(cli.tmp / "file", "");
+    auto r = RunLineage(cli.tmp / "file", {"init"});
+    CHECK(r.exit_code == 1);
+    CHECK_THAT(r.err, Catch::Contains((cli.tmp / "file").string()));
+  }
+  SECTION("a dashboard address already in use") {
+    const int busy = test::ListenLoopback();
+    REQUIRE(busy >= 0);
+    auto r = cli({"daemon", "--http", "127.0.0.1:" + std::to_string(test::LocalPort(busy))});
+    close(busy);
+    CHECK(r.exit_code == 1);
+    CHECK_THAT(r.err, Catch::Contains("the address is in use; choose another port"));
   }
 }
 

@@ -515,6 +515,43 @@ TEST_CASE("a run handed to a daemon started before the user exported a key or a 
   CHECK(json::parse(runs).empty());
 }
 
+TEST_CASE("a base_url nobody listens on pauses a run at once as a configuration error, and resume --models fixes it") {
+  auto fake = test::StartFakeModel();
+  TempDir dir;
+  const fs::path home = dir / "home";
+  WriteFile(dir / "run.toml", test::RunToml(fake->url(), 1, 1));
+  // A port that was free a moment ago: nothing listens on it.
+  const int probe = test::ListenLoopback();
+  REQUIRE(probe >= 0);
+  const std::string dead = "http://127.0.0.1:" + std::to_string(test::LocalPort(probe)) + "/v1";
+  close(probe);
+  WriteFile(dir / "wrong.toml", "[models.default]\nprovider = \"openai\"\nbase_url = \"" + dead + "\"\nmodel = \"gpt-4.1-mini\"\n");
+  WriteFile(dir / "right.toml", "[models.default]\nprovider = \"openai\"\nbase_url = \"" + fake->url() + "/v1\"\nmodel = \"gpt-4.1-mini\"\n");
+
+  auto validate = RunLineage(home, {"run", "validate", (dir / "run.toml").string(), "--models", (dir / "wrong.toml").string()});
+  CHECK(validate.exit_code == 0);
+  CHECK_THAT(validate.out, Catch::Contains("models: not contacted") && Catch::Contains("--probe"));
+
+  const auto began = std::chrono::steady_clock::now();
+  auto start = RunLineage(home, {"run", "start", (dir / "run.toml").string(), "--foreground", "--models", (dir / "wrong.toml").string()});
+  INFO(start.out << start.err);
+  // Not the 10-minute patience of an outage.
+  CHECK(std::chrono::steady_clock::now() - began < std::chrono::seconds(60));
+  CHECK_THAT(start.out, Catch::Contains("run 1: paused: config:") && Catch::Contains(dead));
+  auto status = RunLineage(home, {"run", "status", "1"});
+  CHECK_THAT(status.out, Catch::Contains("run 1 (test run): paused") && Catch::Contains("why: config:") &&
+                             Catch::Contains("--models FILE"));
+  CHECK(json::parse(RunLineage(home, {"run", "status", "1", "--json"}).out)["reason"].get<std::string>().find(dead) !=
+        std::string::npos);
+  CHECK(fake->requests().empty());
+
+  auto resumed = RunLineage(home, {"run", "resume", "1", "--foreground", "--models", (dir / "right.toml").string()});
+  INFO(resumed.out << resumed.err);
+  CHECK(resumed.exit_code == 0);
+  CHECK_THAT(resumed.out, Catch::Contains("run 1: models from") && Catch::Contains("run 1: finished"));
+  CHECK_FALSE(fake->requests().empty());
+}
+
 TEST_CASE("Ctrl-C in a foreground run is acknowledged, a second stops at once, and the hint it prints works") {
   auto fake = test::StartFakeModel(/*delay_ms=*/2000);  // slow answers: work is in flight when Ctrl-C comes
   TempDir dir;
@@ -541,6 +578,7 @@ TEST_CASE("Ctrl-C in a foreground run is acknowledged, a second stops at once, a
   CHECK(WIFEXITED(status));
   CHECK(WEXITSTATUS(status) == 130);
   CHECK_THAT(err, Catch::Contains("`lineage run resume 1 --foreground` goes on"));
+  CHECK_THAT(RunLineage(dir / "home", {"run", "list"}).out, Catch::Contains("interrupted"));
   // The hint works without a daemon: the run goes on to its end.
   auto resumed = RunLineage(dir / "home", {"run", "resume", "1", "--foreground"});
   INFO(resumed.out << resumed.err);
@@ -658,33 +696,43 @@ TEST_CASE("the daemon runs a handed-over run, resumes it after kill -9, and stop
   CHECK_FALSE(fs::exists(home / "daemon.sock"));
 }
 
-TEST_CASE("pause and stop are recorded while no daemon runs, and refused when they make no sense") {
+TEST_CASE("a run no process runs any more shows as interrupted, and pause or stop without a daemon complete at once") {
   auto fake = test::StartFakeModel();
   TempDir dir;
   WriteFile(dir / "run.toml", test::RunToml(fake->url(), 4, 1));
   const fs::path home = dir / "home";
-  // A run created but interrupted at once: run start --foreground, killed before it gets far.
-  pid_t pid = test::SpawnCommand(test::LineageArgv(home, {"run", "start", (dir / "run.toml").string(), "--foreground"}));
-  for (int i = 0; i < 100 && !fs::exists(home / "archive.db"); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  // Killed once it runs, so that it is left "running".
-  auto running = [&] {
-    auto r = RunLineage(home, {"run", "status", "1", "--json"});
-    return r.exit_code == 0 && json::parse(r.out)["status"] == "running";
+  // A run started in the foreground and killed once it runs, so that it is left "running".
+  auto start_and_kill = [&](int id) {
+    pid_t pid = test::SpawnCommand(test::LineageArgv(home, {"run", "start", (dir / "run.toml").string(), "--foreground"}));
+    auto running = [&] {
+      auto r = RunLineage(home, {"run", "status", std::to_string(id), "--json"});
+      return r.exit_code == 0 && json::parse(r.out)["status"] == "running";
+    };
+    for (int i = 0; i < 400 && !running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    kill(pid, SIGKILL);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return running();
   };
-  for (int i = 0; i < 200 && !running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  kill(pid, SIGKILL);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  auto pause = RunLineage(home, {"run", "pause", "1"});
-  INFO(pause.err);
-  if (pause.exit_code == 0) {
-    CHECK_THAT(pause.out, Catch::Contains("run 1: pausing"));
-    auto stop = RunLineage(home, {"run", "stop", "1"});
-    CHECK(stop.exit_code == 0);
-    auto resume = RunLineage(home, {"run", "resume", "1"});
-    CHECK(resume.exit_code == 1);
-    CHECK_THAT(resume.err, Catch::Contains("it cannot resume"));
-  }
+  REQUIRE(start_and_kill(1));
+  auto list = RunLineage(home, {"run", "list"});
+  CHECK_THAT(list.out, Catch::Contains("interrupted") && Catch::Contains("`lineage run resume RUN --foreground`"));
+  CHECK(json::parse(RunLineage(home, {"run", "list", "--json"}).out)[0]["interrupted"] == true);
+  CHECK_THAT(RunLineage(home, {"run", "status", "1"}).out, Catch::Contains("interrupted: no process runs it"));
+  auto stop = RunLineage(home, {"run", "stop", "1"});
+  INFO(stop.out << stop.err);
+  CHECK(stop.exit_code == 0);
+  CHECK_THAT(stop.out, Catch::Contains("run 1: stopped"));
+  CHECK(json::parse(RunLineage(home, {"run", "status", "1", "--json"}).out)["status"] == "stopped");
+  auto resume = RunLineage(home, {"run", "resume", "1"});
+  CHECK(resume.exit_code == 1);
+  CHECK_THAT(resume.err, Catch::Contains("it cannot resume"));
+
+  REQUIRE(start_and_kill(2));
+  auto pause = RunLineage(home, {"run", "pause", "2"});
+  CHECK_THAT(pause.out, Catch::Contains("run 2: paused"));
+  CHECK(json::parse(RunLineage(home, {"run", "status", "2", "--json"}).out)["status"] == "paused");
+  CHECK_THAT(RunLineage(home, {"run", "resume", "2"}).out, Catch::Contains("run 2: queued"));
   auto missing = RunLineage(home, {"run", "status", "9"});
   CHECK(missing.exit_code == 1);
 }

@@ -38,6 +38,11 @@ struct CommandResult {
 int SpawnCommand(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env = {},
                  int out_fd = -1, int err_fd = -1);
 
+// A TCP socket listening on 127.0.0.1 at a port the kernel chose (a close-on-exec descriptor the caller
+// closes; closing it leaves a port nobody listens on); -1 on failure. LocalPort tells which port.
+int ListenLoopback();
+int LocalPort(int fd);
+
 // A TCP connection to 127.0.0.1:`port` (a close-on-exec descriptor the caller closes); -1 when refused.
 int ConnectLoopback(int port);
 
