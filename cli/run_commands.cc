@@ -73,7 +73,8 @@ Status PrintStages(const RunConfig& config) {
     }
     std::string line = "stage " + std::to_string(stage.number) + ": " + std::to_string(tasks.size()) + " tasks of " +
                        stage.suite + (stage.subset.empty() ? "" : " (" + stage.subset + ")");
-    if (stage.threshold > 0 && stage.number < static_cast<int>(config.evaluation.stages.size())) {
+    const bool gates = config.selection.strategy != SelectionStrategy::kHgm;
+    if (gates && stage.threshold > 0 && stage.number < static_cast<int>(config.evaluation.stages.size())) {
       line += "; on to stage " + std::to_string(stage.number + 1) + " at " +
               std::to_string(static_cast<int>(stage.threshold * 100 + 0.5)) + "% solved";
     }
@@ -83,6 +84,10 @@ Status PrintStages(const RunConfig& config) {
       for (const std::string& id : ids) list += (list.empty() ? "" : ", ") + id;
       std::printf("  skipped here (not counted): %s: %s\n", list.c_str(), reason.c_str());
     }
+  }
+  if (config.selection.strategy == SelectionStrategy::kHgm) {
+    std::printf("hgm: each agent runs these tasks in order, one task run at a time as Thompson sampling picks the "
+                "agent; the stages' thresholds do not gate\n");
   }
   return Status::OK();
 }
@@ -134,6 +139,8 @@ Status Validate(const RunArgs& args, const fs::path& command_line_home) {
   LINEAGE_ASSIGN_OR_RETURN(RunConfig config, LoadRunConfig(args.config));
   if (!args.models.empty()) LINEAGE_RETURN_IF_ERROR(OverrideModels(config, args.models));
   LINEAGE_RETURN_IF_ERROR(CheckRunConfig(config));
+  const fs::path home = config.home.empty() ? command_line_home : config.home;
+  LINEAGE_RETURN_IF_ERROR(CheckSeedAgent(config, home));
   if (args.probe) LINEAGE_RETURN_IF_ERROR(Probe(config));
   std::printf("%s: valid. run '%s': %d children, strategy %s, %zu stages, %d children and %d sandboxes at once\n",
               args.config.c_str(), config.name.c_str(), config.children,
@@ -144,7 +151,7 @@ Status Validate(const RunArgs& args, const fs::path& command_line_home) {
     std::printf("models: not contacted (a wrong base_url or key shows only when the run calls it; --probe calls "
                 "each role's model once)\n");
   }
-  return PrintForecast(config, config.home.empty() ? command_line_home : config.home);
+  return PrintForecast(config, home);
 }
 
 // "0.615 [0.425, 0.776]" from a JSON score and interval.

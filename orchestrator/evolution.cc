@@ -1441,6 +1441,46 @@ fs::path PromptsDir() {
   return DataDir() / "prompts";
 }
 
+// seed_agent given as an archive agent's id: the agent, which must exist and be admitted (or committed:
+// the run evaluates it first).
+static Result<AgentId> SeedFromArchive(Archive& archive, const RunConfig& config) {
+  const AgentId seed = std::stoll(config.seed_agent);
+  auto agent = archive.GetAgent(seed);
+  LINEAGE_RETURN_IF_ERROR(agent.status().WithContext(config.source + ": seed_agent"));
+  if (agent->state == AgentState::kAdmitted) return seed;
+  const bool unjudged = agent->state == AgentState::kCommitted || agent->state == AgentState::kBuilt ||
+                        agent->state == AgentState::kEvaluating;
+  if (!unjudged) {
+    return Status::InvalidArgument(config.source + ": seed_agent: agent " + config.seed_agent + " is " +
+                                   StateName(agent->state) + (agent->reason.empty() ? "" : " (" + agent->reason + ")") +
+                                   "; a run starts from an admitted agent, or a committed one it evaluates first");
+  }
+  // The new run evaluates it first; not while a run that goes on is evaluating it too.
+  LINEAGE_ASSIGN_OR_RETURN(std::vector<class Run> runs, archive.ListRuns());
+  for (const class Run& r : runs) {
+    const bool evaluates = r.seed_agent_id == seed || agent->run_id == r.id;
+    if (!evaluates || HasEnded(r.state) || r.state == RunState::kPaused) continue;
+    return Status::FailedPrecondition(config.source + ": seed_agent: agent " + config.seed_agent + " is still " +
+                                      StateName(agent->state) + " in run " + std::to_string(r.id) + " (" +
+                                      StateName(r.state) + "); start from it once run " + std::to_string(r.id) +
+                                      " has judged it, or pause that run first (`lineage run pause " +
+                                      std::to_string(r.id) + "`)");
+  }
+  return seed;
+}
+
+Status CheckSeedAgent(const RunConfig& config, const fs::path& home) {
+  std::error_code ec;
+  if (fs::is_directory(config.seed_agent, ec)) return Status::OK();
+  if (!fs::exists(home / "archive.db", ec)) {
+    return Status::InvalidArgument(config.source + ": seed_agent: " + config.seed_agent + " names an agent of the " +
+                                   "archive in " + home.string() + ", which has no archive (give the seed's source " +
+                                   "directory, or the home that holds the agent)");
+  }
+  LINEAGE_ASSIGN_OR_RETURN(auto archive, Archive::Open(home));
+  return SeedFromArchive(*archive, config).status();
+}
+
 Result<RunId> CreateRun(Archive& archive, const RunConfig& config) {
   AgentId seed = 0;
   std::error_code ec;
@@ -1448,14 +1488,7 @@ Result<RunId> CreateRun(Archive& archive, const RunConfig& config) {
     LINEAGE_ASSIGN_OR_RETURN(Agent imported, archive.ImportAgent(config.seed_agent, "seed of " + config.name));
     seed = imported.id;
   } else {
-    seed = std::stoll(config.seed_agent);
-    auto agent = archive.GetAgent(seed);
-    LINEAGE_RETURN_IF_ERROR(agent.status().WithContext(config.source + ": seed_agent"));
-    if (agent->state != AgentState::kAdmitted && agent->state != AgentState::kCommitted) {
-      return Status::InvalidArgument(config.source + ": seed_agent: agent " + config.seed_agent + " is " +
-                                     StateName(agent->state) + (agent->reason.empty() ? "" : " (" + agent->reason + ")") +
-                                     "; a run starts from an admitted agent, or a committed one it evaluates first");
-    }
+    LINEAGE_ASSIGN_OR_RETURN(seed, SeedFromArchive(archive, config));
   }
   json stored = {{"source", config.source},
                  {"base_dir", config.base_dir.empty() ? fs::absolute(config.source).parent_path().string()
@@ -1481,9 +1514,13 @@ Result<RunId> ForkRun(Archive& archive, const ForkOptions& options) {
     return Status::InvalidArgument("--from: " + name + " is not of run " + std::to_string(from.id) +
                                    (agent.run_id ? " (it is of run " + std::to_string(*agent.run_id) + ")" : ""));
   }
-  if (agent.state != AgentState::kAdmitted) {
+  // A seed not yet judged (its run was stopped or paused before it was evaluated) is evaluated by the fork.
+  const bool unjudged_seed = from.seed_agent_id == agent.id && agent.state != AgentState::kRejected &&
+                             agent.state != AgentState::kFailed && agent.state != AgentState::kPending;
+  if (agent.state != AgentState::kAdmitted && !unjudged_seed) {
     return Status::InvalidArgument("--from: " + name + " is " + StateName(agent.state) +
-                                   (agent.reason.empty() ? "" : " (" + agent.reason + ")") + "; a fork starts from an admitted agent");
+                                   (agent.reason.empty() ? "" : " (" + agent.reason + ")") +
+                                   "; a fork starts from an admitted agent, or from the run's seed");
   }
   RunConfig config;
   if (options.config.empty()) {

@@ -186,6 +186,9 @@ Result<CostForecast> ForecastCost(const RunConfig& config, Archive* archive);
 // Stores the run: imports the seed (when it is a directory) and the configuration. The run is queued
 // (RunState, archive/archive.h, draws what follows).
 Result<RunId> CreateRun(Archive& archive, const RunConfig& config);
+// When seed_agent names an archive agent (an id), that `home`'s archive holds it and that it may seed a run
+// (`run validate`); OK for a directory, which CheckRunConfig checks.
+Status CheckSeedAgent(const RunConfig& config, const std::filesystem::path& home);
 
 // The configuration a run was created with; with the budgets raised since (RaiseBudget), unless not asked.
 Result<RunConfig> StoredRunConfig(const Run& run, bool with_raised_budgets = true);

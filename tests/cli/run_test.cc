@@ -46,6 +46,26 @@ TEST_CASE("run validate accepts a good configuration and names the key and allow
   CHECK(ok.exit_code == 0);
   CHECK_THAT(ok.out, Catch::Contains("valid"));
   CHECK_FALSE(fs::exists(dir / "home"));  // nothing started, nothing created
+  // A seed named by an agent id must be an agent of the home's archive.
+  std::string by_id = good;
+  by_id.replace(by_id.find("seed_agent = "), by_id.find('\n', by_id.find("seed_agent = ")) - by_id.find("seed_agent = "),
+                "seed_agent = 99");
+  WriteFile(dir / "by-id.toml", by_id);
+  auto no_archive = RunLineage(dir / "home", {"run", "validate", (dir / "by-id.toml").string()});
+  CHECK(no_archive.exit_code == 1);
+  CHECK_THAT(no_archive.err, Catch::Contains("seed_agent: 99 names an agent of the archive in") &&
+                                 Catch::Contains("which has no archive"));
+  REQUIRE(RunLineage(dir / "home", {"init"}).exit_code == 0);
+  auto no_agent = RunLineage(dir / "home", {"run", "validate", (dir / "by-id.toml").string()});
+  CHECK(no_agent.exit_code == 1);
+  CHECK_THAT(no_agent.err, Catch::Contains("seed_agent") && Catch::Contains("agent 99 does not exist"));
+  // Under hgm the stages' thresholds do not gate, and validate does not say they do.
+  WriteFile(dir / "hgm.toml", test::RunToml("http://127.0.0.1:9", 4, 2, "task_evaluations = 9\n") + "[selection]\nstrategy = \"hgm\"\n");
+  auto hgm = RunLineage(dir / "home", {"run", "validate", (dir / "hgm.toml").string()});
+  INFO(hgm.err);
+  CHECK_THAT(ok.out, Catch::Contains("on to stage 2 at 50% solved"));
+  CHECK_THAT(hgm.out, !Catch::Contains("on to stage") && Catch::Contains("thresholds do not gate"));
+  fs::remove_all(dir / "home");
 
   // --probe calls the models: nothing listens at 127.0.0.1:9, and it says so; a live model answers.
   auto probe = RunLineage(dir / "home", {"run", "validate", "--probe", (dir / "run.toml").string()});
@@ -283,6 +303,35 @@ TEST_CASE("run final evaluates a run's best agents on a held-out suite and repor
   auto bad = RunLineage(dir / "home", {"run", "final", "1", "--suite", "nosuch"});
   CHECK(bad.exit_code != 0);
   CHECK_THAT(bad.err, Catch::Contains("nosuch"));
+}
+
+TEST_CASE("run fork from a seed its run has not judged: refused while the run goes on, evaluated by the fork once paused") {
+  auto slow = test::StartFakeModel(/*delay_ms=*/3000);
+  auto fast = test::StartFakeModel();
+  TempDir dir;
+  const fs::path home = dir / "home";
+  WriteFile(dir / "run.toml", test::RunToml(slow->url(), 1, 1));
+  WriteFile(dir / "fast.toml", "[models.default]\nprovider = \"openai\"\nbase_url = \"" + fast->url() +
+                                   "/v1\"\nmodel = \"gpt-4.1-mini\"\n");
+  // Killed while its seed's first task waits for an answer: the seed is left evaluating.
+  pid_t pid = test::SpawnCommand(test::LineageArgv(home, {"run", "start", (dir / "run.toml").string(), "--foreground"}));
+  for (int i = 0; i < 600 && slow->requests().empty(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  REQUIRE_FALSE(slow->requests().empty());
+  kill(pid, SIGKILL);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  REQUIRE(json::parse(RunLineage(home, {"show", "1", "--json"}).out)["status"] == "evaluating");
+
+  auto refused = RunLineage(home, {"run", "fork", "1", "--from", "1", "--models", (dir / "fast.toml").string()});
+  CHECK(refused.exit_code == 1);
+  CHECK_THAT(refused.err, Catch::Contains("agent 1 is still evaluating in run 1 (running)") &&
+                              Catch::Contains("`lineage run pause 1`"));
+  REQUIRE(RunLineage(home, {"run", "pause", "1"}).exit_code == 0);
+  auto fork = RunLineage(home, {"run", "fork", "1", "--from", "1", "--models", (dir / "fast.toml").string(), "--foreground"});
+  INFO(fork.out << fork.err);
+  CHECK(fork.exit_code == 0);
+  CHECK_THAT(fork.out, Catch::Contains("run 2: fork of run 1 from agent #1") && Catch::Contains("run 2: finished"));
+  CHECK(json::parse(RunLineage(home, {"show", "1", "--json"}).out)["status"] == "admitted");
 }
 
 TEST_CASE("run fork starts a run from a child, keeping its task results where the stages are the same") {
