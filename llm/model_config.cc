@@ -58,8 +58,8 @@ Result<ModelConfig> ParseModelTable(const std::string& alias, const toml::table&
       return read.Error(name, "keys are never written in the configuration; put the key in an environment "
                               "variable and name it with api_key_env");
     }
-    if (!kModelKeys.count(name)) return read.Error(name, "is not a known key (see docs/models.md)");
   }
+  LINEAGE_RETURN_IF_ERROR(read.OnlyKeys(kModelKeys, "docs/models.md"));
 
   ModelConfig m;
   m.alias = alias;

@@ -49,8 +49,11 @@ TEST_CASE("Configuration errors name the file, the table and the key") {
   CHECK(message("[models.a]\nmodel = \"x\"\n") == "m.toml: [models.a] provider: is required");
   CHECK(message("[models.a]\nprovider = \"azure\"\nmodel = \"x\"\n").find("'azure' is not one of openai, anthropic") !=
         std::string::npos);
-  CHECK(message("[models.a]\nprovider = \"openai\"\nmodel = \"x\"\ntimeout = 3\n") ==
-        "m.toml: [models.a] timeout: is not a known key (see docs/models.md)");
+  CHECK(message("[models.a]\nprovider = \"openai\"\nmodel = \"x\"\ntimeout = 3\n")
+            .starts_with("m.toml: [models.a] timeout: is not a known key; did you mean timeout_s? (allowed: api_key_env, "
+                         "base_url, "));
+  CHECK_THAT(message("[models.a]\nprovider = \"openai\"\nmodel = \"x\"\ncolour = 3\n"),
+             !Catch::Contains("did you mean") && Catch::Contains("(allowed: ") && Catch::Contains("see docs/models.md"));
   CHECK(message("[models.a]\nprovider = \"openai\"\nmodel = \"x\"\napi_key = \"sk-123\"\n").find("environment variable") !=
         std::string::npos);
   CHECK(message("[models.a]\nprovider = \"openai\"\nmodel = \"x\"\napi_key_env = \"sk-abc\"\n").find("looks like a key") !=
