@@ -1,5 +1,7 @@
 #include "archive/sqlite.h"
 
+#include <spdlog/spdlog.h>
+
 namespace lineage::sql {
 
 Db::~Db() {
@@ -27,6 +29,7 @@ Status Db::Open(const std::string& path, bool create) {
 }
 
 Status Db::Exec(const std::string& sql) {
+  if (!broken_.ok()) return broken_;
   char* err = nullptr;
   if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
     std::string msg = err != nullptr ? err : "unknown error";
@@ -38,6 +41,10 @@ Status Db::Exec(const std::string& sql) {
 }
 
 Stmt::Stmt(const Db& db, std::string_view sql) : db_(db) {
+  if (!db.broken().ok()) {
+    status_ = db.broken();
+    return;
+  }
   if (sqlite3_prepare_v2(db.handle(), sql.data(), static_cast<int>(sql.size()), &stmt_, nullptr) != SQLITE_OK) {
     status_ = db.Error("cannot prepare '" + std::string(sql.substr(0, 60)) + "'");
   }
@@ -93,7 +100,12 @@ Transaction::Transaction(Db& db) : db_(db) {
 }
 
 Transaction::~Transaction() {
-  if (open_) db_.Exec("ROLLBACK");
+  if (!open_) return;
+  const Status rolled_back = db_.Exec("ROLLBACK");
+  if (rolled_back.ok() || sqlite3_get_autocommit(db_.handle()) != 0) return;  // SQLite ended it anyway
+  spdlog::error("the archive cannot roll back a transaction: {}", rolled_back.ToString());
+  db_.Break(Status::Internal("the archive's connection could not roll back a failed write (" + rolled_back.message() +
+                             "); nothing of that write was committed; restart lineage"));
 }
 
 Status Transaction::Commit() {

@@ -30,8 +30,14 @@ class Db {
   int Changes() const { return sqlite3_changes(db_); }  // rows changed by the last statement
   Status Error(const std::string& what) const;
 
+  // Not OK once a transaction could not be rolled back: the connection is still inside it, so any
+  // statement run next would join it and a later COMMIT would write it. Every use fails with this from then.
+  const Status& broken() const { return broken_; }
+  void Break(Status why) { broken_ = std::move(why); }
+
  private:
   sqlite3* db_ = nullptr;
+  Status broken_;
 };
 
 // A prepared statement. Bind with 1-based indices; Step() until it returns false.

@@ -8,11 +8,6 @@ namespace {
 std::mutex mu;
 std::string owner;  // guarded by mu
 
-std::string Owner() {
-  std::lock_guard<std::mutex> lock(mu);
-  return owner;
-}
-
 }  // namespace
 
 void SetEnvironmentOwner(std::string who) {
@@ -20,16 +15,16 @@ void SetEnvironmentOwner(std::string who) {
   owner = std::move(who);
 }
 
-std::string VariableMissing(const std::string& name) {
-  const std::string who = Owner();
-  if (who.empty()) return "the environment variable " + name + " is not set";
-  return who + " lacks the environment variable " + name + " (it keeps the environment it started with)";
+std::string EnvironmentOwner() {
+  std::lock_guard<std::mutex> lock(mu);
+  return owner;
 }
 
-std::string HowToSetVariable(const std::string& name, const std::string& example) {
-  const std::string who = Owner();
-  if (who.empty()) return "export " + name + (example.empty() ? "" : "=" + example);
-  return "restart " + who + " with " + name + " exported";
+std::string MissingVariable(const std::string& name, const std::string& in_shell) {
+  const std::string who = EnvironmentOwner();
+  if (who.empty()) return in_shell;
+  return who + " lacks the environment variable " + name + " (it keeps the environment it started with); restart " +
+         who + " with " + name + " exported";
 }
 
 }  // namespace lineage

@@ -14,13 +14,12 @@ namespace lineage {
 // Names the process whose environment later messages speak of, e.g. "the daemon (pid 42)". Empty (the
 // default) means a command the user just typed, whose environment is their shell's.
 void SetEnvironmentOwner(std::string owner);
+std::string EnvironmentOwner();
 
-// "the environment variable NAME is not set", or "the daemon (pid 42) lacks the environment variable NAME".
-std::string VariableMissing(const std::string& name);
-
-// What gives the process NAME: "export NAME" (with `example` as NAME's value when given: "export NAME=DIR"),
-// or "restart the daemon (pid 42) with NAME exported".
-std::string HowToSetVariable(const std::string& name, const std::string& example = "");
+// What to say of a variable missing from this process: `in_shell` (the advice to export it) when the
+// environment is the user's shell, else "the daemon (pid 42) lacks the environment variable NAME (...);
+// restart the daemon (pid 42) with NAME exported".
+std::string MissingVariable(const std::string& name, const std::string& in_shell);
 
 }  // namespace lineage
 

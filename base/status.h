@@ -17,7 +17,8 @@
 
 namespace lineage {
 
-class Status {
+// [[nodiscard]]: a Status dropped on the floor is an error nobody hears of; say why where one is ignored.
+class [[nodiscard]] Status {
  public:
   enum class Code {
     kOk,

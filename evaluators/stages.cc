@@ -41,8 +41,8 @@ Result<std::string> ExpandPath(const std::string& path) {
   if (!valid) return Status::InvalidArgument("'" + path + "' does not start with a variable name");
   const char* value = std::getenv(name.c_str());
   if (!value || !*value) {
-    return Status::InvalidArgument("'" + path + "' names $" + name + ": " + VariableMissing(name) + "; " +
-                                   HowToSetVariable(name, "DIR") + " (the suite's directory)");
+    return Status::InvalidArgument("'" + path + "' names $" + name + ", " +
+                                   MissingVariable(name, "which is not set: export " + name + "=DIR (the suite's directory)"));
   }
   return std::string(value) + path.substr(end + (braced ? 1 : 0));
 }

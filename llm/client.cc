@@ -349,8 +349,8 @@ CallResult ModelClient::Call(const std::string& alias, const ChatRequest& reques
     if (!value || !*value) {
       CallResult result;
       result.error = {ErrorKind::kConfig, 0,
-                      VariableMissing(m->api_key_env) + " (api_key_env of [models." + m->alias + "]); " +
-                          HowToSetVariable(m->api_key_env) + " (the provider's key)"};
+                      MissingVariable(m->api_key_env, "environment variable " + m->api_key_env + " (api_key_env of [models." +
+                                                          m->alias + "]) is not set; export the provider's key in it")};
       return finish(std::move(result), m, "");
     }
     key = value;

@@ -312,12 +312,13 @@ Status CheckModelKeys(const RunConfig& config) {
       for (const auto& [role, alias] : RoleAliases(config)) {
         if (alias == m.alias) roles += (roles.empty() ? "" : ", ") + role;
       }
-      return Status::InvalidArgument(config.models.source + ": [models." + m.alias + "] api_key_env: " +
-                                     VariableMissing(m.api_key_env) + ", and " +
-                                     (roles.empty() ? std::string("the run's agents may call this model")
-                                                    : "the run's " + roles + " role calls this model") +
-                                     "; " + HowToSetVariable(m.api_key_env) +
-                                     " (the provider's key), or pass --models with tables that need none");
+      const std::string callers = roles.empty() ? std::string("the run's agents may call this model")
+                                                : "the run's " + roles + " role calls this model";
+      return Status::InvalidArgument(
+          config.models.source + ": [models." + m.alias + "] api_key_env: " +
+          MissingVariable(m.api_key_env, "the environment variable " + m.api_key_env + " is not set, and " + callers +
+                                             "; export the provider's key in it") +
+          ", or pass --models with tables that need none");
     }
   }
   return Status::OK();

@@ -1,5 +1,7 @@
 #include "tests/support/test_support.h"
 
+#include "base/files.h"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -142,8 +144,11 @@ bool AnyProcess(const std::function<bool(const std::string& cmdline)>& match) {
   for (const auto& entry : fs::directory_iterator("/proc", ec)) {
     std::string name = entry.path().filename();
     if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::ifstream in(entry.path() / "cmdline", std::ios::binary);
-    std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    // ReadFile, not a stream: a process that ends while it is read makes read() fail (ESRCH), which a
+    // stream would throw.
+    auto read = ReadFile(entry.path() / "cmdline");
+    if (!read.ok()) continue;
+    std::string cmdline = std::move(read).value();
     std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
     if (!cmdline.empty() && match(cmdline)) return true;
   }
