@@ -16,6 +16,7 @@
 
 #include "archive/blobs.h"
 #include "archive/git_store.h"
+#include "archive/journal.h"
 #include "archive/schema.h"
 #include "archive/sqlite.h"
 #include "base/files.h"
@@ -708,8 +709,7 @@ Result<std::map<std::string, double>> Archive::AgentCost(const Agent& a) {
   std::string calls_task;
   for (const Event& e : events) {
     if (e.agent_id != a.id || (e.kind != "agent.committed" && e.kind != "agent.rejected")) continue;
-    const nlohmann::json data = nlohmann::json::parse(e.data_json, nullptr, false);
-    if (data.is_object() && data.contains("calls_task") && data["calls_task"].is_string()) calls_task = data["calls_task"];
+    if (auto made = journal::ChildMade::Decode(e)) calls_task = made->calls_task;
     break;
   }
   if (!calls_task.empty()) {

@@ -19,7 +19,8 @@
 #include "base/files.h"
 #include "base/safe_tree.h"
 #include "llm/fake_server.h"
-#include "orchestrator/orchestrator.h"
+#include "orchestrator/evolution.h"
+#include "orchestrator/runs.h"
 
 namespace {
 

@@ -16,7 +16,13 @@
 #include "evaluators/evaluator.h"
 #include "evaluators/stages.h"
 #include "llm/llm.h"
-#include "orchestrator/orchestrator.h"
+#include "orchestrator/daemon.h"
+#include "orchestrator/evolution.h"
+#include "orchestrator/final.h"
+#include "orchestrator/forecast.h"
+#include "orchestrator/replay.h"
+#include "orchestrator/run_config.h"
+#include "orchestrator/runs.h"
 #include "web/web.h"
 
 namespace lineage::cli {

@@ -1,4 +1,4 @@
-#include "orchestrator/orchestrator.h"
+#include "orchestrator/daemon.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -21,6 +21,8 @@
 #include "base/environment.h"
 #include "base/files.h"
 #include "base/unique_fd.h"
+#include "orchestrator/evolution.h"
+#include "orchestrator/runs.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/slurm.h"
 
@@ -85,19 +87,6 @@ Result<std::string> ReadLine(int fd, int timeout_ms) {
   return line.substr(0, line.find('\n'));
 }
 
-// The data of a run's last run.paused event (empty when there is none): whether the world's faults paused
-// it (`fault`), and when a daemon may try again (`retry_at`).
-json LastPause(Archive& archive, RunId id) {
-  auto events = archive.ListEvents(id);
-  json paused = json::object();
-  if (!events.ok()) return paused;
-  for (const Event& e : *events) {
-    if (e.kind == "run.paused") paused = json::parse(e.data_json, nullptr, false);
-  }
-  return paused.is_object() ? paused : json::object();
-}
-
-bool PausedByFaults(Archive& archive, RunId id) { return LastPause(archive, id).value("fault", false); }
 
 class Daemon {
  public:
@@ -183,8 +172,8 @@ class Daemon {
     bool queued = false;
     for (const Run& r : runs) {
       if (r.state != RunState::kPaused) continue;
-      const json paused = LastPause(*archive_, r.id);
-      if (!paused.value("fault", false) || NowMillis() < paused.value("retry_at", std::int64_t{0})) continue;
+      const PauseRecord paused = LastPause(*archive_, r.id);
+      if (!paused.fault || NowMillis() < paused.retry_at) continue;
       auto resumed = ApplyControl(*archive_, r.id, RunControl::kResume);
       Progress("run " + std::to_string(r.id) + ": paused by faults; trying again: " +
                (resumed.ok() ? StateName(*resumed) : resumed.status().message()));
@@ -359,112 +348,9 @@ Result<json> CallDaemon(const fs::path& home, const json& request) {
   return reply;
 }
 
-std::optional<RunControl> ParseRunControl(std::string_view op) {
-  if (op == "pause") return RunControl::kPause;
-  if (op == "resume") return RunControl::kResume;
-  if (op == "stop") return RunControl::kStop;
-  return std::nullopt;
-}
-
-namespace {
-
-// The state `control` moves a run in `from` to: `from` itself when there is nothing to do, nullopt when
-// the request makes no sense.
-std::optional<RunState> ControlTarget(RunState from, RunControl control) {
-  using S = RunState;
-  switch (control) {
-    case RunControl::kPause:
-      if (from == S::kRunning) return S::kPausing;
-      if (from == S::kQueued) return S::kPaused;
-      if (from == S::kPausing || from == S::kPaused) return from;
-      return std::nullopt;
-    case RunControl::kResume:
-      if (from == S::kPaused || from == S::kFailed) return S::kQueued;
-      if (from == S::kPausing) return S::kRunning;
-      if (from == S::kQueued || from == S::kRunning) return from;  // a daemon runs it, or will
-      return std::nullopt;
-    case RunControl::kStop:
-      if (from == S::kRunning || from == S::kPausing) return S::kStopping;
-      if (from == S::kQueued || from == S::kPaused || from == S::kFailed) return S::kStopped;
-      if (from == S::kStopping || from == S::kStopped) return from;
-      return std::nullopt;
-  }
-  return std::nullopt;
-}
-
-// A stopped Slurm run's jobs are cancelled at once rather than waited for: their work is not wanted any
-// more, and the run's process, seeing them lost while the run stops, finishes.
-void CancelClusterJobs(const fs::path& home, const Run& run) {
-  auto config = StoredRunConfig(run);
-  if (!config.ok() || config->executor.kind != ExecutorConfig::Kind::kSlurm) return;
-  auto cancelled = CancelSlurmJobs(SlurmJobPrefix(home, run.id));
-  if (!cancelled.ok()) spdlog::warn("run {}: cannot cancel its Slurm jobs: {}", run.id, cancelled.status().message());
-}
-
-const char* ControlName(RunControl control) {
-  return control == RunControl::kPause ? "pause" : control == RunControl::kResume ? "resume" : "stop";
-}
-
-}  // namespace
-
-Result<RunState> ApplyControl(Archive& archive, RunId id, RunControl control) {
-  // The loop moves the run too (running to finished, pausing to paused): when it does so between the read
-  // and the write, the archive refuses the write and the request is judged again on the new state.
-  for (int attempt = 0;; ++attempt) {
-    LINEAGE_ASSIGN_OR_RETURN(Run run, archive.GetRun(id));
-    const std::optional<RunState> next = ControlTarget(run.state, control);
-    if (!next) {
-      return Status::FailedPrecondition("run " + std::to_string(id) + " is " + StateName(run.state) + "; it cannot " +
-                                        ControlName(control));
-    }
-    if (*next == run.state) {
-      // Pausing a run the world's faults paused makes it the person's pause: no daemon resumes it by itself.
-      if (control == RunControl::kPause && run.state == RunState::kPaused && PausedByFaults(archive, id)) {
-        LINEAGE_RETURN_IF_ERROR(archive.AppendEvent(Event{0, id, std::nullopt, "run.paused",
-                                                          json{{"control", "pause"}, {"from", "paused"}}.dump(), 0}).status());
-      }
-      return run.state;
-    }
-    Status moved = archive.SetRunState(id, *next, json{{"control", ControlName(control)}}.dump());
-    if (moved.ok() && control == RunControl::kStop) CancelClusterJobs(archive.home(), run);
-    if (moved.ok()) return *next;
-    if (moved.code() != Status::Code::kFailedPrecondition || attempt == 3) return moved;
-  }
-}
-
 Status RunDaemon(const DaemonOptions& options, const std::atomic<bool>& stop) {
   Daemon daemon(options);
   return daemon.Serve(stop);
-}
-
-Result<UniqueFd> LockHomeForRuns(const fs::path& home, const std::string& holder) {
-  const fs::path path = home / "daemon.lock";
-  UniqueFd fd(open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
-  if (fd.get() < 0) return Status::IOError("cannot open " + path.string() + ": " + std::strerror(errno));
-  if (flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
-    auto who = ReadFile(path);
-    return Status::FailedPrecondition(home.string() + " is in use by " +
-                                      (who.ok() && !who->empty() ? *who : std::string("another lineage process")) +
-                                      "; one process runs a home's runs at a time (hand runs to the daemon)");
-  }
-  SetHomeHolder(fd, holder);
-  return fd;
-}
-
-std::optional<std::string> HomeHolder(const fs::path& home) {
-  const fs::path path = home / "daemon.lock";
-  UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.get() < 0) return std::nullopt;  // no process ever ran this home's runs
-  // A shared lock, let go at once: it is refused only while a holder has the exclusive one.
-  if (flock(fd.get(), LOCK_SH | LOCK_NB) == 0) return std::nullopt;
-  auto who = ReadFile(path);
-  return who.ok() && !who->empty() ? *who : std::string("another lineage process");
-}
-
-void SetHomeHolder(const UniqueFd& lock, const std::string& holder) {
-  // Who holds it, for the next one's message; the lock itself is the flock.
-  const std::string me = holder + " (pid " + std::to_string(getpid()) + ")";
-  if (ftruncate(lock.get(), 0) == 0) (void)!pwrite(lock.get(), me.data(), me.size(), 0);
 }
 
 }  // namespace lineage

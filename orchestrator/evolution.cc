@@ -1,4 +1,4 @@
-#include "orchestrator/orchestrator.h"
+#include "orchestrator/evolution.h"
 
 #include <spdlog/spdlog.h>
 #include <sys/statvfs.h>
@@ -15,12 +15,17 @@
 #include <semaphore>
 #include <thread>
 
+#include "archive/journal.h"
 #include "base/files.h"
-#include "llm/gateway.h"
 #include "harness/harness.h"
+#include "llm/gateway.h"
+#include "orchestrator/final.h"
+#include "orchestrator/prompts.h"
+#include "orchestrator/runs.h"
 #include "orchestrator/selection.h"
-#include "orchestrator/throttled_sandbox.h"
+#include "orchestrator/verdict.h"
 #include "sandbox/slurm.h"
+#include "sandbox/throttled_sandbox.h"
 
 namespace lineage {
 
@@ -29,59 +34,9 @@ using json = nlohmann::json;
 
 namespace {
 
-constexpr std::size_t kMaxSourceBytes = 60 * 1024;  // of the agent's source, in the diagnosis prompt
-constexpr std::size_t kMaxLogBytes = 40 * 1024;     // of the task log, in the diagnosis prompt
 constexpr int kDiagnosisAttempts = 3;               // DGM retries unparsable JSON up to 3 times
 constexpr int kMaxConsecutiveFailures = 3;          // attempts that fail before a child exists
 
-const char* const kDiagnosisFields[] = {"log_summarization", "potential_improvements", "improvement_proposal",
-                                        "implementation_suggestion", "problem_description"};
-
-// The prompt templates, read once when a run starts: a missing file or placeholder fails the run then,
-// never an empty prompt in the middle of it.
-struct Prompts {
-  std::string diagnose;     // {{agent_source}}, {{problem}}
-  std::string self_modify;  // {{problem_statement}}
-};
-
-Result<std::string> ReadPrompt(const std::string& name, const std::vector<std::string>& placeholders) {
-  const fs::path path = PromptsDir() / name;
-  auto text = ReadFile(path);
-  if (!text.ok()) {
-    const bool env = std::getenv("LINEAGE_PROMPTS") && *std::getenv("LINEAGE_PROMPTS");
-    return Status::FailedPrecondition("the prompt template " + path.string() + " is missing (" + text.status().message() +
-                                      (env ? "); LINEAGE_PROMPTS points there" : "); reinstall lineage, or point LINEAGE_DATA_DIR at its data"));
-  }
-  for (const std::string& key : placeholders) {
-    if (text->find("{{" + key + "}}") == std::string::npos) {
-      return Status::FailedPrecondition("the prompt template " + path.string() + " lacks its placeholder {{" + key + "}}");
-    }
-  }
-  return text;
-}
-
-Result<Prompts> LoadPrompts() {
-  Prompts p;
-  LINEAGE_ASSIGN_OR_RETURN(p.diagnose, ReadPrompt("diagnose.md", {"agent_source", "problem"}));
-  LINEAGE_ASSIGN_OR_RETURN(p.self_modify, ReadPrompt("self_modify.md", {"problem_statement"}));
-  return p;
-}
-
-// The template with each {{key}} replaced, in one pass over the template only: a value that holds
-// "{{problem}}" (an agent's source can) stays as it is.
-std::string Fill(const std::string& text, const std::map<std::string, std::string>& values) {
-  std::string out;
-  std::size_t at = 0;
-  for (std::size_t open; (open = text.find("{{", at)) != std::string::npos;) {
-    const std::size_t close = text.find("}}", open + 2);
-    if (close == std::string::npos) break;
-    auto it = values.find(text.substr(open + 2, close - open - 2));
-    out += text.substr(at, open - at);
-    out += it != values.end() ? it->second : text.substr(open, close + 2 - open);
-    at = close + 2;
-  }
-  return out + text.substr(at);
-}
 
 // Whether two trees hold the same entries, whatever order they were read in (git's tree walk and a
 // directory walk order "a.txt" and "a/x" differently).
@@ -92,44 +47,24 @@ bool SameTree(std::vector<TreeEntry> a, std::vector<TreeEntry> b) {
   return a == b;
 }
 
-// The agent's source as the diagnosis model reads it: text files, small ones first, up to a cap.
-std::string SourceListing(const std::vector<TreeEntry>& tree) {
-  std::vector<const TreeEntry*> files;
-  for (const TreeEntry& e : tree) {
-    if (e.kind != TreeEntry::Kind::kSymlink && e.data.find('\0') == std::string::npos) files.push_back(&e);
-  }
-  std::stable_sort(files.begin(), files.end(), [](auto* a, auto* b) { return a->data.size() < b->data.size(); });
-  std::string out, skipped;
-  for (const TreeEntry* e : files) {
-    std::string block = "## " + e->path + "\n```\n" + e->data + (e->data.empty() || e->data.back() == '\n' ? "" : "\n") + "```\n\n";
-    if (out.size() + block.size() > kMaxSourceBytes) {
-      skipped += (skipped.empty() ? "" : ", ") + e->path;
-      continue;
-    }
-    out += block;
-  }
-  if (!skipped.empty()) out += "(not shown, for length: " + skipped + ")\n";
-  return out;
-}
-
-// The first JSON object in a model's reply with every DGM field as a string, or why there is none.
-Result<json> ParseDiagnosis(const std::string& reply) {
-  const std::size_t open = reply.find('{'), close = reply.rfind('}');
-  if (open == std::string::npos || close == std::string::npos || close < open) {
-    return Status::InvalidArgument("the reply holds no JSON object");
-  }
-  const std::string text = reply.substr(open, close - open + 1);
-  if (JsonNesting(text) > kMaxNesting) return Status::InvalidArgument("the reply's JSON nests too deeply");
-  json d = json::parse(text, nullptr, false);
-  if (d.is_discarded() || !d.is_object()) return Status::InvalidArgument("the reply's JSON does not parse");
-  for (const char* field : kDiagnosisFields) {
-    if (!d.contains(field) || !d[field].is_string()) {
-      return Status::InvalidArgument(std::string("the diagnosis lacks the string field ") + field);
-    }
-  }
-  return d;
-}
-
+// Why a run stopped starting work: its kind decides how the run ends (Evolution::Finish), its text is the
+// reason its record gives.
+struct StopReason {
+  enum class Kind {
+    kNone,
+    kStopRequested,  // this process is stopping (a signal, the daemon stopping): the run goes on next time
+    kPausing,        // a person paused the run
+    kStopping,       // a person stopped the run
+    kBudget,         // a budget of the run is spent
+    kFaults,         // the world's faults outlasted the run's patience
+    kLowDisk,        // the home's file system is too full
+    kConfig,         // the configuration cannot work (a model nobody answers for)
+  };
+  Kind kind = Kind::kNone;
+  std::string text;
+  bool empty() const { return kind == Kind::kNone; }
+  bool Is(Kind k) const { return kind == k; }
+};
 
 // How a piece of the run's work ended (evaluating the seed, making a child, finishing one), when lineage
 // itself did not fail: an error is fatal to the run.
@@ -165,7 +100,7 @@ std::set<std::string> ResultKeys(const std::vector<Evaluation>& evaluations) {
 
 // A diagnosis: the model's answer, or why there is none.
 struct Diagnosis {
-  enum class Refusal { kNone, kBudget, kWorldFault, kInvalidAnswer };
+  enum class Refusal { kNone, kBudget, kWorldFault, kInvalidAnswer, kLineage /* lineage could not record it */ };
   json answer;
   Refusal refusal = Refusal::kNone;
   std::string why;
@@ -198,13 +133,13 @@ class Evolution {
       Note("run.resumed", started);  // after the process running it was killed, or a daemon's stop
     }
     if (std::string low = LowDisk(); !low.empty()) {
-      stop_reason_ = low;
+      stop_reason_ = {StopReason::Kind::kLowDisk, low};
       low_disk_ = true;
       StopServing();
       return Finish();
     }
     if (std::string wrong = UnreachableBeforeFirstAnswer(); !wrong.empty()) {
-      stop_reason_ = wrong;
+      stop_reason_ = {StopReason::Kind::kConfig, wrong};
       config_paused_ = true;
       StopServing();
       return Finish();
@@ -217,12 +152,15 @@ class Evolution {
         break;
       }
       if (seed->end == Step::End::kBudgetSpent) {
-        stop_reason_ = "budget: a model call was refused (" + seed->why + ")";
+        stop_reason_ = {StopReason::Kind::kBudget, "budget: a model call was refused (" + seed->why + ")"};
         StopServing();
         return Finish();
       }
       if (!AbsorbFault("seed", seed->why)) {
-        if (stop_reason_.empty()) stop_reason_ = options_.stop && options_.stop->load() ? "stop requested" : "pausing";
+        if (stop_reason_.empty()) {
+          stop_reason_ = options_.stop && options_.stop->load() ? StopReason{StopReason::Kind::kStopRequested, "stop requested"}
+                                                                : StopReason{StopReason::Kind::kPausing, "pausing"};
+        }
         StopServing();
         return Finish();
       }
@@ -243,7 +181,7 @@ class Evolution {
       for (int i = 0; i < slots; ++i) workers.emplace_back([this] { hgm() ? HgmWorker() : Worker(); });
       for (std::thread& t : workers) t.join();
       if (!fatal_.ok() || !ResumedWhileDraining()) break;
-      stop_reason_.clear();  // a pause undone before it completed: a full set of workers goes on
+      stop_reason_ = {};  // a pause undone before it completed: a full set of workers goes on
     }
     if (fatal_.ok()) {
       if (Status s = RunFinals(); !s.ok()) return Fail(s);
@@ -257,12 +195,12 @@ class Evolution {
   // its top agents on each held-out set, unless an earlier process of the run did so already. A final that
   // cannot run is reported, never the run's failure: its work is done.
   Status RunFinals() {
-    if (config_.evaluation.finals.empty() || stop_reason_ == "stop requested" || low_disk_ || fault_paused_) return Status::OK();
+    if (config_.evaluation.finals.empty() || stop_reason_.Is(StopReason::Kind::kStopRequested) || low_disk_ || fault_paused_) return Status::OK();
     if (options_.stop && options_.stop->load()) return Status::OK();
     LINEAGE_ASSIGN_OR_RETURN(class Run now, archive_.GetRun(run_.id));
     if (now.state != RunState::kRunning) return Status::OK();
-    if (budget_spent_ || stop_reason_.rfind("budget:", 0) == 0) {
-      Progress("final: skipped, the run's budget is spent (" + stop_reason_ + "); `lineage run final " +
+    if (budget_spent_ || stop_reason_.Is(StopReason::Kind::kBudget)) {
+      Progress("final: skipped, the run's budget is spent (" + stop_reason_.text + "); `lineage run final " +
                std::to_string(run_.id) + " --suite S` runs it");
       return Status::OK();
     }
@@ -480,7 +418,7 @@ class Evolution {
       std::optional<Agent> unfinished;
       {
         std::unique_lock lock(mu_);
-        std::string why;
+        StopReason why;
         if (!fatal_.ok() || (unfinished_.empty() && made_ + in_flight_ >= config_.children) || !MayGoOn(&why)) {
           if (!why.empty() && stop_reason_.empty()) stop_reason_ = why;
           return;
@@ -519,7 +457,7 @@ class Evolution {
           break;
         case Step::End::kBudgetSpent:
           budget_spent_ = true;
-          if (stop_reason_.empty()) stop_reason_ = "budget: a model call was refused (" + r.why + ")";
+          if (stop_reason_.empty()) stop_reason_ = {StopReason::Kind::kBudget, "budget: a model call was refused (" + r.why + ")"};
           break;
         case Step::End::kRedo:
           if (slot >= 0) ++slot_redos_[slot];  // redone with fresh draws: the same parent may be why
@@ -597,9 +535,10 @@ class Evolution {
       if (now - *fault_since_ >= config_.fault_patience_ms) {
         if (!fault_paused_) {
           fault_paused_ = true;
-          stop_reason_ = "fault: the models have failed since " + FormatTimestamp(*fault_since_).substr(11, 8) +
-                         " UTC (" + fault_first_ + "); `lineage run resume " + std::to_string(run_.id) +
-                         "` retries, and a daemon retries by itself";
+          stop_reason_ = {StopReason::Kind::kFaults,
+                          "fault: the models have failed since " + FormatTimestamp(*fault_since_).substr(11, 8) +
+                              " UTC (" + fault_first_ + "); `lineage run resume " + std::to_string(run_.id) +
+                              "` retries, and a daemon retries by itself"};
         }
         return false;
       }
@@ -632,34 +571,35 @@ class Evolution {
 
   // Whether new work may start, as far as the run's state, budgets and disk go. Called with mu_ held.
   // Empty `why` with false: the run ends for a reason already given.
-  bool MayGoOn(std::string* why) {
+  bool MayGoOn(StopReason* why) {
     if (budget_spent_ || fault_paused_) return false;
     if (std::string low = LowDisk(); !low.empty()) {
-      *why = low;
+      *why = {StopReason::Kind::kLowDisk, low};
       low_disk_ = true;
       return false;
     }
     if (options_.stop && options_.stop->load()) {
-      *why = "stop requested";
+      *why = {StopReason::Kind::kStopRequested, "stop requested"};
       return false;
     }
     auto run = archive_.GetRun(run_.id);
     if (run.ok() && (run->state == RunState::kPausing || run->state == RunState::kStopping)) {
-      *why = StateName(run->state);
+      *why = {run->state == RunState::kPausing ? StopReason::Kind::kPausing : StopReason::Kind::kStopping,
+              StateName(run->state)};
       return false;
     }
     if (config_.wall_ms && Now() - started_at_ >= *config_.wall_ms) {
-      *why = "budget: wall time";
+      *why = {StopReason::Kind::kBudget, "budget: wall time"};
       return false;
     }
     const llm::Spend spent = budget_->spent(), flying = budget_->in_flight();
     const llm::BudgetLimits& limits = budget_->limits();
     if (limits.cost_usd && spent.cost_usd + flying.cost_usd >= *limits.cost_usd) {
-      *why = "budget: cost";
+      *why = {StopReason::Kind::kBudget, "budget: cost"};
       return false;
     }
     if (limits.tokens && spent.tokens + flying.tokens >= *limits.tokens) {
-      *why = "budget: tokens";
+      *why = {StopReason::Kind::kBudget, "budget: tokens"};
       return false;
     }
     return true;
@@ -765,7 +705,7 @@ class Evolution {
       const PoolTask* task = nullptr;
       int attempt = 0, slot = -1;
       for (;;) {
-        std::string why;
+        StopReason why;
         if (!fatal_.ok() || !MayGoOn(&why)) {
           if (!why.empty() && stop_reason_.empty()) stop_reason_ = why;
           hgm_cv_.notify_all();
@@ -802,7 +742,7 @@ class Evolution {
         }
         if (in_flight_ == 0 && evaluating_.empty() && busy_ == 0) {  // nothing left, and nothing coming
           if (config_.task_evaluations && now->task_evaluations >= *config_.task_evaluations && stop_reason_.empty()) {
-            stop_reason_ = "budget: task evaluations";
+            stop_reason_ = {StopReason::Kind::kBudget, "budget: task evaluations"};
           }
           hgm_cv_.notify_all();
           return;
@@ -902,17 +842,10 @@ class Evolution {
     const std::set<std::string> ran = ResultKeys(evaluations);
     json data = {{"parent", agent.parent_id ? json(*agent.parent_id) : json(nullptr)},
                  {"score", agent.score ? json(*agent.score) : json(nullptr)}, {"stage_reached", agent.stage_reached}};
-    if (edited) {
-      LINEAGE_RETURN_IF_ERROR(MoveAgent(agent, AgentState::kAdmitted, "", data));
-      return Step::Done();
-    }
     const bool stage_one_left = std::any_of(pool_.begin(), pool_.end(), [&](const PoolTask& t) {
       return t.stage == 1 && !ran.count(t.Key());
     });
-    if (!stage_one_left) {
-      LINEAGE_RETURN_IF_ERROR(MoveAgent(agent, AgentState::kRejected,
-                                        "lost its editing ability: no non-empty patch on any stage-1 task", data));
-    }
+    LINEAGE_RETURN_IF_ERROR(Apply(JudgeChild(edited, stage_one_left), agent, data));
     return Step::Done();
   }
 
@@ -958,6 +891,7 @@ class Evolution {
       case Diagnosis::Refusal::kBudget: return Step{Step::End::kBudgetSpent, about + diagnosis.why};
       case Diagnosis::Refusal::kWorldFault: return Step{Step::End::kWorldFault, about + diagnosis.why};
       case Diagnosis::Refusal::kInvalidAnswer: return Step{Step::End::kRedo, about + diagnosis.why};
+      case Diagnosis::Refusal::kLineage: return Status::IOError(about + diagnosis.why);
     }
     const std::string statement = diagnosis.answer["implementation_suggestion"].get<std::string>() + "\n\n" +
                                   diagnosis.answer["problem_description"].get<std::string>();
@@ -996,7 +930,7 @@ class Evolution {
     child_options.problem_statement = statement;
     child_options.diagnosis_json = diagnosis.answer.dump();
     child_options.allow_empty = empty;
-    child_options.event_data = json{{"attempt", attempt}, {"calls_task", SlotTag(slot)}}.dump();
+    child_options.event_data = journal::ChildMade{attempt, SlotTag(slot)}.Encode();
     if (empty) {
       child_options.state = AgentState::kRejected;
       child_options.reason = unusable.empty()
@@ -1073,7 +1007,7 @@ class Evolution {
       p.kind = "empty_patches";
       p.text = "A systemic problem: on " + std::to_string(empty) + " of its " + std::to_string(attempted) +
                " tasks the agent changed no file at all (an empty patch), which can never solve a task.\n";
-      p.text += "\nOne such task's log:\n" + TaskLog(*empty_patches.front());
+      p.text += "\nOne such task's log:\n" + DiagnosisLog(*empty_patches.front());
       return p;
     }
     const std::vector<const Evaluation*>& pool = failed.empty() ? solved : failed;
@@ -1093,61 +1027,23 @@ class Evolution {
     p.text = std::string(failed.empty() ? "The agent solved every task it attempted; make it more reliable or "
                                           "efficient. One task it solved:\n"
                                         : "A task the agent failed:\n") +
-             TaskLog(*e);
+             DiagnosisLog(*e);
     return p;
   }
 
-  // A task's log for the diagnosis prompt, within kMaxLogBytes: what the agent said, its patch and the test
-  // output first (they show what went wrong), then the end of its trajectory in what room is left.
-  std::string TaskLog(const Evaluation& e) {
-    std::string log = "task " + e.task_id + " (suite " + e.suite + "), outcome " + e.outcome + "\n";
-    auto blob = e.log_blob.empty() ? Result<std::string>(Status::NotFound("no log")) : archive_.GetBlob(e.log_blob);
-    if (!blob.ok()) return log;
-    const json j = JsonNesting(*blob) > kMaxNesting ? json() : json::parse(*blob, nullptr, false);
-    if (!j.is_object()) return log + ClipText(*blob, kMaxLogBytes);
-    auto text = [](const json& v) { return v.is_string() ? v.get<std::string>() : v.is_null() ? "" : v.dump(); };
-    if (!text(j.value("detail", json())).empty()) log += "detail: " + text(j["detail"]) + "\n";
-    if (j.contains("agent") && j["agent"].is_object()) {
-      const json& a = j["agent"];
-      log += "the agent ended " + text(a.value("status", json())) + " after " + text(a.value("rounds", json())) +
-             " rounds: " + ClipText(text(a.value("summary", json())), 2048) + "\n";
+  // A task's log for the diagnosis prompt (prompts.h).
+  std::string DiagnosisLog(const Evaluation& e) {
+    std::optional<std::string> log;
+    if (!e.log_blob.empty()) {
+      if (auto blob = archive_.GetBlob(e.log_blob); blob.ok()) log = std::move(*blob);
     }
-    log += "\nThe agent's patch:\n" + ClipText(text(j.value("patch", json())), kMaxLogBytes / 4) + "\n";
-    if (j.contains("tests") && j["tests"].is_object()) {
-      log += "\nThe test output:\n" + ClipText(text(j["tests"].value("output", json())), kMaxLogBytes / 4) + "\n";
-    }
-    if (j.contains("trajectory") && j["trajectory"].is_array() && log.size() < kMaxLogBytes) {
-      std::string steps;
-      const json& t = j["trajectory"];
-      for (std::size_t i = t.size(); i-- > 0 && steps.size() < kMaxLogBytes - log.size();) {
-        json step = t[i];
-        if (step.is_object()) step.erase("at_ms");  // when a step happened says nothing, and varies
-        steps.insert(0, ClipText(text(step), 4096) + "\n");
-      }
-      log += "\nThe end of the agent's trajectory (one step per line):\n" + steps;
-    }
-    // Nothing volatile goes into a prompt: the same failure reads the same in a replay and hits the cache.
-    return Unvarying(ClipText(log, kMaxLogBytes + 4096));
+    return TaskLog(e, log);
   }
 
   // The calls made to make the run's k-th child (its diagnosis, its parent's self-modification, redone ones
   // included) are recorded with the task "child k", which the child's first event names: what a child cost
   // can be told (lineage show).
   static std::string SlotTag(int slot) { return "child " + std::to_string(slot + 1); }
-
-  // The diagnosis prompt, its source listing first: the part up to the problem is the same for every
-  // diagnosis of one parent, so it ends in a prompt-cache breakpoint (Anthropic) and is a stable prefix
-  // (OpenAI caches those by itself).
-  llm::Message DiagnosisPrompt(const std::string& source, const std::string& problem) const {
-    const std::map<std::string, std::string> values = {{"agent_source", source}, {"problem", problem}};
-    const std::string& text = prompts_.diagnose;
-    const std::size_t cut = text.find("{{problem}}");
-    if (cut == std::string::npos || text.find("{{agent_source}}") > cut) return llm::Message::User(Fill(text, values));
-    llm::Message message{llm::Role::kUser, {llm::Block::Text(Fill(text.substr(0, cut), values)),
-                                            llm::Block::Text(Fill(text.substr(cut), values))}};
-    message.content[0].cache = true;
-    return message;
-  }
 
   Diagnosis Diagnose(AgentId parent, const std::vector<TreeEntry>& tree, const Problem& problem, int slot) {
     llm::ModelConfig model = diagnosis_model_;
@@ -1159,7 +1055,7 @@ class Evolution {
     } revoke{*gateway_, model.gateway_token};
     llm::ModelClient diagnosis_client(llm::ModelsConfig{"the run's gateway", {model}});
     llm::ChatRequest request;
-    request.messages = {DiagnosisPrompt(SourceListing(tree), problem.text)};
+    request.messages = {DiagnosisPrompt(prompts_, SourceListing(tree), problem.text)};
     Diagnosis last{json(), Diagnosis::Refusal::kInvalidAnswer, "no diagnosis attempted"};
     for (int i = 0; i < kDiagnosisAttempts; ++i) {
       llm::CallResult r = diagnosis_client.Call("diagnosis", request);
@@ -1177,8 +1073,12 @@ class Evolution {
       }
       auto parsed = ParseDiagnosis(r.response->Text());
       if (parsed.ok()) {
-        Note("diagnosis", {{"parent", parent}, {"problem", problem.kind}, {"task", problem.task_id},
-                           {"proposal", (*parsed)["improvement_proposal"]}, {"calls_task", SlotTag(slot)}});
+        const journal::Diagnosis record{parent, problem.kind, problem.task_id,
+                                        (*parsed)["improvement_proposal"].get<std::string>(), SlotTag(slot)};
+        // Replay makes its children from this record: without it the diagnosis is not used.
+        if (Status written = Journal(journal::Diagnosis::kKind, record.Encode()); !written.ok()) {
+          return {json(), Diagnosis::Refusal::kLineage, written.message()};
+        }
         return {std::move(*parsed), Diagnosis::Refusal::kNone, ""};
       }
       last = {json(), Diagnosis::Refusal::kInvalidAnswer, parsed.status().message()};
@@ -1258,13 +1158,19 @@ class Evolution {
     });
     json data = {{"parent", child.parent_id ? json(*child.parent_id) : json(nullptr)},
                  {"score", staged.score ? json(*staged.score) : json(nullptr)}, {"stage_reached", staged.stage_reached}};
-    if (!kept_editing) {
-      LINEAGE_RETURN_IF_ERROR(MoveAgent(child, AgentState::kRejected,
-                                        "lost its editing ability: no non-empty patch on any stage-1 task", data));
-    } else {
-      LINEAGE_RETURN_IF_ERROR(MoveAgent(child, AgentState::kAdmitted, "", data));
-    }
+    // Staged evaluation ran every stage-1 task: none is left.
+    LINEAGE_RETURN_IF_ERROR(Apply(JudgeChild(kept_editing, /*stage_one_left=*/false), child, data));
     return Step::Done();
+  }
+
+  // Records `verdict` on `child` (verdict.h); nothing yet for kNotYet.
+  Status Apply(Verdict verdict, Agent& child, const json& data) {
+    switch (verdict) {
+      case Verdict::kAdmit: return MoveAgent(child, AgentState::kAdmitted, "", data);
+      case Verdict::kReject: return MoveAgent(child, AgentState::kRejected, kLostEditingAbility, data);
+      case Verdict::kNotYet: return Status::OK();
+    }
+    return Status::OK();
   }
 
   // How the run evaluates `agent`: its models, limits, budget and archive.
@@ -1305,7 +1211,7 @@ class Evolution {
   // The workers stopped for a pause or a stop that has since been undone (`run resume` while pausing), and
   // children remain to be made.
   bool ResumedWhileDraining() {
-    if (stop_reason_ != StateName(RunState::kPausing) && stop_reason_ != StateName(RunState::kStopping)) return false;
+    if (!stop_reason_.Is(StopReason::Kind::kPausing) && !stop_reason_.Is(StopReason::Kind::kStopping)) return false;
     auto now = archive_.GetRun(run_.id);
     if (!now.ok() || now->state != RunState::kRunning) return false;
     if (made_ < config_.children || !unfinished_.empty()) return true;
@@ -1325,21 +1231,22 @@ class Evolution {
       RunState state = RunState::kFinished;
       if (now.state == RunState::kPausing) state = RunState::kPaused;
       else if (now.state == RunState::kStopping) state = RunState::kStopped;
-      else if (stop_reason_ == "stop requested") state = RunState::kRunning;  // resumed when the daemon returns
+      else if (stop_reason_.Is(StopReason::Kind::kStopRequested)) state = RunState::kRunning;  // resumed when the daemon returns
       else if (low_disk_ || fault_paused_ || config_paused_) state = RunState::kPaused;
-      json data = {{"children_made", made_}, {"reason", stop_reason_}};
+      journal::RunEnded ended{made_, stop_reason_.text};
       if (fault_paused_ && state == RunState::kPaused && now.state == RunState::kRunning) {
-        data["fault"] = true;  // a daemon resumes it by itself at retry_at
-        data["retry_at"] = NowMillis() + config_.fault_retry_ms;
+        ended.fault = true;  // a daemon resumes it by itself at retry_at
+        ended.retry_at = NowMillis() + config_.fault_retry_ms;
       }
+      const std::string data = ended.Encode();
       if (state == RunState::kRunning) {
-        Note("run.interrupted", data);
+        LINEAGE_RETURN_IF_ERROR(Journal("run.interrupted", data));
         return state;
       }
-      Status written = archive_.SetRunState(run_.id, state, data.dump());
+      Status written = archive_.SetRunState(run_.id, state, data);
       if (written.code() == Status::Code::kFailedPrecondition && tries < 3) continue;
       LINEAGE_RETURN_IF_ERROR(written);
-      Progress(std::string("run.") + StateName(state) + " " + data.dump());
+      Progress(std::string("run.") + StateName(state) + " " + data);
       return state;
     }
   }
@@ -1355,6 +1262,14 @@ class Evolution {
 
   std::int64_t Now() const { return options_.clock ? options_.clock() : NowMillis(); }
 
+  // An event later steps read back (archive/journal.h): it lands, or the step fails.
+  Status Journal(const std::string& kind, const std::string& data, std::optional<AgentId> agent = std::nullopt) {
+    LINEAGE_RETURN_IF_ERROR(archive_.AppendEvent(Event{0, run_.id, agent, kind, data, 0}).status());
+    Progress(kind + " " + data);
+    return Status::OK();
+  }
+
+  // An event for people (the run's log, the dashboard): a failed write is logged, and the run goes on.
   void Note(const std::string& kind, json data) {
     std::optional<AgentId> agent;
     if (data.contains("agent") && data["agent"].is_number_integer()) agent = data["agent"].get<AgentId>();
@@ -1397,7 +1312,7 @@ class Evolution {
   bool config_paused_ = false;                 // a model could not be reached before any call was answered
   bool fault_paused_ = false;                  // the faults outlasted the patience: the run pauses
   Status fatal_;
-  std::string stop_reason_;
+  StopReason stop_reason_;
   bool budget_spent_ = false;                   // the gateway refused a diagnosis call
   bool low_disk_ = false;                       // the home's file system ran low: the run pauses
 
@@ -1434,204 +1349,6 @@ std::string SlurmJobPrefix(const fs::path& home, RunId run) {
   return "lineage-" + Sha256Hex(fs::absolute(home).string()).substr(0, 8) + "-r" + std::to_string(run) + "-";
 }
 
-Status CheckPromptTemplates() { return LoadPrompts().status(); }
-
-fs::path PromptsDir() {
-  if (const char* env = std::getenv("LINEAGE_PROMPTS"); env && *env) return env;
-  return DataDir() / "prompts";
-}
-
-// seed_agent given as an archive agent's id: the agent, which must exist and be admitted (or committed:
-// the run evaluates it first).
-static Result<AgentId> SeedFromArchive(Archive& archive, const RunConfig& config) {
-  const AgentId seed = std::stoll(config.seed_agent);
-  auto agent = archive.GetAgent(seed);
-  LINEAGE_RETURN_IF_ERROR(agent.status().WithContext(config.source + ": seed_agent"));
-  if (agent->state == AgentState::kAdmitted) return seed;
-  const bool unjudged = agent->state == AgentState::kCommitted || agent->state == AgentState::kBuilt ||
-                        agent->state == AgentState::kEvaluating;
-  if (!unjudged) {
-    return Status::InvalidArgument(config.source + ": seed_agent: agent " + config.seed_agent + " is " +
-                                   StateName(agent->state) + (agent->reason.empty() ? "" : " (" + agent->reason + ")") +
-                                   "; a run starts from an admitted agent, or a committed one it evaluates first");
-  }
-  // The new run evaluates it first; not while a run that goes on is evaluating it too.
-  LINEAGE_ASSIGN_OR_RETURN(std::vector<class Run> runs, archive.ListRuns());
-  for (const class Run& r : runs) {
-    const bool evaluates = r.seed_agent_id == seed || agent->run_id == r.id;
-    if (!evaluates || HasEnded(r.state) || r.state == RunState::kPaused) continue;
-    return Status::FailedPrecondition(config.source + ": seed_agent: agent " + config.seed_agent + " is still " +
-                                      StateName(agent->state) + " in run " + std::to_string(r.id) + " (" +
-                                      StateName(r.state) + "); start from it once run " + std::to_string(r.id) +
-                                      " has judged it, or pause that run first (`lineage run pause " +
-                                      std::to_string(r.id) + "`)");
-  }
-  return seed;
-}
-
-Status CheckSeedAgent(const RunConfig& config, const fs::path& home) {
-  std::error_code ec;
-  if (fs::is_directory(config.seed_agent, ec)) return Status::OK();
-  if (!fs::exists(home / "archive.db", ec)) {
-    return Status::InvalidArgument(config.source + ": seed_agent: " + config.seed_agent + " names an agent of the " +
-                                   "archive in " + home.string() + ", which has no archive (give the seed's source " +
-                                   "directory, or the home that holds the agent)");
-  }
-  LINEAGE_ASSIGN_OR_RETURN(auto archive, Archive::Open(home));
-  return SeedFromArchive(*archive, config).status();
-}
-
-Result<RunId> CreateRun(Archive& archive, const RunConfig& config) {
-  AgentId seed = 0;
-  std::error_code ec;
-  if (fs::is_directory(config.seed_agent, ec)) {
-    LINEAGE_ASSIGN_OR_RETURN(Agent imported, archive.ImportAgent(config.seed_agent, "seed of " + config.name));
-    seed = imported.id;
-  } else {
-    LINEAGE_ASSIGN_OR_RETURN(seed, SeedFromArchive(archive, config));
-  }
-  json stored = {{"source", config.source},
-                 {"base_dir", config.base_dir.empty() ? fs::absolute(config.source).parent_path().string()
-                                                      : fs::absolute(config.base_dir).string()},
-                 {"text", config.text},
-                 {"models_override", config.models_override},
-                 {"models_override_text", config.models_override_text}};
-  if (!config.origin.is_null()) stored["origin"] = config.origin;
-  LINEAGE_ASSIGN_OR_RETURN(class Run run, archive.CreateRun(config.name, stored.dump(), seed, config.children));
-  return run.id;
-}
-
-json RunOrigin(const Run& run) {
-  const json stored = json::parse(run.config, nullptr, false);
-  return stored.is_object() ? stored.value("origin", json()) : json();
-}
-
-Result<RunId> ForkRun(Archive& archive, const ForkOptions& options) {
-  LINEAGE_ASSIGN_OR_RETURN(class Run from, archive.GetRun(options.from));
-  LINEAGE_ASSIGN_OR_RETURN(Agent agent, archive.GetAgent(options.agent));
-  const std::string name = "agent " + std::to_string(agent.id);
-  if (agent.run_id != from.id && from.seed_agent_id != agent.id) {
-    return Status::InvalidArgument("--from: " + name + " is not of run " + std::to_string(from.id) +
-                                   (agent.run_id ? " (it is of run " + std::to_string(*agent.run_id) + ")" : ""));
-  }
-  // A seed not yet judged (its run was stopped or paused before it was evaluated) is evaluated by the fork.
-  const bool unjudged_seed = from.seed_agent_id == agent.id && agent.state != AgentState::kRejected &&
-                             agent.state != AgentState::kFailed && agent.state != AgentState::kPending;
-  if (agent.state != AgentState::kAdmitted && !unjudged_seed) {
-    return Status::InvalidArgument("--from: " + name + " is " + StateName(agent.state) +
-                                   (agent.reason.empty() ? "" : " (" + agent.reason + ")") +
-                                   "; a fork starts from an admitted agent, or from the run's seed");
-  }
-  RunConfig config;
-  if (options.config.empty()) {
-    LINEAGE_ASSIGN_OR_RETURN(config, StoredRunConfig(from, /*with_raised_budgets=*/false));
-  } else {
-    LINEAGE_ASSIGN_OR_RETURN(config, LoadRunConfig(options.config));
-  }
-  if (!options.models.empty()) LINEAGE_RETURN_IF_ERROR(OverrideModels(config, options.models));
-  config.seed_agent = std::to_string(agent.id);
-  config.origin = {{"kind", "fork"}, {"run", from.id}, {"agent", agent.id}};
-  LINEAGE_RETURN_IF_ERROR(CheckRunConfig(config));
-  return CreateRun(archive, config);
-}
-
-Result<RunConfig> StoredRunConfig(const Run& run, bool with_raised_budgets) {
-  json stored = json::parse(run.config, nullptr, false);
-  if (!stored.is_object() || !stored.contains("text") || !stored["text"].is_string()) {
-    return Status::Corruption("run " + std::to_string(run.id) + " has no stored configuration");
-  }
-  LINEAGE_ASSIGN_OR_RETURN(RunConfig config, ParseRunConfig(stored["text"].get<std::string>(),
-                                                           stored.value("source", "run config"), stored.value("base_dir", ".")));
-  const std::string models = stored.value("models_override_text", "");
-  if (!models.empty()) {
-    LINEAGE_RETURN_IF_ERROR(OverrideModelsText(config, models, stored.value("models_override", "--models")));
-  }
-  if (!with_raised_budgets) return config;
-  // Budgets raised since (RaiseBudget) stand over the file's.
-  const json raised = stored.value("budget_raised", json::object());
-  if (raised.contains("children")) config.children = raised["children"].get<int>();
-  if (raised.contains("cost_usd")) config.cost_usd = raised["cost_usd"].get<double>();
-  if (raised.contains("tokens")) config.tokens = raised["tokens"].get<std::int64_t>();
-  if (raised.contains("task_evaluations")) config.task_evaluations = raised["task_evaluations"].get<std::int64_t>();
-  return config;
-}
-
-Status ReplaceRunModels(Archive& archive, RunId id, const fs::path& models) {
-  LINEAGE_ASSIGN_OR_RETURN(class Run run, archive.GetRun(id));
-  const std::string name = "run " + std::to_string(id);
-  if (run.state != RunState::kPaused && run.state != RunState::kFailed && run.state != RunState::kFinished) {
-    return Status::FailedPrecondition(name + " is " + StateName(run.state) + "; its models can be replaced once it is " +
-                                      "paused, failed or finished (`lineage run pause " + std::to_string(id) + "` first)");
-  }
-  if (!RunOrigin(run).is_null() && RunOrigin(run).value("kind", "") == "replay") {
-    return Status::FailedPrecondition(name + " is a replay; it calls no model, so it has no models to replace");
-  }
-  LINEAGE_ASSIGN_OR_RETURN(RunConfig config, StoredRunConfig(run, /*with_raised_budgets=*/false));
-  LINEAGE_RETURN_IF_ERROR(OverrideModels(config, models));
-  LINEAGE_RETURN_IF_ERROR(CheckModelKeys(config));
-  json stored = json::parse(run.config, nullptr, false);
-  stored["models_override"] = config.models_override;
-  stored["models_override_text"] = config.models_override_text;
-  const std::optional<int> children = run.children_wanted;
-  return archive.SetRunConfig(id, stored.dump(), children, json{{"models_override", config.models_override}}.dump());
-}
-
-Result<RunState> RaiseBudget(Archive& archive, RunId id, const BudgetRaise& raise) {
-  LINEAGE_ASSIGN_OR_RETURN(class Run run, archive.GetRun(id));
-  const std::string name = "run " + std::to_string(id);
-  if (run.state == RunState::kQueued || run.state == RunState::kRunning || run.state == RunState::kPausing ||
-      run.state == RunState::kStopping || run.state == RunState::kStopped) {
-    return Status::FailedPrecondition(name + " is " + StateName(run.state) + "; its budget can be raised once it is " +
-                                      "finished, paused or failed (`lineage run pause " + std::to_string(id) + "` first)");
-  }
-  LINEAGE_ASSIGN_OR_RETURN(RunConfig config, StoredRunConfig(run));
-  json stored = json::parse(run.config, nullptr, false);
-  json raised = stored.value("budget_raised", json::object());
-  if (raise.children) {
-    if (*raise.children <= config.children) {
-      return Status::InvalidArgument("--children " + std::to_string(*raise.children) + " does not raise " + name +
-                                     "'s " + std::to_string(config.children));
-    }
-    raised["children"] = *raise.children;
-  }
-  if (raise.cost_usd) {
-    if (!config.cost_usd || *raise.cost_usd <= *config.cost_usd) {
-      return Status::InvalidArgument("--cost-usd " + std::to_string(*raise.cost_usd) + " does not raise " + name + "'s " +
-                                     (config.cost_usd ? "$" + std::to_string(*config.cost_usd) : "(it has no dollar budget)"));
-    }
-    raised["cost_usd"] = *raise.cost_usd;
-  }
-  if (raise.tokens) {
-    if (!config.tokens || *raise.tokens <= *config.tokens) {
-      return Status::InvalidArgument("--tokens " + std::to_string(*raise.tokens) + " does not raise " + name + "'s " +
-                                     (config.tokens ? std::to_string(*config.tokens) : "(it has no token budget)"));
-    }
-    raised["tokens"] = *raise.tokens;
-  }
-  if (raise.task_evaluations) {
-    if (!config.task_evaluations || *raise.task_evaluations <= *config.task_evaluations) {
-      return Status::InvalidArgument("--task-evaluations " + std::to_string(*raise.task_evaluations) + " does not raise " +
-                                     name + "'s " +
-                                     (config.task_evaluations ? std::to_string(*config.task_evaluations)
-                                                              : "(it has no [budget] task_evaluations)"));
-    }
-    raised["task_evaluations"] = *raise.task_evaluations;
-  }
-  stored["budget_raised"] = raised;
-  LINEAGE_RETURN_IF_ERROR(archive.SetRunConfig(id, stored.dump(), raised.value("children", config.children),
-                                               json{{"budget_raised", raised}}.dump()));
-  if (run.state != RunState::kFinished) return run.state;
-  LINEAGE_RETURN_IF_ERROR(archive.SetRunState(id, RunState::kQueued, json{{"control", "raise budget"}}.dump()));
-  return RunState::kQueued;
-}
-
-Status RepairHome(Archive& archive) {
-  LINEAGE_ASSIGN_OR_RETURN(std::vector<FsckIssue> issues, archive.Fsck(/*repair=*/true));
-  for (const FsckIssue& issue : issues) {
-    spdlog::warn("fsck: {}: {}{}", issue.subject, issue.problem, issue.repaired ? " (repaired)" : "");
-  }
-  return Status::OK();
-}
 
 Result<RunState> RunEvolution(Archive& archive, RunId run_id, const EvolutionOptions& options) {
   LINEAGE_ASSIGN_OR_RETURN(Run run, archive.GetRun(run_id));

@@ -1,12 +1,15 @@
 // The final stage: a run's best agents on a held-out set, reported apart from their scores.
+#include "orchestrator/final.h"
+
 #include <algorithm>
-#include <set>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "archive/scores.h"
 #include "harness/harness.h"
-#include "orchestrator/orchestrator.h"
-#include "orchestrator/throttled_sandbox.h"
+#include "orchestrator/evolution.h"
+#include "orchestrator/runs.h"
+#include "sandbox/throttled_sandbox.h"
 
 namespace lineage {
 

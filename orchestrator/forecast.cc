@@ -1,4 +1,6 @@
 // What a run is expected to spend: from the home's records where it has them, else from prices.
+#include "orchestrator/forecast.h"
+
 #include <algorithm>
 #include <cmath>
 #include <set>
@@ -6,7 +8,6 @@
 #include "base/safe_tree.h"
 #include "evaluators/evaluator.h"
 #include "evaluators/stages.h"
-#include "orchestrator/orchestrator.h"
 
 namespace lineage {
 

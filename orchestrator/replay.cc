@@ -1,4 +1,6 @@
-// Replaying a recorded run in a new home, every model call answered from the record (orchestrator.h).
+// Replaying a recorded run in a new home, every model call answered from the record (orchestrator/replay.h).
+#include "orchestrator/replay.h"
+
 #include <algorithm>
 #include <atomic>
 #include <map>
@@ -7,10 +9,12 @@
 #include <thread>
 #include <tuple>
 
+#include "archive/journal.h"
 #include "base/files.h"
 #include "base/unique_fd.h"
 #include "llm/gateway.h"
-#include "orchestrator/orchestrator.h"
+#include "orchestrator/evolution.h"
+#include "orchestrator/runs.h"
 
 namespace lineage {
 
@@ -217,15 +221,14 @@ Result<std::map<std::string, RecordedChild>> RecordedChildren(Archive& source, R
   LINEAGE_ASSIGN_OR_RETURN(std::vector<Event> events, source.ListEvents(run));
   std::map<std::string, RecordedChild> out;
   for (const Event& e : events) {
-    const json data = json::parse(e.data_json, nullptr, false);
-    if (!data.is_object() || !data.contains("calls_task") || !data["calls_task"].is_string()) continue;
-    RecordedChild& child = out[data["calls_task"].get<std::string>()];
-    if (e.kind == "diagnosis" && data.contains("parent") && rank.count(data["parent"].get<AgentId>())) {
-      child.parent_rank = rank[data["parent"].get<AgentId>()];  // the last diagnosis is the one that made it
-      child.problem = data.value("problem", "");
-      child.task = data.value("task", "");
+    if (auto d = journal::Diagnosis::Decode(e); d && rank.count(d->parent)) {
+      RecordedChild& child = out[d->calls_task];
+      child.parent_rank = rank[d->parent];  // the last diagnosis is the one that made it
+      child.problem = d->problem;
+      child.task = d->task;
       child.diagnosed = true;
-    } else if ((e.kind == "agent.committed" || e.kind == "agent.rejected") && e.agent_id && rank.count(*e.agent_id)) {
+    } else if (auto made = journal::ChildMade::Decode(e); made && e.agent_id && rank.count(*e.agent_id)) {
+      RecordedChild& child = out[made->calls_task];
       child.commit_turn = rank[*e.agent_id];
       child.committed = true;
     }

@@ -1,4 +1,4 @@
-#include "orchestrator/orchestrator.h"
+#include "orchestrator/run_config.h"
 
 #include <algorithm>
 #include <set>
@@ -9,6 +9,8 @@
 #include "base/toml_reader.h"
 #include "harness/harness.h"
 #include "net/http_server.h"
+#include "orchestrator/final.h"
+#include "orchestrator/prompts.h"
 
 namespace lineage {
 

@@ -19,9 +19,19 @@
 #include <vector>
 
 #include "archive/archive.h"
-#include "orchestrator/orchestrator.h"
 
 namespace lineage {
+
+// How parents are chosen: the strategies above, and their parameters ([selection] of a run).
+enum class SelectionStrategy { kDgm, kScoreProp, kBest, kRandom, kHgm, kNoOpenEnded, kNoSelfImprove };
+const char* SelectionStrategyName(SelectionStrategy strategy);  // "dgm", "score-prop", ...
+
+struct SelectionParams {
+  SelectionStrategy strategy = SelectionStrategy::kDgm;
+  double lambda = 10;   // dgm, score-prop: steepness of the sigmoid over scores
+  double alpha0 = 0.5;  // dgm, score-prop: the score at the sigmoid's midpoint
+  double alpha = 0.6;   // hgm: expand when (task evaluations)^alpha >= nodes - 1 + pending expansions
+};
 
 // The agents a parent may be drawn from: the seed and every admitted agent of `all`.
 std::vector<SelectionStats> SelectionCandidates(const std::vector<SelectionStats>& all, AgentId seed);

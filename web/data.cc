@@ -61,7 +61,7 @@ json AgentRow(const Agent& a) {
 }
 
 // Where the run came from ({"kind": "fork", "run": R, "agent": A}), as the orchestrator stored it with the
-// run's configuration (orchestrator.h, RunOrigin); null for a run started from a file.
+// run's configuration (orchestrator/runs.h, RunOrigin); null for a run started from a file.
 json Origin(const Run& run) {
   const json stored = json::parse(run.config, nullptr, false);
   return stored.is_object() ? stored.value("origin", json()) : json();

@@ -3,7 +3,8 @@
 #include <catch2/catch.hpp>
 
 #include "archive/archive.h"
-#include "orchestrator/orchestrator.h"
+#include "orchestrator/evolution.h"
+#include "orchestrator/runs.h"
 #include "tests/orchestrator/evolution_test_support.h"
 
 namespace lineage {

@@ -7,7 +7,8 @@
 #include <algorithm>
 
 #include "archive/archive.h"
-#include "orchestrator/orchestrator.h"
+#include "orchestrator/evolution.h"
+#include "orchestrator/runs.h"
 #include "tests/orchestrator/scripted_sandbox.h"
 
 namespace lineage::test {

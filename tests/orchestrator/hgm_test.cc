@@ -7,7 +7,8 @@
 #include <map>
 
 #include "archive/archive.h"
-#include "orchestrator/orchestrator.h"
+#include "orchestrator/run_config.h"
+#include "orchestrator/runs.h"
 #include "tests/orchestrator/fast_world.h"
 
 namespace lineage {

@@ -5,7 +5,9 @@
 
 #include "archive/archive.h"
 #include "archive/scores.h"
-#include "orchestrator/orchestrator.h"
+#include "orchestrator/final.h"
+#include "orchestrator/run_config.h"
+#include "orchestrator/runs.h"
 #include "tests/orchestrator/fast_world.h"
 
 namespace lineage {

@@ -1,7 +1,7 @@
 // Parsing and checking a run's configuration (orchestrator/run_config.cc): errors name the key and value.
 #include <catch2/catch.hpp>
 
-#include "orchestrator/orchestrator.h"
+#include "orchestrator/run_config.h"
 #include "tests/orchestrator/scripted_sandbox.h"
 
 namespace lineage {

@@ -1,5 +1,5 @@
 // ThrottledSandbox: how a run's sandboxed work is held to the run's [sandbox] limits and its number of
-// sandboxes at once. Internal to orchestrator/.
+// sandboxes at once (a run builds one over its executor).
 #pragma once
 
 #include <algorithm>

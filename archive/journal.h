@@ -1,0 +1,54 @@
+// The journal: the events that later steps read back, one struct per kind with its encoding and decoding
+// side by side. Replay rebuilds a run's children from them, `show` what a child cost, and a daemon when to
+// retry a paused run: a key renamed here is renamed for writer and reader alike, and a reader cannot ask
+// for a key the writer does not write.
+//
+// Events stay JSON objects in `events.data_json` (docs/archive.md); these structs are their schema.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "archive/archive.h"
+
+namespace lineage::journal {
+
+// "diagnosis": the diagnosis that made a run's child, recorded when it was answered.
+struct Diagnosis {
+  static constexpr const char* kKind = "diagnosis";
+  AgentId parent = 0;
+  std::string problem;     // what it learnt from: "failed_task", "empty_patches", ...
+  std::string task;        // and on which task, if any
+  std::string proposal;    // the diagnosis's improvement_proposal
+  std::string calls_task;  // the task its model calls are recorded under ("child 3")
+
+  std::string Encode() const;
+  static std::optional<Diagnosis> Decode(const Event& event);
+};
+
+// The extra data of the event that records a child's commit ("agent.committed", or "agent.rejected" for a
+// child rejected as it was committed): which attempt made it, and the task the calls that made it are
+// recorded under.
+struct ChildMade {
+  int attempt = 0;
+  std::string calls_task;
+
+  std::string Encode() const;
+  // The data of `event` when it is a child's commit event and says so; nothing otherwise.
+  static std::optional<ChildMade> Decode(const Event& event);
+};
+
+// The data of a run.<state> event that the loop writes when it ends or pauses ("run.paused", ...): why,
+// with `fault` and `retry_at` (Unix ms) when the world's faults paused it and a daemon retries by itself.
+struct RunEnded {
+  int children_made = 0;
+  std::string reason;
+  bool fault = false;
+  std::int64_t retry_at = 0;
+
+  std::string Encode() const;
+  static std::optional<RunEnded> Decode(const Event& event);
+};
+
+}  // namespace lineage::journal

@@ -1,0 +1,64 @@
+// The journal's events: what one writes, the other reads, and what archives written before the journal hold.
+#include "archive/journal.h"
+
+#include <catch2/catch.hpp>
+
+namespace lineage::journal {
+namespace {
+
+Event Make(const std::string& kind, const std::string& data) { return Event{0, 1, std::nullopt, kind, data, 0}; }
+
+TEST_CASE("a diagnosis event round-trips, and one recorded before the journal reads the same") {
+  const Diagnosis d{7, "failed_task", "py/fizzbuzz", "add a test step", "child 3"};
+  auto back = Diagnosis::Decode(Make(Diagnosis::kKind, d.Encode()));
+  REQUIRE(back);
+  CHECK(back->parent == 7);
+  CHECK(back->problem == "failed_task");
+  CHECK(back->task == "py/fizzbuzz");
+  CHECK(back->proposal == "add a test step");
+  CHECK(back->calls_task == "child 3");
+  // As lineage wrote it before: the same keys.
+  auto old = Diagnosis::Decode(Make("diagnosis", R"({"calls_task":"child 1","parent":2,"problem":"empty_patches",)"
+                                                 R"("proposal":"p","task":""})"));
+  REQUIRE(old);
+  CHECK(old->parent == 2);
+  CHECK(old->problem == "empty_patches");
+  // Another kind, no parent, no slot, or data that is not an object: not a diagnosis.
+  CHECK_FALSE(Diagnosis::Decode(Make("self_modify", d.Encode())));
+  CHECK_FALSE(Diagnosis::Decode(Make("diagnosis", R"({"calls_task":"child 1"})")));
+  CHECK_FALSE(Diagnosis::Decode(Make("diagnosis", R"({"parent":2})")));
+  CHECK_FALSE(Diagnosis::Decode(Make("diagnosis", "[1]")));
+}
+
+TEST_CASE("a child's commit event names its attempt and the task its calls are recorded under") {
+  const ChildMade made{4, "child 2"};
+  for (const char* kind : {"agent.committed", "agent.rejected"}) {
+    auto back = ChildMade::Decode(Make(kind, made.Encode()));
+    REQUIRE(back);
+    CHECK(back->attempt == 4);
+    CHECK(back->calls_task == "child 2");
+  }
+  CHECK_FALSE(ChildMade::Decode(Make("agent.admitted", made.Encode())));
+  // A seed's import event carries no slot.
+  CHECK_FALSE(ChildMade::Decode(Make("agent.committed", R"({"from":"pending"})")));
+}
+
+TEST_CASE("a run's end says why, and when the world's faults paused it, when a daemon retries") {
+  const RunEnded faults{3, "fault: the models have failed", true, 1733300000000};
+  auto back = RunEnded::Decode(Make("run.paused", faults.Encode()));
+  REQUIRE(back);
+  CHECK(back->children_made == 3);
+  CHECK(back->reason == "fault: the models have failed");
+  CHECK(back->fault);
+  CHECK(back->retry_at == 1733300000000);
+  // A person's pause carries no retry time.
+  const RunEnded paused{1, "pausing"};
+  CHECK(paused.Encode().find("retry_at") == std::string::npos);
+  auto person = RunEnded::Decode(Make("run.paused", R"({"control":"pause","from":"paused"})"));
+  REQUIRE(person);
+  CHECK_FALSE(person->fault);
+  CHECK_FALSE(RunEnded::Decode(Make("diagnosis", faults.Encode())));
+}
+
+}  // namespace
+}  // namespace lineage::journal
