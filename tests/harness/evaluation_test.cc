@@ -79,7 +79,7 @@ StageSpec Stage(int number, std::vector<std::string> tasks, double threshold = 0
   return s;
 }
 
-TEST_CASE("a stage under its threshold ends the evaluation there; at it, the next stage runs") {
+TEST_CASE("a stage under its threshold ends the evaluation there, and one at it goes on to the next stage") {
   Staged below;
   auto stopped = below.Run({Stage(1, {"t1", "t2"}, 0.6), Stage(2, {"t3"})});
   REQUIRE(stopped.ok());
