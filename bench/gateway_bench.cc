@@ -118,7 +118,7 @@ int main(int argc, char** argv) {
   llm::GatewayOptions options;
   options.tcp_listen = "127.0.0.1:0";
   options.max_connections = 256;  // the clients of the sequential runs keep theirs open beside the 64 callers'
-  options.recorder = archive ? ArchiveCallRecorder(*archive) : [](const llm::CallRecord&) {};
+  options.recorder = archive ? ArchiveCallRecorder(*archive) : [](const llm::CallRecord&) { return Status::OK(); };
   llm::ModelsConfig upstream{"bench", {Model(llm::Provider::kOpenAI, (*fake)->url() + "/v1", "gpt-4.1-mini", "")}};
   auto gateway = llm::Gateway::Start(upstream, options);
   if (!gateway.ok()) return 2;

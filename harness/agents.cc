@@ -337,6 +337,10 @@ Result<AgentRunResult> RunAgent(const BuiltAgent& agent, const AgentRunOptions& 
     result.faults.first_world.clear();
   }
   gateway->Stop();  // records every call before the run is reported
+  // A call the archive could not store leaves the run's record short: the run is the world's to redo.
+  if (const llm::Gateway::Faults stored = gateway->faults(); stored.unrecorded > 0) {
+    if (result.faults.world++ == 0) result.faults.first_world = stored.first_unrecorded;
+  }
   // With a shared budget, runs that overlap this one add to the difference: an upper bound then.
   const llm::Spend spent_after = budget->spent();
   result.spend = {spent_after.tokens - spent_before.tokens, spent_after.cost_usd - spent_before.cost_usd,

@@ -233,8 +233,9 @@ Result<StagedResult> EvaluateStaged(const std::vector<StageSpec>& stages, const 
 
 // --- Model calls ----------------------------------------------------------------------------------------
 
-// A recorder that stores each call in `archive`, which must outlive it. A call that cannot be stored is
-// logged as an error; the agent's call itself still succeeds.
+// A recorder that stores each call in `archive`, which must outlive it. A call that cannot be stored is an
+// error, which the gateway counts as the world's fault (Gateway::Faults::unrecorded): the agent's run that
+// made it is redone, not judged, since budgets and replays are rebuilt from the records.
 llm::CallRecorder ArchiveCallRecorder(Archive& archive);
 
 }  // namespace lineage

@@ -1,7 +1,5 @@
 #include "harness/harness.h"
 
-#include <spdlog/spdlog.h>
-
 namespace lineage {
 
 llm::CallRecorder ArchiveCallRecorder(Archive& archive) {
@@ -22,8 +20,7 @@ llm::CallRecorder ArchiveCallRecorder(Archive& archive) {
     row.latency_ms = call.latency_ms;
     row.outcome = call.replayed && call.outcome == "ok" ? "replayed" : call.outcome;
     row.error = call.error;
-    Result<std::int64_t> id = archive.RecordModelCall(row, call.request_body, call.response_body);
-    if (!id.ok()) spdlog::error("cannot record a model call in the archive: {}", id.status().message());
+    return archive.RecordModelCall(row, call.request_body, call.response_body).status();
   };
 }
 

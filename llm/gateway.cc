@@ -189,7 +189,11 @@ struct Gateway::Impl {
       recording = true;
       record_cv.notify_all();  // a caller may wait for room in the queue
       lock.unlock();
-      options.recorder(record);
+      if (Status stored = options.recorder(record); !stored.ok()) {
+        spdlog::error("cannot record a model call: {}", stored.ToString());
+        std::lock_guard faults_lock(mu);
+        if (faults.unrecorded++ == 0) faults.first_unrecorded = "lineage could not record a model call: " + stored.message();
+      }
       lock.lock();
       recording = false;
       record_cv.notify_all();

@@ -20,7 +20,9 @@
 // refused or not, is handed to the CallRecorder (the orchestrator stores it in the archive) by a background
 // thread, after the caller has its answer: storing a call costs about a millisecond of fsyncs that the agent
 // should not wait for. Flush() waits for the records so far; Stop() stores every one before returning. A
-// process killed outright can lose the records of the calls answered in its last milliseconds.
+// process killed outright can lose the records of the calls answered in its last milliseconds. A record the
+// recorder could not store counts as a fault of the world's (Faults::unrecorded): budgets and replays are
+// rebuilt from the records, so the work that made the call is redone rather than judged.
 //
 // Record and replay: in kRecord mode each upstream response is stored under the SHA-256 of the canonical
 // request (upstream model plus the internal form); in kReplay mode responses come only from there, so a
@@ -109,7 +111,8 @@ struct CallRecord {
   bool charged = false;  // the budget counted it (an admitted call)
 };
 
-using CallRecorder = std::function<void(const CallRecord&)>;
+// Stores one record; an error when it could not (the archive's disk full, say).
+using CallRecorder = std::function<Status(const CallRecord&)>;
 
 enum class CacheMode { kOff, kRecord, kReplay };
 
@@ -168,6 +171,8 @@ class Gateway {
     int timeouts = 0;         // of the world's: calls that ran out of time (a caller can cause those)
     std::string first_world;  // "server: the provider failed (HTTP 500 ...)", the first one
     std::string first_alias;  // the model that call asked for
+    int unrecorded = 0;          // calls the recorder could not store (not counted in `world`)
+    std::string first_unrecorded;
   };
   Faults faults() const;
 

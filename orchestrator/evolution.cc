@@ -1072,6 +1072,11 @@ class Evolution {
         continue;
       }
       auto parsed = ParseDiagnosis(r.response->Text());
+      // The call must be in the record before its answer is used: budgets and replays are rebuilt from it.
+      gateway_->Flush();
+      if (const llm::Gateway::Faults faults = gateway_->faults(); faults.unrecorded > 0) {
+        return {json(), Diagnosis::Refusal::kLineage, faults.first_unrecorded};
+      }
       if (parsed.ok()) {
         const journal::Diagnosis record{parent, problem.kind, problem.task_id,
                                         (*parsed)["improvement_proposal"].get<std::string>(), SlotTag(slot)};

@@ -33,6 +33,7 @@ using test::StartFake;
 struct Rig {
   std::mutex mu;
   std::vector<CallRecord> records;  // declared first: the gateway, stopping, may still record
+  Status record_status;             // what the recorder answers (guarded by mu)
   std::unique_ptr<FakeModelServer> fake;
   std::unique_ptr<Gateway> gateway;
 
@@ -42,6 +43,7 @@ struct Rig {
     options.recorder = [this](const CallRecord& r) {
       std::lock_guard lock(mu);
       records.push_back(r);
+      return record_status;
     };
     ModelConfig m = FakeModel("default", upstream, fake->url());
     m.max_retries = 2;
@@ -71,6 +73,23 @@ ChatRequest WithTools() {
   r.messages.push_back(Message{Role::kUser, {Block::ToolResult("call_1", "2 failed", true)}});
   r.tools.push_back(Tool{"bash", "Run a shell command", json{{"type", "object"}}});
   return r;
+}
+
+TEST_CASE("A call the recorder cannot store counts as the world's fault: the work is redone, not judged") {
+  Rig rig(R"({"responses": [{"text": "ok"}]})", Provider::kOpenAI);
+  {
+    std::lock_guard lock(rig.mu);
+    rig.record_status = Status::IOError("disk full");
+  }
+  auto agent = rig.Agent(Provider::kOpenAI, rig.gateway->IssueToken({}, nullptr));
+  ChatRequest request;
+  request.messages.push_back(Message::User("hi"));
+  CHECK(agent->Call("default", request).ok());  // the caller has its answer before the record is stored
+  rig.gateway->Flush();
+  const Gateway::Faults faults = rig.gateway->faults();
+  CHECK(faults.unrecorded == 1);
+  CHECK(faults.world == 0);
+  CHECK_THAT(faults.first_unrecorded, Catch::Contains("could not record a model call") && Catch::Contains("disk full"));
 }
 
 TEST_CASE("Agents of either dialect reach upstreams of either kind, tools translated") {
@@ -368,7 +387,10 @@ TEST_CASE("A recorded run replays with no model at all") {
   replay.cache_mode = CacheMode::kReplay;
   replay.cache_dir = dir / "cache";
   std::vector<CallRecord> records;
-  replay.recorder = [&](const CallRecord& r) { records.push_back(r); };
+  replay.recorder = [&](const CallRecord& r) {
+    records.push_back(r);
+    return Status::OK();
+  };
   auto gateway = Gateway::Start(Config({FakeModel("default", Provider::kAnthropic, "http://127.0.0.1:9")}), replay);
   REQUIRE(gateway.ok());
   ::setenv("LINEAGE_TEST_REPLAY_TOKEN", (*gateway)->IssueToken({}, nullptr).c_str(), 1);
