@@ -209,7 +209,15 @@ std::string StateReason(Archive& archive, const Run& run) {
     if (e->kind != kind) continue;
     const json data = json::parse(e->data_json, nullptr, false);
     if (!data.is_object()) return "";
-    return data.value("reason", data.value("error", ""));
+    const auto text = [&](const char* key) {
+      auto it = data.find(key);
+      return it != data.end() && it->is_string() ? it->get<std::string>() : std::string();
+    };
+    // The reason may quote what an agent printed (a seed's build log): no control character reaches the
+    // terminal.
+    std::string why = text("reason").empty() ? text("error") : text("reason");
+    std::erase_if(why, [](unsigned char c) { return (c < 0x20 && c != '\n' && c != '\t') || c == 0x7f; });
+    return why;
   }
   return "";
 }
@@ -425,8 +433,10 @@ Result<std::string> RunView(Archive& archive, RunId id) {
                 StateName(run.state));
   out += line;
   if (Interrupted(run, HomeHolder(archive.home()))) {
-    out += "interrupted: no process runs it; `lineage run resume " + std::to_string(run.id) +
-           " --foreground` or `lineage daemon` goes on\n";
+    out += run.state == RunState::kStopping
+               ? "interrupted: no process runs it; `lineage run stop " + std::to_string(run.id) + "` completes the stop\n"
+               : "interrupted: no process runs it; `lineage run resume " + std::to_string(run.id) +
+                     " --foreground` or `lineage daemon` goes on\n";
   } else if (std::string why = StateReason(archive, run); !why.empty()) {
     out += "why: " + why + "\n";
   }

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -463,10 +464,17 @@ ModelError ConnectToModel(const ModelsConfig& models, const std::string& alias) 
   if (!m->unix_socket.empty()) curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, m->unix_socket.c_str());
   curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, OpenSocket);
   const CURLcode code = curl_easy_perform(h);
+  long os_errno = 0;
+  curl_easy_getinfo(h, CURLINFO_OS_ERRNO, &os_errno);
   curl_easy_cleanup(h);
   if (code == CURLE_OK) return {};
   bool retryable = false;
-  return TransportError(code, url, &retryable);
+  ModelError e = TransportError(code, url, &retryable);
+  // Only a refusal says nothing listens there. A name not resolved, a network down, a proxy or TLS failing
+  // may pass (a machine still booting, a VPN not up yet): those are the world's, like no answer at all.
+  const bool refused = code == CURLE_COULDNT_CONNECT && os_errno == ECONNREFUSED;
+  if (e.kind == ErrorKind::kUnreachable && !refused) e.kind = ErrorKind::kTimeout;
+  return e;
 }
 
 }  // namespace lineage::llm

@@ -262,8 +262,9 @@ class ModelClient {
 std::vector<CallResult> ProbeModels(ModelsConfig models, const std::vector<std::string>& aliases);
 
 // Whether `alias`'s server takes a connection (TCP, and TLS for https), within its connect_timeout_s: no
-// request is sent and nothing is spent. kNone when it does; kUnreachable or kConfig (with what to fix) when
-// it refuses, cannot be resolved or the URL is bad; kTimeout when it does not answer.
+// request is sent and nothing is spent. kNone when it does; kUnreachable when it refuses the connection
+// (nothing listens there); kConfig when the URL is bad; kTimeout for every failure that may pass (no answer,
+// a name not resolved, a network down, a proxy or TLS failing).
 ModelError ConnectToModel(const ModelsConfig& models, const std::string& alias);
 
 }  // namespace lineage::llm

@@ -149,9 +149,10 @@ Result<RunConfig> StoredRunConfig(const Run& run, bool with_raised_budgets) {
 Status ReplaceRunModels(Archive& archive, RunId id, const fs::path& models) {
   LINEAGE_ASSIGN_OR_RETURN(class Run run, archive.GetRun(id));
   const std::string name = "run " + std::to_string(id);
-  if (run.state != RunState::kPaused && run.state != RunState::kFailed && run.state != RunState::kFinished) {
+  // Only a run that resume goes on with: a finished run's would be replaced, and then not resumed.
+  if (run.state != RunState::kPaused && run.state != RunState::kFailed) {
     return Status::FailedPrecondition(name + " is " + StateName(run.state) + "; its models can be replaced once it is " +
-                                      "paused, failed or finished (`lineage run pause " + std::to_string(id) + "` first)");
+                                      "paused or failed (`lineage run pause " + std::to_string(id) + "` first)");
   }
   if (!RunOrigin(run).is_null() && RunOrigin(run).value("kind", "") == "replay") {
     return Status::FailedPrecondition(name + " is a replay; it calls no model, so it has no models to replace");

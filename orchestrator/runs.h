@@ -89,7 +89,7 @@ Result<RunState> RaiseBudget(Archive& archive, RunId id, const BudgetRaise& rais
 
 // Gives a run another models file: `lineage run resume RUN --models FILE`, after a wrong base_url or key
 // variable paused or failed it. The file is checked as `run start --models` checks it, and the run's
-// configuration is otherwise unchanged; a running run must be paused first.
+// configuration is otherwise unchanged; only a paused or failed run (a running one is paused first).
 Status ReplaceRunModels(Archive& archive, RunId id, const std::filesystem::path& models);
 
 // How a run's last pause came about (its last run.paused event): whether the world's faults paused it, when a
