@@ -154,7 +154,7 @@ Status ReplaceRunModels(Archive& archive, RunId id, const fs::path& models) {
     return Status::FailedPrecondition(name + " is " + StateName(run.state) + "; its models can be replaced once it is " +
                                       "paused or failed (`lineage run pause " + std::to_string(id) + "` first)");
   }
-  if (!RunOrigin(run).is_null() && RunOrigin(run).value("kind", "") == "replay") {
+  if (const json origin = RunOrigin(run); origin.is_object() && origin.value("kind", "") == "replay") {
     return Status::FailedPrecondition(name + " is a replay; it calls no model, so it has no models to replace");
   }
   LINEAGE_ASSIGN_OR_RETURN(RunConfig config, StoredRunConfig(run, /*with_raised_budgets=*/false));

@@ -15,6 +15,12 @@ int DenyRollback(void*, int action, const char* operation, const char*, const ch
                                                                                                     : SQLITE_OK;
 }
 
+// A fresh database in `dir` holding the empty table t.
+void OpenWithTable(Db& db, const test::TempDir& dir) {
+  REQUIRE(db.Open((dir / "t.db").string(), /*create=*/true).ok());
+  REQUIRE(db.Exec("CREATE TABLE t (x INTEGER)").ok());
+}
+
 int Count(Db& db) {
   Stmt count(db, "SELECT COUNT(*) FROM t");
   return count.Step() ? static_cast<int>(count.Int(0)) : -1;
@@ -23,8 +29,7 @@ int Count(Db& db) {
 TEST_CASE("a transaction that cannot be rolled back breaks its connection: nothing of it is written later") {
   test::TempDir dir;
   Db db;
-  REQUIRE(db.Open((dir / "t.db").string(), /*create=*/true).ok());
-  REQUIRE(db.Exec("CREATE TABLE t (x INTEGER)").ok());
+  OpenWithTable(db, dir);
   {
     Transaction txn(db);
     REQUIRE(txn.status().ok());
@@ -47,8 +52,7 @@ TEST_CASE("a transaction that cannot be rolled back breaks its connection: nothi
 TEST_CASE("a transaction left uncommitted is rolled back, and the connection goes on") {
   test::TempDir dir;
   Db db;
-  REQUIRE(db.Open((dir / "t.db").string(), /*create=*/true).ok());
-  REQUIRE(db.Exec("CREATE TABLE t (x INTEGER)").ok());
+  OpenWithTable(db, dir);
   {
     Transaction txn(db);
     REQUIRE(db.Exec("INSERT INTO t VALUES (1)").ok());
