@@ -6,12 +6,13 @@
 #include "cli/commands.h"
 #include "base/files.h"
 #include "sandbox/sandbox.h"
+#include "sandbox/sandbox_json.h"
 #include "sandbox/slurm.h"
 
 namespace lineage::cli {
 namespace {
 
-using json = nlohmann::ordered_json;
+using json = nlohmann::json;
 
 Status Check() {
   HostSupport h = DetectHost();
@@ -124,18 +125,13 @@ Status RunCommand(const RunArgs& args) {
   LINEAGE_ASSIGN_OR_RETURN(auto sandbox,
                            Sandbox::Create(args.unsafe ? Sandbox::Backend::kNone : Sandbox::Backend::kBwrap));
   LINEAGE_ASSIGN_OR_RETURN(SandboxResult r, sandbox->Run(spec));
-  auto opt = [](const std::optional<int>& v) { return v ? json(*v) : json(nullptr); };
   if (args.json) {
-    json out = {{"exit_code", opt(r.exit_code)},
-                {"signal", opt(r.signal)},
-                {"limit", r.limit ? json(SandboxLimitName(*r.limit)) : json(nullptr)},
-                {"stdout", r.stdout_text},
-                {"stderr", r.stderr_text},
-                {"stdout_truncated", r.stdout_truncated},
-                {"stderr_truncated", r.stderr_truncated},
-                {"wall_ms", r.wall_ms},
-                {"cpu_ms", r.cpu_ms},
-                {"peak_memory_bytes", r.peak_memory_bytes}};
+    // The result's one mapping (sandbox_json.h), so that every field of it shows here; for people and
+    // scripts, a limit by its name and the output as text, not the job files' number and base64.
+    json out = SandboxResultToJson(r);
+    out["limit"] = r.limit ? json(SandboxLimitName(*r.limit)) : json(nullptr);
+    out["stdout"] = r.stdout_text;
+    out["stderr"] = r.stderr_text;
     std::printf("%s\n", out.dump(2, ' ', false, json::error_handler_t::replace).c_str());
     return Status::OK();
   }

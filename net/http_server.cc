@@ -473,8 +473,10 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& o
   auto impl = std::make_unique<Impl>();
   impl->options = options;
   impl->handler = std::move(handler);
+  std::string where;  // the listener being bound, for its errors
   try {
     if (!options.unix_socket.empty()) {
+      where = options.unix_socket;
       std::error_code ec;
       if (std::filesystem::is_socket(options.unix_socket, ec)) std::filesystem::remove(options.unix_socket, ec);
       impl->unix_acceptor = std::make_unique<asio::local::stream_protocol::acceptor>(
@@ -483,6 +485,7 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& o
       ::fcntl(impl->unix_acceptor->native_handle(), F_SETFD, FD_CLOEXEC);
     }
     if (!options.tcp_listen.empty()) {
+      where = options.tcp_listen;
       int port = 0;
       LINEAGE_RETURN_IF_ERROR(ParseHostPort(options.tcp_listen, "listen address", &impl->tcp_host, &port));
       asio::ip::tcp::endpoint endpoint(asio::ip::make_address(impl->tcp_host), static_cast<unsigned short>(port));
@@ -491,19 +494,21 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& o
       ::fcntl(impl->tcp_acceptor->native_handle(), F_SETFD, FD_CLOEXEC);
     }
   } catch (const boost::system::system_error& e) {
-    const std::string where = options.unix_socket.empty() ? options.tcp_listen : options.unix_socket;
     // An address in use, or not one of this host's, is the caller's choice to change, not lineage's fault.
     const auto code = e.code();
     if (code == asio::error::address_in_use) {
-      return Status::FailedPrecondition("cannot listen on " + where + ": the address is in use; choose another port");
+      // A socket file there was replaced above: what holds a Unix socket's path is another kind of file.
+      return Status::FailedPrecondition("cannot listen on " + where +
+                                        (where == options.unix_socket
+                                             ? ": a file that is not a socket is there; remove it or choose another path"
+                                             : ": the address is in use; choose another port"));
     }
     if (code == asio::error::access_denied || code == boost::system::errc::address_not_available) {
       return Status::InvalidArgument("cannot listen on " + where + ": " + code.message());
     }
     return Status::IOError("cannot listen on " + where + ": " + e.what());
   } catch (const std::exception& e) {
-    return Status::IOError("cannot listen on " +
-                           (options.unix_socket.empty() ? options.tcp_listen : options.unix_socket) + ": " + e.what());
+    return Status::IOError("cannot listen on " + where + ": " + e.what());
   }
   Impl* raw = impl.get();
   if (raw->unix_acceptor) raw->accept_threads.emplace_back([raw] { raw->AcceptLoop(*raw->unix_acceptor); });

@@ -35,6 +35,8 @@
 
 namespace lineage {
 
+// A spec and its result cross hosts as JSON (sandbox_json.h): a field added to one of these structs is
+// mapped there too, or the build stops.
 struct SandboxMount {
   enum class Kind {
     kReadOnly,   // `host` bound read-only
@@ -46,6 +48,8 @@ struct SandboxMount {
   std::string host;              // host path (all but kTmpfs)
   std::string inside;            // absolute path inside the sandbox
   std::uint64_t tmpfs_bytes = 0;  // size cap (kTmpfs only)
+
+  bool operator==(const SandboxMount&) const = default;
 };
 
 // Defaults are what an agent gets.
@@ -60,6 +64,8 @@ struct SandboxLimits {
   std::uint64_t tmp_bytes = 512ull << 20;             // the private /tmp, and /dev/shm
   std::uint64_t disk_bytes = 2ull << 30;              // each writable mount (kReadWrite, kScratch)
   std::uint64_t disk_entries = 200'000;               // files and directories in all writable places
+
+  bool operator==(const SandboxLimits&) const = default;
 };
 
 // The environment every sandboxed command starts from; callers add to it.
@@ -92,6 +98,8 @@ struct SandboxSpec {
   // Whom the run serves, by ids alone, for an executor's job listing, which every user of a cluster may see
   // (squeue shows a Slurm job's comment): never a task's name, which may be one of a held-out set.
   std::optional<std::int64_t> run_id, agent_id;
+
+  bool operator==(const SandboxSpec&) const = default;
 };
 
 // Adds `host_dir` to what every sandbox this process starts hides (SandboxSpec::hidden): OpenEvaluator adds
@@ -115,6 +123,7 @@ struct SandboxResult {
   std::uint64_t peak_memory_bytes = 0;
 
   bool ok() const { return exit_code == 0 && !limit; }
+  bool operator==(const SandboxResult&) const = default;
 };
 
 inline constexpr const char* kTruncationMarker = "\n[lineage: output truncated]\n";

@@ -20,6 +20,7 @@
 
 #include "base/files.h"
 #include "base/unique_fd.h"
+#include "sandbox/sandbox_json.h"
 
 namespace lineage {
 namespace {
@@ -27,79 +28,11 @@ namespace {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
-// --- Specs and results as job files ---------------------------------------------------------------------
+// --- Results as job files -------------------------------------------------------------------------------
 
-json LimitsToJson(const SandboxLimits& l) {
-  return {{"wall_ms", l.wall_ms},           {"cpu_seconds", l.cpu_seconds}, {"memory_bytes", l.memory_bytes},
-          {"pids", l.pids},                 {"file_size_bytes", l.file_size_bytes}, {"open_files", l.open_files},
-          {"output_bytes", l.output_bytes}, {"tmp_bytes", l.tmp_bytes},     {"disk_bytes", l.disk_bytes},
-          {"disk_entries", l.disk_entries}};
-}
-
-SandboxLimits LimitsFromJson(const json& j) {
-  SandboxLimits l;
-  l.wall_ms = j.at("wall_ms");
-  l.cpu_seconds = j.at("cpu_seconds");
-  l.memory_bytes = j.at("memory_bytes");
-  l.pids = j.at("pids");
-  l.file_size_bytes = j.at("file_size_bytes");
-  l.open_files = j.at("open_files");
-  l.output_bytes = j.at("output_bytes");
-  l.tmp_bytes = j.at("tmp_bytes");
-  l.disk_bytes = j.at("disk_bytes");
-  l.disk_entries = j.at("disk_entries");
-  return l;
-}
-
-json SpecToJson(const SandboxSpec& spec) {
-  json mounts = json::array();
-  for (const SandboxMount& m : spec.mounts) {
-    mounts.push_back({{"kind", static_cast<int>(m.kind)}, {"host", m.host}, {"inside", m.inside}, {"tmpfs_bytes", m.tmpfs_bytes}});
-  }
-  return {{"argv", spec.argv}, {"workdir", spec.workdir}, {"mounts", mounts}, {"env", spec.env},
-          {"limits", LimitsToJson(spec.limits)}, {"stdin", spec.stdin_data}, {"socket_host", spec.socket_host},
-          {"socket_inside", spec.socket_inside}, {"socket_tcp", spec.socket_tcp}, {"tag", spec.tag},
-          {"hidden", spec.hidden}};
-}
-
-SandboxSpec SpecFromJson(const json& j) {
-  SandboxSpec spec;
-  spec.argv = j.at("argv").get<std::vector<std::string>>();
-  spec.workdir = j.at("workdir");
-  for (const json& m : j.at("mounts")) {
-    spec.mounts.push_back({static_cast<SandboxMount::Kind>(m.at("kind").get<int>()), m.at("host"), m.at("inside"),
-                           m.at("tmpfs_bytes")});
-  }
-  spec.env = j.at("env").get<std::map<std::string, std::string>>();
-  spec.limits = LimitsFromJson(j.at("limits"));
-  spec.stdin_data = j.at("stdin");
-  spec.socket_host = j.at("socket_host");
-  spec.socket_inside = j.at("socket_inside");
-  spec.socket_tcp = j.value("socket_tcp", "");
-  spec.tag = j.value("tag", "");
-  spec.hidden = j.value("hidden", std::vector<std::string>{});
-  return spec;
-}
-
-template <class T>
-json Optional(const std::optional<T>& v) {
-  return v ? json(*v) : json(nullptr);
-}
-
-json ResultToJson(const SandboxResult& r) {
-  return {{"exit_code", Optional(r.exit_code)},
-          {"signal", Optional(r.signal)},
-          {"limit", r.limit ? json(static_cast<int>(*r.limit)) : json(nullptr)},
-          {"stdout", Base64(r.stdout_text)},  // raw bytes: a program's output need not be UTF-8
-          {"stderr", Base64(r.stderr_text)},
-          {"stdout_truncated", r.stdout_truncated},
-          {"stderr_truncated", r.stderr_truncated},
-          {"wall_ms", r.wall_ms},
-          {"cpu_ms", r.cpu_ms},
-          {"peak_memory_bytes", r.peak_memory_bytes}};
-}
-
-Result<SandboxResult> ResultFromJson(const json& j) {
+// A job's result.json: the sandbox's result (sandbox_json.h), or lineage's own failure on the node as
+// {"error"}; with a gateway relay, "gateway" and its "relay_failures".
+Result<SandboxResult> ResultFromJob(const json& j) {
   if (j.contains("error")) {
     return Status::FailedPrecondition("the node could not run the sandbox: " + j["error"].get<std::string>());
   }
@@ -109,18 +42,7 @@ Result<SandboxResult> ResultFromJson(const json& j) {
                                " (" + std::to_string(j["relay_failures"].get<int>()) + " connection(s) failed; check "
                                "[executor] gateway_listen)");
   }
-  SandboxResult r;
-  if (!j.at("exit_code").is_null()) r.exit_code = j.at("exit_code").get<int>();
-  if (!j.at("signal").is_null()) r.signal = j.at("signal").get<int>();
-  if (!j.at("limit").is_null()) r.limit = static_cast<SandboxLimit>(j.at("limit").get<int>());
-  LINEAGE_ASSIGN_OR_RETURN(r.stdout_text, FromBase64(j.at("stdout").get<std::string>()));
-  LINEAGE_ASSIGN_OR_RETURN(r.stderr_text, FromBase64(j.at("stderr").get<std::string>()));
-  r.stdout_truncated = j.at("stdout_truncated");
-  r.stderr_truncated = j.at("stderr_truncated");
-  r.wall_ms = j.at("wall_ms");
-  r.cpu_ms = j.at("cpu_ms");
-  r.peak_memory_bytes = j.at("peak_memory_bytes");
-  return r;
+  return SandboxResultFromJson(j);
 }
 
 // --- Slurm's commands -------------------------------------------------------------------------------------
@@ -190,7 +112,7 @@ class SlurmSandbox : public Sandbox {
     // The node hides what this process hides, whatever its own registry holds.
     SandboxSpec sent = spec;
     for (const std::string& h : HiddenFromSandboxes()) sent.hidden.push_back(h);
-    LINEAGE_RETURN_IF_ERROR(WriteFileAtomic(dir / "spec.json", SpecToJson(sent).dump(), 0600));
+    LINEAGE_RETURN_IF_ERROR(WriteFileAtomic(dir / "spec.json", SandboxSpecToJson(sent).dump(), 0600));
     LINEAGE_ASSIGN_OR_RETURN(std::string id, Submit(spec, name, dir));
     spdlog::debug("slurm: job {} ({}) submitted for {}", id, name, spec.tag);
     return Await(id, name, dir);
@@ -240,7 +162,11 @@ class SlurmSandbox : public Sandbox {
     for (;;) {
       if (auto text = ReadFile(dir / "result.json"); text.ok()) {
         try {
-          return ResultFromJson(json::parse(*text));
+          Result<SandboxResult> result = ResultFromJob(json::parse(*text));
+          if (!result.ok() && result.status().code() == Status::Code::kCorruption) {
+            return result.status().WithContext("job " + id + " left an unreadable result");
+          }
+          return result;
         } catch (const json::exception& e) {
           return Status::Corruption("job " + id + " left an unreadable result: " + e.what());
         }
@@ -450,12 +376,15 @@ namespace {
 json RunJob(const fs::path& job_dir) {
   auto text = ReadFile(job_dir / "spec.json");
   if (!text.ok()) return {{"error", text.status().message()}};
-  SandboxSpec spec;
-  try {
-    spec = SpecFromJson(json::parse(*text));
-  } catch (const json::exception& e) {
-    return {{"error", (job_dir / "spec.json").string() + " is not a sandbox spec: " + e.what()}};
-  }
+  Result<SandboxSpec> read = [&]() -> Result<SandboxSpec> {
+    try {
+      return SandboxSpecFromJson(json::parse(*text));
+    } catch (const json::exception& e) {
+      return Status::Corruption(e.what());
+    }
+  }();
+  if (!read.ok()) return {{"error", (job_dir / "spec.json").string() + " is not a sandbox spec: " + read.status().message()}};
+  SandboxSpec spec = std::move(read).value();
   auto sandbox = Sandbox::Create(Sandbox::Backend::kBwrap);
   if (!sandbox.ok()) return {{"error", sandbox.status().message()}};
   // The gateway is on the orchestrator's host: its socket here is a relay to its TCP address.
@@ -469,7 +398,7 @@ json RunJob(const fs::path& job_dir) {
   }
   auto result = (*sandbox)->Run(spec);
   if (!result.ok()) return {{"error", result.status().message()}};
-  json out = ResultToJson(*result);
+  json out = SandboxResultToJson(*result);
   if (relay) {
     const int failures = relay->failures();
     relay.reset();
