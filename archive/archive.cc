@@ -640,7 +640,7 @@ ON CONFLICT (agent_id, suite, task_id) DO UPDATE SET
   stage = excluded.stage, outcome = excluded.outcome, score = excluded.score, duration_ms = excluded.duration_ms,
   patch_bytes = excluded.patch_bytes, log_blob = excluded.log_blob, created_at = excluded.created_at)sql");
   std::optional<std::string> log = e.log_blob.empty() ? std::nullopt : std::optional<std::string>(e.log_blob);
-  s.Bind(1, e.agent_id).Bind(2, e.suite).Bind(3, e.task_id).Bind(4, e.stage).Bind(5, e.outcome).Bind(6, e.score);
+  s.Bind(1, e.agent_id).Bind(2, e.suite).Bind(3, e.task_id).Bind(4, e.stage).Bind(5, OutcomeName(e.outcome)).Bind(6, e.score);
   s.Bind(7, e.duration_ms).Bind(8, e.patch_bytes).Bind(9, log).Bind(10, e.created_at ? e.created_at : NowMillis());
   LINEAGE_RETURN_IF_ERROR(s.Run());
   sql::Stmt id(impl_->db, "SELECT id FROM evaluations WHERE agent_id = ? AND suite = ? AND task_id = ?");
@@ -657,7 +657,13 @@ Result<std::vector<Evaluation>> Archive::ListEvaluations(AgentId agent) {
   s.Bind(1, agent);
   std::vector<Evaluation> out;
   while (s.Step()) {
-    out.push_back({s.Int(0), s.Int(1), s.Text(2), s.Text(3), static_cast<int>(s.Int(4)), s.Text(5), s.OptDouble(6),
+    const std::string name = s.Text(5);
+    std::optional<Outcome> outcome = ParseOutcome(name);
+    if (!outcome) {
+      return Status::Corruption("evaluation " + std::to_string(s.Int(0)) + " of agent " + std::to_string(agent) +
+                                " has the outcome '" + name + "', which this lineage does not know");
+    }
+    out.push_back({s.Int(0), s.Int(1), s.Text(2), s.Text(3), static_cast<int>(s.Int(4)), *outcome, s.OptDouble(6),
                    s.Int(7), s.Int(8), s.Text(9), s.Int(10)});
   }
   LINEAGE_RETURN_IF_ERROR(s.status());

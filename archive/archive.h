@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "base/safe_tree.h"
+#include "archive/outcome.h"
 #include "base/status.h"
 
 namespace lineage {
@@ -117,7 +118,7 @@ struct Evaluation {
   AgentId agent_id = 0;
   std::string suite, task_id;
   int stage = 1;
-  std::string outcome;  // solved | failed | empty_patch | error | timeout | skipped
+  Outcome outcome = Outcome::kError;
   std::optional<double> score;
   std::int64_t duration_ms = 0, patch_bytes = 0;
   std::string log_blob;  // hash in blobs/, or empty

@@ -73,4 +73,67 @@ std::optional<RunEnded> RunEnded::Decode(const Event& event) {
   return ended;
 }
 
+namespace {
+
+json OriginJson(const RunOrigin& o) {
+  switch (o.kind) {
+    case RunOrigin::Kind::kNone: return json();
+    case RunOrigin::Kind::kFork: return {{"kind", "fork"}, {"run", o.run}, {"agent", o.agent}};
+    case RunOrigin::Kind::kReplay: return {{"kind", "replay"}, {"run", o.run}, {"home", o.home}};
+  }
+  return json();
+}
+
+RunOrigin OriginFrom(const json& data) {
+  RunOrigin o;
+  if (!data.is_object()) return o;
+  const std::string kind = String(data, "kind");
+  o.kind = kind == "fork" ? RunOrigin::Kind::kFork : kind == "replay" ? RunOrigin::Kind::kReplay : RunOrigin::Kind::kNone;
+  if (auto it = data.find("run"); it != data.end() && it->is_number_integer()) o.run = it->get<RunId>();
+  if (auto it = data.find("agent"); it != data.end() && it->is_number_integer()) o.agent = it->get<AgentId>();
+  o.home = String(data, "home");
+  return o;
+}
+
+template <typename T>
+void Optional(const json& data, const char* key, std::optional<T>* out) {
+  if (auto it = data.find(key); it != data.end() && it->is_number()) *out = it->get<T>();
+}
+
+}  // namespace
+
+std::string RunOrigin::Encode() const { return OriginJson(*this).dump(); }
+
+std::string StoredConfig::Encode() const {
+  json stored = {{"source", source}, {"base_dir", base_dir}, {"text", text}, {"models_override", models_override},
+                 {"models_override_text", models_override_text}};
+  if (origin.kind != RunOrigin::Kind::kNone) stored["origin"] = OriginJson(origin);
+  json budget = json::object();
+  if (raised.children) budget["children"] = *raised.children;
+  if (raised.cost_usd) budget["cost_usd"] = *raised.cost_usd;
+  if (raised.tokens) budget["tokens"] = *raised.tokens;
+  if (raised.task_evaluations) budget["task_evaluations"] = *raised.task_evaluations;
+  if (!budget.empty()) stored["budget_raised"] = budget;
+  return stored.dump();
+}
+
+std::optional<StoredConfig> StoredConfig::Decode(const std::string& runs_config) {
+  const json stored = json::parse(runs_config, nullptr, false);
+  if (!stored.is_object() || !stored.contains("text") || !stored["text"].is_string()) return std::nullopt;
+  StoredConfig c;
+  c.source = stored.contains("source") ? String(stored, "source") : "run config";
+  c.base_dir = stored.contains("base_dir") ? String(stored, "base_dir") : ".";
+  c.text = String(stored, "text");
+  c.models_override = String(stored, "models_override");
+  c.models_override_text = String(stored, "models_override_text");
+  if (auto it = stored.find("budget_raised"); it != stored.end() && it->is_object()) {
+    Optional(*it, "children", &c.raised.children);
+    Optional(*it, "cost_usd", &c.raised.cost_usd);
+    Optional(*it, "tokens", &c.raised.tokens);
+    Optional(*it, "task_evaluations", &c.raised.task_evaluations);
+  }
+  if (auto it = stored.find("origin"); it != stored.end()) c.origin = OriginFrom(*it);
+  return c;
+}
+
 }  // namespace lineage::journal

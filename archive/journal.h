@@ -51,4 +51,34 @@ struct RunEnded {
   static std::optional<RunEnded> Decode(const Event& event);
 };
 
+// Where a run came from: a fork of an agent of another run, or a replay of a recorded run.
+struct RunOrigin {
+  enum class Kind { kNone /* started from a file */, kFork, kReplay };
+  Kind kind = Kind::kNone;
+  RunId run = 0;      // the run forked or replayed
+  AgentId agent = 0;  // kFork: the agent forked from
+  std::string home;   // kReplay: the recorded run's home
+
+  bool replay() const { return kind == Kind::kReplay; }
+  // {"kind": "fork", "run": R, "agent": A} or {"kind": "replay", "run": R, "home": H}; "null" for kNone.
+  std::string Encode() const;
+};
+
+// runs.config: a run's configuration as it was given (the TOML text and where it was read from), what
+// changed since (a models file that replaced its models, budgets raised), and where the run came from.
+struct StoredConfig {
+  std::string source, base_dir, text;
+  std::string models_override, models_override_text;  // `--models FILE`: its name and its text
+  struct Raised {  // `run resume --children N` and the like: they stand over the text's
+    std::optional<int> children;
+    std::optional<double> cost_usd;
+    std::optional<std::int64_t> tokens, task_evaluations;
+  } raised;
+  RunOrigin origin;
+
+  std::string Encode() const;
+  // nullopt when `runs_config` holds no configuration text.
+  static std::optional<StoredConfig> Decode(const std::string& runs_config);
+};
+
 }  // namespace lineage::journal

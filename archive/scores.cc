@@ -65,8 +65,7 @@ const Agent* BestAgent(const std::vector<Agent>& agents) {
 bool IsHeldOut(const Evaluation& e) { return e.stage == 0; }
 
 bool IsAttempt(const Evaluation& e) {
-  // The outcome names are evaluators/evaluator.h's; the archive sits below it.
-  return e.outcome != "skipped" && e.outcome != "faulted" && e.outcome != "out_of_budget";
+  return Counts(e.outcome);
 }
 
 bool CountsTowardScore(const Evaluation& e) { return !IsHeldOut(e) && IsAttempt(e); }
@@ -75,14 +74,14 @@ PairedComparison ComparePaired(const std::vector<Evaluation>& child, const std::
   auto attempted = CountsTowardScore;
   std::map<std::pair<std::string, std::string>, bool> parent_solved;
   for (const Evaluation& e : parent) {
-    if (attempted(e)) parent_solved[{e.suite, e.task_id}] = e.outcome == "solved";
+    if (attempted(e)) parent_solved[{e.suite, e.task_id}] = e.outcome == Outcome::kSolved;
   }
   PairedComparison c;
   for (const Evaluation& e : child) {
     if (!attempted(e)) continue;
     auto it = parent_solved.find({e.suite, e.task_id});
     if (it == parent_solved.end()) continue;
-    const bool solved = e.outcome == "solved";
+    const bool solved = e.outcome == Outcome::kSolved;
     if (solved && it->second) ++c.both_solved;
     else if (solved) ++c.child_only;
     else if (it->second) ++c.parent_only;

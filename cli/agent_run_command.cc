@@ -73,15 +73,15 @@ Status RunAgentCommand(const RunArgs& args, const fs::path& home) {
   }
 
   AgentRunOptions options;
-  options.home = home;
+  options.runtime.home = home;
+  options.runtime.models = std::move(models);
+  options.runtime.max_rounds = args.max_rounds;
+  options.runtime.budget = llm::BudgetLimits{args.max_tokens, args.max_cost, args.max_calls};
+  if (archive) options.runtime.recorder = ArchiveCallRecorder(*archive);
   options.workspace = args.workspace;
   options.instruction = args.instruction;
-  options.models = std::move(models);
-  options.max_rounds = args.max_rounds;
   options.wall_ms = static_cast<std::int64_t>(args.wall * 1000);
-  options.budget = llm::BudgetLimits{args.max_tokens, args.max_cost, args.max_calls};
   options.attribution = llm::Attribution{std::nullopt, id, "manual", "agent_run"};
-  if (archive) options.recorder = ArchiveCallRecorder(*archive);
   LINEAGE_ASSIGN_OR_RETURN(DirectoryRunResult ran, RunAgentOnDirectory(built, options, *sandbox));
   const AgentRunResult& r = ran.run;
 

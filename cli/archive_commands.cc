@@ -110,7 +110,7 @@ std::string OptionalId(const std::optional<std::int64_t>& id) { return id ? "#" 
 // skipped, out of budget) are named apart, so a fault never reads as a failure.
 std::string OutcomeSummary(const std::vector<const Evaluation*>& evals) {
   std::map<std::string, int> counted, not_counted;
-  for (const Evaluation* e : evals) ++(IsAttempt(*e) ? counted : not_counted)[e->outcome];
+  for (const Evaluation* e : evals) ++(IsAttempt(*e) ? counted : not_counted)[OutcomeName(e->outcome)];
   auto list = [](std::map<std::string, int> tally, std::string out) {
     for (const auto& [outcome, n] : tally) out += (out.empty() ? "" : ", ") + std::to_string(n) + " " + outcome;
     return out;
@@ -169,7 +169,7 @@ Status Show(const Context& ctx, AgentId id, bool as_json) {
     json out = json::parse(AgentJson(a));
     json ev = json::array();
     for (const Evaluation& e : evals) {
-      ev.push_back({{"suite", e.suite}, {"task", e.task_id}, {"stage", e.stage}, {"held_out", IsHeldOut(e)}, {"outcome", e.outcome},
+      ev.push_back({{"suite", e.suite}, {"task", e.task_id}, {"stage", e.stage}, {"held_out", IsHeldOut(e)}, {"outcome", OutcomeName(e.outcome)},
                     {"score", e.score ? json(*e.score) : json(nullptr)}, {"duration_ms", e.duration_ms},
                     {"patch_bytes", e.patch_bytes}, {"log_blob", e.log_blob.empty() ? json(nullptr) : json(e.log_blob)}});
     }

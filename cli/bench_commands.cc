@@ -153,7 +153,7 @@ class Progress {
     if (quiet_) return;
     std::string note = r.detail.empty() ? "" : "  (" + r.detail.substr(0, 100) + ")";
     std::string count = std::to_string(done_) + (total_ ? "/" + std::to_string(total_) : "");
-    std::fprintf(stderr, "[%s] %-11s %-36s %6.1fs%s\n", count.c_str(), r.outcome.c_str(), r.task_id.c_str(),
+    std::fprintf(stderr, "[%s] %-11s %-36s %6.1fs%s\n", count.c_str(), OutcomeName(r.outcome), r.task_id.c_str(),
                  r.duration_ms / 1000.0, note.c_str());
   }
 
@@ -166,8 +166,8 @@ json ResultJson(const TaskResult& r) {
   return {{"task", r.task_id},
           {"language", r.language},
           {"stage", r.stage},
-          {"outcome", r.outcome},
-          {"solved", r.outcome == outcome::kSolved},
+          {"outcome", OutcomeName(r.outcome)},
+          {"solved", r.outcome == Outcome::kSolved},
           {"partial", r.partial ? json(*r.partial) : json(nullptr)},
           {"non_empty_patch", r.non_empty_patch},
           {"agent_status", r.agent_status},
@@ -187,7 +187,7 @@ void PrintTable(const std::vector<TaskResult>& results) {
   for (const TaskResult& r : results) {
     std::string partial = r.partial ? std::to_string(static_cast<int>(*r.partial * 100 + 0.5)) + "%" : "-";
     std::printf("%-*s  %-5d  %-11s  %-7s  %-5s  %7.1fs  %s\n", static_cast<int>(width), r.task_id.c_str(), r.stage,
-                r.outcome.c_str(), partial.c_str(), r.non_empty_patch ? "yes" : "no", r.duration_ms / 1000.0,
+                OutcomeName(r.outcome), partial.c_str(), r.non_empty_patch ? "yes" : "no", r.duration_ms / 1000.0,
                 r.detail.substr(0, 80).c_str());
   }
 }
@@ -199,10 +199,10 @@ struct Tally {
 Tally Count(const std::vector<TaskResult>& results) {
   Tally t;
   for (const TaskResult& r : results) {
-    if (!Attempted(r)) ++t.skipped;
+    if (!Counts(r.outcome)) ++t.skipped;
     else ++t.attempted;
-    if (r.outcome == outcome::kSolved) ++t.solved;
-    if (r.outcome == outcome::kError) ++t.errors;
+    if (r.outcome == Outcome::kSolved) ++t.solved;
+    if (r.outcome == Outcome::kError) ++t.errors;
   }
   return t;
 }
@@ -216,7 +216,7 @@ Status RecordStageOne(Archive& archive, AgentId agent) {
   for (const Evaluation& e : evaluations) {
     if (e.stage != 1 || !CountsTowardScore(e)) continue;
     ++stage.attempted;
-    stage.solved += e.outcome == outcome::kSolved;
+    stage.solved += e.outcome == Outcome::kSolved;
   }
   if (stage.attempted == 0) return Status::OK();  // nothing judged: no score rather than 0
   stage.score = static_cast<double>(stage.solved) / stage.attempted;
@@ -272,12 +272,12 @@ Status BenchRun(const BenchArgs& args, const fs::path& home) {
 
   Progress progress(tasks.size(), args.json);  // staged: the total is not known in advance
   EvaluationOptions options;
-  options.home = home;
+  options.runtime.home = home;
+  options.runtime.models = std::move(models);
+  options.runtime.max_rounds = args.max_rounds;
+  options.runtime.budget = llm::BudgetLimits{args.max_tokens, args.max_cost, args.max_calls};
   options.agent = &built;
-  options.models = std::move(models);
-  options.max_rounds = args.max_rounds;
   if (args.wall) options.agent_wall_ms = static_cast<std::int64_t>(*args.wall * 1000);
-  options.budget_per_task = llm::BudgetLimits{args.max_tokens, args.max_cost, args.max_calls};
   options.parallel = args.parallel;
   options.archive = archive.get();
   options.agent_id = agent.id;
@@ -358,11 +358,11 @@ Status BenchValidate(const BenchArgs& args) {
   struct Check {
     Attempt attempt;
     const char* name;
-    const char* expected;
+    Outcome expected;
   };
   std::vector<Check> checks;
-  if (args.gold) checks.push_back({Attempt::kGold, "gold", outcome::kSolved});
-  if (args.unchanged) checks.push_back({Attempt::kUnchanged, "unchanged", outcome::kFailed});
+  if (args.gold) checks.push_back({Attempt::kGold, "gold", Outcome::kSolved});
+  if (args.unchanged) checks.push_back({Attempt::kUnchanged, "unchanged", Outcome::kFailed});
 
   json out = {{"suite", args.suite}, {"tasks", tasks.size()}, {"checks", json::array()}, {"problems", json::array()},
               {"skipped_tasks", json::array()}, {"results", json::array()}};
@@ -371,7 +371,7 @@ Status BenchValidate(const BenchArgs& args) {
     if (!args.json) std::fprintf(stderr, "validate: %s on %zu tasks of %s\n", check.name, tasks.size(), args.suite.c_str());
     Progress progress(tasks.size(), args.json);
     EvaluationOptions options;
-    options.home = scratch_home;
+    options.runtime.home = scratch_home;
     options.attempt = check.attempt;
     options.parallel = args.parallel;
     options.on_result = [&](const TaskResult& r) { progress.Done(r); };
@@ -388,8 +388,8 @@ Status BenchValidate(const BenchArgs& args) {
     int passed = 0;
     for (const TaskResult& r : results) {
       out["results"].push_back({{"check", check.name}, {"task", r.task_id}, {"language", r.language},
-                                {"outcome", r.outcome}, {"duration_ms", r.duration_ms}, {"test_ms", r.test_ms}});
-      if (r.outcome == outcome::kSkipped) {
+                                {"outcome", OutcomeName(r.outcome)}, {"duration_ms", r.duration_ms}, {"test_ms", r.test_ms}});
+      if (r.outcome == Outcome::kSkipped) {
         if (check.attempt == Attempt::kGold || refactoring.count(r.task_id)) {
           if (check.attempt == Attempt::kGold) ++skipped;
           out["skipped_tasks"].push_back({{"check", check.name}, {"task", r.task_id}, {"why", r.detail}});
@@ -397,8 +397,8 @@ Status BenchValidate(const BenchArgs& args) {
         }
         continue;
       }
-      bool ok = check.attempt == Attempt::kGold ? r.outcome == outcome::kSolved
-                                                : r.outcome == outcome::kFailed || r.outcome == outcome::kTimeout;
+      bool ok = check.attempt == Attempt::kGold ? r.outcome == Outcome::kSolved
+                                                : r.outcome == Outcome::kFailed || r.outcome == Outcome::kTimeout;
       if (ok) {
         ++passed;
         continue;
@@ -406,11 +406,11 @@ Status BenchValidate(const BenchArgs& args) {
       ++problems;
       std::string why = r.detail;
       if (why.empty()) {
-        why = check.attempt == Attempt::kGold ? "the reference solution does not pass: " + r.outcome
+        why = check.attempt == Attempt::kGold ? std::string("the reference solution does not pass: ") + OutcomeName(r.outcome)
                                               : "passes without any change (its tests prove nothing)";
       }
       std::string tail = r.test_output.size() > 600 ? "..." + r.test_output.substr(r.test_output.size() - 600) : r.test_output;
-      out["problems"].push_back({{"check", check.name}, {"task", r.task_id}, {"outcome", r.outcome}, {"why", why},
+      out["problems"].push_back({{"check", check.name}, {"task", r.task_id}, {"outcome", OutcomeName(r.outcome)}, {"why", why},
                                  {"test_output", tail}});
       if (!args.json) {
         std::printf("FAIL %-9s %s: %s\n", check.name, r.task_id.c_str(), why.c_str());

@@ -18,6 +18,7 @@
 #include "llm/llm.h"
 #include "orchestrator/daemon.h"
 #include "orchestrator/evolution.h"
+#include "orchestrator/run_services.h"
 #include "orchestrator/final.h"
 #include "orchestrator/forecast.h"
 #include "orchestrator/replay.h"
@@ -440,12 +441,12 @@ Result<std::string> RunView(Archive& archive, RunId id) {
   } else if (std::string why = StateReason(archive, run); !why.empty()) {
     out += "why: " + why + "\n";
   }
-  if (const json origin = RunOrigin(run); origin.is_object() && origin.value("kind", "") == "fork") {
-    std::snprintf(line, sizeof(line), "origin: fork of run %lld from agent #%lld\n",
-                  static_cast<long long>(origin["run"].get<RunId>()), static_cast<long long>(origin["agent"].get<AgentId>()));
+  if (const journal::RunOrigin origin = RunOrigin(run); origin.kind == journal::RunOrigin::Kind::kFork) {
+    std::snprintf(line, sizeof(line), "origin: fork of run %lld from agent #%lld\n", static_cast<long long>(origin.run),
+                  static_cast<long long>(origin.agent));
     out += line;
-  } else if (origin.is_object() && origin.value("kind", "") == "replay") {
-    out += "origin: replay of run " + std::to_string(origin["run"].get<RunId>()) + " of " + origin.value("home", "?") + "\n";
+  } else if (origin.replay()) {
+    out += "origin: replay of run " + std::to_string(origin.run) + " of " + (origin.home.empty() ? "?" : origin.home) + "\n";
   }
   std::snprintf(line, sizeof(line), "children: %d of %s (%d admitted, %d rejected, %d in progress)\n",
                 s["children"].get<int>(),
@@ -476,7 +477,7 @@ Result<std::string> RunView(Archive& archive, RunId id) {
     int stage = 0, solved = 0;
     for (const Evaluation& e : evaluations) {
       stage = std::max(stage, e.stage);
-      solved += e.outcome == "solved";
+      solved += e.outcome == Outcome::kSolved;
     }
     std::snprintf(line, sizeof(line), "  #%-5lld %-10s stage %d  %d/%zu solved so far\n", static_cast<long long>(a.id),
                   StateName(a.state), stage, solved, evaluations.size());
@@ -549,7 +550,7 @@ Status Final(const RunArgs& args, const fs::path& home) {
   final.top = args.top;
   LINEAGE_ASSIGN_OR_RETURN(auto sandbox, Sandbox::Create(args.unsafe ? Sandbox::Backend::kNone : Sandbox::Backend::kBwrap));
   FinalOptions options;
-  options.home = home;
+  options.runtime = RunRuntime(config, home);
   options.sandbox = sandbox.get();
   options.parallel = args.parallel;
   if (!args.json) {

@@ -40,19 +40,7 @@ struct TaskInfo {
   std::int64_t agent_timeout_ms = 0;  // what the suite allows the agent; 0 = the caller's default
 };
 
-// How a scored task ended.
-namespace outcome {
-inline constexpr const char* kSolved = "solved";
-inline constexpr const char* kFailed = "failed";            // tests ran and failed
-inline constexpr const char* kEmptyPatch = "empty_patch";   // the agent changed nothing (never solved)
-inline constexpr const char* kTimeout = "timeout";          // the tests ran out of time
-inline constexpr const char* kError = "error";              // the harness could not attempt the task
-inline constexpr const char* kSkipped = "skipped";          // the toolchain is missing here; not counted
-// The world got in the way of the agent's run; not counted, and run again: a model call failed for the
-// provider's or lineage's configuration's reasons (faulted), or the run's budget refused one (out_of_budget).
-inline constexpr const char* kFaulted = "faulted";
-inline constexpr const char* kOutOfBudget = "out_of_budget";
-}  // namespace outcome
+// How a task ended is the harness's to say (archive/outcome.h): an evaluator only scores workspaces.
 
 // What scoring one workspace found.
 struct TaskScore {

@@ -236,7 +236,7 @@ Result<BuildOutcome> BuildAgent(const fs::path& home, const std::vector<TreeEntr
 // Whether `alias` answers a tiny question through `gateway` (recorded with the purpose "probe").
 bool ModelAnswers(llm::Gateway& gateway, const std::string& socket, const AgentRunOptions& options, const std::string& alias,
                   const std::shared_ptr<llm::Budget>& budget) {
-  if (alias.empty() || !options.models.FindAlias(alias)) return false;
+  if (alias.empty() || !options.runtime.models.FindAlias(alias)) return false;
   llm::ModelConfig m;
   m.alias = alias;
   m.provider = llm::Provider::kOpenAI;
@@ -263,10 +263,10 @@ Result<AgentRunResult> RunAgent(const BuiltAgent& agent, const AgentRunOptions& 
   if (!fs::is_directory(options.workspace, ec)) {
     return Status::InvalidArgument("workspace " + options.workspace.string() + " is not a directory");
   }
-  if (options.models.models.empty()) return Status::InvalidArgument("no models are configured");
+  if (options.runtime.models.models.empty()) return Status::InvalidArgument("no models are configured");
   // Runs may start in the same millisecond, from several threads.
   static std::atomic<int> serial{0};
-  const fs::path run_dir = options.home / "runs" /
+  const fs::path run_dir = options.runtime.home / "runs" /
                            ("agent-run-" + std::to_string(NowMillis()) + "-" + std::to_string(getpid()) + "-" +
                             std::to_string(serial++));
   result.output_dir = run_dir / "out";
@@ -287,17 +287,17 @@ Result<AgentRunResult> RunAgent(const BuiltAgent& agent, const AgentRunOptions& 
                {"task_id", options.task_id},
                {"instruction", options.instruction},
                {"workspace", kWorkspace},
-               {"models", {{"conductor", AliasFor(options.models, "conductor")}, {"expert", AliasFor(options.models, "expert")}}},
-               {"limits", {{"max_rounds", options.max_rounds}, {"wall_seconds", options.wall_ms / 1000}}}};
+               {"models", {{"conductor", AliasFor(options.runtime.models, "conductor")}, {"expert", AliasFor(options.runtime.models, "expert")}}},
+               {"limits", {{"max_rounds", options.runtime.max_rounds}, {"wall_seconds", options.wall_ms / 1000}}}};
   LINEAGE_RETURN_IF_ERROR(WriteFileAtomic(run_dir / "in" / "task.json", task.dump(2)));
 
   llm::GatewayOptions gateway_options;
   gateway_options.unix_socket = (run_dir / "gateway.sock").string();
-  if (!options.gateway_host.empty()) gateway_options.tcp_listen = options.gateway_host + ":0";
-  gateway_options.recorder = options.recorder;
-  gateway_options.replayer = options.replayer;
-  LINEAGE_ASSIGN_OR_RETURN(auto gateway, llm::Gateway::Start(options.models, gateway_options));
-  auto budget = options.shared_budget ? options.shared_budget : std::make_shared<llm::Budget>(options.budget);
+  if (!options.runtime.gateway_host.empty()) gateway_options.tcp_listen = options.runtime.gateway_host + ":0";
+  gateway_options.recorder = options.runtime.recorder;
+  gateway_options.replayer = options.runtime.replayer;
+  LINEAGE_ASSIGN_OR_RETURN(auto gateway, llm::Gateway::Start(options.runtime.models, gateway_options));
+  auto budget = options.runtime.shared_budget ? options.runtime.shared_budget : std::make_shared<llm::Budget>(options.runtime.budget);
   const llm::Spend spent_before = budget->spent();
   const std::string token = gateway->IssueToken(options.attribution, budget);
 
@@ -315,7 +315,7 @@ Result<AgentRunResult> RunAgent(const BuiltAgent& agent, const AgentRunOptions& 
   }
   spec.socket_host = gateway_options.unix_socket;
   spec.socket_inside = kGatewaySocket;
-  if (!options.gateway_host.empty()) spec.socket_tcp = GatewayAddressForNodes(options.gateway_host, gateway->tcp_url());
+  if (!options.runtime.gateway_host.empty()) spec.socket_tcp = GatewayAddressForNodes(options.runtime.gateway_host, gateway->tcp_url());
   spec.tag = "agent " + (options.attribution.agent_id ? std::to_string(*options.attribution.agent_id) : std::string("?")) +
              " task " + options.task_id;
   spec.run_id = options.attribution.run_id;
@@ -431,7 +431,7 @@ Result<DirectoryRunResult> RunAgentOnDirectory(const BuiltAgent& agent, AgentRun
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) return Status::InvalidArgument("workspace " + dir.string() + " is not a directory");
   static std::atomic<int> serial{0};
-  const fs::path copy = options.home / "runs" /
+  const fs::path copy = options.runtime.home / "runs" /
                         ("agent-workspace-" + std::to_string(NowMillis()) + "-" + std::to_string(getpid()) + "-" +
                          std::to_string(serial++));
   fs::create_directories(copy, ec);

@@ -46,11 +46,11 @@ class TaskAttempt {
   TaskResult Run() {
     const auto start = std::chrono::steady_clock::now();
     if (!task_.unavailable.empty()) {
-      result_.outcome = outcome::kSkipped;
+      result_.outcome = Outcome::kSkipped;
       result_.detail = task_.unavailable;
     } else if (Status s = AttemptCatching(); !s.ok()) {
       // A sandboxed run the executor lost (a cluster job gone) is the world's fault: redone, never scored.
-      result_.outcome = s.code() == Status::Code::kUnavailable ? outcome::kFaulted : outcome::kError;
+      result_.outcome = s.code() == Status::Code::kUnavailable ? Outcome::kFaulted : Outcome::kError;
       result_.detail = s.message();
     }
     std::error_code ec;
@@ -61,7 +61,7 @@ class TaskAttempt {
 
   // The evaluation's log, stored as a blob: what the agent did and what the tests said.
   json Log() const {
-    json log = {{"task", result_.task_id}, {"stage", result_.stage}, {"outcome", result_.outcome},
+    json log = {{"task", result_.task_id}, {"stage", result_.stage}, {"outcome", OutcomeName(result_.outcome)},
                 {"detail", result_.detail}};
     if (options_.attempt == Attempt::kAgent) {
       log["agent"] = {{"status", result_.agent_status}, {"rounds", result_.rounds}, {"summary", summary_},
@@ -104,13 +104,13 @@ class TaskAttempt {
       result_.non_empty_patch = !patch_.empty();
       // What the agent did while the world failed it says nothing about the agent: not scored.
       if (faults_.world > 0 || faults_.budget > 0) {
-        result_.outcome = faults_.world > 0 ? outcome::kFaulted : outcome::kOutOfBudget;
+        result_.outcome = faults_.world > 0 ? Outcome::kFaulted : Outcome::kOutOfBudget;
         result_.detail = faults_.world > 0 ? std::to_string(faults_.world) + " model call(s) failed; the first: " + faults_.first_world
                                            : "the run's budget refused a model call of the agent's";
         return Status::OK();
       }
       if (result_.agent_status == "bad_workspace") {  // its answer is not readable: a failure of its own
-        result_.outcome = outcome::kFailed;
+        result_.outcome = Outcome::kFailed;
         result_.detail = summary_;
         return Status::OK();
       }
@@ -119,7 +119,7 @@ class TaskAttempt {
       if (options_.attempt == Attempt::kGold) {
         if (Status s = evaluator_.ApplyGold(task_.id, workspace); s.code() == Status::Code::kNotFound) {
           // No reference solution that could pass here: gold validation can say nothing of this task.
-          result_.outcome = outcome::kSkipped;
+          result_.outcome = Outcome::kSkipped;
           result_.detail = "no reference solution to try: " + s.message();
           return Status::OK();
         } else if (!s.ok()) {
@@ -134,7 +134,7 @@ class TaskAttempt {
       }
     }
     if (options_.attempt == Attempt::kAgent && !result_.non_empty_patch) {
-      result_.outcome = outcome::kEmptyPatch;
+      result_.outcome = Outcome::kEmptyPatch;
       result_.detail = "the agent changed nothing (" + result_.agent_status + ")";
       return Status::OK();
     }
@@ -148,7 +148,7 @@ class TaskAttempt {
     result_.partial = score->partial;
     result_.test_output = std::move(score->output);
     result_.test_ms = score->duration_ms;
-    result_.outcome = score->solved ? outcome::kSolved : score->timed_out ? outcome::kTimeout : outcome::kFailed;
+    result_.outcome = score->solved ? Outcome::kSolved : score->timed_out ? Outcome::kTimeout : Outcome::kFailed;
     if (!score->solved && options_.attempt == Attempt::kAgent && result_.agent_status != "finished") {
       result_.detail = "the agent ended with " + result_.agent_status;
     }
@@ -158,19 +158,13 @@ class TaskAttempt {
   Status RunAgentOn(const fs::path& workspace, const std::string& instruction) {
     if (!options_.agent) return Status::Internal("an agent evaluation needs a built agent");
     AgentRunOptions run;
-    run.home = options_.home;
+    run.runtime = options_.runtime;
     run.workspace = workspace;
     run.instruction = instruction;
     run.task_id = task_.id;
-    run.models = options_.models;
-    run.max_rounds = options_.max_rounds;
     run.wall_ms = options_.agent_wall_ms.value_or(task_.agent_timeout_ms > 0 ? task_.agent_timeout_ms : 600'000);
-    run.budget = options_.budget_per_task;
-    run.shared_budget = options_.shared_budget;
-    run.gateway_host = options_.gateway_host;
-    run.replayer = options_.replayer;
     run.attribution = llm::Attribution{options_.run_id, options_.agent_id, task_.id, "evaluate"};
-    if (options_.archive) run.recorder = ArchiveCallRecorder(*options_.archive);
+    if (!run.runtime.recorder && options_.archive) run.runtime.recorder = ArchiveCallRecorder(*options_.archive);
     auto ran = RunAgent(*options_.agent, run, sandbox_);
     if (!ran.ok()) return ran.status().WithContext("running the agent");
     AgentRunResult& r = ran.value();
@@ -213,7 +207,7 @@ Status Record(const TaskAttempt& attempt, const TaskResult& r, const EvaluationO
   e.task_id = r.task_id;
   e.stage = r.stage;
   e.outcome = r.outcome;
-  e.score = r.outcome == outcome::kSolved ? std::optional<double>(1.0) : r.partial;
+  e.score = r.outcome == Outcome::kSolved ? std::optional<double>(1.0) : r.partial;
   e.duration_ms = r.duration_ms;
   e.patch_bytes = static_cast<std::int64_t>(attempt.patch_bytes());
   e.log_blob = blob;
@@ -224,7 +218,7 @@ Status Record(const TaskAttempt& attempt, const TaskResult& r, const EvaluationO
 std::optional<TaskResult> Existing(const EvaluationOptions& options, const TaskInfo& task, int stage) {
   for (const Evaluation& e : options.existing) {
     if (e.suite != options.suite_name || e.task_id != task.id) continue;
-    if (e.outcome == outcome::kFaulted || e.outcome == outcome::kOutOfBudget) return std::nullopt;  // run again
+    if (!IsResult(e.outcome)) return std::nullopt;  // the world or the budget cut it short: run again
     TaskResult r;
     r.task_id = task.id;
     r.language = task.language;
@@ -242,16 +236,11 @@ std::optional<TaskResult> Existing(const EvaluationOptions& options, const TaskI
 
 }  // namespace
 
-bool Attempted(const TaskResult& result) {
-  return result.outcome != outcome::kSkipped && result.outcome != outcome::kFaulted &&
-         result.outcome != outcome::kOutOfBudget;
-}
-
 Result<std::vector<TaskResult>> EvaluateTasks(Evaluator& evaluator, const std::vector<TaskInfo>& tasks, int stage,
                                               const EvaluationOptions& options, Sandbox& sandbox) {
   if (options.attempt == Attempt::kAgent && !options.agent) return Status::Internal("no agent to evaluate");
   static std::atomic<int> serial{0};
-  const fs::path batch_dir = options.home / "runs" /
+  const fs::path batch_dir = options.runtime.home / "runs" /
                              ("eval-" + std::to_string(NowMillis()) + "-" + std::to_string(getpid()) + "-" +
                               std::to_string(serial++));
   std::vector<TaskResult> results(tasks.size());
@@ -304,21 +293,21 @@ Result<StagedResult> EvaluateStaged(const std::vector<StageSpec>& stages, const 
     options.suite_name = stage.suite;
     LINEAGE_ASSIGN_OR_RETURN(std::vector<TaskResult> results, EvaluateTasks(*evaluator, tasks, stage.number, options, sandbox));
     for (const TaskResult& r : results) {
-      if (r.outcome != outcome::kFaulted && r.outcome != outcome::kOutOfBudget) continue;
-      const bool world = r.outcome == outcome::kFaulted;
-      if (out.interrupted == StagedResult::Interrupted::kNo || world) {
-        out.interrupted = world ? StagedResult::Interrupted::kWorldFault : StagedResult::Interrupted::kBudget;
-        out.why = r.task_id + ": " + r.detail;
+      const Disposition d = DispositionOf(r.outcome);
+      if (d != Disposition::kRedoWorldFault && d != Disposition::kRedoBudget) continue;
+      if (!out.interrupted || d == Disposition::kRedoWorldFault) {
+        const std::string why = r.task_id + ": " + r.detail;
+        out.interrupted = d == Disposition::kRedoWorldFault ? Interruption::WorldFault(why) : Interruption::Budget(why);
       }
     }
-    if (out.interrupted != StagedResult::Interrupted::kNo) {
+    if (out.interrupted) {
       for (TaskResult& r : results) out.results.push_back(std::move(r));
       return out;  // unjudged: no stage score, no verdict
     }
     StageScore score{.stage = stage.number};
     for (TaskResult& r : results) {
-      if (Attempted(r)) ++score.attempted;
-      if (r.outcome == outcome::kSolved) ++score.solved;
+      if (Counts(r.outcome)) ++score.attempted;
+      if (r.outcome == Outcome::kSolved) ++score.solved;
       out.results.push_back(std::move(r));
     }
     if (score.attempted > 0) score.score = static_cast<double>(score.solved) / score.attempted;

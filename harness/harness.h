@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "archive/archive.h"
+#include "base/interruption.h"
 #include "base/safe_tree.h"
 #include "base/status.h"
 #include "base/unique_fd.h"
@@ -90,24 +91,32 @@ inline constexpr std::uint64_t kDefaultBuildCacheBytes = 4ull << 30;
 Result<BuildOutcome> BuildAgent(const std::filesystem::path& home, const std::vector<TreeEntry>& tree, Sandbox& sandbox,
                                 std::uint64_t cache_bytes = kDefaultBuildCacheBytes);
 
-struct AgentRunOptions {
+// What every agent run of a caller shares: where lineage keeps its things, the models the agent sees, the
+// limits and budget it runs under, and where its calls go. A setting every agent run needs lives here and
+// nowhere else: AgentRunOptions and EvaluationOptions each hold one, and the loop builds one per run.
+struct AgentRuntime {
   std::filesystem::path home;
-  std::filesystem::path workspace;  // the agent's writable working directory; its changes are the answer
-  std::string instruction;
-  std::string task_id = "manual";
   llm::ModelsConfig models;
   int max_rounds = 30;
-  std::int64_t wall_ms = 30 * 60 * 1000;
-  llm::BudgetLimits budget;
+  llm::BudgetLimits budget;                     // each agent run's own (each task's when evaluating)
   std::shared_ptr<llm::Budget> shared_budget;  // when set, used instead of `budget` (a run's common budget)
-  llm::Attribution attribution;
-  llm::CallRecorder recorder;  // optional: where the gateway's calls go
-  std::filesystem::path git_dir;  // optional: a repository the agent may read at its workspace's .git
+  llm::CallRecorder recorder;  // optional: where the gateway's calls go (evaluation: the archive's, by default)
   // An address of this host that the executor's nodes reach: the run's gateway listens there on TCP too
   // (a free port), for agents on other hosts (the Slurm executor). Empty: the gateway's Unix socket only.
   std::string gateway_host;
   // Set when replaying a recorded run: the agent's calls are answered from the recording.
   std::shared_ptr<llm::CallReplayer> replayer;
+};
+
+// One agent run: the runtime, and what this run is about.
+struct AgentRunOptions {
+  AgentRuntime runtime;
+  std::filesystem::path workspace;  // the agent's writable working directory; its changes are the answer
+  std::string instruction;
+  std::string task_id = "manual";
+  llm::Attribution attribution;
+  std::int64_t wall_ms = 30 * 60 * 1000;
+  std::filesystem::path git_dir;  // optional: a repository the agent may read at its workspace's .git
 };
 
 struct AgentRunResult {
@@ -166,7 +175,7 @@ enum class Attempt { kAgent, kGold, kUnchanged };
 struct TaskResult {
   std::string task_id, language;
   int stage = 1;
-  std::string outcome;  // outcome::k* (evaluators/evaluator.h)
+  Outcome outcome = Outcome::kError;
   std::optional<double> partial;
   bool non_empty_patch = false;
   std::string detail;        // why: the error, the missing toolchain, the agent's status when it failed
@@ -178,21 +187,12 @@ struct TaskResult {
   bool kept = false;  // recorded by an earlier attempt (EvaluationOptions::existing), not run now
 };
 
-// Counts toward a score: every outcome but skipped, faulted and out_of_budget.
-bool Attempted(const TaskResult& result);
 
 struct EvaluationOptions {
-  std::filesystem::path home;
+  AgentRuntime runtime;  // kAgent: how the agent runs (runtime.home: where any attempt's scratch goes)
   Attempt attempt = Attempt::kAgent;
-  // kAgent: the built agent and how it runs.
-  const BuiltAgent* agent = nullptr;
-  llm::ModelsConfig models;
-  int max_rounds = 30;
+  const BuiltAgent* agent = nullptr;  // kAgent: the built agent
   std::optional<std::int64_t> agent_wall_ms;  // overrides the suite's per-task time
-  llm::BudgetLimits budget_per_task;
-  std::shared_ptr<llm::Budget> shared_budget;  // when set, every task's calls count against it instead
-  std::string gateway_host;  // AgentRunOptions::gateway_host
-  std::shared_ptr<llm::CallReplayer> replayer;  // AgentRunOptions::replayer
   int parallel = 1;
   // Where results go (optional): one evaluation row per task, with its log as a blob.
   Archive* archive = nullptr;
@@ -216,11 +216,10 @@ struct StagedResult {
   std::vector<StageScore> stages;  // one per stage run
   int stage_reached = 0;
   std::optional<double> score;     // solved / attempted over the stages reached
-  // Set when a stage had a faulted or out_of_budget task: the evaluation stopped there, unjudged, and its
-  // stage score was not recorded. Run it again later: the tasks recorded are kept.
-  enum class Interrupted { kNo, kWorldFault, kBudget };
-  Interrupted interrupted = Interrupted::kNo;
-  std::string why;
+  // Set when a stage had a faulted or out_of_budget task (a world fault wins over the budget): the
+  // evaluation stopped there, unjudged, and its stage score was not recorded. Run it again later: the tasks
+  // recorded are kept.
+  std::optional<Interruption> interrupted;
 };
 
 // Runs `stages` in order. A stage runs only tasks no earlier stage ran; after it, the agent goes on when

@@ -7,7 +7,7 @@
 //
 // The loop evaluates the seed, then makes children until it has the number asked for or a budget runs out.
 // Making a child:
-//   1. select a parent (orchestrator/selection.h, internal);
+//   1. select a parent (orchestrator/selection.h);
 //   2. choose what to learn from: a task the parent failed, or a systemic problem (mostly empty patches);
 //   3. diagnose it with the diagnosis model (JSON with DGM's fields; retried on invalid JSON);
 //   4. self-modify: the parent's built agent runs in the sandbox on a checkout of its own source, with
@@ -18,6 +18,8 @@
 //      one stage-1 task), else reject it. Every rejection records its reason.
 // Up to `children_in_flight` children are made at once and at most `sandboxes` sandboxed runs happen at
 // once; a free slot is filled at once while work remains.
+//
+// The parts, and one child's path through them, are in docs/design.md.
 //
 // Crash safety: the archive is the checkpoint. A child exists only once committed (steps 1-4 of a child
 // killed midway are simply redone); a committed child that was being built or evaluated is resumed, and
@@ -44,13 +46,7 @@ namespace lineage {
 namespace llm {
 class CallReplayer;  // llm/gateway.h
 }
-
-// The models an agent of the run sees: the configured ones, with the roles' choices under the aliases
-// agents ask for ("conductor", "expert").
-llm::ModelsConfig AgentModels(const RunConfig& config);
-
-// What the names of a run's Slurm jobs begin with ([executor] kind = "slurm"): its home and its id.
-std::string SlurmJobPrefix(const std::filesystem::path& home, RunId run);
+class ChildSource;  // orchestrator/child_source.h
 
 struct EvolutionOptions {
   std::filesystem::path home;
@@ -66,15 +62,10 @@ struct EvolutionOptions {
   // Set when replaying (ReplayRun): every model call of the run is answered from the recording, and no
   // model key is needed.
   std::shared_ptr<llm::CallReplayer> replayer;
-  // Set when replaying: what the record says the child of a slot ("child 3") was made from, so that
-  // children made concurrently, whose choices depend on timing, are made as they were. nullopt: choose.
-  struct ChildPlan {
-    AgentId parent = 0;        // in this run's ids
-    std::string problem;       // what it learnt from: "failed_task", "empty_patches", ...
-    std::string task;          // and on which task, if any
-    std::size_t commit_turn = 0;  // how many agents the run holds when it commits (its seed included)
-  };
-  std::function<std::optional<ChildPlan>(const std::string& slot)> child_plan;
+  // Where children's parents and problems come from; unset: the run's own choice (LiveChildSource). A
+  // replay's comes from its record, so that children made concurrently, whose choices depend on timing,
+  // are made as they were.
+  std::shared_ptr<ChildSource> child_source;
   // Set when replaying: the recorded run's id, which the draws mix in instead of this run's.
   std::optional<RunId> draws_as_run;
 };

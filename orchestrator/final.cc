@@ -7,7 +7,7 @@
 
 #include "archive/scores.h"
 #include "harness/harness.h"
-#include "orchestrator/evolution.h"
+#include "orchestrator/run_services.h"
 #include "orchestrator/runs.h"
 #include "sandbox/throttled_sandbox.h"
 
@@ -66,10 +66,10 @@ Result<std::vector<FinalResult>> EvaluateFinal(Archive& archive, RunId run, cons
   // A replay's models answer from a record; outside the replay itself there is none to answer from, and a
   // final would reach the providers the replay was made to do without.
   LINEAGE_ASSIGN_OR_RETURN(Run stored, archive.GetRun(run));
-  if (const json origin = RunOrigin(stored); !options.replayer && origin.is_object() && origin.value("kind", "") == "replay") {
+  if (const journal::RunOrigin origin = RunOrigin(stored); !options.runtime.replayer && origin.replay()) {
     return Status::FailedPrecondition(
-        "run " + std::to_string(run) + " is a replay of run " + origin.value("run", json(0)).dump() + " of " +
-        origin.value("home", "?") + ": its model calls come from that record, and a final here would call the "
+        "run " + std::to_string(run) + " is a replay of run " + std::to_string(origin.run) + " of " +
+        (origin.home.empty() ? "?" : origin.home) + ": its model calls come from that record, and a final here would call the "
         "providers live; run the final on the recorded run in its own home");
   }
   const std::string where = options.table > 0 ? "[[final]] #" + std::to_string(options.table) : "the final stage";
@@ -94,32 +94,27 @@ Result<std::vector<FinalResult>> EvaluateFinal(Archive& archive, RunId run, cons
   int interrupted = 0;
   for (const Agent& agent : top) {
     LINEAGE_ASSIGN_OR_RETURN(std::vector<TreeEntry> tree, archive.Tree(agent.id));
-    LINEAGE_ASSIGN_OR_RETURN(BuildOutcome build, BuildAgent(options.home, tree, sandbox, config.build_cache_bytes));
+    LINEAGE_ASSIGN_OR_RETURN(BuildOutcome build, BuildAgent(options.runtime.home, tree, sandbox, config.build_cache_bytes));
     if (!build.built) return Status::Unavailable("agent " + std::to_string(agent.id) + " does not build now: " + build.failure.Describe());
     EvaluationOptions eval;
-    eval.home = options.home;
+    eval.runtime = options.runtime;
     eval.agent = &*build.built;
-    eval.models = AgentModels(config);
-    eval.max_rounds = config.max_rounds;
     eval.agent_wall_ms = config.task_wall_ms;
     eval.parallel = options.parallel;
     eval.archive = &archive;
     eval.agent_id = agent.id;
     eval.run_id = run;
     eval.suite_name = FinalSuiteName(final.tasks.suite);
-    eval.shared_budget = options.shared_budget;
-    eval.replayer = options.replayer;
-    eval.gateway_host = options.gateway_host;
     LINEAGE_ASSIGN_OR_RETURN(eval.existing, archive.ListEvaluations(agent.id));
     eval.on_result = [&](const TaskResult& r) {
-      progress("final: agent " + std::to_string(agent.id) + ": " + r.task_id + " " + r.outcome);
+      progress("final: agent " + std::to_string(agent.id) + ": " + r.task_id + " " + OutcomeName(r.outcome));
     };
     LINEAGE_ASSIGN_OR_RETURN(std::vector<TaskResult> ran, EvaluateTasks(*evaluator, tasks, /*stage=*/0, eval, sandbox));
     FinalResult result{agent.id, 0, 0, agent.score};
     for (const TaskResult& r : ran) {
-      result.attempted += Attempted(r);
-      result.solved += r.outcome == outcome::kSolved;
-      interrupted += r.outcome == outcome::kFaulted || r.outcome == outcome::kOutOfBudget;
+      result.attempted += Counts(r.outcome);
+      result.solved += r.outcome == Outcome::kSolved;
+      interrupted += !IsResult(r.outcome);
     }
     results.push_back(result);
     agents.push_back({{"agent", agent.id}, {"solved", result.solved}, {"attempted", result.attempted},

@@ -10,15 +10,11 @@
 
 #include "archive/archive.h"
 #include "base/status.h"
+#include "harness/harness.h"
 #include "orchestrator/run_config.h"
 #include "sandbox/sandbox.h"
 
 namespace lineage {
-
-namespace llm {
-class Budget;        // llm/gateway.h
-class CallReplayer;  // llm/gateway.h
-}
 
 // How the top agents did on a held-out set ([[final]], `lineage run final`). Their task runs are recorded
 // under the suite "final:<suite>" and stage 0: shown with the agent, never part of its score, never shown to
@@ -30,13 +26,12 @@ struct FinalResult {
 };
 
 struct FinalOptions {
-  std::filesystem::path home;
+  // How the agents run: RunRuntime(config, home) (run_services.h); the run's own, with its budget and its
+  // replayer, when the run itself evaluates.
+  AgentRuntime runtime;
   Sandbox* sandbox = nullptr;  // held to the run's [sandbox] limits here
   int parallel = 2;
   int table = 0;  // the [[final]] table (1-based) the run evaluates; 0: `lineage run final`
-  std::shared_ptr<llm::Budget> shared_budget;  // the run's, when the run itself evaluates; else none
-  std::shared_ptr<llm::CallReplayer> replayer;  // the run's, when replaying
-  std::string gateway_host;
   std::function<void(const std::string&)> on_progress;
 };
 

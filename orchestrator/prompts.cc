@@ -95,7 +95,7 @@ Result<json> ParseDiagnosis(const std::string& reply) {
 }
 
 std::string TaskLog(const Evaluation& e, const std::optional<std::string>& blob) {
-  std::string log = "task " + e.task_id + " (suite " + e.suite + "), outcome " + e.outcome + "\n";
+  std::string log = "task " + e.task_id + " (suite " + e.suite + "), outcome " + OutcomeName(e.outcome) + "\n";
   if (!blob) return log;
   const json j = JsonNesting(*blob) > kMaxNesting ? json() : json::parse(*blob, nullptr, false);
   if (!j.is_object()) return log + ClipText(*blob, kMaxLogBytes);

@@ -6,14 +6,15 @@
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
-#include <thread>
 #include <tuple>
 
 #include "archive/journal.h"
 #include "base/files.h"
 #include "base/unique_fd.h"
 #include "llm/gateway.h"
+#include "orchestrator/child_source.h"
 #include "orchestrator/evolution.h"
+#include "orchestrator/run_services.h"
 #include "orchestrator/runs.h"
 
 namespace lineage {
@@ -206,8 +207,7 @@ Result<std::vector<std::string>> Compare(Archive& source, const std::vector<Agen
   return out;
 }
 
-// What the record says each slot's child was made from (EvolutionOptions::ChildPlan), in the record's ids
-// and ranks: the parent's rank among the run's agents, what it learnt from, and when it was committed.
+// What the record says each slot's child was made from, in the record's ids and ranks: the parent's rank among the run's agents, what it learnt from, and when it was committed.
 struct RecordedChild {
   std::size_t parent_rank = 0;
   std::string problem, task;
@@ -236,6 +236,42 @@ Result<std::map<std::string, RecordedChild>> RecordedChildren(Archive& source, R
   std::erase_if(out, [](const auto& entry) { return !entry.second.committed || !entry.second.diagnosed; });
   return out;
 }
+
+// The record's choices (child_source.h): the child of a slot the record made is made from the parent of the
+// same rank, learning from the same task, and commits at the same turn. A slot the record holds no child
+// for chooses as a live run would.
+class RecordedChoices : public ChildSource {
+ public:
+  explicit RecordedChoices(std::map<std::string, RecordedChild> children)
+      : children_(std::move(children)), live_(LiveChildSource()) {}
+
+  Result<ChildOrigin> Choose(RunServices& run, int slot, std::optional<AgentId> chosen, std::mt19937_64& rng) override {
+    auto it = children_.find(SlotTag(slot));
+    if (it == children_.end()) return live_->Choose(run, slot, chosen, rng);
+    const RecordedChild& recorded = it->second;
+    // The record chose a judged parent: a concurrent replay waits until it is judged here too, so that what
+    // the child learns from is read from the same results.
+    std::optional<AgentId> parent;
+    const bool judged = run.AwaitAgents([&] {
+      auto agents = Made(run.archive, run.run.id);
+      if (!agents.ok() || recorded.parent_rank >= agents->size()) return false;
+      const Agent& a = (*agents)[recorded.parent_rank];
+      if (a.state != AgentState::kAdmitted && !IsFinal(a.state) && a.state != AgentState::kRejected) return false;
+      parent = a.id;
+      return true;
+    }, 10 * 60 * 1000);
+    if (!judged) return live_->Choose(run, slot, chosen, rng);
+    ChildOrigin origin;
+    origin.parent = *parent;
+    LINEAGE_ASSIGN_OR_RETURN(origin.problem, ChooseProblem(run.archive, origin.parent, rng, recorded.task));
+    origin.commit_turn = recorded.commit_turn;
+    return origin;
+  }
+
+ private:
+  const std::map<std::string, RecordedChild> children_;
+  const std::unique_ptr<ChildSource> live_;
+};
 
 // An exec suite's program runs on the host, outside any sandbox, to list and prepare its tasks: a replayed
 // archive is someone else's, and its stored configuration may name any program. Only the caller's explicit
@@ -280,7 +316,7 @@ Result<ReplayReport> ReplayRun(Archive& source, RunId id, const ReplayOptions& o
   fs::remove_all(seed_dir, ec);
   LINEAGE_RETURN_IF_ERROR(source.Materialize(*run.seed_agent_id, seed_dir));
   config.seed_agent = seed_dir.string();
-  config.origin = {{"kind", "replay"}, {"run", id}, {"home", source.home().string()}};
+  config.origin = {journal::RunOrigin::Kind::kReplay, id, 0, source.home().string()};
   auto created = CreateRun(*replay, config);
   fs::remove_all(seed_dir, ec);
   LINEAGE_ASSIGN_OR_RETURN(RunId replay_run, std::move(created));
@@ -300,25 +336,7 @@ Result<ReplayReport> ReplayRun(Archive& source, RunId id, const ReplayOptions& o
   evolution.on_progress = options.on_progress;
   evolution.replayer = replayer;
   LINEAGE_ASSIGN_OR_RETURN(auto children, RecordedChildren(source, id, recorded));
-  Archive* replay_archive = replay.get();
-  evolution.child_plan = [children, replay_archive, replay_run, stop](const std::string& slot) -> std::optional<EvolutionOptions::ChildPlan> {
-    auto it = children.find(slot);
-    if (it == children.end()) return std::nullopt;
-    // The record chose an admitted parent: a concurrent replay waits until it is admitted here too, so that
-    // what the child learns from is read from the same results.
-    for (int waited_ms = 0; waited_ms < 10 * 60 * 1000 && !(stop && stop->load()); waited_ms += 10) {
-      auto agents = Made(*replay_archive, replay_run);
-      if (!agents.ok()) return std::nullopt;
-      if (it->second.parent_rank < agents->size()) {
-        const Agent& parent = (*agents)[it->second.parent_rank];
-        if (parent.state == AgentState::kAdmitted || IsFinal(parent.state) || parent.state == AgentState::kRejected) {
-          return EvolutionOptions::ChildPlan{parent.id, it->second.problem, it->second.task, it->second.commit_turn};
-        }
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return std::nullopt;
-  };
+  evolution.child_source = std::make_shared<RecordedChoices>(std::move(children));
   Result<RunState> ended = RunEvolution(*replay, replay_run, evolution);
 
   ReplayReport report;

@@ -110,6 +110,147 @@ Status CheckAlias(const RunConfig& config, const std::string& role, const std::s
                                  "' is not a model alias (aliases: " + config.models.AliasList() + ")");
 }
 
+// [roles]: which model alias each role uses; `fallback` where a role is not given.
+Status ParseRolesTable(const TableReader& r, const std::string& fallback, RunConfig& config) {
+  LINEAGE_ASSIGN_OR_RETURN(config.diagnosis_model, r.String("diagnosis", fallback));
+  LINEAGE_ASSIGN_OR_RETURN(config.conductor_model, r.String("conductor", fallback));
+  LINEAGE_ASSIGN_OR_RETURN(config.expert_model, r.String("expert", config.conductor_model));
+  return Status::OK();
+}
+
+// [selection]: the parent selection rule and its parameters.
+Status ParseSelectionTable(const TableReader& r, RunConfig& config) {
+  LINEAGE_ASSIGN_OR_RETURN(std::string name, r.String("strategy", "dgm"));
+  bool found = false;
+  for (const StrategyName& s : kStrategies) {
+    if (name == s.name) {
+      config.selection.strategy = s.strategy;
+      found = true;
+    }
+  }
+  if (!found) return r.Error("strategy", "'" + name + "' is not one of " + StrategyList());
+  LINEAGE_ASSIGN_OR_RETURN(config.selection.lambda, r.Number("lambda", 10, 0.001, 1000));
+  LINEAGE_ASSIGN_OR_RETURN(config.selection.alpha0, r.Number("alpha0", 0.5, 0, 1));
+  LINEAGE_ASSIGN_OR_RETURN(config.selection.alpha, r.Number("alpha", 0.6, 0.01, 1));
+  if (r.Has("alpha") && config.selection.strategy != SelectionStrategy::kHgm) {
+    return r.Error("alpha", "applies only to strategy = \"hgm\" (this run's is \"" + name + "\")");
+  }
+  return Status::OK();
+}
+
+// [budget]: how many children, and the limits of cost, tokens, wall time and task evaluations.
+Status ParseBudgetTable(const TableReader& r, RunConfig& config) {
+  LINEAGE_ASSIGN_OR_RETURN(std::int64_t children, r.Integer("children", 0, 1, 100000));
+  if (!r.Has("children")) return r.Error("children", "is required: how many children to produce");
+  config.children = static_cast<int>(children);
+  if (r.Has("cost_usd")) {
+    LINEAGE_ASSIGN_OR_RETURN(double cost, r.Number("cost_usd", 0, 0.000001));
+    config.cost_usd = cost;
+  }
+  if (r.Has("tokens")) {
+    LINEAGE_ASSIGN_OR_RETURN(std::int64_t tokens, r.Integer("tokens", 0, 1));
+    config.tokens = tokens;
+  }
+  if (r.Has("wall_s")) {
+    LINEAGE_ASSIGN_OR_RETURN(std::int64_t wall, r.Milliseconds("wall_s", 0));
+    config.wall_ms = wall;
+  }
+  if (r.Has("task_evaluations")) {
+    LINEAGE_ASSIGN_OR_RETURN(std::int64_t evaluations, r.Integer("task_evaluations", 0, 1, 100'000'000));
+    if (config.selection.strategy != SelectionStrategy::kHgm) {
+      return r.Error("task_evaluations", "applies only to [selection] strategy = \"hgm\", whose unit of evaluation "
+                                         "is one task run; other strategies evaluate whole stages");
+    }
+    config.task_evaluations = evaluations;
+  }
+  return Status::OK();
+}
+
+// [concurrency]: children and sandboxed runs at once.
+Status ParseConcurrencyTable(const TableReader& r, RunConfig& config) {
+  LINEAGE_ASSIGN_OR_RETURN(std::int64_t children, r.Integer("children", 1, 1, 256));
+  LINEAGE_ASSIGN_OR_RETURN(std::int64_t sandboxes, r.Integer("sandboxes", 2, 1, 1024));
+  config.children_in_flight = static_cast<int>(children);
+  config.sandboxes = static_cast<int>(sandboxes);
+  return Status::OK();
+}
+
+// [agent]: an agent run's rounds and wall times.
+Status ParseAgentTable(const TableReader& r, RunConfig& config) {
+  LINEAGE_ASSIGN_OR_RETURN(std::int64_t rounds, r.Integer("max_rounds", 30, 1, 10000));
+  config.max_rounds = static_cast<int>(rounds);
+  LINEAGE_ASSIGN_OR_RETURN(config.self_modify_wall_ms, r.Milliseconds("self_modify_wall_s", config.self_modify_wall_ms));
+  if (r.Has("task_wall_s")) {
+    LINEAGE_ASSIGN_OR_RETURN(std::int64_t wall, r.Milliseconds("task_wall_s", 0));
+    config.task_wall_ms = wall;
+  }
+  return Status::OK();
+}
+
+// [faults]: the run's patience with the world's faults, and when a daemon retries.
+Status ParseFaultsTable(const TableReader& r, RunConfig& config) {
+  LINEAGE_ASSIGN_OR_RETURN(config.fault_patience_ms, r.Milliseconds("patience_s", config.fault_patience_ms));
+  LINEAGE_ASSIGN_OR_RETURN(config.fault_retry_ms, r.Milliseconds("retry_s", config.fault_retry_ms));
+  return Status::OK();
+}
+
+// [executor]: where sandboxed work runs (here, or Slurm jobs).
+Status ParseExecutorTable(const TableReader& r, RunConfig& config) {
+  ExecutorConfig& e = config.executor;
+  LINEAGE_ASSIGN_OR_RETURN(std::string kind, r.String("kind", "local"));
+  if (kind != "local" && kind != "slurm") return r.Error("kind", "'" + kind + "' is not one of local, slurm");
+  e.kind = kind == "slurm" ? ExecutorConfig::Kind::kSlurm : ExecutorConfig::Kind::kLocal;
+  LINEAGE_ASSIGN_OR_RETURN(e.partition, r.String("partition", ""));
+  LINEAGE_ASSIGN_OR_RETURN(e.account, r.String("account", ""));
+  LINEAGE_ASSIGN_OR_RETURN(e.qos, r.String("qos", ""));
+  LINEAGE_ASSIGN_OR_RETURN(std::int64_t margin, r.Integer("time_margin_s", 60, 0, 86400));
+  e.time_margin_s = static_cast<int>(margin);
+  LINEAGE_ASSIGN_OR_RETURN(e.sbatch_args, r.StringList("sbatch_args"));
+  LINEAGE_ASSIGN_OR_RETURN(std::string shared, r.String("shared_dir", "", e.kind == ExecutorConfig::Kind::kSlurm));
+  if (!shared.empty()) e.shared_dir = fs::absolute(shared);
+  LINEAGE_ASSIGN_OR_RETURN(e.gateway_host, r.String("gateway_listen", ""));
+  LINEAGE_ASSIGN_OR_RETURN(e.gateway_listen_any, r.Bool("gateway_listen_any", false));
+  return CheckGatewayListen(r, e);
+}
+
+// [sandbox]: the limits of every sandboxed run, and the home's disk floor.
+Status ParseSandboxTable(const TableReader& r, RunConfig& config) {
+  LINEAGE_ASSIGN_OR_RETURN(std::string memory, r.String("memory", "4G"));
+  auto bytes = ParseSize(memory, "memory");
+  if (!bytes.ok()) return r.Error("memory", bytes.status().message());
+  config.sandbox_memory_bytes = *bytes;
+  LINEAGE_ASSIGN_OR_RETURN(std::int64_t pids, r.Integer("pids", SandboxLimits{}.pids, 16, 100000));
+  config.sandbox_pids = static_cast<int>(pids);
+  LINEAGE_ASSIGN_OR_RETURN(std::string disk, r.String("disk", "2G"));
+  auto disk_bytes = ParseSize(disk, "disk");
+  if (!disk_bytes.ok()) return r.Error("disk", disk_bytes.status().message());
+  config.sandbox_disk_bytes = *disk_bytes;
+  for (auto [key, fallback, target] : {std::tuple{"min_free", "1G", &config.min_free_bytes},
+                                       std::tuple{"build_cache", "4G", &config.build_cache_bytes}}) {
+    LINEAGE_ASSIGN_OR_RETURN(std::string text, r.String(key, fallback));
+    auto bytes = ParseSize(text, key);
+    if (!bytes.ok()) return r.Error(key, bytes.status().message());
+    *target = *bytes;
+  }
+  return Status::OK();
+}
+
+// seed_agent: a directory (relative to the configuration's) or an archive agent id.
+Status ParseSeedAgent(const toml::table& root, const TableReader& top, const fs::path& base_dir, RunConfig& config) {
+  const toml::node* seed = root.get("seed_agent");
+  if (!seed) return top.Error("seed_agent", "is required: an agent's source directory or an archive agent id");
+  if (const auto* id = seed->as_integer()) {
+    if (id->get() < 1) return top.Error("seed_agent", "an agent id must be positive");
+    config.seed_agent = std::to_string(id->get());
+  } else if (const auto* dir = seed->as_string()) {
+    fs::path path = dir->get();
+    config.seed_agent = (path.is_relative() ? base_dir / path : path).lexically_normal().string();
+  } else {
+    return top.Error("seed_agent", "must be a directory (string) or an agent id (integer)");
+  }
+  return Status::OK();
+}
+
 }  // namespace
 
 const char* SelectionStrategyName(SelectionStrategy strategy) {
@@ -127,148 +268,37 @@ Result<RunConfig> ParseRunConfig(std::string_view text, const std::string& sourc
   config.text = std::string(text);
   TableReader top(root, source + ":");
   LINEAGE_RETURN_IF_ERROR(top.OnlyKeys(kTopKeys, kSee));
+  // [name] parsed into `config` by `parse`, when the file has the table.
+  auto table = [&](const char* name, const std::set<std::string>& keys, Status (*parse)(const TableReader&, RunConfig&)) {
+    return WithTable(top, name, keys, source, [&](const TableReader& r) { return parse(r, config); });
+  };
 
   LINEAGE_ASSIGN_OR_RETURN(config.name, top.String("name", "", true));
   if (config.name.empty()) return top.Error("name", "must not be empty");
   LINEAGE_ASSIGN_OR_RETURN(std::string home, top.String("home", ""));
   if (!home.empty()) config.home = fs::path(home).is_relative() ? base_dir / home : fs::path(home);
-  const toml::node* seed = root.get("seed_agent");
-  if (!seed) return top.Error("seed_agent", "is required: an agent's source directory or an archive agent id");
-  if (const auto* id = seed->as_integer()) {
-    if (id->get() < 1) return top.Error("seed_agent", "an agent id must be positive");
-    config.seed_agent = std::to_string(id->get());
-  } else if (const auto* dir = seed->as_string()) {
-    fs::path path = dir->get();
-    config.seed_agent = (path.is_relative() ? base_dir / path : path).lexically_normal().string();
-  } else {
-    return top.Error("seed_agent", "must be a directory (string) or an agent id (integer)");
-  }
+  LINEAGE_RETURN_IF_ERROR(ParseSeedAgent(root, top, base_dir, config));
   LINEAGE_ASSIGN_OR_RETURN(std::int64_t random_seed, top.Integer("random_seed", 1, 0));
   config.random_seed = static_cast<std::uint64_t>(random_seed);
 
   LINEAGE_RETURN_IF_ERROR(ParseModels(root, top, source, base_dir, config));
   const std::string fallback = config.models.FindAlias("default") ? "default" : config.models.models.front().alias;
   config.diagnosis_model = config.conductor_model = config.expert_model = fallback;
-  LINEAGE_RETURN_IF_ERROR(WithTable(top, "roles", kRoleKeys, source, [&](const TableReader& r) -> Status {
-    LINEAGE_ASSIGN_OR_RETURN(config.diagnosis_model, r.String("diagnosis", fallback));
-    LINEAGE_ASSIGN_OR_RETURN(config.conductor_model, r.String("conductor", fallback));
-    LINEAGE_ASSIGN_OR_RETURN(config.expert_model, r.String("expert", config.conductor_model));
-    return Status::OK();
-  }));
+  LINEAGE_RETURN_IF_ERROR(WithTable(top, "roles", kRoleKeys, source,
+                                    [&](const TableReader& r) { return ParseRolesTable(r, fallback, config); }));
   LINEAGE_RETURN_IF_ERROR(CheckAlias(config, "diagnosis", config.diagnosis_model));
   LINEAGE_RETURN_IF_ERROR(CheckAlias(config, "conductor", config.conductor_model));
   LINEAGE_RETURN_IF_ERROR(CheckAlias(config, "expert", config.expert_model));
 
-  LINEAGE_RETURN_IF_ERROR(WithTable(top, "selection", kSelectionKeys, source, [&](const TableReader& r) -> Status {
-    LINEAGE_ASSIGN_OR_RETURN(std::string name, r.String("strategy", "dgm"));
-    bool found = false;
-    for (const StrategyName& s : kStrategies) {
-      if (name == s.name) {
-        config.selection.strategy = s.strategy;
-        found = true;
-      }
-    }
-    if (!found) return r.Error("strategy", "'" + name + "' is not one of " + StrategyList());
-    LINEAGE_ASSIGN_OR_RETURN(config.selection.lambda, r.Number("lambda", 10, 0.001, 1000));
-    LINEAGE_ASSIGN_OR_RETURN(config.selection.alpha0, r.Number("alpha0", 0.5, 0, 1));
-    LINEAGE_ASSIGN_OR_RETURN(config.selection.alpha, r.Number("alpha", 0.6, 0.01, 1));
-    if (r.Has("alpha") && config.selection.strategy != SelectionStrategy::kHgm) {
-      return r.Error("alpha", "applies only to strategy = \"hgm\" (this run's is \"" + name + "\")");
-    }
-    return Status::OK();
-  }));
-
+  LINEAGE_RETURN_IF_ERROR(table("selection", kSelectionKeys, ParseSelectionTable));
   LINEAGE_ASSIGN_OR_RETURN(const toml::table* budget, top.Table("budget"));
   if (!budget) return top.Error("[budget]", "is required, with at least children = N");
-  LINEAGE_RETURN_IF_ERROR(WithTable(top, "budget", kBudgetKeys, source, [&](const TableReader& r) -> Status {
-    LINEAGE_ASSIGN_OR_RETURN(std::int64_t children, r.Integer("children", 0, 1, 100000));
-    if (!r.Has("children")) return r.Error("children", "is required: how many children to produce");
-    config.children = static_cast<int>(children);
-    if (r.Has("cost_usd")) {
-      LINEAGE_ASSIGN_OR_RETURN(double cost, r.Number("cost_usd", 0, 0.000001));
-      config.cost_usd = cost;
-    }
-    if (r.Has("tokens")) {
-      LINEAGE_ASSIGN_OR_RETURN(std::int64_t tokens, r.Integer("tokens", 0, 1));
-      config.tokens = tokens;
-    }
-    if (r.Has("wall_s")) {
-      LINEAGE_ASSIGN_OR_RETURN(std::int64_t wall, r.Milliseconds("wall_s", 0));
-      config.wall_ms = wall;
-    }
-    if (r.Has("task_evaluations")) {
-      LINEAGE_ASSIGN_OR_RETURN(std::int64_t evaluations, r.Integer("task_evaluations", 0, 1, 100'000'000));
-      if (config.selection.strategy != SelectionStrategy::kHgm) {
-        return r.Error("task_evaluations", "applies only to [selection] strategy = \"hgm\", whose unit of evaluation "
-                                           "is one task run; other strategies evaluate whole stages");
-      }
-      config.task_evaluations = evaluations;
-    }
-    return Status::OK();
-  }));
-
-  LINEAGE_RETURN_IF_ERROR(WithTable(top, "concurrency", kConcurrencyKeys, source, [&](const TableReader& r) -> Status {
-    LINEAGE_ASSIGN_OR_RETURN(std::int64_t children, r.Integer("children", 1, 1, 256));
-    LINEAGE_ASSIGN_OR_RETURN(std::int64_t sandboxes, r.Integer("sandboxes", 2, 1, 1024));
-    config.children_in_flight = static_cast<int>(children);
-    config.sandboxes = static_cast<int>(sandboxes);
-    return Status::OK();
-  }));
-
-  LINEAGE_RETURN_IF_ERROR(WithTable(top, "agent", kAgentKeys, source, [&](const TableReader& r) -> Status {
-    LINEAGE_ASSIGN_OR_RETURN(std::int64_t rounds, r.Integer("max_rounds", 30, 1, 10000));
-    config.max_rounds = static_cast<int>(rounds);
-    LINEAGE_ASSIGN_OR_RETURN(config.self_modify_wall_ms, r.Milliseconds("self_modify_wall_s", config.self_modify_wall_ms));
-    if (r.Has("task_wall_s")) {
-      LINEAGE_ASSIGN_OR_RETURN(std::int64_t wall, r.Milliseconds("task_wall_s", 0));
-      config.task_wall_ms = wall;
-    }
-    return Status::OK();
-  }));
-
-  LINEAGE_RETURN_IF_ERROR(WithTable(top, "faults", kFaultKeys, source, [&](const TableReader& r) -> Status {
-    LINEAGE_ASSIGN_OR_RETURN(config.fault_patience_ms, r.Milliseconds("patience_s", config.fault_patience_ms));
-    LINEAGE_ASSIGN_OR_RETURN(config.fault_retry_ms, r.Milliseconds("retry_s", config.fault_retry_ms));
-    return Status::OK();
-  }));
-
-  LINEAGE_RETURN_IF_ERROR(WithTable(top, "executor", kExecutorKeys, source, [&](const TableReader& r) -> Status {
-    ExecutorConfig& e = config.executor;
-    LINEAGE_ASSIGN_OR_RETURN(std::string kind, r.String("kind", "local"));
-    if (kind != "local" && kind != "slurm") return r.Error("kind", "'" + kind + "' is not one of local, slurm");
-    e.kind = kind == "slurm" ? ExecutorConfig::Kind::kSlurm : ExecutorConfig::Kind::kLocal;
-    LINEAGE_ASSIGN_OR_RETURN(e.partition, r.String("partition", ""));
-    LINEAGE_ASSIGN_OR_RETURN(e.account, r.String("account", ""));
-    LINEAGE_ASSIGN_OR_RETURN(e.qos, r.String("qos", ""));
-    LINEAGE_ASSIGN_OR_RETURN(std::int64_t margin, r.Integer("time_margin_s", 60, 0, 86400));
-    e.time_margin_s = static_cast<int>(margin);
-    LINEAGE_ASSIGN_OR_RETURN(e.sbatch_args, r.StringList("sbatch_args"));
-    LINEAGE_ASSIGN_OR_RETURN(std::string shared, r.String("shared_dir", "", e.kind == ExecutorConfig::Kind::kSlurm));
-    if (!shared.empty()) e.shared_dir = fs::absolute(shared);
-    LINEAGE_ASSIGN_OR_RETURN(e.gateway_host, r.String("gateway_listen", ""));
-    LINEAGE_ASSIGN_OR_RETURN(e.gateway_listen_any, r.Bool("gateway_listen_any", false));
-    return CheckGatewayListen(r, e);
-  }));
-  LINEAGE_RETURN_IF_ERROR(WithTable(top, "sandbox", kSandboxKeys, source, [&](const TableReader& r) -> Status {
-    LINEAGE_ASSIGN_OR_RETURN(std::string memory, r.String("memory", "4G"));
-    auto bytes = ParseSize(memory, "memory");
-    if (!bytes.ok()) return r.Error("memory", bytes.status().message());
-    config.sandbox_memory_bytes = *bytes;
-    LINEAGE_ASSIGN_OR_RETURN(std::int64_t pids, r.Integer("pids", SandboxLimits{}.pids, 16, 100000));
-    config.sandbox_pids = static_cast<int>(pids);
-    LINEAGE_ASSIGN_OR_RETURN(std::string disk, r.String("disk", "2G"));
-    auto disk_bytes = ParseSize(disk, "disk");
-    if (!disk_bytes.ok()) return r.Error("disk", disk_bytes.status().message());
-    config.sandbox_disk_bytes = *disk_bytes;
-    for (auto [key, fallback, target] : {std::tuple{"min_free", "1G", &config.min_free_bytes},
-                                         std::tuple{"build_cache", "4G", &config.build_cache_bytes}}) {
-      LINEAGE_ASSIGN_OR_RETURN(std::string text, r.String(key, fallback));
-      auto bytes = ParseSize(text, key);
-      if (!bytes.ok()) return r.Error(key, bytes.status().message());
-      *target = *bytes;
-    }
-    return Status::OK();
-  }));
+  LINEAGE_RETURN_IF_ERROR(table("budget", kBudgetKeys, ParseBudgetTable));
+  LINEAGE_RETURN_IF_ERROR(table("concurrency", kConcurrencyKeys, ParseConcurrencyTable));
+  LINEAGE_RETURN_IF_ERROR(table("agent", kAgentKeys, ParseAgentTable));
+  LINEAGE_RETURN_IF_ERROR(table("faults", kFaultKeys, ParseFaultsTable));
+  LINEAGE_RETURN_IF_ERROR(table("executor", kExecutorKeys, ParseExecutorTable));
+  LINEAGE_RETURN_IF_ERROR(table("sandbox", kSandboxKeys, ParseSandboxTable));
 
   LINEAGE_ASSIGN_OR_RETURN(config.evaluation, ParseEvaluationConfig(text, source, base_dir));
   if (config.evaluation.stages.empty()) {

@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "archive/journal.h"
 #include "base/status.h"
 #include "evaluators/stages.h"
 #include "llm/llm.h"
@@ -83,9 +84,9 @@ struct RunConfig {
   ExecutorConfig executor;
   EvaluationConfig evaluation;       // [suites.*] and [[stages]]; at least one stage
 
-  // Where the run came from, when not from a file alone: {"kind": "fork", "run": R, "agent": A}. Stored
-  // with the run (RunOrigin reads it back); null otherwise.
-  nlohmann::json origin;
+  // Where the run came from, when not from a file alone (a fork, a replay). Stored with the run (RunOrigin
+  // reads it back).
+  journal::RunOrigin origin;
 };
 
 // Parses and checks the keys and their values. Relative paths are relative to the file's directory.

@@ -12,6 +12,7 @@
 #include "archive/journal.h"
 #include "base/files.h"
 #include "orchestrator/evolution.h"
+#include "orchestrator/run_services.h"
 #include "sandbox/slurm.h"
 
 namespace lineage {
@@ -80,20 +81,21 @@ Result<RunId> CreateRun(Archive& archive, const RunConfig& config) {
   } else {
     LINEAGE_ASSIGN_OR_RETURN(seed, SeedFromArchive(archive, config));
   }
-  json stored = {{"source", config.source},
-                 {"base_dir", config.base_dir.empty() ? fs::absolute(config.source).parent_path().string()
-                                                      : fs::absolute(config.base_dir).string()},
-                 {"text", config.text},
-                 {"models_override", config.models_override},
-                 {"models_override_text", config.models_override_text}};
-  if (!config.origin.is_null()) stored["origin"] = config.origin;
-  LINEAGE_ASSIGN_OR_RETURN(class Run run, archive.CreateRun(config.name, stored.dump(), seed, config.children));
+  journal::StoredConfig stored;
+  stored.source = config.source;
+  stored.base_dir = config.base_dir.empty() ? fs::absolute(config.source).parent_path().string()
+                                            : fs::absolute(config.base_dir).string();
+  stored.text = config.text;
+  stored.models_override = config.models_override;
+  stored.models_override_text = config.models_override_text;
+  stored.origin = config.origin;
+  LINEAGE_ASSIGN_OR_RETURN(class Run run, archive.CreateRun(config.name, stored.Encode(), seed, config.children));
   return run.id;
 }
 
-json RunOrigin(const Run& run) {
-  const json stored = json::parse(run.config, nullptr, false);
-  return stored.is_object() ? stored.value("origin", json()) : json();
+journal::RunOrigin RunOrigin(const Run& run) {
+  const std::optional<journal::StoredConfig> stored = journal::StoredConfig::Decode(run.config);
+  return stored ? stored->origin : journal::RunOrigin{};
 }
 
 Result<RunId> ForkRun(Archive& archive, const ForkOptions& options) {
@@ -120,29 +122,27 @@ Result<RunId> ForkRun(Archive& archive, const ForkOptions& options) {
   }
   if (!options.models.empty()) LINEAGE_RETURN_IF_ERROR(OverrideModels(config, options.models));
   config.seed_agent = std::to_string(agent.id);
-  config.origin = {{"kind", "fork"}, {"run", from.id}, {"agent", agent.id}};
+  config.origin = {journal::RunOrigin::Kind::kFork, from.id, agent.id, ""};
   LINEAGE_RETURN_IF_ERROR(CheckRunConfig(config));
   return CreateRun(archive, config);
 }
 
 Result<RunConfig> StoredRunConfig(const Run& run, bool with_raised_budgets) {
-  json stored = json::parse(run.config, nullptr, false);
-  if (!stored.is_object() || !stored.contains("text") || !stored["text"].is_string()) {
-    return Status::Corruption("run " + std::to_string(run.id) + " has no stored configuration");
-  }
-  LINEAGE_ASSIGN_OR_RETURN(RunConfig config, ParseRunConfig(stored["text"].get<std::string>(),
-                                                           stored.value("source", "run config"), stored.value("base_dir", ".")));
-  const std::string models = stored.value("models_override_text", "");
-  if (!models.empty()) {
-    LINEAGE_RETURN_IF_ERROR(OverrideModelsText(config, models, stored.value("models_override", "--models")));
+  const std::optional<journal::StoredConfig> stored = journal::StoredConfig::Decode(run.config);
+  if (!stored) return Status::Corruption("run " + std::to_string(run.id) + " has no stored configuration");
+  LINEAGE_ASSIGN_OR_RETURN(RunConfig config, ParseRunConfig(stored->text, stored->source, stored->base_dir));
+  config.origin = stored->origin;
+  if (!stored->models_override_text.empty()) {
+    const std::string name = stored->models_override.empty() ? "--models" : stored->models_override;
+    LINEAGE_RETURN_IF_ERROR(OverrideModelsText(config, stored->models_override_text, name));
   }
   if (!with_raised_budgets) return config;
   // Budgets raised since (RaiseBudget) stand over the file's.
-  const json raised = stored.value("budget_raised", json::object());
-  if (raised.contains("children")) config.children = raised["children"].get<int>();
-  if (raised.contains("cost_usd")) config.cost_usd = raised["cost_usd"].get<double>();
-  if (raised.contains("tokens")) config.tokens = raised["tokens"].get<std::int64_t>();
-  if (raised.contains("task_evaluations")) config.task_evaluations = raised["task_evaluations"].get<std::int64_t>();
+  const journal::StoredConfig::Raised& raised = stored->raised;
+  if (raised.children) config.children = *raised.children;
+  if (raised.cost_usd) config.cost_usd = raised.cost_usd;
+  if (raised.tokens) config.tokens = raised.tokens;
+  if (raised.task_evaluations) config.task_evaluations = raised.task_evaluations;
   return config;
 }
 
@@ -154,17 +154,17 @@ Status ReplaceRunModels(Archive& archive, RunId id, const fs::path& models) {
     return Status::FailedPrecondition(name + " is " + StateName(run.state) + "; its models can be replaced once it is " +
                                       "paused or failed (`lineage run pause " + std::to_string(id) + "` first)");
   }
-  if (const json origin = RunOrigin(run); origin.is_object() && origin.value("kind", "") == "replay") {
+  if (RunOrigin(run).replay()) {
     return Status::FailedPrecondition(name + " is a replay; it calls no model, so it has no models to replace");
   }
   LINEAGE_ASSIGN_OR_RETURN(RunConfig config, StoredRunConfig(run, /*with_raised_budgets=*/false));
   LINEAGE_RETURN_IF_ERROR(OverrideModels(config, models));
   LINEAGE_RETURN_IF_ERROR(CheckModelKeys(config));
-  json stored = json::parse(run.config, nullptr, false);
-  stored["models_override"] = config.models_override;
-  stored["models_override_text"] = config.models_override_text;
+  journal::StoredConfig stored = *journal::StoredConfig::Decode(run.config);  // StoredRunConfig read it
+  stored.models_override = config.models_override;
+  stored.models_override_text = config.models_override_text;
   const std::optional<int> children = run.children_wanted;
-  return archive.SetRunConfig(id, stored.dump(), children, json{{"models_override", config.models_override}}.dump());
+  return archive.SetRunConfig(id, stored.Encode(), children, json{{"models_override", config.models_override}}.dump());
 }
 
 Result<RunState> RaiseBudget(Archive& archive, RunId id, const BudgetRaise& raise) {
@@ -176,28 +176,28 @@ Result<RunState> RaiseBudget(Archive& archive, RunId id, const BudgetRaise& rais
                                       "finished, paused or failed (`lineage run pause " + std::to_string(id) + "` first)");
   }
   LINEAGE_ASSIGN_OR_RETURN(RunConfig config, StoredRunConfig(run));
-  json stored = json::parse(run.config, nullptr, false);
-  json raised = stored.value("budget_raised", json::object());
+  journal::StoredConfig stored = *journal::StoredConfig::Decode(run.config);  // StoredRunConfig read it
+  journal::StoredConfig::Raised& raised = stored.raised;
   if (raise.children) {
     if (*raise.children <= config.children) {
       return Status::InvalidArgument("--children " + std::to_string(*raise.children) + " does not raise " + name +
                                      "'s " + std::to_string(config.children));
     }
-    raised["children"] = *raise.children;
+    raised.children = *raise.children;
   }
   if (raise.cost_usd) {
     if (!config.cost_usd || *raise.cost_usd <= *config.cost_usd) {
       return Status::InvalidArgument("--cost-usd " + std::to_string(*raise.cost_usd) + " does not raise " + name + "'s " +
                                      (config.cost_usd ? "$" + std::to_string(*config.cost_usd) : "(it has no dollar budget)"));
     }
-    raised["cost_usd"] = *raise.cost_usd;
+    raised.cost_usd = *raise.cost_usd;
   }
   if (raise.tokens) {
     if (!config.tokens || *raise.tokens <= *config.tokens) {
       return Status::InvalidArgument("--tokens " + std::to_string(*raise.tokens) + " does not raise " + name + "'s " +
                                      (config.tokens ? std::to_string(*config.tokens) : "(it has no token budget)"));
     }
-    raised["tokens"] = *raise.tokens;
+    raised.tokens = *raise.tokens;
   }
   if (raise.task_evaluations) {
     if (!config.task_evaluations || *raise.task_evaluations <= *config.task_evaluations) {
@@ -206,11 +206,10 @@ Result<RunState> RaiseBudget(Archive& archive, RunId id, const BudgetRaise& rais
                                      (config.task_evaluations ? std::to_string(*config.task_evaluations)
                                                               : "(it has no [budget] task_evaluations)"));
     }
-    raised["task_evaluations"] = *raise.task_evaluations;
+    raised.task_evaluations = *raise.task_evaluations;
   }
-  stored["budget_raised"] = raised;
-  LINEAGE_RETURN_IF_ERROR(archive.SetRunConfig(id, stored.dump(), raised.value("children", config.children),
-                                               json{{"budget_raised", raised}}.dump()));
+  LINEAGE_RETURN_IF_ERROR(archive.SetRunConfig(id, stored.Encode(), raised.children.value_or(config.children),
+                                               json{{"budget_raised", json::parse(stored.Encode())["budget_raised"]}}.dump()));
   if (run.state != RunState::kFinished) return run.state;
   LINEAGE_RETURN_IF_ERROR(archive.SetRunState(id, RunState::kQueued, json{{"control", "raise budget"}}.dump()));
   return RunState::kQueued;

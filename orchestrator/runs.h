@@ -32,8 +32,8 @@ Status CheckSeedAgent(const RunConfig& config, const std::filesystem::path& home
 // The configuration a run was created with; with the budgets raised since (RaiseBudget), unless not asked.
 Result<RunConfig> StoredRunConfig(const Run& run, bool with_raised_budgets = true);
 
-// A run's origin as CreateRun stored it (RunConfig::origin); null for a run started from a file.
-nlohmann::json RunOrigin(const Run& run);
+// A run's origin as CreateRun stored it (RunConfig::origin); kNone for a run started from a file.
+journal::RunOrigin RunOrigin(const Run& run);
 
 // `lineage run fork RUN --from AGENT`: a new run in the same home whose seed is AGENT, an admitted agent of
 // run `from` (or its seed), with `from`'s configuration as its file gave it, or `config` (a path, with

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 
+#include "archive/journal.h"
 #include "archive/scores.h"
 #include "base/files.h"
 
@@ -61,10 +62,10 @@ json AgentRow(const Agent& a) {
 }
 
 // Where the run came from ({"kind": "fork", "run": R, "agent": A}), as the orchestrator stored it with the
-// run's configuration (orchestrator/runs.h, RunOrigin); null for a run started from a file.
+// run's configuration (archive/journal.h, StoredConfig); null for a run started from a file.
 json Origin(const Run& run) {
-  const json stored = json::parse(run.config, nullptr, false);
-  return stored.is_object() ? stored.value("origin", json()) : json();
+  const std::optional<journal::StoredConfig> stored = journal::StoredConfig::Decode(run.config);
+  return stored ? json::parse(stored->origin.Encode()) : json();
 }
 
 json RunSummary(Archive& archive, const Run& run, const std::vector<Agent>& agents) {
@@ -175,7 +176,7 @@ Result<json> AgentJson(Archive& archive, AgentId id) {
       auto blob = archive.GetBlob(e.log_blob);
       if (blob.ok()) log = ClipText(*blob, kMaxLogBytes);
     }
-    evals.push_back({{"suite", e.suite}, {"task", e.task_id}, {"stage", e.stage}, {"held_out", IsHeldOut(e)}, {"outcome", e.outcome},
+    evals.push_back({{"suite", e.suite}, {"task", e.task_id}, {"stage", e.stage}, {"held_out", IsHeldOut(e)}, {"outcome", OutcomeName(e.outcome)},
                      {"score", Opt(e.score)}, {"duration_ms", e.duration_ms}, {"patch_bytes", e.patch_bytes},
                      {"log", log}});
   }

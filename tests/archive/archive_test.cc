@@ -270,17 +270,17 @@ TEST_CASE("a retried evaluation replaces its own row") {
   e.agent_id = seed->id;
   e.suite = "starter";
   e.task_id = "cpp/fizzbuzz";
-  e.outcome = "failed";
+  e.outcome = Outcome::kFailed;
   e.log_blob = *log;
   auto first = h.archive->RecordEvaluation(e);
   REQUIRE(first.ok());
-  e.outcome = "solved";
+  e.outcome = Outcome::kSolved;
   auto second = h.archive->RecordEvaluation(e);
   REQUIRE(second.ok());
   CHECK(*first == *second);
   auto evals = h.archive->ListEvaluations(seed->id);
   REQUIRE(evals->size() == 1);
-  CHECK((*evals)[0].outcome == "solved");
+  CHECK((*evals)[0].outcome == Outcome::kSolved);
   CHECK(*h.archive->GetBlob((*evals)[0].log_blob) == "test output: 3 passed");
 
   e.log_blob = std::string(64, 'a');

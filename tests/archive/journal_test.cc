@@ -62,3 +62,56 @@ TEST_CASE("a run's end says why, and when the world's faults paused it, when a d
 
 }  // namespace
 }  // namespace lineage::journal
+
+namespace lineage::journal {
+namespace {
+
+TEST_CASE("a run's stored configuration reads back as it was written, raised budgets and origin included") {
+  StoredConfig c;
+  c.source = "/x/run.toml";
+  c.base_dir = "/x";
+  c.text = "name = \"r\"\n";
+  c.models_override = "/x/models.toml";
+  c.models_override_text = "[models.m]\n";
+  c.raised.children = 9;
+  c.raised.cost_usd = 2.5;
+  c.raised.tokens = 1000;
+  c.raised.task_evaluations = 40;
+  c.origin = {RunOrigin::Kind::kFork, 3, 7, ""};
+  auto back = StoredConfig::Decode(c.Encode());
+  REQUIRE(back);
+  CHECK(back->source == c.source);
+  CHECK(back->base_dir == c.base_dir);
+  CHECK(back->text == c.text);
+  CHECK(back->models_override == c.models_override);
+  CHECK(back->models_override_text == c.models_override_text);
+  CHECK(back->raised.children == 9);
+  CHECK(back->raised.cost_usd == 2.5);
+  CHECK(back->raised.tokens == 1000);
+  CHECK(back->raised.task_evaluations == 40);
+  CHECK(back->origin.kind == RunOrigin::Kind::kFork);
+  CHECK(back->origin.run == 3);
+  CHECK(back->origin.agent == 7);
+}
+
+TEST_CASE("a stored configuration written by an earlier lineage reads, and one with no text does not") {
+  auto old = StoredConfig::Decode(R"({"text": "name = \"r\"\n", "origin": {"kind": "replay", "run": 4, "home": "/h"}})");
+  REQUIRE(old);
+  CHECK(old->source == "run config");
+  CHECK(old->base_dir == ".");
+  CHECK_FALSE(old->raised.children);
+  CHECK(old->origin.replay());
+  CHECK(old->origin.home == "/h");
+  CHECK_FALSE(StoredConfig::Decode("{}"));
+  CHECK_FALSE(StoredConfig::Decode("not json"));
+  CHECK_FALSE(StoredConfig::Decode(R"({"text": 3})"));
+}
+
+TEST_CASE("a run's origin is written as the dashboard and exports show it") {
+  CHECK(RunOrigin{}.Encode() == "null");
+  CHECK(RunOrigin{RunOrigin::Kind::kFork, 1, 2, ""}.Encode() == R"({"agent":2,"kind":"fork","run":1})");
+  CHECK(RunOrigin{RunOrigin::Kind::kReplay, 1, 0, "/h"}.Encode() == R"({"home":"/h","kind":"replay","run":1})");
+}
+
+}  // namespace
+}  // namespace lineage::journal

@@ -19,7 +19,7 @@ Evaluation Eval(const std::string& task, const std::string& outcome) {
   Evaluation e;
   e.suite = "s";
   e.task_id = task;
-  e.outcome = outcome;
+  e.outcome = *ParseOutcome(outcome);
   return e;
 }
 

@@ -84,7 +84,7 @@ TEST_CASE("bench run: an oracle agent solves the tasks, and its results are in t
   REQUIRE(evaluations.ok());
   REQUIRE(evaluations->size() == 4);
   for (const Evaluation& e : *evaluations) {
-    CHECK(e.outcome == "solved");
+    CHECK(e.outcome == Outcome::kSolved);
     CHECK(e.patch_bytes > 0);
     auto log = (*archive)->GetBlob(e.log_blob);
     REQUIRE(log.ok());

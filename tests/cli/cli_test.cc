@@ -220,7 +220,7 @@ TEST_CASE("show counts faulted runs apart from failures, and labels held-out res
       e.suite = suite;
       e.task_id = task;
       e.stage = stage;
-      e.outcome = outcome;
+      e.outcome = *ParseOutcome(outcome);
       REQUIRE((*archive)->RecordEvaluation(e).ok());
     };
     record("starter", "a", 1, "solved");

@@ -62,7 +62,7 @@ struct Staged {
   NoSandbox sandbox;
   EvaluationOptions options;
   Staged() {
-    options.home = home.path();
+    options.runtime.home = home.path();
     options.attempt = Attempt::kGold;
   }
   Result<StagedResult> Run(const std::vector<StageSpec>& stages) {
@@ -104,9 +104,9 @@ TEST_CASE("a task an earlier stage ran is not run again, and skipped tasks count
   REQUIRE(r.ok());
   CHECK(s.suite.scored == 2);  // t1 and t3; t4 cannot run here, t5 has no reference
   REQUIRE(r->results.size() == 4);
-  CHECK(r->results[1].outcome == outcome::kSkipped);
+  CHECK(r->results[1].outcome == Outcome::kSkipped);
   CHECK(r->results[1].detail == "no toolchain for t4 here");
-  CHECK(r->results[2].outcome == outcome::kSkipped);
+  CHECK(r->results[2].outcome == Outcome::kSkipped);
   CHECK_THAT(r->results[2].detail, Catch::Contains("no reference solution to try"));
   CHECK(r->stages[0].attempted == 1);
   CHECK(r->stages[1].attempted == 1);
@@ -120,18 +120,18 @@ TEST_CASE("recorded results stand and are not scored again, except those the wor
   Evaluation kept;
   kept.suite = "files";
   kept.task_id = "t2";
-  kept.outcome = outcome::kSolved;  // recorded as solved: it stands, though the reference is wrong now
+  kept.outcome = Outcome::kSolved;  // recorded as solved: it stands, though the reference is wrong now
   Evaluation faulted = kept;
   faulted.task_id = "t3";
-  faulted.outcome = outcome::kFaulted;
+  faulted.outcome = Outcome::kFaulted;
   s.options.existing = {kept, faulted};
   auto r = s.Run({Stage(1, {"t1", "t2", "t3"})});
   REQUIRE(r.ok());
   CHECK(s.suite.scored == 2);  // t1 and t3, run again
   CHECK(r->results[1].kept);
-  CHECK(r->results[1].outcome == outcome::kSolved);
+  CHECK(r->results[1].outcome == Outcome::kSolved);
   CHECK_FALSE(r->results[2].kept);
-  CHECK(r->results[2].outcome == outcome::kSolved);
+  CHECK(r->results[2].outcome == Outcome::kSolved);
   CHECK(r->stages[0].solved == 3);
 }
 
@@ -139,8 +139,9 @@ TEST_CASE("a scoring the executor lost interrupts its stage, unjudged and withou
   Staged s;
   auto r = s.Run({Stage(1, {"t1", "t6"}), Stage(2, {"t3"})});
   REQUIRE(r.ok());
-  CHECK(r->interrupted == StagedResult::Interrupted::kWorldFault);
-  CHECK_THAT(r->why, Catch::StartsWith("t6: ") && Catch::Contains("lost the job"));
+  REQUIRE(r->interrupted);
+  CHECK(r->interrupted->cause == Interruption::Cause::kWorldFault);
+  CHECK_THAT(r->interrupted->why, Catch::StartsWith("t6: ") && Catch::Contains("lost the job"));
   CHECK(r->stages.empty());
   CHECK(r->stage_reached == 0);
   CHECK(r->results.size() == 2);
@@ -160,7 +161,7 @@ TEST_CASE("tasks run in parallel keep their order, and unchanged stubs fail with
                                           r->results[3].task_id};
   CHECK(order == std::vector<std::string>{"t1", "t2", "t3", "t5"});
   for (const TaskResult& t : r->results) {
-    CHECK(t.outcome == outcome::kFailed);
+    CHECK(t.outcome == Outcome::kFailed);
     CHECK_FALSE(t.non_empty_patch);
   }
   CHECK(r->score == Approx(0.0));

@@ -27,7 +27,7 @@ std::map<AgentId, std::map<std::string, std::string>> Evaluations(test::World& w
   for (const Agent& a : *agents) {
     auto evaluations = w.archive->ListEvaluations(a.id);
     REQUIRE(evaluations.ok());
-    for (const Evaluation& e : *evaluations) out[a.id][e.task_id] = e.outcome;
+    for (const Evaluation& e : *evaluations) out[a.id][e.task_id] = OutcomeName(e.outcome);
   }
   return out;
 }

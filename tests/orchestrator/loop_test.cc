@@ -99,22 +99,23 @@ TEST_CASE("fast: a model that keeps refusing the diagnosis request: attempts are
 TEST_CASE("fast: a run stops starting children at its dollar budget and spends no more than it") {
   // Calls are admitted on their worst case (3,000 tokens out: about $0.005 at gpt-4.1-mini prices; two of
   // the seed's task runs at once fit in $0.012). Children are made until the next call could pass $0.012,
-  // which the gateway then refuses.
-  World w({"good"}, 20, "cost_usd = 0.012\n");
+  // which the gateway then refuses. When that is depends on whether two task runs' reservations overlap
+  // (about 8 children when they do, over 20 on a loaded machine where they do not): far fewer than 60.
+  World w({"good"}, 60, "cost_usd = 0.012\n");
   auto ended = w.Evolve();
   REQUIRE(ended.ok());
   CHECK(*ended == RunState::kFinished);
   CHECK(w.Children().size() > 1);
-  CHECK(w.Children().size() < 20);
+  CHECK(w.Children().size() < 60);
   CHECK(w.archive->RunSpend(w.run)->cost_usd <= 0.012);
   CHECK_THAT(w.LastEvent("run.finished")["reason"].get<std::string>(), Catch::StartsWith("budget"));
 }
 
 TEST_CASE("fast: a run stops starting children at its token budget") {
-  World w({"good"}, 20, "tokens = 12000\n");
+  World w({"good"}, 60, "tokens = 12000\n");  // 60: as the dollar budget's test
   REQUIRE(w.Evolve().ok());
   CHECK(w.Children().size() > 1);
-  CHECK(w.Children().size() < 20);
+  CHECK(w.Children().size() < 60);
   CHECK(w.archive->RunSpend(w.run)->tokens <= 12000);
   CHECK_THAT(w.LastEvent("run.finished")["reason"].get<std::string>(), Catch::StartsWith("budget"));
 }
@@ -362,7 +363,7 @@ TEST_CASE("fast: a run that runs out of budget, mid-evaluation or not, resumed w
       int unscored = 0;
       auto evaluations = w.archive->ListEvaluations(c.id);
       REQUIRE(evaluations.ok());
-      for (const Evaluation& e : *evaluations) unscored += e.outcome == "out_of_budget";
+      for (const Evaluation& e : *evaluations) unscored += e.outcome == Outcome::kOutOfBudget;
       CHECK(unscored > 0);
     }
     BudgetRaise more;

@@ -39,7 +39,7 @@ TEST_CASE("a task's log puts the patch and the tests first, and carries nothing 
   Evaluation e;
   e.suite = "starter";
   e.task_id = "py/fizzbuzz";
-  e.outcome = "failed";
+  e.outcome = Outcome::kFailed;
   CHECK(TaskLog(e, std::nullopt) == "task py/fizzbuzz (suite starter), outcome failed\n");
   const json log = {{"detail", "1 of 3 tests failed"},
                     {"agent", {{"status", "finished"}, {"rounds", 4}, {"summary", "done"}}},

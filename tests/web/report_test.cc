@@ -96,7 +96,7 @@ TEST_CASE("an agent's page in the report shows its failed build's log, its held-
     held_out.suite = "final:starter";
     held_out.task_id = "py/fizzbuzz";
     held_out.stage = 0;
-    held_out.outcome = "solved";
+    held_out.outcome = Outcome::kSolved;
     REQUIRE(a.RecordEvaluation(held_out).ok());
     REQUIRE(child->id == 5);
   }
