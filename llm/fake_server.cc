@@ -13,6 +13,7 @@
 
 #include "base/files.h"
 #include "net/http_server.h"
+#include "llm/codec.h"
 #include "llm/wire.h"
 
 namespace lineage::llm {
@@ -381,10 +382,12 @@ struct FakeModelServer::Impl {
     if (http.method == "GET" && http.target == "/v1/models") {
       return HttpResponse{200, R"({"object":"list","data":[{"id":"fake","object":"model","owned_by":"lineage"}]})"};
     }
-    wire::Dialect dialect;
-    if (http.method == "POST" && http.target == "/v1/chat/completions") dialect = wire::Dialect::kOpenAI;
-    else if (http.method == "POST" && http.target == "/v1/messages") dialect = wire::Dialect::kAnthropic;
-    else return HttpResponse{404, R"({"error":{"message":"no such endpoint on the fake model server"}})"};
+    // Standing in for a provider, the fake serves the APIs lineage's client calls providers in.
+    const ApiCodec* codec = FindCodec(http.method, http.target);
+    if (!codec || !codec->spoken_upstream()) {
+      return HttpResponse{404, R"({"error":{"message":"no such endpoint on the fake model server"}})"};
+    }
+    const wire::Dialect dialect = codec->dialect();
 
     int index = -1;
     HttpResponse response;
@@ -392,7 +395,7 @@ struct FakeModelServer::Impl {
     std::optional<ChatResponse> answer;
     {
       std::lock_guard lock(mu);
-      Result<ChatRequest> request = wire::ParseRequest(dialect, received_request.body);
+      Result<ChatRequest> request = codec->ParseRequest(received_request.body);
       if (!request.ok()) {
         response = Error(dialect, ErrorKind::kBadRequest, request.status().message());
       } else if (dialect == wire::Dialect::kAnthropic && !request->max_tokens) {
@@ -405,7 +408,7 @@ struct FakeModelServer::Impl {
       } else {
         entry = &script.entries[index];
         answer = Answer(*entry, dialect, *request, http.body.size());
-        std::string body = wire::Response(dialect, *answer).dump();
+        std::string body = codec->WriteResponse(*answer).dump();
         response = entry->fault != Fault::kNone ? Fail(*entry, dialect, KeyOf(http), body) : HttpResponse{200, body};
       }
       received_request.response_index = index;
@@ -415,27 +418,26 @@ struct FakeModelServer::Impl {
     if (entry && entry->delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(entry->delay_ms));
     const wire::StreamRequest stream = wire::ParseStreamRequest(received_request.body);
     if (stream.stream && answer && (entry->fault == Fault::kNone || entry->fault == Fault::kTruncate)) {
-      return Streamed(dialect == wire::Dialect::kOpenAI ? wire::Api::kChatCompletions : wire::Api::kMessages, *answer,
-                      stream.include_usage, entry->chunk_delay_ms, entry->fault == Fault::kTruncate);
+      return Streamed(*codec, *answer, stream.include_usage, entry->chunk_delay_ms, entry->fault == Fault::kTruncate);
     }
     return response;
   }
 
   // An answer as the provider streams it: text and arguments in pieces of a few bytes, `chunk_delay_ms`
   // apart; `cut` stops halfway, as a connection lost mid-answer.
-  static HttpResponse Streamed(wire::Api api, ChatResponse answer, bool include_usage, int chunk_delay_ms, bool cut) {
+  static HttpResponse Streamed(const ApiCodec& codec, ChatResponse answer, bool include_usage, int chunk_delay_ms, bool cut) {
     HttpResponse out;
     out.content_type = "text/event-stream";
-    out.stream = [api, answer = std::move(answer), include_usage, chunk_delay_ms, cut](net::StreamWriter& writer) {
-      wire::StreamEncoder encoder(api, include_usage);
+    out.stream = [&codec, answer = std::move(answer), include_usage, chunk_delay_ms, cut](net::StreamWriter& writer) {
+      const std::unique_ptr<StreamEncoder> encoder = codec.NewStreamEncoder(include_usage);
       const std::vector<StreamDelta> pieces = wire::Pieces(answer, 16);
       const size_t end = cut ? pieces.size() / 2 : pieces.size();
       for (size_t i = 0; i < end; ++i) {
-        if (!writer.Write(encoder.Piece(pieces[i]))) return HttpResponse{};
+        if (!writer.Write(encoder->Piece(pieces[i]))) return HttpResponse{};
         if (chunk_delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(chunk_delay_ms));
       }
       if (cut) writer.Cut();
-      else writer.Write(encoder.Finish(answer));
+      else writer.Write(encoder->Finish(answer));
       return HttpResponse{};
     };
     return out;

@@ -11,6 +11,7 @@
 
 #include "base/files.h"
 #include "net/http_server.h"
+#include "llm/codec.h"
 #include "llm/wire.h"
 
 namespace lineage::llm {
@@ -231,18 +232,8 @@ struct Gateway::Impl {
     return Sha256Hex(json{{"model", m.model}, {"provider", ProviderName(m.provider)}, {"request", ToJson(request)}}.dump());
   }
 
-  static const char* ApiName(wire::Api api) {
-    switch (api) {
-      case wire::Api::kChatCompletions: return "chat_completions";
-      case wire::Api::kMessages: return "messages";
-      case wire::Api::kResponses: return "responses";
-      case wire::Api::kNone: break;
-    }
-    return "none";
-  }
-
   // A recorded run's answer (CallReplayer) as the upstream's would be.
-  static CallResult FromRecording(wire::Api api, ReplayedCall replayed) {
+  static CallResult FromRecording(const ApiCodec& codec, ReplayedCall replayed) {
     CallResult result;
     result.provider = replayed.provider;
     result.model = replayed.model;
@@ -251,13 +242,11 @@ struct Gateway::Impl {
       result.error = replayed.error;
       return result;
     }
-    if (api == wire::Api::kResponses) {
-      result.error = {ErrorKind::kNotRecorded, 0, "replay: a Responses API call cannot be replayed from its record"};
+    Result<ChatResponse> response = codec.ReadResponse(replayed.response_body);
+    if (!response.ok() && response.status().code() == Status::Code::kNotFound) {
+      result.error = {ErrorKind::kNotRecorded, 0, "replay: " + response.status().message()};
       return result;
     }
-    json body = json::parse(replayed.response_body, nullptr, false);
-    Result<ChatResponse> response = body.is_discarded() ? Result<ChatResponse>(Status::InvalidArgument("not JSON"))
-                                                        : wire::ParseResponse(wire::DialectOf(api), body);
     if (!response.ok()) {
       result.error = {ErrorKind::kMalformedResponse, 0, "replay: the recorded response: " + response.status().message()};
       return result;
@@ -307,12 +296,13 @@ struct Gateway::Impl {
 
   HttpResponse Handle(const HttpRequest& http) {
     const auto start = Clock::now();
-    const wire::Api api = wire::ApiOf(http.method, http.target);
-    const wire::Dialect dialect = wire::DialectOf(api);
-    if (api == wire::Api::kNone && !(http.method == "GET" && http.target == "/v1/models")) {
-      return ErrorResponse(dialect, ErrorKind::kNotRecorded,
-                           "lineage's gateway serves POST /v1/chat/completions, POST /v1/responses, POST /v1/messages "
-                           "and GET /v1/models");
+    const ApiCodec* codec = FindCodec(http.method, http.target);
+    const wire::Dialect dialect = codec ? codec->dialect() : wire::Dialect::kOpenAI;
+    if (!codec && !(http.method == "GET" && http.target == "/v1/models")) {
+      std::string served;
+      for (const ApiCodec* c : Codecs()) served += std::string("POST ") + c->path() + ", ";
+      served.erase(served.size() - 2);  // the last ", "
+      return ErrorResponse(dialect, ErrorKind::kNotRecorded, "lineage's gateway serves " + served + " and GET /v1/models");
     }
     std::optional<Grant> grant = Find(TokenOf(http));
     if (!grant) {
@@ -327,9 +317,9 @@ struct Gateway::Impl {
     auto record = std::make_shared<CallRecord>();
     record->who = grant->who;
     record->who.label = CleanPurpose(http.Header("x-lineage-purpose"));
-    record->dialect = api == wire::Api::kResponses ? "openai-responses" : wire::DialectName(dialect);
+    record->dialect = codec->record_dialect();
     record->request_body = http.body;
-    HttpResponse response = Serve(api, http, *grant, record, start);
+    HttpResponse response = Serve(*codec, http, *grant, record, start);
     if (!response.stream) Conclude(*record, *grant, response, start);  // a stream concludes itself as it ends
     return response;
   }
@@ -389,9 +379,9 @@ struct Gateway::Impl {
   }
 
   // Parses, admits, calls and answers; fills `record` on the way (a streamed answer, as it ends).
-  HttpResponse Serve(wire::Api api, const HttpRequest& http, const Grant& grant, const std::shared_ptr<CallRecord>& call,
-                     Clock::time_point start) {
-    const wire::Dialect dialect = wire::DialectOf(api);
+  HttpResponse Serve(const ApiCodec& codec, const HttpRequest& http, const Grant& grant,
+                     const std::shared_ptr<CallRecord>& call, Clock::time_point start) {
+    const wire::Dialect dialect = codec.dialect();
     CallRecord& record = *call;
     auto refuse = [&](ErrorKind kind, const std::string& message) {
       Failed(record, kind, message);
@@ -410,7 +400,7 @@ struct Gateway::Impl {
     // never an exception past the ledger.
     Result<ChatRequest> request = Status::Internal("not parsed");
     try {
-      request = wire::ParseApiRequest(api, body);
+      request = codec.ParseRequest(body);
     } catch (const json::exception& e) {
       request = Status::InvalidArgument(std::string("the request has a field of the wrong type: ") + e.what());
     }
@@ -444,11 +434,11 @@ struct Gateway::Impl {
     const std::string hash = options.cache_mode == CacheMode::kOff ? "" : RequestHash(*m, *request);
     const wire::StreamRequest stream = wire::ParseStreamRequest(body);
     if (stream.stream && options.cache_mode != CacheMode::kReplay && !options.replayer) {
-      return StreamCall(api, stream, *m, std::move(*request), grant, estimate, max_tokens, hash, call, start);
+      return StreamCall(&codec, stream, *m, std::move(*request), grant, estimate, max_tokens, hash, call, start);
     }
     CallResult result;
     if (options.replayer) {
-      result = FromRecording(api, options.replayer->Answer(grant.who, ApiName(api), http.body));
+      result = FromRecording(codec, options.replayer->Answer(grant.who, codec.name(), http.body));
       record.replayed = true;
     } else if (options.cache_mode == CacheMode::kReplay) {
       result = Replay(*m, hash);
@@ -468,9 +458,9 @@ struct Gateway::Impl {
     record.usage = result.response->usage;
     record.cost_usd = result.cost_usd;
     // The record keeps the whole response; a caller that asked for a stream gets it as its API's events.
-    record.response_body = wire::ApiResponse(api, *result.response).dump();
+    record.response_body = codec.WriteResponse(*result.response).dump();
     if (!stream.stream) return HttpResponse{200, record.response_body};
-    HttpResponse streamed{200, wire::StreamBody(api, *result.response, stream.include_usage)};
+    HttpResponse streamed{200, StreamBody(codec, *result.response, stream.include_usage)};
     streamed.content_type = "text/event-stream";
     streamed.headers.push_back({"cache-control", "no-cache"});
     return streamed;
@@ -479,7 +469,7 @@ struct Gateway::Impl {
   // Calls the upstream streaming and writes the caller's stream as the pieces arrive. The answer is
   // cut, with the API's error event, when it outgrows what was reserved for it (`reserved_output`
   // tokens) and the budget cannot cover the excess, or when the upstream fails midway.
-  HttpResponse StreamCall(wire::Api api, wire::StreamRequest stream, const ModelConfig& m, ChatRequest request,
+  HttpResponse StreamCall(const ApiCodec* codec, wire::StreamRequest stream, const ModelConfig& m, ChatRequest request,
                           const Grant& grant, Spend estimate, std::int64_t reserved_output, std::string hash,
                           std::shared_ptr<CallRecord> call, Clock::time_point start) {
     HttpResponse out{200, ""};
@@ -487,7 +477,7 @@ struct Gateway::Impl {
     out.headers.push_back({"cache-control", "no-cache"});
     out.stream = [=, this](net::StreamWriter& writer) {
       CallRecord& record = *call;
-      wire::StreamEncoder encoder(api, stream.include_usage);
+      const std::unique_ptr<StreamEncoder> encoder = codec->NewStreamEncoder(stream.include_usage);
       std::int64_t output_bytes = 0;
       std::optional<ModelError> stopped;  // why the gateway ended the answer early
       bool client_gone = false;
@@ -501,7 +491,7 @@ struct Gateway::Impl {
                                    " tokens reserved for it and the budget cannot cover more"};
           return false;
         }
-        if (!writer.Write(encoder.Piece(piece))) {
+        if (!writer.Write(encoder->Piece(piece))) {
           client_gone = true;
           stopped = ModelError{ErrorKind::kBadRequest, 0, "the caller closed the connection mid-answer"};
           return false;
@@ -523,9 +513,9 @@ struct Gateway::Impl {
         record.outcome = "ok";
         record.usage = result.response->usage;
         record.cost_usd = result.cost_usd;
-        record.response_body = wire::ApiResponse(api, *result.response).dump();
+        record.response_body = codec->WriteResponse(*result.response).dump();
         // Recorded before the last event leaves: a caller that has its answer finds the call on record.
-        const std::string last = encoder.Finish(*result.response);
+        const std::string last = encoder->Finish(*result.response);
         Conclude(record, grant, HttpResponse{}, start);
         writer.Write(last);
         return HttpResponse{};
@@ -539,7 +529,7 @@ struct Gateway::Impl {
         // billed) hidden reasoning the gateway never saw.
         used = Usage{estimate.tokens - reserved_output, reserved_output, 0, 0, 0};
         cost = estimate.cost_usd;
-      } else if (encoder.started()) {
+      } else if (encoder->started()) {
         // What the provider produced before the end.
         used = Usage{estimate.tokens - reserved_output, output_bytes / 4, 0, 0, 0};
         cost = m.price ? CostUsd(used, *m.price) : 0.0;
@@ -548,12 +538,12 @@ struct Gateway::Impl {
       record.usage = used;
       record.cost_usd = cost;
       Failed(record, error.kind, error.message);
-      if (!encoder.started()) {
-        HttpResponse refused = ErrorResponse(wire::DialectOf(api), error.kind, error.message);
+      if (!encoder->started()) {
+        HttpResponse refused = ErrorResponse(codec->dialect(), error.kind, error.message);
         Conclude(record, grant, refused, start);
         return refused;
       }
-      const std::string last = encoder.Fail(error);
+      const std::string last = encoder->Fail(error);
       record.response_body = last;
       Conclude(record, grant, HttpResponse{}, start);
       writer.Write(last);

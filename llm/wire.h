@@ -1,5 +1,6 @@
-// The two wire formats and the internal form: parsing, writing and translating requests, responses and
-// errors. Pure functions; the client uses them upstream, the gateway towards agents, the fake server both.
+// The providers' two wire formats, OpenAI's and Anthropic's, and the internal form: writing requests
+// upstream, reading responses and streams back, and errors in either dialect. Pure functions, used by the
+// client; what callers send the gateway and get back is their API's codec's (codec.h), built on these.
 // The fields handled are those of ../shared/reference/model-apis.md.
 #pragma once
 
@@ -16,18 +17,16 @@
 namespace lineage::llm::wire {
 
 enum class Dialect { kOpenAI, kAnthropic };
-const char* DialectName(Dialect dialect);
 
-// Text from a string or an array of text parts ({type, text}) whose type is one of `types`; anything else
-// is refused, naming the part at `path`.
-Result<std::string> TextOf(const nlohmann::json& content, const std::string& path,
-                           const std::vector<std::string>& types = {"text"});
+// Tool-call arguments: OpenAI's formats carry them as a JSON string, Anthropic's as an object, the internal
+// form as the object. A model may write invalid JSON: ToolArguments keeps the string then, so that the
+// agent sees what the model wrote, and the others write such a string back as it was.
+nlohmann::json ToolArguments(const std::string& arguments);
+std::string ArgumentsText(const nlohmann::json& input);     // as OpenAI's string
+nlohmann::json AnthropicInput(const nlohmann::json& input);  // as Anthropic's object
 
-// Requests as a caller sent them. InvalidArgument names the field at fault ("messages[2].content").
-// n > 1 is refused; `stream` is read apart (ParseStreamRequest).
-Result<ChatRequest> ParseOpenAIRequest(const nlohmann::json& body);
-Result<ChatRequest> ParseAnthropicRequest(const nlohmann::json& body);
-Result<ChatRequest> ParseRequest(Dialect dialect, const nlohmann::json& body);
+// A stop reason as each dialect names it (finish_reason, stop_reason).
+const char* StopReasonName(Dialect dialect, StopReason reason);
 
 // Requests to send upstream. `model` replaces request.model; `default_max_tokens` applies when the
 // request sets none.
@@ -41,31 +40,11 @@ Result<ChatResponse> ParseOpenAIResponse(const nlohmann::json& body);
 Result<ChatResponse> ParseAnthropicResponse(const nlohmann::json& body);
 Result<ChatResponse> ParseResponse(Dialect dialect, const nlohmann::json& body);
 
-// Responses to send to a caller.
-nlohmann::json OpenAIResponse(const ChatResponse& response);
-nlohmann::json AnthropicResponse(const ChatResponse& response);
-nlohmann::json Response(Dialect dialect, const ChatResponse& response);
-
 // An error as each dialect writes it, and the HTTP status it travels with.
 nlohmann::json ErrorBody(Dialect dialect, const ModelError& error);
 int HttpStatus(Dialect dialect, ErrorKind kind);
 
-// --- The APIs agents call, and streams (wire_stream.cc) -----------------------------------------------
-
-// What a caller's request asks for: OpenAI's Chat Completions or Responses, or Anthropic's Messages.
-enum class Api { kNone, kChatCompletions, kMessages, kResponses };
-Api ApiOf(const std::string& method, const std::string& target);  // kNone for any other endpoint
-Dialect DialectOf(Api api);  // how its errors are written: Responses as OpenAI
-
-// A caller's request and the whole response it gets, in its API's form.
-Result<ChatRequest> ParseApiRequest(Api api, const nlohmann::json& body);
-nlohmann::json ApiResponse(Api api, const ChatResponse& response);
-
-// The Responses API: `input` as a string or items (messages, function_call, function_call_output),
-// `instructions`, flat function `tools`, `max_output_tokens`. Conversation state on the server
-// (previous_response_id) is refused: lineage keeps none.
-Result<ChatRequest> ParseResponsesRequest(const nlohmann::json& body);
-nlohmann::json ResponsesResponse(const ChatResponse& response);
+// --- Streams (wire_stream.cc) -------------------------------------------------------------------------
 
 // `stream: true` (and OpenAI's stream_options.include_usage) in a caller's request.
 struct StreamRequest {
@@ -74,42 +53,8 @@ struct StreamRequest {
 };
 StreamRequest ParseStreamRequest(const nlohmann::json& body);
 
-// A caller's stream, written as the answer arrives: its API's server-sent events (text/event-stream),
-// Chat Completions chunks ending "data: [DONE]" (with a usage chunk when asked), Messages' message_start
-// ... message_stop, the Responses API's response.created ... response.completed. Each call returns the
-// events to send now: Piece() for each piece (its kStart first), then Finish() with the whole response,
-// or Fail() when the answer cannot be finished (the API's error event).
-class StreamEncoder {
- public:
-  StreamEncoder(Api api, bool include_usage);
-  std::string Piece(const StreamDelta& delta);
-  std::string Finish(const ChatResponse& whole);
-  std::string Fail(const ModelError& error);
-  bool started() const { return started_; }
-
- private:
-  std::string Event(const std::string& type, nlohmann::json data);  // Responses: typed, numbered
-  std::string Close();  // ends the open block or item
-  std::string OpenBlock(const StreamDelta& delta);
-
-  Api api_;
-  bool include_usage_;
-  bool started_ = false;
-  std::string id_, model_;
-  Usage start_usage_;
-  int open_block_ = -1;   // the piece's block now open; -1: none
-  bool open_is_text_ = false;
-  int next_index_ = 0;    // Messages: the next content index; Responses: the next output index; Chat: the next call
-  int sequence_ = 0;      // Responses' sequence_number
-  std::string text_, arguments_, call_id_, call_name_;  // of the open block
-  nlohmann::json items_ = nlohmann::json::array();      // Responses: the output items done
-};
-
 // A whole response as pieces (StreamDelta), text and arguments in pieces of at most `max_piece` bytes.
 std::vector<StreamDelta> Pieces(const ChatResponse& response, std::size_t max_piece = std::string::npos);
-
-// A whole response as its API's stream, all at once.
-std::string StreamBody(Api api, const ChatResponse& response, bool include_usage);
 
 // Reads a provider's stream of `dialect` as it arrives (any split of the bytes), handing each piece to
 // `on_delta`. Finish() gives the whole response, parsed as the same answer unstreamed would be.

@@ -3,11 +3,18 @@
 
 #include <catch2/catch.hpp>
 
+#include "llm/codec.h"
+
 namespace lineage::llm {
 namespace {
 
 using json = nlohmann::json;
 using wire::Dialect;
+
+// The callers' side of each format is its API's codec (codec.h).
+const ApiCodec& Chat() { return *FindCodec("POST", "/v1/chat/completions"); }
+const ApiCodec& Messages() { return *FindCodec("POST", "/v1/messages"); }
+const ApiCodec& Responses() { return *FindCodec("POST", "/v1/responses"); }
 
 // A conversation with a system prompt, a tool, a call and its result, in OpenAI's format.
 json OpenAIConversation() {
@@ -30,7 +37,7 @@ json OpenAIConversation() {
 }
 
 TEST_CASE("An OpenAI request becomes the internal form with tool calls and results in place") {
-  auto r = wire::ParseOpenAIRequest(OpenAIConversation());
+  auto r = Chat().ParseRequest(OpenAIConversation());
   REQUIRE(r.ok());
   CHECK(r->model == "conductor");
   CHECK(r->system == "You are careful.");
@@ -54,7 +61,7 @@ TEST_CASE("An OpenAI request becomes the internal form with tool calls and resul
 }
 
 TEST_CASE("OpenAI to Anthropic: tools, calls and results land where Anthropic expects them") {
-  auto r = wire::ParseOpenAIRequest(OpenAIConversation());
+  auto r = Chat().ParseRequest(OpenAIConversation());
   REQUIRE(r.ok());
   json a = wire::AnthropicRequest(*r, "claude-sonnet-4-5", 4096);
   CHECK(a["model"] == "claude-sonnet-4-5");
@@ -72,7 +79,7 @@ TEST_CASE("OpenAI to Anthropic: tools, calls and results land where Anthropic ex
   CHECK(user["content"][1]["content"] == "/work");
   CHECK(user["content"][2] == json{{"type", "text"}, {"text", "Thanks."}});
   // And Anthropic's own parser reads back the same conversation.
-  auto back = wire::ParseAnthropicRequest(a);
+  auto back = Messages().ParseRequest(a);
   REQUIRE(back.ok());
   CHECK(ToJson(*back)["messages"] == ToJson(*r)["messages"]);
 }
@@ -89,7 +96,7 @@ TEST_CASE("Anthropic to OpenAI: tool results become tool messages right after th
     "tools": [{"name": "edit", "description": "Edit a file", "input_schema": {"type": "object"}}],
     "tool_choice": {"type": "any"}
   })");
-  auto r = wire::ParseAnthropicRequest(anthropic);
+  auto r = Messages().ParseRequest(anthropic);
   REQUIRE(r.ok());
   CHECK(r->messages[2].content[0].is_error);
   json o = wire::OpenAIRequest(*r, "gpt-4.1-mini", 4096);
@@ -116,7 +123,7 @@ TEST_CASE("Responses translate both ways with tool calls, stop reasons and usage
   CHECK(r->usage.input == 120);
   CHECK(r->usage.cache_read == 100);
   CHECK(r->usage.reasoning == 7);
-  json a = wire::AnthropicResponse(*r);
+  json a = Messages().WriteResponse(*r);
   CHECK(a["stop_reason"] == "tool_use");
   CHECK(a["content"][0]["input"] == json{{"command", "make"}});
   CHECK(a["usage"]["input_tokens"] == 20);  // Anthropic counts uncached input apart
@@ -124,14 +131,14 @@ TEST_CASE("Responses translate both ways with tool calls, stop reasons and usage
   auto again = wire::ParseAnthropicResponse(a);
   REQUIRE(again.ok());
   CHECK(again->usage.input == 120);
-  json o = wire::OpenAIResponse(*again);
+  json o = Chat().WriteResponse(*again);
   CHECK(o["choices"][0]["finish_reason"] == "tool_calls");
   CHECK(o["choices"][0]["message"]["content"].is_null());
   CHECK(o["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"] == "{\"command\":\"make\"}");
 }
 
 TEST_CASE("A Responses API request becomes the internal form, and a response goes back as output items") {
-  auto request = wire::ParseResponsesRequest(json::parse(R"({"model": "m", "instructions": "Be brief.",
+  auto request = Responses().ParseRequest(json::parse(R"({"model": "m", "instructions": "Be brief.",
     "max_output_tokens": 100, "tools": [{"type": "function", "name": "bash", "parameters": {"type": "object"}}],
     "input": [{"role": "user", "content": [{"type": "input_text", "text": "List files."}]},
               {"type": "function_call", "call_id": "c1", "name": "bash", "arguments": "{\"command\": \"ls\"}"},
@@ -151,7 +158,7 @@ TEST_CASE("A Responses API request becomes the internal form, and a response goe
   response.content = {Block::Text("Done."), Block::ToolCall("c2", "bash", json{{"command", "pwd"}})};
   response.stop_reason = StopReason::kToolUse;
   response.usage = Usage{10, 5, 4, 0, 0};
-  const json out = wire::ResponsesResponse(response);
+  const json out = Responses().WriteResponse(response);
   CHECK(out["object"] == "response");
   CHECK(out["output"][0]["content"][0] == json{{"type", "output_text"}, {"text", "Done."}, {"annotations", json::array()}});
   CHECK(out["output"][1]["type"] == "function_call");
@@ -164,17 +171,17 @@ TEST_CASE("A whole response streams as each API's events, tool-call arguments in
   response.id = "x";
   response.content = {Block::Text("Hi."), Block::ToolCall("c2", "bash", json{{"command", "pwd"}})};
   response.stop_reason = StopReason::kToolUse;
-  const std::string chat = wire::StreamBody(wire::Api::kChatCompletions, response, true);
+  const std::string chat = StreamBody(Chat(), response, true);
   CHECK(chat.find(R"("delta":{"content":"Hi."})") != std::string::npos);
   CHECK(chat.find(R"("arguments":"{\"command\":\"pwd\"}")") != std::string::npos);
   CHECK(chat.find(R"("finish_reason":"tool_calls")") != std::string::npos);
   CHECK(chat.find(R"("choices":[],)") != std::string::npos);  // the usage chunk
   CHECK(chat.rfind("data: [DONE]\n\n") == chat.size() - 14);
-  const std::string messages = wire::StreamBody(wire::Api::kMessages, response, false);
+  const std::string messages = StreamBody(Messages(), response, false);
   CHECK(messages.rfind("event: message_start\n", 0) == 0);
   CHECK(messages.find(R"("partial_json":"{\"command\":\"pwd\"}","type":"input_json_delta")") != std::string::npos);
   CHECK(messages.find("event: message_stop\n") != std::string::npos);
-  const std::string responses = wire::StreamBody(wire::Api::kResponses, response, false);
+  const std::string responses = StreamBody(Responses(), response, false);
   CHECK(responses.rfind("event: response.created\n", 0) == 0);
   CHECK(responses.find("event: response.function_call_arguments.delta") != std::string::npos);
   CHECK(responses.find("event: response.completed") != std::string::npos);
@@ -189,16 +196,16 @@ TEST_CASE("A provider's stream of either dialect decodes to the whole answer, sp
                       Block::ToolCall("c2", "editor", json{{"path", "a.txt"}})};
   response.stop_reason = StopReason::kToolUse;
   response.usage = Usage{100, 20, 60, 10, 0};
-  for (wire::Api api : {wire::Api::kChatCompletions, wire::Api::kMessages}) {
-    wire::StreamEncoder encoder(api, /*include_usage=*/true);
+  for (const ApiCodec* api : {&Chat(), &Messages()}) {
+    const std::unique_ptr<StreamEncoder> encoder = api->NewStreamEncoder(/*include_usage=*/true);
     std::string events;
-    for (const StreamDelta& piece : wire::Pieces(response, 5)) events += encoder.Piece(piece);
-    events += encoder.Finish(response);
+    for (const StreamDelta& piece : wire::Pieces(response, 5)) events += encoder->Piece(piece);
+    events += encoder->Finish(response);
     for (size_t split : {size_t{1}, size_t{7}, events.size()}) {
-      INFO("api " << static_cast<int>(api) << ", split every " << split << " bytes");
+      INFO("api " << api->name() << ", split every " << split << " bytes");
       std::string text, arguments;
       int calls = 0;
-      wire::StreamDecoder decoder(wire::DialectOf(api), [&](const StreamDelta& d) {
+      wire::StreamDecoder decoder(api->dialect(), [&](const StreamDelta& d) {
         if (d.kind == StreamDelta::Kind::kText) text += d.text;
         if (d.kind == StreamDelta::Kind::kToolCall) ++calls;
         if (d.kind == StreamDelta::Kind::kToolArguments) arguments += d.text;
@@ -211,7 +218,7 @@ TEST_CASE("A provider's stream of either dialect decodes to the whole answer, sp
       CHECK(calls == 2);
       CHECK(arguments == R"({"command":"ls -la"}{"path":"a.txt"})");
       ChatResponse expected = response;
-      if (api == wire::Api::kChatCompletions) expected.usage.cache_write = 0;  // OpenAI reports none
+      if (api == &Chat()) expected.usage.cache_write = 0;  // OpenAI reports none
       CHECK(ToJson(*whole) == ToJson(expected));
     }
   }
@@ -233,7 +240,7 @@ TEST_CASE("A provider's error event mid-stream is classified, and the decoder st
 }
 
 TEST_CASE("cache_control breakpoints pass through, from either dialect, to an Anthropic upstream") {
-  auto anthropic = wire::ParseAnthropicRequest(json::parse(R"({"model": "m", "max_tokens": 10,
+  auto anthropic = Messages().ParseRequest(json::parse(R"({"model": "m", "max_tokens": 10,
     "system": [{"type": "text", "text": "rules", "cache_control": {"type": "ephemeral"}}],
     "tools": [{"name": "bash", "input_schema": {"type": "object"}, "cache_control": {"type": "ephemeral"}}],
     "messages": [{"role": "user", "content": [{"type": "text", "text": "long", "cache_control": {"type": "ephemeral"}}]},
@@ -250,7 +257,7 @@ TEST_CASE("cache_control breakpoints pass through, from either dialect, to an An
   CHECK_FALSE(out["messages"][2]["content"][0].contains("cache_control"));
 
   // OpenAI-dialect callers mark content parts (as LiteLLM and OpenRouter accept).
-  auto openai = wire::ParseOpenAIRequest(json::parse(R"({"model": "m", "messages": [
+  auto openai = Chat().ParseRequest(json::parse(R"({"model": "m", "messages": [
     {"role": "system", "content": [{"type": "text", "text": "rules", "cache_control": {"type": "ephemeral"}}]},
     {"role": "user", "content": "hi"}]})"));
   REQUIRE(openai.ok());
@@ -297,8 +304,8 @@ TEST_CASE("Invalid tool arguments from a model are kept, not lost") {
   auto r = wire::ParseOpenAIResponse(openai);
   REQUIRE(r.ok());
   CHECK(r->content[0].input == "{not json");
-  CHECK(wire::OpenAIResponse(*r)["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"] == "{not json");
-  CHECK(wire::AnthropicResponse(*r)["content"][0]["input"] == json{{"_raw_arguments", "{not json"}});
+  CHECK(Chat().WriteResponse(*r)["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"] == "{not json");
+  CHECK(Messages().WriteResponse(*r)["content"][0]["input"] == json{{"_raw_arguments", "{not json"}});
 }
 
 TEST_CASE("Stop reasons map between the formats") {
@@ -307,23 +314,23 @@ TEST_CASE("Stop reasons map between the formats") {
     json a = {{"content", json::array()}, {"stop_reason", anthropic}};
     auto r = wire::ParseAnthropicResponse(a);
     REQUIRE(r.ok());
-    CHECK(wire::OpenAIResponse(*r)["choices"][0]["finish_reason"] == openai);
+    CHECK(Chat().WriteResponse(*r)["choices"][0]["finish_reason"] == openai);
   }
 }
 
 TEST_CASE("Bad requests name the field at fault") {
-  auto no_model = wire::ParseOpenAIRequest(json{{"messages", json::array()}});
+  auto no_model = Chat().ParseRequest(json{{"messages", json::array()}});
   CHECK(no_model.status().message().find("model") != std::string::npos);
-  auto bad_role = wire::ParseOpenAIRequest(json::parse(R"({"model": "m", "messages": [{"role": "robot", "content": "x"}]})"));
+  auto bad_role = Chat().ParseRequest(json::parse(R"({"model": "m", "messages": [{"role": "robot", "content": "x"}]})"));
   CHECK(bad_role.status().message().find("messages[0].role") != std::string::npos);
-  auto stateful = wire::ParseResponsesRequest(json::parse(R"({"model": "m", "input": "hi", "previous_response_id": "r1"})"));
+  auto stateful = Responses().ParseRequest(json::parse(R"({"model": "m", "input": "hi", "previous_response_id": "r1"})"));
   CHECK(stateful.status().message().find("previous_response_id") != std::string::npos);
-  auto builtin = wire::ParseResponsesRequest(json::parse(R"({"model": "m", "input": "hi", "tools": [{"type": "web_search"}]})"));
+  auto builtin = Responses().ParseRequest(json::parse(R"({"model": "m", "input": "hi", "tools": [{"type": "web_search"}]})"));
   CHECK(builtin.status().message().find("tools[0]") != std::string::npos);
-  auto image = wire::ParseAnthropicRequest(
+  auto image = Messages().ParseRequest(
       json::parse(R"({"model": "m", "messages": [{"role": "user", "content": [{"type": "image"}]}]})"));
   CHECK(image.status().message().find("messages[0].content[0].type") != std::string::npos);
-  auto tool_without_id = wire::ParseOpenAIRequest(json::parse(R"({"model": "m", "messages": [{"role": "tool", "content": "x"}]})"));
+  auto tool_without_id = Chat().ParseRequest(json::parse(R"({"model": "m", "messages": [{"role": "tool", "content": "x"}]})"));
   CHECK(tool_without_id.status().message().find("tool_call_id") != std::string::npos);
 }
 
