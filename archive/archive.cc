@@ -660,10 +660,11 @@ Result<std::vector<Evaluation>> Archive::ListEvaluations(AgentId agent) {
     const std::string name = s.Text(5);
     std::optional<Outcome> outcome = ParseOutcome(name);
     if (!outcome) {
-      return Status::Corruption("evaluation " + std::to_string(s.Int(0)) + " of agent " + std::to_string(agent) +
-                                " has the outcome '" + name + "', which this lineage does not know");
+      // A newer lineage's outcome, say: a result that solved nothing, as an older lineage counted it.
+      spdlog::warn("evaluation {} of agent {} has the outcome '{}', which this lineage does not know; it counts as "
+                   "an error", s.Int(0), agent, name);
     }
-    out.push_back({s.Int(0), s.Int(1), s.Text(2), s.Text(3), static_cast<int>(s.Int(4)), *outcome, s.OptDouble(6),
+    out.push_back({s.Int(0), s.Int(1), s.Text(2), s.Text(3), static_cast<int>(s.Int(4)), outcome.value_or(Outcome::kError), s.OptDouble(6),
                    s.Int(7), s.Int(8), s.Text(9), s.Int(10)});
   }
   LINEAGE_RETURN_IF_ERROR(s.status());

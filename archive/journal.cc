@@ -1,5 +1,6 @@
 #include "archive/journal.h"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 namespace lineage::journal {
@@ -104,16 +105,22 @@ void Optional(const json& data, const char* key, std::optional<T>* out) {
 
 std::string RunOrigin::Encode() const { return OriginJson(*this).dump(); }
 
-std::string StoredConfig::Encode() const {
-  json stored = {{"source", source}, {"base_dir", base_dir}, {"text", text}, {"models_override", models_override},
-                 {"models_override_text", models_override_text}};
-  if (origin.kind != RunOrigin::Kind::kNone) stored["origin"] = OriginJson(origin);
+std::string StoredConfig::Raised::Encode() const {
   json budget = json::object();
-  if (raised.children) budget["children"] = *raised.children;
-  if (raised.cost_usd) budget["cost_usd"] = *raised.cost_usd;
-  if (raised.tokens) budget["tokens"] = *raised.tokens;
-  if (raised.task_evaluations) budget["task_evaluations"] = *raised.task_evaluations;
-  if (!budget.empty()) stored["budget_raised"] = budget;
+  if (children) budget["children"] = *children;
+  if (cost_usd) budget["cost_usd"] = *cost_usd;
+  if (tokens) budget["tokens"] = *tokens;
+  if (task_evaluations) budget["task_evaluations"] = *task_evaluations;
+  return budget.dump();
+}
+
+std::string StoredConfig::Encode() const {
+  json stored = json::object();
+  for (const auto& [key, value] : unknown) stored[key] = json::parse(value, nullptr, false);
+  stored.update({{"source", source}, {"base_dir", base_dir}, {"text", text}, {"models_override", models_override},
+                 {"models_override_text", models_override_text}});
+  if (origin.kind != RunOrigin::Kind::kNone) stored["origin"] = OriginJson(origin);
+  if (json budget = json::parse(raised.Encode()); !budget.empty()) stored["budget_raised"] = budget;
   return stored.dump();
 }
 
@@ -133,6 +140,11 @@ std::optional<StoredConfig> StoredConfig::Decode(const std::string& runs_config)
     Optional(*it, "task_evaluations", &c.raised.task_evaluations);
   }
   if (auto it = stored.find("origin"); it != stored.end()) c.origin = OriginFrom(*it);
+  static const char* const kKnown[] = {"source", "base_dir", "text", "models_override", "models_override_text",
+                                       "budget_raised", "origin"};
+  for (const auto& [key, value] : stored.items()) {
+    if (std::find(std::begin(kKnown), std::end(kKnown), key) == std::end(kKnown)) c.unknown[key] = value.dump();
+  }
   return c;
 }
 

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 
@@ -73,8 +74,11 @@ struct StoredConfig {
     std::optional<int> children;
     std::optional<double> cost_usd;
     std::optional<std::int64_t> tokens, task_evaluations;
+    std::string Encode() const;  // {"children": N, ...}, the budgets raised only
   } raised;
   RunOrigin origin;
+  // Keys this lineage does not know (a newer one wrote them), each as its JSON text: kept as they were.
+  std::map<std::string, std::string> unknown;
 
   std::string Encode() const;
   // nullopt when `runs_config` holds no configuration text.

@@ -1,5 +1,6 @@
-// Clang's thread-safety annotations: which mutex guards a member, which a function needs held. Under clang
-// with -Wthread-safety they are checked at compile time; elsewhere they document the rule and cost nothing.
+// Clang's thread-safety annotations: which mutex guards a member, which a function needs held. lineage
+// builds with GCC and std::mutex is no annotated capability, so nothing checks them yet: they state the rule
+// where a reader needs it, and cost nothing.
 #pragma once
 
 #if defined(__clang__)

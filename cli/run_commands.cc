@@ -551,6 +551,7 @@ Status Final(const RunArgs& args, const fs::path& home) {
   LINEAGE_ASSIGN_OR_RETURN(auto sandbox, Sandbox::Create(args.unsafe ? Sandbox::Backend::kNone : Sandbox::Backend::kBwrap));
   FinalOptions options;
   options.runtime = RunRuntime(config, home);
+  options.runtime.gateway_host.clear();  // the final runs here, in a local sandbox, whatever the run's executor
   options.sandbox = sandbox.get();
   options.parallel = args.parallel;
   if (!args.json) {

@@ -75,11 +75,14 @@ Result<Agent> Committer::Commit(ChildDraft draft, std::optional<std::size_t> tur
   lock.unlock();
   committed_.notify_all();
   run_.AgentsChanged();
+  return child;
+}
+
+void Committer::Announce(const Agent& child) {
   run_.Progress(std::string("agent.") + StateName(child.state) + " " +
-                json{{"agent", child.id}, {"parent", draft.parent}, {"files_changed", child.files_changed},
+                json{{"agent", child.id}, {"parent", *child.parent_id}, {"files_changed", child.files_changed},
                      {"lines_added", child.lines_added}, {"lines_removed", child.lines_removed}, {"reason", child.reason}}
                     .dump());
-  return child;
 }
 
 Status Committer::AwaitTurn(std::size_t turn, std::unique_lock<std::mutex>& lock) {

@@ -37,8 +37,11 @@ class Committer {
   // Commits `draft`: rejected at once when empty, unusable or a duplicate of an agent of this run, else
   // committed to be built and evaluated. With `turn`, waits until the run holds that many agents (a
   // replay: ten minutes at most, or until the process stops). The duplicate check and the commit are one
-  // step, so two children in flight cannot both pass it.
+  // step, so two children in flight cannot both pass it. The caller counts the child, then says so
+  // (Announce).
   Result<Agent> Commit(ChildDraft draft, std::optional<std::size_t> turn);
+  // The progress line of a committed child.
+  void Announce(const Agent& child);
 
  private:
   Status AwaitTurn(std::size_t turn, std::unique_lock<std::mutex>& lock) REQUIRES(mu_);

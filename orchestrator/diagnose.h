@@ -23,7 +23,6 @@ struct Diagnosis {
   nlohmann::json answer;                     // DGM's fields, when the diagnosis is usable
   std::optional<Interruption> interrupted;   // the world or the budget refused a call: redo, no one's fault
   std::string unusable;                      // the model's answers could not be used (kDiagnosisAttempts)
-  bool usable() const { return !interrupted && unusable.empty(); }
   // What the child is to do: the suggestion, then the problem it addresses.
   std::string ProblemStatement() const;
 };

@@ -52,7 +52,16 @@ class Evolution {
     if (Status s = OpenScheduler(); !s.ok()) return Fail(s);
     LINEAGE_RETURN_IF_ERROR(Start());
     if (StopBeforeWork()) return Finish();
-    if (std::optional<RunState> ended; !SeedEvaluated(&ended)) return ended ? Result<RunState>(*ended) : Fail(loop_.fatal());
+    for (;;) {
+      Result<Step> seed = LostIsWorldFault(EvaluateSeed(run_));
+      if (!seed.ok()) return Fail(seed.status());
+      if (seed->done()) break;
+      if (!SeedRetried(*seed)) {
+        run_.StopServing();
+        return Finish();
+      }
+    }
+    loop_.FaultsOver();
     if (Status s = scheduler_->Prepare(); !s.ok()) return Fail(s);
     for (;;) {
       std::vector<std::thread> slots;
@@ -115,36 +124,17 @@ class Evolution {
     return true;
   }
 
-  // Evaluates the seed, absorbing the world's faults; false when the run ends before its children (`ended`
-  // says how, unless lineage failed: LoopState::fatal).
-  bool SeedEvaluated(std::optional<RunState>* ended) {
-    for (;;) {
-      Result<Step> seed = LostIsWorldFault(EvaluateSeed(run_));
-      if (!seed.ok()) {
-        loop_.Fail(seed.status());
-        return false;
-      }
-      if (seed->done()) {
-        loop_.FaultsOver();
-        return true;
-      }
-      if (seed->interruption.budget()) {
-        loop_.StopForBudget(seed->interruption.why);
-      } else if (loop_.AbsorbFault("seed", seed->interruption.why)) {
-        continue;
-      } else {
-        loop_.Stop(run_.StopRequested() ? StopReason{StopReason::Kind::kStopRequested, "stop requested"}
-                                        : StopReason{StopReason::Kind::kPausing, "pausing"});
-      }
-      run_.StopServing();
-      Result<RunState> finished = Finish();
-      if (!finished.ok()) {
-        loop_.Fail(finished.status());
-        return false;
-      }
-      *ended = *finished;
+  // The seed's evaluation was interrupted: whether it is to be tried again (after a world fault's backoff);
+  // false, with the reason recorded, when the run ends before its children.
+  bool SeedRetried(const Step& seed) {
+    if (seed.interruption.budget()) {
+      loop_.StopForBudget(seed.interruption.why);
       return false;
     }
+    if (loop_.AbsorbFault("seed", seed.interruption.why)) return true;
+    loop_.Stop(run_.StopRequested() ? StopReason{StopReason::Kind::kStopRequested, "stop requested"}
+                                    : StopReason{StopReason::Kind::kPausing, "pausing"});
+    return false;
   }
 
   // Until a provider has answered one of the run's calls, a server that refuses the connection is a wrong
@@ -256,12 +246,6 @@ class Evolution {
 
 Result<RunState> RunEvolution(Archive& archive, RunId run_id, const EvolutionOptions& options) {
   LINEAGE_ASSIGN_OR_RETURN(Run run, archive.GetRun(run_id));
-  // Work the world interrupted (a provider outage, a spent budget) leaves its agent where it was; it is
-  // taken up again here, after a resume.
-  if (run.state != RunState::kQueued && run.state != RunState::kRunning) {
-    return Status::FailedPrecondition("run " + std::to_string(run_id) + " is " + StateName(run.state) +
-                                      "; resume it first (`lineage run resume " + std::to_string(run_id) + "`)");
-  }
   if (!options.replayer && RunOrigin(run).replay()) {
     // Going on live would call real providers, at a cost, inside an experiment meant to be offline.
     return Status::FailedPrecondition("run " + std::to_string(run_id) + " is a replay of a recorded run; it goes on only "
@@ -269,18 +253,26 @@ Result<RunState> RunEvolution(Archive& archive, RunId run_id, const EvolutionOpt
   }
   if (!run.seed_agent_id) return Status::Corruption("run " + std::to_string(run_id) + " has no seed agent");
   LINEAGE_ASSIGN_OR_RETURN(RunConfig config, StoredRunConfig(run));
-  LINEAGE_ASSIGN_OR_RETURN(int made, ChildrenMade(archive, run));
-  auto services = OpenRunServices(archive, run, std::move(config), options);
-  if (!services.ok()) {
-    // The run could not start (its prompts, its keys, its executor): it fails, saying why.
-    const json data = {{"error", services.status().message()}};
+  // Work the world interrupted (a provider outage, a spent budget) leaves its agent where it was; it is
+  // taken up again here, after a resume.
+  if (run.state != RunState::kQueued && run.state != RunState::kRunning) {
+    return Status::FailedPrecondition("run " + std::to_string(run_id) + " is " + StateName(run.state) +
+                                      "; resume it first (`lineage run resume " + std::to_string(run_id) + "`)");
+  }
+  Result<int> made = ChildrenMade(archive, run);
+  Result<std::unique_ptr<RunServices>> services = Status::Internal("the run's services were not opened");
+  if (made.ok()) services = OpenRunServices(archive, run, std::move(config), options);
+  if (!made.ok() || !services.ok()) {
+    // The run could not start (its archive, its prompts, its keys, its executor): it fails, saying why.
+    const Status why = made.ok() ? services.status() : made.status();
+    const json data = {{"error", why.message()}};
     if (Status marked = archive.SetRunState(run_id, RunState::kFailed, data.dump()); !marked.ok()) {
       spdlog::error("cannot mark run {} failed: {}", run_id, marked.ToString());
     }
     if (options.on_progress) options.on_progress("run.failed " + data.dump());
-    return services.status();
+    return why;
   }
-  Evolution evolution(**services, made);
+  Evolution evolution(**services, *made);
   return evolution.Run();
 }
 

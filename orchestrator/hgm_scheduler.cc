@@ -268,8 +268,9 @@ class HgmScheduler : public Scheduler {
     HgmState state;
     state.task_evaluations = evaluations_done_ + static_cast<std::int64_t>(evaluating_.size());
     // Pending: expansions whose child is not committed yet (a committed one being built is a node already).
-    for (int slot : expanding_) state.pending_expansions += !p_.loop.Made(slot);
-    const bool children_left = p_.loop.made() + state.pending_expansions < config.children;
+    const auto [made, pending] = p_.loop.MadeAndPending(expanding_);
+    state.pending_expansions = pending;
+    const bool children_left = made + pending < config.children;
     state.may_evaluate = !config.task_evaluations || state.task_evaluations < *config.task_evaluations;
     // A child made once the task evaluations are spent could never be judged.
     state.may_expand = children_left && in_flight_ < config.children_in_flight && state.may_evaluate;

@@ -46,6 +46,13 @@ bool LoopState::Made(int slot) {
   return made_slots_.count(slot) > 0;
 }
 
+std::pair<int, int> LoopState::MadeAndPending(const std::set<int>& expanding) {
+  std::lock_guard lock(mu_);
+  int pending = 0;
+  for (int slot : expanding) pending += !made_slots_.count(slot);
+  return {made_, pending};
+}
+
 int LoopState::made() {
   std::lock_guard lock(mu_);
   return made_;

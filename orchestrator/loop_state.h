@@ -63,8 +63,6 @@ struct StopReason {
   std::string text;
   bool empty() const { return kind == Kind::kNone; }
   bool Is(Kind k) const { return kind == k; }
-  // Whether the run pauses for it, to be resumed by a person or a daemon.
-  bool Pauses() const { return kind == Kind::kFaults || kind == Kind::kLowDisk || kind == Kind::kConfig; }
 };
 
 inline constexpr int kMaxConsecutiveFailures = 3;  // attempts that fail before a child exists
@@ -82,6 +80,8 @@ class LoopState {
   void MadeChild(int slot);        // its child is committed: the slot is spent
   bool Made(int slot);
   int made();
+  // The children made, and how many of `expanding` slots have none yet, read together.
+  std::pair<int, int> MadeAndPending(const std::set<int>& expanding);
   std::mt19937_64 SlotRng(int slot);
   // The draws of a run's policy (HGM's), going on from where the archive stands: `done` pieces of work so
   // far, so a resumed run makes the choices a run never interrupted would have made from the same archive.

@@ -70,6 +70,7 @@ Result<MadeChild> MakeChild(const ChildPipeline& p, int attempt, int slot, std::
                    modification->unreadable, statement, diagnosis->answer.dump()};
   LINEAGE_ASSIGN_OR_RETURN(Agent child, p.committer.Commit(std::move(draft), origin.commit_turn));
   p.loop.MadeChild(slot);
+  p.committer.Announce(child);
   if (child.state == AgentState::kRejected) return MadeChild{Step::Done(), std::nullopt};
   LINEAGE_ASSIGN_OR_RETURN(Step finished, LostIsWorldFault(FinishChild(run, child)));
   if (finished.done()) return MadeChild{finished, std::nullopt};

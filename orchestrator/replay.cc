@@ -210,7 +210,7 @@ Result<std::vector<std::string>> Compare(Archive& source, const std::vector<Agen
 // What the record says each slot's child was made from, in the record's ids and ranks: the parent's rank among the run's agents, what it learnt from, and when it was committed.
 struct RecordedChild {
   std::size_t parent_rank = 0;
-  std::string problem, task;
+  std::string task;
   std::size_t commit_turn = 0;
   bool committed = false, diagnosed = false;  // runs recorded before diagnoses named their slot have none
 };
@@ -224,7 +224,6 @@ Result<std::map<std::string, RecordedChild>> RecordedChildren(Archive& source, R
     if (auto d = journal::Diagnosis::Decode(e); d && rank.count(d->parent)) {
       RecordedChild& child = out[d->calls_task];
       child.parent_rank = rank[d->parent];  // the last diagnosis is the one that made it
-      child.problem = d->problem;
       child.task = d->task;
       child.diagnosed = true;
     } else if (auto made = journal::ChildMade::Decode(e); made && e.agent_id && rank.count(*e.agent_id)) {
@@ -251,16 +250,19 @@ class RecordedChoices : public ChildSource {
     const RecordedChild& recorded = it->second;
     // The record chose a judged parent: a concurrent replay waits until it is judged here too, so that what
     // the child learns from is read from the same results.
+    // A stopping process, or an archive it cannot read, chooses as a live run would.
     std::optional<AgentId> parent;
-    const bool judged = run.AwaitAgents([&] {
+    bool unreadable = false;
+    const bool judged = !run.StopRequested() && run.AwaitAgents([&] {
       auto agents = Made(run.archive, run.run.id);
-      if (!agents.ok() || recorded.parent_rank >= agents->size()) return false;
+      if (!agents.ok()) return unreadable = true;
+      if (recorded.parent_rank >= agents->size()) return false;
       const Agent& a = (*agents)[recorded.parent_rank];
       if (a.state != AgentState::kAdmitted && !IsFinal(a.state) && a.state != AgentState::kRejected) return false;
       parent = a.id;
       return true;
     }, 10 * 60 * 1000);
-    if (!judged) return live_->Choose(run, slot, chosen, rng);
+    if (!judged || unreadable) return live_->Choose(run, slot, chosen, rng);
     ChildOrigin origin;
     origin.parent = *parent;
     LINEAGE_ASSIGN_OR_RETURN(origin.problem, ChooseProblem(run.archive, origin.parent, rng, recorded.task));
@@ -289,6 +291,23 @@ Status RefuseExecSuites(const RunConfig& config, RunId id) {
         "unless you trust it: pass --allow-exec to run it");
   }
   return Status::OK();
+}
+
+// A replay never goes on (it would call providers live), so one cut short is not left running: diverged, it
+// failed; interrupted, it stopped.
+Status EndCutShort(Archive& replay, ReplayReport& report) {
+  const bool diverged = !report.divergence.empty();
+  const std::string why = json{{"reason", diverged ? "the replay diverged from its record: " +
+                                                         report.divergence.substr(0, report.divergence.find('\n'))
+                                                   : std::string("the replay was interrupted")}}.dump();
+  auto move = [&](RunState to) {
+    Status moved = replay.SetRunState(report.run, to, why);
+    if (moved.ok()) report.state = to;
+    return moved;
+  };
+  if (diverged && MayFollow(report.state, RunState::kFailed)) return move(RunState::kFailed);
+  if (MayFollow(report.state, RunState::kStopping)) LINEAGE_RETURN_IF_ERROR(move(RunState::kStopping));
+  return move(RunState::kStopped);
 }
 
 }  // namespace
@@ -346,25 +365,7 @@ Result<ReplayReport> ReplayRun(Archive& source, RunId id, const ReplayOptions& o
   report.calls = replayer->answered();
   if (!ended.ok() && report.divergence.empty()) return ended.status();
   report.state = ended.ok() ? *ended : RunState::kFailed;
-  // A replay never goes on (it would call providers live), so one cut short is not left running: diverged,
-  // it failed; interrupted, it stopped.
-  if (!HasEnded(report.state)) {
-    const bool diverged = !report.divergence.empty();
-    const std::string why = json{{"reason", diverged ? "the replay diverged from its record: " +
-                                                           report.divergence.substr(0, report.divergence.find('\n'))
-                                                     : std::string("the replay was interrupted")}}.dump();
-    auto move = [&](RunState to) {
-      Status moved = replay->SetRunState(replay_run, to, why);
-      if (moved.ok()) report.state = to;
-      return moved;
-    };
-    if (diverged && MayFollow(report.state, RunState::kFailed)) {
-      LINEAGE_RETURN_IF_ERROR(move(RunState::kFailed));
-    } else {
-      if (MayFollow(report.state, RunState::kStopping)) LINEAGE_RETURN_IF_ERROR(move(RunState::kStopping));
-      LINEAGE_RETURN_IF_ERROR(move(RunState::kStopped));
-    }
-  }
+  if (!HasEnded(report.state)) LINEAGE_RETURN_IF_ERROR(EndCutShort(*replay, report));
   LINEAGE_ASSIGN_OR_RETURN(std::vector<Agent> replayed, Made(*replay, replay_run));
   LINEAGE_ASSIGN_OR_RETURN(report.differences, Compare(source, recorded, *replay, replayed));
   if (const std::int64_t unasked = replayer->unasked(); unasked > 0 && report.divergence.empty()) {

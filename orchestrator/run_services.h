@@ -3,7 +3,7 @@
 // pipeline, the seed's evaluation, the finals. It is the one place a setting the whole run shares lives:
 // every agent run of the run starts from `runtime`, every sandboxed process goes through `sandbox`.
 //
-// Nothing in it changes once it is built; its methods are safe to call from any slot's thread.
+// Its members do not change once it is built; its methods are safe to call from any slot's thread.
 #pragma once
 
 #include <atomic>

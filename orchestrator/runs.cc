@@ -209,7 +209,7 @@ Result<RunState> RaiseBudget(Archive& archive, RunId id, const BudgetRaise& rais
     raised.task_evaluations = *raise.task_evaluations;
   }
   LINEAGE_RETURN_IF_ERROR(archive.SetRunConfig(id, stored.Encode(), raised.children.value_or(config.children),
-                                               json{{"budget_raised", json::parse(stored.Encode())["budget_raised"]}}.dump()));
+                                               json{{"budget_raised", json::parse(raised.Encode())}}.dump()));
   if (run.state != RunState::kFinished) return run.state;
   LINEAGE_RETURN_IF_ERROR(archive.SetRunState(id, RunState::kQueued, json{{"control", "raise budget"}}.dump()));
   return RunState::kQueued;

@@ -107,6 +107,18 @@ TEST_CASE("a stored configuration written by an earlier lineage reads, and one w
   CHECK_FALSE(StoredConfig::Decode(R"({"text": 3})"));
 }
 
+TEST_CASE("keys of a stored configuration this lineage does not know are kept when it is written again") {
+  auto newer = StoredConfig::Decode(R"({"text": "t", "retention": {"days": 3}, "budget_raised": {"children": 4}})");
+  REQUIRE(newer);
+  newer->raised.tokens = 10;
+  auto again = StoredConfig::Decode(newer->Encode());
+  REQUIRE(again);
+  CHECK(again->unknown.at("retention") == R"({"days":3})");
+  CHECK(again->raised.children == 4);
+  CHECK(again->raised.tokens == 10);
+  CHECK(again->raised.Encode() == R"({"children":4,"tokens":10})");
+}
+
 TEST_CASE("a run's origin is written as the dashboard and exports show it") {
   CHECK(RunOrigin{}.Encode() == "null");
   CHECK(RunOrigin{RunOrigin::Kind::kFork, 1, 2, ""}.Encode() == R"({"agent":2,"kind":"fork","run":1})");
