@@ -74,6 +74,22 @@ std::optional<RunEnded> RunEnded::Decode(const Event& event) {
   return ended;
 }
 
+std::string FinalDone::Encode(const std::string& details) const {
+  json data = json::parse(details, nullptr, false);
+  if (!data.is_object()) data = json::object();
+  data["table"] = table;
+  return data.dump();
+}
+
+std::optional<FinalDone> FinalDone::Decode(const Event& event) {
+  if (event.kind != kKind) return std::nullopt;
+  const json data = Data(event);
+  if (!data.is_object()) return std::nullopt;
+  FinalDone done;
+  if (auto it = data.find("table"); it != data.end() && it->is_number_integer()) done.table = it->get<int>();
+  return done;
+}
+
 namespace {
 
 json OriginJson(const RunOrigin& o) {

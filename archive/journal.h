@@ -52,6 +52,17 @@ struct RunEnded {
   static std::optional<RunEnded> Decode(const Event& event);
 };
 
+// "final": a final stage done, on [[final]] table `table` (1-based; 0 for `lineage run final`). Its other
+// keys (the suite, the agents and their held-out scores) are for people: `run final` prints them as they are.
+struct FinalDone {
+  static constexpr const char* kKind = "final";
+  int table = 0;
+
+  // The event's data: `details` (a JSON object) with the table set.
+  std::string Encode(const std::string& details) const;
+  static std::optional<FinalDone> Decode(const Event& event);
+};
+
 // Where a run came from: a fork of an agent of another run, or a replay of a recorded run.
 struct RunOrigin {
   enum class Kind { kNone /* started from a file */, kFork, kReplay };

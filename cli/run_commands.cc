@@ -193,7 +193,7 @@ Result<json> FinalEvents(Archive& archive, RunId run) {
   LINEAGE_ASSIGN_OR_RETURN(std::vector<Event> events, archive.ListEvents(run));
   json out = json::array();
   for (const Event& e : events) {
-    if (e.kind == "final") out.push_back(json::parse(e.data_json, nullptr, false));
+    if (journal::FinalDone::Decode(e)) out.push_back(json::parse(e.data_json, nullptr, false));
   }
   return out;
 }

@@ -189,7 +189,8 @@ class Evolution {
     for (std::size_t i = 0; i < config.evaluation.finals.size(); ++i) {
       const int table = static_cast<int>(i) + 1;
       const bool done = std::any_of(events.begin(), events.end(), [&](const Event& e) {
-        return e.kind == "final" && json::parse(e.data_json, nullptr, false).value("table", 0) == table;
+        const std::optional<journal::FinalDone> final = journal::FinalDone::Decode(e);
+        return final && final->table == table;
       });
       if (done) continue;
       FinalOptions options;

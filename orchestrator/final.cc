@@ -129,10 +129,10 @@ Result<std::vector<FinalResult>> EvaluateFinal(Archive& archive, RunId run, cons
     return Status::Unavailable(where + ": " + std::to_string(interrupted) + " task run(s) were cut by a provider fault or "
                                "the budget; the results so far are kept, and the final goes on when run again");
   }
-  const json data = {{"suite", final.tasks.suite}, {"tasks", tasks.size()}, {"table", options.table},
-                     {"overlap", overlap}, {"agents", agents}};
-  LINEAGE_RETURN_IF_ERROR(archive.AppendEvent(Event{0, run, std::nullopt, "final", data.dump(), 0}).status());
-  progress("final " + data.dump());
+  const std::string data = journal::FinalDone{options.table}.Encode(
+      json{{"suite", final.tasks.suite}, {"tasks", tasks.size()}, {"overlap", overlap}, {"agents", agents}}.dump());
+  LINEAGE_RETURN_IF_ERROR(archive.AppendEvent(Event{0, run, std::nullopt, journal::FinalDone::kKind, data, 0}).status());
+  progress(std::string(journal::FinalDone::kKind) + " " + data);
   return results;
 }
 

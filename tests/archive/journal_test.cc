@@ -119,6 +119,15 @@ TEST_CASE("keys of a stored configuration this lineage does not know are kept wh
   CHECK(again->raised.Encode() == R"({"children":4,"tokens":10})");
 }
 
+TEST_CASE("a final stage's event says which table it was, whatever else it holds for people") {
+  const std::string data = FinalDone{2}.Encode(R"({"suite":"s","agents":[]})");
+  auto back = FinalDone::Decode(Make("final", data));
+  REQUIRE(back);
+  CHECK(back->table == 2);
+  CHECK(data.find("\"suite\":\"s\"") != std::string::npos);
+  CHECK_FALSE(FinalDone::Decode(Make("run.finished", data)));
+}
+
 TEST_CASE("a run's origin is written as the dashboard and exports show it") {
   CHECK(RunOrigin{}.Encode() == "null");
   CHECK(RunOrigin{RunOrigin::Kind::kFork, 1, 2, ""}.Encode() == R"({"agent":2,"kind":"fork","run":1})");
