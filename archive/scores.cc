@@ -70,6 +70,14 @@ bool IsAttempt(const Evaluation& e) {
 
 bool CountsTowardScore(const Evaluation& e) { return !IsHeldOut(e) && IsAttempt(e); }
 
+std::set<TaskRef> TasksWithResults(const std::vector<Evaluation>& evaluations) {
+  std::set<TaskRef> tasks;
+  for (const Evaluation& e : evaluations) {
+    if (IsResult(e.outcome) && !IsHeldOut(e)) tasks.insert({e.suite, e.task_id});
+  }
+  return tasks;
+}
+
 PairedComparison ComparePaired(const std::vector<Evaluation>& child, const std::vector<Evaluation>& parent) {
   auto attempted = CountsTowardScore;
   std::map<std::pair<std::string, std::string>, bool> parent_solved;

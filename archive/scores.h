@@ -7,6 +7,8 @@
 #pragma once
 
 #include <optional>
+#include <set>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -43,6 +45,12 @@ bool IsHeldOut(const Evaluation& e);
 bool IsAttempt(const Evaluation& e);
 // Whether an evaluation counts toward the agent's score: an attempt, not held out.
 bool CountsTowardScore(const Evaluation& e);
+
+// A task of a suite: (suite, task id).
+using TaskRef = std::pair<std::string, std::string>;
+// The tasks `evaluations` hold a result for (IsResult: not cut short by the world or the budget), held-out
+// runs (stage 0) aside: those an agent is never to run again.
+std::set<TaskRef> TasksWithResults(const std::vector<Evaluation>& evaluations);
 
 // A child beside its parent, task by task, over the tasks both attempted (same suite and task; skipped,
 // faulted and out-of-budget runs are not attempts).

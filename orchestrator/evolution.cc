@@ -37,6 +37,16 @@ Result<int> ChildrenMade(Archive& archive, const Run& run) {
   return made;
 }
 
+// Marks the run failed for `why`, and says so; returns `why`.
+Status MarkFailed(Archive& archive, RunId run, const Status& why, const std::function<void(const std::string&)>& progress) {
+  const json data = {{"error", why.message()}};
+  if (Status marked = archive.SetRunState(run, RunState::kFailed, data.dump()); !marked.ok()) {
+    spdlog::error("cannot mark run {} failed: {}", run, marked.ToString());
+  }
+  progress("run.failed " + data.dump());
+  return why;
+}
+
 // One process's course of one run: the seed, the scheduler's slots, the finals, and how the run ends. The
 // parts it drives are in docs/design.md.
 class Evolution {
@@ -80,11 +90,7 @@ class Evolution {
 
   Result<RunState> Fail(const Status& why) {
     run_.StopServing();
-    const json data = {{"error", why.message()}};
-    Status marked = run_.archive.SetRunState(run_.run.id, RunState::kFailed, data.dump());
-    if (!marked.ok()) spdlog::error("cannot mark run {} failed: {}", run_.run.id, marked.ToString());
-    run_.Progress("run.failed " + data.dump());
-    return why;
+    return MarkFailed(run_.archive, run_.run.id, why, [this](const std::string& line) { run_.Progress(line); });
   }
 
  private:
@@ -260,19 +266,16 @@ Result<RunState> RunEvolution(Archive& archive, RunId run_id, const EvolutionOpt
     return Status::FailedPrecondition("run " + std::to_string(run_id) + " is " + StateName(run.state) +
                                       "; resume it first (`lineage run resume " + std::to_string(run_id) + "`)");
   }
+  // The run could not start (its archive, its prompts, its keys, its executor): it fails, saying why.
+  auto fail = [&](const Status& why) {
+    return MarkFailed(archive, run_id, why, [&](const std::string& line) {
+      if (options.on_progress) options.on_progress(line);
+    });
+  };
   Result<int> made = ChildrenMade(archive, run);
-  Result<std::unique_ptr<RunServices>> services = Status::Internal("the run's services were not opened");
-  if (made.ok()) services = OpenRunServices(archive, run, std::move(config), options);
-  if (!made.ok() || !services.ok()) {
-    // The run could not start (its archive, its prompts, its keys, its executor): it fails, saying why.
-    const Status why = made.ok() ? services.status() : made.status();
-    const json data = {{"error", why.message()}};
-    if (Status marked = archive.SetRunState(run_id, RunState::kFailed, data.dump()); !marked.ok()) {
-      spdlog::error("cannot mark run {} failed: {}", run_id, marked.ToString());
-    }
-    if (options.on_progress) options.on_progress("run.failed " + data.dump());
-    return why;
-  }
+  if (!made.ok()) return fail(made.status());
+  Result<std::unique_ptr<RunServices>> services = OpenRunServices(archive, run, std::move(config), options);
+  if (!services.ok()) return fail(services.status());
   Evolution evolution(**services, *made);
   return evolution.Run();
 }

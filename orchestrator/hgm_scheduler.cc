@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "archive/scores.h"
 #include "base/thread_annotations.h"
 #include "orchestrator/finish_child.h"
 #include "orchestrator/run_services.h"
@@ -23,15 +24,13 @@ namespace {
 
 using json = nlohmann::json;
 
-std::string TaskKey(const std::string& suite, const std::string& task) { return suite + "\t" + task; }
-
 // One task of the run's pool: the stages' tasks in order, each once (stage thresholds do not gate under
 // hgm: Thompson sampling decides who is evaluated further).
 struct PoolTask {
   std::string suite;
   TaskInfo info;
   int stage = 1;
-  std::string Key() const { return TaskKey(suite, info.id); }
+  TaskRef Key() const { return {suite, info.id}; }
 };
 
 // The run's task pool and which agent has a result for which of its tasks. Read from the archive once, then
@@ -42,7 +41,7 @@ class TaskPool {
   explicit TaskPool(RunServices& run) : run_(run) {}
 
   Status Load() {
-    std::set<std::string> seen;
+    std::set<TaskRef> seen;
     for (const StageSpec& stage : run_.config.evaluation.stages) {
       LINEAGE_ASSIGN_OR_RETURN(Evaluator* evaluator, run_.OpenSuite(stage.suite));
       LINEAGE_ASSIGN_OR_RETURN(std::vector<TaskInfo> tasks, StageTasks(stage, *evaluator));
@@ -56,19 +55,19 @@ class TaskPool {
   }
 
   // The pool's tasks `agent` has a result for (a fault's or a spent budget's run is no result).
-  Result<std::set<std::string>*> Done(AgentId agent) {
+  Result<std::set<TaskRef>*> Done(AgentId agent) {
     auto it = done_.find(agent);
     if (it != done_.end()) return &it->second;
     LINEAGE_ASSIGN_OR_RETURN(std::vector<Evaluation> evaluations, run_.archive.ListEvaluations(agent));
-    std::set<std::string>& done = done_[agent];
-    done = ResultKeys(evaluations);
+    std::set<TaskRef>& done = done_[agent];
+    done = TasksWithResults(evaluations);
     return &done;
   }
   void Forget(AgentId agent) { done_.erase(agent); }  // read it again from the archive
 
   // The next task of `agent` neither done nor `running`; nullptr when none.
-  Result<const PoolTask*> Next(AgentId agent, const std::set<std::pair<AgentId, std::string>>& running) {
-    LINEAGE_ASSIGN_OR_RETURN(std::set<std::string>* done, Done(agent));
+  Result<const PoolTask*> Next(AgentId agent, const std::set<std::pair<AgentId, TaskRef>>& running) {
+    LINEAGE_ASSIGN_OR_RETURN(std::set<TaskRef>* done, Done(agent));
     for (const PoolTask& t : tasks_) {
       if (!done->count(t.Key()) && !running.count({agent, t.Key()})) return &t;
     }
@@ -79,34 +78,25 @@ class TaskPool {
   // tasks are no part of this run's spending.
   Result<std::int64_t> CountEvaluations() {
     LINEAGE_ASSIGN_OR_RETURN(std::vector<Agent> agents, run_.archive.ListAgents(run_.run.id));
-    std::set<std::string> pool;
+    std::set<TaskRef> pool;
     for (const PoolTask& t : tasks_) pool.insert(t.Key());
     std::int64_t n = 0;
     for (const Agent& a : agents) {
-      LINEAGE_ASSIGN_OR_RETURN(std::set<std::string>* done, Done(a.id));
-      for (const std::string& key : *done) n += pool.count(key);
+      LINEAGE_ASSIGN_OR_RETURN(std::set<TaskRef>* done, Done(a.id));
+      for (const TaskRef& key : *done) n += pool.count(key);
     }
     return n;
   }
 
   // Whether a stage-1 task of the pool is not among `ran`.
-  bool StageOneLeft(const std::set<std::string>& ran) const {
+  bool StageOneLeft(const std::set<TaskRef>& ran) const {
     return std::any_of(tasks_.begin(), tasks_.end(), [&](const PoolTask& t) { return t.stage == 1 && !ran.count(t.Key()); });
-  }
-
-  // The tasks (TaskKey) `evaluations` hold results for, held-out runs (stage 0, [[final]]) aside.
-  static std::set<std::string> ResultKeys(const std::vector<Evaluation>& evaluations) {
-    std::set<std::string> keys;
-    for (const Evaluation& e : evaluations) {
-      if (IsResult(e.outcome) && e.stage > 0) keys.insert(TaskKey(e.suite, e.task_id));
-    }
-    return keys;
   }
 
  private:
   RunServices& run_;
   std::vector<PoolTask> tasks_;
-  std::map<AgentId, std::set<std::string>> done_;
+  std::map<AgentId, std::set<TaskRef>> done_;
 };
 
 // A slot's next piece of work.
@@ -310,7 +300,7 @@ class HgmScheduler : public Scheduler {
     }
     {
       std::lock_guard lock(mu_);
-      LINEAGE_ASSIGN_OR_RETURN(std::set<std::string>* done, pool_.Done(id));
+      LINEAGE_ASSIGN_OR_RETURN(std::set<TaskRef>* done, pool_.Done(id));
       if (done->insert(task.Key()).second) ++evaluations_done_;
     }
     // Two slots may finish tasks of one agent at once: its stage score and its verdict are one step each.
@@ -350,7 +340,7 @@ class HgmScheduler : public Scheduler {
     });
     const json data = {{"parent", agent.parent_id ? json(*agent.parent_id) : json(nullptr)},
                        {"score", agent.score ? json(*agent.score) : json(nullptr)}, {"stage_reached", agent.stage_reached}};
-    const bool stage_one_left = pool_.StageOneLeft(TaskPool::ResultKeys(evaluations));  // the pool's tasks do not change
+    const bool stage_one_left = pool_.StageOneLeft(TasksWithResults(evaluations));  // the pool's tasks do not change
     LINEAGE_RETURN_IF_ERROR(RecordVerdict(run_, JudgeChild(edited, stage_one_left), agent, data));
     return Step::Done();
   }
@@ -374,7 +364,7 @@ class HgmScheduler : public Scheduler {
   std::condition_variable cv_;  // a slot finished a piece of work: a waiting slot may find some
   TaskPool pool_ GUARDED_BY(mu_);
   std::deque<Agent> unfinished_ GUARDED_BY(mu_);  // committed children whose building the world interrupted
-  std::set<std::pair<AgentId, std::string>> evaluating_ GUARDED_BY(mu_);  // task runs in flight (agent, task)
+  std::set<std::pair<AgentId, TaskRef>> evaluating_ GUARDED_BY(mu_);  // task runs in flight (agent, task)
   std::set<int> expanding_ GUARDED_BY(mu_);   // the slots of expansions in flight
   std::int64_t evaluations_done_ GUARDED_BY(mu_) = 0;
   int busy_ GUARDED_BY(mu_) = 0;       // slots finishing unfinished children

@@ -41,11 +41,6 @@ void LoopState::MadeChild(int slot) {
   made_slots_.insert(slot);
 }
 
-bool LoopState::Made(int slot) {
-  std::lock_guard lock(mu_);
-  return made_slots_.count(slot) > 0;
-}
-
 std::pair<int, int> LoopState::MadeAndPending(const std::set<int>& expanding) {
   std::lock_guard lock(mu_);
   int pending = 0;

@@ -78,7 +78,6 @@ class LoopState {
   int TakeSlot();                  // the smallest slot not taken
   void ReleaseSlot(int slot);      // an attempt that made no child gives its slot (and its draws) back
   void MadeChild(int slot);        // its child is committed: the slot is spent
-  bool Made(int slot);
   int made();
   // The children made, and how many of `expanding` slots have none yet, read together.
   std::pair<int, int> MadeAndPending(const std::set<int>& expanding);

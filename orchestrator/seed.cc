@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "archive/scores.h"
 #include "orchestrator/run_services.h"
 
 namespace lineage {
@@ -25,10 +26,7 @@ Result<BuiltAgent> BuildSeed(RunServices& run, AgentId seed) {
 // Whether the seed lacks a result for some task of the run's stages (under hgm, of stage 1).
 Result<bool> MissesTasks(RunServices& run, AgentId seed) {
   LINEAGE_ASSIGN_OR_RETURN(std::vector<Evaluation> recorded, run.archive.ListEvaluations(seed));
-  std::set<std::pair<std::string, std::string>> done;
-  for (const Evaluation& e : recorded) {
-    if (IsResult(e.outcome) && e.stage > 0) done.insert({e.suite, e.task_id});
-  }
+  const std::set<TaskRef> done = TasksWithResults(recorded);
   std::vector<StageSpec> stages = run.config.evaluation.stages;
   if (run.hgm()) stages.resize(1);
   for (const StageSpec& stage : stages) {

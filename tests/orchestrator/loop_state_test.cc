@@ -12,7 +12,7 @@ TEST_CASE("slots are taken smallest first, and an attempt that made no child giv
   test::ServicesRig rig;
   LoopState loop(rig.run(), /*made=*/2);  // slots 0 and 1 hold the children made before
   CHECK(loop.made() == 2);
-  CHECK(loop.Made(0));
+  CHECK(loop.MadeAndPending({0, 2}) == std::pair<int, int>{2, 1});  // slot 0 holds a child, slot 2 none yet
   CHECK(loop.TakeSlot() == 2);
   CHECK(loop.TakeSlot() == 3);
   loop.ReleaseSlot(2);  // no child came of it
