@@ -26,5 +26,7 @@ void RegisterBenchCommands(CLI::App& app, Context& ctx);
 void RegisterRunCommands(CLI::App& app, Context& ctx);
 void RegisterDaemonCommand(CLI::App& app, Context& ctx);
 void RegisterReportCommand(CLI::App& app, Context& ctx);
+// `env list|build|check`: the root file systems tasks run in (sandbox/environment.h).
+void RegisterEnvCommands(CLI::App& app, Context& ctx);
 
 }  // namespace lineage::cli

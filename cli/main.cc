@@ -12,6 +12,7 @@
 
 #include "archive/archive.h"
 #include "base/files.h"
+#include "evaluators/evaluator.h"
 #include "cli/commands.h"
 
 namespace {
@@ -110,12 +111,15 @@ int main(int argc, char** argv) {
   lineage::cli::RegisterRunCommands(app, ctx);
   lineage::cli::RegisterDaemonCommand(app, ctx);
   lineage::cli::RegisterReportCommand(app, ctx);
+  lineage::cli::RegisterEnvCommands(app, ctx);
 
   try {
     app.parse(argc, argv);
     ctx.home_given = app.get_option("--home")->count() > 0 || std::getenv("LINEAGE_HOME") != nullptr;
     // Sandboxes bind paths under the home: they must not depend on the working directory.
     if (!ctx.home.empty()) ctx.home = std::filesystem::absolute(ctx.home).lexically_normal().string();
+    // Where a suite keeps what it fetches (a SWE-bench repository it clones).
+    if (!ctx.home.empty()) lineage::SetSuiteCacheDir(std::filesystem::path(ctx.home) / "cache" / "suites");
     // Every sandbox this process creates reads it there (sandbox/sandbox.h).
     if (!sandbox_user.empty()) setenv("LINEAGE_SANDBOX_USER", sandbox_user.c_str(), 1);
   } catch (const CLI::CallForHelp& e) {

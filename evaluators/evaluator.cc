@@ -1,8 +1,28 @@
 #include "evaluators/evaluator.h"
 
+#include <mutex>
+
 #include "evaluators/formats.h"
 
 namespace lineage {
+
+namespace {
+std::mutex suite_cache_mu;
+std::filesystem::path& SuiteCache() {
+  static std::filesystem::path dir;
+  return dir;
+}
+}  // namespace
+
+void SetSuiteCacheDir(const std::filesystem::path& dir) {
+  std::lock_guard lock(suite_cache_mu);
+  SuiteCache() = dir;
+}
+
+std::filesystem::path SuiteCacheDir() {
+  std::lock_guard lock(suite_cache_mu);
+  return SuiteCache();
+}
 
 Result<std::unique_ptr<Evaluator>> OpenEvaluator(const SuiteSpec& spec) {
   // A suite's tasks, references and hidden tests are never for a sandbox's eyes, wherever it is kept (an
@@ -11,9 +31,10 @@ Result<std::unique_ptr<Evaluator>> OpenEvaluator(const SuiteSpec& spec) {
   if (!root.empty()) HideFromSandboxes(root.string());
   if (spec.kind == "taskdir") return OpenTaskDir(spec);
   if (spec.kind == "polyglot") return OpenPolyglot(spec);
+  if (spec.kind == "swebench") return OpenSweBench(spec);
   if (spec.kind == "exec") return OpenExec(spec);
   return Status::InvalidArgument("suite '" + spec.name + "': unknown kind '" + spec.kind +
-                                 "' (one of taskdir, polyglot, exec)");
+                                 "' (one of taskdir, polyglot, swebench, exec)");
 }
 
 }  // namespace lineage

@@ -5,9 +5,11 @@
 // the workspace: it runs on a copy, in a fresh sandbox, and the suite's hidden tests and protected files are
 // laid over that copy first, so an agent's edits to the tests never count.
 //
-// Three formats are built in (docs/evaluators.md documents each):
+// Four formats are built in (docs/evaluators.md documents each):
 //   taskdir   a directory of tasks, each with task.toml, workspace/, tests/ (hidden) and solution/;
 //   polyglot  the Aider Polyglot benchmark (Exercism exercises in six languages) read where the user keeps it;
+//   swebench  SWE-bench instance records and the repositories of their base commits, each task run in the
+//             environment (sandbox/environment.h) its repository and version need;
 //   exec      an external program speaking JSON lines, so a benchmark in any language plugs in without
 //             recompiling lineage.
 // A suite is named in a run configuration ([suites.NAME]) or inline as KIND:PATH ("taskdir:evaluators/starter").
@@ -24,6 +26,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "sandbox/environment.h"
 #include "sandbox/sandbox.h"
 
 namespace lineage {
@@ -38,6 +41,10 @@ struct TaskInfo {
   std::vector<std::string> tags;
   std::string unavailable;          // why it cannot run on this machine ("no go toolchain"); empty if it can
   std::int64_t agent_timeout_ms = 0;  // what the suite allows the agent; 0 = the caller's default
+  // The root file system the task's agent and tests run in, which the harness builds before the first task
+  // needs it; none: the host's.
+  std::optional<EnvironmentRecipe> environment;
+  std::string workspace_inside = "/workspace";  // where the agent sees its workspace
 };
 
 // How a task ended is the harness's to say (archive/outcome.h): an evaluator only scores workspaces.
@@ -49,6 +56,9 @@ struct TaskScore {
   bool timed_out = false;
   std::string output;             // the tests' output, capped (kMaxTestOutputBytes)
   std::int64_t duration_ms = 0;
+  // Tests that the task's fix is meant to make pass and that passed here anyway: on an unchanged
+  // workspace, stale entries of the task's list (SWE-bench's FAIL_TO_PASS), which validation names.
+  std::vector<std::string> already_passing;
 };
 
 inline constexpr std::size_t kMaxTestOutputBytes = 64 * 1024;
@@ -62,13 +72,14 @@ struct PreparedTask {
 struct ScoreContext {
   Sandbox* sandbox = nullptr;
   std::filesystem::path scratch;  // an empty directory the evaluator may use; the caller removes it
+  std::string root;               // the task's environment, built (TaskInfo::environment); empty: the host's
 };
 
 class Evaluator {
  public:
   virtual ~Evaluator() = default;
 
-  virtual const std::string& kind() const = 0;  // "taskdir", "polyglot", "exec"
+  virtual const std::string& kind() const = 0;  // "taskdir", "polyglot", "swebench", "exec"
 
   // Every task of the suite, sorted by id. Tasks whose toolchain is missing carry `unavailable`.
   virtual Result<std::vector<TaskInfo>> ListTasks() = 0;
@@ -77,6 +88,10 @@ class Evaluator {
   virtual Result<std::map<std::string, std::vector<std::string>>> Subsets() {
     return std::map<std::string, std::vector<std::string>>{};
   }
+
+  // Ids that a subset names and the suite has no task for (a subset published for a bigger dataset than
+  // the one at hand), by subset name; Subsets() leaves them out.
+  virtual std::map<std::string, std::vector<std::string>> MissingFromSubsets() { return {}; }
 
   // Writes the task's starting files into `workspace` (an empty directory) and renders the instruction.
   virtual Result<PreparedTask> Prepare(const std::string& task, const std::filesystem::path& workspace) = 0;
@@ -94,11 +109,16 @@ class Evaluator {
 // A suite: its name and where its tasks come from.
 struct SuiteSpec {
   std::string name;  // as configured, or the inline text
-  std::string kind;  // taskdir | polyglot | exec
+  std::string kind;  // taskdir | polyglot | swebench | exec
   std::filesystem::path path;
   std::vector<std::string> args;    // exec: arguments after the program
   std::int64_t request_timeout_ms = 120'000;  // exec: list, prepare and gold requests
 };
+
+// Where suites keep what they fetch (a SWE-bench repository cloned from its public URL): the CLI sets
+// home/cache/suites. Unset, a suite fetches nothing and says what is missing.
+void SetSuiteCacheDir(const std::filesystem::path& dir);
+std::filesystem::path SuiteCacheDir();
 
 // Opens a suite; fails when its path is missing or its index cannot be read.
 Result<std::unique_ptr<Evaluator>> OpenEvaluator(const SuiteSpec& spec);

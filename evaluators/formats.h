@@ -24,6 +24,7 @@ class IndexedEvaluator : public Evaluator {
   }
 
   Result<std::map<std::string, std::vector<std::string>>> Subsets() override { return subsets_; }
+  std::map<std::string, std::vector<std::string>> MissingFromSubsets() override { return missing_; }
 
  protected:
   explicit IndexedEvaluator(std::string kind) : kind_(std::move(kind)) {}
@@ -36,6 +37,7 @@ class IndexedEvaluator : public Evaluator {
 
   std::map<std::string, Task> tasks_;
   std::map<std::string, std::vector<std::string>> subsets_;
+  std::map<std::string, std::vector<std::string>> missing_;  // MissingFromSubsets()
 
  private:
   std::string kind_;
@@ -44,5 +46,6 @@ class IndexedEvaluator : public Evaluator {
 Result<std::unique_ptr<Evaluator>> OpenTaskDir(const SuiteSpec& spec);
 Result<std::unique_ptr<Evaluator>> OpenPolyglot(const SuiteSpec& spec);
 Result<std::unique_ptr<Evaluator>> OpenExec(const SuiteSpec& spec);
+Result<std::unique_ptr<Evaluator>> OpenSweBench(const SuiteSpec& spec);
 
 }  // namespace lineage

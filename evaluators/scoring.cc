@@ -308,6 +308,7 @@ Result<TestRunResult> RunOnCopy(const fs::path& workspace, const TestRun& run, c
   SandboxSpec spec;
   spec.argv = run.argv;
   spec.workdir = run.inside;
+  spec.root = context.root;
   // The workspace first: later mounts may sit inside it (node_modules, say).
   spec.mounts = {{SandboxMount::Kind::kScratch, copy.string(), run.inside},
                  {SandboxMount::Kind::kReadWrite, reports.string(), kReportDirInside},

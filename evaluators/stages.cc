@@ -18,9 +18,11 @@ namespace {
 
 const std::set<std::string> kSuiteKeys = {"kind", "path", "args", "request_timeout_s"};
 const std::set<std::string> kStageKeys = {"suite", "tasks", "subset", "sample", "seed", "threshold"};
-const char* const kKinds = "taskdir, polyglot, exec";
+const char* const kKinds = "taskdir, polyglot, swebench, exec";
 
-bool IsKnownKind(const std::string& kind) { return kind == "taskdir" || kind == "polyglot" || kind == "exec"; }
+bool IsKnownKind(const std::string& kind) {
+  return kind == "taskdir" || kind == "polyglot" || kind == "swebench" || kind == "exec";
+}
 
 // A suite's path may begin with "~/" or an environment variable ($NAME or ${NAME}): a shared configuration
 // (examples/dgm-polyglot.toml) names a benchmark wherever each user keeps it.

@@ -286,7 +286,7 @@ Result<AgentRunResult> RunAgent(const BuiltAgent& agent, const AgentRunOptions& 
   json task = {{"protocol", kAgentProtocolVersion},
                {"task_id", options.task_id},
                {"instruction", options.instruction},
-               {"workspace", kWorkspace},
+               {"workspace", options.workspace_inside},
                {"models", {{"conductor", AliasFor(options.runtime.models, "conductor")}, {"expert", AliasFor(options.runtime.models, "expert")}}},
                {"limits", {{"max_rounds", options.runtime.max_rounds}, {"wall_seconds", options.wall_ms / 1000}}}};
   LINEAGE_RETURN_IF_ERROR(WriteFileAtomic(run_dir / "in" / "task.json", task.dump(2)));
@@ -304,14 +304,15 @@ Result<AgentRunResult> RunAgent(const BuiltAgent& agent, const AgentRunOptions& 
   LINEAGE_ASSIGN_OR_RETURN(std::vector<TreeEntry> before, ReadTree(options.workspace));
   SandboxSpec spec;
   spec.argv = {"sh", "-c", agent.manifest.run_command};
-  spec.workdir = kWorkspace;
+  spec.workdir = options.workspace_inside;
+  spec.root = options.root;
   spec.mounts = {{SandboxMount::Kind::kReadOnly, agent.source_dir.string(), kAgentDir},
                  {SandboxMount::Kind::kReadOnly, agent.build_dir.string(), kBuildDir},
-                 {SandboxMount::Kind::kReadWrite, fs::absolute(options.workspace).string(), kWorkspace},
+                 {SandboxMount::Kind::kReadWrite, fs::absolute(options.workspace).string(), options.workspace_inside},
                  {SandboxMount::Kind::kReadOnly, (run_dir / "in").string(), kInputDir},
                  {SandboxMount::Kind::kReadWrite, result.output_dir.string(), kOutputDir}};
   if (!options.git_dir.empty()) {
-    spec.mounts.push_back({SandboxMount::Kind::kReadOnly, options.git_dir.string(), std::string(kWorkspace) + "/.git"});
+    spec.mounts.push_back({SandboxMount::Kind::kReadOnly, options.git_dir.string(), options.workspace_inside + "/.git"});
   }
   spec.socket_host = gateway_options.unix_socket;
   spec.socket_inside = kGatewaySocket;

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -35,9 +36,11 @@ std::string DirName(const std::string& id) {
 // One attempt at one task. Everything that goes wrong with the task itself becomes its outcome.
 class TaskAttempt {
  public:
+  // `root`: the task's environment, built; empty for the host's.
   TaskAttempt(Evaluator& evaluator, const TaskInfo& task, int stage, const EvaluationOptions& options,
-              Sandbox& sandbox, fs::path dir)
-      : evaluator_(evaluator), task_(task), options_(options), sandbox_(sandbox), dir_(std::move(dir)) {
+              Sandbox& sandbox, fs::path dir, std::string root)
+      : evaluator_(evaluator), task_(task), options_(options), sandbox_(sandbox), dir_(std::move(dir)),
+        root_(std::move(root)) {
     result_.task_id = task.id;
     result_.language = task.language;
     result_.stage = stage;
@@ -143,9 +146,10 @@ class TaskAttempt {
     std::error_code ec;
     fs::create_directories(scratch, ec);
     if (ec) return Status::IOError("cannot create " + scratch.string() + ": " + ec.message());
-    auto score = evaluator_.Score(task_.id, workspace, ScoreContext{&sandbox_, scratch});
+    auto score = evaluator_.Score(task_.id, workspace, ScoreContext{&sandbox_, scratch, root_});
     if (!score.ok()) return score.status().WithContext("scoring");
     result_.partial = score->partial;
+    result_.already_passing = score->already_passing;
     result_.test_output = std::move(score->output);
     result_.test_ms = score->duration_ms;
     result_.outcome = score->solved ? Outcome::kSolved : score->timed_out ? Outcome::kTimeout : Outcome::kFailed;
@@ -160,6 +164,8 @@ class TaskAttempt {
     AgentRunOptions run;
     run.runtime = options_.runtime;
     run.workspace = workspace;
+    run.root = root_;
+    run.workspace_inside = task_.workspace_inside;
     run.instruction = instruction;
     run.task_id = task_.id;
     run.wall_ms = options_.agent_wall_ms.value_or(task_.agent_timeout_ms > 0 ? task_.agent_timeout_ms : 600'000);
@@ -190,6 +196,7 @@ class TaskAttempt {
   const EvaluationOptions& options_;
   Sandbox& sandbox_;
   fs::path dir_;
+  std::string root_;
   TaskResult result_;
   std::string summary_, stderr_tail_, patch_;
   std::optional<int> exit_code_;
@@ -234,11 +241,28 @@ std::optional<TaskResult> Existing(const EvaluationOptions& options, const TaskI
   return std::nullopt;
 }
 
+// The environments `tasks` run in, built now if they are not (before the first task, so that no task's time
+// limit pays for a build), by recipe hash.
+Result<std::map<std::string, std::string>> BuildEnvironments(const std::vector<TaskInfo>& tasks,
+                                                             const EvaluationOptions& options) {
+  std::map<std::string, std::string> roots;
+  for (const TaskInfo& task : tasks) {
+    if (!task.environment || !task.unavailable.empty() || roots.count(RecipeHash(*task.environment))) continue;
+    std::function<void(const std::string&)> progress = options.on_environment;
+    if (!progress) progress = [](const std::string& line) { spdlog::info("environment {}", line); };
+    const fs::path& home = options.environments_home.empty() ? options.runtime.home : options.environments_home;
+    LINEAGE_ASSIGN_OR_RETURN(EnvironmentInfo env, EnsureEnvironment(home, *task.environment, progress));
+    roots[RecipeHash(*task.environment)] = env.root.string();
+  }
+  return roots;
+}
+
 }  // namespace
 
 Result<std::vector<TaskResult>> EvaluateTasks(Evaluator& evaluator, const std::vector<TaskInfo>& tasks, int stage,
                                               const EvaluationOptions& options, Sandbox& sandbox) {
   if (options.attempt == Attempt::kAgent && !options.agent) return Status::Internal("no agent to evaluate");
+  LINEAGE_ASSIGN_OR_RETURN(const auto roots, BuildEnvironments(tasks, options));
   static std::atomic<int> serial{0};
   const fs::path batch_dir = options.runtime.home / "runs" /
                              ("eval-" + std::to_string(NowMillis()) + "-" + std::to_string(getpid()) + "-" +
@@ -260,7 +284,8 @@ Result<std::vector<TaskResult>> EvaluateTasks(Evaluator& evaluator, const std::v
         results[i] = std::move(*kept);
         continue;
       }
-      TaskAttempt attempt(evaluator, tasks[i], stage, options, sandbox, batch_dir / DirName(tasks[i].id));
+      const std::string root = tasks[i].environment ? roots.at(RecipeHash(*tasks[i].environment)) : "";
+      TaskAttempt attempt(evaluator, tasks[i], stage, options, sandbox, batch_dir / DirName(tasks[i].id), root);
       TaskResult r = attempt.Run();
       Status recorded = Record(attempt, r, options);
       std::lock_guard lock(mu);

@@ -117,6 +117,11 @@ struct AgentRunOptions {
   llm::Attribution attribution;
   std::int64_t wall_ms = 30 * 60 * 1000;
   std::filesystem::path git_dir;  // optional: a repository the agent may read at its workspace's .git
+  // The task's environment (a built root file system: sandbox/environment.h), where the agent runs and
+  // its tools find their programs; empty: the host's. The agent's own program, built on the host, is
+  // started with $LINEAGE_HOST_EXEC (docs/agent-protocol.md).
+  std::string root;
+  std::string workspace_inside = "/workspace";  // where the agent sees its workspace
 };
 
 struct AgentRunResult {
@@ -185,6 +190,7 @@ struct TaskResult {
   llm::Spend spend;
   std::int64_t agent_ms = 0, test_ms = 0, duration_ms = 0;
   bool kept = false;  // recorded by an earlier attempt (EvaluationOptions::existing), not run now
+  std::vector<std::string> already_passing;  // TaskScore::already_passing
 };
 
 
@@ -201,6 +207,10 @@ struct EvaluationOptions {
   std::string suite_name;
   // Tasks already evaluated (a resumed run): their recorded outcome stands and they are not run again.
   std::vector<Evaluation> existing;
+  // Whose cache keeps the environments tasks run in (sandbox/environment.h); empty: runtime.home's.
+  std::filesystem::path environments_home;
+  // Called with a line for a person while an environment a task needs is built (before the first task).
+  std::function<void(const std::string&)> on_environment;
   // Progress: called once per task as it starts and as it ends, from worker threads, one call at a time.
   std::function<void(const TaskInfo&)> on_start;
   std::function<void(const TaskResult&)> on_result;

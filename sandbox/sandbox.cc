@@ -31,6 +31,7 @@
 #include "base/unique_fd.h"
 #include "sandbox/cgroup.h"
 #include "sandbox/process_runner.h"
+#include "sandbox/environment.h"
 #include "sandbox/seccomp_filter.h"
 
 namespace lineage {
@@ -74,6 +75,10 @@ Status ValidateSpec(const SandboxSpec& spec) {
     if (Writable(m.kind) && !fs::is_directory(m.host)) {
       return Status::InvalidArgument("writable mount '" + m.host + "' must be a directory");
     }
+  }
+  if (!spec.root.empty() && (spec.root[0] != '/' || !fs::is_directory(spec.root + "/usr"))) {
+    return Status::InvalidArgument("root '" + spec.root + "' is not a root file system (no usr/ in it): build it "
+                                   "with 'lineage env build'");
   }
   if (!spec.socket_host.empty() && !fs::is_socket(spec.socket_host)) {
     return Status::InvalidArgument("'" + spec.socket_host + "' is not a Unix socket");
@@ -435,27 +440,32 @@ class Launch {
     const std::string tmp_bytes = std::to_string(spec_.limits.tmp_bytes);
     std::vector<std::string> a = {"--unshare-all", "--unshare-user", "--unshare-cgroup", "--die-with-parent",
                                   "--new-session", "--cap-drop", "ALL", "--hostname", "sandbox", "--uid", "1000",
-                                  "--gid", "1000", "--ro-bind", "/usr", "/usr"};
-    // Debian's merged /usr: /bin, /lib, ... are symlinks into /usr.
-    for (const char* dir : {"/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"}) {
-      std::error_code ec;
-      if (fs::is_symlink(dir, ec)) {
-        a.insert(a.end(), {"--symlink", fs::read_symlink(dir, ec).string(), dir});
-      } else if (fs::is_directory(dir, ec)) {
-        a.insert(a.end(), {"--ro-bind", dir, dir});
+                                  "--gid", "1000"};
+    // The host's system directories, at / or, in an environment, under kHostRootInside for the host-built
+    // programs that run there through the host's loader.
+    const std::string host_root = spec_.root.empty() ? "" : kHostRootInside;
+    SystemDirs("", host_root, a);
+    if (spec_.root.empty()) {
+      a.insert(a.end(), {"--ro-bind", Stage(files_.etc()), "/etc"});
+      for (const char* entry : kEtcBound) {
+        const std::string path = std::string("/etc/") + entry;
+        std::error_code ec;
+        if (fs::is_directory(path, ec)) a.insert(a.end(), {"--ro-bind", path, path});
       }
-    }
-    a.insert(a.end(), {"--ro-bind", Stage(files_.etc()), "/etc"});
-    for (const char* entry : kEtcBound) {
-      const std::string path = std::string("/etc/") + entry;
-      std::error_code ec;
-      if (fs::is_directory(path, ec)) a.insert(a.end(), {"--ro-bind", path, path});
+    } else {
+      // The environment's own: its /usr and links, /etc, and what images keep outside /usr (a conda
+      // installation under /opt, say).
+      SystemDirs(spec_.root, "", a);
+      for (const char* dir : {"/etc", "/opt", "/var"}) {
+        std::error_code ec;
+        if (fs::is_directory(spec_.root + dir, ec)) a.insert(a.end(), {"--ro-bind", Stage(spec_.root + dir), dir});
+      }
     }
     a.insert(a.end(), {"--proc", "/proc", "--dev", "/dev", "--size", tmp_bytes, "--tmpfs", "/tmp", "--size", tmp_bytes,
                        "--tmpfs", "/dev/shm"});
     const std::vector<std::string> hidden = Hidden();
     for (const std::string& h : hidden) {
-      if (IsWithin(h, "/usr")) Cover(h, a);  // where every sandbox sees it, at its own path
+      if (IsWithin(h, "/usr")) Cover(host_root + h, a);  // where every sandbox sees the host's /usr
     }
     for (const SandboxMount& m : spec_.mounts) {
       switch (m.kind) {
@@ -493,6 +503,20 @@ class Launch {
                        "--ready-fd", std::to_string(ready_.write.get()), "--go-fd", std::to_string(go_.read.get()), "--"});
     a.insert(a.end(), spec_.argv.begin(), spec_.argv.end());
     return a;
+  }
+
+  // `from`'s /usr and its /bin, /lib ... (Debian's merged /usr: links into /usr) at `to`, read-only.
+  void SystemDirs(const std::string& from, const std::string& to, std::vector<std::string>& a) {
+    a.insert(a.end(), {"--ro-bind", from.empty() ? "/usr" : Stage(from + "/usr"), to + "/usr"});
+    for (const char* dir : {"/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"}) {
+      const std::string path = from + dir;
+      std::error_code ec;
+      if (fs::is_symlink(path, ec)) {
+        a.insert(a.end(), {"--symlink", fs::read_symlink(path, ec).string(), to + dir});
+      } else if (fs::is_directory(path, ec)) {
+        a.insert(a.end(), {"--ro-bind", from.empty() ? path : Stage(path), to + dir});
+      }
+    }
   }
 
   // The spec's hidden directories and the process's: canonical, existing, once each. They are covered
@@ -576,6 +600,7 @@ class BwrapSandbox : public Sandbox {
     run.exe = host_.shim_path;
     run.args = launch.Args(host_.bwrap_path);
     run.env = EnvList(spec);
+    if (!spec.root.empty() && !spec.env.count("LINEAGE_HOST_EXEC")) run.env.emplace_back("LINEAGE_HOST_EXEC", HostExecPrefix());
     run.cwd = "/";
     run.limits = &spec.limits;
     run.cgroup = cgroup.get();
@@ -618,6 +643,10 @@ class UnsafeSandbox : public Sandbox {
 
   Result<SandboxResult> Run(const SandboxSpec& spec) override {
     LINEAGE_RETURN_IF_ERROR(ValidateSpec(spec));
+    if (!spec.root.empty()) {
+      return Status::FailedPrecondition("an environment (root " + spec.root + ") needs the bwrap sandbox: "
+                                        "--unsafe-no-sandbox cannot change the root file system");
+    }
     auto path = spec.env.find("PATH");
     std::string exe = FindInPath(spec.argv[0], path == spec.env.end() ? "" : path->second);
     if (exe.empty()) return Status::InvalidArgument("command '" + spec.argv[0] + "' not found in PATH");

@@ -87,6 +87,10 @@ struct SandboxSpec {
   // Where the same server listens on TCP ("HOST:PORT"), for an executor whose runs are on other hosts: the
   // Slurm executor's node relays `socket_inside` there. Empty: the Unix socket only.
   std::string socket_tcp;
+  // A root file system to use as / in place of the host's (an environment: sandbox/environment.h); its
+  // system directories replace the host's, whose /usr is then at kHostRootInside. Empty: the host's. Only
+  // the bwrap backend can run it. The command gets $LINEAGE_HOST_EXEC (HostExecPrefix()).
+  std::string root;
   // What the run is for ("agent 7 task python/bob"), for this host's logs; not seen inside, nor by an
   // executor's other users.
   std::string tag;

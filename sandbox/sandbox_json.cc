@@ -267,8 +267,8 @@ Result<SandboxLimits> SandboxLimitsFromJson(const json& j) {
 }
 
 json SandboxSpecToJson(const SandboxSpec& spec) {
-  const auto& [argv, workdir, mounts, env, limits, stdin_data, socket_host, socket_inside, socket_tcp, tag, hidden,
-               run_id, agent_id] = spec;
+  const auto& [argv, workdir, mounts, env, limits, stdin_data, socket_host, socket_inside, socket_tcp, root, tag,
+               hidden, run_id, agent_id] = spec;
   json mount_list = json::array();
   for (const SandboxMount& m : mounts) mount_list.push_back(MountToJson(m));
   return {{"argv", argv},
@@ -280,6 +280,7 @@ json SandboxSpecToJson(const SandboxSpec& spec) {
           {"socket_host", socket_host},
           {"socket_inside", socket_inside},
           {"socket_tcp", socket_tcp},
+          {"root", root},
           {"tag", tag},
           {"hidden", hidden},
           {"run_id", Nullable(run_id)},
@@ -288,8 +289,8 @@ json SandboxSpecToJson(const SandboxSpec& spec) {
 
 Result<SandboxSpec> SandboxSpecFromJson(const json& j) {
   SandboxSpec spec;
-  auto& [argv, workdir, mounts, env, limits, stdin_data, socket_host, socket_inside, socket_tcp, tag, hidden, run_id,
-         agent_id] = spec;
+  auto& [argv, workdir, mounts, env, limits, stdin_data, socket_host, socket_inside, socket_tcp, root, tag, hidden,
+         run_id, agent_id] = spec;
   Reader in(j, "");
   in.Required("argv", argv);
   in.Required("workdir", workdir);
@@ -300,6 +301,7 @@ Result<SandboxSpec> SandboxSpecFromJson(const json& j) {
   in.Required("socket_host", socket_host);
   in.Required("socket_inside", socket_inside);
   in.Optional("socket_tcp", socket_tcp);
+  in.Optional("root", root);
   in.Optional("tag", tag);
   in.Optional("hidden", hidden);
   in.Optional("run_id", run_id);

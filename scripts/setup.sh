@@ -18,6 +18,9 @@ PACKAGES=(
   golang-go rustc cargo default-jdk-headless junit5 libassertj-core-java
   librust-time-dev librust-anyhow-dev librust-rand-dev librust-itertools-dev librust-permutohedron-dev
   librust-num-bigint-dev librust-num-traits-dev librust-thiserror-dev librust-regex-dev librust-aho-corasick-dev
+  # Environments (docs/evaluators.md): root file systems built from Debian packages (SWE-bench's Python
+  # versions), or unpacked from OCI images without a Docker daemon.
+  mmdebstrap skopeo umoci
 )
 # Node.js may come from elsewhere (NodeSource's nodejs bundles npm and conflicts with Debian's npm).
 command -v node >/dev/null && command -v npm >/dev/null || PACKAGES+=(nodejs npm)

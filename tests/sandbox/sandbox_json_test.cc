@@ -55,8 +55,8 @@ SandboxLimits FilledLimits() {
 
 SandboxSpec FilledSpec() {
   SandboxSpec spec;
-  auto& [argv, workdir, mounts, env, limits, stdin_data, socket_host, socket_inside, socket_tcp, tag, hidden, run_id,
-         agent_id] = spec;
+  auto& [argv, workdir, mounts, env, limits, stdin_data, socket_host, socket_inside, socket_tcp, root, tag, hidden,
+         run_id, agent_id] = spec;
   argv = {"python3", "-c", "print('hi')", ""};
   workdir = "/workspace";
   mounts = {{SandboxMount::Kind::kReadOnly, "/host/suite", "/suite", 0},
@@ -69,6 +69,7 @@ SandboxSpec FilledSpec() {
   socket_host = "/run/lineage/gw.sock";
   socket_inside = "/run/gateway.sock";
   socket_tcp = "10.0.0.5:4000";
+  root = "/home/u/.lineage/cache/environments/py39-0123456789abcdef/root";
   tag = "agent 7 task python/bob";
   hidden = {"/usr/share/lineage/evaluators", "/srv/suites/held-out"};
   run_id = 3;
@@ -222,7 +223,8 @@ TEST_CASE("sandbox_json: output that is not UTF-8 survives as base64") {
 TEST_CASE("sandbox_json: the layout is the job files' own") {
   const json spec = SandboxSpecToJson(FilledSpec());
   CHECK(Keys(spec) == std::set<std::string>{"argv", "workdir", "mounts", "env", "limits", "stdin", "socket_host",
-                                            "socket_inside", "socket_tcp", "tag", "hidden", "run_id", "agent_id"});
+                                            "socket_inside", "socket_tcp", "root", "tag", "hidden", "run_id",
+                                            "agent_id"});
   CHECK(Keys(spec["limits"]) == std::set<std::string>{"wall_ms", "cpu_seconds", "memory_bytes", "pids",
                                                       "file_size_bytes", "open_files", "output_bytes", "tmp_bytes",
                                                       "disk_bytes", "disk_entries"});

@@ -1,0 +1,357 @@
+#include "evaluators/swebench_spec.h"
+
+#include <algorithm>
+#include <set>
+#include <toml++/toml.h>
+
+#include "base/files.h"
+#include "evaluators/stages.h"
+
+namespace lineage::swebench {
+
+namespace {
+
+// Reads one table's keys, refusing those it does not know (a typo is an error, not a silent default).
+class Reader {
+ public:
+  Reader(const toml::table& table, std::string where) : table_(table), where_(std::move(where)) {}
+
+  Status Error(const std::string& key, const std::string& what) const {
+    return Status::InvalidArgument(where_ + " " + key + ": " + what);
+  }
+
+  Result<std::string> String(const std::string& key, bool required, const std::string& fallback = "") {
+    seen_.insert(key);
+    const toml::node* node = table_.get(key);
+    if (!node) {
+      if (required) return Error(key, "missing");
+      return fallback;
+    }
+    if (!node->is_string()) return Error(key, "must be a string");
+    return node->as_string()->get();
+  }
+
+  Result<std::vector<std::string>> Strings(const std::string& key, bool required = false) {
+    seen_.insert(key);
+    const toml::node* node = table_.get(key);
+    std::vector<std::string> out;
+    if (!node) {
+      if (required) return Error(key, "missing");
+      return out;
+    }
+    const toml::array* list = node->as_array();
+    if (!list) return Error(key, "must be a list of strings");
+    for (const toml::node& item : *list) {
+      if (!item.is_string()) return Error(key, "must be a list of strings");
+      out.push_back(item.as_string()->get());
+    }
+    return out;
+  }
+
+  Result<std::regex> Regex(const std::string& key, bool required) {
+    LINEAGE_ASSIGN_OR_RETURN(std::string text, String(key, required));
+    return Compile(key, text);
+  }
+
+  Result<std::regex> Compile(const std::string& key, const std::string& text) const {
+    try {
+      return std::regex(text, std::regex::ECMAScript);
+    } catch (const std::regex_error& e) {
+      return Error(key, "bad regex '" + text + "' (" + e.what() + ")");
+    }
+  }
+
+  const toml::node* Node(const std::string& key) {
+    seen_.insert(key);
+    return table_.get(key);
+  }
+
+  // After every key was read: any other key is a mistake.
+  Status Unknown() const {
+    for (const auto& [key, value] : table_) {
+      if (!seen_.count(std::string(key.str()))) return Error(std::string(key.str()), "unknown key");
+    }
+    return Status::OK();
+  }
+
+ private:
+  const toml::table& table_;
+  std::string where_;
+  std::set<std::string> seen_;
+};
+
+Result<EnvironmentRecipe> ReadEnvironment(const std::string& name, const toml::table& t, const std::string& where) {
+  Reader r(t, where);
+  EnvironmentRecipe recipe;
+  recipe.name = name;
+  LINEAGE_ASSIGN_OR_RETURN(recipe.suite, r.String("suite", false));
+  LINEAGE_ASSIGN_OR_RETURN(recipe.packages, r.Strings("packages"));
+  LINEAGE_ASSIGN_OR_RETURN(recipe.mirror, r.String("mirror", false));
+  LINEAGE_ASSIGN_OR_RETURN(recipe.image, r.String("image", false));
+  LINEAGE_RETURN_IF_ERROR(r.Unknown());
+  if (recipe.image.empty() == recipe.suite.empty()) {
+    return r.Error("suite", "give a Debian suite (with packages) or an image, one of the two");
+  }
+  return recipe;
+}
+
+Result<LogParser> ReadParser(const std::string& name, const toml::table& t, const std::string& where) {
+  Reader r(t, where);
+  LogParser p;
+  p.name = name;
+  LINEAGE_ASSIGN_OR_RETURN(p.result, r.Regex("result", true));
+  if (p.result.mark_count() < 2) return r.Error("result", "needs two groups: the test's name and its status word");
+  if (const toml::node* first = r.Node("status_first")) {
+    if (!first->is_boolean()) return r.Error("status_first", "must be true or false");
+    p.status_first = first->as_boolean()->get();
+  }
+  LINEAGE_ASSIGN_OR_RETURN(p.pass, r.Strings("pass", true));
+  LINEAGE_ASSIGN_OR_RETURN(p.skip, r.Strings("skip"));
+  LINEAGE_ASSIGN_OR_RETURN(std::string pending, r.String("pending", false));
+  if (!pending.empty()) {
+    LINEAGE_ASSIGN_OR_RETURN(p.pending, r.Compile("pending", pending));
+    p.has_pending = true;
+  }
+  LINEAGE_ASSIGN_OR_RETURN(std::string summary, r.String("summary", false));
+  if (!summary.empty()) {
+    LINEAGE_ASSIGN_OR_RETURN(p.summary, r.Compile("summary", summary));
+    p.has_summary = true;
+  }
+  if (const toml::node* rename = r.Node("rename")) {
+    const toml::array* rules = rename->as_array();
+    if (!rules) return r.Error("rename", "must be a list of [regex, replacement] pairs");
+    for (const toml::node& rule : *rules) {
+      const toml::array* pair = rule.as_array();
+      if (!pair || pair->size() != 2 || !(*pair)[0].is_string() || !(*pair)[1].is_string()) {
+        return r.Error("rename", "must be a list of [regex, replacement] pairs");
+      }
+      LINEAGE_ASSIGN_OR_RETURN(std::regex re, r.Compile("rename", (*pair)[0].as_string()->get()));
+      p.rename.emplace_back(std::move(re), (*pair)[1].as_string()->get());
+    }
+  }
+  LINEAGE_RETURN_IF_ERROR(r.Unknown());
+  return p;
+}
+
+Result<RepoSpec> ReadRepo(const std::string& name, const toml::table& t, const std::string& where) {
+  Reader r(t, where);
+  RepoSpec spec;
+  spec.repo = name;
+  LINEAGE_ASSIGN_OR_RETURN(spec.command, r.Strings("command", true));
+  if (spec.command.empty()) return r.Error("command", "is empty");
+  LINEAGE_ASSIGN_OR_RETURN(std::string arguments, r.String("arguments", false, "path"));
+  if (arguments != "path" && arguments != "module") return r.Error("arguments", "'" + arguments + "' is not path or module");
+  spec.arguments = arguments == "module" ? RepoSpec::Arguments::kModule : RepoSpec::Arguments::kPath;
+  LINEAGE_ASSIGN_OR_RETURN(spec.strip_prefix, r.String("strip_prefix", false));
+  LINEAGE_ASSIGN_OR_RETURN(spec.parser, r.String("parser", true));
+  if (const toml::node* env = r.Node("env")) {
+    const toml::table* vars = env->as_table();
+    if (!vars) return r.Error("env", "must be a table of strings");
+    for (const auto& [key, value] : *vars) {
+      if (!value.is_string()) return r.Error("env", std::string(key.str()) + " must be a string");
+      spec.env[std::string(key.str())] = value.as_string()->get();
+    }
+  }
+  if (const toml::node* timeout = r.Node("timeout_seconds")) {
+    if (!timeout->is_integer() || timeout->as_integer()->get() <= 0) return r.Error("timeout_seconds", "must be a positive integer");
+    spec.timeout_ms = timeout->as_integer()->get() * 1000;
+  }
+  if (const toml::node* envs = r.Node("environments")) {
+    const toml::array* list = envs->as_array();
+    if (!list) return r.Error("environments", "must be a list of { versions = [...], environment = \"NAME\" }");
+    for (const toml::node& item : *list) {
+      const toml::table* entry = item.as_table();
+      if (!entry) return r.Error("environments", "must be a list of { versions = [...], environment = \"NAME\" }");
+      Reader e(*entry, where + " environments");
+      VersionEnvironment ve;
+      LINEAGE_ASSIGN_OR_RETURN(ve.versions, e.Strings("versions", true));
+      LINEAGE_ASSIGN_OR_RETURN(ve.environment, e.String("environment", true));
+      LINEAGE_RETURN_IF_ERROR(e.Unknown());
+      spec.environments.push_back(std::move(ve));
+    }
+  }
+  LINEAGE_RETURN_IF_ERROR(r.Unknown());
+  return spec;
+}
+
+// Each [KIND.NAME] table of `root`'s `kind`, read by `read` into `out` (replacing same-named entries).
+template <typename T, typename ReadFn>
+Status ReadTables(const toml::table& root, const char* kind, const std::string& source, ReadFn read,
+                  std::map<std::string, T>& out) {
+  const toml::node* node = root.get(kind);
+  if (!node) return Status::OK();
+  const toml::table* tables = node->as_table();
+  if (!tables) return Status::InvalidArgument(source + ": [" + kind + "] must hold tables");
+  for (const auto& [key, value] : *tables) {
+    const std::string name(key.str());
+    const std::string where = source + ": [" + kind + "." + (name.find('/') != std::string::npos ? "\"" + name + "\"" : name) + "]";
+    const toml::table* t = value.as_table();
+    if (!t) return Status::InvalidArgument(where + " must be a table");
+    LINEAGE_ASSIGN_OR_RETURN(T item, read(name, *t, where));
+    out.insert_or_assign(name, std::move(item));
+  }
+  return Status::OK();
+}
+
+std::string Trim(std::string_view s) {
+  const std::size_t start = s.find_first_not_of(" \t\r");
+  if (start == std::string_view::npos) return "";
+  const std::size_t end = s.find_last_not_of(" \t\r");
+  return std::string(s.substr(start, end - start + 1));
+}
+
+std::string Renamed(const LogParser& parser, std::string name) {
+  for (const auto& [re, replacement] : parser.rename) name = std::regex_replace(name, re, replacement);
+  return name;
+}
+
+bool StartsWithAny(const std::string& word, const std::vector<std::string>& prefixes) {
+  return std::any_of(prefixes.begin(), prefixes.end(), [&](const std::string& p) { return word.rfind(p, 0) == 0; });
+}
+
+}  // namespace
+
+const char* TestStatusName(TestStatus status) {
+  switch (status) {
+    case TestStatus::kPassed:
+      return "passed";
+    case TestStatus::kFailed:
+      return "failed";
+    case TestStatus::kSkipped:
+      return "skipped";
+  }
+  return "failed";
+}
+
+Status ParseSpecTable(std::string_view text, const std::string& source, SpecTable& table) {
+  toml::table root;
+  try {
+    root = toml::parse(text, source);
+  } catch (const toml::parse_error& e) {
+    return Status::InvalidArgument(source + ":" + std::to_string(e.source().begin.line) + ": " + std::string(e.description()));
+  }
+  for (const auto& [key, value] : root) {
+    const std::string_view k = key.str();
+    if (k != "environments" && k != "parsers" && k != "repos") {
+      return Status::InvalidArgument(source + ": unknown table [" + std::string(k) + "] (known: environments, parsers, repos)");
+    }
+  }
+  SpecTable next = table;  // the caller's table changes only when the whole file reads
+  LINEAGE_RETURN_IF_ERROR(ReadTables(root, "environments", source, ReadEnvironment, next.environments));
+  LINEAGE_RETURN_IF_ERROR(ReadTables(root, "parsers", source, ReadParser, next.parsers));
+  LINEAGE_RETURN_IF_ERROR(ReadTables(root, "repos", source, ReadRepo, next.repos));
+  for (const auto& [name, repo] : next.repos) {
+    const std::string where = source + ": [repos.\"" + name + "\"]";
+    if (!next.parsers.count(repo.parser)) {
+      return Status::InvalidArgument(where + " parser: no [parsers." + repo.parser + "] table");
+    }
+    for (const VersionEnvironment& ve : repo.environments) {
+      if (!next.environments.count(ve.environment)) {
+        return Status::InvalidArgument(where + " environments: no [environments." + ve.environment + "] table");
+      }
+    }
+  }
+  table = std::move(next);
+  return Status::OK();
+}
+
+Status LoadSpecTable(const std::filesystem::path& file, SpecTable& table) {
+  LINEAGE_ASSIGN_OR_RETURN(std::string text, ReadFile(file));
+  return ParseSpecTable(text, file.string(), table);
+}
+
+Result<EnvironmentRecipe> EnvironmentFor(const SpecTable& table, const std::string& repo, const std::string& version) {
+  auto spec = table.repos.find(repo);
+  if (spec == table.repos.end()) {
+    return Status::NotFound("no [repos.\"" + repo + "\"] table in repos.toml: lineage does not know how to test " + repo);
+  }
+  for (const VersionEnvironment& ve : spec->second.environments) {
+    for (const std::string& pattern : ve.versions) {
+      if (!GlobMatch(pattern, version)) continue;
+      auto env = table.environments.find(ve.environment);
+      if (env == table.environments.end()) {
+        return Status::InvalidArgument(repo + " " + version + ": no environment '" + ve.environment + "'");
+      }
+      return env->second;
+    }
+  }
+  return Status::NotFound("no environment for " + repo + " version '" + version + "' (its [repos.\"" + repo +
+                          "\"] environments name none)");
+}
+
+std::vector<std::string> TestCommand(const RepoSpec& spec, const std::vector<std::string>& test_files) {
+  std::vector<std::string> argv = spec.command;
+  for (const std::string& file : test_files) {
+    if (spec.arguments == RepoSpec::Arguments::kPath) {
+      argv.push_back(file);
+      continue;
+    }
+    if (file.size() < 3 || file.compare(file.size() - 3, 3, ".py") != 0) continue;
+    std::string module = file.substr(0, file.size() - 3);
+    if (!spec.strip_prefix.empty() && module.rfind(spec.strip_prefix, 0) == 0) module = module.substr(spec.strip_prefix.size());
+    std::replace(module.begin(), module.end(), '/', '.');
+    argv.push_back(module);
+  }
+  return argv;
+}
+
+std::map<std::string, TestStatus> ParseTestLog(const LogParser& parser, std::string_view log) {
+  std::map<std::string, TestStatus> statuses;
+  std::optional<std::string> pending;  // a name whose status comes on a later line
+  for (std::size_t start = 0; start < log.size();) {
+    std::size_t end = log.find('\n', start);
+    if (end == std::string_view::npos) end = log.size();
+    const std::string line = Trim(log.substr(start, end - start));
+    start = end + 1;
+    if (line.empty()) continue;
+    std::smatch m;
+    // Summary lines first: "FAIL: name" also begins with a status word.
+    if (parser.has_summary && std::regex_search(line, m, parser.summary)) {
+      statuses[Renamed(parser, Trim(m[1].str()))] = TestStatus::kFailed;
+      continue;
+    }
+    if (std::regex_search(line, m, parser.result)) {
+      const std::string name = Trim(m[parser.status_first ? 2 : 1].str());
+      const std::string word = m[parser.status_first ? 1 : 2].str();
+      const TestStatus status = StartsWithAny(word, parser.pass)   ? TestStatus::kPassed
+                                : StartsWithAny(word, parser.skip) ? TestStatus::kSkipped
+                                                                   : TestStatus::kFailed;
+      if (!name.empty()) statuses[Renamed(parser, name)] = status;
+      if (pending) statuses[*pending] = status;
+      pending.reset();
+      continue;
+    }
+    if (parser.has_pending && std::regex_search(line, m, parser.pending)) pending = Renamed(parser, Trim(m[1].str()));
+  }
+  return statuses;
+}
+
+std::string Judgement::Summary() const {
+  return "FAIL_TO_PASS " + std::to_string(fail_to_pass_passed) + "/" + std::to_string(fail_to_pass) + ", PASS_TO_PASS " +
+         std::to_string(pass_to_pass_passed) + "/" + std::to_string(pass_to_pass);
+}
+
+Judgement Judge(const std::map<std::string, TestStatus>& statuses, const std::vector<std::string>& fail_to_pass,
+                const std::vector<std::string>& pass_to_pass) {
+  Judgement j;
+  auto judge = [&](const std::string& name, bool f2p) {
+    TestVerdict v{name, f2p, false, ""};
+    auto it = statuses.find(name);
+    if (it == statuses.end()) {
+      v.reason = "not in the test log";
+    } else {
+      v.passed = it->second == TestStatus::kPassed;
+      if (!v.passed) v.reason = TestStatusName(it->second);
+    }
+    (f2p ? j.fail_to_pass_passed : j.pass_to_pass_passed) += v.passed;
+    j.tests.push_back(std::move(v));
+  };
+  for (const std::string& name : fail_to_pass) judge(name, true);
+  for (const std::string& name : pass_to_pass) judge(name, false);
+  j.fail_to_pass = static_cast<int>(fail_to_pass.size());
+  j.pass_to_pass = static_cast<int>(pass_to_pass.size());
+  j.resolved = j.fail_to_pass_passed == j.fail_to_pass && j.pass_to_pass_passed == j.pass_to_pass && j.fail_to_pass > 0;
+  return j;
+}
+
+}  // namespace lineage::swebench
