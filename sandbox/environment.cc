@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <chrono>
 #include <future>
 #include <nlohmann/json.hpp>
@@ -222,7 +223,10 @@ std::string HostExecPrefix() {
   return "";
 }
 
-fs::path EnvironmentsDir(const fs::path& home) { return home / "cache" / "environments"; }
+fs::path EnvironmentsDir(const fs::path& home) {
+  if (const char* shared = std::getenv("LINEAGE_ENVIRONMENTS_DIR"); shared && *shared) return shared;
+  return home / "cache" / "environments";
+}
 
 EnvironmentInfo LookupEnvironment(const fs::path& home, const EnvironmentRecipe& recipe) {
   EnvironmentInfo info = ReadInfo(DirFor(home, recipe));

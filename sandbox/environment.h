@@ -48,7 +48,7 @@ inline constexpr const char* kHostRootInside = "/lineage/host";
 // cannot be found.
 std::string HostExecPrefix();
 
-// home/cache/environments.
+// $LINEAGE_ENVIRONMENTS_DIR (environments shared by several homes), else home/cache/environments.
 std::filesystem::path EnvironmentsDir(const std::filesystem::path& home);
 
 struct EnvironmentInfo {

@@ -7,12 +7,12 @@
 #
 # SUITE_DIR defaults to $SWEBENCH_DATA, else ../shared/data/swe-bench beside the repository; PARALLEL to 2.
 # Environments are built (once) in $LINEAGE_HOME, by default ~/.lineage-swebench. Exits 1 when a task does
-# not behave (a gold patch that does not resolve, an unchanged tree that does).
+# not behave (a gold patch that does not resolve, an unchanged tree that does). $LINEAGE_BIN picks the binary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir="${1:-${SWEBENCH_DATA:-$(cd .. && pwd)/shared/data/swe-bench}}"
 parallel="${2:-2}"
-lineage="$(command -v lineage || echo build/dev/cli/lineage)"
+lineage="${LINEAGE_BIN:-$(command -v lineage || echo build/dev/cli/lineage)}"
 export LINEAGE_HOME="${LINEAGE_HOME:-$HOME/.lineage-swebench}"
 out="$(mktemp)"
 trap 'rm -f "$out"' EXIT

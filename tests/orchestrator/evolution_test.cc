@@ -6,6 +6,7 @@
 #include "orchestrator/evolution.h"
 #include "orchestrator/runs.h"
 #include "tests/orchestrator/evolution_test_support.h"
+#include "tests/support/swebench_fixture.h"
 
 namespace lineage {
 namespace {
@@ -143,6 +144,38 @@ TEST_CASE("an evolution admits and rejects children for each reason and records 
   }
   for (const Agent& child : out.children) CHECK(reached[child.id] == StateName(child.state));
   CHECK(reached[out.seed.id] == "admitted");
+}
+
+// SWE-bench instances (tests/support/swebench_fixture.h) in their environment: the scripted agent fixes
+// acme__calc-1 and gives up on acme__calc-2, so every agent that can still edit scores 0.5.
+TEST_CASE("an evolution on SWE-bench instances admits and rejects children as on the starter suite") {
+  setenv("LINEAGE_ENVIRONMENTS_DIR", (test::EnvironmentTestHome() / "cache" / "environments").c_str(), 1);
+  test::TempDir dir;
+  test::MakeSweBenchSuite(dir / "suite");
+  std::string fixed = test::kCalcBase;
+  fixed.replace(fixed.find("a - b"), 5, "a + b");
+  auto fake = test::StartFakeModel(0, {{"add\\(\\) subtracts", test::WriteAnswer({{"calc/ops.py", fixed}})},
+                                       {"mul\\(\\) adds", "I cannot see how to fix this."}});
+  const std::string toml =
+      "name = \"swe-bench run\"\nseed_agent = \"" + test::kScriptedAgent.string() + "\"\nrandom_seed = 7\n"
+      "[models.default]\nprovider = \"openai\"\nbase_url = \"" + fake->url() + "/v1\"\nmodel = \"gpt-4.1-mini\"\n"
+      "[budget]\nchildren = 4\n[concurrency]\nchildren = 1\nsandboxes = 2\n"
+      "[agent]\nself_modify_wall_s = 60\ntask_wall_s = 120\n"
+      "[suites.calc]\nkind = \"swebench\"\npath = \"" + (dir / "suite").string() + "\"\n"
+      "[[stages]]\nsuite = \"calc\"\n";
+  Outcome out = Evolve(dir, toml);
+  CHECK(out.state == RunState::kFinished);
+  CHECK(out.seed.state == AgentState::kAdmitted);
+  REQUIRE(out.seed.score.has_value());
+  CHECK(*out.seed.score == 0.5);
+  REQUIRE(out.children.size() == 4);
+  CHECK(Reasons(out.children) == std::map<std::string, int>{{"admitted", 1},
+                                                            {"rejected: build failed", 1},
+                                                            {"rejected: empty change", 1},
+                                                            {"rejected: lost editing", 1}});
+  for (const Agent& child : out.children) {
+    if (child.state == AgentState::kAdmitted) CHECK(child.score == 0.5);
+  }
 }
 
 TEST_CASE("children made two at a time end the same way") {

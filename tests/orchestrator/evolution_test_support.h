@@ -27,7 +27,10 @@ inline std::string StarterSolution(const std::string& task, const std::string& f
   return ReadFileOrDie(kSourceDir / "evaluators" / "starter" / task / "solution" / file);
 }
 
-inline std::string ScriptJson(int delay_ms = 0) {
+// `extra`: more (match, answer) pairs, tried before the others (a suite's own tasks).
+using Answers = std::vector<std::pair<std::string, std::string>>;
+
+inline std::string ScriptJson(int delay_ms = 0, const Answers& extra = {}) {
   using nlohmann::json;
   json responses = json::array();
   auto answer = [&](const std::string& match, const std::string& text) {
@@ -35,6 +38,7 @@ inline std::string ScriptJson(int delay_ms = 0) {
     if (delay_ms) r["delay_ms"] = delay_ms;
     responses.push_back(r);
   };
+  for (const auto& [match, text] : extra) answer(match, text);
   answer("Implement `fizzbuzz\\(n\\)`", WriteAnswer({{"fizzbuzz.py", StarterSolution("py/fizzbuzz", "fizzbuzz.py")}}));
   answer("has a function `median", WriteAnswer({{"stats.py", StarterSolution("py/fix-median", "stats.py")}}));
   answer("Implement `is_palindrome", WriteAnswer({{"palindrome.py", StarterSolution("py/palindrome", "palindrome.py")}}));
@@ -57,8 +61,8 @@ inline std::string ScriptJson(int delay_ms = 0) {
   return json{{"responses", responses}, {"when_exhausted", "cycle"}}.dump();
 }
 
-inline std::unique_ptr<llm::FakeModelServer> StartFakeModel(int delay_ms = 0) {
-  auto fake = llm::FakeModelServer::Start(ScriptJson(delay_ms), "evolution test script");
+inline std::unique_ptr<llm::FakeModelServer> StartFakeModel(int delay_ms = 0, const Answers& extra = {}) {
+  auto fake = llm::FakeModelServer::Start(ScriptJson(delay_ms, extra), "evolution test script");
   REQUIRE(fake.ok());
   return std::move(fake).value();
 }
