@@ -559,5 +559,39 @@ TEST_CASE("the exposed host Unix socket is reachable, and is the only way out") 
   CHECK(r.stdout_text == "reply=pong\n");
 }
 
+// An environment (sandbox/environment.h) is shared by every later task that runs in it: a task must not be
+// able to change it. Here a root file system made of links to the host's /usr stands in for one built by
+// mmdebstrap (tests/evaluators/swebench_test.cc runs real ones).
+TEST_CASE("a sandbox in an environment cannot change the environment, nor the host's files it can read") {
+  Attack attack;
+  TempDir root;
+  fs::create_symlink("/usr", root / "usr");
+  fs::create_symlink("usr/bin", root / "bin");
+  fs::create_symlink("usr/lib", root / "lib");
+  if (fs::exists("/usr/lib64")) fs::create_symlink("usr/lib64", root / "lib64");
+  fs::create_directories(root / "etc");
+  test::WriteFile(root / "etc" / "environment-marker", "pristine\n");
+  test::WriteFile(root / "var" / "lib" / "state", "pristine\n");
+  attack.spec.root = root.path().string();
+  attack.spec.argv = {"sh", "-c",
+                      "for f in /etc/environment-marker /var/lib/state /usr/lineage-planted /lineage/host/usr/lineage-planted "
+                      "/planted; do (echo changed > $f) 2>/dev/null && echo \"WROTE $f\"; done; "
+                      "rm -f /etc/environment-marker 2>/dev/null && echo REMOVED; "
+                      "touch /lineage/host/usr/bin/planted 2>/dev/null && echo WROTE host; "
+                      "cat /etc/environment-marker; test -x \"${LINEAGE_HOST_EXEC%% *}\" && echo host-loader"};
+  auto r = attack.sandbox->Run(attack.spec);
+  REQUIRE(r.ok());
+  INFO(r->stdout_text << r->stderr_text);
+  CHECK(r->exit_code == 0);
+  CHECK(r->stdout_text.find("WROTE") == std::string::npos);
+  CHECK(r->stdout_text.find("REMOVED") == std::string::npos);
+  CHECK(r->stdout_text.find("pristine") != std::string::npos);
+  CHECK(r->stdout_text.find("host-loader") != std::string::npos);  // $LINEAGE_HOST_EXEC names the host's loader
+  CHECK(test::ReadFileOrDie(root / "etc" / "environment-marker") == "pristine\n");
+  CHECK(test::ReadFileOrDie(root / "var" / "lib" / "state") == "pristine\n");
+  CHECK_FALSE(fs::exists("/usr/lineage-planted"));
+  CHECK_FALSE(fs::exists("/usr/bin/planted"));
+}
+
 }  // namespace
 }  // namespace lineage
