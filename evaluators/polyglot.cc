@@ -121,21 +121,30 @@ const std::vector<std::string> kDgmMedium = {
     "python/zipper", "java/custom-set", "java/rest-api", "go/transpose", "rust/gigasecond",
     "rust/say", "go/food-chain", "rust/pig-latin", "go/markdown", "go/crypto-square"};
 
-// Exercises that cannot be run at all with Debian 12's packages (docs/evaluators.md lists them): their
-// tests need a library version Debian does not have. Import-based detection (MissingJavaLibrary) finds
-// the others; this one calls a newer method of a library that is there.
-const std::map<std::string, std::string> kUnrunnable = {
-    {"java/mazy-mice", "its tests call AssertJ 3.25's hasDimensions; Debian 12 packages AssertJ 3.14"},
+// Exercises whose tests or reference need a newer toolchain or library than Debian 12 has: they run, agent
+// and tests, in an environment from Debian 13 (sandbox/environment.h), built the first time one is attempted.
+const std::map<std::string, std::string> kNeedsNewerDebian = {
+    {"go/dnd-character", "the reference imports Go 1.21's slices package (Debian 12: Go 1.19)"},
+    {"java/mazy-mice", "its tests call AssertJ 3.25's hasDimensions (Debian 12: AssertJ 3.14)"},
+    {"rust/pig-latin", "the reference uses std::sync::LazyLock, Rust 1.80 (Debian 12: Rust 1.63)"},
+    {"rust/poker", "the reference needs the counter crate, which Debian 12 does not package"},
 };
 
-// Exercises an agent can solve here whose reference solution cannot pass here: gold validation skips them
-// with the reason (docs/evaluators.md).
+// Debian 13 with the toolchains of the languages above and the crates the Rust exercises use.
+EnvironmentRecipe NewerDebian() {
+  EnvironmentRecipe r;
+  r.name = "polyglot-trixie";
+  r.suite = "trixie";
+  r.packages = {"golang-go", "rustc", "cargo", "default-jdk-headless", "junit5", "libassertj-core-java",
+                "librust-time-dev", "librust-anyhow-dev", "librust-rand-dev", "librust-itertools-dev",
+                "librust-permutohedron-dev", "librust-num-bigint-dev", "librust-num-traits-dev",
+                "librust-thiserror-dev", "librust-regex-dev", "librust-aho-corasick-dev", "librust-counter-dev"};
+  return r;
+}
+
+// Exercises an agent can solve here whose reference solution cannot pass anywhere lineage can build: gold
+// validation skips them with the reason (docs/evaluators.md).
 const std::map<std::string, std::string> kUnrunnableReference = {
-    {"go/dnd-character", "the reference imports Go 1.21's slices package; Debian 12 has Go 1.19, with which the "
-                         "task itself is solvable"},
-    {"rust/pig-latin", "the reference uses std::sync::LazyLock (Rust 1.80); Debian 12 has Rust 1.63, with which the "
-                       "task itself is solvable"},
-    {"rust/poker", "the reference needs the counter crate, which Debian does not package (the task needs no crate)"},
     {"rust/robot-name", "the reference is written for rand 0.3; Debian packages rand 0.8, which the task may use"},
 };
 
@@ -234,8 +243,9 @@ Result<Exercise> ReadExercise(const Language& language, const fs::path& dir, con
   if (ex.info.unavailable.empty() && std::string(language.name) == "java") {
     ex.info.unavailable = MissingJavaLibrary(dir, tests);
   }
-  if (auto known = kUnrunnable.find(ex.info.id); ex.info.unavailable.empty() && known != kUnrunnable.end()) {
-    ex.info.unavailable = known->second;
+  if (kNeedsNewerDebian.count(ex.info.id)) {
+    ex.info.environment = NewerDebian();
+    ex.info.unavailable.clear();  // the environment has the toolchain, whatever the host has
   }
   return ex;
 }

@@ -17,9 +17,8 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <toml++/toml.h>
-
 #include "base/files.h"
+#include "base/toml_reader.h"
 #include "evaluators/formats.h"
 #include "evaluators/scoring.h"
 #include "evaluators/stages.h"
@@ -372,16 +371,11 @@ class SweBenchEvaluator : public IndexedEvaluator<Instance> {
   Status ReadSuiteConfig(const fs::path& file) {
     std::error_code ec;
     if (!fs::exists(file, ec)) return Status::OK();
-    try {
-      toml::table config = toml::parse_file(file.string());
-      for (const auto& [key, value] : config) {
-        if (key.str() != "hints") return Status::InvalidArgument(file.string() + ": unknown key '" + std::string(key.str()) + "' (known: hints)");
-        if (!value.is_boolean()) return Status::InvalidArgument(file.string() + ": hints must be true or false");
-        hints_ = value.as_boolean()->get();
-      }
-    } catch (const toml::parse_error& e) {
-      return Status::InvalidArgument(file.string() + ": " + std::string(e.description()));
-    }
+    LINEAGE_ASSIGN_OR_RETURN(std::string text, ReadFile(file));
+    LINEAGE_ASSIGN_OR_RETURN(toml::table config, ParseToml(text, file.string()));
+    TableReader r(config, file.string() + ":");
+    LINEAGE_RETURN_IF_ERROR(r.OnlyKeys({"hints"}, "docs/evaluators.md, SWE-bench"));
+    LINEAGE_ASSIGN_OR_RETURN(hints_, r.Bool("hints", false));
     return Status::OK();
   }
 

@@ -2,93 +2,34 @@
 
 #include <algorithm>
 #include <set>
-#include <toml++/toml.h>
 
 #include "base/files.h"
+#include "base/toml_reader.h"
 #include "evaluators/stages.h"
 
 namespace lineage::swebench {
 
 namespace {
 
-// Reads one table's keys, refusing those it does not know (a typo is an error, not a silent default).
-class Reader {
- public:
-  Reader(const toml::table& table, std::string where) : table_(table), where_(std::move(where)) {}
+const char* const kSee = "docs/evaluators.md, SWE-bench";
 
-  Status Error(const std::string& key, const std::string& what) const {
-    return Status::InvalidArgument(where_ + " " + key + ": " + what);
+Result<std::regex> Compile(const TableReader& r, const std::string& key, const std::string& text) {
+  try {
+    return std::regex(text, std::regex::ECMAScript);
+  } catch (const std::regex_error& e) {
+    return r.Error(key, "bad regex '" + text + "' (" + e.what() + ")");
   }
-
-  Result<std::string> String(const std::string& key, bool required, const std::string& fallback = "") {
-    seen_.insert(key);
-    const toml::node* node = table_.get(key);
-    if (!node) {
-      if (required) return Error(key, "missing");
-      return fallback;
-    }
-    if (!node->is_string()) return Error(key, "must be a string");
-    return node->as_string()->get();
-  }
-
-  Result<std::vector<std::string>> Strings(const std::string& key, bool required = false) {
-    seen_.insert(key);
-    const toml::node* node = table_.get(key);
-    std::vector<std::string> out;
-    if (!node) {
-      if (required) return Error(key, "missing");
-      return out;
-    }
-    const toml::array* list = node->as_array();
-    if (!list) return Error(key, "must be a list of strings");
-    for (const toml::node& item : *list) {
-      if (!item.is_string()) return Error(key, "must be a list of strings");
-      out.push_back(item.as_string()->get());
-    }
-    return out;
-  }
-
-  Result<std::regex> Regex(const std::string& key, bool required) {
-    LINEAGE_ASSIGN_OR_RETURN(std::string text, String(key, required));
-    return Compile(key, text);
-  }
-
-  Result<std::regex> Compile(const std::string& key, const std::string& text) const {
-    try {
-      return std::regex(text, std::regex::ECMAScript);
-    } catch (const std::regex_error& e) {
-      return Error(key, "bad regex '" + text + "' (" + e.what() + ")");
-    }
-  }
-
-  const toml::node* Node(const std::string& key) {
-    seen_.insert(key);
-    return table_.get(key);
-  }
-
-  // After every key was read: any other key is a mistake.
-  Status Unknown() const {
-    for (const auto& [key, value] : table_) {
-      if (!seen_.count(std::string(key.str()))) return Error(std::string(key.str()), "unknown key");
-    }
-    return Status::OK();
-  }
-
- private:
-  const toml::table& table_;
-  std::string where_;
-  std::set<std::string> seen_;
-};
+}
 
 Result<EnvironmentRecipe> ReadEnvironment(const std::string& name, const toml::table& t, const std::string& where) {
-  Reader r(t, where);
+  TableReader r(t, where);
+  LINEAGE_RETURN_IF_ERROR(r.OnlyKeys({"suite", "packages", "mirror", "image"}, kSee));
   EnvironmentRecipe recipe;
   recipe.name = name;
-  LINEAGE_ASSIGN_OR_RETURN(recipe.suite, r.String("suite", false));
-  LINEAGE_ASSIGN_OR_RETURN(recipe.packages, r.Strings("packages"));
-  LINEAGE_ASSIGN_OR_RETURN(recipe.mirror, r.String("mirror", false));
-  LINEAGE_ASSIGN_OR_RETURN(recipe.image, r.String("image", false));
-  LINEAGE_RETURN_IF_ERROR(r.Unknown());
+  LINEAGE_ASSIGN_OR_RETURN(recipe.suite, r.String("suite", ""));
+  LINEAGE_ASSIGN_OR_RETURN(recipe.packages, r.StringList("packages"));
+  LINEAGE_ASSIGN_OR_RETURN(recipe.mirror, r.String("mirror", ""));
+  LINEAGE_ASSIGN_OR_RETURN(recipe.image, r.String("image", ""));
   if (recipe.image.empty() == recipe.suite.empty()) {
     return r.Error("suite", "give a Debian suite (with packages) or an image, one of the two");
   }
@@ -96,28 +37,28 @@ Result<EnvironmentRecipe> ReadEnvironment(const std::string& name, const toml::t
 }
 
 Result<LogParser> ReadParser(const std::string& name, const toml::table& t, const std::string& where) {
-  Reader r(t, where);
+  TableReader r(t, where);
+  LINEAGE_RETURN_IF_ERROR(r.OnlyKeys({"result", "status_first", "pass", "skip", "pending", "rename", "summary"}, kSee));
   LogParser p;
   p.name = name;
-  LINEAGE_ASSIGN_OR_RETURN(p.result, r.Regex("result", true));
+  LINEAGE_ASSIGN_OR_RETURN(std::string result, r.String("result", "", true));
+  LINEAGE_ASSIGN_OR_RETURN(p.result, Compile(r, "result", result));
   if (p.result.mark_count() < 2) return r.Error("result", "needs two groups: the test's name and its status word");
-  if (const toml::node* first = r.Node("status_first")) {
-    if (!first->is_boolean()) return r.Error("status_first", "must be true or false");
-    p.status_first = first->as_boolean()->get();
-  }
-  LINEAGE_ASSIGN_OR_RETURN(p.pass, r.Strings("pass", true));
-  LINEAGE_ASSIGN_OR_RETURN(p.skip, r.Strings("skip"));
-  LINEAGE_ASSIGN_OR_RETURN(std::string pending, r.String("pending", false));
+  LINEAGE_ASSIGN_OR_RETURN(p.status_first, r.Bool("status_first", false));
+  LINEAGE_ASSIGN_OR_RETURN(p.pass, r.StringList("pass"));
+  if (p.pass.empty()) return r.Error("pass", "is required: the status words that mean passed");
+  LINEAGE_ASSIGN_OR_RETURN(p.skip, r.StringList("skip"));
+  LINEAGE_ASSIGN_OR_RETURN(std::string pending, r.String("pending", ""));
   if (!pending.empty()) {
-    LINEAGE_ASSIGN_OR_RETURN(p.pending, r.Compile("pending", pending));
+    LINEAGE_ASSIGN_OR_RETURN(p.pending, Compile(r, "pending", pending));
     p.has_pending = true;
   }
-  LINEAGE_ASSIGN_OR_RETURN(std::string summary, r.String("summary", false));
+  LINEAGE_ASSIGN_OR_RETURN(std::string summary, r.String("summary", ""));
   if (!summary.empty()) {
-    LINEAGE_ASSIGN_OR_RETURN(p.summary, r.Compile("summary", summary));
+    LINEAGE_ASSIGN_OR_RETURN(p.summary, Compile(r, "summary", summary));
     p.has_summary = true;
   }
-  if (const toml::node* rename = r.Node("rename")) {
+  if (const toml::node* rename = t.get("rename")) {
     const toml::array* rules = rename->as_array();
     if (!rules) return r.Error("rename", "must be a list of [regex, replacement] pairs");
     for (const toml::node& rule : *rules) {
@@ -125,52 +66,57 @@ Result<LogParser> ReadParser(const std::string& name, const toml::table& t, cons
       if (!pair || pair->size() != 2 || !(*pair)[0].is_string() || !(*pair)[1].is_string()) {
         return r.Error("rename", "must be a list of [regex, replacement] pairs");
       }
-      LINEAGE_ASSIGN_OR_RETURN(std::regex re, r.Compile("rename", (*pair)[0].as_string()->get()));
+      LINEAGE_ASSIGN_OR_RETURN(std::regex re, Compile(r, "rename", (*pair)[0].as_string()->get()));
       p.rename.emplace_back(std::move(re), (*pair)[1].as_string()->get());
     }
   }
-  LINEAGE_RETURN_IF_ERROR(r.Unknown());
   return p;
 }
 
+Result<std::vector<VersionEnvironment>> ReadVersionEnvironments(const TableReader& r, const toml::table& t,
+                                                               const std::string& where) {
+  std::vector<VersionEnvironment> out;
+  const toml::node* node = t.get("environments");
+  if (!node) return out;
+  const toml::array* list = node->as_array();
+  if (!list) return r.Error("environments", "must be a list of { versions = [...], environment = \"NAME\" }");
+  for (const toml::node& item : *list) {
+    const toml::table* entry = item.as_table();
+    if (!entry) return r.Error("environments", "must be a list of { versions = [...], environment = \"NAME\" }");
+    TableReader e(*entry, where + " environments");
+    LINEAGE_RETURN_IF_ERROR(e.OnlyKeys({"versions", "environment"}, kSee));
+    VersionEnvironment ve;
+    LINEAGE_ASSIGN_OR_RETURN(ve.versions, e.StringList("versions"));
+    LINEAGE_ASSIGN_OR_RETURN(ve.environment, e.String("environment", "", true));
+    if (ve.versions.empty()) return e.Error("versions", "is required (a version, or \"*\")");
+    out.push_back(std::move(ve));
+  }
+  return out;
+}
+
 Result<RepoSpec> ReadRepo(const std::string& name, const toml::table& t, const std::string& where) {
-  Reader r(t, where);
+  TableReader r(t, where);
+  LINEAGE_RETURN_IF_ERROR(r.OnlyKeys(
+      {"command", "arguments", "strip_prefix", "parser", "env", "timeout_seconds", "environments"}, kSee));
   RepoSpec spec;
   spec.repo = name;
-  LINEAGE_ASSIGN_OR_RETURN(spec.command, r.Strings("command", true));
-  if (spec.command.empty()) return r.Error("command", "is empty");
-  LINEAGE_ASSIGN_OR_RETURN(std::string arguments, r.String("arguments", false, "path"));
+  LINEAGE_ASSIGN_OR_RETURN(spec.command, r.StringList("command"));
+  if (spec.command.empty()) return r.Error("command", "is required: the test command's words");
+  LINEAGE_ASSIGN_OR_RETURN(std::string arguments, r.String("arguments", "path"));
   if (arguments != "path" && arguments != "module") return r.Error("arguments", "'" + arguments + "' is not path or module");
   spec.arguments = arguments == "module" ? RepoSpec::Arguments::kModule : RepoSpec::Arguments::kPath;
-  LINEAGE_ASSIGN_OR_RETURN(spec.strip_prefix, r.String("strip_prefix", false));
-  LINEAGE_ASSIGN_OR_RETURN(spec.parser, r.String("parser", true));
-  if (const toml::node* env = r.Node("env")) {
-    const toml::table* vars = env->as_table();
-    if (!vars) return r.Error("env", "must be a table of strings");
-    for (const auto& [key, value] : *vars) {
+  LINEAGE_ASSIGN_OR_RETURN(spec.strip_prefix, r.String("strip_prefix", ""));
+  LINEAGE_ASSIGN_OR_RETURN(spec.parser, r.String("parser", "", true));
+  LINEAGE_ASSIGN_OR_RETURN(const toml::table* env, r.Table("env"));
+  if (env) {
+    for (const auto& [key, value] : *env) {
       if (!value.is_string()) return r.Error("env", std::string(key.str()) + " must be a string");
       spec.env[std::string(key.str())] = value.as_string()->get();
     }
   }
-  if (const toml::node* timeout = r.Node("timeout_seconds")) {
-    if (!timeout->is_integer() || timeout->as_integer()->get() <= 0) return r.Error("timeout_seconds", "must be a positive integer");
-    spec.timeout_ms = timeout->as_integer()->get() * 1000;
-  }
-  if (const toml::node* envs = r.Node("environments")) {
-    const toml::array* list = envs->as_array();
-    if (!list) return r.Error("environments", "must be a list of { versions = [...], environment = \"NAME\" }");
-    for (const toml::node& item : *list) {
-      const toml::table* entry = item.as_table();
-      if (!entry) return r.Error("environments", "must be a list of { versions = [...], environment = \"NAME\" }");
-      Reader e(*entry, where + " environments");
-      VersionEnvironment ve;
-      LINEAGE_ASSIGN_OR_RETURN(ve.versions, e.Strings("versions", true));
-      LINEAGE_ASSIGN_OR_RETURN(ve.environment, e.String("environment", true));
-      LINEAGE_RETURN_IF_ERROR(e.Unknown());
-      spec.environments.push_back(std::move(ve));
-    }
-  }
-  LINEAGE_RETURN_IF_ERROR(r.Unknown());
+  LINEAGE_ASSIGN_OR_RETURN(std::int64_t timeout, r.Integer("timeout_seconds", spec.timeout_ms / 1000, 1));
+  spec.timeout_ms = timeout * 1000;
+  LINEAGE_ASSIGN_OR_RETURN(spec.environments, ReadVersionEnvironments(r, t, where));
   return spec;
 }
 
@@ -224,12 +170,7 @@ const char* TestStatusName(TestStatus status) {
 }
 
 Status ParseSpecTable(std::string_view text, const std::string& source, SpecTable& table) {
-  toml::table root;
-  try {
-    root = toml::parse(text, source);
-  } catch (const toml::parse_error& e) {
-    return Status::InvalidArgument(source + ":" + std::to_string(e.source().begin.line) + ": " + std::string(e.description()));
-  }
+  LINEAGE_ASSIGN_OR_RETURN(toml::table root, ParseToml(text, source));
   for (const auto& [key, value] : root) {
     const std::string_view k = key.str();
     if (k != "environments" && k != "parsers" && k != "repos") {

@@ -136,8 +136,9 @@ Status BuildFromPackages(const EnvironmentRecipe& recipe, const fs::path& root, 
   std::string include;
   for (const std::string& p : SortedPackages(recipe)) include += (include.empty() ? "" : ",") + p;
   std::vector<std::string> argv = {"mmdebstrap", "--variant=apt", "--quiet",
-                                   // Documentation is never read in a sandbox; leaving it out saves a quarter.
-                                   "--dpkgopt=path-exclude=/usr/share/doc/*", "--dpkgopt=path-exclude=/usr/share/man/*"};
+                                   // Documentation is never read in a sandbox. (Not the manual pages: the
+                                   // JDK's alternatives need their directories.)
+                                   "--dpkgopt=path-exclude=/usr/share/doc/*"};
   if (!include.empty()) argv.push_back("--include=" + include);
   argv.push_back(recipe.suite);
   argv.push_back(root.string());

@@ -20,7 +20,7 @@ PACKAGES=(
   librust-num-bigint-dev librust-num-traits-dev librust-thiserror-dev librust-regex-dev librust-aho-corasick-dev
   # Environments (docs/evaluators.md): root file systems built from Debian packages (SWE-bench's Python
   # versions), or unpacked from OCI images without a Docker daemon.
-  mmdebstrap skopeo umoci
+  mmdebstrap uidmap skopeo umoci
 )
 # Node.js may come from elsewhere (NodeSource's nodejs bundles npm and conflicts with Debian's npm).
 command -v node >/dev/null && command -v npm >/dev/null || PACKAGES+=(nodejs npm)

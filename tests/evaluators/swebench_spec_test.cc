@@ -145,7 +145,7 @@ TEST_CASE("swebench_spec: a bad table names its file, table and key, and leaves 
   CHECK_THAT(error("[parsers.bad]\nresult = '(unclosed'\npass = ['ok']\n"),
              Catch::Contains("suite/repos.toml: [parsers.bad] result: bad regex"));
   CHECK_THAT(error("[repos.\"acme/x\"]\ncommand = ['t']\nparser = 'pytest'\ncomand = 1\n"),
-             Catch::Contains("[repos.\"acme/x\"] comand: unknown key"));
+             Catch::Contains("[repos.\"acme/x\"] comand: is not a known key; did you mean command?"));
   CHECK_THAT(error("[repos.\"acme/x\"]\ncommand = ['t']\nparser = 'pytest'\n"
                    "environments = [{ versions = ['*'], environment = 'py27' }]\n"),
              Catch::Contains("environments: no [environments.py27] table"));
