@@ -21,6 +21,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <regex>
 #include <fstream>
 #include <functional>
 #include <mutex>
@@ -226,6 +227,16 @@ struct Place {
   UniqueFd fd;                          // its root, opened through the sandbox while it waits to start
 };
 
+// `passwd` or `group` text with an entry for the sandbox's user (uid and gid 1000, as bubblewrap maps it)
+// when it has none: programs that look their user up (Python's getpass, git, ssh) find one. Django's
+// createsuperuser tests loop forever without it.
+std::string WithSandboxAccount(std::string text, bool group) {
+  static const std::regex kHas1000(R"((^|\n)[^:\n]*:[^:\n]*:1000:)");
+  if (std::regex_search(text, kHas1000)) return text;
+  if (!text.empty() && text.back() != '\n') text += '\n';
+  return text + (group ? "sandbox:x:1000:\n" : "sandbox:x:1000:1000:sandbox:/tmp:/bin/sh\n");
+}
+
 // Host files every sandbox of a Sandbox uses, in one temporary directory readable by the sandbox user and
 // removed with the Sandbox:
 //   etc/    the /etc a sandbox sees: a copy of kEtcEntries, bound as one directory (a few mounts rather than
@@ -254,6 +265,11 @@ class HostFiles {
       fs::copy(from, to, fs::copy_options::recursive | fs::copy_options::copy_symlinks, ec);
       if (ec) return Status::IOError("cannot copy " + from.string() + ": " + ec.message());
     }
+    for (const char* accounts : {"passwd", "group"}) {
+      const fs::path file = fs::path(files->etc()) / accounts;
+      auto text = ReadFile(file);
+      LINEAGE_RETURN_IF_ERROR(WriteFileAtomic(file, WithSandboxAccount(text.ok() ? *text : "", accounts[0] == 'g')));
+    }
     // Everything readable by the sandbox user.
     chmod(dir.c_str(), 0755);
     for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
@@ -269,6 +285,17 @@ class HostFiles {
     fs::remove_all(dir_, ec);
   }
   std::string etc() const { return dir_ + "/etc"; }
+  // An environment's `passwd` or `group` (root/etc/NAME) with the sandbox's account added, written here once
+  // per content (runs in parallel write the same bytes); "" when the environment has none.
+  std::string EnvironmentAccounts(const std::string& root, const char* name) const {
+    auto text = ReadFile(root + "/etc/" + name);
+    if (!text.ok()) return "";
+    const std::string data = WithSandboxAccount(*text, name[0] == 'g');
+    const std::string path = dir_ + "/" + name + "-" + Sha256Hex(data).substr(0, 16);
+    std::error_code ec;
+    if (!fs::exists(path, ec) && !WriteFileAtomic(path, data).ok()) return "";
+    return path;
+  }
   std::string stage_root() const { return dir_ + "/stage"; }
 
  private:
@@ -459,6 +486,10 @@ class Launch {
       for (const char* dir : {"/etc", "/opt", "/var"}) {
         std::error_code ec;
         if (fs::is_directory(spec_.root + dir, ec)) a.insert(a.end(), {"--ro-bind", Stage(spec_.root + dir), dir});
+      }
+      for (const char* accounts : {"passwd", "group"}) {
+        const std::string file = files_.EnvironmentAccounts(spec_.root, accounts);
+        if (!file.empty()) a.insert(a.end(), {"--ro-bind", Stage(file), std::string("/etc/") + accounts});
       }
     }
     a.insert(a.end(), {"--proc", "/proc", "--dev", "/dev", "--size", tmp_bytes, "--tmpfs", "/tmp", "--size", tmp_bytes,

@@ -571,6 +571,7 @@ TEST_CASE("a sandbox in an environment cannot change the environment, nor the ho
   if (fs::exists("/usr/lib64")) fs::create_symlink("usr/lib64", root / "lib64");
   fs::create_directories(root / "etc");
   test::WriteFile(root / "etc" / "environment-marker", "pristine\n");
+  test::WriteFile(root / "etc" / "passwd", "root:x:0:0:root:/root:/bin/sh\n");
   test::WriteFile(root / "var" / "lib" / "state", "pristine\n");
   attack.spec.root = root.path().string();
   attack.spec.argv = {"sh", "-c",
@@ -578,7 +579,8 @@ TEST_CASE("a sandbox in an environment cannot change the environment, nor the ho
                       "/planted; do (echo changed > $f) 2>/dev/null && echo \"WROTE $f\"; done; "
                       "rm -f /etc/environment-marker 2>/dev/null && echo REMOVED; "
                       "touch /lineage/host/usr/bin/planted 2>/dev/null && echo WROTE host; "
-                      "cat /etc/environment-marker; test -x \"${LINEAGE_HOST_EXEC%% *}\" && echo host-loader"};
+                      "cat /etc/environment-marker; test -x \"${LINEAGE_HOST_EXEC%% *}\" && echo host-loader; "
+                      "echo \"user=$(id -un)\""};
   auto r = attack.sandbox->Run(attack.spec);
   REQUIRE(r.ok());
   INFO(r->stdout_text << r->stderr_text);
@@ -587,6 +589,8 @@ TEST_CASE("a sandbox in an environment cannot change the environment, nor the ho
   CHECK(r->stdout_text.find("REMOVED") == std::string::npos);
   CHECK(r->stdout_text.find("pristine") != std::string::npos);
   CHECK(r->stdout_text.find("host-loader") != std::string::npos);  // $LINEAGE_HOST_EXEC names the host's loader
+  // The environment's accounts, with the sandbox's own added: programs that look their user up find one.
+  CHECK(r->stdout_text.find("user=sandbox") != std::string::npos);
   CHECK(test::ReadFileOrDie(root / "etc" / "environment-marker") == "pristine\n");
   CHECK(test::ReadFileOrDie(root / "var" / "lib" / "state") == "pristine\n");
   CHECK_FALSE(fs::exists("/usr/lineage-planted"));
