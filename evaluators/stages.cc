@@ -254,7 +254,15 @@ Result<std::vector<std::string>> SubsetPatterns(Evaluator& evaluator, const std:
                                                const std::string& name) {
   LINEAGE_ASSIGN_OR_RETURN(auto subsets, evaluator.Subsets());
   auto it = subsets.find(name);
-  if (it != subsets.end()) return it->second;
+  if (it != subsets.end() && !it->second.empty()) return it->second;
+  if (it != subsets.end()) {
+    // Selecting nothing would select everything downstream (no patterns): a subset published for a bigger
+    // dataset than the one at hand is an error, with where to look.
+    const std::size_t absent = evaluator.MissingFromSubsets()[name].size();
+    return Status::InvalidArgument("suite '" + suite + "' has none of the " + std::to_string(absent) + " tasks of its subset '" +
+                                   name + "' (lineage bench list --suite " + suite + " names them): bring the records " +
+                                   "they come from");
+  }
   std::string known;
   for (const auto& [subset, ids] : subsets) known += (known.empty() ? "" : ", ") + subset;
   return Status::InvalidArgument("suite '" + suite + "' has no subset '" + name + "' (it has: " +

@@ -164,6 +164,10 @@ TEST_CASE("swebench: lineage bench validate checks gold and unchanged, and bench
   INFO(list.out << list.err);
   CHECK(list.exit_code == 0);
   CHECK_THAT(list.out, Catch::Contains("subset dgm-small: 0 tasks; 10 of its ids have no record here: django__django-10973"));
+  // A subset none of whose tasks the suite has selects nothing, loudly: never the whole suite.
+  auto empty = test::RunLineage(test::EnvironmentTestHome(), {"bench", "list", "--suite", suite, "--subset", "dgm-small"});
+  CHECK(empty.exit_code != 0);
+  CHECK_THAT(empty.err, Catch::Contains("has none of the 10 tasks of its subset 'dgm-small'"));
   auto validate = test::RunLineage(test::EnvironmentTestHome(),
                                    {"bench", "validate", "--gold", "--unchanged", "--suite", suite, "--parallel", "2"});
   INFO(validate.out << validate.err);
