@@ -124,10 +124,10 @@ TEST_CASE("sandbox_json: the filled values set every field apart from its defaul
   }
   {
     const SandboxSpec filled = FilledSpec(), plain;
-    const auto& [a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12] = filled;
-    const auto& [b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11, b12] = plain;
+    const auto& [a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13] = filled;
+    const auto& [b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11, b12, b13] = plain;
     CHECK((a0 != b0 && a1 != b1 && a2 != b2 && a3 != b3 && a4 != b4 && a5 != b5 && a6 != b6 && a7 != b7 &&
-           a8 != b8 && a9 != b9 && a10 != b10 && a11 != b11 && a12 != b12));
+           a8 != b8 && a9 != b9 && a10 != b10 && a11 != b11 && a12 != b12 && a13 != b13));
   }
   {
     const SandboxResult filled = FilledResult(), plain;
@@ -263,6 +263,7 @@ TEST_CASE("sandbox_json: a spec and a result as an older build wrote them read t
   CHECK(spec->mounts[0] == SandboxMount{SandboxMount::Kind::kReadWrite, "/h", "/w", 0});
   CHECK(spec->stdin_data == "in");
   CHECK(spec->socket_tcp.empty());
+  CHECK(spec->root.empty());
   CHECK(spec->tag.empty());
   CHECK(spec->hidden.empty());
   CHECK_FALSE(spec->run_id.has_value());
