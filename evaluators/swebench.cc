@@ -13,6 +13,8 @@
 #include <git2.h>
 #include <git2/sys/repository.h>
 
+#include <stdlib.h>
+
 #include <algorithm>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -53,7 +55,6 @@ using Odb = GitPtr<git_odb, git_odb_free>;
 using Tree = GitPtr<git_tree, git_tree_free>;
 using Commit = GitPtr<git_commit, git_commit_free>;
 using Diff = GitPtr<git_diff, git_diff_free>;
-using Index = GitPtr<git_index, git_index_free>;
 using Blob = GitPtr<git_blob, git_blob_free>;
 
 std::string GitError(const std::string& what) {
@@ -232,29 +233,66 @@ struct PatchedFiles {
 };
 
 // The files `patch` touches, as they are once it is applied to `tree`; applied here, on the host, so that
-// no sandbox ever sees the patch itself.
+// no sandbox ever sees the patch itself. libgit2 reads the patch and the base files; `git apply` applies it
+// (libgit2's apply wants each hunk at its stated line, and the dataset's hunks are often a few lines off,
+// which git apply accepts as it does when SWE-bench's harness applies them).
 Result<PatchedFiles> ApplyToTree(git_repository* repo, git_tree* tree, const std::string& patch, const std::string& what) {
   Diff diff;
   if (git_diff_from_buffer(&diff.p, patch.data(), patch.size()) != 0) {
     return Status::InvalidArgument(GitError(what + " is not a diff libgit2 can read"));
   }
-  Index index;
-  if (git_apply_to_tree(&index.p, repo, tree, diff.p, nullptr) != 0) {
-    return Status::InvalidArgument(GitError(what + " does not apply to the base commit"));
+  char pattern[] = "/tmp/lineage-patch-XXXXXX";
+  if (!mkdtemp(pattern)) return Status::IOError("cannot create a directory to apply " + what + " in");
+  struct Remove {
+    fs::path dir;
+    ~Remove() {
+      std::error_code ec;
+      fs::remove_all(dir, ec);
+    }
+  } cleanup{pattern};
+  const fs::path dir = fs::path(pattern) / "tree";
+  std::vector<TreeEntry> before;
+  for (std::size_t i = 0; i < git_diff_num_deltas(diff.p); ++i) {
+    const git_diff_delta* delta = git_diff_get_delta(diff.p, i);
+    if (delta->status == GIT_DELTA_ADDED) continue;
+    const std::string path = delta->old_file.path;
+    GitPtr<git_tree_entry, git_tree_entry_free> entry;
+    if (git_tree_entry_bypath(&entry.p, tree, path.c_str()) != 0) {
+      return Status::InvalidArgument(what + " changes " + path + ", which the base commit does not have");
+    }
+    LINEAGE_ASSIGN_OR_RETURN(TreeEntry e, EntryOf(repo, path, git_tree_entry_id(entry.p), git_tree_entry_filemode(entry.p)));
+    before.push_back(std::move(e));
+  }
+  LINEAGE_RETURN_IF_ERROR(WriteTree(dir, before));
+  LINEAGE_RETURN_IF_ERROR(WriteFileAtomic(fs::path(pattern) / "patch", patch));
+  SandboxSpec spec;  // a trusted host program on the dataset's own patch: no agent wrote it
+  spec.argv = {"git", "apply", "--whitespace=nowarn", (fs::path(pattern) / "patch").string()};
+  spec.workdir = dir.string();
+  spec.env["GIT_CONFIG_NOSYSTEM"] = "1";
+  spec.env["HOME"] = pattern;
+  spec.limits.wall_ms = 60'000;
+  LINEAGE_ASSIGN_OR_RETURN(SandboxResult applied, RunTrusted(spec));
+  if (!applied.ok()) {
+    return Status::InvalidArgument(what + " does not apply to the base commit: " + applied.stderr_text.substr(0, 500));
   }
   PatchedFiles out;
   for (std::size_t i = 0; i < git_diff_num_deltas(diff.p); ++i) {
     const git_diff_delta* delta = git_diff_get_delta(diff.p, i);
+    if (delta->status == GIT_DELTA_DELETED || delta->status == GIT_DELTA_RENAMED) out.deleted.push_back(delta->old_file.path);
+    if (delta->status == GIT_DELTA_DELETED) continue;
     const std::string path = delta->new_file.path;
-    if (delta->status == GIT_DELTA_DELETED) {
-      out.deleted.push_back(delta->old_file.path);
+    LINEAGE_RETURN_IF_ERROR(ValidateTreePath(path).WithContext(what));
+    std::error_code ec;
+    const fs::file_status status = fs::symlink_status(dir / path, ec);
+    if (fs::is_symlink(status)) {  // a link is its text: never followed on the host
+      out.files.push_back({path, TreeEntry::Kind::kSymlink, fs::read_symlink(dir / path, ec).string()});
       continue;
     }
-    if (delta->status == GIT_DELTA_RENAMED) out.deleted.push_back(delta->old_file.path);
-    const git_index_entry* entry = git_index_get_bypath(index.p, path.c_str(), 0);
-    if (!entry) return Status::Internal(what + ": " + path + " is missing once the patch is applied");
-    LINEAGE_ASSIGN_OR_RETURN(TreeEntry e, EntryOf(repo, path, &entry->id, static_cast<git_filemode_t>(entry->mode)));
-    out.files.push_back(std::move(e));
+    auto data = fs::is_regular_file(status) ? ReadFile(dir / path) : Result<std::string>(Status::NotFound(path));
+    if (!data.ok()) return Status::Internal(what + ": " + path + " is missing once the patch is applied");
+    const TreeEntry::Kind kind = delta->new_file.mode == GIT_FILEMODE_BLOB_EXECUTABLE ? TreeEntry::Kind::kExecutable
+                                                                                       : TreeEntry::Kind::kFile;
+    out.files.push_back({path, kind, std::move(data).value()});
   }
   return out;
 }

@@ -151,6 +151,14 @@ std::string Renamed(const LogParser& parser, std::string name) {
   return name;
 }
 
+// Records `status` under the name as the log prints it and as the renames make it: datasets name a test
+// either way (SWE-bench's Django 5.0 records keep Python 3.11's long form, its 4.x records the short one).
+void Record(const LogParser& parser, const std::string& name, TestStatus status,
+            std::map<std::string, TestStatus>& statuses) {
+  statuses[name] = status;
+  statuses[Renamed(parser, name)] = status;
+}
+
 bool StartsWithAny(const std::string& word, const std::vector<std::string>& prefixes) {
   return std::any_of(prefixes.begin(), prefixes.end(), [&](const std::string& p) { return word.rfind(p, 0) == 0; });
 }
@@ -248,7 +256,7 @@ std::map<std::string, TestStatus> ParseTestLog(const LogParser& parser, std::str
     std::smatch m;
     // Summary lines first: "FAIL: name" also begins with a status word.
     if (parser.has_summary && std::regex_search(line, m, parser.summary)) {
-      statuses[Renamed(parser, Trim(m[1].str()))] = TestStatus::kFailed;
+      Record(parser, Trim(m[1].str()), TestStatus::kFailed, statuses);
       continue;
     }
     if (std::regex_search(line, m, parser.result)) {
@@ -257,12 +265,12 @@ std::map<std::string, TestStatus> ParseTestLog(const LogParser& parser, std::str
       const TestStatus status = StartsWithAny(word, parser.pass)   ? TestStatus::kPassed
                                 : StartsWithAny(word, parser.skip) ? TestStatus::kSkipped
                                                                    : TestStatus::kFailed;
-      if (!name.empty()) statuses[Renamed(parser, name)] = status;
-      if (pending) statuses[*pending] = status;
+      if (!name.empty()) Record(parser, name, status, statuses);
+      if (pending) Record(parser, *pending, status, statuses);
       pending.reset();
       continue;
     }
-    if (parser.has_pending && std::regex_search(line, m, parser.pending)) pending = Renamed(parser, Trim(m[1].str()));
+    if (parser.has_pending && std::regex_search(line, m, parser.pending)) pending = Trim(m[1].str());
   }
   return statuses;
 }

@@ -15,7 +15,8 @@
 //   pass = ["ok", "OK", "expected failure"]   # the status words (group 2) that mean passed; ...
 //   skip = ["skipped"]                        # ... and skipped; any other word means failed
 //   pending = '^(\w+ \([\w.]+\))$'            # a name alone on its line: the next result is its too
-//   rename = [['^(\w+) \(([\w.]+)\.\1\)$', '$1 ($2)']]   # regex, replacement (ECMAScript $n)
+//   rename = [['^(\w+) \(([\w.]+)\.\1\)$', '$1 ($2)']]   # regex, replacement (ECMAScript $n): a test
+//                                             # is known by the printed name and the renamed one
 //   summary = '^(?:FAIL|ERROR): (.+)$'        # lines naming a failed test
 //
 //   [repos."django/django"]
@@ -52,7 +53,7 @@ struct LogParser {
   std::vector<std::string> pass, skip;
   bool has_pending = false;
   std::regex pending;                // group 1: a name whose result comes on the next result line
-  std::vector<std::pair<std::regex, std::string>> rename;
+  std::vector<std::pair<std::regex, std::string>> rename;  // a name is recorded as printed and as renamed
   bool has_summary = false;
   std::regex summary;                // group 1: a failed test's name
 };

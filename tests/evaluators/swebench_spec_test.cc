@@ -39,7 +39,9 @@ TEST_CASE("swebench_spec: Django 4.2's log under Python 3.11 reads as the datase
   CHECK(statuses["Index view should correctly resolve view patterns when ROOT_URLCONF is"] == TestStatus::kPassed);
   CHECK(statuses["test_index (admin_docs.test_views.AdminDocViewTests)"] == TestStatus::kFailed);
   CHECK(statuses["test_missing_docutils (admin_docs.test_views.AdminDocViewTests)"] == TestStatus::kSkipped);
-  CHECK(statuses.count("test_bookmarklets (admin_docs.test_views.AdminDocViewTests.test_bookmarklets)") == 0);
+  // SWE-bench's Django 5.0 records keep Python 3.11's long names: a test answers to both.
+  CHECK(statuses["test_bookmarklets (admin_docs.test_views.AdminDocViewTests.test_bookmarklets)"] == TestStatus::kPassed);
+  CHECK(statuses["test_index (admin_docs.test_views.AdminDocViewTests.test_index)"] == TestStatus::kFailed);
 }
 
 TEST_CASE("swebench_spec: Django under Python 3.9, with an ok after a test's own output and expected failures") {
