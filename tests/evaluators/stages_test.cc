@@ -60,7 +60,7 @@ TEST_CASE("configuration errors name the file and the key") {
     return config.status().message();
   };
   CHECK_THAT(error("[suites.a]\nkind = \"zip\"\npath = \"x\"\n"),
-             Catch::Contains("run.toml: [suites.a] kind: 'zip' is not one of taskdir, polyglot, exec"));
+             Catch::Contains("run.toml: [suites.a] kind: 'zip' is not one of taskdir, polyglot, swebench, exec"));
   CHECK_THAT(error("[suites.a]\nkind = \"taskdir\"\n"), Catch::Contains("[suites.a] path: is required"));
   CHECK_THAT(error("[suites.a]\nkind = \"taskdir\"\npath = \"x\"\ncolour = 1\n"),
              Catch::Contains("colour: is not a known key"));
@@ -83,7 +83,7 @@ TEST_CASE("inline suites are KIND:PATH and anything else is refused with the kno
   CHECK(starter->kind == "taskdir");
   auto bad = ResolveSuite("zip:/x", nullptr);
   REQUIRE_FALSE(bad.ok());
-  CHECK_THAT(bad.status().message(), Catch::Contains("taskdir, polyglot, exec"));
+  CHECK_THAT(bad.status().message(), Catch::Contains("taskdir, polyglot, swebench, exec"));
 }
 
 TEST_CASE("globs: star stays within a path component and double star crosses them") {
