@@ -1,6 +1,7 @@
 #include "evaluators/swebench_spec.h"
 
 #include <algorithm>
+#include <optional>
 #include <set>
 
 #include "base/files.h"
@@ -12,6 +13,9 @@ namespace lineage::swebench {
 namespace {
 
 const char* const kSee = "docs/evaluators.md, SWE-bench";
+
+// How much of a log line the rules see (ParseTestLog says why there is a bound).
+constexpr std::size_t kMaxLineMatched = 2000;
 
 Result<std::regex> Compile(const TableReader& r, const std::string& key, const std::string& text) {
   try {
@@ -246,17 +250,23 @@ std::vector<std::string> TestCommand(const RepoSpec& spec, const std::vector<std
 
 std::map<std::string, TestStatus> ParseTestLog(const LogParser& parser, std::string_view log) {
   std::map<std::string, TestStatus> statuses;
-  std::optional<std::string> pending;  // a name whose status comes on a later line
+  std::set<std::string> summarized;       // named by a summary line: failed, whatever comes after
+  std::optional<std::string> pending;     // a name whose status comes on a later line
   for (std::size_t start = 0; start < log.size();) {
     std::size_t end = log.find('\n', start);
     if (end == std::string_view::npos) end = log.size();
-    const std::string line = Trim(log.substr(start, end - start));
+    // libstdc++'s std::regex recurses once per character and overflows the stack on a line of some 30,000
+    // (Django prints a failing subtest's parameters whole: 32,110 characters in django-15789). Every rule
+    // finds its name and status near the start of a line, so the matching sees a bounded prefix.
+    const std::string line = Trim(log.substr(start, std::min(end - start, kMaxLineMatched)));
     start = end + 1;
     if (line.empty()) continue;
     std::smatch m;
     // Summary lines first: "FAIL: name" also begins with a status word.
     if (parser.has_summary && std::regex_search(line, m, parser.summary)) {
-      Record(parser, Trim(m[1].str()), TestStatus::kFailed, statuses);
+      const std::string name = Trim(m[1].str());
+      summarized.insert(name);
+      summarized.insert(Renamed(parser, name));
       continue;
     }
     if (std::regex_search(line, m, parser.result)) {
@@ -272,6 +282,7 @@ std::map<std::string, TestStatus> ParseTestLog(const LogParser& parser, std::str
     }
     if (parser.has_pending && std::regex_search(line, m, parser.pending)) pending = Trim(m[1].str());
   }
+  for (const std::string& name : summarized) statuses[name] = TestStatus::kFailed;
   return statuses;
 }
 

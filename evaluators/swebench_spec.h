@@ -93,7 +93,7 @@ Result<EnvironmentRecipe> EnvironmentFor(const SpecTable& table, const std::stri
 std::vector<std::string> TestCommand(const RepoSpec& spec, const std::vector<std::string>& test_files);
 
 // Every test the log reports, with its status; when a test is reported twice, the later report wins, except
-// that a summary line always marks its test failed.
+// that a summary line always marks its test failed. The rules see each line's first 2,000 characters.
 std::map<std::string, TestStatus> ParseTestLog(const LogParser& parser, std::string_view log);
 
 struct TestVerdict {
