@@ -2,11 +2,15 @@
 
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
+#include <signal.h>
 #include <sys/file.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
+#include <cstdlib>
 #include <cstring>
+#include <thread>
 #include <vector>
 
 #include "archive/journal.h"
@@ -296,11 +300,35 @@ Result<RunState> ApplyControl(Archive& archive, RunId id, RunControl control) {
   }
 }
 
+namespace {
+
+// The pid a holder wrote ("a daemon (pid 42)"), or 0.
+pid_t HolderPid(const std::string& holder) {
+  const auto at = holder.rfind("(pid ");
+  if (at == std::string::npos) return 0;
+  return static_cast<pid_t>(std::atol(holder.c_str() + at + 5));
+}
+
+// A lock whose holder is dead is still held by a child it forked that has not yet exec'd (the descriptor
+// is close-on-exec) or exited: that takes milliseconds, so wait for it rather than refuse.
+bool TakeLock(int fd, const fs::path& path) {
+  for (int waited_ms = 0;; waited_ms += 50) {
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0) return true;
+    auto who = ReadFile(path);
+    const pid_t pid = who.ok() ? HolderPid(*who) : 0;
+    const bool holder_gone = pid > 0 && kill(pid, 0) != 0 && errno == ESRCH;
+    if (!holder_gone || waited_ms >= 10'000) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
+}  // namespace
+
 Result<UniqueFd> LockHomeForRuns(const fs::path& home, const std::string& holder) {
   const fs::path path = home / "daemon.lock";
   UniqueFd fd(open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
   if (fd.get() < 0) return Status::IOError("cannot open " + path.string() + ": " + std::strerror(errno));
-  if (flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+  if (!TakeLock(fd.get(), path)) {
     auto who = ReadFile(path);
     return Status::FailedPrecondition(home.string() + " is in use by " +
                                       (who.ok() && !who->empty() ? *who : std::string("another lineage process")) +

@@ -52,6 +52,7 @@ Result<RunId> ForkRun(Archive& archive, const ForkOptions& options);
 // One process at a time runs a home's runs (a daemon, or `run start|resume --foreground`): it holds an
 // exclusive lock on HOME/daemon.lock for its life, and repairs the home only once it has it. Another gets
 // FailedPrecondition naming the holder (`holder` is how this one describes itself: "daemon", "run 3").
+// A holder that has died is waited for (up to 10 s): a child it forked may hold the lock until it execs.
 Result<UniqueFd> LockHomeForRuns(const std::filesystem::path& home, const std::string& holder);
 // Renames who holds `lock` (taken by LockHomeForRuns) once it is known: "run 3 in the foreground".
 void SetHomeHolder(const UniqueFd& lock, const std::string& holder);
