@@ -281,6 +281,16 @@ std::string ClipText(const std::string& text, std::size_t max) {
   return text.substr(0, max) + "\n[... " + std::to_string(text.size() - max) + " bytes cut]\n";
 }
 
+std::uint64_t BytesUnder(const std::filesystem::path& dir) {
+  std::uint64_t total = 0;
+  std::error_code ec;
+  for (auto it = std::filesystem::recursive_directory_iterator(dir, ec);
+       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    if (!it->is_symlink(ec) && it->is_regular_file(ec)) total += it->file_size(ec);
+  }
+  return total;
+}
+
 std::filesystem::path DataDir() {
   if (const char* env = std::getenv("LINEAGE_DATA_DIR"); env && *env) return env;
   std::error_code ec;

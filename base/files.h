@@ -54,6 +54,9 @@ int XmlNesting(std::string_view xml);
 // the Debian package); else the source tree the binary was built from.
 std::filesystem::path DataDir();
 
+// Bytes of the regular files under `dir`, links not followed (0 when it cannot be read).
+std::uint64_t BytesUnder(const std::filesystem::path& dir);
+
 // Milliseconds since the Unix epoch, and its ISO 8601 UTC form ("2026-11-26T04:13:55.123Z").
 std::int64_t NowMillis();
 std::string FormatTimestamp(std::int64_t unix_millis);

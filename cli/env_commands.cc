@@ -40,6 +40,15 @@ Result<std::map<std::string, EnvironmentRecipe>> SuiteEnvironments(const EnvArgs
   return out;
 }
 
+// The home's environments, or, with --suite, those the suite's tasks need, built or not.
+Result<std::vector<EnvironmentInfo>> Selected(const EnvArgs& args, const fs::path& home) {
+  if (args.suite.empty()) return ListEnvironments(home);
+  LINEAGE_ASSIGN_OR_RETURN(auto needed, SuiteEnvironments(args));
+  std::vector<EnvironmentInfo> envs;
+  for (const auto& [hash, recipe] : needed) envs.push_back(LookupEnvironment(home, recipe));
+  return envs;
+}
+
 std::string Megabytes(std::uint64_t bytes) { return std::to_string((bytes + (1 << 19)) >> 20) + " MB"; }
 
 std::string Describe(const EnvironmentRecipe& r) {
@@ -57,12 +66,7 @@ void ProgressLine(const std::string& line) {
 }
 
 Status EnvList(const EnvArgs& args, const fs::path& home) {
-  std::vector<EnvironmentInfo> envs = ListEnvironments(home);
-  if (!args.suite.empty()) {
-    envs.clear();
-    LINEAGE_ASSIGN_OR_RETURN(auto needed, SuiteEnvironments(args));
-    for (const auto& [hash, recipe] : needed) envs.push_back(LookupEnvironment(home, recipe));
-  }
+  LINEAGE_ASSIGN_OR_RETURN(std::vector<EnvironmentInfo> envs, Selected(args, home));
   if (args.json) {
     json out = json::array();
     for (const EnvironmentInfo& e : envs) {
@@ -111,12 +115,7 @@ Status EnvBuild(const EnvArgs& args, const fs::path& home) {
 
 // Whole on disk, and a sandbox can run its shell and, where it has one, its Python.
 Status EnvCheck(const EnvArgs& args, const fs::path& home) {
-  std::vector<EnvironmentInfo> envs = ListEnvironments(home);
-  if (!args.suite.empty()) {
-    envs.clear();
-    LINEAGE_ASSIGN_OR_RETURN(auto needed, SuiteEnvironments(args));
-    for (const auto& [hash, recipe] : needed) envs.push_back(LookupEnvironment(home, recipe));
-  }
+  LINEAGE_ASSIGN_OR_RETURN(std::vector<EnvironmentInfo> envs, Selected(args, home));
   LINEAGE_ASSIGN_OR_RETURN(std::unique_ptr<Sandbox> sandbox, Sandbox::Create(Sandbox::Backend::kBwrap));
   int problems = 0;
   for (const EnvironmentInfo& e : envs) {

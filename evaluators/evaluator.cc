@@ -8,7 +8,7 @@ namespace lineage {
 
 namespace {
 std::mutex suite_cache_mu;
-std::filesystem::path& SuiteCache() {
+std::filesystem::path& CacheDir() {
   static std::filesystem::path dir;
   return dir;
 }
@@ -16,12 +16,12 @@ std::filesystem::path& SuiteCache() {
 
 void SetSuiteCacheDir(const std::filesystem::path& dir) {
   std::lock_guard lock(suite_cache_mu);
-  SuiteCache() = dir;
+  CacheDir() = dir;
 }
 
 std::filesystem::path SuiteCacheDir() {
   std::lock_guard lock(suite_cache_mu);
-  return SuiteCache();
+  return CacheDir();
 }
 
 Result<std::unique_ptr<Evaluator>> OpenEvaluator(const SuiteSpec& spec) {

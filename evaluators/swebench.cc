@@ -16,6 +16,8 @@
 #include <stdlib.h>
 
 #include <algorithm>
+#include <map>
+#include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -367,16 +369,13 @@ class SweBenchEvaluator : public IndexedEvaluator<Instance> {
     const swebench::RepoSpec& spec = table_.repos.at(in->repo);
     auto parser = table_.parsers.find(spec.parser);
     if (parser == table_.parsers.end()) return Status::InvalidArgument(in->repo + ": no parser '" + spec.parser + "'");
-    Repo repo;
-    Tree tree;
-    LINEAGE_RETURN_IF_ERROR(OpenBase(*in, repo, tree));
-    LINEAGE_ASSIGN_OR_RETURN(PatchedFiles tests, ApplyToTree(repo.p, tree.p, in->test_patch, id + "'s test patch"));
+    LINEAGE_ASSIGN_OR_RETURN(std::shared_ptr<const PatchedFiles> tests, TestFiles(*in));
     std::vector<std::string> test_files;
-    for (const TreeEntry& e : tests.files) test_files.push_back(e.path);
+    for (const TreeEntry& e : tests->files) test_files.push_back(e.path);
     TestRun run;
-    run.overlay = std::move(tests.files);
+    run.overlay = tests->files;
     // Files the test patch deletes are gone for the tests too, whatever the agent left there.
-    run.adjust = [deleted = tests.deleted](std::vector<TreeEntry>& files) {
+    run.adjust = [deleted = tests->deleted](std::vector<TreeEntry>& files) {
       std::erase_if(files, [&](const TreeEntry& e) {
         return std::find(deleted.begin(), deleted.end(), e.path) != deleted.end();
       });
@@ -468,6 +467,21 @@ class SweBenchEvaluator : public IndexedEvaluator<Instance> {
     return clone;
   }
 
+  // The files the instance's test patch makes, computed once: every agent's scoring lays the same ones.
+  Result<std::shared_ptr<const PatchedFiles>> TestFiles(const Instance& in) {
+    {
+      std::lock_guard lock(test_files_mu_);
+      if (auto it = test_files_.find(in.info.id); it != test_files_.end()) return it->second;
+    }
+    Repo repo;
+    Tree tree;
+    LINEAGE_RETURN_IF_ERROR(OpenBase(in, repo, tree));
+    LINEAGE_ASSIGN_OR_RETURN(PatchedFiles files, ApplyToTree(repo.p, tree.p, in.test_patch, in.info.id + "'s test patch"));
+    auto shared = std::make_shared<const PatchedFiles>(std::move(files));
+    std::lock_guard lock(test_files_mu_);
+    return test_files_.emplace(in.info.id, std::move(shared)).first->second;
+  }
+
   Status OpenBase(const Instance& in, Repo& repo, Tree& tree) {
     LINEAGE_ASSIGN_OR_RETURN(fs::path git_dir, GitDir(in.repo));
     LINEAGE_RETURN_IF_ERROR(OpenObjects(git_dir, repo));
@@ -506,6 +520,8 @@ class SweBenchEvaluator : public IndexedEvaluator<Instance> {
   swebench::SpecTable table_;
   bool hints_ = false;
   std::mutex clone_mu_;
+  std::mutex test_files_mu_;
+  std::map<std::string, std::shared_ptr<const PatchedFiles>> test_files_;  // TestFiles(), by instance id
 };
 
 }  // namespace

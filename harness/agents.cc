@@ -60,16 +60,6 @@ std::string AliasFor(const llm::ModelsConfig& models, const std::string& role) {
   return models.models.empty() ? "default" : models.models.front().alias;
 }
 
-// Bytes of the regular files under `dir`, links not followed.
-std::uint64_t BytesUnder(const fs::path& dir) {
-  std::uint64_t total = 0;
-  std::error_code ec;
-  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    if (!it->is_symlink(ec) && it->is_regular_file(ec)) total += it->file_size(ec);
-  }
-  return total;
-}
-
 // Evicts the least recently used builds under `builds` (but `keep`, and any in use) until they hold at
 // most `cap` bytes. A build in use holds its lease shared; one being made holds its lock.
 void EvictBuilds(const fs::path& builds, std::uint64_t cap, const fs::path& keep) {

@@ -48,16 +48,6 @@ EnvironmentRecipe RecipeFromJson(const json& j) {
   return r;
 }
 
-std::uint64_t BytesUnder(const fs::path& dir) {
-  std::uint64_t total = 0;
-  std::error_code ec;
-  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    struct stat st;
-    if (lstat(it->path().c_str(), &st) == 0 && S_ISREG(st.st_mode)) total += st.st_size;
-  }
-  return total;
-}
-
 // Write bits off everywhere: a built environment is never changed, by anyone who could.
 void MakeReadOnly(const fs::path& dir) {
   std::error_code ec;
@@ -305,7 +295,12 @@ std::string CheckEnvironment(const EnvironmentInfo& environment) {
   auto stored = ReadFile(root.parent_path() / "recipe.json");
   if (!stored.ok()) return "its recipe.json is missing";
   json j = json::parse(*stored, nullptr, false);
-  if (!j.is_object() || RecipeHash(RecipeFromJson(j)) != RecipeHash(environment.recipe)) {
+  // The directory's name carries the hash it was built for: a recipe.json edited or swapped since does not
+  // match it (comparing with environment.recipe would not do: ListEnvironments reads that from the file).
+  const std::string dir = root.parent_path().filename().string();
+  const std::string hash = j.is_object() ? RecipeHash(RecipeFromJson(j)) : "";
+  if (hash.empty() || dir.size() < hash.size() + 1 || dir.compare(dir.size() - hash.size() - 1, std::string::npos, "-" + hash) != 0 ||
+      hash != RecipeHash(environment.recipe)) {
     return "its recipe.json does not match the recipe it is stored under";
   }
   if (environment.recipe.image.empty()) {

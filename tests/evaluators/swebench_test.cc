@@ -3,9 +3,15 @@
 // markers, and, where ../shared/data/swe-bench is (or $SWEBENCH_DATA), real Django and SymPy instances.
 #include <catch2/catch.hpp>
 
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <chrono>
 #include <cstdlib>
+#include <thread>
 
 #include "harness/harness.h"
+#include "llm/fake_server.h"
 #include "tests/support/swebench_fixture.h"
 #include "tests/support/test_support.h"
 
@@ -128,8 +134,7 @@ TEST_CASE("swebench: an agent finds no history past its base commit and no hidde
 
   auto build = BuildAgent(home.path(), SnoopingAgent(), RealSandbox());
   REQUIRE(build.ok());
-  INFO(build->failure.Describe());
-  REQUIRE(build->built);
+  if (!build->built) FAIL(build->failure.Describe());
   AgentRunOptions run;
   run.runtime.home = home.path();
   run.workspace = ws.path();
@@ -203,6 +208,22 @@ TEST_CASE("swebench: an environment from an OCI image runs like one built from p
   EnvironmentRecipe image;
   image.name = "image";
   image.image = "oci:" + layout.string() + ":base";
+
+  // kill -9 of lineage in the middle of the build: nothing half-built counts, no tool keeps running, and the
+  // next build starts again from nothing.
+  const pid_t building = test::SpawnCommand(test::LineageArgv(home.path(), {"env", "build", "--image", image.image, "--name", "image"}));
+  const fs::path tmp = EnvironmentsDir(home.path()) / ("image-" + RecipeHash(image) + ".tmp");
+  for (int i = 0; i < 400 && !fs::exists(tmp / "image"); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  REQUIRE(fs::exists(tmp / "image"));  // skopeo is copying the image
+  kill(building, SIGKILL);
+  waitpid(building, nullptr, 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  CHECK_FALSE(test::AnyProcessMatches(layout.string()));  // skopeo and umoci died with it
+  CHECK_FALSE(LookupEnvironment(home.path(), image).built);
+  auto listed = ListEnvironments(home.path());
+  REQUIRE(listed.size() == 1);
+  CHECK_FALSE(listed[0].built);
+
   std::vector<std::string> progress;
   auto env = EnsureEnvironment(home.path(), image, [&](const std::string& line) { progress.push_back(line); });
   INFO(env.status().ToString());
@@ -222,6 +243,50 @@ TEST_CASE("swebench: an environment from an OCI image runs like one built from p
   REQUIRE(again.ok());
   CHECK(progress.empty());
   CHECK(again->root == env->root);
+}
+
+// The real seed conductor, built as lineage builds it, fixes an instance inside bullseye: its program (built
+// on Debian 12) starts through $LINEAGE_HOST_EXEC, reaches the gateway through the sandbox's socket, and its
+// bash tool runs the environment's shell and Python. The model is scripted; everything else is real.
+TEST_CASE("swebench: the seed conductor resolves an instance inside an older Debian's environment") {
+  test::TempDir dir, scratch;
+  test::MakeSweBenchSuite(dir / "suite", "py39");
+  auto suite = OpenSuite(dir / "suite");
+  auto all = suite->ListTasks();
+  REQUIRE(all.ok());
+  const std::vector<TaskInfo> tasks = {(*all)[0]};  // acme__calc-1: add() subtracts
+  const std::string script = R"js({"responses": [
+      {"match": "^lineage probe", "text": "ok"},
+      {"match": "add\\(\\) subtracts", "tool_calls": [{"name": "bash", "arguments": {"command":
+          "sed -i '0,/a - b/s//a + b/' calc/ops.py && python3 -c 'import sys; print(sys.version_info[:2])'"}}]},
+      {"match": "\\[exit code \\d+\\]", "tool_calls": [{"name": "finish", "arguments": {"summary": "fixed add()"}}]}],
+    "when_exhausted": "repeat_last"})js";
+  auto fake = llm::FakeModelServer::Start(script, "conductor in an environment");
+  REQUIRE(fake.ok());
+  auto tree = ReadTree(fs::path(LINEAGE_SOURCE_DIR) / "agents" / "conductor");
+  REQUIRE(tree.ok());
+  auto build = BuildAgent(test::EnvironmentTestHome(), *tree, RealSandbox());  // cached per build tree
+  REQUIRE(build.ok());
+  if (!build->built) FAIL(build->failure.Describe());
+
+  EvaluationOptions options;
+  options.runtime.home = scratch.path();
+  options.environments_home = test::EnvironmentTestHome();
+  options.runtime.models.models.push_back(llm::ModelConfig{});
+  llm::ModelConfig& model = options.runtime.models.models.back();
+  model.alias = "default";
+  model.provider = llm::Provider::kOpenAI;
+  model.base_url = (*fake)->url() + "/v1";
+  model.model = "gpt-4.1-mini";
+  options.attempt = Attempt::kAgent;
+  options.agent = &*build->built;
+  auto results = EvaluateTasks(*suite, tasks, 1, options, RealSandbox());
+  INFO(results.status().ToString());
+  REQUIRE(results.ok());
+  const TaskResult& r = results->front();
+  INFO(r.agent_status << ": " << r.detail << "\n" << r.test_output);
+  CHECK(r.agent_status == "finished");
+  CHECK(r.outcome == Outcome::kSolved);
 }
 
 // Real instances, when the shared data is here: one per environment and repository.

@@ -573,6 +573,10 @@ TEST_CASE("a sandbox in an environment cannot change the environment, nor the ho
   test::WriteFile(root / "etc" / "environment-marker", "pristine\n");
   test::WriteFile(root / "etc" / "passwd", "root:x:0:0:root:/root:/bin/sh\n");
   test::WriteFile(root / "var" / "lib" / "state", "pristine\n");
+  // Writable by anyone: only the sandbox's read-only mounts stand between the attacker and these files.
+  for (const char* path : {"etc", "var", "var/lib", "etc/environment-marker", "etc/passwd", "var/lib/state"}) {
+    fs::permissions(root / path, fs::perms::all);
+  }
   attack.spec.root = root.path().string();
   attack.spec.argv = {"sh", "-c",
                       "for f in /etc/environment-marker /var/lib/state /usr/lineage-planted /lineage/host/usr/lineage-planted "
