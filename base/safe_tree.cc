@@ -259,26 +259,7 @@ Status WriteTree(const std::filesystem::path& root, const std::vector<TreeEntry>
   }
   UniqueFd root_fd(open(root.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!root_fd.valid()) return Errno("cannot open directory", root.string());
-  DirCache dirs(std::move(root_fd));
-
-  for (const TreeEntry& entry : entries) {
-    LINEAGE_RETURN_IF_ERROR(ValidateTreePath(entry.path));
-    size_t slash = entry.path.rfind('/');
-    std::string dir = slash == std::string::npos ? "" : entry.path.substr(0, slash);
-    std::string name = slash == std::string::npos ? entry.path : entry.path.substr(slash + 1);
-    LINEAGE_ASSIGN_OR_RETURN(int dir_fd, dirs.Open(dir));
-    if (entry.kind == TreeEntry::Kind::kSymlink) {
-      if (symlinkat(entry.data.c_str(), dir_fd, name.c_str()) != 0) return Errno("cannot create", entry.path);
-      continue;
-    }
-    mode_t mode = entry.kind == TreeEntry::Kind::kExecutable ? 0755 : 0644;
-    UniqueFd fd(openat(dir_fd, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode));
-    if (!fd.valid()) return Errno("cannot create", entry.path);
-    LINEAGE_RETURN_IF_ERROR(WriteAll(fd.get(), entry.data, entry.path));
-    // The umask may have cleared execute bits; the stored mode is the truth.
-    if (fchmod(fd.get(), mode) != 0) return Errno("cannot chmod", entry.path);
-  }
-  return Status::OK();
+  return WriteTreeAt(root_fd.get(), entries);
 }
 
 // --- SyncTree -------------------------------------------------------------------------------------------
@@ -514,6 +495,34 @@ Result<SyncStats> SyncTree(int from_dir_fd, int to_dir_fd, const SyncOptions& op
   TreeSyncer syncer(options);
   LINEAGE_RETURN_IF_ERROR(syncer.Sync(from_dir_fd, to_dir_fd, "", 0));
   return syncer.stats();
+}
+
+// --- WriteTreeAt ----------------------------------------------------------------------------------------
+
+Status WriteTreeAt(int root_fd, const std::vector<TreeEntry>& entries,
+                   const std::optional<std::pair<std::uint32_t, std::uint32_t>>& create_as) {
+  UniqueFd root(fcntl(root_fd, F_DUPFD_CLOEXEC, 0));
+  if (!root.valid()) return Errno("cannot open directory", ".");
+  DirCache dirs(std::move(root));
+  CreatingAs as(create_as);
+  for (const TreeEntry& entry : entries) {
+    LINEAGE_RETURN_IF_ERROR(ValidateTreePath(entry.path));
+    size_t slash = entry.path.rfind('/');
+    std::string dir = slash == std::string::npos ? "" : entry.path.substr(0, slash);
+    std::string name = slash == std::string::npos ? entry.path : entry.path.substr(slash + 1);
+    LINEAGE_ASSIGN_OR_RETURN(int dir_fd, dirs.Open(dir));
+    if (entry.kind == TreeEntry::Kind::kSymlink) {
+      if (symlinkat(entry.data.c_str(), dir_fd, name.c_str()) != 0) return Errno("cannot create", entry.path);
+      continue;
+    }
+    mode_t mode = entry.kind == TreeEntry::Kind::kExecutable ? 0755 : 0644;
+    UniqueFd fd(openat(dir_fd, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode));
+    if (!fd.valid()) return Errno("cannot create", entry.path);
+    LINEAGE_RETURN_IF_ERROR(WriteAll(fd.get(), entry.data, entry.path));
+    // The umask may have cleared execute bits; the stored mode is the truth.
+    if (fchmod(fd.get(), mode) != 0) return Errno("cannot chmod", entry.path);
+  }
+  return Status::OK();
 }
 
 // --- ApplyChanges ---------------------------------------------------------------------------------------

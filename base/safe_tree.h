@@ -45,6 +45,10 @@ Result<std::vector<TreeEntry>> ReadTree(const std::filesystem::path& root, const
 // created as needed). Each path is checked
 // with ValidateTreePath() first; nothing is ever written through a symlink.
 Status WriteTree(const std::filesystem::path& root, const std::vector<TreeEntry>& entries);
+// The same into the directory `root_fd`, which should be empty: entries in it are never replaced. When
+// `create_as` is set, entries are created with that file system user and group (as SyncOptions::create_as).
+Status WriteTreeAt(int root_fd, const std::vector<TreeEntry>& entries,
+                   const std::optional<std::pair<std::uint32_t, std::uint32_t>>& create_as = std::nullopt);
 
 // Copying a tree between two directories, for the file systems private to a sandbox: in with what lineage
 // prepared, out with what the sandbox left.

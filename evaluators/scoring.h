@@ -52,8 +52,9 @@ struct TestRunResult {
   std::vector<TreeEntry> reports;  // what the tests left in $LINEAGE_REPORT_DIR
 };
 
-// Reads `workspace` (safely: it is hostile), lays `run.overlay` over a copy of it in `context.scratch` and
-// runs the command there in a fresh sandbox, with an empty report directory.
+// Reads `workspace` (safely: it is hostile), lays `run.overlay` over a copy of it (in the sandbox's memory;
+// `context.scratch` only where the executor needs a directory) and runs the command there in a fresh
+// sandbox, with an empty report directory.
 Result<TestRunResult> RunOnCopy(const std::filesystem::path& workspace, const TestRun& run, const ScoreContext& context);
 
 // RunOnCopy, judged: solved when the command exits 0 in time and its JUnit reports prove every expected

@@ -218,6 +218,9 @@ struct EvaluationOptions {
 
 // Attempts `tasks` of `evaluator`, `options.parallel` at a time. Task failures (an agent that crashes, an
 // evaluator program that hangs) are outcomes of their task; an error means the harness itself could not go on.
+// Each task's workspace is a directory of its own, removed afterwards: in /dev/shm/lineage-UID when the
+// sandbox's runs are on this host and it has 2 GiB free (large trees cost seconds a pass on a disk), else
+// under runtime.home/runs.
 Result<std::vector<TaskResult>> EvaluateTasks(Evaluator& evaluator, const std::vector<TaskInfo>& tasks,
                                               int stage, const EvaluationOptions& options, Sandbox& sandbox);
 

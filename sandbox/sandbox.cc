@@ -70,6 +70,10 @@ Status ValidateSpec(const SandboxSpec& spec) {
     if (m.inside.empty() || m.inside[0] != '/') {
       return Status::InvalidArgument("mount target '" + m.inside + "' must be an absolute path inside the sandbox");
     }
+    if (m.files && m.kind != SandboxMount::Kind::kScratch) {
+      return Status::InvalidArgument("mount '" + m.inside + "': only a scratch mount can hold files from memory");
+    }
+    if (m.files) continue;
     if (m.kind != SandboxMount::Kind::kTmpfs && !fs::exists(m.host)) {
       return Status::InvalidArgument("bind source '" + m.host + "' does not exist");
     }
@@ -396,6 +400,10 @@ class Launch {
         return Status::Internal("the sandbox's " + place.inside + " is not a file system of its own");
       }
       if (!place.mount || !Writable(place.mount->kind)) continue;
+      if (place.mount->files) {
+        LINEAGE_RETURN_IF_ERROR(Fill(place));
+        continue;
+      }
       UniqueFd host(open(place.mount->host.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
       if (!host.valid()) return Status::IOError("cannot open " + place.mount->host + ": " + std::strerror(errno));
       SyncOptions in = SyncLimits(place);
@@ -445,6 +453,25 @@ class Launch {
   }
 
  private:
+  // A place filled from the files its mount holds in memory; paths under a mount nested in it are left to
+  // that mount, as SyncTree leaves them.
+  Status Fill(const Place& place) const {
+    const std::vector<TreeEntry>* files = place.mount->files.get();
+    std::vector<TreeEntry> kept;
+    if (!place.nested.empty()) {
+      for (const TreeEntry& e : *files) {
+        const bool nested = std::any_of(place.nested.begin(), place.nested.end(), [&](const std::string& n) {
+          return e.path == n || e.path.rfind(n + "/", 0) == 0;
+        });
+        if (!nested) kept.push_back(e);
+      }
+      files = &kept;
+    }
+    std::optional<std::pair<std::uint32_t, std::uint32_t>> as;
+    if (user_) as = std::make_pair(user_->uid, user_->gid);
+    return WriteTreeAt(place.fd.get(), *files, as).WithContext("filling the sandbox's " + place.inside);
+  }
+
   SyncOptions SyncLimits(const Place& place) const {
     SyncOptions o;
     o.limits.max_file_bytes = spec_.limits.file_size_bytes;
@@ -515,7 +542,9 @@ class Launch {
           // The host's repository stays the host's: hooks and configuration are read-only inside.
           const std::string git = Dir(m.host) + ".git";
           std::error_code ec;
-          if (fs::is_directory(fs::symlink_status(git, ec))) a.insert(a.end(), {"--ro-bind", Stage(git), Dir(m.inside) + ".git"});
+          if (!m.files && fs::is_directory(fs::symlink_status(git, ec))) {
+            a.insert(a.end(), {"--ro-bind", Stage(git), Dir(m.inside) + ".git"});
+          }
           break;
         }
         case SandboxMount::Kind::kTmpfs:
@@ -672,12 +701,14 @@ class UnsafeSandbox : public Sandbox {
             "disk: NOT ENFORCED (writable mounts are the host directories themselves)"};
   }
 
-  Result<SandboxResult> Run(const SandboxSpec& spec) override {
-    LINEAGE_RETURN_IF_ERROR(ValidateSpec(spec));
-    if (!spec.root.empty()) {
-      return Status::FailedPrecondition("an environment (root " + spec.root + ") needs the bwrap sandbox: "
+  Result<SandboxResult> Run(const SandboxSpec& given) override {
+    LINEAGE_RETURN_IF_ERROR(ValidateSpec(given));
+    if (!given.root.empty()) {
+      return Status::FailedPrecondition("an environment (root " + given.root + ") needs the bwrap sandbox: "
                                         "--unsafe-no-sandbox cannot change the root file system");
     }
+    SandboxSpec spec = given;
+    LINEAGE_RETURN_IF_ERROR(WriteMountFiles(spec));
     auto path = spec.env.find("PATH");
     std::string exe = FindInPath(spec.argv[0], path == spec.env.end() ? "" : path->second);
     if (exe.empty()) return Status::InvalidArgument("command '" + spec.argv[0] + "' not found in PATH");
@@ -879,6 +910,15 @@ std::vector<std::string>& HiddenDirs() {
   return dirs;
 }
 }  // namespace
+
+Status WriteMountFiles(SandboxSpec& spec) {
+  for (SandboxMount& m : spec.mounts) {
+    if (!m.files) continue;
+    LINEAGE_RETURN_IF_ERROR(WriteTree(m.host, *m.files));
+    m.files = nullptr;
+  }
+  return Status::OK();
+}
 
 void HideFromSandboxes(const std::string& host_dir) {
   std::error_code ec;

@@ -31,6 +31,7 @@
 #include <string>
 #include <vector>
 
+#include "base/safe_tree.h"
 #include "base/status.h"
 
 namespace lineage {
@@ -48,6 +49,10 @@ struct SandboxMount {
   std::string host;              // host path (all but kTmpfs)
   std::string inside;            // absolute path inside the sandbox
   std::uint64_t tmpfs_bytes = 0;  // size cap (kTmpfs only)
+  // kScratch only: the private file system holds these files, written from memory, and `host` need not
+  // exist (a scoring copy of a large tree never touches the host's disk). A backend that needs a directory
+  // (the Slurm executor, the unsafe one) first writes them to `host` (WriteMountFiles).
+  std::shared_ptr<const std::vector<TreeEntry>> files;
 
   bool operator==(const SandboxMount&) const = default;
 };
@@ -105,6 +110,10 @@ struct SandboxSpec {
 
   bool operator==(const SandboxSpec&) const = default;
 };
+
+// Writes each mount's `files` to its `host`, which must not exist yet or be empty, and drops them from the
+// spec: for a backend whose runs need the files in a directory.
+Status WriteMountFiles(SandboxSpec& spec);
 
 // Adds `host_dir` to what every sandbox this process starts hides (SandboxSpec::hidden): OpenEvaluator adds
 // each suite's directory. lineage's own suites, DataDir()/evaluators, are always hidden.
@@ -176,6 +185,10 @@ class Sandbox {
 
   // One line per limit: which are enforced here and how ("memory: cgroup v1 memory.limit_in_bytes").
   virtual std::vector<std::string> EnforcedLimits() const = 0;
+
+  // Whether runs read their mounts' host paths on this host (false: on another, through a shared file
+  // system, as Slurm's do). Only then may a caller keep a run's files in this host's memory (/dev/shm).
+  virtual bool RunsOnThisHost() const { return true; }
 };
 
 // The path of `program` as a command would find it: itself when it holds a '/', else the first executable in

@@ -214,12 +214,15 @@ class Reader {
 // keeping the binding in the struct's order of fields.
 
 json MountToJson(const SandboxMount& mount) {
-  const auto& [kind, host, inside, tmpfs_bytes] = mount;
+  const auto& [kind, host, inside, tmpfs_bytes, files] = mount;
+  // Files held in memory do not travel: the executor writes them to a directory and sends its path as `host`.
+  (void)files;
   return {{"kind", static_cast<int>(kind)}, {"host", host}, {"inside", inside}, {"tmpfs_bytes", tmpfs_bytes}};
 }
 
 void ReadMount(Reader& in, SandboxMount& mount) {
-  auto& [kind, host, inside, tmpfs_bytes] = mount;
+  auto& [kind, host, inside, tmpfs_bytes, files] = mount;
+  files = nullptr;
   in.Required("kind", kind);
   in.Required("host", host);
   in.Required("inside", inside);

@@ -112,11 +112,14 @@ class SlurmSandbox : public Sandbox {
     // The node hides what this process hides, whatever its own registry holds.
     SandboxSpec sent = spec;
     for (const std::string& h : HiddenFromSandboxes()) sent.hidden.push_back(h);
+    LINEAGE_RETURN_IF_ERROR(WriteMountFiles(sent));
     LINEAGE_RETURN_IF_ERROR(WriteFileAtomic(dir / "spec.json", SandboxSpecToJson(sent).dump(), 0600));
     LINEAGE_ASSIGN_OR_RETURN(std::string id, Submit(spec, name, dir));
     spdlog::debug("slurm: job {} ({}) submitted for {}", id, name, spec.tag);
     return Await(id, name, dir);
   }
+
+  bool RunsOnThisHost() const override { return false; }
 
   std::vector<std::string> EnforcedLimits() const override {
     return {"every limit: as the bubblewrap sandbox on the node enforces it (lineage sandbox check on a node)",

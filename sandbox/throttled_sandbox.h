@@ -29,6 +29,7 @@ class ThrottledSandbox : public Sandbox {
     return result;
   }
   std::vector<std::string> EnforcedLimits() const override { return inner_.EnforcedLimits(); }
+  bool RunsOnThisHost() const override { return inner_.RunsOnThisHost(); }
 
  private:
   Sandbox& inner_;

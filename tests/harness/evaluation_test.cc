@@ -2,6 +2,7 @@
 // unchanged attempts of a suite whose scoring is a file comparison. What the stages run, how a threshold
 // gates, which results are kept and what interrupts a stage.
 #include <catch2/catch.hpp>
+#include <unistd.h>
 #include <atomic>
 #include <set>
 
@@ -27,6 +28,7 @@ class FileSuite : public Evaluator {
   }
   Result<PreparedTask> Prepare(const std::string& task, const fs::path& workspace) override {
     fs::create_directories(workspace);
+    last_workspace = workspace;
     LINEAGE_RETURN_IF_ERROR(WriteFileAtomic(workspace / "answer.txt", "0", 0644));
     return PreparedTask{"solve " + task};
   }
@@ -44,6 +46,7 @@ class FileSuite : public Evaluator {
     return score;
   }
   std::atomic<int> scored{0};
+  fs::path last_workspace;
 
  private:
   std::string kind_ = "taskdir";
@@ -54,6 +57,8 @@ class NoSandbox : public Sandbox {
  public:
   Result<SandboxResult> Run(const SandboxSpec&) override { return Status::Internal("no sandbox in this test"); }
   std::vector<std::string> EnforcedLimits() const override { return {}; }
+  bool RunsOnThisHost() const override { return on_this_host; }
+  bool on_this_host = true;
 };
 
 struct Staged {
@@ -167,6 +172,31 @@ TEST_CASE("tasks run in parallel keep their order, and unchanged stubs fail with
   CHECK(r->score == Approx(0.0));
   // Nothing is left behind in the home.
   CHECK((!fs::exists(s.home / "runs") || fs::is_empty(s.home / "runs")));
+}
+
+TEST_CASE("task directories are kept in memory for runs on this host, and what a killed process left there goes") {
+  const fs::path memory = "/dev/shm/lineage-" + std::to_string(geteuid());
+  Staged s;
+  auto r = s.Run({Stage(1, {"t1"})});
+  REQUIRE(r.ok());
+  if (s.suite.last_workspace.string().rfind(memory.string() + "/", 0) != 0) {
+    WARN("skipped: task directories are in " << s.suite.last_workspace.parent_path().string() << " (no room on /dev/shm?)");
+    return;
+  }
+  // A batch of a process that is gone, and one of a process that runs (this one's pid).
+  const fs::path dead = memory / "eval-1-2147483600-0", live = memory / ("eval-1-" + std::to_string(getpid()) + "-999");
+  fs::create_directories(dead / "t1" / "workspace");
+  fs::create_directories(live);
+  REQUIRE(s.Run({Stage(1, {"t2"})}).ok());
+  CHECK_FALSE(fs::exists(dead));
+  CHECK(fs::exists(live));
+  fs::remove_all(live);
+  CHECK_FALSE(fs::exists(s.suite.last_workspace.parent_path().parent_path()));  // the batch is removed after
+
+  // A sandbox whose runs are on other hosts reads task directories through the home, a shared file system.
+  s.sandbox.on_this_host = false;
+  REQUIRE(s.Run({Stage(1, {"t3"})}).ok());
+  CHECK(s.suite.last_workspace.string().rfind((s.home.path() / "runs").string() + "/", 0) == 0);
 }
 
 }  // namespace

@@ -47,7 +47,9 @@ class ScriptedSandbox : public Sandbox {
     return counts_[static_cast<int>(kind)];
   }
 
-  Result<SandboxResult> Run(const SandboxSpec& spec) override {
+  Result<SandboxResult> Run(const SandboxSpec& given) override {
+    SandboxSpec spec = given;  // a scoring copy held in memory is read from its directory here
+    LINEAGE_RETURN_IF_ERROR(WriteMountFiles(spec));
     const Kind kind = KindOf(spec);
     int before = 0;
     {

@@ -374,6 +374,35 @@ TEST_CASE("the workspace's files reach the sandbox and what it leaves comes back
   CHECK_FALSE(fs::exists(a.workspace / "gone.txt"));
 }
 
+TEST_CASE("a scratch copy held in memory reaches the sandbox as files, links as links, and never the host's disk") {
+  Attack a;
+  TempDir secret_dir;
+  test::WriteFile(secret_dir / "secret.txt", "host secret\n");
+  const fs::path host = a.outside / "copy";  // named, never written
+  auto files = std::make_shared<const std::vector<TreeEntry>>(std::vector<TreeEntry>{
+      {"src/app.py", TreeEntry::Kind::kFile, "print('hi')\n"},
+      {"run.sh", TreeEntry::Kind::kExecutable, "#!/bin/sh\necho ran\n"},
+      {"leak", TreeEntry::Kind::kSymlink, (secret_dir / "secret.txt").string()}});
+  a.spec.mounts = {{SandboxMount::Kind::kScratch, host.string(), "/testbed", 0, files}};
+  a.spec.workdir = "/testbed";
+  a.spec.argv = {"sh", "-c", "cat src/app.py && ./run.sh && readlink leak && (cat leak || echo unreadable) && "
+                             "echo new > new.txt && df -P /testbed | tail -n 1"};
+  auto r = a.sandbox->Run(a.spec);
+  REQUIRE(r.ok());
+  INFO(r->stdout_text << r->stderr_text);
+  CHECK(r->exit_code == 0);
+  CHECK(r->stdout_text.rfind("print('hi')\nran\n" + (secret_dir / "secret.txt").string() + "\nunreadable\n", 0) == 0);
+  CHECK(r->stdout_text.find("tmpfs ") != std::string::npos);
+  CHECK_FALSE(fs::exists(host));  // nothing written on the host, nothing copied back
+
+  // A path that would climb out of the mount is refused before anything runs.
+  a.spec.mounts[0].files = std::make_shared<const std::vector<TreeEntry>>(
+      std::vector<TreeEntry>{{"../escape.txt", TreeEntry::Kind::kFile, "x"}});
+  auto bad = a.sandbox->Run(a.spec);
+  CHECK_FALSE(bad.ok());
+  CHECK_FALSE(fs::exists(a.outside / "escape.txt"));
+}
+
 TEST_CASE("a huge file stops at the file size limit") {
   Attack a;
   a.spec.limits.file_size_bytes = 4ull << 20;
