@@ -465,8 +465,9 @@ void AddSuiteOptions(CLI::App* cmd, BenchArgs& args, bool suite_required) {
                                 "exec:PROGRAM)");
   if (suite_required) suite->required();
   cmd->add_option("--config", args.config, "a run configuration whose [suites.*] and [[stages]] to use");
-  cmd->add_option("--subset", args.subset, "a subset the suite defines (polyglot: dgm-small, dgm-medium); --tasks "
-                                           "narrows it further");
+  cmd->add_option("--subset", args.subset,
+                  "a subset the suite defines (polyglot: dgm-small, dgm-medium; swebench: dgm-small, dgm-medium, "
+                  "dgm-big); --tasks narrows it further");
   cmd->add_option("--tasks", args.tasks, "task ids or glob patterns, space- or comma-separated (cpp/*, py/fizz*)")
       ->delimiter(',');
   cmd->add_flag("--json", args.json, "print JSON for scripts");

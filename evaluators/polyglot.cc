@@ -46,6 +46,10 @@ struct Language {
 
 constexpr const char* kJUnitConsole = "/usr/share/java/junit-platform-console-standalone.jar";
 constexpr const char* kAssertJ = "/usr/share/java/assertj-core.jar";
+// json.org's API for the exercises whose tests import org.json (java/rest-api): the "latest" flavour of
+// Debian's clean-room rewrite, whose JSONException is unchecked as json.org's is (its Android flavour,
+// json-android.jar and libandroid-json-java, throws checked exceptions the tests do not catch).
+constexpr const char* kJsonOrg = "/usr/share/java/json-latest.jar";
 constexpr const char* kCargoRegistry = "/usr/share/cargo/registry";
 
 // Test commands as DGM's harness runs them, each also writing a report to $LINEAGE_REPORT_DIR (scoring
@@ -54,9 +58,10 @@ constexpr const char* kCargoRegistry = "/usr/share/cargo/registry";
 //           for Catch's JUnit report;
 //   go      `go test -v`, whose verbose text is the report;
 //   java    no Gradle (the wrapper downloads it): javac and JUnit 5's console launcher from Debian, with
-//           the @Disabled lines removed as Aider's harness does; the solution is compiled first and the
-//           tests against the libraries before it, so no class of the agent's can stand in for JUnit's
-//           or AssertJ's, and file names go to javac through xargs -0 (no word splitting into options);
+//           the @Disabled lines removed as Aider's harness does; the solution is compiled first (with
+//           json.org's API, the one library an exercise's build.gradle gives its solution) and the tests
+//           against the libraries before it, so no class of the agent's can stand in for JUnit's, AssertJ's
+//           or json.org's, and file names go to javac through xargs -0 (no word splitting into options);
 //   js      jest from the node_modules lineage installs once (scripts/setup.sh), laid read-only into the
 //           exercise, under lineage's guard (test_guard.h), with jest-junit writing the report; xtest → test as Aider's harness does (on
 //           ./*.spec.js: a file name cannot pass for an option);
@@ -77,13 +82,15 @@ const Language kLanguages[] = {
     {"java", {{"javac", "default-jdk-headless"}, {"java", "default-jdk-headless"}, {kJUnitConsole, "junit5"},
               {kAssertJ, "libassertj-core-java"}},
      "find src/test -name '*.java' -exec sed -i '/@Disabled/d' {} + && "
-     "find src/main/java -name '*.java' -print0 | xargs -0 -r javac -encoding UTF-8 -nowarn -d /tmp/main && "
+     "find src/main/java -name '*.java' -print0 | xargs -0 -r javac -encoding UTF-8 -nowarn -d /tmp/main "
+     "-cp /usr/share/java/json-latest.jar && "
      "find src/test/java -name '*.java' -print0 | xargs -0 javac -encoding UTF-8 -nowarn -d /tmp/test "
      "-cp \"$LIBS:/tmp/main\" && "
      "java -jar /usr/share/java/junit-platform-console-standalone.jar --disable-banner --details=tree "
      "-cp \"/tmp/test:$LIBS:/tmp/main\" --scan-classpath /tmp/test --reports-dir \"$LINEAGE_REPORT_DIR\"",
      ReportFormat::kJUnit,
-     {{"LIBS", "/usr/share/java/junit-platform-console-standalone.jar:/usr/share/java/assertj-core.jar"}}, {}},
+     {{"LIBS", "/usr/share/java/junit-platform-console-standalone.jar:/usr/share/java/assertj-core.jar:"
+               "/usr/share/java/json-latest.jar"}}, {}},
     {"javascript", {{"node", "nodejs"}},
      "sed -i 's/\\bxtest(/test(/g' -- ./*.spec.js && node node_modules/jest/bin/jest.js ./* --ci --watchman=false "
      "--cacheDirectory=/tmp/jest --setupFilesAfterEnv /lineage/jest_guard.js --reporters=default --reporters=jest-junit",
@@ -184,8 +191,9 @@ Result<std::vector<std::string>> FileList(const json& config, const char* key, c
 }
 
 // Why a Java exercise's tests cannot compile here, or "": they import a package that neither the JDK, JUnit
-// 5, AssertJ nor the exercise's own sources provide (Exercism's Java track uses a few libraries that Debian
-// does not package, and without Gradle nothing downloads them).
+// 5, AssertJ, json.org's API nor the exercise's own sources provide (Exercism's Java track uses a few
+// libraries that Debian does not package, and without Gradle nothing downloads them), or json.org's API
+// whose package is not installed.
 std::string MissingJavaLibrary(const fs::path& dir, const std::vector<TreeEntry>& test_files) {
   static const std::regex kImport(R"(^[ \t]*import[ \t]+(?:static[ \t]+)?([\w.]+)[ \t]*(?:\.\*)?[ \t]*;)");
   static const char* const kProvided[] = {"java.", "javax.", "org.junit.", "org.assertj.", "org.opentest4j."};
@@ -197,10 +205,15 @@ std::string MissingJavaLibrary(const fs::path& dir, const std::vector<TreeEntry>
       const std::string name = m[1].str();
       bool provided = std::any_of(std::begin(kProvided), std::end(kProvided),
                                   [&](const char* prefix) { return name.rfind(prefix, 0) == 0; });
+      std::error_code ec;
+      if (name.rfind("org.json.", 0) == 0) {
+        if (fs::exists(kJsonOrg, ec)) continue;
+        return "its tests import " + name + " and " + kJsonOrg + " is missing; install it with 'sudo apt-get "
+               "install libandroid-json-org-java' or scripts/setup.sh";
+      }
       // A package of the exercise's own: src/main/java/<package path>.
       std::string package = name.substr(0, name.rfind('.'));
       std::replace(package.begin(), package.end(), '.', '/');
-      std::error_code ec;
       if (!provided && !fs::is_directory(dir / "src" / "main" / "java" / package, ec)) {
         return "its tests import " + name + ", which no library installed here provides (docs/evaluators.md)";
       }

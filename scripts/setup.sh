@@ -13,9 +13,9 @@ PACKAGES=(
   python3 python3-pytest chromium
   libboost-date-time-dev
   # The Polyglot benchmark's six languages, offline (docs/evaluators.md): Go, Rust with the crates its
-  # exercises use as Debian's packaged registry, Java with JUnit 5 and AssertJ (no Gradle), C++ and Python
-  # above, JavaScript's jest from the npm registry below.
-  golang-go rustc cargo default-jdk-headless junit5 libassertj-core-java
+  # exercises use as Debian's packaged registry, Java with JUnit 5, AssertJ and json.org's API (no Gradle),
+  # C++ and Python above, JavaScript's jest from the npm registry below.
+  golang-go rustc cargo default-jdk-headless junit5 libassertj-core-java libandroid-json-org-java
   librust-time-dev librust-anyhow-dev librust-rand-dev librust-itertools-dev librust-permutohedron-dev
   librust-num-bigint-dev librust-num-traits-dev librust-thiserror-dev librust-regex-dev librust-aho-corasick-dev
   # Environments (docs/evaluators.md): root file systems built from Debian packages (SWE-bench's Python
