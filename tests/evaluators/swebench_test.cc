@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 
 #include <chrono>
+#include <sstream>
 #include <cstdlib>
 #include <thread>
 
@@ -164,6 +165,21 @@ TEST_CASE("swebench: an agent finds no history past its base commit and no hidde
 TEST_CASE("swebench: lineage bench validate checks gold and unchanged, and bench list names absent subset ids") {
   test::TempDir dir;
   test::MakeSweBenchSuite(dir / "suite");
+  {
+    // acme__calc-2 lists test_sub, which passes before the fix, among its FAIL_TO_PASS tests: a stale entry,
+    // as real records have. It is named, not a problem, since test_mul still fails unchanged.
+    const auto path = dir / "suite" / "instances.jsonl";
+    std::istringstream lines(test::ReadFileOrDie(path));
+    std::string text, line;
+    while (std::getline(lines, line)) {
+      auto record = nlohmann::json::parse(line);
+      if (record["instance_id"] == "acme__calc-2") {
+        record["FAIL_TO_PASS"] = {"tests/test_ops.py::test_mul", "tests/test_ops.py::test_sub"};
+      }
+      text += record.dump() + "\n";
+    }
+    test::WriteFile(path, text);
+  }
   const std::string suite = "swebench:" + (dir / "suite").string();
   auto list = test::RunLineage(test::EnvironmentTestHome(), {"bench", "list", "--suite", suite});
   INFO(list.out << list.err);
@@ -178,6 +194,8 @@ TEST_CASE("swebench: lineage bench validate checks gold and unchanged, and bench
   INFO(validate.out << validate.err);
   CHECK(validate.exit_code == 0);
   CHECK_THAT(validate.out, Catch::Contains("2 tasks, 0 problems"));
+  CHECK_THAT(validate.out, Catch::Contains("NOTE unchanged acme__calc-2: passes without the fix (a stale "
+                                           "FAIL_TO_PASS entry): tests/test_ops.py::test_sub\n"));
 }
 
 // Offline, an OCI image is made here from an environment lineage built, then unpacked as another.
