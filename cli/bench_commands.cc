@@ -46,6 +46,19 @@ std::string Join(const std::vector<std::string>& items, const char* sep) {
   return out;
 }
 
+// "1 task", "2 tasks".
+std::string Counted(std::size_t n, const char* noun) {
+  return std::to_string(n) + " " + noun + (n == 1 ? "" : "s");
+}
+
+// The first `named` items, then a count of the rest: a list can run to hundreds (django__django-13321's
+// stale entries), and --json has them all.
+std::string Abridged(const std::vector<std::string>& items, std::size_t named) {
+  if (items.size() <= named) return Join(items, ", ");
+  const std::vector<std::string> first(items.begin(), items.begin() + named);
+  return Join(first, ", ") + " and " + std::to_string(items.size() - named) + " more (--json lists them all)";
+}
+
 // The tasks --subset and --tasks pick: the subset's (all without one), narrowed to --tasks' patterns.
 Result<std::vector<TaskInfo>> PickTasks(const BenchArgs& args, Evaluator& evaluator) {
   LINEAGE_ASSIGN_OR_RETURN(std::vector<TaskInfo> all, evaluator.ListTasks());
@@ -87,23 +100,20 @@ Status ListSuite(const BenchArgs& args, Evaluator& evaluator) {
     }
     std::printf("%-*s  %-10s  %s\n", static_cast<int>(width), t.id.c_str(), t.language.c_str(), tags.c_str());
   }
-  std::printf("%zu tasks (%d unavailable here) in %s suite %s\n", tasks.size(), unavailable, evaluator.kind().c_str(),
-              args.suite.c_str());
+  std::printf("%s (%d unavailable here) in %s suite %s\n", Counted(tasks.size(), "task").c_str(), unavailable,
+              evaluator.kind().c_str(), args.suite.c_str());
   for (const auto& [reason, count] : reasons) {
     std::printf("unavailable: %d task%s: %s\n", count, count == 1 ? "" : "s", reason.c_str());
   }
   for (const auto& [name, ids] : subsets) {
     auto absent = missing.find(name);
     if (absent == missing.end() || absent->second.empty()) {
-      std::printf("subset %s: %zu tasks\n", name.c_str(), ids.size());
+      std::printf("subset %s: %s\n", name.c_str(), Counted(ids.size(), "task").c_str());
       continue;
     }
     // A subset published for a bigger dataset: say which of its ids this suite lacks.
-    const std::size_t shown = std::min<std::size_t>(absent->second.size(), 5);
-    const std::vector<std::string> first(absent->second.begin(), absent->second.begin() + shown);
-    std::printf("subset %s: %zu tasks; %zu of its ids have no record here: %s%s\n", name.c_str(), ids.size(),
-                absent->second.size(), Join(first, ", ").c_str(),
-                shown < absent->second.size() ? ", ... (--json lists them all)" : "");
+    std::printf("subset %s: %s; %zu of its ids have no record here: %s\n", name.c_str(),
+                Counted(ids.size(), "task").c_str(), absent->second.size(), Abridged(absent->second, 5).c_str());
   }
   return Status::OK();
 }
@@ -308,7 +318,8 @@ Status BenchRun(const BenchArgs& args, const fs::path& home) {
     results = staged.results;
   } else {
     if (!args.json) {
-      std::fprintf(stderr, "bench: %zu tasks of %s, %d at a time\n", tasks.size(), args.suite.c_str(), args.parallel);
+      std::fprintf(stderr, "bench: %s of %s, %d at a time\n", Counted(tasks.size(), "task").c_str(), args.suite.c_str(),
+                   args.parallel);
     }
     LINEAGE_ASSIGN_OR_RETURN(results, EvaluateTasks(*evaluator, tasks, 1, options, *sandbox));
     LINEAGE_RETURN_IF_ERROR(RecordStageOne(*archive, agent.id));
@@ -382,7 +393,8 @@ Status BenchValidate(const BenchArgs& args, const fs::path& home) {
               {"skipped_tasks", json::array()}, {"stale_tests", json::array()}, {"results", json::array()}};
   int problems = 0, skipped = 0;
   for (const Check& check : checks) {
-    if (!args.json) std::fprintf(stderr, "validate: %s on %zu tasks of %s\n", check.name, tasks.size(), args.suite.c_str());
+    if (!args.json) std::fprintf(stderr, "validate: %s on %s of %s\n", check.name, Counted(tasks.size(), "task").c_str(),
+                                args.suite.c_str());
     Progress progress(tasks.size(), args.json);
     EvaluationOptions options;
     options.runtime.home = scratch_home;
@@ -411,15 +423,8 @@ Status BenchValidate(const BenchArgs& args, const fs::path& home) {
         // A stale list entry: the test passes before the fix. Named, not fatal, while others still fail.
         out["stale_tests"].push_back({{"task", r.task_id}, {"tests", r.already_passing}});
         if (!args.json) {
-          // A record can list hundreds (django__django-13321): name a few; --json has them all.
-          constexpr size_t kNamed = 3;
-          std::vector<std::string> named(r.already_passing.begin(),
-                                         r.already_passing.begin() + std::min(kNamed, r.already_passing.size()));
-          std::string more = r.already_passing.size() > kNamed
-                                 ? " and " + std::to_string(r.already_passing.size() - kNamed) + " more (--json lists all)"
-                                 : "";
-          std::printf("NOTE %-9s %s: passes without the fix (a stale FAIL_TO_PASS entry): %s%s\n", check.name,
-                      r.task_id.c_str(), Join(named, ", ").c_str(), more.c_str());
+          std::printf("NOTE %-9s %s: passes without the fix (a stale FAIL_TO_PASS entry): %s\n", check.name,
+                      r.task_id.c_str(), Abridged(r.already_passing, 3).c_str());
         }
       }
       if (r.outcome == Outcome::kSkipped) {
@@ -456,7 +461,8 @@ Status BenchValidate(const BenchArgs& args, const fs::path& home) {
   if (args.json) {
     std::printf("%s\n", out.dump(2, ' ', false, json::error_handler_t::replace).c_str());
   } else {
-    std::printf("%s: %zu tasks, %d problems%s\n", args.suite.c_str(), tasks.size(), problems,
+    std::printf("%s: %s, %s%s\n", args.suite.c_str(), Counted(tasks.size(), "task").c_str(),
+                Counted(problems, "problem").c_str(),
                 skipped ? (", " + std::to_string(skipped) + " skipped (SKIP lines say why)").c_str() : "");
   }
   if (problems) {

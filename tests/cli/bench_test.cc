@@ -216,6 +216,9 @@ TEST_CASE("bench list, validate and run take a subset by name, and an unknown on
   json m = json::parse(medium.out);
   CHECK(m["tasks"] == 1);  // of DGM's 50, only python/dominoes is among the ten here
   CHECK(m["checks"][0]["passed"] == 1);
+  auto one = RunLineage(home.path(), {"bench", "validate", "--gold", "--suite", suite, "--subset", "dgm-medium"});
+  CHECK_THAT(one.err, Catch::Contains("validate: gold on 1 task of "));
+  CHECK_THAT(one.out, Catch::Contains(": 1 task, 0 problems\n"));
 
   Bench bench;
   json run = bench.Run(OracleAgent(bench.files / "oracle"), suite, {"--subset", "dgm-medium"});
