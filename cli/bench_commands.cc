@@ -103,7 +103,7 @@ Status ListSuite(const BenchArgs& args, Evaluator& evaluator) {
   std::printf("%s (%d unavailable here) in %s suite %s\n", Counted(tasks.size(), "task").c_str(), unavailable,
               evaluator.kind().c_str(), args.suite.c_str());
   for (const auto& [reason, count] : reasons) {
-    std::printf("unavailable: %d task%s: %s\n", count, count == 1 ? "" : "s", reason.c_str());
+    std::printf("unavailable: %s: %s\n", Counted(count, "task").c_str(), reason.c_str());
   }
   for (const auto& [name, ids] : subsets) {
     auto absent = missing.find(name);
@@ -466,8 +466,7 @@ Status BenchValidate(const BenchArgs& args, const fs::path& home) {
                 skipped ? (", " + std::to_string(skipped) + " skipped (SKIP lines say why)").c_str() : "");
   }
   if (problems) {
-    return Status::FailedPrecondition(std::to_string(problems) + " validation problem" + (problems == 1 ? "" : "s") +
-                                      " in suite " + args.suite);
+    return Status::FailedPrecondition(Counted(problems, "validation problem") + " in suite " + args.suite);
   }
   return Status::OK();
 }

@@ -190,10 +190,22 @@ Result<std::vector<std::string>> FileList(const json& config, const char* key, c
   return out;
 }
 
+bool Present(const Need& need) {
+  std::error_code ec;
+  return need.path[0] == '/' ? fs::exists(need.path, ec) : HasProgram(need.path);
+}
+
+// Libraries only a few Java exercises import (java/rest-api: org.json), needed by the exercises whose tests
+// import their package: a host without one loses those exercises, not the language.
+struct JavaLibrary {
+  const char* package_prefix;
+  Need need;
+};
+const JavaLibrary kOptionalJavaLibraries[] = {{"org.json.", {kJsonOrg, "libandroid-json-org-java"}}};
+
 // Why a Java exercise's tests cannot compile here, or "": they import a package that neither the JDK, JUnit
-// 5, AssertJ, json.org's API nor the exercise's own sources provide (Exercism's Java track uses a few
-// libraries that Debian does not package, and without Gradle nothing downloads them), or json.org's API
-// whose package is not installed.
+// 5, AssertJ, an optional library installed here nor the exercise's own sources provide (Exercism's Java
+// track uses a few libraries that Debian does not package, and without Gradle nothing downloads them).
 std::string MissingJavaLibrary(const fs::path& dir, const std::vector<TreeEntry>& test_files) {
   static const std::regex kImport(R"(^[ \t]*import[ \t]+(?:static[ \t]+)?([\w.]+)[ \t]*(?:\.\*)?[ \t]*;)");
   static const char* const kProvided[] = {"java.", "javax.", "org.junit.", "org.assertj.", "org.opentest4j."};
@@ -205,12 +217,14 @@ std::string MissingJavaLibrary(const fs::path& dir, const std::vector<TreeEntry>
       const std::string name = m[1].str();
       bool provided = std::any_of(std::begin(kProvided), std::end(kProvided),
                                   [&](const char* prefix) { return name.rfind(prefix, 0) == 0; });
-      std::error_code ec;
-      if (name.rfind("org.json.", 0) == 0) {
-        if (fs::exists(kJsonOrg, ec)) continue;
-        return "its tests import " + name + " and " + kJsonOrg + " is missing; install it with 'sudo apt-get "
-               "install libandroid-json-org-java' or scripts/setup.sh";
+      const auto library = std::find_if(std::begin(kOptionalJavaLibraries), std::end(kOptionalJavaLibraries),
+                                        [&](const JavaLibrary& l) { return name.rfind(l.package_prefix, 0) == 0; });
+      if (library != std::end(kOptionalJavaLibraries)) {
+        if (Present(library->need)) continue;
+        return "its tests import " + name + " and " + library->need.path + " is missing; install it with "
+               "'sudo apt-get install " + library->need.package + "' or scripts/setup.sh";
       }
+      std::error_code ec;
       // A package of the exercise's own: src/main/java/<package path>.
       std::string package = name.substr(0, name.rfind('.'));
       std::replace(package.begin(), package.end(), '.', '/');
@@ -360,11 +374,6 @@ std::string MergeCargoDependencies(const std::string& pristine, const std::strin
 fs::path NodeModules() {
   if (const char* env = std::getenv("LINEAGE_POLYGLOT_NODE_MODULES"); env && *env) return env;
   return DataDir() / "evaluators" / "polyglot" / "javascript" / "node_modules";
-}
-
-bool Present(const Need& need) {
-  std::error_code ec;
-  return need.path[0] == '/' ? fs::exists(need.path, ec) : HasProgram(need.path);
 }
 
 // True when `path` is, or lies under, an entry `pattern` names (Language::tool_config).

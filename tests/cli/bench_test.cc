@@ -217,6 +217,7 @@ TEST_CASE("bench list, validate and run take a subset by name, and an unknown on
   CHECK(m["tasks"] == 1);  // of DGM's 50, only python/dominoes is among the ten here
   CHECK(m["checks"][0]["passed"] == 1);
   auto one = RunLineage(home.path(), {"bench", "validate", "--gold", "--suite", suite, "--subset", "dgm-medium"});
+  CHECK(one.exit_code == 0);
   CHECK_THAT(one.err, Catch::Contains("validate: gold on 1 task of "));
   CHECK_THAT(one.out, Catch::Contains(": 1 task, 0 problems\n"));
 

@@ -7,8 +7,8 @@
 #include <sys/wait.h>
 
 #include <chrono>
-#include <sstream>
 #include <cstdlib>
+#include <sstream>
 #include <thread>
 
 #include "harness/harness.h"
